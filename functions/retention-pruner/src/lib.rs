@@ -1,0 +1,259 @@
+//! retention-pruner: on its tick, reconciles the catalog with the services, deletes the points
+//! whose every tier has expired, and writes a report of every decision and its reason.
+//!
+//! What it never deletes: the newest point of a resource, a held point, a point still being
+//! created, anything Lifeboat did not create (only Lifeboat-named, Lifeboat-tagged points are
+//! ever listed), and more than the configured number per run. Before deleting, it marks the
+//! record deleted with a condition that no hold was placed meanwhile; a deletion interrupted
+//! after that is finished by the next run's reconciliation. A dry run decides and reports but
+//! changes nothing.
+
+mod reconcile;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::stream::{self, StreamExt};
+use lifeboat::catalog::{RecoveryPoint, ResourceKind};
+use lifeboat::event::{detail_flag, parse_tick, Tick};
+use lifeboat::failure::{FailureType, FunctionError};
+use lifeboat::policy::PolicyBook;
+use lifeboat::ports::{BackupService, Catalog, FailureKind, ReportSink};
+use lifeboat::retention::{plan, RetentionDecision, Verdict};
+use serde::Serialize;
+use serde_json::Value;
+
+pub use reconcile::{Finding, Reconciled};
+
+/// Deletions under way at once.
+const CONCURRENCY: usize = 8;
+
+pub struct Pruner {
+    pub catalog: Arc<dyn Catalog>,
+    pub services: Vec<Arc<dyn BackupService>>,
+    pub reports: Arc<dyn ReportSink>,
+    pub policies: PolicyBook,
+    pub simulation: bool,
+    pub max_deletions_per_run: usize,
+    /// The deployment's default; an event's `detail.dry_run` overrides it.
+    pub dry_run: bool,
+}
+
+/// What was done about one decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Kept,
+    Deleted,
+    /// The service no longer had it; the record says deleted.
+    AlreadyGone,
+    /// A dry run: it would have been deleted.
+    WouldDelete,
+    /// A hold was placed (or the state changed) after planning; kept.
+    KeptByLateHold,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DecisionRecord {
+    #[serde(flatten)]
+    pub decision: RetentionDecision,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The report written to the reports bucket, and the invocation's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct PruneReport {
+    pub slot: String,
+    pub tick_time: DateTime<Utc>,
+    pub event_id: String,
+    pub dry_run: bool,
+    pub max_deletions_per_run: usize,
+    pub deleted: usize,
+    pub kept: usize,
+    pub reconciliation: Vec<Reconciled>,
+    pub decisions: Vec<DecisionRecord>,
+    pub failures: Vec<String>,
+    /// Where the report was written.
+    pub report_key: String,
+}
+
+impl Pruner {
+    pub async fn handle(
+        &self,
+        event: Value,
+        wall_clock: DateTime<Utc>,
+    ) -> Result<PruneReport, FunctionError> {
+        let tick = parse_tick(&event, (!self.simulation).then_some(wall_clock))?;
+        let dry_run = detail_flag(&tick, "dry_run")?.unwrap_or(self.dry_run);
+        tracing::info!(slot = %tick.slot, dry_run, "retention tick");
+        let mut records = self.catalog.all_points().await.map_err(|e| {
+            FunctionError::new(FailureType::DependencyFailed, format!("reading the catalog: {e}"))
+        })?;
+        let mut failures = Vec::new();
+        let mut reconciliation = Vec::new();
+        let mut unreachable: Vec<ResourceKind> = Vec::new();
+        for service in &self.services {
+            match service.points().await {
+                Ok(held) => reconciliation.extend(
+                    reconcile::reconcile(
+                        service.as_ref(),
+                        self.catalog.as_ref(),
+                        &self.policies,
+                        &mut records,
+                        held,
+                        tick.time,
+                        dry_run,
+                    )
+                    .await,
+                ),
+                Err(e) => {
+                    // Without the service's view nothing of it is deleted this run.
+                    failures.push(format!("listing {} points: {e}", service.kind().as_str()));
+                    unreachable.push(service.kind());
+                }
+            }
+        }
+        failures.extend(reconciliation.iter().filter_map(|r| {
+            r.error
+                .as_ref()
+                .map(|e| format!("{}@{}: reconciling: {e}", r.resource, r.slot))
+        }));
+        records.retain(|r| !unreachable.contains(&r.resource.kind));
+        let decisions = plan(&records, tick.time, self.max_deletions_per_run);
+        let decisions: Vec<DecisionRecord> = stream::iter(decisions)
+            .map(|d| self.carry_out(&tick, &records, d, dry_run))
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
+        failures.extend(decisions.iter().filter_map(|d| {
+            d.error
+                .as_ref()
+                .map(|e| format!("{}@{}: deleting: {e}", d.decision.resource, d.decision.slot))
+        }));
+        let report = PruneReport {
+            slot: tick.slot.to_string(),
+            tick_time: tick.time,
+            event_id: tick.event_id.clone(),
+            dry_run,
+            max_deletions_per_run: self.max_deletions_per_run,
+            deleted: decisions
+                .iter()
+                .filter(|d| matches!(d.outcome, Outcome::Deleted | Outcome::AlreadyGone))
+                .count(),
+            kept: decisions.iter().filter(|d| !d.decision.is_delete()).count(),
+            reconciliation,
+            decisions,
+            failures,
+            report_key: report_key(&tick, dry_run),
+        };
+        self.write(&report).await?;
+        finish(report)
+    }
+
+    async fn carry_out(
+        &self,
+        tick: &Tick,
+        records: &[RecoveryPoint],
+        d: RetentionDecision,
+        dry_run: bool,
+    ) -> DecisionRecord {
+        let Verdict::Delete { expired_at } = d.verdict else {
+            return DecisionRecord {
+                decision: d,
+                outcome: Outcome::Kept,
+                error: None,
+            };
+        };
+        if dry_run {
+            return DecisionRecord {
+                decision: d,
+                outcome: Outcome::WouldDelete,
+                error: None,
+            };
+        }
+        let note = format!(
+            "deleted by retention-pruner at tick {}: every tier expired (last at {expired_at})",
+            tick.slot
+        );
+        if let Err(e) = self
+            .catalog
+            .mark_deleted(&d.resource, d.slot, &note, tick.time)
+            .await
+        {
+            let outcome = if e.kind == FailureKind::Conflict {
+                Outcome::KeptByLateHold
+            } else {
+                Outcome::Failed
+            };
+            let error = (outcome == Outcome::Failed).then(|| e.to_string());
+            return DecisionRecord {
+                decision: d,
+                outcome,
+                error,
+            };
+        }
+        let service_id = records
+            .iter()
+            .find(|r| r.resource == d.resource && r.slot == d.slot)
+            .and_then(|r| r.service_id.clone());
+        let service = self.services.iter().find(|s| s.kind() == d.resource.kind);
+        let (outcome, error) = match (service, service_id) {
+            (Some(service), Some(id)) => match service.delete_point(&d.resource, &id).await {
+                Ok(lifeboat::ports::Deletion::Deleted) => (Outcome::Deleted, None),
+                Ok(lifeboat::ports::Deletion::AlreadyGone) => (Outcome::AlreadyGone, None),
+                // The record already says deleted: the next run's reconciliation finishes it.
+                Err(e) => (Outcome::Failed, Some(e.to_string())),
+            },
+            _ => (Outcome::AlreadyGone, None),
+        };
+        tracing::info!(resource = %d.resource, slot = %d.slot, ?outcome, "retention deletion");
+        DecisionRecord {
+            decision: d,
+            outcome,
+            error,
+        }
+    }
+
+    async fn write(&self, report: &PruneReport) -> Result<(), FunctionError> {
+        let body = serde_json::to_vec_pretty(report).expect("reports serialize");
+        self.reports
+            .put(&report.report_key, body, "application/json")
+            .await
+            .map_err(|e| {
+                FunctionError::new(FailureType::DependencyFailed, format!("writing the report: {e}"))
+            })
+    }
+}
+
+/// One key per tick (a retried tick overwrites its own report; the bucket keeps versions).
+pub fn report_key(tick: &Tick, dry_run: bool) -> String {
+    let suffix = if dry_run { ".dry-run" } else { "" };
+    format!(
+        "retention/{}/{}{suffix}.json",
+        tick.slot.start().format("%Y/%m/%d"),
+        tick.slot.label()
+    )
+}
+
+fn finish(report: PruneReport) -> Result<PruneReport, FunctionError> {
+    tracing::info!(
+        slot = %report.slot, deleted = report.deleted, kept = report.kept,
+        failures = report.failures.len(), report = %report.report_key, "retention tick done"
+    );
+    if report.failures.is_empty() {
+        return Ok(report);
+    }
+    Err(FunctionError::new(
+        FailureType::ResourcesFailed,
+        format!(
+            "slot {}: {} problem(s) (report at {}): {}",
+            report.slot,
+            report.failures.len(),
+            report.report_key,
+            report.failures.join("; ")
+        ),
+    ))
+}

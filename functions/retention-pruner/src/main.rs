@@ -1,0 +1,46 @@
+//! The retention-pruner Lambda: wires the AWS adapters and runs the handler.
+
+use std::sync::Arc;
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lifeboat::aws::{self, CatalogTable, DynamoBackups, RdsSnapshots, ReportsBucket};
+use lifeboat::config::{ConfigError, Settings, REPORTS_BUCKET};
+use retention_pruner::Pruner;
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lifeboat::telemetry::init();
+    let settings = Settings::from_env()?;
+    let bucket = settings
+        .reports_bucket
+        .clone()
+        .ok_or(ConfigError::Missing(REPORTS_BUCKET))?;
+    let config = aws::load_config().await;
+    let s3 = aws_sdk_s3::config::Builder::from(&config)
+        .force_path_style(settings.s3_force_path_style)
+        .build();
+    let pruner = Pruner {
+        catalog: Arc::new(CatalogTable::new(
+            aws_sdk_dynamodb::Client::new(&config),
+            &settings.catalog_table,
+        )),
+        services: vec![
+            Arc::new(RdsSnapshots::new(aws_sdk_rds::Client::new(&config))),
+            Arc::new(DynamoBackups::new(
+                aws_sdk_dynamodb::Client::new(&config),
+                aws_sdk_resourcegroupstagging::Client::new(&config),
+            )),
+        ],
+        reports: Arc::new(ReportsBucket::new(aws_sdk_s3::Client::from_conf(s3), bucket)),
+        policies: settings.policies,
+        simulation: settings.simulation,
+        max_deletions_per_run: settings.max_deletions_per_run,
+        dry_run: settings.dry_run,
+    };
+    let pruner = &pruner;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        pruner.handle(event.payload, chrono::Utc::now()).await
+    }))
+    .await
+}

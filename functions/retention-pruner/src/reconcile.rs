@@ -1,0 +1,230 @@
+//! Reconciliation: bring the catalog in line with what the services really hold.
+//!
+//! - A catalogued point the service holds: state and service id copied from the service
+//!   (this is how `creating` records written by the creator become `available`).
+//! - A catalogued point the service no longer holds: marked `missing` and reported, unless it
+//!   was claimed so recently that its creation may still be on its way.
+//! - A Lifeboat point the catalog lacks: adopted, with tiers from the resource's policy.
+//! - A point the catalog says was deleted but the service still holds: a deletion that was
+//!   interrupted part-way; it is finished.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey};
+use lifeboat::inventory::{managed, ManagedResource, TAG_INSTANCE, TAG_POLICY, TAG_TIMEZONE};
+use lifeboat::policy::PolicyBook;
+use lifeboat::ports::{BackupService, Catalog, PortError, ServicePoint, StateChange};
+use lifeboat::schedule::{tiers_of, Slot};
+use serde::Serialize;
+
+/// A claim younger than this with nothing at the service is left alone: the creator that
+/// claimed it may still be asking the service.
+const CLAIM_GRACE: TimeDelta = TimeDelta::hours(1);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum Finding {
+    /// The catalog now says what the service says.
+    Synced { from: PointState, to: PointState },
+    /// The service no longer holds a catalogued point.
+    Vanished,
+    /// A Lifeboat point the catalog lacked was added to it.
+    Adopted,
+    /// A deletion interrupted part-way was finished.
+    DeletionFinished,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Reconciled {
+    pub resource: ResourceKey,
+    pub slot: Slot,
+    #[serde(flatten)]
+    pub finding: Finding,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Reconciles `records` (the catalog, updated in place) against one service's `held` points.
+pub async fn reconcile(
+    service: &dyn BackupService,
+    catalog: &dyn Catalog,
+    policies: &PolicyBook,
+    records: &mut Vec<RecoveryPoint>,
+    held: Vec<ServicePoint>,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Vec<Reconciled> {
+    let kind = service.kind();
+    let mut held: HashMap<(ResourceKey, Slot), ServicePoint> = held
+        .into_iter()
+        .map(|p| ((p.resource.clone(), p.slot), p))
+        .collect();
+    let mut findings = Vec::new();
+    for record in records.iter_mut().filter(|r| r.resource.kind == kind) {
+        let at_service = held.remove(&(record.resource.clone(), record.slot));
+        let finding = match (&at_service, record.state) {
+            (Some(p), PointState::Deleted) if p.state.is_present() => Some(Finding::DeletionFinished),
+            (Some(p), state) if p.state != state || record.service_id.as_deref() != Some(&p.service_id) => {
+                Some(Finding::Synced {
+                    from: state,
+                    to: p.state,
+                })
+            }
+            (None, state) if state.is_present() && !recently_claimed(record, now) => Some(Finding::Vanished),
+            _ => None,
+        };
+        let Some(finding) = finding else { continue };
+        let error = if dry_run {
+            None
+        } else {
+            apply(service, catalog, record, at_service.as_ref(), &finding, now)
+                .await
+                .err()
+                .map(|e| e.to_string())
+        };
+        findings.push(Reconciled {
+            resource: record.resource.clone(),
+            slot: record.slot,
+            finding,
+            error,
+        });
+    }
+    let adoptees: Vec<ServicePoint> = held.into_values().filter(|p| p.state.is_present()).collect();
+    if !adoptees.is_empty() {
+        let resources = managed_resources(service, policies).await;
+        for p in adoptees {
+            let point = adopted(&p, resources.get(&p.resource), policies, now);
+            let error = if dry_run {
+                None
+            } else {
+                catalog.claim(&point).await.err().map(|e| e.to_string())
+            };
+            findings.push(Reconciled {
+                resource: p.resource.clone(),
+                slot: p.slot,
+                finding: Finding::Adopted,
+                error,
+            });
+            records.push(point);
+        }
+    }
+    findings
+}
+
+fn recently_claimed(record: &RecoveryPoint, now: DateTime<Utc>) -> bool {
+    record.service_id.is_none() && now - record.slot.start() < CLAIM_GRACE
+}
+
+async fn apply(
+    service: &dyn BackupService,
+    catalog: &dyn Catalog,
+    record: &mut RecoveryPoint,
+    at_service: Option<&ServicePoint>,
+    finding: &Finding,
+    now: DateTime<Utc>,
+) -> Result<(), PortError> {
+    match (finding, at_service) {
+        (Finding::DeletionFinished, Some(p)) => {
+            service.delete_point(&p.resource, &p.service_id).await?;
+        }
+        (Finding::Synced { to, .. }, Some(p)) => {
+            let change = StateChange {
+                state: *to,
+                service_id: Some(p.service_id.clone()),
+                note: None,
+                at: now,
+            };
+            catalog
+                .update_state(&record.resource, record.slot, &change)
+                .await?;
+            record.state = *to;
+            record.service_id = Some(p.service_id.clone());
+        }
+        (Finding::Vanished, _) => {
+            let change = StateChange {
+                state: PointState::Missing,
+                service_id: None,
+                note: Some("vanished: the service no longer holds this point".into()),
+                at: now,
+            };
+            catalog
+                .update_state(&record.resource, record.slot, &change)
+                .await?;
+            record.state = PointState::Missing;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The service's managed resources by key, for adoption; empty when discovery fails (the
+/// adopted point then falls back to the tags on the point or the standard policy).
+async fn managed_resources(
+    service: &dyn BackupService,
+    policies: &PolicyBook,
+) -> HashMap<ResourceKey, ManagedResource> {
+    match service.discover().await {
+        Ok(found) => found
+            .iter()
+            .filter_map(|f| managed(f, policies).ok().flatten())
+            .map(|m| (m.key.clone(), m))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "discovery failed; adopting with the points' own tags");
+            HashMap::new()
+        }
+    }
+}
+
+/// The catalog record of an adopted point: tiers recomputed from the resource's policy and
+/// time zone (the resource's tags, else the point's own tags, else the defaults).
+fn adopted(
+    p: &ServicePoint,
+    resource: Option<&ManagedResource>,
+    policies: &PolicyBook,
+    now: DateTime<Utc>,
+) -> RecoveryPoint {
+    let from_tags = || {
+        let found = lifeboat::inventory::DiscoveredResource {
+            key: p.resource.clone(),
+            // The point's own tags, with an instance tag so that it reads as managed.
+            tags: std::iter::once((TAG_INSTANCE.to_string(), "unknown".to_string()))
+                .chain(
+                    p.tags
+                        .iter()
+                        .filter(|(k, _)| [TAG_INSTANCE, TAG_POLICY, TAG_TIMEZONE].contains(&k.as_str()))
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                )
+                .collect(),
+            pitr: None,
+        };
+        managed(&found, policies).ok().flatten()
+    };
+    let (instance_id, tiers, policy, timezone) = match resource.cloned().or_else(from_tags) {
+        Some(m) => (
+            m.instance_id,
+            tiers_of(&m.policy, m.timezone, p.slot),
+            m.policy.name,
+            m.timezone.name().to_string(),
+        ),
+        None => {
+            let standard = lifeboat::policy::Policy::standard();
+            let tiers = tiers_of(&standard, chrono_tz::Tz::UTC, p.slot);
+            ("unknown".into(), tiers, standard.name, "UTC".into())
+        }
+    };
+    RecoveryPoint {
+        resource: p.resource.clone(),
+        instance_id,
+        slot: p.slot,
+        tiers,
+        service_id: Some(p.service_id.clone()),
+        state: p.state,
+        holds: Default::default(),
+        policy,
+        timezone,
+        note: Some("adopted: found at the service, missing from the catalog".into()),
+        updated_at: now,
+    }
+}

@@ -1,0 +1,346 @@
+//! The pruner's logic on in-memory ports: what it deletes, what it never deletes, and its report.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
+use lifeboat::failure::FailureType;
+use lifeboat::inventory::{PitrStatus, TAG_INSTANCE, TAG_MANAGED};
+use lifeboat::policy::{Policy, PolicyBook};
+use lifeboat::ports::memory::{MemoryCatalog, MemoryReports, MemoryService};
+use lifeboat::ports::{Catalog, ServicePoint};
+use lifeboat::schedule::{tiers_of, Slot};
+use retention_pruner::{Finding, Outcome, Pruner};
+use serde_json::{json, Value};
+
+struct World {
+    catalog: Arc<MemoryCatalog>,
+    rds: Arc<MemoryService>,
+    ddb: Arc<MemoryService>,
+    reports: Arc<MemoryReports>,
+    pruner: Pruner,
+}
+
+fn world(max_deletions: usize) -> World {
+    let catalog = Arc::new(MemoryCatalog::default());
+    let rds = Arc::new(MemoryService::new(ResourceKind::RdsInstance));
+    let ddb = Arc::new(MemoryService::new(ResourceKind::DynamoTable));
+    let reports = Arc::new(MemoryReports::default());
+    let pruner = Pruner {
+        catalog: catalog.clone(),
+        services: vec![rds.clone(), ddb.clone()],
+        reports: reports.clone(),
+        policies: PolicyBook::default(),
+        simulation: false,
+        max_deletions_per_run: max_deletions,
+        dry_run: false,
+    };
+    World {
+        catalog,
+        rds,
+        ddb,
+        reports,
+        pruner,
+    }
+}
+
+fn tick(time: &str, detail: Value) -> Value {
+    json!({"version":"0","id":"evt","detail-type":"Scheduled Event","source":"aws.scheduler",
+           "account":"123456789012","time":time,"region":"eu-west-1","resources":[],"detail":detail})
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+/// A point both catalogued and held by the service, as the creator and a reconcile leave it.
+fn add_point(w: &World, key: &ResourceKey, slot: Slot) {
+    let service = if key.kind == ResourceKind::RdsInstance {
+        &w.rds
+    } else {
+        &w.ddb
+    };
+    let id = key.point_name(slot);
+    service.add_point(ServicePoint {
+        resource: key.clone(),
+        slot,
+        service_id: id.clone(),
+        state: PointState::Available,
+        tags: BTreeMap::from([(TAG_MANAGED.to_string(), "true".to_string())]),
+    });
+    w.catalog.insert(RecoveryPoint {
+        resource: key.clone(),
+        instance_id: "acme".into(),
+        slot,
+        tiers: tiers_of(&Policy::standard(), chrono_tz::Tz::UTC, slot),
+        service_id: Some(id),
+        state: PointState::Available,
+        holds: Default::default(),
+        policy: "standard".into(),
+        timezone: "UTC".into(),
+        note: None,
+        updated_at: slot.start(),
+    });
+}
+
+/// Hourly points of `key` for `hours` hours ending at `last`.
+fn hourly(w: &World, key: &ResourceKey, last: &str, hours: i64) {
+    let last = at(last);
+    for h in 0..hours {
+        add_point(w, key, Slot::containing(last - TimeDelta::hours(h)));
+    }
+}
+
+#[tokio::test]
+async fn expired_points_go_and_the_report_says_why() {
+    let w = world(100);
+    let db = ResourceKey::rds("db");
+    w.rds.add_resource(
+        "db",
+        &[(TAG_INSTANCE, "acme")],
+        PitrStatus {
+            enabled: true,
+            window_days: Some(3),
+        },
+    );
+    // Tuesday 2026-11-24 hours: no weekly or monthly tier among them.
+    hourly(&w, &db, "2026-11-24T12:00:00Z", 10);
+    // At 2026-11-27T06:30 the points up to 06:00 on the 24th are 72 hours old.
+    let report = w
+        .pruner
+        .handle(
+            tick("2026-11-27T06:30:00Z", json!({})),
+            at("2026-11-27T06:30:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.deleted, 4, "03:00 to 06:00 expired");
+    assert_eq!(w.rds.all_points().len(), 6);
+    let gone: Vec<_> = w
+        .catalog
+        .snapshot()
+        .into_iter()
+        .filter(|p| p.state == PointState::Deleted)
+        .collect();
+    assert_eq!(gone.len(), 4);
+    assert!(gone[0].note.as_ref().unwrap().contains("every tier expired"));
+    let stored: Value = serde_json::from_slice(&w.reports.get(&report.report_key).unwrap()).unwrap();
+    assert_eq!(stored["decisions"].as_array().unwrap().len(), 10);
+    let first = &stored["decisions"][0];
+    assert_eq!(
+        (first["action"].as_str(), first["outcome"].as_str()),
+        (Some("delete"), Some("deleted"))
+    );
+    let last = &stored["decisions"][9];
+    assert_eq!(
+        (last["action"].as_str(), last["reason"].as_str()),
+        (Some("keep"), Some("live"))
+    );
+}
+
+#[tokio::test]
+async fn the_newest_point_survives_even_when_expired_and_held_points_survive() {
+    let w = world(100);
+    let db = ResourceKey::rds("db");
+    let table = ResourceKey::dynamodb("orders");
+    hourly(&w, &db, "2026-11-24T12:00:00Z", 3);
+    hourly(&w, &table, "2026-11-24T12:00:00Z", 3);
+    w.catalog
+        .add_hold(&table, Slot::containing(at("2026-11-24T10:00:00Z")), "req-7")
+        .await
+        .unwrap();
+    let report = w
+        .pruner
+        .handle(
+            tick("2026-12-30T00:30:00Z", json!({})),
+            at("2026-12-30T00:30:00Z"),
+        )
+        .await
+        .unwrap();
+    let kept: Vec<_> = w
+        .catalog
+        .snapshot()
+        .into_iter()
+        .filter(|p| p.state.is_present())
+        .map(|p| (p.resource.name, p.slot.to_string()))
+        .collect();
+    assert_eq!(
+        kept,
+        vec![
+            ("db".to_string(), "2026-11-24T12:00:00Z".to_string()),
+            ("orders".to_string(), "2026-11-24T10:00:00Z".to_string()),
+            ("orders".to_string(), "2026-11-24T12:00:00Z".to_string()),
+        ]
+    );
+    assert_eq!(report.deleted, 3);
+    let held = report
+        .decisions
+        .iter()
+        .find(|d| d.decision.resource == table && d.decision.slot.to_string() == "2026-11-24T10:00:00Z")
+        .unwrap();
+    assert_eq!(serde_json::to_value(&held.decision).unwrap()["reason"], "held");
+}
+
+#[tokio::test]
+async fn the_run_limit_bounds_deletions() {
+    let w = world(2);
+    let db = ResourceKey::rds("db");
+    hourly(&w, &db, "2026-11-24T12:00:00Z", 6);
+    let report = w
+        .pruner
+        .handle(
+            tick("2026-12-30T00:30:00Z", json!({})),
+            at("2026-12-30T00:30:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.deleted, 2);
+    assert_eq!(w.rds.all_points().len(), 4);
+}
+
+#[tokio::test]
+async fn a_dry_run_changes_nothing() {
+    let w = world(100);
+    let db = ResourceKey::rds("db");
+    hourly(&w, &db, "2026-11-24T12:00:00Z", 6);
+    let before = w.catalog.snapshot();
+    let report = w
+        .pruner
+        .handle(
+            tick("2026-12-30T00:30:00Z", json!({"dry_run": true})),
+            at("2026-12-30T00:30:00Z"),
+        )
+        .await
+        .unwrap();
+    assert!(report.dry_run);
+    assert_eq!(
+        report
+            .decisions
+            .iter()
+            .filter(|d| d.outcome == Outcome::WouldDelete)
+            .count(),
+        5
+    );
+    assert_eq!(w.catalog.snapshot(), before);
+    assert_eq!(w.rds.all_points().len(), 6);
+    assert!(report.report_key.ends_with(".dry-run.json"));
+}
+
+#[tokio::test]
+async fn points_lifeboat_did_not_make_are_never_touched_and_lifeboat_points_are_adopted() {
+    let w = world(100);
+    w.rds.add_resource(
+        "db",
+        &[(TAG_INSTANCE, "acme")],
+        PitrStatus {
+            enabled: true,
+            window_days: Some(3),
+        },
+    );
+    let db = ResourceKey::rds("db");
+    hourly(&w, &db, "2026-11-24T12:00:00Z", 1);
+    // A Lifeboat-named snapshot the catalog lacks, long expired: adopted, then pruned.
+    let orphan = Slot::containing(at("2026-11-20T05:00:00Z"));
+    w.rds.add_point(ServicePoint {
+        resource: db.clone(),
+        slot: orphan,
+        service_id: db.point_name(orphan),
+        state: PointState::Available,
+        tags: BTreeMap::new(),
+    });
+    let report = w
+        .pruner
+        .handle(
+            tick("2026-11-24T12:30:00Z", json!({})),
+            at("2026-11-24T12:30:00Z"),
+        )
+        .await
+        .unwrap();
+    assert!(report
+        .reconciliation
+        .iter()
+        .any(|r| r.finding == Finding::Adopted && r.slot == orphan));
+    assert!(w.rds.all_points().iter().all(|p| p.slot != orphan));
+    let record = w
+        .catalog
+        .snapshot()
+        .into_iter()
+        .find(|p| p.slot == orphan)
+        .unwrap();
+    assert_eq!(record.state, PointState::Deleted);
+    assert_eq!(record.instance_id, "acme");
+}
+
+#[tokio::test]
+async fn vanished_points_are_reported_and_creating_records_are_synced() {
+    let w = world(100);
+    let db = ResourceKey::rds("db");
+    hourly(&w, &db, "2026-11-24T12:00:00Z", 2);
+    // The 11:00 point disappears from the service behind Lifeboat's back.
+    w.rds
+        .remove_point(&db.point_name(Slot::containing(at("2026-11-24T11:00:00Z"))));
+    let report = w
+        .pruner
+        .handle(
+            tick("2026-11-24T12:30:00Z", json!({})),
+            at("2026-11-24T12:30:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.reconciliation.len(), 1);
+    assert_eq!(report.reconciliation[0].finding, Finding::Vanished);
+    let states: Vec<_> = w.catalog.snapshot().into_iter().map(|p| p.state).collect();
+    assert_eq!(states, vec![PointState::Missing, PointState::Available]);
+}
+
+#[tokio::test]
+async fn a_failing_listing_spares_that_service_and_fails_the_run_after_the_report() {
+    let w = world(100);
+    let db = ResourceKey::rds("db");
+    let table = ResourceKey::dynamodb("orders");
+    hourly(&w, &db, "2026-11-24T12:00:00Z", 3);
+    hourly(&w, &table, "2026-11-24T12:00:00Z", 3);
+    w.rds.fail("points", "*");
+    let err = w
+        .pruner
+        .handle(
+            tick("2026-12-30T00:30:00Z", json!({})),
+            at("2026-12-30T00:30:00Z"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, FailureType::ResourcesFailed);
+    assert!(err.message.contains("listing rds points"), "{}", err.message);
+    assert_eq!(
+        w.rds.all_points().len(),
+        3,
+        "nothing of the unlisted service is deleted"
+    );
+    assert_eq!(w.ddb.all_points().len(), 1, "the other service is pruned");
+    assert_eq!(w.reports.keys().len(), 1);
+}
+
+#[tokio::test]
+async fn a_malformed_event_writes_nothing() {
+    let w = world(100);
+    let err = w
+        .pruner
+        .handle(
+            json!({"detail-type":"Scheduled Event","time":"soon"}),
+            at("2026-12-30T00:30:00Z"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, FailureType::InvalidEvent);
+    let err = w
+        .pruner
+        .handle(
+            tick("2026-12-30T00:30:00Z", json!({"dry_run":"yes"})),
+            at("2026-12-30T00:30:00Z"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, FailureType::InvalidEvent);
+    assert!(w.reports.keys().is_empty());
+}

@@ -1,0 +1,339 @@
+//! snapshot-creator: on each hourly tick, makes sure every managed resource has its point for
+//! the tick's slot, and that its point-in-time recovery window matches its policy.
+//!
+//! Idempotent per tick: the slot is claimed in the catalog before the service is asked, so a
+//! retried or repeated tick finds the claim and looks for what the first try made instead of
+//! making a second one. One resource's failure does not stop the others; the invocation then
+//! fails with `ResourcesFailed` (or `QuotaExceeded`) so the schedule's retry and alarms see it.
+
+mod pitr;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::stream::{self, StreamExt};
+use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKind};
+use lifeboat::event::{parse_tick, Tick};
+use lifeboat::failure::{FailureType, FunctionError};
+use lifeboat::inventory::{managed, ManagedResource};
+use lifeboat::policy::PolicyBook;
+use lifeboat::ports::{BackupService, Catalog, Claim, NewPoint, PortError, StateChange};
+use lifeboat::schedule::{tiers_of, TierSet};
+use serde::Serialize;
+use serde_json::Value;
+
+pub use pitr::PitrCheck;
+
+/// How many resources are worked on at once: enough that one throttled resource's backoff
+/// does not hold up the rest, few enough to stay well inside the services' rate limits.
+const CONCURRENCY: usize = 8;
+
+/// What the creator needs; `main` wires the AWS adapters, tests wire memory ports.
+pub struct Creator {
+    pub catalog: Arc<dyn Catalog>,
+    pub services: Vec<Arc<dyn BackupService>>,
+    pub policies: PolicyBook,
+    /// Lifts the future-event guard (local stack and tests only).
+    pub simulation: bool,
+}
+
+/// What happened to one resource's point this tick.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PointOutcome {
+    /// Asked the service for the point.
+    Created,
+    /// The catalog already had the point for this slot.
+    AlreadyPresent,
+    /// A previous try claimed the slot; the point was found at the service.
+    FoundAfterRetry,
+    /// This slot is none of the policy's tiers.
+    NotASlot,
+    /// Not attempted: creating it would exceed the service's snapshot quota.
+    RefusedByQuota,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceReport {
+    pub resource: String,
+    pub instance_id: String,
+    pub tiers: Vec<&'static str>,
+    pub point: PointOutcome,
+    pub pitr: PitrCheck,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+/// The answer of a successful tick (and the log line of a failed one).
+#[derive(Debug, Clone, Serialize)]
+pub struct TickSummary {
+    pub slot: String,
+    pub event_id: String,
+    pub resources: Vec<ResourceReport>,
+    /// Failures not tied to one managed resource (a discovery call, a bad tag).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
+}
+
+impl Creator {
+    /// Handles one invocation. `wall_clock` is the real time, used only to refuse future ticks.
+    pub async fn handle(
+        &self,
+        event: Value,
+        wall_clock: DateTime<Utc>,
+    ) -> Result<TickSummary, FunctionError> {
+        let tick = parse_tick(&event, (!self.simulation).then_some(wall_clock))?;
+        tracing::info!(slot = %tick.slot, event_id = %tick.event_id, "snapshot tick");
+        let mut failures = Vec::new();
+        let resources = self.inventory(&mut failures).await;
+        let planned = self.plan(&tick, resources).await?;
+        let refused = self.over_quota(&planned, &mut failures).await;
+        let reports: Vec<ResourceReport> = stream::iter(planned)
+            .map(|p| {
+                let quota_refused = refused.contains(&p.resource.key.kind);
+                self.handle_resource(&tick, p, quota_refused)
+            })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
+        let summary = TickSummary {
+            slot: tick.slot.to_string(),
+            event_id: tick.event_id.clone(),
+            resources: reports,
+            failures,
+        };
+        finish(summary)
+    }
+
+    /// Every managed resource of every service; failures are collected, not fatal.
+    async fn inventory(&self, failures: &mut Vec<String>) -> Vec<ManagedResource> {
+        let mut resources = Vec::new();
+        for service in &self.services {
+            match service.discover().await {
+                Ok(found) => {
+                    for f in found {
+                        match managed(&f, &self.policies) {
+                            Ok(Some(m)) => resources.push(m),
+                            Ok(None) => {}
+                            Err(e) => failures.push(e.to_string()),
+                        }
+                    }
+                }
+                Err(e) => failures.push(format!("discovery: {e}")),
+            }
+        }
+        resources
+    }
+
+    /// Each resource with its tiers for the slot and its catalog record, if any.
+    async fn plan(
+        &self,
+        tick: &Tick,
+        resources: Vec<ManagedResource>,
+    ) -> Result<Vec<Planned>, FunctionError> {
+        let keys: Vec<_> = resources.iter().map(|r| (r.key.clone(), tick.slot)).collect();
+        let existing = self.catalog.get_points(&keys).await.map_err(|e| {
+            FunctionError::new(FailureType::DependencyFailed, format!("reading the catalog: {e}"))
+        })?;
+        Ok(resources
+            .into_iter()
+            .map(|resource| {
+                let tiers = tiers_of(&resource.policy, resource.timezone, tick.slot);
+                let record = existing.iter().find(|p| p.resource == resource.key).cloned();
+                Planned {
+                    resource,
+                    tiers,
+                    record,
+                }
+            })
+            .collect())
+    }
+
+    /// The services whose quota the new points would exceed; none of their points is made.
+    async fn over_quota(&self, planned: &[Planned], failures: &mut Vec<String>) -> Vec<ResourceKind> {
+        let mut refused = Vec::new();
+        for service in &self.services {
+            let needed = planned
+                .iter()
+                .filter(|p| p.resource.key.kind == service.kind() && p.needs_creation())
+                .count() as u64;
+            if needed == 0 {
+                continue;
+            }
+            match service.snapshot_quota().await {
+                Ok(Some(q)) if q.used + needed > q.max => {
+                    failures.push(format!(
+                        "quota {}: {} used of {}, this tick needs {needed} more; no {} point was created. \
+                         Raise the quota or lower the fleet's retention.",
+                        q.name,
+                        q.used,
+                        q.max,
+                        service.kind().as_str()
+                    ));
+                    refused.push(service.kind());
+                }
+                Ok(_) => {}
+                // Not knowing the quota is no reason to skip a backup: the create calls
+                // themselves will still be refused by the service if it is really exhausted.
+                Err(e) => tracing::warn!(error = %e, "could not read the snapshot quota"),
+            }
+        }
+        refused
+    }
+
+    async fn handle_resource(&self, tick: &Tick, planned: Planned, quota_refused: bool) -> ResourceReport {
+        let service = self
+            .services
+            .iter()
+            .find(|s| s.kind() == planned.resource.key.kind)
+            .expect("resources come from the services")
+            .as_ref();
+        let mut errors = Vec::new();
+        let point = if planned.tiers.is_empty() {
+            PointOutcome::NotASlot
+        } else if quota_refused && planned.needs_creation() {
+            PointOutcome::RefusedByQuota
+        } else {
+            match self.ensure_point(service, tick, &planned).await {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    errors.push(format!("creating the point: {e}"));
+                    PointOutcome::Failed
+                }
+            }
+        };
+        let pitr = match pitr::check(service, &planned.resource).await {
+            Ok(check) => check,
+            Err(e) => {
+                errors.push(format!("point-in-time check: {e}"));
+                PitrCheck::Unknown
+            }
+        };
+        let report = ResourceReport {
+            resource: planned.resource.key.to_string(),
+            instance_id: planned.resource.instance_id.clone(),
+            tiers: planned.tiers.names(),
+            point,
+            pitr,
+            errors,
+        };
+        tracing::info!(resource = %report.resource, point = ?report.point, pitr = ?report.pitr, errors = ?report.errors, "resource handled");
+        report
+    }
+
+    async fn ensure_point(
+        &self,
+        service: &dyn BackupService,
+        tick: &Tick,
+        planned: &Planned,
+    ) -> Result<PointOutcome, PortError> {
+        let resource = &planned.resource;
+        let record = match &planned.record {
+            Some(record) => record.clone(),
+            None => {
+                let intent = intent(tick, resource, &planned.tiers);
+                match self.catalog.claim(&intent).await? {
+                    Claim::Claimed => {
+                        service.create_point(&new_point(&intent)).await?;
+                        return Ok(PointOutcome::Created);
+                    }
+                    Claim::Exists(record) => *record,
+                }
+            }
+        };
+        if record.service_id.is_some() || !record.state.is_present() {
+            return Ok(PointOutcome::AlreadyPresent);
+        }
+        // Claimed by an earlier try that may have stopped before or after asking the service.
+        match service.find_point(&resource.key, tick.slot).await? {
+            Some(found) => {
+                let change = StateChange {
+                    state: found.state,
+                    service_id: Some(found.service_id),
+                    note: None,
+                    at: tick.time,
+                };
+                self.catalog
+                    .update_state(&resource.key, tick.slot, &change)
+                    .await?;
+                Ok(PointOutcome::FoundAfterRetry)
+            }
+            None => {
+                service.create_point(&new_point(&record)).await?;
+                Ok(PointOutcome::Created)
+            }
+        }
+    }
+}
+
+struct Planned {
+    resource: ManagedResource,
+    tiers: TierSet,
+    record: Option<RecoveryPoint>,
+}
+
+impl Planned {
+    fn needs_creation(&self) -> bool {
+        !self.tiers.is_empty() && self.record.is_none()
+    }
+}
+
+/// The catalog record written before the service is asked: state `creating`, no service id.
+fn intent(tick: &Tick, resource: &ManagedResource, tiers: &TierSet) -> RecoveryPoint {
+    RecoveryPoint {
+        resource: resource.key.clone(),
+        instance_id: resource.instance_id.clone(),
+        slot: tick.slot,
+        tiers: tiers.clone(),
+        service_id: None,
+        state: PointState::Creating,
+        holds: Default::default(),
+        policy: resource.policy.name.clone(),
+        timezone: resource.timezone.name().to_string(),
+        note: None,
+        updated_at: tick.time,
+    }
+}
+
+fn new_point(record: &RecoveryPoint) -> NewPoint {
+    NewPoint {
+        resource: record.resource.clone(),
+        instance_id: record.instance_id.clone(),
+        slot: record.slot,
+        tiers: record.tiers.clone(),
+        policy: record.policy.clone(),
+        timezone: record.timezone.clone(),
+    }
+}
+
+/// Turns the summary into the invocation's result: an error when anything failed.
+fn finish(summary: TickSummary) -> Result<TickSummary, FunctionError> {
+    let mut problems: Vec<String> = summary.failures.clone();
+    for r in &summary.resources {
+        problems.extend(r.errors.iter().map(|e| format!("{}: {e}", r.resource)));
+    }
+    let quota = summary
+        .resources
+        .iter()
+        .any(|r| r.point == PointOutcome::RefusedByQuota);
+    if problems.is_empty() {
+        tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "tick done");
+        return Ok(summary);
+    }
+    tracing::error!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "tick done with failures");
+    let kind = if quota {
+        FailureType::QuotaExceeded
+    } else {
+        FailureType::ResourcesFailed
+    };
+    Err(FunctionError::new(
+        kind,
+        format!(
+            "slot {}: {} problem(s): {}",
+            summary.slot,
+            problems.len(),
+            problems.join("; ")
+        ),
+    ))
+}

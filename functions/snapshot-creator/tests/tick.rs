@@ -1,0 +1,262 @@
+//! The creator's logic on in-memory ports: idempotence, isolation of failures, quota, drift.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use lifeboat::catalog::{PointState, ResourceKind};
+use lifeboat::failure::FailureType;
+use lifeboat::inventory::{PitrStatus, TAG_INSTANCE, TAG_POLICY, TAG_TIMEZONE};
+use lifeboat::policy::PolicyBook;
+use lifeboat::ports::memory::{MemoryCatalog, MemoryService};
+use lifeboat::ports::{Catalog, Quota};
+use serde_json::{json, Value};
+use snapshot_creator::{Creator, PitrCheck, PointOutcome};
+
+const GOOD_PITR: PitrStatus = PitrStatus {
+    enabled: true,
+    window_days: Some(3),
+};
+
+struct World {
+    catalog: Arc<MemoryCatalog>,
+    rds: Arc<MemoryService>,
+    ddb: Arc<MemoryService>,
+    creator: Creator,
+}
+
+fn world(policies: PolicyBook) -> World {
+    let catalog = Arc::new(MemoryCatalog::default());
+    let rds = Arc::new(MemoryService::new(ResourceKind::RdsInstance));
+    let ddb = Arc::new(MemoryService::new(ResourceKind::DynamoTable));
+    let creator = Creator {
+        catalog: catalog.clone(),
+        services: vec![rds.clone(), ddb.clone()],
+        policies,
+        simulation: false,
+    };
+    World {
+        catalog,
+        rds,
+        ddb,
+        creator,
+    }
+}
+
+fn tick(time: &str) -> Value {
+    json!({"version":"0","id":"evt","detail-type":"Scheduled Event","source":"aws.scheduler",
+           "account":"123456789012","time":time,"region":"eu-west-1","resources":[],"detail":{}})
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+#[tokio::test]
+async fn each_managed_resource_gets_one_point_per_slot_even_when_the_tick_repeats() {
+    let w = world(PolicyBook::default());
+    w.rds.add_resource("db", &[(TAG_INSTANCE, "acme")], GOOD_PITR);
+    w.ddb.add_resource("orders", &[(TAG_INSTANCE, "acme")], GOOD_PITR);
+    w.rds.add_resource("untagged", &[("team", "x")], GOOD_PITR);
+    let now = at("2026-11-28T03:00:05Z");
+    let first = w.creator.handle(tick("2026-11-28T03:00:00Z"), now).await.unwrap();
+    assert!(
+        first.resources.iter().all(|r| r.point == PointOutcome::Created),
+        "{first:?}"
+    );
+    assert_eq!(first.resources.len(), 2);
+    let second = w.creator.handle(tick("2026-11-28T03:00:00Z"), now).await.unwrap();
+    assert_eq!(w.rds.all_points().len(), 1);
+    assert_eq!(
+        w.ddb.all_points().len(),
+        1,
+        "a repeated tick must not make a second DynamoDB backup"
+    );
+    // The first run left records without service ids; the second found the points.
+    assert!(
+        second
+            .resources
+            .iter()
+            .all(|r| r.point == PointOutcome::FoundAfterRetry),
+        "{second:?}"
+    );
+    assert!(w.rds.calls().iter().all(|c| !c.contains("untagged")));
+    let third = w.creator.handle(tick("2026-11-28T03:00:00Z"), now).await.unwrap();
+    assert!(third
+        .resources
+        .iter()
+        .all(|r| r.point == PointOutcome::AlreadyPresent));
+}
+
+#[tokio::test]
+async fn a_claim_left_by_a_crash_before_the_service_call_is_completed() {
+    let w = world(PolicyBook::default());
+    w.ddb.add_resource("orders", &[(TAG_INSTANCE, "acme")], GOOD_PITR);
+    w.ddb.fail("create_point", "orders");
+    let now = at("2026-11-28T03:00:05Z");
+    let err = w
+        .creator
+        .handle(tick("2026-11-28T03:00:00Z"), now)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, FailureType::ResourcesFailed);
+    assert!(err.message.contains("dynamodb:orders"), "{}", err.message);
+    assert_eq!(w.catalog.snapshot().len(), 1, "the claim stays");
+    assert!(w.ddb.all_points().is_empty());
+
+    w.ddb.heal("create_point", "orders");
+    let retry = w.creator.handle(tick("2026-11-28T03:00:00Z"), now).await.unwrap();
+    assert_eq!(retry.resources[0].point, PointOutcome::Created);
+    assert_eq!(w.ddb.all_points().len(), 1);
+}
+
+#[tokio::test]
+async fn one_failing_resource_does_not_stop_the_others() {
+    let w = world(PolicyBook::default());
+    for name in ["a", "b", "c"] {
+        w.rds.add_resource(name, &[(TAG_INSTANCE, "acme")], GOOD_PITR);
+    }
+    w.rds.fail("create_point", "b");
+    let err = w
+        .creator
+        .handle(tick("2026-11-28T03:00:00Z"), at("2026-11-28T03:00:00Z"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, FailureType::ResourcesFailed);
+    assert!(err.message.contains("rds:b"));
+    let made: Vec<_> = w.rds.all_points().into_iter().map(|p| p.resource.name).collect();
+    assert_eq!(made, vec!["a", "c"]);
+}
+
+#[tokio::test]
+async fn a_bad_tag_fails_only_its_resource() {
+    let w = world(PolicyBook::default());
+    w.rds.add_resource("good", &[(TAG_INSTANCE, "acme")], GOOD_PITR);
+    w.rds.add_resource(
+        "bad",
+        &[(TAG_INSTANCE, "acme"), (TAG_TIMEZONE, "Nowhere/Land")],
+        GOOD_PITR,
+    );
+    let err = w
+        .creator
+        .handle(tick("2026-11-28T03:00:00Z"), at("2026-11-28T03:00:00Z"))
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("lifeboat:timezone"), "{}", err.message);
+    assert_eq!(w.rds.all_points().len(), 1);
+}
+
+#[tokio::test]
+async fn the_quota_is_checked_before_anything_is_created() {
+    let w = world(PolicyBook::default());
+    for name in ["a", "b", "c"] {
+        w.rds.add_resource(name, &[(TAG_INSTANCE, "acme")], GOOD_PITR);
+    }
+    w.ddb.add_resource("orders", &[(TAG_INSTANCE, "acme")], GOOD_PITR);
+    w.rds.set_quota(Quota {
+        name: "RDS ManualSnapshots".into(),
+        used: 98,
+        max: 100,
+    });
+    let err = w
+        .creator
+        .handle(tick("2026-11-28T03:00:00Z"), at("2026-11-28T03:00:00Z"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, FailureType::QuotaExceeded);
+    assert!(err.message.contains("ManualSnapshots"), "{}", err.message);
+    assert!(w.rds.all_points().is_empty(), "no RDS snapshot is made half-way");
+    assert_eq!(w.ddb.all_points().len(), 1, "other services go on");
+    assert!(w
+        .catalog
+        .snapshot()
+        .iter()
+        .all(|p| p.resource.kind == ResourceKind::DynamoTable));
+}
+
+#[tokio::test]
+async fn pitr_drift_is_corrected_or_reported_as_the_policy_says() {
+    let book = PolicyBook::from_json(
+        r#"[{"name":"report-only","point_in_time":{"window_days":3,"correct_drift":false},"hourly":{"retention":{"hours":72}}}]"#,
+    )
+    .unwrap();
+    let w = world(book);
+    let off = PitrStatus {
+        enabled: false,
+        window_days: None,
+    };
+    let fixed = w.ddb.add_resource("orders", &[(TAG_INSTANCE, "acme")], off);
+    let watched = w.rds.add_resource(
+        "db",
+        &[(TAG_INSTANCE, "acme"), (TAG_POLICY, "report-only")],
+        PitrStatus {
+            enabled: true,
+            window_days: Some(7),
+        },
+    );
+    let summary = w
+        .creator
+        .handle(tick("2026-11-28T03:00:00Z"), at("2026-11-28T03:00:00Z"))
+        .await
+        .unwrap();
+    let by = |name: &str| {
+        summary
+            .resources
+            .iter()
+            .find(|r| r.resource.ends_with(name))
+            .unwrap()
+            .pitr
+    };
+    assert_eq!(by("orders"), PitrCheck::DriftCorrected { found: None, set: 3 });
+    assert_eq!(
+        by(":db"),
+        PitrCheck::DriftReported {
+            found: Some(7),
+            wanted: 3
+        }
+    );
+    assert_eq!(w.ddb.pitr(&fixed), GOOD_PITR);
+    assert_eq!(w.rds.pitr(&watched).window_days, Some(7));
+}
+
+#[tokio::test]
+async fn a_malformed_or_future_event_writes_nothing() {
+    let w = world(PolicyBook::default());
+    w.rds.add_resource("db", &[(TAG_INSTANCE, "acme")], GOOD_PITR);
+    let bad = w
+        .creator
+        .handle(
+            json!({"detail-type":"Scheduled Event"}),
+            at("2026-11-28T03:00:00Z"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(bad.kind, FailureType::InvalidEvent);
+    let future = w
+        .creator
+        .handle(tick("2027-01-01T00:00:00Z"), at("2026-11-28T03:00:00Z"))
+        .await
+        .unwrap_err();
+    assert_eq!(future.kind, FailureType::EventFromTheFuture);
+    assert!(w.catalog.snapshot().is_empty());
+    assert!(w.rds.all_points().is_empty());
+    assert!(w.rds.calls().is_empty(), "refused before any call");
+}
+
+#[tokio::test]
+async fn the_weekly_slot_is_recorded_with_its_tiers() {
+    let w = world(PolicyBook::default());
+    w.rds.add_resource(
+        "db",
+        &[(TAG_INSTANCE, "acme"), (TAG_TIMEZONE, "America/New_York")],
+        GOOD_PITR,
+    );
+    // Saturday 2026-11-28 23:00 in New York is 04:00 UTC on Sunday.
+    w.creator
+        .handle(tick("2026-11-29T04:00:00Z"), at("2026-11-29T04:00:00Z"))
+        .await
+        .unwrap();
+    let records = w.catalog.all_points().await.unwrap();
+    assert_eq!(records[0].tiers.names(), vec!["hourly", "weekly"]);
+    assert_eq!(records[0].state, PointState::Creating);
+    assert_eq!(records[0].timezone, "America/New_York");
+}

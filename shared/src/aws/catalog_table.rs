@@ -1,0 +1,354 @@
+//! The catalog as a DynamoDB table: partition key `resource` (`rds:<id>` or
+//! `dynamodb:<table>`), sort key `slot` (RFC 3339, on the hour).
+//!
+//! Holds are a string set, so adding and removing one is a single atomic update and an
+//! emptied set disappears; "no holds" is then simply `attribute_not_exists(holds)`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
+
+use super::port_error;
+use crate::catalog::{PointState, RecoveryPoint, ResourceKey};
+use crate::policy::Tier;
+use crate::ports::{Catalog, Claim, FailureKind, PortError, StateChange};
+use crate::schedule::{Slot, TierSet};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// BatchGetItem takes at most 100 keys.
+const BATCH_GET_LIMIT: usize = 100;
+
+pub struct CatalogTable {
+    client: Client,
+    table: String,
+}
+
+impl CatalogTable {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        CatalogTable {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn key(resource: &ResourceKey, slot: Slot) -> Item {
+        HashMap::from([
+            ("resource".to_string(), s(resource.to_string())),
+            ("slot".to_string(), s(slot.to_string())),
+        ])
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn state_name(state: PointState) -> &'static str {
+    match state {
+        PointState::Creating => "creating",
+        PointState::Available => "available",
+        PointState::Deleted => "deleted",
+        PointState::Missing => "missing",
+    }
+}
+
+fn parse_state(name: &str) -> Option<PointState> {
+    [
+        PointState::Creating,
+        PointState::Available,
+        PointState::Deleted,
+        PointState::Missing,
+    ]
+    .into_iter()
+    .find(|s| state_name(*s) == name)
+}
+
+pub(crate) fn to_item(p: &RecoveryPoint) -> Item {
+    let mut item = CatalogTable::key(&p.resource, p.slot);
+    let tiers: HashMap<String, AttributeValue> = p
+        .tiers
+        .0
+        .iter()
+        .map(|(t, until)| (t.as_str().to_string(), s(until.to_rfc3339())))
+        .collect();
+    item.insert("tiers".into(), AttributeValue::M(tiers));
+    item.insert("expires_at".into(), s(p.expires_at().to_rfc3339()));
+    item.insert("instance_id".into(), s(&p.instance_id));
+    item.insert("state".into(), s(state_name(p.state)));
+    item.insert("policy".into(), s(&p.policy));
+    item.insert("timezone".into(), s(&p.timezone));
+    item.insert("updated_at".into(), s(p.updated_at.to_rfc3339()));
+    if let Some(id) = &p.service_id {
+        item.insert("service_id".into(), s(id));
+    }
+    if let Some(note) = &p.note {
+        item.insert("note".into(), s(note));
+    }
+    if !p.holds.is_empty() {
+        item.insert(
+            "holds".into(),
+            AttributeValue::Ss(p.holds.iter().cloned().collect()),
+        );
+    }
+    item
+}
+
+pub(crate) fn from_item(item: &Item) -> Result<RecoveryPoint, String> {
+    let text = |name: &str| -> Result<&str, String> {
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+            .ok_or_else(|| format!("attribute `{name}` is missing or not a string"))
+    };
+    let time = |name: &str| -> Result<DateTime<Utc>, String> {
+        DateTime::parse_from_rfc3339(text(name)?)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| format!("attribute `{name}`: {e}"))
+    };
+    let resource = ResourceKey::try_from(text("resource")?.to_string())?;
+    let slot = Slot::try_from(text("slot")?.to_string())?;
+    let mut tiers = BTreeMap::new();
+    if let Some(AttributeValue::M(m)) = item.get("tiers") {
+        for (name, until) in m {
+            let tier = Tier::parse(name).ok_or_else(|| format!("unknown tier {name:?}"))?;
+            let until = until
+                .as_s()
+                .ok()
+                .and_then(|u| DateTime::parse_from_rfc3339(u).ok())
+                .ok_or_else(|| format!("tier {name:?} has no valid expiry"))?;
+            tiers.insert(tier, until.with_timezone(&Utc));
+        }
+    }
+    let state = text("state")?;
+    Ok(RecoveryPoint {
+        resource,
+        instance_id: text("instance_id")?.to_string(),
+        slot,
+        tiers: TierSet(tiers),
+        service_id: text("service_id").ok().map(str::to_string),
+        state: parse_state(state).ok_or_else(|| format!("unknown state {state:?}"))?,
+        holds: match item.get("holds") {
+            Some(AttributeValue::Ss(h)) => h.iter().cloned().collect(),
+            _ => Default::default(),
+        },
+        policy: text("policy")?.to_string(),
+        timezone: text("timezone")?.to_string(),
+        note: text("note").ok().map(str::to_string),
+        updated_at: time("updated_at")?,
+    })
+}
+
+fn decode(table: &str, item: &Item) -> Result<RecoveryPoint, PortError> {
+    from_item(item).map_err(|e| {
+        PortError::new(
+            "ReadCatalog",
+            table,
+            FailureKind::Refused,
+            format!("bad catalog record: {e}"),
+        )
+    })
+}
+
+#[async_trait]
+impl Catalog for CatalogTable {
+    async fn get_points(&self, keys: &[(ResourceKey, Slot)]) -> Result<Vec<RecoveryPoint>, PortError> {
+        let mut found = Vec::new();
+        for chunk in keys.chunks(BATCH_GET_LIMIT) {
+            let mut pending = KeysAndAttributes::builder()
+                .set_keys(Some(
+                    chunk.iter().map(|(r, s)| CatalogTable::key(r, *s)).collect(),
+                ))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| {
+                    PortError::new("BatchGetItem", &self.table, FailureKind::Refused, e.to_string())
+                })?;
+            loop {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(|e| port_error("BatchGetItem", &self.table, e))?;
+                if let Some(items) = out.responses().and_then(|r| r.get(&self.table)) {
+                    for item in items {
+                        found.push(decode(&self.table, item)?);
+                    }
+                }
+                match out.unprocessed_keys().and_then(|u| u.get(&self.table)) {
+                    Some(rest) if !rest.keys().is_empty() => pending = rest.clone(),
+                    _ => break,
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn claim(&self, point: &RecoveryPoint) -> Result<Claim, PortError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(point)))
+            .condition_expression("attribute_not_exists(#r)")
+            .expression_attribute_names("#r", "resource")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Claim::Claimed),
+            Err(e) => {
+                let e = port_error("PutItem", format!("{}@{}", point.resource, point.slot), e);
+                if e.kind != FailureKind::Conflict {
+                    return Err(e);
+                }
+                let existing = self.get_points(&[(point.resource.clone(), point.slot)]).await?;
+                existing
+                    .into_iter()
+                    .next()
+                    .map(|p| Claim::Exists(Box::new(p)))
+                    .ok_or(e)
+            }
+        }
+    }
+
+    async fn all_points(&self) -> Result<Vec<RecoveryPoint>, PortError> {
+        let mut points = Vec::new();
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| port_error("Scan", &self.table, e))?;
+            for item in page.items() {
+                points.push(decode(&self.table, item)?);
+            }
+        }
+        Ok(points)
+    }
+
+    async fn update_state(
+        &self,
+        resource: &ResourceKey,
+        slot: Slot,
+        change: &StateChange,
+    ) -> Result<(), PortError> {
+        let mut set = vec!["#state = :state", "updated_at = :at"];
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(CatalogTable::key(resource, slot)))
+            .condition_expression("attribute_exists(#r)")
+            .expression_attribute_names("#r", "resource")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":state", s(state_name(change.state)))
+            .expression_attribute_values(":at", s(change.at.to_rfc3339()));
+        if let Some(id) = &change.service_id {
+            set.push("service_id = :id");
+            request = request.expression_attribute_values(":id", s(id));
+        }
+        if let Some(note) = &change.note {
+            set.push("note = :note");
+            request = request.expression_attribute_values(":note", s(note));
+        }
+        request
+            .update_expression(format!("SET {}", set.join(", ")))
+            .send()
+            .await
+            .map_err(|e| port_error("UpdateItem", format!("{resource}@{slot}"), e))?;
+        Ok(())
+    }
+
+    async fn mark_deleted(
+        &self,
+        resource: &ResourceKey,
+        slot: Slot,
+        note: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(CatalogTable::key(resource, slot)))
+            .update_expression("SET #state = :deleted, note = :note, updated_at = :at")
+            .condition_expression(
+                "attribute_exists(#r) AND attribute_not_exists(holds) AND #state IN (:creating, :available)",
+            )
+            .expression_attribute_names("#r", "resource")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":deleted", s("deleted"))
+            .expression_attribute_values(":creating", s("creating"))
+            .expression_attribute_values(":available", s("available"))
+            .expression_attribute_values(":note", s(note))
+            .expression_attribute_values(":at", s(at.to_rfc3339()))
+            .send()
+            .await
+            .map_err(|e| port_error("UpdateItem", format!("{resource}@{slot}"), e))?;
+        Ok(())
+    }
+
+    async fn add_hold(&self, resource: &ResourceKey, slot: Slot, holder: &str) -> Result<(), PortError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(CatalogTable::key(resource, slot)))
+            .update_expression("ADD holds :h")
+            .condition_expression("attribute_exists(#r)")
+            .expression_attribute_names("#r", "resource")
+            .expression_attribute_values(":h", AttributeValue::Ss(vec![holder.to_string()]))
+            .send()
+            .await
+            .map_err(|e| port_error("UpdateItem", format!("{resource}@{slot}"), e))?;
+        Ok(())
+    }
+
+    async fn remove_hold(&self, resource: &ResourceKey, slot: Slot, holder: &str) -> Result<(), PortError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(CatalogTable::key(resource, slot)))
+            .update_expression("DELETE holds :h")
+            .condition_expression("attribute_exists(#r)")
+            .expression_attribute_names("#r", "resource")
+            .expression_attribute_values(":h", AttributeValue::Ss(vec![holder.to_string()]))
+            .send()
+            .await
+            .map_err(|e| port_error("UpdateItem", format!("{resource}@{slot}"), e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Policy;
+    use crate::schedule::tiers_of;
+
+    #[test]
+    fn records_round_trip_through_items() {
+        let slot = Slot::containing("2026-10-31T23:00:00Z".parse().unwrap());
+        let key = ResourceKey::rds("db");
+        let point = RecoveryPoint {
+            service_id: Some(key.point_name(slot)),
+            resource: key,
+            instance_id: "acme".into(),
+            slot,
+            tiers: tiers_of(&Policy::standard(), chrono_tz::Tz::UTC, slot),
+            state: PointState::Available,
+            holds: ["req-1".to_string()].into(),
+            policy: "standard".into(),
+            timezone: "UTC".into(),
+            note: Some("adopted".into()),
+            updated_at: slot.start(),
+        };
+        assert_eq!(from_item(&to_item(&point)).unwrap(), point);
+    }
+}

@@ -1,0 +1,106 @@
+//! The AWS adapters: the ports implemented with the AWS SDK for Rust.
+//!
+//! Each adapter turns SDK types into domain types at the boundary and SDK errors into
+//! [`PortError`]s that name the operation and resource. Endpoints come from the standard SDK
+//! configuration, so the local stack only sets `AWS_ENDPOINT_URL`.
+
+pub mod catalog_table;
+pub mod dynamodb;
+pub mod rds;
+pub mod reports;
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+
+use crate::ports::{FailureKind, PortError};
+
+pub use catalog_table::CatalogTable;
+pub use dynamodb::DynamoBackups;
+pub use rds::RdsSnapshots;
+pub use reports::ReportsBucket;
+
+/// Loads the SDK configuration from the environment (region, credentials, endpoint).
+pub async fn load_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
+}
+
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "RequestThrottled",
+    "SlowDown",
+];
+
+const NOT_FOUND: &[&str] = &[
+    "DBSnapshotNotFound",
+    "DBSnapshotNotFoundFault",
+    "DBInstanceNotFound",
+    "DBInstanceNotFoundFault",
+    "BackupNotFoundException",
+    "TableNotFoundException",
+    "ResourceNotFoundException",
+    "NoSuchBucket",
+    "NoSuchKey",
+];
+
+const CONFLICT: &[&str] = &[
+    "ConditionalCheckFailedException",
+    "DBSnapshotAlreadyExists",
+    "DBSnapshotAlreadyExistsFault",
+    "TransactionConflictException",
+    "BackupInUseException",
+    "InvalidDBSnapshotState",
+    "InvalidDBSnapshotStateFault",
+];
+
+/// Turns an SDK error into a port error for `operation` on `resource`.
+pub(crate) fn port_error<E>(
+    operation: &'static str,
+    resource: impl std::fmt::Display,
+    err: SdkError<E, HttpResponse>,
+) -> PortError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let (kind, message) = match &err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let code = e.code().unwrap_or("Unknown");
+            let kind = if THROTTLING.contains(&code) {
+                FailureKind::Throttled
+            } else if NOT_FOUND.contains(&code) {
+                FailureKind::NotFound
+            } else if CONFLICT.contains(&code) {
+                FailureKind::Conflict
+            } else if service.raw().status().is_server_error() {
+                FailureKind::Unavailable
+            } else {
+                FailureKind::Refused
+            };
+            (kind, format!("{code}: {}", e.message().unwrap_or("no message")))
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            (FailureKind::Unavailable, describe(&err))
+        }
+        _ => (FailureKind::Refused, describe(&err)),
+    };
+    PortError::new(operation, resource, kind, message)
+}
+
+fn describe(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

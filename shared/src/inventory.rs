@@ -1,0 +1,147 @@
+//! Inventory: which resources Lifeboat manages, read from their tags.
+//!
+//! A resource is managed when it carries `lifeboat:instance=<instance-id>`; it may name its
+//! time zone (`lifeboat:timezone`, an IANA name, default `UTC`) and its policy
+//! (`lifeboat:policy`, default `standard`). A resource without the instance tag is never
+//! touched. A tag with a bad value is that resource's error alone.
+
+use std::collections::BTreeMap;
+
+use chrono_tz::Tz;
+
+use crate::catalog::ResourceKey;
+use crate::policy::{Policy, PolicyBook, STANDARD};
+
+pub const TAG_INSTANCE: &str = "lifeboat:instance";
+pub const TAG_TIMEZONE: &str = "lifeboat:timezone";
+pub const TAG_POLICY: &str = "lifeboat:policy";
+
+/// Tags Lifeboat puts on the snapshots it makes, so that they can be recognised (and adopted
+/// back into the catalog) from the service alone.
+pub const TAG_MANAGED: &str = "lifeboat:managed";
+pub const TAG_SLOT: &str = "lifeboat:slot";
+pub const TAG_TIERS: &str = "lifeboat:tiers";
+pub const TAG_EXPIRES: &str = "lifeboat:expires";
+
+/// The continuous-backup state a service reports for a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PitrStatus {
+    pub enabled: bool,
+    /// The window in days, when the service reports one.
+    pub window_days: Option<u8>,
+}
+
+/// A resource found by a service, before its tags are read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoveredResource {
+    pub key: ResourceKey,
+    pub tags: BTreeMap<String, String>,
+    /// Continuous-backup state, when the discovery call already told it (RDS does).
+    pub pitr: Option<PitrStatus>,
+}
+
+/// A managed resource with its schedule settings resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManagedResource {
+    pub key: ResourceKey,
+    pub instance_id: String,
+    pub timezone: Tz,
+    pub policy: Policy,
+    pub pitr: Option<PitrStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{resource}: tag `{tag}` = {value:?} {problem}")]
+pub struct TagError {
+    pub resource: ResourceKey,
+    pub tag: &'static str,
+    pub value: String,
+    pub problem: String,
+}
+
+/// `Ok(None)` for a resource Lifeboat does not manage.
+pub fn managed(
+    found: &DiscoveredResource,
+    policies: &PolicyBook,
+) -> Result<Option<ManagedResource>, TagError> {
+    let Some(instance_id) = found.tags.get(TAG_INSTANCE) else {
+        return Ok(None);
+    };
+    let error = |tag, value: &str, problem: String| TagError {
+        resource: found.key.clone(),
+        tag,
+        value: value.to_string(),
+        problem,
+    };
+    if instance_id.trim().is_empty() {
+        return Err(error(TAG_INSTANCE, instance_id, "must not be empty".into()));
+    }
+    let tz_name = found.tags.get(TAG_TIMEZONE).map_or("UTC", String::as_str);
+    let timezone: Tz = tz_name
+        .parse()
+        .map_err(|_| error(TAG_TIMEZONE, tz_name, "is not an IANA time zone name".into()))?;
+    let policy_name = found.tags.get(TAG_POLICY).map_or(STANDARD, String::as_str);
+    let policy = policies.get(policy_name).map_err(|_| {
+        let known: Vec<&str> = policies.names().collect();
+        error(
+            TAG_POLICY,
+            policy_name,
+            format!("names no policy; known: {}", known.join(", ")),
+        )
+    })?;
+    Ok(Some(ManagedResource {
+        key: found.key.clone(),
+        instance_id: instance_id.clone(),
+        timezone,
+        policy: policy.clone(),
+        pitr: found.pitr,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(tags: &[(&str, &str)]) -> DiscoveredResource {
+        DiscoveredResource {
+            key: ResourceKey::rds("db"),
+            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            pitr: None,
+        }
+    }
+
+    #[test]
+    fn untagged_resources_are_not_managed() {
+        assert_eq!(
+            managed(&found(&[("team", "x")]), &PolicyBook::default()),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn defaults_are_utc_and_standard() {
+        let m = managed(&found(&[(TAG_INSTANCE, "acme")]), &PolicyBook::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.timezone, Tz::UTC);
+        assert_eq!(m.policy.name, "standard");
+        assert_eq!(m.instance_id, "acme");
+    }
+
+    #[test]
+    fn bad_tags_name_the_tag() {
+        let e = managed(
+            &found(&[(TAG_INSTANCE, "acme"), (TAG_TIMEZONE, "Mars/Olympus")]),
+            &PolicyBook::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.tag, TAG_TIMEZONE);
+        let e = managed(
+            &found(&[(TAG_INSTANCE, "acme"), (TAG_POLICY, "gold")]),
+            &PolicyBook::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.tag, TAG_POLICY);
+        assert!(e.to_string().contains("known: standard"));
+    }
+}

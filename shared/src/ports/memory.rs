@@ -1,0 +1,377 @@
+//! In-memory ports, for testing the functions' logic without any service.
+//!
+//! They behave like the real services in what the logic relies on (names are unique per
+//! RDS snapshot but not per DynamoDB backup, conditional catalog writes) and can be told to
+//! fail a given operation on a given resource.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{
+    BackupService, Catalog, Claim, Deletion, FailureKind, NewPoint, PortError, Quota, ReportSink,
+    ServicePoint, StateChange,
+};
+use crate::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
+use crate::inventory::{DiscoveredResource, PitrStatus};
+use crate::schedule::Slot;
+
+/// One service's resources and points.
+#[derive(Debug, Default)]
+pub struct MemoryService {
+    kind: Option<ResourceKind>,
+    state: Mutex<ServiceState>,
+}
+
+#[derive(Debug, Default)]
+struct ServiceState {
+    resources: BTreeMap<ResourceKey, (BTreeMap<String, String>, PitrStatus)>,
+    points: Vec<ServicePoint>,
+    /// (operation, resource name) pairs that fail.
+    failing: HashSet<(String, String)>,
+    quota: Option<Quota>,
+    calls: Vec<String>,
+    next_id: u64,
+}
+
+impl MemoryService {
+    pub fn new(kind: ResourceKind) -> Self {
+        MemoryService {
+            kind: Some(kind),
+            state: Mutex::default(),
+        }
+    }
+
+    pub fn add_resource(&self, name: &str, tags: &[(&str, &str)], pitr: PitrStatus) -> ResourceKey {
+        let key = ResourceKey {
+            kind: self.kind(),
+            name: name.to_string(),
+        };
+        let tags = tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        self.lock().resources.insert(key.clone(), (tags, pitr));
+        key
+    }
+
+    /// A point made by someone else, or a Lifeboat-named one the catalog lacks.
+    pub fn add_point(&self, point: ServicePoint) {
+        self.lock().points.push(point);
+    }
+
+    /// Removes a point behind Lifeboat's back (as an operator's manual deletion would).
+    pub fn remove_point(&self, service_id: &str) {
+        self.lock().points.retain(|p| p.service_id != service_id);
+    }
+
+    pub fn fail(&self, operation: &str, resource: &str) {
+        self.lock()
+            .failing
+            .insert((operation.to_string(), resource.to_string()));
+    }
+
+    pub fn heal(&self, operation: &str, resource: &str) {
+        self.lock()
+            .failing
+            .remove(&(operation.to_string(), resource.to_string()));
+    }
+
+    pub fn set_quota(&self, quota: Quota) {
+        self.lock().quota = Some(quota);
+    }
+
+    pub fn all_points(&self) -> Vec<ServicePoint> {
+        self.lock().points.clone()
+    }
+
+    pub fn pitr(&self, key: &ResourceKey) -> PitrStatus {
+        self.lock().resources[key].1
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.lock().calls.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ServiceState> {
+        self.state.lock().expect("memory service lock")
+    }
+
+    fn enter(
+        &self,
+        operation: &'static str,
+        resource: &str,
+    ) -> Result<std::sync::MutexGuard<'_, ServiceState>, PortError> {
+        let mut state = self.lock();
+        state.calls.push(format!("{operation} {resource}"));
+        if state
+            .failing
+            .contains(&(operation.to_string(), resource.to_string()))
+        {
+            return Err(PortError::new(
+                operation,
+                resource,
+                FailureKind::Unavailable,
+                "injected failure",
+            ));
+        }
+        Ok(state)
+    }
+}
+
+#[async_trait]
+impl BackupService for MemoryService {
+    fn kind(&self) -> ResourceKind {
+        self.kind.expect("MemoryService::new sets the kind")
+    }
+
+    async fn discover(&self) -> Result<Vec<DiscoveredResource>, PortError> {
+        let state = self.enter("discover", "*")?;
+        Ok(state
+            .resources
+            .iter()
+            .map(|(key, (tags, pitr))| DiscoveredResource {
+                key: key.clone(),
+                tags: tags.clone(),
+                pitr: (key.kind == ResourceKind::RdsInstance).then_some(*pitr),
+            })
+            .collect())
+    }
+
+    async fn pitr_status(&self, resource: &ResourceKey) -> Result<PitrStatus, PortError> {
+        let state = self.enter("pitr_status", &resource.name)?;
+        Ok(state.resources[resource].1)
+    }
+
+    async fn set_pitr_window(&self, resource: &ResourceKey, days: u8) -> Result<(), PortError> {
+        let mut state = self.enter("set_pitr_window", &resource.name)?;
+        let entry = state.resources.get_mut(resource).expect("known resource");
+        entry.1 = PitrStatus {
+            enabled: true,
+            window_days: Some(days),
+        };
+        Ok(())
+    }
+
+    async fn snapshot_quota(&self) -> Result<Option<Quota>, PortError> {
+        let state = self.enter("snapshot_quota", "*")?;
+        Ok(state.quota.clone())
+    }
+
+    async fn points(&self) -> Result<Vec<ServicePoint>, PortError> {
+        let state = self.enter("points", "*")?;
+        Ok(state.points.clone())
+    }
+
+    async fn find_point(
+        &self,
+        resource: &ResourceKey,
+        slot: Slot,
+    ) -> Result<Option<ServicePoint>, PortError> {
+        let state = self.enter("find_point", &resource.name)?;
+        Ok(state
+            .points
+            .iter()
+            .find(|p| &p.resource == resource && p.slot == slot)
+            .cloned())
+    }
+
+    async fn create_point(&self, point: &NewPoint) -> Result<ServicePoint, PortError> {
+        let mut state = self.enter("create_point", &point.resource.name)?;
+        let name = point.resource.point_name(point.slot);
+        // RDS identifiers are unique, so asking twice finds the first; DynamoDB makes another.
+        if point.resource.kind == ResourceKind::RdsInstance {
+            if let Some(existing) = state.points.iter().find(|p| p.service_id == name) {
+                return Ok(existing.clone());
+            }
+        }
+        if let Some(q) = state.quota.as_mut() {
+            if q.used >= q.max {
+                return Err(PortError::new(
+                    "create_point",
+                    &point.resource,
+                    FailureKind::Refused,
+                    "quota exceeded",
+                ));
+            }
+            q.used += 1;
+        }
+        state.next_id += 1;
+        let service_id = match point.resource.kind {
+            ResourceKind::RdsInstance => name,
+            ResourceKind::DynamoTable => format!("arn:memory:backup/{}/{}", name, state.next_id),
+        };
+        let created = ServicePoint {
+            resource: point.resource.clone(),
+            slot: point.slot,
+            service_id,
+            state: PointState::Available,
+            tags: BTreeMap::new(),
+        };
+        state.points.push(created.clone());
+        Ok(created)
+    }
+
+    async fn delete_point(&self, resource: &ResourceKey, service_id: &str) -> Result<Deletion, PortError> {
+        let mut state = self.enter("delete_point", &resource.name)?;
+        let before = state.points.len();
+        state.points.retain(|p| p.service_id != service_id);
+        let removed = (before - state.points.len()) as u64;
+        if let Some(q) = state.quota.as_mut() {
+            q.used = q.used.saturating_sub(removed);
+        }
+        Ok(if state.points.len() < before {
+            Deletion::Deleted
+        } else {
+            Deletion::AlreadyGone
+        })
+    }
+}
+
+/// The catalog, as a map.
+#[derive(Debug, Default)]
+pub struct MemoryCatalog {
+    records: Mutex<BTreeMap<(ResourceKey, Slot), RecoveryPoint>>,
+}
+
+impl MemoryCatalog {
+    pub fn snapshot(&self) -> Vec<RecoveryPoint> {
+        self.lock().values().cloned().collect()
+    }
+
+    pub fn insert(&self, point: RecoveryPoint) {
+        self.lock().insert((point.resource.clone(), point.slot), point);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(ResourceKey, Slot), RecoveryPoint>> {
+        self.records.lock().expect("memory catalog lock")
+    }
+
+    fn with_record<T>(
+        &self,
+        operation: &'static str,
+        resource: &ResourceKey,
+        slot: Slot,
+        f: impl FnOnce(&mut RecoveryPoint) -> Result<T, PortError>,
+    ) -> Result<T, PortError> {
+        let mut records = self.lock();
+        let record = records.get_mut(&(resource.clone(), slot)).ok_or_else(|| {
+            PortError::new(
+                operation,
+                format!("{resource}@{slot}"),
+                FailureKind::NotFound,
+                "no such record",
+            )
+        })?;
+        f(record)
+    }
+}
+
+#[async_trait]
+impl Catalog for MemoryCatalog {
+    async fn get_points(&self, keys: &[(ResourceKey, Slot)]) -> Result<Vec<RecoveryPoint>, PortError> {
+        let records = self.lock();
+        Ok(keys.iter().filter_map(|k| records.get(k).cloned()).collect())
+    }
+
+    async fn claim(&self, point: &RecoveryPoint) -> Result<Claim, PortError> {
+        let mut records = self.lock();
+        let key = (point.resource.clone(), point.slot);
+        if let Some(existing) = records.get(&key) {
+            return Ok(Claim::Exists(Box::new(existing.clone())));
+        }
+        records.insert(key, point.clone());
+        Ok(Claim::Claimed)
+    }
+
+    async fn all_points(&self) -> Result<Vec<RecoveryPoint>, PortError> {
+        Ok(self.snapshot())
+    }
+
+    async fn update_state(
+        &self,
+        resource: &ResourceKey,
+        slot: Slot,
+        change: &StateChange,
+    ) -> Result<(), PortError> {
+        self.with_record("update_state", resource, slot, |r| {
+            r.state = change.state;
+            if change.service_id.is_some() {
+                r.service_id.clone_from(&change.service_id);
+            }
+            if change.note.is_some() {
+                r.note.clone_from(&change.note);
+            }
+            r.updated_at = change.at;
+            Ok(())
+        })
+    }
+
+    async fn mark_deleted(
+        &self,
+        resource: &ResourceKey,
+        slot: Slot,
+        note: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        self.with_record("mark_deleted", resource, slot, |r| {
+            if !r.holds.is_empty() || !r.state.is_present() {
+                return Err(PortError::new(
+                    "mark_deleted",
+                    resource,
+                    FailureKind::Conflict,
+                    "held or no longer present",
+                ));
+            }
+            r.state = PointState::Deleted;
+            r.note = Some(note.to_string());
+            r.updated_at = at;
+            Ok(())
+        })
+    }
+
+    async fn add_hold(&self, resource: &ResourceKey, slot: Slot, holder: &str) -> Result<(), PortError> {
+        self.with_record("add_hold", resource, slot, |r| {
+            r.holds.insert(holder.to_string());
+            Ok(())
+        })
+    }
+
+    async fn remove_hold(&self, resource: &ResourceKey, slot: Slot, holder: &str) -> Result<(), PortError> {
+        self.with_record("remove_hold", resource, slot, |r| {
+            r.holds.remove(holder);
+            Ok(())
+        })
+    }
+}
+
+/// Reports, kept by key.
+#[derive(Debug, Default)]
+pub struct MemoryReports {
+    reports: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+impl MemoryReports {
+    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
+        self.reports.lock().expect("reports lock").get(key).cloned()
+    }
+
+    pub fn keys(&self) -> Vec<String> {
+        self.reports
+            .lock()
+            .expect("reports lock")
+            .keys()
+            .cloned()
+            .collect()
+    }
+}
+
+#[async_trait]
+impl ReportSink for MemoryReports {
+    async fn put(&self, key: &str, body: Vec<u8>, _content_type: &str) -> Result<(), PortError> {
+        self.reports
+            .lock()
+            .expect("reports lock")
+            .insert(key.to_string(), body);
+        Ok(())
+    }
+}

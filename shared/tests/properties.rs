@@ -1,0 +1,292 @@
+//! Property tests of the schedule and retention guarantees, over random policies, time zones
+//! and timelines (DST transitions, month ends of 28 to 31 days, leap years).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc, Weekday};
+use chrono_tz::Tz;
+use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey};
+use lifeboat::policy::{HourlyTier, MonthDay, MonthlyTier, PointInTime, Policy, Retention, Tier, WeeklyTier};
+use lifeboat::retention::{plan, KeepReason, Verdict};
+use lifeboat::schedule::{
+    monthly_date, monthly_date_of, resolve_local, tiers_of, weekly_date_of, weekly_slot, Slot,
+};
+use proptest::prelude::*;
+
+/// Zones with DST (both hemispheres, a 30-minute shift), fractional offsets, and none.
+const ZONES: &[Tz] = &[
+    chrono_tz::America::New_York,
+    chrono_tz::Australia::Lord_Howe,
+    chrono_tz::Europe::London,
+    chrono_tz::America::St_Johns,
+    chrono_tz::Asia::Kathmandu,
+    chrono_tz::Pacific::Chatham,
+    chrono_tz::America::Santiago,
+    chrono_tz::UTC,
+];
+
+fn zone() -> impl Strategy<Value = Tz> {
+    prop::sample::select(ZONES)
+}
+
+fn weekday() -> impl Strategy<Value = Weekday> {
+    (0u8..7).prop_map(|d| Weekday::try_from(d).unwrap())
+}
+
+fn month_day() -> impl Strategy<Value = MonthDay> {
+    prop_oneof![Just(MonthDay::Last), (1u8..=28).prop_map(MonthDay::Day)]
+}
+
+fn date_between(from_year: i32, to_year: i32) -> impl Strategy<Value = NaiveDate> {
+    let first = NaiveDate::from_ymd_opt(from_year, 1, 1).unwrap();
+    let days = (NaiveDate::from_ymd_opt(to_year, 12, 31).unwrap() - first).num_days();
+    (0..days).prop_map(move |d| first + TimeDelta::days(d))
+}
+
+fn retention(max_hours: u32, max_days: u32, max_months: u32) -> impl Strategy<Value = Retention> {
+    prop_oneof![
+        (1..=max_hours).prop_map(Retention::Hours),
+        (1..=max_days).prop_map(Retention::Days),
+        (1..=max_months).prop_map(Retention::Months),
+    ]
+}
+
+fn policy() -> impl Strategy<Value = Policy> {
+    (
+        prop::option::of(retention(200, 8, 1)),
+        prop::option::of((weekday(), 0u8..24, retention(400, 40, 2))),
+        prop::option::of((month_day(), 0u8..24, retention(2000, 90, 3))),
+    )
+        .prop_filter("a policy has a tier", |(h, w, m)| {
+            h.is_some() || w.is_some() || m.is_some()
+        })
+        .prop_map(|(h, w, m)| Policy {
+            name: "random".into(),
+            point_in_time: Some(PointInTime {
+                window_days: 3,
+                correct_drift: true,
+            }),
+            hourly: h.map(|retention| HourlyTier { retention }),
+            weekly: w.map(|(weekday, hour, retention)| WeeklyTier {
+                weekday,
+                hour,
+                retention,
+            }),
+            monthly: m.map(|(day, hour, retention)| MonthlyTier { day, hour, retention }),
+        })
+}
+
+fn utc_midnight(d: NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(0, 0, 0).unwrap().and_utc()
+}
+
+/// Every hourly tick from `from` (inclusive) to `to` (exclusive).
+fn ticks(from: DateTime<Utc>, to: DateTime<Utc>) -> impl Iterator<Item = Slot> {
+    let mut slot = Slot::at_or_after(from);
+    std::iter::from_fn(move || {
+        let this = slot;
+        slot = slot.next();
+        (this.start() < to).then_some(this)
+    })
+}
+
+/// The local dates of a week-day strictly inside the window, with a day's margin each side.
+fn dates_inside(from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = NaiveDate> {
+    from.iter_days()
+        .skip(2)
+        .take_while(move |d| *d < to - TimeDelta::days(2))
+}
+
+/// The DST transition Sundays of the two zones the issue names, for a year.
+fn transition_dates(tz: Tz, year: i32) -> Vec<NaiveDate> {
+    let nth_sunday = |month: u32, n: u32| {
+        let first = NaiveDate::from_ymd_opt(year, month, 1).unwrap();
+        let to_sunday = (7 - first.weekday().num_days_from_sunday()) % 7;
+        first + TimeDelta::days(i64::from(to_sunday + 7 * (n - 1)))
+    };
+    if tz == chrono_tz::America::New_York {
+        vec![nth_sunday(3, 2), nth_sunday(11, 1)]
+    } else {
+        vec![nth_sunday(4, 1), nth_sunday(10, 1)]
+    }
+}
+
+fn check_weekly(tz: Tz, tier: WeeklyTier, start: NaiveDate, days: i64) -> Result<(), TestCaseError> {
+    let from = utc_midnight(start);
+    let to = from + TimeDelta::days(days);
+    let mut found: BTreeMap<NaiveDate, Vec<Slot>> = BTreeMap::new();
+    for slot in ticks(from - TimeDelta::days(1), to + TimeDelta::days(1)) {
+        if let Some(date) = weekly_date_of(&tier, tz, slot) {
+            prop_assert_eq!(date.weekday(), tier.weekday);
+            found.entry(date).or_default().push(slot);
+        }
+    }
+    for date in dates_inside(start, start + TimeDelta::days(days)).filter(|d| d.weekday() == tier.weekday) {
+        let slots = found.get(&date).cloned().unwrap_or_default();
+        prop_assert_eq!(slots.len(), 1, "{} in {}: weekly slots {:?}", date, tz, slots);
+        // The slot is the first tick at or after the local hour (or the end of its gap).
+        let target = resolve_local(tz, date.and_hms_opt(u32::from(tier.hour), 0, 0).unwrap());
+        prop_assert!(slots[0].start() >= target && slots[0].start() - target < TimeDelta::hours(1));
+        prop_assert_eq!(slots[0], weekly_slot(&tier, tz, date));
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn exactly_one_weekly_point_per_week_day(
+        tz in zone(), weekday in weekday(), hour in 0u8..24, start in date_between(2019, 2031)
+    ) {
+        let tier = WeeklyTier { weekday, hour, retention: Retention::Months(1) };
+        check_weekly(tz, tier, start, 60)?;
+    }
+
+    #[test]
+    fn exactly_one_weekly_point_across_dst_transitions(
+        lord_howe in any::<bool>(), year in 2019i32..2032, which in 0usize..2, hour in 0u8..5, shift in -1i64..=1
+    ) {
+        let tz = if lord_howe { chrono_tz::Australia::Lord_Howe } else { chrono_tz::America::New_York };
+        let transition = transition_dates(tz, year)[which];
+        // The transition day itself, the day before, or after: all at the small hours.
+        let weekday = (transition + TimeDelta::days(shift)).weekday();
+        let tier = WeeklyTier { weekday, hour, retention: Retention::Months(1) };
+        check_weekly(tz, tier, transition - TimeDelta::days(10), 20)?;
+    }
+
+    #[test]
+    fn exactly_one_monthly_point_per_month(
+        tz in zone(), day in month_day(), hour in 0u8..24, start in date_between(2019, 2030)
+    ) {
+        let tier = MonthlyTier { day, hour, retention: Retention::Months(12) };
+        let from = utc_midnight(start);
+        let to = from + TimeDelta::days(400);
+        let mut found: BTreeMap<(i32, u32), Vec<(NaiveDate, Slot)>> = BTreeMap::new();
+        for slot in ticks(from, to) {
+            if let Some(date) = monthly_date_of(&tier, tz, slot) {
+                prop_assert_eq!(date, monthly_date(day, date.year(), date.month()));
+                found.entry((date.year(), date.month())).or_default().push((date, slot));
+            }
+        }
+        // Every month whose policy day lies well inside the window has exactly one point.
+        let mut month = NaiveDate::from_ymd_opt(start.year(), start.month(), 1).unwrap();
+        while month < to.date_naive() {
+            let date = monthly_date(day, month.year(), month.month());
+            if date > start + TimeDelta::days(1) && date < to.date_naive() - TimeDelta::days(1) {
+                let got = found.get(&(month.year(), month.month())).cloned().unwrap_or_default();
+                prop_assert_eq!(got.len(), 1, "{}-{} in {}: {:?}", month.year(), month.month(), tz, got);
+                if day == MonthDay::Last {
+                    prop_assert_eq!((date + TimeDelta::days(1)).day(), 1, "the last day of its month");
+                }
+            }
+            month = month.checked_add_months(chrono::Months::new(1)).unwrap();
+        }
+    }
+
+    #[test]
+    fn retention_never_breaks_its_guarantees(
+        slots in prop::collection::vec((0usize..4, 0i64..24 * 500, 0u8..10), 1..120),
+        policy in policy(),
+        tz in zone(),
+        now_offset in 0i64..24 * 600,
+        max_deletions in 0usize..40,
+    ) {
+        let start = utc_midnight(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap());
+        let mut points: BTreeMap<(usize, Slot), RecoveryPoint> = BTreeMap::new();
+        for (resource, hour, kind) in slots {
+            let slot = Slot::containing(start + TimeDelta::hours(hour));
+            let key = ResourceKey::rds(format!("db{resource}"));
+            let tiers = tiers_of(&policy, tz, slot);
+            if tiers.is_empty() { continue; }
+            let state = match kind { 0 => PointState::Creating, 1 => PointState::Deleted, _ => PointState::Available };
+            let holds: BTreeSet<String> = if kind == 9 { ["req".to_string()].into() } else { BTreeSet::new() };
+            points.insert((resource, slot), RecoveryPoint {
+                service_id: Some(key.point_name(slot)), resource: key, instance_id: "i".into(), slot, tiers,
+                state, holds, policy: policy.name.clone(), timezone: tz.name().into(), note: None, updated_at: slot.start(),
+            });
+        }
+        let points: Vec<RecoveryPoint> = points.into_values().collect();
+        let now = start + TimeDelta::hours(now_offset);
+        let decisions = plan(&points, now, max_deletions);
+        let present: Vec<&RecoveryPoint> = points.iter().filter(|p| p.state.is_present()).collect();
+        prop_assert_eq!(decisions.len(), present.len());
+        let deletes = decisions.iter().filter(|d| d.is_delete()).count();
+        prop_assert!(deletes <= max_deletions);
+        let mut deferred_expiry = None;
+        let mut deleted_expiry = None;
+        for (d, p) in decisions.iter().zip(&present) {
+            let newest = present.iter().filter(|q| q.resource == p.resource).map(|q| q.slot).max().unwrap();
+            let newest_available = present.iter().filter(|q| q.resource == p.resource && q.state == PointState::Available).map(|q| q.slot).max();
+            let expired = p.tiers.0.values().all(|until| now >= *until);
+            let eligible = expired && p.slot != newest && Some(p.slot) != newest_available && p.holds.is_empty() && p.state == PointState::Available;
+            match &d.verdict {
+                Verdict::Delete { .. } => {
+                    prop_assert!(eligible, "deleted an ineligible point {:?}", p);
+                    deleted_expiry = deleted_expiry.max(Some(p.expires_at()));
+                }
+                Verdict::Keep(KeepReason::RunLimitReached { .. }) => {
+                    prop_assert!(eligible);
+                    prop_assert_eq!(deletes, max_deletions, "deferred although the bound was not reached");
+                    deferred_expiry = Some(deferred_expiry.map_or(p.expires_at(), |e: DateTime<Utc>| e.min(p.expires_at())));
+                }
+                Verdict::Keep(_) => prop_assert!(!eligible, "kept an eligible point {:?}: {:?}", p, d.verdict),
+            }
+        }
+        if let (Some(deleted), Some(deferred)) = (deleted_expiry, deferred_expiry) {
+            prop_assert!(deleted <= deferred, "the oldest expiries go first");
+        }
+    }
+
+    #[test]
+    fn hourly_creation_and_pruning_keep_exactly_the_policy_points(
+        policy in policy(), tz in zone(), start in date_between(2019, 2030), days in 20i64..120
+    ) {
+        // Run every tick: create the slot's point, prune at :30 without a bound.
+        let from = utc_midnight(start);
+        let end = from + TimeDelta::days(days);
+        let key = ResourceKey::dynamodb("t");
+        let mut points: Vec<RecoveryPoint> = Vec::new();
+        let mut last_prune = from;
+        for slot in ticks(from, end) {
+            let tiers = tiers_of(&policy, tz, slot);
+            if !tiers.is_empty() {
+                points.push(RecoveryPoint {
+                    resource: key.clone(), instance_id: "i".into(), slot, tiers, service_id: None,
+                    state: PointState::Available, holds: BTreeSet::new(), policy: policy.name.clone(),
+                    timezone: tz.name().into(), note: None, updated_at: slot.start(),
+                });
+            }
+            last_prune = slot.start() + TimeDelta::minutes(30);
+            let decisions = plan(&points, last_prune, usize::MAX);
+            let doomed: BTreeSet<Slot> = decisions.iter().filter(|d| d.is_delete()).map(|d| d.slot).collect();
+            points.retain(|p| !doomed.contains(&p.slot));
+        }
+        // Expected: every slot of the window with a tier still live at the last prune.
+        let expected: BTreeSet<Slot> = ticks(from, end)
+            .filter(|s| tiers_of(&policy, tz, *s).live_at(last_prune).next().is_some())
+            .collect();
+        let kept: BTreeSet<Slot> = points.iter().map(|p| p.slot).collect();
+        let newest = points.iter().map(|p| p.slot).max();
+        let extra: Vec<_> = kept.difference(&expected).filter(|s| Some(**s) != newest).collect();
+        let missing: Vec<_> = expected.difference(&kept).collect();
+        prop_assert!(extra.is_empty() && missing.is_empty(), "extra {:?} missing {:?}", extra, missing);
+        // And per tier: the live points of a tier are exactly its slots within retention.
+        for tier in Tier::ALL {
+            let live = points.iter().filter(|p| p.tiers.live_at(last_prune).any(|(t, _)| t == tier)).count();
+            let wanted = ticks(from, end).filter(|s| tiers_of(&policy, tz, *s).live_at(last_prune).any(|(t, _)| t == tier)).count();
+            prop_assert_eq!(live, wanted, "tier {}", tier);
+        }
+    }
+}
+
+#[test]
+fn hourly_slots_never_collide_across_a_fall_back() {
+    // New York repeats 01:00-02:00 local on 2026-11-01; UTC ticks stay distinct.
+    let from: DateTime<Utc> = "2026-11-01T03:00:00Z".parse().unwrap();
+    let labels: Vec<String> = ticks(from, from + TimeDelta::hours(6))
+        .map(|s| s.label())
+        .collect();
+    let unique: BTreeSet<&String> = labels.iter().collect();
+    assert_eq!(unique.len(), labels.len());
+}
