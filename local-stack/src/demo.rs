@@ -1,0 +1,40 @@
+//! The main job of the README: a demo customer instance kept for a simulated 400 days.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use lifeboat::inventory::{TAG_INSTANCE, TAG_TIMEZONE};
+use lifeboat::policy::PolicyBook;
+
+use crate::simulation::{self, Mode};
+use crate::stack::LocalStack;
+use crate::{resources, StackError};
+
+pub const DEMO_INSTANCE: &str = "demo-customer";
+pub const DEMO_DB: &str = "demo-customer-db";
+pub const DEMO_TABLE: &str = "demo-customer-events";
+
+/// Tags the demo instance (one RDS instance, one DynamoDB table, in New York time), plus an
+/// untagged table Lifeboat must leave alone; fast-forwards `days` days ending at `end`; and
+/// returns the printed coverage table.
+pub async fn run(stack: &LocalStack, days: i64, end: DateTime<Utc>) -> Result<(String, bool), StackError> {
+    let tags = [(TAG_INSTANCE, DEMO_INSTANCE), (TAG_TIMEZONE, "America/New_York")];
+    // Retention 1 day: point-in-time drift the first tick corrects to the policy's 3 days.
+    resources::rds_instance(stack, DEMO_DB, &tags, 1).await?;
+    resources::dynamodb_table(stack, DEMO_TABLE, &tags).await?;
+    resources::dynamodb_table(stack, "not-a-customer-table", &[("team", "analytics")]).await?;
+    let policies = PolicyBook::default();
+    let managed = simulation::managed_resources(stack, &policies).await?;
+    let start = end - TimeDelta::days(days);
+    let ticks = simulation::plan(Mode::FastForward, start, end, &managed);
+    println!(
+        "Fast-forwarding {days} days ({} to {}): {} scheduled invocations instead of {}.",
+        start.to_rfc3339(),
+        end.to_rfc3339(),
+        ticks.len(),
+        2 * days * 24
+    );
+    let report = simulation::run(stack, &ticks).await?;
+    let last_prune = ticks.last().map(|t| t.time).unwrap_or(end);
+    let coverage = simulation::coverage(stack, &managed, start, end, last_prune).await?;
+    let exact = coverage.is_exact() && report.failures.is_empty();
+    Ok((simulation::render(&coverage, &report, managed.len()), exact))
+}

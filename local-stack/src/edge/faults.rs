@@ -1,0 +1,227 @@
+//! Fault injection: what moto never does, made to happen on purpose.
+//!
+//! A rule matches calls by service, operation, caller and a substring of the call's target,
+//! fires a bounded number of times, and then does one thing: answer a throttling error or a
+//! 5xx instead of moto, add latency, report resources as still `creating` in moto's answer,
+//! or kill the calling function's process once moto has answered (a crash part-way).
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::aws_call::AwsCall;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultAction {
+    /// Answer the service's throttling error.
+    Throttle,
+    /// Answer this HTTP status (5xx) with the service's internal-error shape.
+    ServerError { status: u16 },
+    /// Wait this long, then forward.
+    Delay { millis: u64 },
+    /// Forward, then rewrite `available` statuses in the answer to `creating`.
+    ReportCreating,
+    /// Forward, then kill the calling function's process before it sees the answer.
+    KillCaller,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultRule {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<String>,
+    /// A substring of the call's target (identifier, table name, S3 path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_contains: Option<String>,
+    /// Matching calls to let through before the rule starts firing.
+    #[serde(default)]
+    pub skip: u32,
+    /// How many times the rule fires; `None` for every matching call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<u32>,
+    pub action: FaultAction,
+}
+
+impl FaultRule {
+    fn matches(&self, call: &AwsCall) -> bool {
+        let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        eq(&self.service, &call.service)
+            && eq(&self.operation, &call.operation)
+            && eq(&self.caller, &call.caller)
+            && self
+                .target_contains
+                .as_deref()
+                .is_none_or(|t| call.target.contains(t))
+    }
+}
+
+#[derive(Default)]
+pub struct Faults {
+    rules: Mutex<Vec<FaultRule>>,
+}
+
+impl Faults {
+    pub fn add(&self, rule: FaultRule) {
+        self.rules.lock().expect("faults lock").push(rule);
+    }
+
+    pub fn clear(&self) {
+        self.rules.lock().expect("faults lock").clear();
+    }
+
+    pub fn list(&self) -> Vec<FaultRule> {
+        self.rules.lock().expect("faults lock").clone()
+    }
+
+    /// The action of the first rule that fires for `call`, counting the firing.
+    pub fn fire(&self, call: &AwsCall) -> Option<FaultAction> {
+        let mut rules = self.rules.lock().expect("faults lock");
+        let index = rules.iter_mut().position(|r| r.matches(call))?;
+        let rule = &mut rules[index];
+        if rule.skip > 0 {
+            rule.skip -= 1;
+            return None;
+        }
+        let action = rule.action.clone();
+        match &mut rule.times {
+            Some(1) => {
+                rules.remove(index);
+            }
+            Some(n) => *n -= 1,
+            None => {}
+        }
+        Some(action)
+    }
+}
+
+impl FaultAction {
+    pub fn delay(&self) -> Option<Duration> {
+        match self {
+            FaultAction::Delay { millis } => Some(Duration::from_millis(*millis)),
+            _ => None,
+        }
+    }
+}
+
+/// The error body a service answers, in its protocol's shape.
+pub fn error_body(service: &str, code: &str, message: &str) -> (&'static str, Vec<u8>) {
+    match service {
+        "rds" | "sts" | "sqs" => (
+            "text/xml",
+            format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>\
+                 <RequestId>lifeboat-edge</RequestId></ErrorResponse>"
+            )
+            .into_bytes(),
+        ),
+        "s3" => (
+            "application/xml",
+            format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>").into_bytes(),
+        ),
+        _ => (
+            "application/x-amz-json-1.0",
+            serde_json::to_vec(&serde_json::json!({"__type": code, "message": message})).expect("JSON"),
+        ),
+    }
+}
+
+/// The throttling error code each service uses.
+pub fn throttling_code(service: &str) -> &'static str {
+    match service {
+        "rds" => "Throttling",
+        "s3" => "SlowDown",
+        _ => "ThrottlingException",
+    }
+}
+
+/// Rewrites `available` statuses in a service's answer to `creating`.
+pub fn report_creating(body: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(body);
+    if text.trim_start().starts_with('{') {
+        let Ok(mut value) = serde_json::from_str::<serde_json::Value>(&text) else {
+            return body.to_vec();
+        };
+        rewrite_json(&mut value);
+        return serde_json::to_vec(&value).expect("JSON");
+    }
+    text.replace("<Status>available</Status>", "<Status>creating</Status>")
+        .replace(
+            "<DBInstanceStatus>available</DBInstanceStatus>",
+            "<DBInstanceStatus>creating</DBInstanceStatus>",
+        )
+        .into_bytes()
+}
+
+fn rewrite_json(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if key.ends_with("Status") && (v == "AVAILABLE" || v == "ACTIVE") {
+                    *v = "CREATING".into();
+                } else {
+                    rewrite_json(v);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(rewrite_json),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(op: &str, target: &str) -> AwsCall {
+        AwsCall {
+            caller: "snapshot-creator".into(),
+            service: "rds".into(),
+            operation: op.into(),
+            target: target.into(),
+        }
+    }
+
+    #[test]
+    fn rules_fire_a_bounded_number_of_times_after_their_skip() {
+        let faults = Faults::default();
+        faults.add(FaultRule {
+            service: Some("rds".into()),
+            operation: Some("CreateDBSnapshot".into()),
+            caller: None,
+            target_contains: Some("db-b".into()),
+            skip: 1,
+            times: Some(2),
+            action: FaultAction::Throttle,
+        });
+        assert_eq!(faults.fire(&call("CreateDBSnapshot", "lifeboat-db-a-x")), None);
+        assert_eq!(
+            faults.fire(&call("CreateDBSnapshot", "lifeboat-db-b-x")),
+            None,
+            "skipped"
+        );
+        assert_eq!(
+            faults.fire(&call("CreateDBSnapshot", "lifeboat-db-b-x")),
+            Some(FaultAction::Throttle)
+        );
+        assert_eq!(
+            faults.fire(&call("CreateDBSnapshot", "lifeboat-db-b-x")),
+            Some(FaultAction::Throttle)
+        );
+        assert_eq!(faults.fire(&call("CreateDBSnapshot", "lifeboat-db-b-x")), None);
+        assert!(faults.list().is_empty());
+    }
+
+    #[test]
+    fn statuses_are_rewritten_in_both_protocols() {
+        let xml = report_creating(b"<DBSnapshot><Status>available</Status></DBSnapshot>");
+        assert_eq!(xml, b"<DBSnapshot><Status>creating</Status></DBSnapshot>");
+        let json = report_creating(br#"{"BackupSummaries":[{"BackupStatus":"AVAILABLE"}]}"#);
+        assert_eq!(json, br#"{"BackupSummaries":[{"BackupStatus":"CREATING"}]}"#);
+    }
+}

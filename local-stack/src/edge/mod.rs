@@ -1,0 +1,335 @@
+//! The edge: the local stack's single AWS endpoint.
+//!
+//! - `POST /2015-03-31/functions/{name}/invocations`: the Lambda Invoke API, served by running
+//!   the function's real binary (see [`lambda`]).
+//! - `/_lifeboat/...`: the control API of tests and the simulation (call ledger, faults,
+//!   quotas, function processes).
+//! - RDS `DescribeAccountAttributes`, which moto lacks, answered from moto's own snapshots.
+//! - Everything else: forwarded to moto, counted, and subject to injected faults.
+
+pub mod aws_call;
+pub mod calls;
+pub mod faults;
+pub mod lambda;
+mod rds_quota;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use bytes::Bytes;
+use hyper::{Method, Response, StatusCode};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::http::{self, Body, HttpClient, Received};
+use crate::StackError;
+use aws_call::AwsCall;
+use calls::CallLedger;
+use faults::{FaultAction, FaultRule, Faults};
+use lambda::{FunctionHost, InvokeResult};
+
+/// RDS's default quota of manual DB snapshots per region.
+pub const DEFAULT_RDS_MANUAL_SNAPSHOT_QUOTA: u64 = 100;
+
+pub struct Edge {
+    port: u16,
+    moto_url: Mutex<Option<String>>,
+    client: HttpClient,
+    pub ledger: CallLedger,
+    pub faults: Faults,
+    functions: RwLock<BTreeMap<String, Arc<FunctionHost>>>,
+    rds_snapshot_quota: Mutex<u64>,
+    server: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Edge {
+    /// Binds the edge on a free loopback port. Moto is attached once it runs (moto must know
+    /// the edge's port before it starts).
+    pub async fn bind() -> Result<Arc<Edge>, StackError> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| StackError::Setup(format!("edge listener: {e}")))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StackError::Setup(e.to_string()))?
+            .port();
+        let edge = Arc::new(Edge {
+            port,
+            moto_url: Mutex::new(None),
+            client: HttpClient::new(),
+            ledger: CallLedger::default(),
+            faults: Faults::default(),
+            functions: RwLock::default(),
+            rds_snapshot_quota: Mutex::new(DEFAULT_RDS_MANUAL_SNAPSHOT_QUOTA),
+            server: Mutex::new(None),
+        });
+        let weak = Arc::downgrade(&edge);
+        let handler = Arc::new(move |req: Received| {
+            let edge = weak.upgrade();
+            async move {
+                match edge {
+                    Some(edge) => edge.handle(req).await,
+                    None => http::text(StatusCode::SERVICE_UNAVAILABLE, "edge stopped"),
+                }
+            }
+        });
+        *edge.server.lock().expect("server lock") = Some(http::serve(listener, handler));
+        Ok(edge)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn attach_moto(&self, url: String) {
+        *self.moto_url.lock().expect("moto lock") = Some(url);
+    }
+
+    pub fn add_function(&self, host: Arc<FunctionHost>) {
+        self.functions
+            .write()
+            .expect("functions lock")
+            .insert(host.name().to_string(), host);
+    }
+
+    pub fn function(&self, name: &str) -> Option<Arc<FunctionHost>> {
+        // Step Functions passes ARNs; the console and CLI pass names.
+        let name = name.rsplit(':').next().unwrap_or(name);
+        self.functions.read().expect("functions lock").get(name).cloned()
+    }
+
+    pub fn set_rds_snapshot_quota(&self, max: u64) {
+        *self.rds_snapshot_quota.lock().expect("quota lock") = max;
+    }
+
+    async fn handle(self: Arc<Self>, req: Received) -> Response<Body> {
+        if req.path().starts_with("/_lifeboat/") {
+            return self.control(req).await;
+        }
+        if let Some(name) = invoked_function(&req) {
+            return self.invoke(&name, req).await;
+        }
+        let call = AwsCall::of(&req);
+        if call.service == "rds" && call.operation == "DescribeAccountAttributes" {
+            let response = rds_quota::answer(&self, &req).await;
+            self.ledger
+                .record(&call, response.status().as_u16(), Some("emulated".into()));
+            return response;
+        }
+        let action = self.faults.fire(&call);
+        if let Some(delay) = action.as_ref().and_then(FaultAction::delay) {
+            tokio::time::sleep(delay).await;
+        }
+        match action {
+            Some(FaultAction::Throttle) => {
+                let (ct, body) = faults::error_body(
+                    &call.service,
+                    faults::throttling_code(&call.service),
+                    "Rate exceeded (injected by the edge)",
+                );
+                self.ledger.record(&call, 400, Some("throttle".into()));
+                http::respond(StatusCode::BAD_REQUEST, ct, body)
+            }
+            Some(FaultAction::ServerError { status }) => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let (ct, body) = faults::error_body(
+                    &call.service,
+                    "InternalFailure",
+                    "Internal failure (injected by the edge)",
+                );
+                self.ledger
+                    .record(&call, status.as_u16(), Some("server_error".into()));
+                http::respond(status, ct, body)
+            }
+            other => {
+                let response = self.forward(&req).await;
+                match other {
+                    Some(FaultAction::ReportCreating) => {
+                        self.ledger
+                            .record(&call, response.0.as_u16(), Some("report_creating".into()));
+                        let body = faults::report_creating(&response.2);
+                        rebuild(response.0, &response.1, Bytes::from(body))
+                    }
+                    Some(FaultAction::KillCaller) => {
+                        self.ledger.record(&call, 500, Some("kill_caller".into()));
+                        if let Some(host) = self.function(&call.caller) {
+                            host.kill();
+                        }
+                        let (ct, body) =
+                            faults::error_body(&call.service, "InternalFailure", "caller killed by the edge");
+                        http::respond(StatusCode::INTERNAL_SERVER_ERROR, ct, body)
+                    }
+                    _ => {
+                        self.ledger.record(&call, response.0.as_u16(), None);
+                        rebuild(response.0, &response.1, response.2)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends the request on to moto and returns its answer.
+    pub(crate) async fn forward(&self, req: &Received) -> (StatusCode, hyper::HeaderMap, Bytes) {
+        let Some(moto) = self.moto_url.lock().expect("moto lock").clone() else {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Default::default(),
+                Bytes::from_static(b"moto is not attached"),
+            );
+        };
+        let url = format!("{moto}{}", req.uri.path_and_query().map_or("/", |p| p.as_str()));
+        let mut builder = hyper::Request::builder().method(req.method.clone()).uri(url);
+        for (name, value) in &req.headers {
+            if name != "content-length" && name != "transfer-encoding" {
+                builder = builder.header(name, value);
+            }
+        }
+        let request = builder
+            .body(http_body_util::Full::new(req.body.clone()))
+            .expect("a received request can be re-sent");
+        match self.client.send_full(request).await {
+            Ok(answer) => answer,
+            Err(e) => (
+                StatusCode::BAD_GATEWAY,
+                Default::default(),
+                Bytes::from(format!("edge could not reach moto: {e}")),
+            ),
+        }
+    }
+
+    async fn invoke(&self, name: &str, req: Received) -> Response<Body> {
+        let call = AwsCall::of(&req);
+        let Some(host) = self.function(name) else {
+            self.ledger.record(&call, 404, None);
+            return Response::builder()
+                .status(StatusCode::NOT_FOUND)
+                .header("content-type", "application/json")
+                .header("x-amzn-errortype", "ResourceNotFoundException")
+                .body(http_body_util::Full::new(Bytes::from(
+                    json!({"Type": "User", "Message": format!("Function not found: {name}")}).to_string(),
+                )))
+                .expect("valid response");
+        };
+        self.ledger.record(&call, 200, None);
+        if req.header("x-amz-invocation-type") == Some("Event") {
+            let body = req.body.clone();
+            tokio::spawn(async move { host.invoke(body).await });
+            return http::respond(StatusCode::ACCEPTED, "application/json", Vec::new());
+        }
+        let mut response = Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "application/json")
+            .header("x-amz-executed-version", "$LATEST");
+        let body = match host.invoke(req.body).await {
+            InvokeResult::Ok(body) => body,
+            InvokeResult::FunctionError(body) => {
+                response = response.header("x-amz-function-error", "Unhandled");
+                body
+            }
+        };
+        response
+            .body(http_body_util::Full::new(body))
+            .expect("valid response")
+    }
+
+    async fn control(&self, req: Received) -> Response<Body> {
+        let path = req
+            .path()
+            .trim_start_matches("/_lifeboat/")
+            .trim_end_matches('/')
+            .to_string();
+        let segments: Vec<&str> = path.split('/').collect();
+        match (req.method.clone(), segments.as_slice()) {
+            (Method::GET, ["calls"]) => http::json(StatusCode::OK, &json!({"calls": self.ledger.log()})),
+            (Method::DELETE, ["calls"]) => {
+                self.ledger.clear();
+                http::json(StatusCode::OK, &json!({}))
+            }
+            (Method::GET, ["faults"]) => http::json(StatusCode::OK, &json!({"faults": self.faults.list()})),
+            (Method::POST, ["faults"]) => match serde_json::from_slice::<FaultRule>(&req.body) {
+                Ok(rule) => {
+                    self.faults.add(rule);
+                    http::json(StatusCode::CREATED, &json!({}))
+                }
+                Err(e) => http::json(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"error": format!("bad fault rule: {e}")}),
+                ),
+            },
+            (Method::DELETE, ["faults"]) => {
+                self.faults.clear();
+                http::json(StatusCode::OK, &json!({}))
+            }
+            (Method::PUT, ["quotas", "rds-manual-snapshots"]) => {
+                match serde_json::from_slice::<serde_json::Value>(&req.body)
+                    .ok()
+                    .and_then(|v| v["max"].as_u64())
+                {
+                    Some(max) => {
+                        self.set_rds_snapshot_quota(max);
+                        http::json(StatusCode::OK, &json!({"max": max}))
+                    }
+                    None => http::json(
+                        StatusCode::BAD_REQUEST,
+                        &json!({"error": "expected {\"max\": <number>}"}),
+                    ),
+                }
+            }
+            (Method::POST, ["functions", name, "kill"]) => match self.function(name) {
+                Some(host) => {
+                    host.kill();
+                    http::json(StatusCode::OK, &json!({}))
+                }
+                None => http::json(
+                    StatusCode::NOT_FOUND,
+                    &json!({"error": format!("no function {name}")}),
+                ),
+            },
+            _ => http::json(
+                StatusCode::NOT_FOUND,
+                &json!({"error": format!("no control endpoint {} {path}", req.method)}),
+            ),
+        }
+    }
+}
+
+impl Drop for Edge {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.lock().expect("server lock").take() {
+            server.abort();
+        }
+    }
+}
+
+/// `POST /2015-03-31/functions/{name}/invocations` → `name`.
+fn invoked_function(req: &Received) -> Option<String> {
+    if req.method != Method::POST {
+        return None;
+    }
+    let rest = req.path().strip_prefix("/2015-03-31/functions/")?;
+    let name = rest.strip_suffix("/invocations")?;
+    Some(percent_decoded(name))
+}
+
+fn percent_decoded(s: &str) -> String {
+    aws_call::form_params(format!("x={s}").as_bytes())
+        .pop()
+        .map(|(_, v)| v)
+        .unwrap_or_default()
+}
+
+fn rebuild(status: StatusCode, headers: &hyper::HeaderMap, body: Bytes) -> Response<Body> {
+    let mut builder = Response::builder().status(status);
+    for (name, value) in headers {
+        if name != "content-length" && name != "transfer-encoding" && name != "connection" {
+            builder = builder.header(name, value);
+        }
+    }
+    builder
+        .body(http_body_util::Full::new(body))
+        .expect("valid response")
+}

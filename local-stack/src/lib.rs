@@ -1,0 +1,40 @@
+//! The local stack: everything Lifeboat needs to run without an AWS account.
+//!
+//! [`LocalStack`] starts moto server and the [`edge`], registers the real function binaries
+//! with the edge, and creates the catalog table and reports bucket. [`simulation`] drives the
+//! scheduled functions through it tick by tick and reports coverage; [`demo`] is the main job
+//! of the README. Tests use the same pieces.
+
+pub mod demo;
+pub mod edge;
+pub mod http;
+pub mod moto;
+pub mod resources;
+pub mod simulation;
+pub mod stack;
+
+pub use stack::{LocalStack, StackConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error("local stack setup: {0}")]
+    Setup(String),
+    #[error("{operation}: {message}")]
+    Aws { operation: String, message: String },
+}
+
+impl StackError {
+    pub fn aws(operation: &str, err: impl std::error::Error) -> StackError {
+        let mut message = err.to_string();
+        let mut source = err.source();
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            source = s.source();
+        }
+        StackError::Aws {
+            operation: operation.to_string(),
+            message,
+        }
+    }
+}

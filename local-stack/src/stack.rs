@@ -1,0 +1,271 @@
+//! Starting and stopping the whole local stack.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_lambda::primitives::Blob;
+use serde_json::Value;
+
+use crate::edge::lambda::{FunctionHost, FunctionSpec};
+use crate::edge::Edge;
+use crate::moto::MotoServer;
+use crate::StackError;
+
+pub const REGION: &str = "us-east-1";
+pub const CATALOG_TABLE: &str = "lifeboat-catalog";
+pub const REPORTS_BUCKET: &str = "lifeboat-reports";
+/// The functions the edge serves, by crate name.
+pub const FUNCTIONS: [&str; 2] = ["snapshot-creator", "retention-pruner"];
+/// The access key id of calls made by tests and the simulation (functions use their names).
+pub const TESTER: &str = "tester";
+
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    /// Where the function binaries are (`snapshot-creator`, `retention-pruner`).
+    pub functions_dir: PathBuf,
+    /// Where logs go.
+    pub work_dir: PathBuf,
+    /// Extra environment for every function (e.g. `LIFEBOAT_MAX_DELETIONS_PER_RUN`).
+    pub function_env: BTreeMap<String, String>,
+    pub function_timeout: Duration,
+}
+
+impl StackConfig {
+    /// Binaries from `LIFEBOAT_FUNCTIONS_DIR`, else beside the running executable (the
+    /// debug build serves tests), logs in a fresh temporary directory.
+    pub fn from_env() -> StackConfig {
+        let functions_dir = std::env::var_os("LIFEBOAT_FUNCTIONS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(default_functions_dir);
+        let work_dir = std::env::temp_dir().join(format!(
+            "lifeboat-local-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().format("%H%M%S%f")
+        ));
+        StackConfig {
+            functions_dir,
+            work_dir,
+            function_env: BTreeMap::new(),
+            function_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// `target/debug` when running from `target/debug` or `target/debug/deps`.
+fn default_functions_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent().unwrap_or(dir).to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
+}
+
+/// A running local stack; everything stops when it is dropped.
+pub struct LocalStack {
+    pub edge: Arc<Edge>,
+    moto: MotoServer,
+    pub config: StackConfig,
+    sdk: aws_config::SdkConfig,
+}
+
+impl LocalStack {
+    pub async fn start(config: StackConfig) -> Result<LocalStack, StackError> {
+        std::fs::create_dir_all(&config.work_dir)
+            .map_err(|e| StackError::Setup(format!("creating {}: {e}", config.work_dir.display())))?;
+        let edge = Edge::bind().await?;
+        let moto = MotoServer::start(free_port()?, edge.port(), &config.work_dir.join("moto.log")).await?;
+        edge.attach_moto(moto.url());
+        for name in FUNCTIONS {
+            let host = FunctionHost::start(FunctionSpec {
+                name: name.to_string(),
+                binary: config.functions_dir.join(name),
+                env: function_env(name, &edge.url(), &config.function_env),
+                timeout: config.function_timeout,
+                log: config.work_dir.join(format!("{name}.log")),
+            })
+            .await?;
+            edge.add_function(host);
+        }
+        let sdk = sdk_config(&edge.url(), TESTER).await;
+        let stack = LocalStack {
+            edge,
+            moto,
+            config,
+            sdk,
+        };
+        stack.create_lifeboat_resources().await?;
+        Ok(stack)
+    }
+
+    /// SDK configuration for talking to the stack as the tester.
+    pub fn sdk_config(&self) -> &aws_config::SdkConfig {
+        &self.sdk
+    }
+
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(&self.sdk)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    pub fn rds(&self) -> aws_sdk_rds::Client {
+        aws_sdk_rds::Client::new(&self.sdk)
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+    }
+
+    pub fn lambda(&self) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::new(&self.sdk)
+    }
+
+    pub fn tagging(&self) -> aws_sdk_resourcegroupstagging::Client {
+        aws_sdk_resourcegroupstagging::Client::new(&self.sdk)
+    }
+
+    pub fn moto_url(&self) -> String {
+        self.moto.url()
+    }
+
+    /// Invokes a function through the Lambda Invoke API, as a schedule would.
+    pub async fn invoke(&self, function: &str, event: &Value) -> Result<Invocation, StackError> {
+        let out = self
+            .lambda()
+            .invoke()
+            .function_name(function)
+            .payload(Blob::new(serde_json::to_vec(event).expect("events serialize")))
+            .send()
+            .await
+            .map_err(|e| StackError::aws("Invoke", e))?;
+        let payload: Value = out
+            .payload()
+            .map(|p| serde_json::from_slice(p.as_ref()).unwrap_or(Value::Null))
+            .unwrap_or(Value::Null);
+        Ok(match out.function_error() {
+            Some(_) => Invocation::Failed {
+                error_type: payload["errorType"].as_str().unwrap_or_default().to_string(),
+                message: payload["errorMessage"].as_str().unwrap_or_default().to_string(),
+            },
+            None => Invocation::Succeeded(payload),
+        })
+    }
+
+    async fn create_lifeboat_resources(&self) -> Result<(), StackError> {
+        let key = |name: &str, kind| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+        };
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+        };
+        self.dynamodb()
+            .create_table()
+            .table_name(CATALOG_TABLE)
+            .key_schema(key("resource", KeyType::Hash).map_err(|e| StackError::aws("CreateTable", e))?)
+            .key_schema(key("slot", KeyType::Range).map_err(|e| StackError::aws("CreateTable", e))?)
+            .attribute_definitions(attr("resource").map_err(|e| StackError::aws("CreateTable", e))?)
+            .attribute_definitions(attr("slot").map_err(|e| StackError::aws("CreateTable", e))?)
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .map_err(|e| StackError::aws("CreateTable lifeboat-catalog", e))?;
+        self.s3()
+            .create_bucket()
+            .bucket(REPORTS_BUCKET)
+            .send()
+            .await
+            .map_err(|e| StackError::aws("CreateBucket lifeboat-reports", e))?;
+        Ok(())
+    }
+
+    pub fn endpoints(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "AWS endpoint (edge: Lambda Invoke API, all other services via moto)",
+                self.edge.url(),
+            ),
+            ("moto server", self.moto.url()),
+            ("edge control API", format!("{}/_lifeboat/", self.edge.url())),
+            ("logs", self.config.work_dir.display().to_string()),
+        ]
+    }
+}
+
+/// What an invocation answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Invocation {
+    Succeeded(Value),
+    Failed { error_type: String, message: String },
+}
+
+impl Invocation {
+    pub fn error_type(&self) -> Option<&str> {
+        match self {
+            Invocation::Failed { error_type, .. } => Some(error_type),
+            Invocation::Succeeded(_) => None,
+        }
+    }
+}
+
+fn function_env(name: &str, edge: &str, extra: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = [
+        ("AWS_ENDPOINT_URL", edge),
+        ("AWS_REGION", REGION),
+        ("AWS_DEFAULT_REGION", REGION),
+        // The access key names the caller in the edge's ledger.
+        ("AWS_ACCESS_KEY_ID", name),
+        ("AWS_SECRET_ACCESS_KEY", "local"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
+        ("LIFEBOAT_CATALOG_TABLE", CATALOG_TABLE),
+        ("LIFEBOAT_REPORTS_BUCKET", REPORTS_BUCKET),
+        ("LIFEBOAT_S3_FORCE_PATH_STYLE", "true"),
+        // The local stack replays time; only it and tests set this switch.
+        ("LIFEBOAT_SIMULATION", "true"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    env.extend(extra.clone());
+    env
+}
+
+/// SDK configuration pointing at the edge, signing as `caller`.
+pub async fn sdk_config(edge: &str, caller: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(edge)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            caller,
+            "local",
+            None,
+            None,
+            "lifeboat-local",
+        ))
+        .load()
+        .await
+}
+
+fn free_port() -> Result<u16, StackError> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| StackError::Setup(format!("finding a free port: {e}")))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| StackError::Setup(e.to_string()))
+}
