@@ -5,6 +5,7 @@
 //! scheduled functions through it tick by tick and reports coverage; [`demo`] is the main job
 //! of the README. Tests use the same pieces.
 
+pub mod bench;
 pub mod demo;
 pub mod edge;
 pub mod http;
@@ -25,16 +26,9 @@ pub enum StackError {
 
 impl StackError {
     pub fn aws(operation: &str, err: impl std::error::Error) -> StackError {
-        let mut message = err.to_string();
-        let mut source = err.source();
-        while let Some(s) = source {
-            message.push_str(": ");
-            message.push_str(&s.to_string());
-            source = s.source();
-        }
         StackError::Aws {
             operation: operation.to_string(),
-            message,
+            message: lifeboat::aws::describe(&err),
         }
     }
 }

@@ -3,6 +3,8 @@
 //! - `lifeboat-local up`: start the stack, print its endpoints, stay up until Ctrl-C.
 //! - `lifeboat-local demo [--days N] [--end RFC3339]`: start the stack, tag a demo instance,
 //!   fast-forward N days (400 by default) and print the coverage table.
+//! - `lifeboat-local bench [--dir DIR]`: cold starts and sizes of the binaries in DIR (the
+//!   release build), then AWS calls per resource per tick of a simulated fleet.
 
 use std::process::ExitCode;
 
@@ -67,8 +69,28 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
                 Ok(ExitCode::FAILURE)
             }
         }
+        "bench" => {
+            let dir = option("--dir").map(std::path::PathBuf::from).unwrap_or_else(|| {
+                std::env::current_exe()
+                    .ok()
+                    .and_then(|e| e.parent().map(|p| p.to_path_buf()))
+                    .unwrap_or_default()
+            });
+            println!(
+                "{}",
+                lifeboat_local::bench::cold_starts(&dir)
+                    .await
+                    .map_err(|e| e.to_string())?
+            );
+            let end = "2026-11-28T12:00:00Z".parse().expect("valid time");
+            let calls = lifeboat_local::bench::calls_per_tick(4, 4, 4, end)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{calls}");
+            Ok(ExitCode::SUCCESS)
+        }
         _ => {
-            println!("usage: lifeboat-local up | demo [--days N] [--end RFC3339]");
+            println!("usage: lifeboat-local up | demo [--days N] [--end RFC3339] | bench [--dir DIR]");
             Ok(if command == "help" || command == "--help" {
                 ExitCode::SUCCESS
             } else {

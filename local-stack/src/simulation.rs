@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use lifeboat::aws::{CatalogTable, DynamoBackups, RdsSnapshots};
+use lifeboat::aws::CatalogTable;
 use lifeboat::catalog::RecoveryPoint;
 use lifeboat::inventory::{managed, ManagedResource};
 use lifeboat::policy::{PolicyBook, Tier};
@@ -130,6 +130,55 @@ impl RunReport {
         let mean = per.iter().sum::<f64>() / per.len().max(1) as f64;
         (mean, per.iter().copied().fold(0.0, f64::max))
     }
+
+    /// Calls of `function` per tick, by operation (mean over its ticks).
+    pub fn operations_per_tick(&self, function: &str) -> BTreeMap<String, f64> {
+        let mut totals: BTreeMap<String, u64> = BTreeMap::new();
+        let mut ticks = 0;
+        for c in self.calls.iter().filter(|c| c.tick.function == function) {
+            ticks += 1;
+            for (op, n) in &c.by_operation {
+                *totals.entry(op.clone()).or_default() += n;
+            }
+        }
+        totals
+            .into_iter()
+            .map(|(op, n)| (op, n as f64 / ticks.max(1) as f64))
+            .collect()
+    }
+
+    /// Only the ticks after `from`.
+    pub fn since(&self, from: DateTime<Utc>) -> RunReport {
+        let calls: Vec<TickCalls> = self
+            .calls
+            .iter()
+            .filter(|c| c.tick.time > from)
+            .cloned()
+            .collect();
+        RunReport {
+            ticks: calls.len(),
+            failures: self
+                .failures
+                .iter()
+                .filter(|(t, _)| t.time > from)
+                .cloned()
+                .collect(),
+            calls,
+        }
+    }
+
+    /// The per-function call figures, as printed.
+    pub fn render_calls(&self, resources: usize) -> String {
+        let mut out = String::new();
+        for function in [CREATOR, PRUNER] {
+            let (mean, max) = self.calls_per_resource(function, resources);
+            let _ = writeln!(out, "  {function:<18} mean {mean:.2}, max {max:.2}");
+            for (op, n) in self.operations_per_tick(function) {
+                let _ = writeln!(out, "      {op:<40} {n:.2} per tick");
+            }
+        }
+        out
+    }
 }
 
 /// Fires the ticks in order through the Lambda Invoke API and records each tick's AWS calls.
@@ -189,10 +238,7 @@ pub async fn managed_resources(
 }
 
 fn services(stack: &LocalStack) -> Vec<Arc<dyn BackupService>> {
-    vec![
-        Arc::new(RdsSnapshots::new(stack.rds())),
-        Arc::new(DynamoBackups::new(stack.dynamodb(), stack.tagging())),
-    ]
+    lifeboat::aws::backup_services(stack.sdk_config())
 }
 
 /// The points present in the catalog, as (resource, slot, tiers), for comparing end states.
@@ -356,25 +402,7 @@ pub fn render(coverage: &Coverage, report: &RunReport, resources: usize) -> Stri
         "\nAWS calls per resource per tick ({resources} managed resources, {} ticks):",
         report.ticks
     );
-    for function in [CREATOR, PRUNER] {
-        let (mean, max) = report.calls_per_resource(function, resources);
-        let mut ops: BTreeMap<&str, u64> = BTreeMap::new();
-        let mut ticks = 0;
-        for c in report.calls.iter().filter(|c| c.tick.function == function) {
-            ticks += 1;
-            for (op, n) in &c.by_operation {
-                *ops.entry(op).or_default() += n;
-            }
-        }
-        let _ = writeln!(out, "  {function:<18} mean {mean:.2}, max {max:.2}");
-        for (op, n) in ops {
-            let _ = writeln!(
-                out,
-                "      {op:<40} {:.2} per tick",
-                n as f64 / ticks.max(1) as f64
-            );
-        }
-    }
+    out.push_str(&report.render_calls(resources));
     if report.failures.is_empty() {
         let _ = writeln!(out, "\nEvery invocation succeeded.");
     } else {

@@ -162,6 +162,10 @@ pub trait Catalog: Send + Sync {
     /// Every record, in any state.
     async fn all_points(&self) -> Result<Vec<RecoveryPoint>, PortError>;
 
+    /// The records of points the services should hold (`creating` or `available`). Deleted
+    /// and missing records stay as the record of why, but retention need not read them.
+    async fn present_points(&self) -> Result<Vec<RecoveryPoint>, PortError>;
+
     /// Sets the state (and service id, note) of a record.
     async fn update_state(
         &self,

@@ -89,7 +89,7 @@ impl Pruner {
         let tick = parse_tick(&event, (!self.simulation).then_some(wall_clock))?;
         let dry_run = detail_flag(&tick, "dry_run")?.unwrap_or(self.dry_run);
         tracing::info!(slot = %tick.slot, dry_run, "retention tick");
-        let mut records = self.catalog.all_points().await.map_err(|e| {
+        let mut records = self.catalog.present_points().await.map_err(|e| {
             FunctionError::new(FailureType::DependencyFailed, format!("reading the catalog: {e}"))
         })?;
         let mut failures = Vec::new();

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use lifeboat::aws::{self, CatalogTable, DynamoBackups, RdsSnapshots, ReportsBucket};
+use lifeboat::aws::{self, CatalogTable, ReportsBucket};
 use lifeboat::config::{ConfigError, Settings, REPORTS_BUCKET};
 use retention_pruner::Pruner;
 use serde_json::Value;
@@ -25,13 +25,7 @@ async fn main() -> Result<(), Error> {
             aws_sdk_dynamodb::Client::new(&config),
             &settings.catalog_table,
         )),
-        services: vec![
-            Arc::new(RdsSnapshots::new(aws_sdk_rds::Client::new(&config))),
-            Arc::new(DynamoBackups::new(
-                aws_sdk_dynamodb::Client::new(&config),
-                aws_sdk_resourcegroupstagging::Client::new(&config),
-            )),
-        ],
+        services: aws::backup_services(&config),
         reports: Arc::new(ReportsBucket::new(aws_sdk_s3::Client::from_conf(s3), bucket)),
         policies: settings.policies,
         simulation: settings.simulation,

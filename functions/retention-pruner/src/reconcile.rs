@@ -6,7 +6,10 @@
 //!   was claimed so recently that its creation may still be on its way.
 //! - A Lifeboat point the catalog lacks: adopted, with tiers from the resource's policy.
 //! - A point the catalog says was deleted but the service still holds: a deletion that was
-//!   interrupted part-way; it is finished.
+//!   interrupted part-way; it is finished. One it says is missing but is back: revived.
+//!
+//! The catalog is read for present records only; the rest are found by claiming the slot of
+//! each leftover service point, which answers with the existing record when there is one.
 
 use std::collections::HashMap;
 
@@ -14,7 +17,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey};
 use lifeboat::inventory::{managed, ManagedResource, TAG_INSTANCE, TAG_POLICY, TAG_TIMEZONE};
 use lifeboat::policy::PolicyBook;
-use lifeboat::ports::{BackupService, Catalog, PortError, ServicePoint, StateChange};
+use lifeboat::ports::{BackupService, Catalog, Claim, ServicePoint, StateChange};
 use lifeboat::schedule::{tiers_of, Slot};
 use serde::Serialize;
 
@@ -64,7 +67,6 @@ pub async fn reconcile(
     for record in records.iter_mut().filter(|r| r.resource.kind == kind) {
         let at_service = held.remove(&(record.resource.clone(), record.slot));
         let finding = match (&at_service, record.state) {
-            (Some(p), PointState::Deleted) if p.state.is_present() => Some(Finding::DeletionFinished),
             (Some(p), state) if p.state != state || record.service_id.as_deref() != Some(&p.service_id) => {
                 Some(Finding::Synced {
                     from: state,
@@ -75,14 +77,20 @@ pub async fn reconcile(
             _ => None,
         };
         let Some(finding) = finding else { continue };
-        let error = if dry_run {
-            None
+        let change = change_for(&finding, at_service.as_ref(), now);
+        // A dry run changes nothing, but decides on the reconciled view, as a real run would.
+        let written = if dry_run {
+            Ok(())
         } else {
-            apply(service, catalog, record, at_service.as_ref(), &finding, now)
-                .await
-                .err()
-                .map(|e| e.to_string())
+            catalog.update_state(&record.resource, record.slot, &change).await
         };
+        if written.is_ok() {
+            record.state = change.state;
+            if change.service_id.is_some() {
+                record.service_id.clone_from(&change.service_id);
+            }
+        }
+        let error = written.err().map(|e| e.to_string());
         findings.push(Reconciled {
             resource: record.resource.clone(),
             slot: record.slot,
@@ -90,72 +98,103 @@ pub async fn reconcile(
             error,
         });
     }
-    let adoptees: Vec<ServicePoint> = held.into_values().filter(|p| p.state.is_present()).collect();
-    if !adoptees.is_empty() {
+    // What is left is held by the service but absent from the present records: unknown to
+    // the catalog (adopt it), or recorded as deleted or missing (finish or revive it).
+    let leftovers: Vec<ServicePoint> = held.into_values().filter(|p| p.state.is_present()).collect();
+    if !leftovers.is_empty() {
         let resources = managed_resources(service, policies).await;
-        for p in adoptees {
+        for p in leftovers {
             let point = adopted(&p, resources.get(&p.resource), policies, now);
-            let error = if dry_run {
-                None
+            let (finding, error, present) = if dry_run {
+                (Finding::Adopted, None, Some(point))
             } else {
-                catalog.claim(&point).await.err().map(|e| e.to_string())
+                settle_leftover(service, catalog, point, &p, now).await
             };
             findings.push(Reconciled {
                 resource: p.resource.clone(),
                 slot: p.slot,
-                finding: Finding::Adopted,
+                finding,
                 error,
             });
-            records.push(point);
+            records.extend(present);
         }
     }
     findings
+}
+
+/// Adopts a point the catalog lacks; finishes the deletion of one it records as deleted;
+/// revives one it records as missing. Returns the present record, if the point stays.
+async fn settle_leftover(
+    service: &dyn BackupService,
+    catalog: &dyn Catalog,
+    point: RecoveryPoint,
+    at_service: &ServicePoint,
+    now: DateTime<Utc>,
+) -> (Finding, Option<String>, Option<RecoveryPoint>) {
+    let existing = match catalog.claim(&point).await {
+        Ok(Claim::Claimed) => return (Finding::Adopted, None, Some(point)),
+        Ok(Claim::Exists(existing)) => *existing,
+        Err(e) => return (Finding::Adopted, Some(e.to_string()), None),
+    };
+    match existing.state {
+        PointState::Deleted => {
+            let result = service
+                .delete_point(&at_service.resource, &at_service.service_id)
+                .await;
+            (
+                Finding::DeletionFinished,
+                result.err().map(|e| e.to_string()),
+                None,
+            )
+        }
+        from => {
+            let change = StateChange {
+                state: at_service.state,
+                service_id: Some(at_service.service_id.clone()),
+                note: Some("found at the service again".into()),
+                at: now,
+            };
+            let result = catalog
+                .update_state(&existing.resource, existing.slot, &change)
+                .await;
+            let revived = RecoveryPoint {
+                state: at_service.state,
+                service_id: change.service_id.clone(),
+                ..existing
+            };
+            let finding = Finding::Synced {
+                from,
+                to: at_service.state,
+            };
+            (
+                finding,
+                result.as_ref().err().map(|e| e.to_string()),
+                result.ok().map(|_| revived),
+            )
+        }
+    }
 }
 
 fn recently_claimed(record: &RecoveryPoint, now: DateTime<Utc>) -> bool {
     record.service_id.is_none() && now - record.slot.start() < CLAIM_GRACE
 }
 
-async fn apply(
-    service: &dyn BackupService,
-    catalog: &dyn Catalog,
-    record: &mut RecoveryPoint,
-    at_service: Option<&ServicePoint>,
-    finding: &Finding,
-    now: DateTime<Utc>,
-) -> Result<(), PortError> {
+/// The catalog change a finding about a present record calls for.
+fn change_for(finding: &Finding, at_service: Option<&ServicePoint>, now: DateTime<Utc>) -> StateChange {
     match (finding, at_service) {
-        (Finding::DeletionFinished, Some(p)) => {
-            service.delete_point(&p.resource, &p.service_id).await?;
-        }
-        (Finding::Synced { to, .. }, Some(p)) => {
-            let change = StateChange {
-                state: *to,
-                service_id: Some(p.service_id.clone()),
-                note: None,
-                at: now,
-            };
-            catalog
-                .update_state(&record.resource, record.slot, &change)
-                .await?;
-            record.state = *to;
-            record.service_id = Some(p.service_id.clone());
-        }
-        (Finding::Vanished, _) => {
-            let change = StateChange {
-                state: PointState::Missing,
-                service_id: None,
-                note: Some("vanished: the service no longer holds this point".into()),
-                at: now,
-            };
-            catalog
-                .update_state(&record.resource, record.slot, &change)
-                .await?;
-            record.state = PointState::Missing;
-        }
-        _ => {}
+        (Finding::Synced { to, .. }, Some(p)) => StateChange {
+            state: *to,
+            service_id: Some(p.service_id.clone()),
+            note: None,
+            at: now,
+        },
+        _ => StateChange {
+            state: PointState::Missing,
+            service_id: None,
+            note: Some("vanished: the service no longer holds this point".into()),
+            at: now,
+        },
     }
-    Ok(())
 }
 
 /// The service's managed resources by key, for adoption; empty when discovery fails (the

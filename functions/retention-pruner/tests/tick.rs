@@ -50,6 +50,11 @@ fn tick(time: &str, detail: Value) -> Value {
            "account":"123456789012","time":time,"region":"eu-west-1","resources":[],"detail":detail})
 }
 
+/// A pruning tick at `time`, with the wall clock at the same time.
+async fn prune(w: &World, time: &str) -> retention_pruner::PruneReport {
+    w.pruner.handle(tick(time, json!({})), at(time)).await.unwrap()
+}
+
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
@@ -107,14 +112,7 @@ async fn expired_points_go_and_the_report_says_why() {
     // Tuesday 2026-11-24 hours: no weekly or monthly tier among them.
     hourly(&w, &db, "2026-11-24T12:00:00Z", 10);
     // At 2026-11-27T06:30 the points up to 06:00 on the 24th are 72 hours old.
-    let report = w
-        .pruner
-        .handle(
-            tick("2026-11-27T06:30:00Z", json!({})),
-            at("2026-11-27T06:30:00Z"),
-        )
-        .await
-        .unwrap();
+    let report = prune(&w, "2026-11-27T06:30:00Z").await;
     assert_eq!(report.deleted, 4, "03:00 to 06:00 expired");
     assert_eq!(w.rds.all_points().len(), 6);
     let gone: Vec<_> = w
@@ -150,14 +148,7 @@ async fn the_newest_point_survives_even_when_expired_and_held_points_survive() {
         .add_hold(&table, Slot::containing(at("2026-11-24T10:00:00Z")), "req-7")
         .await
         .unwrap();
-    let report = w
-        .pruner
-        .handle(
-            tick("2026-12-30T00:30:00Z", json!({})),
-            at("2026-12-30T00:30:00Z"),
-        )
-        .await
-        .unwrap();
+    let report = prune(&w, "2026-12-30T00:30:00Z").await;
     let kept: Vec<_> = w
         .catalog
         .snapshot()
@@ -187,14 +178,7 @@ async fn the_run_limit_bounds_deletions() {
     let w = world(2);
     let db = ResourceKey::rds("db");
     hourly(&w, &db, "2026-11-24T12:00:00Z", 6);
-    let report = w
-        .pruner
-        .handle(
-            tick("2026-12-30T00:30:00Z", json!({})),
-            at("2026-12-30T00:30:00Z"),
-        )
-        .await
-        .unwrap();
+    let report = prune(&w, "2026-12-30T00:30:00Z").await;
     assert_eq!(report.deleted, 2);
     assert_eq!(w.rds.all_points().len(), 4);
 }
@@ -249,14 +233,7 @@ async fn points_lifeboat_did_not_make_are_never_touched_and_lifeboat_points_are_
         state: PointState::Available,
         tags: BTreeMap::new(),
     });
-    let report = w
-        .pruner
-        .handle(
-            tick("2026-11-24T12:30:00Z", json!({})),
-            at("2026-11-24T12:30:00Z"),
-        )
-        .await
-        .unwrap();
+    let report = prune(&w, "2026-11-24T12:30:00Z").await;
     assert!(report
         .reconciliation
         .iter()
@@ -280,14 +257,7 @@ async fn vanished_points_are_reported_and_creating_records_are_synced() {
     // The 11:00 point disappears from the service behind Lifeboat's back.
     w.rds
         .remove_point(&db.point_name(Slot::containing(at("2026-11-24T11:00:00Z"))));
-    let report = w
-        .pruner
-        .handle(
-            tick("2026-11-24T12:30:00Z", json!({})),
-            at("2026-11-24T12:30:00Z"),
-        )
-        .await
-        .unwrap();
+    let report = prune(&w, "2026-11-24T12:30:00Z").await;
     assert_eq!(report.reconciliation.len(), 1);
     assert_eq!(report.reconciliation[0].finding, Finding::Vanished);
     let states: Vec<_> = w.catalog.snapshot().into_iter().map(|p| p.state).collect();
@@ -343,4 +313,36 @@ async fn a_malformed_event_writes_nothing() {
         .unwrap_err();
     assert_eq!(err.kind, FailureType::InvalidEvent);
     assert!(w.reports.keys().is_empty());
+}
+
+#[tokio::test]
+async fn a_deletion_interrupted_after_the_catalog_said_deleted_is_finished() {
+    let w = world(100);
+    let db = ResourceKey::rds("db");
+    hourly(&w, &db, "2026-11-24T12:00:00Z", 2);
+    let interrupted = Slot::containing(at("2026-11-24T11:00:00Z"));
+    // The run marked the record deleted, then stopped before the service call.
+    w.catalog
+        .mark_deleted(
+            &db,
+            interrupted,
+            "deleted by a run that crashed",
+            at("2026-11-30T00:30:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(w.rds.all_points().len(), 2);
+    let report = prune(&w, "2026-11-24T12:30:00Z").await;
+    assert!(report
+        .reconciliation
+        .iter()
+        .any(|r| r.finding == Finding::DeletionFinished && r.slot == interrupted));
+    assert_eq!(w.rds.all_points().len(), 1);
+    let record = w
+        .catalog
+        .snapshot()
+        .into_iter()
+        .find(|p| p.slot == interrupted)
+        .unwrap();
+    assert_eq!(record.state, PointState::Deleted);
 }

@@ -246,24 +246,24 @@ impl Creator {
             return Ok(PointOutcome::AlreadyPresent);
         }
         // Claimed by an earlier try that may have stopped before or after asking the service.
-        match service.find_point(&resource.key, tick.slot).await? {
-            Some(found) => {
-                let change = StateChange {
-                    state: found.state,
-                    service_id: Some(found.service_id),
-                    note: None,
-                    at: tick.time,
-                };
-                self.catalog
-                    .update_state(&resource.key, tick.slot, &change)
-                    .await?;
-                Ok(PointOutcome::FoundAfterRetry)
-            }
-            None => {
-                service.create_point(&new_point(&record)).await?;
-                Ok(PointOutcome::Created)
-            }
-        }
+        let (found, outcome) = match service.find_point(&resource.key, tick.slot).await? {
+            Some(found) => (found, PointOutcome::FoundAfterRetry),
+            None => (
+                service.create_point(&new_point(&record)).await?,
+                PointOutcome::Created,
+            ),
+        };
+        // Recorded now, so that later retries of this tick need not look again.
+        let change = StateChange {
+            state: found.state,
+            service_id: Some(found.service_id),
+            note: None,
+            at: tick.time,
+        };
+        self.catalog
+            .update_state(&resource.key, tick.slot, &change)
+            .await?;
+        Ok(outcome)
     }
 }
 

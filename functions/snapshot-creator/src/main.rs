@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use lifeboat::aws::{self, CatalogTable, DynamoBackups, RdsSnapshots};
+use lifeboat::aws::{self, CatalogTable};
 use lifeboat::config::Settings;
 use serde_json::Value;
 use snapshot_creator::Creator;
@@ -18,13 +18,7 @@ async fn main() -> Result<(), Error> {
             aws_sdk_dynamodb::Client::new(&config),
             &settings.catalog_table,
         )),
-        services: vec![
-            Arc::new(RdsSnapshots::new(aws_sdk_rds::Client::new(&config))),
-            Arc::new(DynamoBackups::new(
-                aws_sdk_dynamodb::Client::new(&config),
-                aws_sdk_resourcegroupstagging::Client::new(&config),
-            )),
-        ],
+        services: aws::backup_services(&config),
         policies: settings.policies,
         simulation: settings.simulation,
     };

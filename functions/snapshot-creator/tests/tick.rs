@@ -47,6 +47,11 @@ fn tick(time: &str) -> Value {
            "account":"123456789012","time":time,"region":"eu-west-1","resources":[],"detail":{}})
 }
 
+/// A creation tick at `time`, with the wall clock at the same time.
+async fn create(w: &World, time: &str) -> snapshot_creator::TickSummary {
+    w.creator.handle(tick(time), at(time)).await.unwrap()
+}
+
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
@@ -193,11 +198,7 @@ async fn pitr_drift_is_corrected_or_reported_as_the_policy_says() {
             window_days: Some(7),
         },
     );
-    let summary = w
-        .creator
-        .handle(tick("2026-11-28T03:00:00Z"), at("2026-11-28T03:00:00Z"))
-        .await
-        .unwrap();
+    let summary = create(&w, "2026-11-28T03:00:00Z").await;
     let by = |name: &str| {
         summary
             .resources
@@ -251,10 +252,7 @@ async fn the_weekly_slot_is_recorded_with_its_tiers() {
         GOOD_PITR,
     );
     // Saturday 2026-11-28 23:00 in New York is 04:00 UTC on Sunday.
-    w.creator
-        .handle(tick("2026-11-29T04:00:00Z"), at("2026-11-29T04:00:00Z"))
-        .await
-        .unwrap();
+    create(&w, "2026-11-29T04:00:00Z").await;
     let records = w.catalog.all_points().await.unwrap();
     assert_eq!(records[0].tiers.names(), vec!["hourly", "weekly"]);
     assert_eq!(records[0].state, PointState::Creating);

@@ -69,6 +69,8 @@ pub struct FunctionHost {
     one_at_a_time: tokio::sync::Mutex<()>,
     next_id: Mutex<u64>,
     server: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The latest process's cold start, once it has polled the Runtime API.
+    first_poll: tokio::sync::watch::Sender<Option<Duration>>,
 }
 
 impl FunctionHost {
@@ -96,6 +98,7 @@ impl FunctionHost {
             one_at_a_time: tokio::sync::Mutex::new(()),
             next_id: Mutex::new(0),
             server: Mutex::new(None),
+            first_poll: tokio::sync::watch::Sender::new(None),
         });
         let weak = Arc::downgrade(&host);
         let handler = Arc::new(move |req: Received| {
@@ -176,6 +179,16 @@ impl FunctionHost {
         self.process.lock().expect("process lock").first_poll
     }
 
+    /// Waits until the latest process has polled the Runtime API; its cold start.
+    pub async fn wait_for_first_poll(&self) -> Duration {
+        let mut polled = self.first_poll.subscribe();
+        let value = polled
+            .wait_for(Option::is_some)
+            .await
+            .expect("the host owns the sender");
+        value.expect("waited for Some")
+    }
+
     /// Starts the process now if it is not running; returns when it is spawned.
     pub fn ensure_process(self: &Arc<Self>) -> Result<(), StackError> {
         let mut process = self.process.lock().expect("process lock");
@@ -218,6 +231,7 @@ impl FunctionHost {
             first_poll: None,
             generation: process.generation + 1,
         };
+        self.first_poll.send_replace(None);
         self.ready.notify_waiters();
         let host = Arc::downgrade(self);
         tokio::spawn(async move {
@@ -268,6 +282,7 @@ impl FunctionHost {
             let mut process = self.process.lock().expect("process lock");
             if process.first_poll.is_none() {
                 process.first_poll = process.spawned_at.map(|t| t.elapsed());
+                self.first_poll.send_replace(process.first_poll);
             }
             process.generation
         };

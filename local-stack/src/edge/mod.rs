@@ -39,6 +39,9 @@ pub struct Edge {
     pub faults: Faults,
     functions: RwLock<BTreeMap<String, Arc<FunctionHost>>>,
     rds_snapshot_quota: Mutex<u64>,
+    /// Manual RDS snapshots in moto: counted once, then kept up to date from the create and
+    /// delete calls that pass through the edge (counting in moto costs a full listing).
+    rds_manual_snapshots: Mutex<Option<u64>>,
     server: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -61,6 +64,7 @@ impl Edge {
             faults: Faults::default(),
             functions: RwLock::default(),
             rds_snapshot_quota: Mutex::new(DEFAULT_RDS_MANUAL_SNAPSHOT_QUOTA),
+            rds_manual_snapshots: Mutex::new(None),
             server: Mutex::new(None),
         });
         let weak = Arc::downgrade(&edge);
@@ -106,6 +110,20 @@ impl Edge {
         *self.rds_snapshot_quota.lock().expect("quota lock") = max;
     }
 
+    fn track_rds_snapshots(&self, call: &AwsCall) {
+        if call.service != "rds" {
+            return;
+        }
+        let mut count = self.rds_manual_snapshots.lock().expect("count lock");
+        if let Some(n) = count.as_mut() {
+            match call.operation.as_str() {
+                "CreateDBSnapshot" | "CopyDBSnapshot" => *n += 1,
+                "DeleteDBSnapshot" => *n = n.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+
     async fn handle(self: Arc<Self>, req: Received) -> Response<Body> {
         if req.path().starts_with("/_lifeboat/") {
             return self.control(req).await;
@@ -147,6 +165,9 @@ impl Edge {
             }
             other => {
                 let response = self.forward(&req).await;
+                if response.0.is_success() {
+                    self.track_rds_snapshots(&call);
+                }
                 match other {
                     Some(FaultAction::ReportCreating) => {
                         self.ledger

@@ -9,9 +9,16 @@ use super::Edge;
 use crate::http::{self, Body, Received};
 
 pub async fn answer(edge: &Edge, req: &Received) -> Response<Body> {
-    let used = match manual_snapshots(edge, req).await {
-        Ok(n) => n,
-        Err(e) => return http::text(StatusCode::BAD_GATEWAY, &e),
+    let known = *edge.rds_manual_snapshots.lock().expect("count lock");
+    let used = match known {
+        Some(n) => n,
+        None => match manual_snapshots(edge, req).await {
+            Ok(n) => {
+                *edge.rds_manual_snapshots.lock().expect("count lock") = Some(n);
+                n
+            }
+            Err(e) => return http::text(StatusCode::BAD_GATEWAY, &e),
+        },
     };
     let max = *edge.rds_snapshot_quota.lock().expect("quota lock");
     let body = format!(

@@ -35,6 +35,48 @@ impl CatalogTable {
         }
     }
 
+    async fn scan(&self, present_only: bool) -> Result<Vec<RecoveryPoint>, PortError> {
+        let mut request = self.client.scan().table_name(&self.table).consistent_read(true);
+        if present_only {
+            request = request
+                .filter_expression("#state IN (:creating, :available)")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":creating", s("creating"))
+                .expression_attribute_values(":available", s("available"));
+        }
+        let mut points = Vec::new();
+        let mut pages = request.into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| port_error("Scan", &self.table, e))?;
+            for item in page.items() {
+                points.push(decode(&self.table, item)?);
+            }
+        }
+        Ok(points)
+    }
+
+    /// `ADD` or `DELETE` one holder in the record's string set of holds, atomically.
+    async fn change_holds(
+        &self,
+        verb: &str,
+        resource: &ResourceKey,
+        slot: Slot,
+        holder: &str,
+    ) -> Result<(), PortError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(CatalogTable::key(resource, slot)))
+            .update_expression(format!("{verb} holds :h"))
+            .condition_expression("attribute_exists(#r)")
+            .expression_attribute_names("#r", "resource")
+            .expression_attribute_values(":h", AttributeValue::Ss(vec![holder.to_string()]))
+            .send()
+            .await
+            .map_err(|e| port_error("UpdateItem", format!("{resource}@{slot}"), e))?;
+        Ok(())
+    }
+
     fn key(resource: &ResourceKey, slot: Slot) -> Item {
         HashMap::from([
             ("resource".to_string(), s(resource.to_string())),
@@ -45,6 +87,15 @@ impl CatalogTable {
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
+}
+
+/// How long the record of a deleted or vanished point is kept: past the longest retention
+/// of the standard policy, so a year's audit can still say why every point went. The table's
+/// TTL on `purge_at` (epoch seconds) removes it afterwards.
+const RECORD_KEPT_AFTER_DELETION: chrono::TimeDelta = chrono::TimeDelta::days(400);
+
+fn purge_at(at: DateTime<Utc>) -> AttributeValue {
+    AttributeValue::N((at + RECORD_KEPT_AFTER_DELETION).timestamp().to_string())
 }
 
 fn state_name(state: PointState) -> &'static str {
@@ -217,21 +268,11 @@ impl Catalog for CatalogTable {
     }
 
     async fn all_points(&self) -> Result<Vec<RecoveryPoint>, PortError> {
-        let mut points = Vec::new();
-        let mut pages = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| port_error("Scan", &self.table, e))?;
-            for item in page.items() {
-                points.push(decode(&self.table, item)?);
-            }
-        }
-        Ok(points)
+        self.scan(false).await
+    }
+
+    async fn present_points(&self) -> Result<Vec<RecoveryPoint>, PortError> {
+        self.scan(true).await
     }
 
     async fn update_state(
@@ -259,6 +300,10 @@ impl Catalog for CatalogTable {
             set.push("note = :note");
             request = request.expression_attribute_values(":note", s(note));
         }
+        if !change.state.is_present() {
+            set.push("purge_at = :purge");
+            request = request.expression_attribute_values(":purge", purge_at(change.at));
+        }
         request
             .update_expression(format!("SET {}", set.join(", ")))
             .send()
@@ -278,7 +323,7 @@ impl Catalog for CatalogTable {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(CatalogTable::key(resource, slot)))
-            .update_expression("SET #state = :deleted, note = :note, updated_at = :at")
+            .update_expression("SET #state = :deleted, note = :note, updated_at = :at, purge_at = :purge")
             .condition_expression(
                 "attribute_exists(#r) AND attribute_not_exists(holds) AND #state IN (:creating, :available)",
             )
@@ -289,6 +334,7 @@ impl Catalog for CatalogTable {
             .expression_attribute_values(":available", s("available"))
             .expression_attribute_values(":note", s(note))
             .expression_attribute_values(":at", s(at.to_rfc3339()))
+            .expression_attribute_values(":purge", purge_at(at))
             .send()
             .await
             .map_err(|e| port_error("UpdateItem", format!("{resource}@{slot}"), e))?;
@@ -296,33 +342,11 @@ impl Catalog for CatalogTable {
     }
 
     async fn add_hold(&self, resource: &ResourceKey, slot: Slot, holder: &str) -> Result<(), PortError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(CatalogTable::key(resource, slot)))
-            .update_expression("ADD holds :h")
-            .condition_expression("attribute_exists(#r)")
-            .expression_attribute_names("#r", "resource")
-            .expression_attribute_values(":h", AttributeValue::Ss(vec![holder.to_string()]))
-            .send()
-            .await
-            .map_err(|e| port_error("UpdateItem", format!("{resource}@{slot}"), e))?;
-        Ok(())
+        self.change_holds("ADD", resource, slot, holder).await
     }
 
     async fn remove_hold(&self, resource: &ResourceKey, slot: Slot, holder: &str) -> Result<(), PortError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(CatalogTable::key(resource, slot)))
-            .update_expression("DELETE holds :h")
-            .condition_expression("attribute_exists(#r)")
-            .expression_attribute_names("#r", "resource")
-            .expression_attribute_values(":h", AttributeValue::Ss(vec![holder.to_string()]))
-            .send()
-            .await
-            .map_err(|e| port_error("UpdateItem", format!("{resource}@{slot}"), e))?;
-        Ok(())
+        self.change_holds("DELETE", resource, slot, holder).await
     }
 }
 

@@ -20,6 +20,19 @@ pub use dynamodb::DynamoBackups;
 pub use rds::RdsSnapshots;
 pub use reports::ReportsBucket;
 
+/// The backup services Lifeboat manages, built from one SDK configuration.
+pub fn backup_services(
+    config: &aws_config::SdkConfig,
+) -> Vec<std::sync::Arc<dyn crate::ports::BackupService>> {
+    vec![
+        std::sync::Arc::new(RdsSnapshots::new(aws_sdk_rds::Client::new(config))),
+        std::sync::Arc::new(DynamoBackups::new(
+            aws_sdk_dynamodb::Client::new(config),
+            aws_sdk_resourcegroupstagging::Client::new(config),
+        )),
+    ]
+}
+
 /// Loads the SDK configuration from the environment (region, credentials, endpoint).
 pub async fn load_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -94,7 +107,8 @@ where
     PortError::new(operation, resource, kind, message)
 }
 
-fn describe(err: &dyn std::error::Error) -> String {
+/// An error with its chain of sources, on one line.
+pub fn describe(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {

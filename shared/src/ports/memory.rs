@@ -287,6 +287,14 @@ impl Catalog for MemoryCatalog {
         Ok(self.snapshot())
     }
 
+    async fn present_points(&self) -> Result<Vec<RecoveryPoint>, PortError> {
+        Ok(self
+            .snapshot()
+            .into_iter()
+            .filter(|p| p.state.is_present())
+            .collect())
+    }
+
     async fn update_state(
         &self,
         resource: &ResourceKey,

@@ -1,0 +1,121 @@
+//! Benchmarks that need the local stack's pieces; they print figures and assert nothing.
+//!
+//! - Cold start: from process spawn to the first poll of the Runtime API, median of 20, for
+//!   each function beside a minimal `lambda_runtime` binary measured in the same run.
+//! - Binary sizes of the same (release builds are stripped by the profile).
+//! - AWS calls per resource per tick in steady state, from a full-mode simulation of a fleet.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use lifeboat::inventory::{TAG_INSTANCE, TAG_TIMEZONE};
+use lifeboat::policy::PolicyBook;
+
+use crate::edge::lambda::{FunctionHost, FunctionSpec};
+use crate::simulation::{self, Mode};
+use crate::stack::{LocalStack, StackConfig, FUNCTIONS};
+use crate::{resources, StackError};
+
+pub const BASELINE: &str = "minimal-lambda";
+const COLD_STARTS: usize = 20;
+
+/// Cold starts and sizes of the binaries in `dir`.
+pub async fn cold_starts(dir: &Path) -> Result<String, StackError> {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Cold start, process spawn to first Runtime API poll, median of {COLD_STARTS} ({}):",
+        dir.display()
+    );
+    let mut medians = BTreeMap::new();
+    for name in std::iter::once(BASELINE).chain(FUNCTIONS) {
+        let median = median_cold_start(dir, name).await?;
+        medians.insert(name, median);
+        let size = std::fs::metadata(dir.join(name)).map(|m| m.len()).unwrap_or(0);
+        let ratio = median.as_secs_f64() / medians[BASELINE].as_secs_f64();
+        let _ = writeln!(
+            out,
+            "  {name:<18} {:>8.2} ms  ({ratio:.2}x the minimal binary)  size {:.1} MiB",
+            median.as_secs_f64() * 1000.0,
+            size as f64 / (1024.0 * 1024.0)
+        );
+    }
+    Ok(out)
+}
+
+async fn median_cold_start(dir: &Path, name: &str) -> Result<Duration, StackError> {
+    let work = std::env::temp_dir().join(format!("lifeboat-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work).map_err(|e| StackError::Setup(e.to_string()))?;
+    // The functions read their settings before polling; give them what a deployment would.
+    let env: BTreeMap<String, String> = [
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "bench"),
+        ("AWS_SECRET_ACCESS_KEY", "bench"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ("LIFEBOAT_CATALOG_TABLE", "lifeboat-catalog"),
+        ("LIFEBOAT_REPORTS_BUCKET", "lifeboat-reports"),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let mut samples = Vec::with_capacity(COLD_STARTS);
+    for _ in 0..COLD_STARTS {
+        let host = FunctionHost::start(FunctionSpec {
+            name: name.to_string(),
+            binary: dir.join(name),
+            env: env.clone(),
+            timeout: Duration::from_secs(30),
+            log: work.join(format!("{name}.log")),
+        })
+        .await?;
+        host.ensure_process()?;
+        let waited = tokio::time::timeout(Duration::from_secs(30), host.wait_for_first_poll()).await;
+        host.kill();
+        samples.push(waited.map_err(|_| StackError::Setup(format!("{name} never polled the Runtime API")))?);
+    }
+    samples.sort();
+    Ok(samples[COLD_STARTS / 2])
+}
+
+/// A fleet of `rds` RDS instances and `tables` DynamoDB tables, simulated in full mode for
+/// `days`; calls per resource per tick over the last day (steady state).
+pub async fn calls_per_tick(
+    rds: usize,
+    tables: usize,
+    days: i64,
+    end: DateTime<Utc>,
+) -> Result<String, StackError> {
+    let stack = LocalStack::start(StackConfig::from_env()).await?;
+    stack.edge.set_rds_snapshot_quota(100 * rds as u64 + 100);
+    let tags = [(TAG_INSTANCE, "bench"), (TAG_TIMEZONE, "Europe/Berlin")];
+    for i in 0..rds {
+        resources::rds_instance(&stack, &format!("bench-db-{i}"), &tags, 3).await?;
+    }
+    for i in 0..tables {
+        resources::dynamodb_table(&stack, &format!("bench-table-{i}"), &tags).await?;
+    }
+    let managed = simulation::managed_resources(&stack, &PolicyBook::default()).await?;
+    let ticks = simulation::plan(Mode::Full, end - TimeDelta::days(days), end, &managed);
+    let report = simulation::run(&stack, &ticks).await?;
+    let steady = report.since(end - TimeDelta::days(1));
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "AWS calls per resource per tick, steady state (last 24 h of {days} simulated days, {rds} RDS + {tables} DynamoDB):"
+    );
+    out.push_str(&steady.render_calls(managed.len()));
+    if !report.failures.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {} invocations failed: {:?}",
+            report.failures.len(),
+            report.failures.first()
+        );
+    }
+    Ok(out)
+}

@@ -1,0 +1,13 @@
+//! The smallest `lambda_runtime` function: the baseline the functions' cold starts are
+//! measured against (`lifeboat-local bench`).
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
+        Ok::<Value, Error>(event.payload)
+    }))
+    .await
+}

@@ -1,0 +1,116 @@
+//! Helpers of the end-to-end tests: a local stack per test, events, and views of its state.
+//!
+//! Each test starts its own stack (moto, the edge, the real function binaries from the
+//! debug build: `scripts/test` builds them first) and stops it when the stack is dropped.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use lifeboat::aws::CatalogTable;
+use lifeboat::catalog::RecoveryPoint;
+use lifeboat::ports::Catalog;
+use lifeboat_local::edge::calls::LoggedCall;
+use lifeboat_local::simulation::Tick;
+use lifeboat_local::stack::{Invocation, CATALOG_TABLE};
+use lifeboat_local::{LocalStack, StackConfig};
+use serde_json::Value;
+
+pub use lifeboat_local::simulation::{CREATOR, PRUNER};
+
+/// A stack whose functions run with the simulation switch on (ticks may be in the future).
+pub async fn stack() -> LocalStack {
+    stack_with(&[]).await
+}
+
+/// A stack whose functions get these extra environment variables.
+pub async fn stack_with(env: &[(&str, &str)]) -> LocalStack {
+    let mut config = StackConfig::from_env();
+    config.function_env = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect::<BTreeMap<_, _>>();
+    LocalStack::start(config).await.expect("the local stack starts")
+}
+
+pub fn at(s: &str) -> DateTime<Utc> {
+    s.parse().expect("an RFC 3339 time")
+}
+
+/// The scheduled event of `function` at `time`.
+pub fn event(function: &'static str, time: &str) -> Value {
+    Tick {
+        time: at(time),
+        function,
+    }
+    .event()
+}
+
+/// Invokes `function` for the tick at `time` and expects success.
+pub async fn tick(stack: &LocalStack, function: &'static str, time: &str) -> Value {
+    match stack
+        .invoke(function, &event(function, time))
+        .await
+        .expect("the Invoke API answers")
+    {
+        Invocation::Succeeded(v) => v,
+        failed => panic!("{function} at {time} failed: {failed:?}"),
+    }
+}
+
+/// Every catalog record, in any state.
+pub async fn catalog(stack: &LocalStack) -> Vec<RecoveryPoint> {
+    CatalogTable::new(stack.dynamodb(), CATALOG_TABLE)
+        .all_points()
+        .await
+        .expect("the catalog reads")
+}
+
+/// Names of the manual RDS snapshots moto holds.
+pub async fn rds_snapshots(stack: &LocalStack) -> Vec<String> {
+    let out = stack
+        .rds()
+        .describe_db_snapshots()
+        .snapshot_type("manual")
+        .send()
+        .await
+        .expect("DescribeDBSnapshots");
+    let mut names: Vec<String> = out
+        .db_snapshots()
+        .iter()
+        .filter_map(|s| s.db_snapshot_identifier().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Names of the DynamoDB backups moto holds.
+pub async fn dynamodb_backups(stack: &LocalStack) -> Vec<String> {
+    let out = stack.dynamodb().list_backups().send().await.expect("ListBackups");
+    let mut names: Vec<String> = out
+        .backup_summaries()
+        .iter()
+        .filter_map(|b| b.backup_name().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The calls `caller` made since the ledger was last cleared.
+pub fn calls_by(stack: &LocalStack, caller: &str) -> Vec<LoggedCall> {
+    stack
+        .edge
+        .ledger
+        .log()
+        .into_iter()
+        .filter(|c| c.caller == caller)
+        .collect()
+}
+
+/// Whether any call of `caller` wrote something (anything but reads).
+pub fn wrote(calls: &[LoggedCall]) -> bool {
+    calls.iter().any(|c| {
+        !["Describe", "List", "Get", "BatchGet", "Scan", "Query"]
+            .iter()
+            .any(|read| c.operation.starts_with(read))
+    })
+}

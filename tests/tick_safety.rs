@@ -1,0 +1,497 @@
+//! One tick at a time, on the local stack: idempotence, crashes, faults, and what is never touched.
+
+use chrono::{TimeDelta, Utc};
+use lifeboat::aws::CatalogTable;
+use lifeboat::catalog::{PointState, ResourceKey};
+use lifeboat::inventory::{TAG_INSTANCE, TAG_TIMEZONE};
+use lifeboat::ports::Catalog;
+use lifeboat::schedule::Slot;
+use lifeboat_e2e::*;
+use lifeboat_local::edge::faults::{FaultAction, FaultRule};
+use lifeboat_local::resources;
+use lifeboat_local::stack::{Invocation, CATALOG_TABLE, REPORTS_BUCKET};
+use serde_json::json;
+
+const ACME: [(&str, &str); 1] = [(TAG_INSTANCE, "acme")];
+
+fn rule(service: &str, operation: &str, target: Option<&str>, times: u32, action: FaultAction) -> FaultRule {
+    FaultRule {
+        service: Some(service.into()),
+        operation: Some(operation.into()),
+        caller: None,
+        target_contains: target.map(str::to_string),
+        skip: 0,
+        times: Some(times),
+        action,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_tick_twice_creates_nothing_new() {
+    let stack = stack().await;
+    resources::rds_instance(&stack, "db", &ACME, 3).await.unwrap();
+    resources::dynamodb_table(&stack, "orders", &ACME).await.unwrap();
+    tick(&stack, CREATOR, "2026-11-28T03:00:00Z").await;
+    let snapshots = rds_snapshots(&stack).await;
+    let backups = dynamodb_backups(&stack).await;
+    assert_eq!(snapshots, vec!["lifeboat-db-20261128t0300z"]);
+    assert_eq!(backups, vec!["lifeboat-orders-20261128t0300z"]);
+    let records = catalog(&stack).await;
+
+    stack.edge.ledger.clear();
+    let again = tick(&stack, CREATOR, "2026-11-28T03:00:00Z").await;
+    assert_eq!(rds_snapshots(&stack).await, snapshots);
+    assert_eq!(
+        dynamodb_backups(&stack).await,
+        backups,
+        "no second backup of the same slot"
+    );
+    assert_eq!(catalog(&stack).await.len(), records.len());
+    let creates = calls_by(&stack, CREATOR)
+        .into_iter()
+        .filter(|c| c.operation.starts_with("Create"))
+        .count();
+    assert_eq!(creates, 0, "the retry only looks: {again}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_part_way_through_a_tick_converges_on_retry() {
+    let stack = stack().await;
+    resources::rds_instance(&stack, "db", &ACME, 3).await.unwrap();
+    resources::dynamodb_table(&stack, "orders", &ACME).await.unwrap();
+    // moto makes the backup, then the edge kills the creator before it hears back.
+    stack.edge.faults.add(rule(
+        "dynamodb",
+        "CreateBackup",
+        Some("orders"),
+        1,
+        FaultAction::KillCaller,
+    ));
+    let crashed = stack
+        .invoke(CREATOR, &event(CREATOR, "2026-11-28T03:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(crashed.error_type(), Some("Runtime.ExitError"), "{crashed:?}");
+    assert_eq!(
+        dynamodb_backups(&stack).await.len(),
+        1,
+        "the backup was made before the crash"
+    );
+
+    // The schedule's retry: a new process, the same event.
+    tick(&stack, CREATOR, "2026-11-28T03:00:00Z").await;
+    assert_eq!(
+        dynamodb_backups(&stack).await,
+        vec!["lifeboat-orders-20261128t0300z"]
+    );
+    assert_eq!(rds_snapshots(&stack).await, vec!["lifeboat-db-20261128t0300z"]);
+    let records = catalog(&stack).await;
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|r| r.service_id.is_some()), "{records:?}");
+    // And the pruner's reconciliation finds nothing to adopt or report.
+    let report = tick(&stack, PRUNER, "2026-11-28T03:30:00Z").await;
+    assert!(
+        report["reconciliation"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["action"] == "synced"),
+        "{report}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untagged_resources_and_foreign_snapshots_are_never_touched() {
+    let stack = stack().await;
+    resources::rds_instance(&stack, "db", &ACME, 3).await.unwrap();
+    resources::rds_instance(&stack, "untagged-db", &[("team", "x")], 1)
+        .await
+        .unwrap();
+    resources::dynamodb_table(&stack, "orders", &ACME).await.unwrap();
+    resources::dynamodb_table(&stack, "untagged-table", &[])
+        .await
+        .unwrap();
+    // Snapshots and backups someone else made, one of them with a Lifeboat-looking name.
+    for (id, instance) in [
+        ("nightly-by-ops", "db"),
+        ("lifeboat-db-20200101t0000z", "db"),
+        ("x", "untagged-db"),
+    ] {
+        stack
+            .rds()
+            .create_db_snapshot()
+            .db_instance_identifier(instance)
+            .db_snapshot_identifier(id)
+            .send()
+            .await
+            .unwrap();
+    }
+    stack
+        .dynamodb()
+        .create_backup()
+        .table_name("orders")
+        .backup_name("manual-by-ops")
+        .send()
+        .await
+        .unwrap();
+    let foreign_rds = rds_snapshots(&stack).await;
+
+    stack.edge.ledger.clear();
+    tick(&stack, CREATOR, "2026-11-28T03:00:00Z").await;
+    // A year later everything Lifeboat made has expired; the pruner runs.
+    tick(&stack, CREATOR, "2027-12-01T03:00:00Z").await;
+    tick(&stack, PRUNER, "2027-12-01T03:30:00Z").await;
+
+    let untouched = |c: &&lifeboat_local::edge::calls::LoggedCall| !c.target.contains("untagged");
+    let calls: Vec<_> = stack
+        .edge
+        .ledger
+        .log()
+        .into_iter()
+        .filter(|c| c.caller != "tester")
+        .collect();
+    assert!(
+        calls.iter().all(|c| untouched(&c)),
+        "a call named an untagged resource: {calls:?}"
+    );
+    let snapshots = rds_snapshots(&stack).await;
+    for foreign in &foreign_rds {
+        assert!(
+            snapshots.contains(foreign),
+            "{foreign} was deleted: {snapshots:?}"
+        );
+    }
+    assert!(dynamodb_backups(&stack)
+        .await
+        .contains(&"manual-by-ops".to_string()));
+    assert!(
+        !snapshots.iter().any(|s| s.starts_with("lifeboat-untagged")),
+        "{snapshots:?}"
+    );
+    assert!(!dynamodb_backups(&stack)
+        .await
+        .iter()
+        .any(|b| b.contains("untagged")));
+    assert!(
+        !snapshots.contains(&"lifeboat-db-20261128t0300z".to_string()),
+        "Lifeboat's own expired point goes"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_newest_point_and_held_points_survive_expiry() {
+    let stack = stack().await;
+    resources::rds_instance(&stack, "db", &ACME, 3).await.unwrap();
+    resources::dynamodb_table(&stack, "orders", &ACME).await.unwrap();
+    for hour in ["03", "04", "05"] {
+        tick(&stack, CREATOR, &format!("2026-11-24T{hour}:00:00Z")).await;
+    }
+    tick(&stack, PRUNER, "2026-11-24T05:30:00Z").await;
+    let catalog_table = CatalogTable::new(stack.dynamodb(), CATALOG_TABLE);
+    let held = Slot::containing(at("2026-11-24T03:00:00Z"));
+    catalog_table
+        .add_hold(&ResourceKey::dynamodb("orders"), held, "req-42")
+        .await
+        .unwrap();
+
+    // Two years later, with no tick in between: every tier of every point has expired.
+    let report = tick(&stack, PRUNER, "2028-11-24T05:30:00Z").await;
+    assert_eq!(
+        rds_snapshots(&stack).await,
+        vec!["lifeboat-db-20261124t0500z"],
+        "the newest survives"
+    );
+    assert_eq!(
+        dynamodb_backups(&stack).await,
+        vec!["lifeboat-orders-20261124t0300z", "lifeboat-orders-20261124t0500z"],
+        "the held point and the newest survive"
+    );
+    let reasons: Vec<&str> = report["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["reason"].as_str())
+        .collect();
+    assert_eq!(reasons.iter().filter(|r| **r == "newest").count(), 2);
+    assert_eq!(reasons.iter().filter(|r| **r == "held").count(), 1);
+    // The hold released, the next run deletes it.
+    catalog_table
+        .remove_hold(&ResourceKey::dynamodb("orders"), held, "req-42")
+        .await
+        .unwrap();
+    tick(&stack, PRUNER, "2028-11-24T06:30:00Z").await;
+    assert_eq!(
+        dynamodb_backups(&stack).await,
+        vec!["lifeboat-orders-20261124t0500z"]
+    );
+    let deleted = catalog(&stack)
+        .await
+        .into_iter()
+        .filter(|p| p.state == PointState::Deleted)
+        .count();
+    assert_eq!(
+        deleted, 4,
+        "deleted points stay in the catalog as the record of why"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_future_tick_is_refused_and_a_malformed_event_writes_nothing() {
+    // Simulation switch off, as in a deployment.
+    let stack = stack_with(&[("LIFEBOAT_SIMULATION", "false")]).await;
+    resources::rds_instance(&stack, "db", &ACME, 3).await.unwrap();
+    stack.edge.ledger.clear();
+    let future = (Utc::now() + TimeDelta::days(400)).to_rfc3339();
+    for function in [CREATOR, PRUNER] {
+        let refused = stack.invoke(function, &event(function, &future)).await.unwrap();
+        assert_eq!(refused.error_type(), Some("EventFromTheFuture"), "{refused:?}");
+        let bad_events = [
+            (json!("tick"), "Scheduled Event object"),
+            (
+                json!({"detail-type": "Scheduled Event", "time": "tomorrow"}),
+                "`time`",
+            ),
+            (json!({"time": future}), "`detail-type`"),
+        ];
+        for (bad, named) in bad_events {
+            match stack.invoke(function, &bad).await.unwrap() {
+                Invocation::Failed { error_type, message } => {
+                    assert_eq!(error_type, "InvalidEvent", "{bad}");
+                    assert!(message.contains(named), "{bad}: {message} does not name {named}");
+                }
+                ok => panic!("{bad} was accepted: {ok:?}"),
+            }
+        }
+        assert!(calls_by(&stack, function).is_empty(), "{function} called AWS");
+    }
+    assert!(rds_snapshots(&stack).await.is_empty());
+    assert!(catalog(&stack).await.is_empty());
+    let reports = stack
+        .s3()
+        .list_objects_v2()
+        .bucket(REPORTS_BUCKET)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reports.key_count(), Some(0));
+    // A tick at the wall clock's time is accepted.
+    tick(&stack, CREATOR, &Utc::now().to_rfc3339()).await;
+    assert_eq!(rds_snapshots(&stack).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_snapshot_call_is_retried_and_the_others_are_not_held_up() {
+    let stack = stack().await;
+    for id in ["db-a", "db-b", "db-c"] {
+        resources::rds_instance(&stack, id, &ACME, 3).await.unwrap();
+    }
+    stack.edge.faults.add(rule(
+        "rds",
+        "CreateDBSnapshot",
+        Some("db-b"),
+        2,
+        FaultAction::Throttle,
+    ));
+    stack.edge.ledger.clear();
+    tick(&stack, CREATOR, "2026-11-28T03:00:00Z").await;
+    assert_eq!(
+        rds_snapshots(&stack).await,
+        vec![
+            "lifeboat-db-a-20261128t0300z",
+            "lifeboat-db-b-20261128t0300z",
+            "lifeboat-db-c-20261128t0300z"
+        ]
+    );
+    let creates: Vec<_> = calls_by(&stack, CREATOR)
+        .into_iter()
+        .filter(|c| c.operation == "CreateDBSnapshot")
+        .collect();
+    let b: Vec<_> = creates.iter().filter(|c| c.target.contains("db-b")).collect();
+    assert_eq!(b.len(), 3, "two throttled attempts, then success: {b:?}");
+    assert_eq!(
+        b.iter()
+            .filter(|c| c.injected.as_deref() == Some("throttle"))
+            .count(),
+        2
+    );
+    let b_done = b.last().unwrap().seq;
+    for other in creates.iter().filter(|c| !c.target.contains("db-b")) {
+        assert!(other.seq < b_done, "{} waited for db-b's backoff", other.target);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_snapshot_quota_is_refused_up_front_and_named() {
+    let stack = stack().await;
+    resources::rds_instance(&stack, "db-a", &ACME, 3).await.unwrap();
+    resources::rds_instance(&stack, "db-b", &ACME, 3).await.unwrap();
+    resources::dynamodb_table(&stack, "orders", &ACME).await.unwrap();
+    tick(&stack, CREATOR, "2026-11-28T03:00:00Z").await;
+    // Two snapshots used; the next tick needs two more but only one is left.
+    stack.edge.set_rds_snapshot_quota(3);
+    let refused = stack
+        .invoke(CREATOR, &event(CREATOR, "2026-11-28T04:00:00Z"))
+        .await
+        .unwrap();
+    match &refused {
+        Invocation::Failed { error_type, message } => {
+            assert_eq!(error_type, "QuotaExceeded");
+            assert!(
+                message.contains("ManualSnapshots") && message.contains("2 used of 3"),
+                "{message}"
+            );
+        }
+        other => panic!("expected QuotaExceeded, got {other:?}"),
+    }
+    assert_eq!(rds_snapshots(&stack).await.len(), 2, "no snapshot made half-way");
+    assert_eq!(
+        dynamodb_backups(&stack).await.len(),
+        2,
+        "DynamoDB is not held back"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn points_reported_creating_are_kept_until_available_and_dry_runs_change_nothing() {
+    let stack = stack().await;
+    resources::rds_instance(
+        &stack,
+        "db",
+        &[(TAG_INSTANCE, "acme"), (TAG_TIMEZONE, "Europe/London")],
+        3,
+    )
+    .await
+    .unwrap();
+    tick(&stack, CREATOR, "2026-11-24T03:00:00Z").await;
+    tick(&stack, CREATOR, "2026-11-24T04:00:00Z").await;
+    // The service keeps saying `creating` for this poll.
+    stack.edge.faults.add(rule(
+        "rds",
+        "DescribeDBSnapshots",
+        None,
+        1,
+        FaultAction::ReportCreating,
+    ));
+    let report = tick(&stack, PRUNER, "2026-12-24T04:30:00Z").await;
+    assert_eq!(report["deleted"], 0);
+    let reasons: Vec<_> = report["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["reason"].clone())
+        .collect();
+    assert!(reasons.contains(&json!("still_creating")), "{reasons:?}");
+
+    let dry = stack
+        .invoke(PRUNER, &{
+            let mut e = event(PRUNER, "2026-12-24T05:30:00Z");
+            e["detail"] = json!({"dry_run": true});
+            e
+        })
+        .await
+        .unwrap();
+    let Invocation::Succeeded(dry) = dry else {
+        panic!("{dry:?}")
+    };
+    let outcomes: Vec<_> = dry["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["outcome"].clone())
+        .collect();
+    assert!(outcomes.contains(&json!("would_delete")), "{outcomes:?}");
+    assert_eq!(rds_snapshots(&stack).await.len(), 2, "a dry run deletes nothing");
+
+    let report = tick(&stack, PRUNER, "2026-12-24T06:30:00Z").await;
+    assert_eq!(report["deleted"], 1);
+    assert_eq!(rds_snapshots(&stack).await, vec!["lifeboat-db-20261124t0400z"]);
+    // Every run wrote its report to the reports bucket.
+    let keys = stack
+        .s3()
+        .list_objects_v2()
+        .bucket(REPORTS_BUCKET)
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<_> = keys
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            "retention/2026/12/24/20261224t0400z.json",
+            "retention/2026/12/24/20261224t0500z.dry-run.json",
+            "retention/2026/12/24/20261224t0600z.json",
+        ]
+    );
+    let body = stack
+        .s3()
+        .get_object()
+        .bucket(REPORTS_BUCKET)
+        .key("retention/2026/12/24/20261224t0600z.json")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    let stored: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let deleted: Vec<_> = stored["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["outcome"] == "deleted")
+        .collect();
+    assert_eq!(deleted.len(), 1);
+    assert!(
+        deleted[0]["expired_at"].is_string(),
+        "the report says why: {}",
+        deleted[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_resource_fails_the_tick_with_a_distinct_error_but_not_the_others() {
+    let stack = stack().await;
+    resources::rds_instance(&stack, "db", &ACME, 3).await.unwrap();
+    resources::dynamodb_table(&stack, "orders", &ACME).await.unwrap();
+    stack.edge.faults.add(FaultRule {
+        times: None,
+        ..rule(
+            "dynamodb",
+            "CreateBackup",
+            Some("orders"),
+            1,
+            FaultAction::ServerError { status: 500 },
+        )
+    });
+    let failed = stack
+        .invoke(CREATOR, &event(CREATOR, "2026-11-28T03:00:00Z"))
+        .await
+        .unwrap();
+    match &failed {
+        Invocation::Failed { error_type, message } => {
+            assert_eq!(error_type, "ResourcesFailed");
+            assert!(
+                message.contains("dynamodb:orders") && message.contains("CreateBackup"),
+                "{message}"
+            );
+        }
+        other => panic!("expected ResourcesFailed, got {other:?}"),
+    }
+    assert_eq!(
+        rds_snapshots(&stack).await.len(),
+        1,
+        "the RDS instance got its point"
+    );
+    stack.edge.faults.clear();
+    tick(&stack, CREATOR, "2026-11-28T03:00:00Z").await;
+    assert_eq!(
+        dynamodb_backups(&stack).await,
+        vec!["lifeboat-orders-20261128t0300z"]
+    );
+}
