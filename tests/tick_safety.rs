@@ -264,6 +264,11 @@ async fn a_forged_future_tick_is_refused_and_a_malformed_event_writes_nothing() 
         }
         assert!(calls_by(&stack, function).is_empty(), "{function} called AWS");
     }
+    // A replayed creation tick from yesterday would label today's data with yesterday's slot.
+    let stale = (Utc::now() - TimeDelta::days(1)).to_rfc3339();
+    let refused = stack.invoke(CREATOR, &event(CREATOR, &stale)).await.unwrap();
+    assert_eq!(refused.error_type(), Some("EventTooOld"), "{refused:?}");
+    assert!(calls_by(&stack, CREATOR).is_empty());
     assert!(rds_snapshots(&stack).await.is_empty());
     assert!(catalog(&stack).await.is_empty());
     let reports = stack
@@ -494,4 +499,23 @@ async fn a_failing_resource_fails_the_tick_with_a_distinct_error_but_not_the_oth
         dynamodb_backups(&stack).await,
         vec!["lifeboat-orders-20261128t0300z"]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misconfigured_function_answers_configuration_naming_the_variable() {
+    let stack = stack_with(&[("LIFEBOAT_MAX_DELETIONS_PER_RUN", "lots")]).await;
+    for function in [CREATOR, PRUNER] {
+        match stack
+            .invoke(function, &event(function, "2026-11-28T03:00:00Z"))
+            .await
+            .unwrap()
+        {
+            Invocation::Failed { error_type, message } => {
+                assert_eq!(error_type, "Configuration");
+                assert!(message.contains("LIFEBOAT_MAX_DELETIONS_PER_RUN"), "{message}");
+            }
+            ok => panic!("{function} ran misconfigured: {ok:?}"),
+        }
+    }
+    assert!(catalog(&stack).await.is_empty());
 }

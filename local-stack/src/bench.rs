@@ -1,5 +1,7 @@
-//! Benchmarks that need the local stack's pieces; they print figures and assert nothing.
+//! Benchmarks; they print figures and assert nothing (`lifeboat-local bench`, run by
+//! `scripts/bench` on the release build).
 //!
+//! - Retention planning at fleet scale: 1,000,000 points over 10,000 resources, one thread.
 //! - Cold start: from process spawn to the first poll of the Runtime API, median of 20, for
 //!   each function beside a minimal `lambda_runtime` binary measured in the same run.
 //! - Binary sizes of the same (release builds are stripped by the profile).
@@ -11,8 +13,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
+use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey};
 use lifeboat::inventory::{TAG_INSTANCE, TAG_TIMEZONE};
-use lifeboat::policy::PolicyBook;
+use lifeboat::policy::{Policy, PolicyBook};
+use lifeboat::retention::plan;
+use lifeboat::schedule::{tiers_of, Slot};
 
 use crate::edge::lambda::{FunctionHost, FunctionSpec};
 use crate::simulation::{self, Mode};
@@ -20,6 +26,32 @@ use crate::stack::{LocalStack, StackConfig, FUNCTIONS};
 use crate::{resources, StackError};
 
 pub const BASELINE: &str = "minimal-lambda";
+const RESOURCES: usize = 10_000;
+const POINTS_PER_RESOURCE: usize = 100;
+const PLANNING_RUNS: usize = 7;
+
+/// `retention::plan` over a fleet's catalog: median and best of several runs.
+pub fn retention_planning() -> String {
+    let now: DateTime<Utc> = "2026-11-28T12:30:00Z".parse().expect("valid time");
+    let points = fleet(now);
+    let mut times: Vec<Duration> = (0..PLANNING_RUNS)
+        .map(|_| {
+            let started = std::time::Instant::now();
+            let decisions = plan(&points, now, 500);
+            let elapsed = started.elapsed();
+            std::hint::black_box(decisions);
+            elapsed
+        })
+        .collect();
+    times.sort();
+    format!(
+        "Retention planning, {} points over {RESOURCES} resources, one thread, {PLANNING_RUNS} runs:\n  median {:.3} s, best {:.3} s\n",
+        points.len(),
+        times[PLANNING_RUNS / 2].as_secs_f64(),
+        times[0].as_secs_f64()
+    )
+}
+
 const COLD_STARTS: usize = 20;
 
 /// Cold starts and sizes of the binaries in `dir`.
@@ -118,4 +150,43 @@ pub async fn calls_per_tick(
         );
     }
     Ok(out)
+}
+
+/// Each resource: 72 live hourly points and 28 older points (weekly, monthly and expired
+/// hourly), standard policy, spread over a few time zones.
+fn fleet(now: DateTime<Utc>) -> Vec<RecoveryPoint> {
+    let zones = [
+        Tz::UTC,
+        chrono_tz::America::New_York,
+        chrono_tz::Australia::Lord_Howe,
+    ];
+    let policy = Policy::standard();
+    let mut points = Vec::with_capacity(RESOURCES * POINTS_PER_RESOURCE);
+    let newest = Slot::containing(now);
+    for r in 0..RESOURCES {
+        let key = ResourceKey::rds(format!("db-{r:05}"));
+        let tz = zones[r % zones.len()];
+        for i in 0..POINTS_PER_RESOURCE {
+            // The last 72 hours, then one point a week back to about a year and a half.
+            let slot = if i < 72 {
+                Slot::containing(newest.start() - TimeDelta::hours(i as i64))
+            } else {
+                Slot::containing(newest.start() - TimeDelta::days(((i - 71) * 20) as i64))
+            };
+            points.push(RecoveryPoint {
+                service_id: Some(key.point_name(slot)),
+                resource: key.clone(),
+                instance_id: format!("customer-{}", r / 2),
+                slot,
+                tiers: tiers_of(&policy, tz, slot),
+                state: PointState::Available,
+                holds: Default::default(),
+                policy: policy.name.clone(),
+                timezone: tz.name().to_string(),
+                note: None,
+                updated_at: slot.start(),
+            });
+        }
+    }
+    points
 }

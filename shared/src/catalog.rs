@@ -133,8 +133,9 @@ pub struct RecoveryPoint {
     pub instance_id: String,
     pub slot: Slot,
     pub tiers: TierSet,
-    /// RDS snapshot identifier or DynamoDB backup ARN; `None` until the service has answered
-    /// (the record is written before the point is asked for, so a crash never orphans one).
+    /// RDS snapshot identifier or DynamoDB backup ARN. `None` in the claim the creator writes
+    /// before asking the service (so a crash never orphans a point); the pruner's
+    /// reconciliation fills it in from the service's listing within the hour.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_id: Option<String>,
     pub state: PointState,

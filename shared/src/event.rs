@@ -6,7 +6,7 @@
 //! everything, so a tick ahead of the wall clock by more than [`MAX_CLOCK_SKEW`] is refused
 //! unless the simulation switch is set (only the local stack and tests set it).
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -14,6 +14,14 @@ use crate::schedule::Slot;
 
 /// How far ahead of the wall clock an event's time may be.
 pub const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
+
+/// The wall-clock guard: refuse ticks too far ahead, and (for the snapshot creator, whose
+/// snapshot captures the data of now, not of the tick) ticks too old to be that slot's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClockGuard {
+    pub now: DateTime<Utc>,
+    pub max_age: Option<TimeDelta>,
+}
 
 /// A validated tick.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +50,15 @@ pub enum EventError {
         now: DateTime<Utc>,
         ahead_minutes: i64,
     },
+    #[error(
+        "event time {time} is {age_minutes} minutes behind the wall clock ({now}); refused, since a \
+         snapshot taken now would be labelled with a slot whose data it does not hold"
+    )]
+    TooOld {
+        time: DateTime<Utc>,
+        now: DateTime<Utc>,
+        age_minutes: i64,
+    },
 }
 
 #[derive(Deserialize)]
@@ -53,8 +70,8 @@ struct Envelope {
     detail: Option<Value>,
 }
 
-/// Parses and checks an event. `wall_clock` is `None` when the simulation switch is set.
-pub fn parse_tick(event: &Value, wall_clock: Option<DateTime<Utc>>) -> Result<Tick, EventError> {
+/// Parses and checks an event. `guard` is `None` when the simulation switch is set.
+pub fn parse_tick(event: &Value, guard: Option<ClockGuard>) -> Result<Tick, EventError> {
     let invalid = |m: String| EventError::Invalid(m);
     if !event.is_object() {
         return Err(invalid(format!(
@@ -104,13 +121,23 @@ pub fn parse_tick(event: &Value, wall_clock: Option<DateTime<Utc>>) -> Result<Ti
             )))
         }
     };
-    if let Some(now) = wall_clock {
+    if time.year() > 9000 {
+        return Err(invalid(format!("field `time` {time} is beyond any schedule")));
+    }
+    if let Some(ClockGuard { now, max_age }) = guard {
         let ahead = time - now;
         if ahead > MAX_CLOCK_SKEW {
             return Err(EventError::FromTheFuture {
                 time,
                 now,
                 ahead_minutes: ahead.num_minutes(),
+            });
+        }
+        if max_age.is_some_and(|max| -ahead > max) {
+            return Err(EventError::TooOld {
+                time,
+                now,
+                age_minutes: (-ahead).num_minutes(),
             });
         }
     }
@@ -160,7 +187,11 @@ mod tests {
 
     #[test]
     fn a_scheduled_event_gives_its_tick() {
-        let tick = parse_tick(&event("2026-11-28T03:00:12Z"), Some(at("2026-11-28T03:00:13Z"))).unwrap();
+        let tick = parse_tick(
+            &event("2026-11-28T03:00:12Z"),
+            guard("2026-11-28T03:00:13Z", None),
+        )
+        .unwrap();
         assert_eq!(tick.slot.to_string(), "2026-11-28T03:00:00Z");
         assert_eq!(tick.event_id, "e-1");
     }
@@ -169,12 +200,39 @@ mod tests {
     fn a_future_time_is_refused_unless_simulating() {
         let e = event("2027-11-28T03:00:00Z");
         assert!(matches!(
-            parse_tick(&e, Some(at("2026-11-28T03:00:00Z"))),
+            parse_tick(&e, guard("2026-11-28T03:00:00Z", None)),
             Err(EventError::FromTheFuture { .. })
         ));
         assert!(parse_tick(&e, None).is_ok());
         // A little skew is normal.
-        assert!(parse_tick(&event("2026-11-28T03:04:00Z"), Some(at("2026-11-28T03:00:00Z"))).is_ok());
+        assert!(parse_tick(
+            &event("2026-11-28T03:04:00Z"),
+            guard("2026-11-28T03:00:00Z", None)
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn an_old_time_is_refused_where_an_age_limit_is_set() {
+        let e = event("2026-11-28T03:00:00Z");
+        let hour = Some(TimeDelta::hours(1));
+        assert!(parse_tick(&e, guard("2026-11-28T03:59:00Z", hour)).is_ok());
+        assert!(matches!(
+            parse_tick(&e, guard("2026-11-28T04:01:00Z", hour)),
+            Err(EventError::TooOld { .. })
+        ));
+        assert!(parse_tick(&e, guard("2027-11-28T04:01:00Z", None)).is_ok());
+        assert!(
+            parse_tick(&event("9999-12-31T23:00:00Z"), None).is_err(),
+            "no panic at the end of time"
+        );
+    }
+
+    fn guard(now: &str, max_age: Option<TimeDelta>) -> Option<ClockGuard> {
+        Some(ClockGuard {
+            now: at(now),
+            max_age,
+        })
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub enum FailureType {
     InvalidEvent,
     /// The event's time is too far ahead of the wall clock; nothing was written. Permanent.
     EventFromTheFuture,
+    /// The event's time is too old for a snapshot to belong to its slot; nothing was written.
+    EventTooOld,
     /// The function's environment is wrong. Permanent until redeployed.
     Configuration,
     /// A service quota would be exceeded; nothing was created for that service.
@@ -29,6 +31,7 @@ impl FailureType {
         match self {
             FailureType::InvalidEvent => "InvalidEvent",
             FailureType::EventFromTheFuture => "EventFromTheFuture",
+            FailureType::EventTooOld => "EventTooOld",
             FailureType::Configuration => "Configuration",
             FailureType::QuotaExceeded => "QuotaExceeded",
             FailureType::ResourcesFailed => "ResourcesFailed",
@@ -59,6 +62,7 @@ impl From<EventError> for FunctionError {
         let kind = match e {
             EventError::Invalid(_) => FailureType::InvalidEvent,
             EventError::FromTheFuture { .. } => FailureType::EventFromTheFuture,
+            EventError::TooOld { .. } => FailureType::EventTooOld,
         };
         FunctionError::new(kind, e.to_string())
     }
@@ -68,6 +72,21 @@ impl From<ConfigError> for FunctionError {
     fn from(e: ConfigError) -> Self {
         FunctionError::new(FailureType::Configuration, e.to_string())
     }
+}
+
+/// Answers every invocation with the configuration error, so that a misconfigured deployment
+/// fails visibly, with the variable named and the `Configuration` type, instead of dying at
+/// start where callers only see the runtime's exit.
+pub async fn serve_configuration_error(error: ConfigError) -> Result<(), lambda_runtime::Error> {
+    tracing::error!(%error, "misconfigured");
+    let error = FunctionError::from(error);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |_: lambda_runtime::LambdaEvent<serde_json::Value>| {
+            let error = error.clone();
+            async move { Err::<serde_json::Value, FunctionError>(error) }
+        },
+    ))
+    .await
 }
 
 impl From<FunctionError> for Diagnostic {

@@ -60,11 +60,16 @@ impl Retention {
     /// The instant at which a point of `slot` stops being kept by this retention.
     pub fn expiry(self, slot: DateTime<Utc>) -> DateTime<Utc> {
         match self {
-            Retention::Hours(h) => slot + TimeDelta::hours(i64::from(h)),
-            Retention::Days(d) => slot + TimeDelta::days(i64::from(d)),
+            Retention::Hours(h) => slot
+                .checked_add_signed(TimeDelta::hours(i64::from(h)))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+            Retention::Days(d) => slot
+                .checked_add_signed(TimeDelta::days(i64::from(d)))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+            // Past the end of chrono's calendar a point is simply kept for ever.
             Retention::Months(m) => slot
                 .checked_add_months(Months::new(m))
-                .expect("validated retention stays inside chrono's range"),
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
         }
     }
 

@@ -166,7 +166,7 @@ pub trait Catalog: Send + Sync {
     /// and missing records stay as the record of why, but retention need not read them.
     async fn present_points(&self) -> Result<Vec<RecoveryPoint>, PortError>;
 
-    /// Sets the state (and service id, note) of a record.
+    /// Sets the state (and service id, note) of a record; a `Conflict` error for a deleted one.
     async fn update_state(
         &self,
         resource: &ResourceKey,
@@ -184,7 +184,7 @@ pub trait Catalog: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<(), PortError>;
 
-    /// Adds a hold on a record.
+    /// Adds a hold on a present record; a `Conflict` error when the point is deleted or missing.
     async fn add_hold(&self, resource: &ResourceKey, slot: Slot, holder: &str) -> Result<(), PortError>;
 
     /// Removes a hold from a record.

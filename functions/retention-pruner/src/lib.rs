@@ -8,6 +8,7 @@
 //! after that is finished by the next run's reconciliation. A dry run decides and reports but
 //! changes nothing.
 
+mod adopt;
 mod reconcile;
 
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use lifeboat::catalog::{RecoveryPoint, ResourceKind};
-use lifeboat::event::{detail_flag, parse_tick, Tick};
+use lifeboat::event::{detail_flag, parse_tick, ClockGuard, Tick};
 use lifeboat::failure::{FailureType, FunctionError};
 use lifeboat::policy::PolicyBook;
 use lifeboat::ports::{BackupService, Catalog, FailureKind, ReportSink};
@@ -23,6 +24,7 @@ use lifeboat::retention::{plan, RetentionDecision, Verdict};
 use serde::Serialize;
 use serde_json::Value;
 
+pub use adopt::UNVERIFIED_ORIGIN;
 pub use reconcile::{Finding, Reconciled};
 
 /// Deletions under way at once.
@@ -49,8 +51,8 @@ pub enum Outcome {
     AlreadyGone,
     /// A dry run: it would have been deleted.
     WouldDelete,
-    /// A hold was placed (or the state changed) after planning; kept.
-    KeptByLateHold,
+    /// A hold was placed, or the record changed, after planning; kept.
+    KeptByConcurrentChange,
     Failed,
 }
 
@@ -86,8 +88,14 @@ impl Pruner {
         event: Value,
         wall_clock: DateTime<Utc>,
     ) -> Result<PruneReport, FunctionError> {
-        let tick = parse_tick(&event, (!self.simulation).then_some(wall_clock))?;
-        let dry_run = detail_flag(&tick, "dry_run")?.unwrap_or(self.dry_run);
+        // An old tick only deletes less than a current one would, so only the future is guarded.
+        let guard = ClockGuard {
+            now: wall_clock,
+            max_age: None,
+        };
+        let tick = parse_tick(&event, (!self.simulation).then_some(guard))?;
+        // An event may ask for a dry run, never switch off a deployment's.
+        let dry_run = self.dry_run || detail_flag(&tick, "dry_run")?.unwrap_or(false);
         tracing::info!(slot = %tick.slot, dry_run, "retention tick");
         let mut records = self.catalog.present_points().await.map_err(|e| {
             FunctionError::new(FailureType::DependencyFailed, format!("reading the catalog: {e}"))
@@ -184,7 +192,7 @@ impl Pruner {
             .await
         {
             let outcome = if e.kind == FailureKind::Conflict {
-                Outcome::KeptByLateHold
+                Outcome::KeptByConcurrentChange
             } else {
                 Outcome::Failed
             };

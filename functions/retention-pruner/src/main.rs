@@ -11,11 +11,13 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lifeboat::telemetry::init();
-    let settings = Settings::from_env()?;
-    let bucket = settings
-        .reports_bucket
-        .clone()
-        .ok_or(ConfigError::Missing(REPORTS_BUCKET))?;
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => return lifeboat::failure::serve_configuration_error(e).await,
+    };
+    let Some(bucket) = settings.reports_bucket.clone() else {
+        return lifeboat::failure::serve_configuration_error(ConfigError::Missing(REPORTS_BUCKET)).await;
+    };
     let config = aws::load_config().await;
     let s3 = aws_sdk_s3::config::Builder::from(&config)
         .force_path_style(settings.s3_force_path_style)

@@ -4,7 +4,9 @@
 //!   (this is how `creating` records written by the creator become `available`).
 //! - A catalogued point the service no longer holds: marked `missing` and reported, unless it
 //!   was claimed so recently that its creation may still be on its way.
-//! - A Lifeboat point the catalog lacks: adopted, with tiers from the resource's policy.
+//! - A Lifeboat point the catalog lacks: adopted (see [`crate::adopt`]).
+//! - Several service points for one slot (a creation retried after a lost answer): the
+//!   catalogued one stays, the others are deleted as duplicates.
 //! - A point the catalog says was deleted but the service still holds: a deletion that was
 //!   interrupted part-way; it is finished. One it says is missing but is back: revived.
 //!
@@ -15,10 +17,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey};
-use lifeboat::inventory::{managed, ManagedResource, TAG_INSTANCE, TAG_POLICY, TAG_TIMEZONE};
+use lifeboat::inventory::{managed, ManagedResource};
+
+use crate::adopt::adopted;
 use lifeboat::policy::PolicyBook;
 use lifeboat::ports::{BackupService, Catalog, Claim, ServicePoint, StateChange};
-use lifeboat::schedule::{tiers_of, Slot};
+use lifeboat::schedule::Slot;
 use serde::Serialize;
 
 /// A claim younger than this with nothing at the service is left alone: the creator that
@@ -36,6 +40,8 @@ pub enum Finding {
     Adopted,
     /// A deletion interrupted part-way was finished.
     DeletionFinished,
+    /// A second point of the same slot (made by a retried creation) was deleted.
+    DuplicateDeleted { service_id: String },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -59,11 +65,8 @@ pub async fn reconcile(
     dry_run: bool,
 ) -> Vec<Reconciled> {
     let kind = service.kind();
-    let mut held: HashMap<(ResourceKey, Slot), ServicePoint> = held
-        .into_iter()
-        .map(|p| ((p.resource.clone(), p.slot), p))
-        .collect();
-    let mut findings = Vec::new();
+    let (mut held, duplicates) = group_held(held, records.iter().filter(|r| r.resource.kind == kind));
+    let mut findings = remove_duplicates(service, duplicates, dry_run).await;
     for record in records.iter_mut().filter(|r| r.resource.kind == kind) {
         let at_service = held.remove(&(record.resource.clone(), record.slot));
         let finding = match (&at_service, record.state) {
@@ -122,6 +125,63 @@ pub async fn reconcile(
     findings
 }
 
+/// The service's points by slot, one each, and the extra ones: of several points for one
+/// slot, the one the catalog records stays (else the first by id, for a stable choice).
+fn group_held<'a>(
+    held: Vec<ServicePoint>,
+    records: impl Iterator<Item = &'a RecoveryPoint>,
+) -> (HashMap<(ResourceKey, Slot), ServicePoint>, Vec<ServicePoint>) {
+    let recorded: HashMap<(&ResourceKey, Slot), &str> = records
+        .filter_map(|r| Some(((&r.resource, r.slot), r.service_id.as_deref()?)))
+        .collect();
+    let mut groups: HashMap<(ResourceKey, Slot), Vec<ServicePoint>> = HashMap::new();
+    for p in held {
+        groups.entry((p.resource.clone(), p.slot)).or_default().push(p);
+    }
+    let mut kept = HashMap::new();
+    let mut extra = Vec::new();
+    for (key, mut points) in groups {
+        points.sort_by(|a, b| a.service_id.cmp(&b.service_id));
+        let wanted = recorded.get(&(&key.0, key.1)).copied();
+        let keep = points
+            .iter()
+            .position(|p| Some(p.service_id.as_str()) == wanted)
+            .unwrap_or(0);
+        kept.insert(key, points.swap_remove(keep));
+        extra.extend(points);
+    }
+    (kept, extra)
+}
+
+/// Deletes the extra points of a slot (a dry run only reports them).
+async fn remove_duplicates(
+    service: &dyn BackupService,
+    duplicates: Vec<ServicePoint>,
+    dry_run: bool,
+) -> Vec<Reconciled> {
+    let mut findings = Vec::new();
+    for p in duplicates {
+        let error = if dry_run {
+            None
+        } else {
+            service
+                .delete_point(&p.resource, &p.service_id)
+                .await
+                .err()
+                .map(|e| e.to_string())
+        };
+        findings.push(Reconciled {
+            resource: p.resource,
+            slot: p.slot,
+            finding: Finding::DuplicateDeleted {
+                service_id: p.service_id,
+            },
+            error,
+        });
+    }
+    findings
+}
+
 /// Adopts a point the catalog lacks; finishes the deletion of one it records as deleted;
 /// revives one it records as missing. Returns the present record, if the point stays.
 async fn settle_leftover(
@@ -175,8 +235,9 @@ async fn settle_leftover(
     }
 }
 
+/// A claim is as old as its record's last change (the creator's tick time), not its slot.
 fn recently_claimed(record: &RecoveryPoint, now: DateTime<Utc>) -> bool {
-    record.service_id.is_none() && now - record.slot.start() < CLAIM_GRACE
+    record.service_id.is_none() && now - record.updated_at < CLAIM_GRACE
 }
 
 /// The catalog change a finding about a present record calls for.
@@ -213,57 +274,5 @@ async fn managed_resources(
             tracing::warn!(error = %e, "discovery failed; adopting with the points' own tags");
             HashMap::new()
         }
-    }
-}
-
-/// The catalog record of an adopted point: tiers recomputed from the resource's policy and
-/// time zone (the resource's tags, else the point's own tags, else the defaults).
-fn adopted(
-    p: &ServicePoint,
-    resource: Option<&ManagedResource>,
-    policies: &PolicyBook,
-    now: DateTime<Utc>,
-) -> RecoveryPoint {
-    let from_tags = || {
-        let found = lifeboat::inventory::DiscoveredResource {
-            key: p.resource.clone(),
-            // The point's own tags, with an instance tag so that it reads as managed.
-            tags: std::iter::once((TAG_INSTANCE.to_string(), "unknown".to_string()))
-                .chain(
-                    p.tags
-                        .iter()
-                        .filter(|(k, _)| [TAG_INSTANCE, TAG_POLICY, TAG_TIMEZONE].contains(&k.as_str()))
-                        .map(|(k, v)| (k.clone(), v.clone())),
-                )
-                .collect(),
-            pitr: None,
-        };
-        managed(&found, policies).ok().flatten()
-    };
-    let (instance_id, tiers, policy, timezone) = match resource.cloned().or_else(from_tags) {
-        Some(m) => (
-            m.instance_id,
-            tiers_of(&m.policy, m.timezone, p.slot),
-            m.policy.name,
-            m.timezone.name().to_string(),
-        ),
-        None => {
-            let standard = lifeboat::policy::Policy::standard();
-            let tiers = tiers_of(&standard, chrono_tz::Tz::UTC, p.slot);
-            ("unknown".into(), tiers, standard.name, "UTC".into())
-        }
-    };
-    RecoveryPoint {
-        resource: p.resource.clone(),
-        instance_id,
-        slot: p.slot,
-        tiers,
-        service_id: Some(p.service_id.clone()),
-        state: p.state,
-        holds: Default::default(),
-        policy,
-        timezone,
-        note: Some("adopted: found at the service, missing from the catalog".into()),
-        updated_at: now,
     }
 }

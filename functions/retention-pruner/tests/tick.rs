@@ -89,6 +89,17 @@ fn add_point(w: &World, key: &ResourceKey, slot: Slot) {
     });
 }
 
+/// A point at the service with no tags, as a DynamoDB backup (or a foreign snapshot) is.
+fn untagged_point(key: &ResourceKey, slot: Slot, service_id: impl Into<String>) -> ServicePoint {
+    ServicePoint {
+        resource: key.clone(),
+        slot,
+        service_id: service_id.into(),
+        state: PointState::Available,
+        tags: BTreeMap::new(),
+    }
+}
+
 /// Hourly points of `key` for `hours` hours ending at `last`.
 fn hourly(w: &World, key: &ResourceKey, last: &str, hours: i64) {
     let last = at(last);
@@ -226,13 +237,8 @@ async fn points_lifeboat_did_not_make_are_never_touched_and_lifeboat_points_are_
     hourly(&w, &db, "2026-11-24T12:00:00Z", 1);
     // A Lifeboat-named snapshot the catalog lacks, long expired: adopted, then pruned.
     let orphan = Slot::containing(at("2026-11-20T05:00:00Z"));
-    w.rds.add_point(ServicePoint {
-        resource: db.clone(),
-        slot: orphan,
-        service_id: db.point_name(orphan),
-        state: PointState::Available,
-        tags: BTreeMap::new(),
-    });
+    w.rds
+        .add_point(untagged_point(&db, orphan, db.point_name(orphan)));
     let report = prune(&w, "2026-11-24T12:30:00Z").await;
     assert!(report
         .reconciliation
@@ -345,4 +351,41 @@ async fn a_deletion_interrupted_after_the_catalog_said_deleted_is_finished() {
         .find(|p| p.slot == interrupted)
         .unwrap();
     assert_eq!(record.state, PointState::Deleted);
+}
+
+#[tokio::test]
+async fn a_second_backup_of_one_slot_is_deleted_and_the_catalogued_one_kept() {
+    let w = world(100);
+    let table = ResourceKey::dynamodb("orders");
+    hourly(&w, &table, "2026-11-24T12:00:00Z", 1);
+    let slot = Slot::containing(at("2026-11-24T12:00:00Z"));
+    w.ddb.add_point(untagged_point(&table, slot, "arn:duplicate"));
+    let report = prune(&w, "2026-11-24T12:30:00Z").await;
+    assert!(report.reconciliation.iter().any(
+        |r| matches!(&r.finding, Finding::DuplicateDeleted { service_id } if service_id == "arn:duplicate")
+    ));
+    let left: Vec<_> = w.ddb.all_points().into_iter().map(|p| p.service_id).collect();
+    assert_eq!(left, vec![table.point_name(slot)]);
+}
+
+#[tokio::test]
+async fn an_adopted_dynamodb_backup_is_held_not_deleted() {
+    let w = world(100);
+    let table = ResourceKey::dynamodb("orders");
+    hourly(&w, &table, "2026-11-24T12:00:00Z", 1);
+    let orphan = Slot::containing(at("2026-10-01T05:00:00Z"));
+    w.ddb.add_point(untagged_point(&table, orphan, "arn:orphan"));
+    prune(&w, "2026-11-24T12:30:00Z").await;
+    prune(&w, "2028-11-24T12:30:00Z").await;
+    assert!(
+        w.ddb.all_points().iter().any(|p| p.service_id == "arn:orphan"),
+        "its origin is unproven"
+    );
+    let record = w
+        .catalog
+        .snapshot()
+        .into_iter()
+        .find(|p| p.slot == orphan)
+        .unwrap();
+    assert!(record.holds.contains(retention_pruner::UNVERIFIED_ORIGIN));
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKind};
-use lifeboat::event::{parse_tick, Tick};
+use lifeboat::event::{parse_tick, ClockGuard, Tick};
 use lifeboat::failure::{FailureType, FunctionError};
 use lifeboat::inventory::{managed, ManagedResource};
 use lifeboat::policy::PolicyBook;
@@ -27,6 +27,10 @@ pub use pitr::PitrCheck;
 /// How many resources are worked on at once: enough that one throttled resource's backoff
 /// does not hold up the rest, few enough to stay well inside the services' rate limits.
 const CONCURRENCY: usize = 8;
+
+/// The oldest tick the creator acts on: the schedule's and Lambda's retries give up within
+/// 25 minutes; a snapshot taken later than this would not hold its slot's data.
+pub const MAX_TICK_AGE: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
 /// What the creator needs; `main` wires the AWS adapters, tests wire memory ports.
 pub struct Creator {
@@ -83,20 +87,25 @@ impl Creator {
         event: Value,
         wall_clock: DateTime<Utc>,
     ) -> Result<TickSummary, FunctionError> {
-        let tick = parse_tick(&event, (!self.simulation).then_some(wall_clock))?;
+        let guard = ClockGuard {
+            now: wall_clock,
+            max_age: Some(MAX_TICK_AGE),
+        };
+        let tick = parse_tick(&event, (!self.simulation).then_some(guard))?;
         tracing::info!(slot = %tick.slot, event_id = %tick.event_id, "snapshot tick");
         let mut failures = Vec::new();
         let resources = self.inventory(&mut failures).await;
         let planned = self.plan(&tick, resources).await?;
         let refused = self.over_quota(&planned, &mut failures).await;
-        let reports: Vec<ResourceReport> = stream::iter(planned)
+        let mut reports: Vec<ResourceReport> = stream::iter(planned)
             .map(|p| {
                 let quota_refused = refused.contains(&p.resource.key.kind);
                 self.handle_resource(&tick, p, quota_refused)
             })
-            .buffered(CONCURRENCY)
+            .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
+        reports.sort_by(|a, b| a.resource.cmp(&b.resource));
         let summary = TickSummary {
             slot: tick.slot.to_string(),
             event_id: tick.event_id.clone(),

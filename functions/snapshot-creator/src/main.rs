@@ -11,7 +11,10 @@ use snapshot_creator::Creator;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lifeboat::telemetry::init();
-    let settings = Settings::from_env()?;
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => return lifeboat::failure::serve_configuration_error(e).await,
+    };
     let config = aws::load_config().await;
     let creator = Creator {
         catalog: Arc::new(CatalogTable::new(

@@ -234,24 +234,31 @@ impl FunctionHost {
         self.first_poll.send_replace(None);
         self.ready.notify_waiters();
         let host = Arc::downgrade(self);
+        let generation = process.generation;
         tokio::spawn(async move {
             tokio::select! {
                 _ = child.wait() => {}
                 _ = killed => { let _ = child.kill().await; }
             }
             if let Some(host) = host.upgrade() {
-                host.process_exited();
+                host.process_exited(generation);
             }
         });
         Ok(())
     }
 
-    /// The process is gone: fail the invocation it had taken, if any.
-    fn process_exited(&self) {
-        self.process.lock().expect("process lock").alive = false;
+    /// Process `generation` is gone: fail the invocation in flight, whether or not it had
+    /// taken it (a process that dies at start never asks). A newer process is not affected.
+    fn process_exited(&self, generation: u64) {
+        {
+            let mut process = self.process.lock().expect("process lock");
+            if process.generation != generation {
+                return;
+            }
+            process.alive = false;
+        }
         self.ready.notify_waiters();
-        let mut pending = self.pending.lock().expect("pending lock");
-        if let Some(p) = pending.as_mut().filter(|p| p.delivered) {
+        if let Some(p) = self.pending.lock().expect("pending lock").as_mut() {
             // Dropping the sender answers the invocation with Runtime.ExitError.
             p.reply.take();
         }

@@ -101,8 +101,11 @@ impl Edge {
     }
 
     pub fn function(&self, name: &str) -> Option<Arc<FunctionHost>> {
-        // Step Functions passes ARNs; the console and CLI pass names.
-        let name = name.rsplit(':').next().unwrap_or(name);
+        // Step Functions passes ARNs (`arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`).
+        let name = match name.split_once(":function:") {
+            Some((_, rest)) => rest.split(':').next().unwrap_or(rest),
+            None => name,
+        };
         self.functions.read().expect("functions lock").get(name).cloned()
     }
 

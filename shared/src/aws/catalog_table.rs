@@ -55,7 +55,8 @@ impl CatalogTable {
         Ok(points)
     }
 
-    /// `ADD` or `DELETE` one holder in the record's string set of holds, atomically.
+    /// `ADD` or `DELETE` one holder in the record's string set of holds, atomically. A hold
+    /// is only added to a point the services still hold, so it cannot race a deletion.
     async fn change_holds(
         &self,
         verb: &str,
@@ -63,14 +64,24 @@ impl CatalogTable {
         slot: Slot,
         holder: &str,
     ) -> Result<(), PortError> {
-        self.client
+        let request = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(CatalogTable::key(resource, slot)))
             .update_expression(format!("{verb} holds :h"))
-            .condition_expression("attribute_exists(#r)")
             .expression_attribute_names("#r", "resource")
-            .expression_attribute_values(":h", AttributeValue::Ss(vec![holder.to_string()]))
+            .expression_attribute_values(":h", AttributeValue::Ss(vec![holder.to_string()]));
+        let request = if verb == "ADD" {
+            request
+                .condition_expression("attribute_exists(#r) AND #state IN (:creating, :available)")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":creating", s("creating"))
+                .expression_attribute_values(":available", s("available"))
+        } else {
+            request.condition_expression("attribute_exists(#r)")
+        };
+        request
             .send()
             .await
             .map_err(|e| port_error("UpdateItem", format!("{resource}@{slot}"), e))?;
@@ -287,9 +298,11 @@ impl Catalog for CatalogTable {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(CatalogTable::key(resource, slot)))
-            .condition_expression("attribute_exists(#r)")
+            // A deleted record is final: a late reconciliation must not bring it back.
+            .condition_expression("attribute_exists(#r) AND #state <> :deleted")
             .expression_attribute_names("#r", "resource")
             .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":deleted", s("deleted"))
             .expression_attribute_values(":state", s(state_name(change.state)))
             .expression_attribute_values(":at", s(change.at.to_rfc3339()));
         if let Some(id) = &change.service_id {
@@ -300,12 +313,16 @@ impl Catalog for CatalogTable {
             set.push("note = :note");
             request = request.expression_attribute_values(":note", s(note));
         }
-        if !change.state.is_present() {
+        // Only records of points that are gone are purged by the table's TTL.
+        let remove = if change.state.is_present() {
+            " REMOVE purge_at"
+        } else {
             set.push("purge_at = :purge");
             request = request.expression_attribute_values(":purge", purge_at(change.at));
-        }
+            ""
+        };
         request
-            .update_expression(format!("SET {}", set.join(", ")))
+            .update_expression(format!("SET {}{remove}", set.join(", ")))
             .send()
             .await
             .map_err(|e| port_error("UpdateItem", format!("{resource}@{slot}"), e))?;

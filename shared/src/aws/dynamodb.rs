@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::types::{
     BackupStatus, BackupSummary, BackupTypeFilter, PointInTimeRecoverySpecification,
     PointInTimeRecoveryStatus,
@@ -183,11 +184,18 @@ impl BackupService for DynamoBackups {
 
     async fn create_point(&self, point: &NewPoint) -> Result<ServicePoint, PortError> {
         let name = point.resource.point_name(point.slot);
+        // Backup names are not unique and CreateBackup takes no idempotency token: an SDK retry
+        // after a lost answer could make a second backup. A failure here fails the resource;
+        // the tick's retry looks for the backup before creating again.
         let out = self
             .dynamodb
             .create_backup()
             .table_name(&point.resource.name)
             .backup_name(&name)
+            .customize()
+            .config_override(
+                aws_sdk_dynamodb::config::Builder::default().retry_config(RetryConfig::disabled()),
+            )
             .send()
             .await
             .map_err(|e| port_error("CreateBackup", &name, e))?;

@@ -80,6 +80,12 @@ impl BackupService for RdsSnapshots {
                 let Some(id) = db.db_instance_identifier() else {
                     continue;
                 };
+                if let Some(cluster) = db.db_cluster_identifier() {
+                    // Aurora members are backed up through their cluster, which Lifeboat
+                    // does not manage yet; snapshotting a member would fail every hour.
+                    tracing::warn!(instance = id, cluster, "skipping an Aurora cluster member");
+                    continue;
+                }
                 let days = db.backup_retention_period().unwrap_or(0);
                 found.push(DiscoveredResource {
                     key: ResourceKey::rds(id),
@@ -114,11 +120,14 @@ impl BackupService for RdsSnapshots {
     }
 
     async fn set_pitr_window(&self, resource: &ResourceKey, days: u8) -> Result<(), PortError> {
+        // Turning backups on from 0 days restarts the instance when applied at once: that is
+        // left to its maintenance window. Changing the number of days is applied now.
+        let enabling = self.pitr_status(resource).await?.window_days.unwrap_or(0) == 0;
         self.client
             .modify_db_instance()
             .db_instance_identifier(&resource.name)
             .backup_retention_period(i32::from(days))
-            .apply_immediately(true)
+            .apply_immediately(!enabling)
             .send()
             .await
             .map_err(|e| port_error("ModifyDBInstance", resource, e))?;

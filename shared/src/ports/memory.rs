@@ -302,6 +302,14 @@ impl Catalog for MemoryCatalog {
         change: &StateChange,
     ) -> Result<(), PortError> {
         self.with_record("update_state", resource, slot, |r| {
+            if r.state == PointState::Deleted {
+                return Err(PortError::new(
+                    "update_state",
+                    resource,
+                    FailureKind::Conflict,
+                    "deleted is final",
+                ));
+            }
             r.state = change.state;
             if change.service_id.is_some() {
                 r.service_id.clone_from(&change.service_id);
@@ -339,6 +347,14 @@ impl Catalog for MemoryCatalog {
 
     async fn add_hold(&self, resource: &ResourceKey, slot: Slot, holder: &str) -> Result<(), PortError> {
         self.with_record("add_hold", resource, slot, |r| {
+            if !r.state.is_present() {
+                return Err(PortError::new(
+                    "add_hold",
+                    resource,
+                    FailureKind::Conflict,
+                    "the point is gone",
+                ));
+            }
             r.holds.insert(holder.to_string());
             Ok(())
         })
