@@ -3,8 +3,9 @@
 //! - `lifeboat-local up`: start the stack, print its endpoints, stay up until Ctrl-C.
 //! - `lifeboat-local demo [--days N] [--end RFC3339]`: start the stack, tag a demo instance,
 //!   fast-forward N days (400 by default) and print the coverage table.
-//! - `lifeboat-local bench [--dir DIR]`: cold starts and sizes of the binaries in DIR (the
-//!   release build), then AWS calls per resource per tick of a simulated fleet.
+//! - `lifeboat-local bench [planning] [cold-start] [calls] [--dir DIR]`: retention planning
+//!   at fleet scale, cold starts and sizes of the binaries in DIR (the release build), AWS
+//!   calls per resource per tick of a simulated fleet; all three by default.
 
 use std::process::ExitCode;
 
@@ -76,17 +77,27 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
                     .and_then(|e| e.parent().map(|p| p.to_path_buf()))
                     .unwrap_or_default()
             });
-            println!(
-                "{}",
-                lifeboat_local::bench::cold_starts(&dir)
+            // `bench planning`, `bench cold-start`, `bench calls`, or all three.
+            let all = !args
+                .iter()
+                .any(|a| ["planning", "cold-start", "calls"].contains(&a.as_str()));
+            let part = |name: &str| all || args.iter().any(|a| a == name);
+            if part("planning") {
+                println!("{}", lifeboat_local::bench::retention_planning());
+            }
+            if part("cold-start") {
+                let figures = lifeboat_local::bench::cold_starts(&dir)
                     .await
-                    .map_err(|e| e.to_string())?
-            );
-            let end = "2026-11-28T12:00:00Z".parse().expect("valid time");
-            let calls = lifeboat_local::bench::calls_per_tick(4, 4, 4, end)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("{calls}");
+                    .map_err(|e| e.to_string())?;
+                println!("{figures}");
+            }
+            if part("calls") {
+                let end = "2026-11-28T12:00:00Z".parse().expect("valid time");
+                let calls = lifeboat_local::bench::calls_per_tick(4, 4, 4, end)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!("{calls}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         _ => {
