@@ -229,6 +229,15 @@ async fn the_newest_point_and_held_points_survive_expiry() {
         .into_iter()
         .filter(|p| p.state == PointState::Deleted)
         .count();
+    // The pruner reads present points through the sparse index, never the whole table.
+    let reads: Vec<String> = calls_by(&stack, PRUNER)
+        .into_iter()
+        .map(|c| c.operation)
+        .collect();
+    assert!(
+        reads.iter().any(|op| op == "Query") && !reads.iter().any(|op| op == "Scan"),
+        "{reads:?}"
+    );
     assert_eq!(
         deleted, 4,
         "deleted points stay in the catalog as the record of why"

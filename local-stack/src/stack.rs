@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_lambda::primitives::Blob;
+use lifeboat::aws::{PRESENT, PRESENT_INDEX};
 use serde_json::Value;
 
 use crate::edge::lambda::{FunctionHost, FunctionSpec};
@@ -160,6 +162,8 @@ impl LocalStack {
     }
 
     async fn create_lifeboat_resources(&self) -> Result<(), StackError> {
+        let fail =
+            |e: aws_sdk_dynamodb::error::BuildError| StackError::aws("CreateTable lifeboat-catalog", e);
         let key = |name: &str, kind| {
             KeySchemaElement::builder()
                 .attribute_name(name)
@@ -172,13 +176,22 @@ impl LocalStack {
                 .attribute_type(ScalarAttributeType::S)
                 .build()
         };
+        // The same table as infra/template.yaml's CatalogTable.
+        let present_index = GlobalSecondaryIndex::builder()
+            .index_name(PRESENT_INDEX)
+            .key_schema(key(PRESENT, KeyType::Hash).map_err(fail)?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .map_err(fail)?;
         self.dynamodb()
             .create_table()
             .table_name(CATALOG_TABLE)
-            .key_schema(key("resource", KeyType::Hash).map_err(|e| StackError::aws("CreateTable", e))?)
-            .key_schema(key("slot", KeyType::Range).map_err(|e| StackError::aws("CreateTable", e))?)
-            .attribute_definitions(attr("resource").map_err(|e| StackError::aws("CreateTable", e))?)
-            .attribute_definitions(attr("slot").map_err(|e| StackError::aws("CreateTable", e))?)
+            .key_schema(key("resource", KeyType::Hash).map_err(fail)?)
+            .key_schema(key("slot", KeyType::Range).map_err(fail)?)
+            .attribute_definitions(attr("resource").map_err(fail)?)
+            .attribute_definitions(attr("slot").map_err(fail)?)
+            .attribute_definitions(attr(PRESENT).map_err(fail)?)
+            .global_secondary_indexes(present_index)
             .billing_mode(BillingMode::PayPerRequest)
             .send()
             .await

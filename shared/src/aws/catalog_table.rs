@@ -19,6 +19,12 @@ use crate::schedule::{Slot, TierSet};
 
 type Item = HashMap<String, AttributeValue>;
 
+/// The sparse global secondary index of present records (`creating` or `available`): only
+/// they carry the attribute `present`, so only they are in it.
+pub const PRESENT_INDEX: &str = "present-points";
+pub const PRESENT: &str = "present";
+const PRESENT_VALUE: &str = "1";
+
 /// BatchGetItem takes at most 100 keys.
 const BATCH_GET_LIMIT: usize = 100;
 
@@ -35,19 +41,43 @@ impl CatalogTable {
         }
     }
 
-    async fn scan(&self, present_only: bool) -> Result<Vec<RecoveryPoint>, PortError> {
-        let mut request = self.client.scan().table_name(&self.table).consistent_read(true);
-        if present_only {
-            request = request
-                .filter_expression("#state IN (:creating, :available)")
-                .expression_attribute_names("#state", "state")
-                .expression_attribute_values(":creating", s("creating"))
-                .expression_attribute_values(":available", s("available"));
-        }
+    async fn scan(&self) -> Result<Vec<RecoveryPoint>, PortError> {
         let mut points = Vec::new();
-        let mut pages = request.into_paginator().send();
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| port_error("Scan", &self.table, e))?;
+            for item in page.items() {
+                points.push(decode(&self.table, item)?);
+            }
+        }
+        Ok(points)
+    }
+
+    /// The present records, from the sparse index that holds only them: the table also keeps
+    /// the records of deleted points (for 400 days), which the pruner's hourly read skips.
+    /// The index is eventually consistent; a record read a moment stale is caught by the
+    /// conditional writes that follow (a deletion marks only a present record).
+    async fn query_present(&self) -> Result<Vec<RecoveryPoint>, PortError> {
+        let mut points = Vec::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(PRESENT_INDEX)
+            .key_condition_expression("#present = :yes")
+            .expression_attribute_names("#present", PRESENT)
+            .expression_attribute_values(":yes", s(PRESENT_VALUE))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| port_error("Query", format!("{}/index/{PRESENT_INDEX}", self.table), e))?;
             for item in page.items() {
                 points.push(decode(&self.table, item)?);
             }
@@ -141,6 +171,9 @@ pub(crate) fn to_item(p: &RecoveryPoint) -> Item {
     item.insert("expires_at".into(), s(p.expires_at().to_rfc3339()));
     item.insert("instance_id".into(), s(&p.instance_id));
     item.insert("state".into(), s(state_name(p.state)));
+    if p.state.is_present() {
+        item.insert(PRESENT.into(), s(PRESENT_VALUE));
+    }
     item.insert("policy".into(), s(&p.policy));
     item.insert("timezone".into(), s(&p.timezone));
     item.insert("updated_at".into(), s(p.updated_at.to_rfc3339()));
@@ -279,11 +312,11 @@ impl Catalog for CatalogTable {
     }
 
     async fn all_points(&self) -> Result<Vec<RecoveryPoint>, PortError> {
-        self.scan(false).await
+        self.scan().await
     }
 
     async fn present_points(&self) -> Result<Vec<RecoveryPoint>, PortError> {
-        self.scan(true).await
+        self.query_present().await
     }
 
     async fn update_state(
@@ -313,13 +346,16 @@ impl Catalog for CatalogTable {
             set.push("note = :note");
             request = request.expression_attribute_values(":note", s(note));
         }
-        // Only records of points that are gone are purged by the table's TTL.
+        // Only records of points that are gone are purged by the table's TTL, and only
+        // records of present points are in the present index.
         let remove = if change.state.is_present() {
+            set.push("present = :yes");
+            request = request.expression_attribute_values(":yes", s(PRESENT_VALUE));
             " REMOVE purge_at"
         } else {
             set.push("purge_at = :purge");
             request = request.expression_attribute_values(":purge", purge_at(change.at));
-            ""
+            " REMOVE present"
         };
         request
             .update_expression(format!("SET {}{remove}", set.join(", ")))
@@ -340,7 +376,9 @@ impl Catalog for CatalogTable {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(CatalogTable::key(resource, slot)))
-            .update_expression("SET #state = :deleted, note = :note, updated_at = :at, purge_at = :purge")
+            .update_expression(
+                "SET #state = :deleted, note = :note, updated_at = :at, purge_at = :purge REMOVE present",
+            )
             .condition_expression(
                 "attribute_exists(#r) AND attribute_not_exists(holds) AND #state IN (:creating, :available)",
             )

@@ -15,7 +15,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 
 use crate::ports::{FailureKind, PortError};
 
-pub use catalog_table::CatalogTable;
+pub use catalog_table::{CatalogTable, PRESENT, PRESENT_INDEX};
 pub use dynamodb::DynamoBackups;
 pub use rds::RdsSnapshots;
 pub use reports::ReportsBucket;
