@@ -20,7 +20,9 @@ pub enum FailureType {
     Configuration,
     /// A service quota would be exceeded; nothing was created for that service.
     QuotaExceeded,
-    /// Some resources failed; the others were handled. Retryable: a retry redoes only what is missing.
+    /// Some resources failed; the others were handled. A retry redoes only what is missing;
+    /// a failure no retry can fix (a bad tag, a refused call) fails every retry and keeps the
+    /// alarm on until someone fixes its cause.
     ResourcesFailed,
     /// A dependency every resource needs (the catalog, the reports bucket) failed. Retryable.
     DependencyFailed,

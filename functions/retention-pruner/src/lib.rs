@@ -2,8 +2,9 @@
 //! whose every tier has expired, and writes a report of every decision and its reason.
 //!
 //! What it never deletes: the newest point of a resource, a held point, a point still being
-//! created, anything Lifeboat did not create (only Lifeboat-named, Lifeboat-tagged points are
-//! ever listed), and more than the configured number per run. Before deleting, it marks the
+//! created, anything Lifeboat did not create (the services' listings keep only Lifeboat-named
+//! points, RDS snapshots also tagged `lifeboat:managed`; an uncatalogued DynamoDB backup,
+//! named but unprovable, is adopted under a hold), and more than the configured number per run. Before deleting, it marks the
 //! record deleted with a condition that no hold was placed meanwhile; a deletion interrupted
 //! after that is finished by the next run's reconciliation. A dry run decides and reports but
 //! changes nothing.
