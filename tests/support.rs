@@ -114,3 +114,26 @@ pub fn wrote(calls: &[LoggedCall]) -> bool {
             .any(|read| c.operation.starts_with(read))
     })
 }
+
+/// Invokes `function` with `event`, expects it to fail with `error_type`, returns the message.
+pub async fn expect_failure(
+    stack: &LocalStack,
+    function: &'static str,
+    event: &Value,
+    error_type: &str,
+) -> String {
+    match stack
+        .invoke(function, event)
+        .await
+        .expect("the Invoke API answers")
+    {
+        Invocation::Failed {
+            error_type: got,
+            message,
+        } => {
+            assert_eq!(got, error_type, "{function}: {message}");
+            message
+        }
+        ok => panic!("{function} was expected to fail with {error_type}: {ok:?}"),
+    }
+}

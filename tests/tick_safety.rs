@@ -343,20 +343,17 @@ async fn the_snapshot_quota_is_refused_up_front_and_named() {
     tick(&stack, CREATOR, "2026-11-28T03:00:00Z").await;
     // Two snapshots used; the next tick needs two more but only one is left.
     stack.edge.set_rds_snapshot_quota(3);
-    let refused = stack
-        .invoke(CREATOR, &event(CREATOR, "2026-11-28T04:00:00Z"))
-        .await
-        .unwrap();
-    match &refused {
-        Invocation::Failed { error_type, message } => {
-            assert_eq!(error_type, "QuotaExceeded");
-            assert!(
-                message.contains("ManualSnapshots") && message.contains("2 used of 3"),
-                "{message}"
-            );
-        }
-        other => panic!("expected QuotaExceeded, got {other:?}"),
-    }
+    let message = expect_failure(
+        &stack,
+        CREATOR,
+        &event(CREATOR, "2026-11-28T04:00:00Z"),
+        "QuotaExceeded",
+    )
+    .await;
+    assert!(
+        message.contains("ManualSnapshots") && message.contains("2 used of 3"),
+        "{message}"
+    );
     assert_eq!(rds_snapshots(&stack).await.len(), 2, "no snapshot made half-way");
     assert_eq!(
         dynamodb_backups(&stack).await.len(),
@@ -483,20 +480,17 @@ async fn a_failing_resource_fails_the_tick_with_a_distinct_error_but_not_the_oth
             FaultAction::ServerError { status: 500 },
         )
     });
-    let failed = stack
-        .invoke(CREATOR, &event(CREATOR, "2026-11-28T03:00:00Z"))
-        .await
-        .unwrap();
-    match &failed {
-        Invocation::Failed { error_type, message } => {
-            assert_eq!(error_type, "ResourcesFailed");
-            assert!(
-                message.contains("dynamodb:orders") && message.contains("CreateBackup"),
-                "{message}"
-            );
-        }
-        other => panic!("expected ResourcesFailed, got {other:?}"),
-    }
+    let message = expect_failure(
+        &stack,
+        CREATOR,
+        &event(CREATOR, "2026-11-28T03:00:00Z"),
+        "ResourcesFailed",
+    )
+    .await;
+    assert!(
+        message.contains("dynamodb:orders") && message.contains("CreateBackup"),
+        "{message}"
+    );
     assert_eq!(
         rds_snapshots(&stack).await.len(),
         1,
@@ -514,17 +508,14 @@ async fn a_failing_resource_fails_the_tick_with_a_distinct_error_but_not_the_oth
 async fn a_misconfigured_function_answers_configuration_naming_the_variable() {
     let stack = stack_with(&[("LIFEBOAT_MAX_DELETIONS_PER_RUN", "lots")]).await;
     for function in [CREATOR, PRUNER] {
-        match stack
-            .invoke(function, &event(function, "2026-11-28T03:00:00Z"))
-            .await
-            .unwrap()
-        {
-            Invocation::Failed { error_type, message } => {
-                assert_eq!(error_type, "Configuration");
-                assert!(message.contains("LIFEBOAT_MAX_DELETIONS_PER_RUN"), "{message}");
-            }
-            ok => panic!("{function} ran misconfigured: {ok:?}"),
-        }
+        let message = expect_failure(
+            &stack,
+            function,
+            &event(function, "2026-11-28T03:00:00Z"),
+            "Configuration",
+        )
+        .await;
+        assert!(message.contains("LIFEBOAT_MAX_DELETIONS_PER_RUN"), "{message}");
     }
     assert!(catalog(&stack).await.is_empty());
 }
