@@ -81,7 +81,8 @@ pub struct TickSummary {
 }
 
 impl Creator {
-    /// Handles one invocation. `wall_clock` is the real time, used only to refuse future ticks.
+    /// Handles one invocation. `wall_clock` is the real time, used only to refuse ticks from
+    /// the future or too old to be this hour's (unless simulating).
     pub async fn handle(
         &self,
         event: Value,
