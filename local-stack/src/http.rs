@@ -76,6 +76,36 @@ where
     })
 }
 
+/// Serves `handle` on `target` for as long as `target` lives; after that, answers `gone`.
+/// (The server task holds only a weak reference, so dropping the owner stops the service.)
+pub fn serve_weak<T, F, Fut>(
+    listener: TcpListener,
+    target: &Arc<T>,
+    gone: &'static str,
+    handle: F,
+) -> tokio::task::JoinHandle<()>
+where
+    T: Send + Sync + 'static,
+    F: Fn(Arc<T>, Received) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    let weak = Arc::downgrade(target);
+    let handle = Arc::new(handle);
+    serve(
+        listener,
+        Arc::new(move |req: Received| {
+            let target = weak.upgrade();
+            let handle = handle.clone();
+            async move {
+                match target {
+                    Some(t) => handle(t, req).await,
+                    None => text(StatusCode::SERVICE_UNAVAILABLE, gone),
+                }
+            }
+        }),
+    )
+}
+
 pub fn text(status: StatusCode, body: &str) -> Response<Body> {
     respond(status, "text/plain", body.as_bytes().to_vec())
 }

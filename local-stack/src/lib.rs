@@ -24,6 +24,15 @@ pub enum StackError {
     Aws { operation: String, message: String },
 }
 
+impl From<lifeboat::ports::PortError> for StackError {
+    fn from(e: lifeboat::ports::PortError) -> StackError {
+        StackError::Aws {
+            operation: format!("{} on {}", e.operation, e.resource),
+            message: e.message,
+        }
+    }
+}
+
 impl StackError {
     pub fn aws(operation: &str, err: impl std::error::Error) -> StackError {
         StackError::Aws {

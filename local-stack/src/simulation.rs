@@ -223,10 +223,7 @@ pub async fn managed_resources(
 ) -> Result<Vec<ManagedResource>, StackError> {
     let mut found = Vec::new();
     for service in services(stack) {
-        let discovered = service.discover().await.map_err(|e| StackError::Aws {
-            operation: e.operation.into(),
-            message: e.message,
-        })?;
+        let discovered = service.discover().await?;
         found.extend(
             discovered
                 .iter()
@@ -254,10 +251,7 @@ pub async fn end_state(
 
 async fn present_points(stack: &LocalStack) -> Result<Vec<RecoveryPoint>, StackError> {
     let catalog = CatalogTable::new(stack.dynamodb(), CATALOG_TABLE);
-    let points = catalog.all_points().await.map_err(|e| StackError::Aws {
-        operation: e.operation.into(),
-        message: e.message,
-    })?;
+    let points = catalog.all_points().await?;
     Ok(points.into_iter().filter(|p| p.state.is_present()).collect())
 }
 
@@ -338,10 +332,7 @@ pub async fn coverage(
     }
     let mut catalog_mismatches = Vec::new();
     for service in services(stack) {
-        let held = service.points().await.map_err(|e| StackError::Aws {
-            operation: e.operation.into(),
-            message: e.message,
-        })?;
+        let held = service.points().await?;
         let held: BTreeSet<(String, Slot)> = held.iter().map(|p| (p.resource.to_string(), p.slot)).collect();
         let catalogued: BTreeSet<(String, Slot)> = points
             .iter()

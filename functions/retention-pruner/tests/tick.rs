@@ -50,6 +50,15 @@ fn tick(time: &str, detail: Value) -> Value {
            "account":"123456789012","time":time,"region":"eu-west-1","resources":[],"detail":detail})
 }
 
+/// The catalog record of `slot`.
+fn record_at(w: &World, slot: Slot) -> RecoveryPoint {
+    w.catalog
+        .snapshot()
+        .into_iter()
+        .find(|p| p.slot == slot)
+        .expect("a record of the slot")
+}
+
 /// A pruning tick at `time`, with the wall clock at the same time.
 async fn prune(w: &World, time: &str) -> retention_pruner::PruneReport {
     w.pruner.handle(tick(time, json!({})), at(time)).await.unwrap()
@@ -245,12 +254,7 @@ async fn points_lifeboat_did_not_make_are_never_touched_and_lifeboat_points_are_
         .iter()
         .any(|r| r.finding == Finding::Adopted && r.slot == orphan));
     assert!(w.rds.all_points().iter().all(|p| p.slot != orphan));
-    let record = w
-        .catalog
-        .snapshot()
-        .into_iter()
-        .find(|p| p.slot == orphan)
-        .unwrap();
+    let record = record_at(&w, orphan);
     assert_eq!(record.state, PointState::Deleted);
     assert_eq!(record.instance_id, "acme");
 }
@@ -344,12 +348,7 @@ async fn a_deletion_interrupted_after_the_catalog_said_deleted_is_finished() {
         .iter()
         .any(|r| r.finding == Finding::DeletionFinished && r.slot == interrupted));
     assert_eq!(w.rds.all_points().len(), 1);
-    let record = w
-        .catalog
-        .snapshot()
-        .into_iter()
-        .find(|p| p.slot == interrupted)
-        .unwrap();
+    let record = record_at(&w, interrupted);
     assert_eq!(record.state, PointState::Deleted);
 }
 
@@ -381,11 +380,6 @@ async fn an_adopted_dynamodb_backup_is_held_not_deleted() {
         w.ddb.all_points().iter().any(|p| p.service_id == "arn:orphan"),
         "its origin is unproven"
     );
-    let record = w
-        .catalog
-        .snapshot()
-        .into_iter()
-        .find(|p| p.slot == orphan)
-        .unwrap();
+    let record = record_at(&w, orphan);
     assert!(record.holds.contains(retention_pruner::UNVERIFIED_ORIGIN));
 }

@@ -100,17 +100,10 @@ impl FunctionHost {
             server: Mutex::new(None),
             first_poll: tokio::sync::watch::Sender::new(None),
         });
-        let weak = Arc::downgrade(&host);
-        let handler = Arc::new(move |req: Received| {
-            let host = weak.upgrade();
-            async move {
-                match host {
-                    Some(h) => h.runtime_api(req).await,
-                    None => http::text(StatusCode::GONE, "function host stopped"),
-                }
-            }
+        let server = http::serve_weak(listener, &host, "function host stopped", |host, req| async move {
+            host.runtime_api(req).await
         });
-        *host.server.lock().expect("server lock") = Some(http::serve(listener, handler));
+        *host.server.lock().expect("server lock") = Some(server);
         Ok(host)
     }
 

@@ -67,17 +67,10 @@ impl Edge {
             rds_manual_snapshots: Mutex::new(None),
             server: Mutex::new(None),
         });
-        let weak = Arc::downgrade(&edge);
-        let handler = Arc::new(move |req: Received| {
-            let edge = weak.upgrade();
-            async move {
-                match edge {
-                    Some(edge) => edge.handle(req).await,
-                    None => http::text(StatusCode::SERVICE_UNAVAILABLE, "edge stopped"),
-                }
-            }
+        let server = http::serve_weak(listener, &edge, "edge stopped", |edge, req| async move {
+            edge.handle(req).await
         });
-        *edge.server.lock().expect("server lock") = Some(http::serve(listener, handler));
+        *edge.server.lock().expect("server lock") = Some(server);
         Ok(edge)
     }
 
