@@ -3,6 +3,7 @@
 //! Read and validated in one place so that a misconfigured deployment fails at its first
 //! invocation with the variable's name, instead of half-way through a tick.
 
+use crate::aws::TlsTrust;
 use crate::policy::{PolicyBook, PolicyError};
 
 pub const CATALOG_TABLE: &str = "LIFEBOAT_CATALOG_TABLE";
@@ -12,6 +13,7 @@ pub const SIMULATION: &str = "LIFEBOAT_SIMULATION";
 pub const MAX_DELETIONS_PER_RUN: &str = "LIFEBOAT_MAX_DELETIONS_PER_RUN";
 pub const DRY_RUN: &str = "LIFEBOAT_DRY_RUN";
 pub const S3_FORCE_PATH_STYLE: &str = "LIFEBOAT_S3_FORCE_PATH_STYLE";
+pub const TLS_TRUST: &str = "LIFEBOAT_TLS_TRUST";
 
 /// The pruner's bound when none is configured: a normal hour deletes about one point per
 /// resource, so this covers a fleet of hundreds while capping the damage of a bad run.
@@ -27,6 +29,7 @@ pub struct Settings {
     pub max_deletions_per_run: usize,
     pub dry_run: bool,
     pub s3_force_path_style: bool,
+    pub tls_trust: TlsTrust,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,6 +69,14 @@ impl Settings {
                 problem: "must be a whole number".into(),
             })?,
         };
+        let tls_trust = match get(TLS_TRUST).filter(|v| !v.is_empty()) {
+            None => TlsTrust::default(),
+            Some(v) => TlsTrust::parse(&v).ok_or_else(|| ConfigError::Invalid {
+                name: TLS_TRUST,
+                value: v.clone(),
+                problem: "must be amazon or system".into(),
+            })?,
+        };
         Ok(Settings {
             catalog_table,
             reports_bucket: get(REPORTS_BUCKET).filter(|v| !v.is_empty()),
@@ -74,6 +85,7 @@ impl Settings {
             max_deletions_per_run,
             dry_run: flag(&get, DRY_RUN)?,
             s3_force_path_style: flag(&get, S3_FORCE_PATH_STYLE)?,
+            tls_trust,
         })
     }
 }
@@ -114,6 +126,8 @@ mod tests {
         assert!(e.to_string().contains(POLICIES));
         let e = settings(&[(CATALOG_TABLE, "c"), (SIMULATION, "yes")]).unwrap_err();
         assert!(e.to_string().contains(SIMULATION));
+        let e = settings(&[(CATALOG_TABLE, "c"), (TLS_TRUST, "everyone")]).unwrap_err();
+        assert!(e.to_string().contains(TLS_TRUST));
     }
 
     #[test]

@@ -174,6 +174,19 @@ pub trait Catalog: Send + Sync {
         change: &StateChange,
     ) -> Result<(), PortError>;
 
+    /// Sets the state of several records, in as few calls as the catalog allows; the outcome
+    /// of each change, in order.
+    async fn update_states(
+        &self,
+        changes: &[(ResourceKey, Slot, StateChange)],
+    ) -> Vec<Result<(), PortError>> {
+        let mut results = Vec::with_capacity(changes.len());
+        for (resource, slot, change) in changes {
+            results.push(self.update_state(resource, *slot, change).await);
+        }
+        results
+    }
+
     /// Marks a present, unheld record deleted; a `Conflict` error when a hold was placed or
     /// the state changed meanwhile, so the caller must not delete the point.
     async fn mark_deleted(

@@ -7,6 +7,7 @@ use lifeboat::aws::{self, CatalogTable, ReportsBucket};
 use lifeboat::config::{ConfigError, Settings, REPORTS_BUCKET};
 use retention_pruner::Pruner;
 use serde_json::Value;
+use tokio::sync::OnceCell;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -18,25 +19,35 @@ async fn main() -> Result<(), Error> {
     let Some(bucket) = settings.reports_bucket.clone() else {
         return lifeboat::failure::serve_configuration_error(ConfigError::Missing(REPORTS_BUCKET)).await;
     };
-    let config = aws::load_config().await;
+    // Built on the first event rather than before the first poll: see `lifeboat::aws::tls`
+    // and BENCHMARKS.md for what a cold start costs and where.
+    let pruner = OnceCell::new();
+    let (pruner, settings, bucket) = (&pruner, &settings, &bucket);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let pruner = pruner.get_or_init(|| build(settings, bucket)).await;
+        pruner.handle(event.payload, chrono::Utc::now()).await
+    }))
+    .await
+}
+
+async fn build(settings: &Settings, bucket: &str) -> Pruner {
+    let config = aws::load_config(settings.tls_trust).await;
     let s3 = aws_sdk_s3::config::Builder::from(&config)
         .force_path_style(settings.s3_force_path_style)
         .build();
-    let pruner = Pruner {
+    Pruner {
         catalog: Arc::new(CatalogTable::new(
             aws_sdk_dynamodb::Client::new(&config),
             &settings.catalog_table,
         )),
         services: aws::backup_services(&config),
-        reports: Arc::new(ReportsBucket::new(aws_sdk_s3::Client::from_conf(s3), bucket)),
-        policies: settings.policies,
+        reports: Arc::new(ReportsBucket::new(
+            aws_sdk_s3::Client::from_conf(s3),
+            bucket.to_string(),
+        )),
+        policies: settings.policies.clone(),
         simulation: settings.simulation,
         max_deletions_per_run: settings.max_deletions_per_run,
         dry_run: settings.dry_run,
-    };
-    let pruner = &pruner;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        pruner.handle(event.payload, chrono::Utc::now()).await
-    }))
-    .await
+    }
 }

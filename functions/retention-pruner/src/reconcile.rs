@@ -67,7 +67,12 @@ pub async fn reconcile(
     let kind = service.kind();
     let (mut held, duplicates) = group_held(held, records.iter().filter(|r| r.resource.kind == kind));
     let mut findings = remove_duplicates(service, duplicates, dry_run).await;
-    for record in records.iter_mut().filter(|r| r.resource.kind == kind) {
+    let mut pending = Vec::new();
+    for (index, record) in records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.resource.kind == kind)
+    {
         let at_service = held.remove(&(record.resource.clone(), record.slot));
         let finding = match (&at_service, record.state) {
             (Some(p), state) if p.state != state || record.service_id.as_deref() != Some(&p.service_id) => {
@@ -79,26 +84,42 @@ pub async fn reconcile(
             (None, state) if state.is_present() && !recently_claimed(record, now) => Some(Finding::Vanished),
             _ => None,
         };
-        let Some(finding) = finding else { continue };
-        let change = change_for(&finding, at_service.as_ref(), now);
-        // A dry run changes nothing, but decides on the reconciled view, as a real run would.
-        let written = if dry_run {
-            Ok(())
-        } else {
-            catalog.update_state(&record.resource, record.slot, &change).await
-        };
+        if let Some(finding) = finding {
+            let change = change_for(&finding, at_service.as_ref(), now);
+            pending.push((index, finding, change));
+        }
+    }
+    // Written together: most hours every resource has one point that became available, and
+    // the catalog takes them all in one call.
+    let changes: Vec<_> = pending
+        .iter()
+        .map(|(index, _, change)| {
+            (
+                records[*index].resource.clone(),
+                records[*index].slot,
+                change.clone(),
+            )
+        })
+        .collect();
+    // A dry run changes nothing, but decides on the reconciled view, as a real run would.
+    let written = if dry_run || changes.is_empty() {
+        changes.iter().map(|_| Ok(())).collect()
+    } else {
+        catalog.update_states(&changes).await
+    };
+    for ((index, finding, change), written) in pending.into_iter().zip(written) {
+        let record = &mut records[index];
         if written.is_ok() {
             record.state = change.state;
             if change.service_id.is_some() {
-                record.service_id.clone_from(&change.service_id);
+                record.service_id = change.service_id;
             }
         }
-        let error = written.err().map(|e| e.to_string());
         findings.push(Reconciled {
             resource: record.resource.clone(),
             slot: record.slot,
             finding,
-            error,
+            error: written.err().map(|e| e.to_string()),
         });
     }
     // What is left is held by the service but absent from the present records: unknown to

@@ -7,6 +7,7 @@ use lifeboat::aws::{self, CatalogTable};
 use lifeboat::config::Settings;
 use serde_json::Value;
 use snapshot_creator::Creator;
+use tokio::sync::OnceCell;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -15,19 +16,26 @@ async fn main() -> Result<(), Error> {
         Ok(settings) => settings,
         Err(e) => return lifeboat::failure::serve_configuration_error(e).await,
     };
-    let config = aws::load_config().await;
-    let creator = Creator {
+    // Built on the first event rather than before the first poll: see `lifeboat::aws::tls`
+    // and BENCHMARKS.md for what a cold start costs and where.
+    let creator = OnceCell::new();
+    let (creator, settings) = (&creator, &settings);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let creator = creator.get_or_init(|| build(settings)).await;
+        creator.handle(event.payload, chrono::Utc::now()).await
+    }))
+    .await
+}
+
+async fn build(settings: &Settings) -> Creator {
+    let config = aws::load_config(settings.tls_trust).await;
+    Creator {
         catalog: Arc::new(CatalogTable::new(
             aws_sdk_dynamodb::Client::new(&config),
             &settings.catalog_table,
         )),
         services: aws::backup_services(&config),
-        policies: settings.policies,
+        policies: settings.policies.clone(),
         simulation: settings.simulation,
-    };
-    let creator = &creator;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        creator.handle(event.payload, chrono::Utc::now()).await
-    }))
-    .await
+    }
 }

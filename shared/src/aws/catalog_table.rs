@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 
@@ -27,6 +27,8 @@ const PRESENT_VALUE: &str = "1";
 
 /// BatchGetItem takes at most 100 keys.
 const BATCH_GET_LIMIT: usize = 100;
+/// TransactWriteItems takes at most 100 actions.
+const TRANSACT_LIMIT: usize = 100;
 
 pub struct CatalogTable {
     client: Client,
@@ -39,6 +41,82 @@ impl CatalogTable {
             client,
             table: table.into(),
         }
+    }
+
+    /// The conditional update that sets a record's state: for one `UpdateItem`, or as one
+    /// action of a transaction.
+    fn state_update(&self, resource: &ResourceKey, slot: Slot, change: &StateChange) -> Update {
+        let mut set = vec!["#state = :state", "updated_at = :at"];
+        let mut values: Item = HashMap::from([
+            (":deleted".to_string(), s("deleted")),
+            (":state".to_string(), s(state_name(change.state))),
+            (":at".to_string(), s(change.at.to_rfc3339())),
+        ]);
+        if let Some(id) = &change.service_id {
+            set.push("service_id = :id");
+            values.insert(":id".into(), s(id));
+        }
+        if let Some(note) = &change.note {
+            set.push("note = :note");
+            values.insert(":note".into(), s(note));
+        }
+        // Only records of points that are gone are purged by the table's TTL, and only
+        // records of present points are in the present index.
+        let remove = if change.state.is_present() {
+            set.push("present = :yes");
+            values.insert(":yes".into(), s(PRESENT_VALUE));
+            " REMOVE purge_at"
+        } else {
+            set.push("purge_at = :purge");
+            values.insert(":purge".into(), purge_at(change.at));
+            " REMOVE present"
+        };
+        Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(CatalogTable::key(resource, slot)))
+            // A deleted record is final: a late reconciliation must not bring it back.
+            .condition_expression("attribute_exists(#r) AND #state <> :deleted")
+            .expression_attribute_names("#r", "resource")
+            .expression_attribute_names("#state", "state")
+            .set_expression_attribute_values(Some(values))
+            .update_expression(format!("SET {}{remove}", set.join(", ")))
+            .build()
+            .expect("table name, key and update expression are set")
+    }
+
+    /// Up to [`TRANSACT_LIMIT`] state changes in one `TransactWriteItems` call (the pruner's
+    /// hourly "now available" updates, one per resource, cost one call instead of one each).
+    /// A transaction is all or nothing, so when it is refused (one record deleted meanwhile,
+    /// a conflict, a throttle) each change is retried on its own and gets its own answer.
+    async fn update_chunk(&self, chunk: &[(ResourceKey, Slot, StateChange)]) -> Vec<Result<(), PortError>> {
+        if chunk.len() > 1 {
+            let items = chunk
+                .iter()
+                .map(|(resource, slot, change)| {
+                    TransactWriteItem::builder()
+                        .update(self.state_update(resource, *slot, change))
+                        .build()
+                })
+                .collect();
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+            {
+                Ok(_) => return chunk.iter().map(|_| Ok(())).collect(),
+                Err(e) => tracing::debug!(
+                    error = %port_error("TransactWriteItems", &self.table, e),
+                    "batched state changes refused; applying them one by one"
+                ),
+            }
+        }
+        let mut results = Vec::with_capacity(chunk.len());
+        for (resource, slot, change) in chunk {
+            results.push(self.update_state(resource, *slot, change).await);
+        }
+        results
     }
 
     async fn scan(&self) -> Result<Vec<RecoveryPoint>, PortError> {
@@ -325,44 +403,30 @@ impl Catalog for CatalogTable {
         slot: Slot,
         change: &StateChange,
     ) -> Result<(), PortError> {
-        let mut set = vec!["#state = :state", "updated_at = :at"];
-        let mut request = self
-            .client
+        let update = self.state_update(resource, slot, change);
+        self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(CatalogTable::key(resource, slot)))
-            // A deleted record is final: a late reconciliation must not bring it back.
-            .condition_expression("attribute_exists(#r) AND #state <> :deleted")
-            .expression_attribute_names("#r", "resource")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":deleted", s("deleted"))
-            .expression_attribute_values(":state", s(state_name(change.state)))
-            .expression_attribute_values(":at", s(change.at.to_rfc3339()));
-        if let Some(id) = &change.service_id {
-            set.push("service_id = :id");
-            request = request.expression_attribute_values(":id", s(id));
-        }
-        if let Some(note) = &change.note {
-            set.push("note = :note");
-            request = request.expression_attribute_values(":note", s(note));
-        }
-        // Only records of points that are gone are purged by the table's TTL, and only
-        // records of present points are in the present index.
-        let remove = if change.state.is_present() {
-            set.push("present = :yes");
-            request = request.expression_attribute_values(":yes", s(PRESENT_VALUE));
-            " REMOVE purge_at"
-        } else {
-            set.push("purge_at = :purge");
-            request = request.expression_attribute_values(":purge", purge_at(change.at));
-            " REMOVE present"
-        };
-        request
-            .update_expression(format!("SET {}{remove}", set.join(", ")))
+            .set_key(Some(update.key))
+            .set_condition_expression(update.condition_expression)
+            .update_expression(update.update_expression)
+            .set_expression_attribute_names(update.expression_attribute_names)
+            .set_expression_attribute_values(update.expression_attribute_values)
             .send()
             .await
             .map_err(|e| port_error("UpdateItem", format!("{resource}@{slot}"), e))?;
         Ok(())
+    }
+
+    async fn update_states(
+        &self,
+        changes: &[(ResourceKey, Slot, StateChange)],
+    ) -> Vec<Result<(), PortError>> {
+        let mut results = Vec::with_capacity(changes.len());
+        for chunk in changes.chunks(TRANSACT_LIMIT) {
+            results.extend(self.update_chunk(chunk).await);
+        }
+        results
     }
 
     async fn mark_deleted(

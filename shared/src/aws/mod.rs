@@ -8,6 +8,7 @@ pub mod catalog_table;
 pub mod dynamodb;
 pub mod rds;
 pub mod reports;
+pub mod tls;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -19,6 +20,7 @@ pub use catalog_table::{CatalogTable, PRESENT, PRESENT_INDEX};
 pub use dynamodb::DynamoBackups;
 pub use rds::RdsSnapshots;
 pub use reports::ReportsBucket;
+pub use tls::TlsTrust;
 
 /// The backup services Lifeboat manages, built from one SDK configuration.
 pub fn backup_services(
@@ -33,11 +35,14 @@ pub fn backup_services(
     ]
 }
 
-/// Loads the SDK configuration from the environment (region, credentials, endpoint).
-pub async fn load_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await
+/// Loads the SDK configuration from the environment (region, credentials, endpoint), with
+/// the HTTPS client that trusts what `trust` says.
+pub async fn load_config(trust: TlsTrust) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(client) = tls::https_client(trust) {
+        loader = loader.http_client(client);
+    }
+    loader.load().await
 }
 
 const THROTTLING: &[&str] = &[
