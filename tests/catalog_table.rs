@@ -88,3 +88,35 @@ async fn state_changes_are_written_in_one_transaction_or_one_by_one_when_refused
     assert_eq!(states.iter().filter(|s| **s == PointState::Deleted).count(), 1);
     assert_eq!(states.iter().filter(|s| **s == PointState::Available).count(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_latest_available_point_before_a_time_skips_deleted_and_unfinished_ones() {
+    let stack = stack().await;
+    let table = CatalogTable::new(stack.dynamodb(), CATALOG_TABLE);
+    let [three, four, five] = ["03", "04", "05"].map(|h| claimed("orders", h));
+    for p in [&three, &four, &five] {
+        table.claim(p).await.expect("claim");
+    }
+    let results = table
+        .update_states(&[now_available(&three), now_available(&four)])
+        .await;
+    assert!(results.iter().all(Result::is_ok));
+    table
+        .mark_deleted(&four.resource, four.slot, "expired", at("2026-11-24T05:30:00Z"))
+        .await
+        .unwrap();
+    let latest = |t: &str| {
+        let table = &table;
+        let t = at(t);
+        async move {
+            table
+                .latest_available_before(&ResourceKey::dynamodb("orders"), t)
+                .await
+                .unwrap()
+                .map(|p| p.slot)
+        }
+    };
+    assert_eq!(latest("2026-11-24T06:00:00Z").await, Some(three.slot));
+    assert_eq!(latest("2026-11-24T03:30:00Z").await, Some(three.slot));
+    assert_eq!(latest("2026-11-24T03:00:00Z").await, None);
+}

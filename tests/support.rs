@@ -137,3 +137,70 @@ pub async fn expect_failure(
         ok => panic!("{function} was expected to fail with {error_type}: {ok:?}"),
     }
 }
+
+/// An answer of the restore-request API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub content_type: String,
+    pub location: Option<String>,
+}
+
+/// Calls the restore-request API on the stack's HTTP front as `principal` (none: unsigned).
+pub async fn api(
+    stack: &LocalStack,
+    principal: Option<&str>,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    idempotency_key: Option<&str>,
+) -> Answer {
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(p) = principal {
+        headers.push((lifeboat_local::api_front::PRINCIPAL_HEADER, p));
+    }
+    if let Some(k) = idempotency_key {
+        headers.push(("idempotency-key", k));
+    }
+    let url = format!("{}{path}", stack.api.url());
+    let request = lifeboat_local::http::request(method, &url, body.to_vec(), &headers);
+    let (status, headers, body) = lifeboat_local::http::HttpClient::new()
+        .send_full(request)
+        .await
+        .expect("the API front answers");
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    Answer {
+        status: status.as_u16(),
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        content_type: header("content-type").unwrap_or_default(),
+        location: header("location"),
+    }
+}
+
+/// `api` with a JSON body (`Value::Null`: no body).
+pub async fn api_json(stack: &LocalStack, principal: &str, method: &str, path: &str, body: &Value) -> Answer {
+    let bytes = if body.is_null() {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
+    api(stack, Some(principal), method, path, &bytes, None).await
+}
+
+/// Sets the continuous-backup window the edge reports for `resource` (`rds:db`, ...).
+pub async fn set_window(stack: &LocalStack, resource: &str, earliest: DateTime<Utc>, latest: DateTime<Utc>) {
+    let url = format!("{}/_lifeboat/restorable-windows/{resource}", stack.edge.url());
+    let body = serde_json::json!({"earliest": earliest, "latest": latest}).to_string();
+    let request = lifeboat_local::http::request("PUT", &url, body.into_bytes(), &[]);
+    let (status, _) = lifeboat_local::http::HttpClient::new()
+        .send(request)
+        .await
+        .unwrap();
+    assert!(status.is_success(), "setting the window of {resource}: {status}");
+}

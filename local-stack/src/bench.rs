@@ -6,6 +6,9 @@
 //!   each function beside a minimal `lambda_runtime` binary measured in the same run.
 //! - Binary sizes of the same (release builds are stripped by the profile).
 //! - AWS calls per resource per tick in steady state, from a full-mode simulation of a fleet.
+//! - The intake's request handling ([`intake`]).
+
+pub mod intake;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

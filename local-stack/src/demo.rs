@@ -1,4 +1,7 @@
-//! The main job of the README: a demo customer instance kept for a simulated 400 days.
+//! The main job of the README: a demo customer instance kept for a simulated 400 days, then
+//! a restore request filed and approved for it ([`restore_request`]).
+
+pub mod restore_request;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use lifeboat::inventory::{TAG_INSTANCE, TAG_TIMEZONE};

@@ -5,14 +5,17 @@
 //! scheduled functions through it tick by tick and reports coverage; [`demo`] is the main job
 //! of the README. Tests use the same pieces.
 
+pub mod api_front;
 pub mod bench;
 pub mod demo;
 pub mod edge;
 pub mod http;
 pub mod moto;
 pub mod resources;
+pub mod restore_setup;
 pub mod simulation;
 pub mod stack;
+pub mod tables;
 
 pub use stack::{LocalStack, StackConfig};
 

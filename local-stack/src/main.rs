@@ -62,6 +62,10 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
             print_endpoints(&stack);
             let (table, exact) = demo::run(&stack, days, end).await.map_err(|e| e.to_string())?;
             println!("\n{table}");
+            let restore = demo::restore_request::run(&stack, Utc::now())
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("\n{restore}");
             if exact {
                 println!("Coverage is exactly the policy's.");
                 Ok(ExitCode::SUCCESS)
@@ -80,10 +84,13 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
             // `bench planning`, `bench cold-start`, `bench calls`, or all three.
             let all = !args
                 .iter()
-                .any(|a| ["planning", "cold-start", "calls"].contains(&a.as_str()));
+                .any(|a| ["planning", "cold-start", "calls", "intake"].contains(&a.as_str()));
             let part = |name: &str| all || args.iter().any(|a| a == name);
             if part("planning") {
                 println!("{}", lifeboat_local::bench::retention_planning());
+            }
+            if part("intake") {
+                println!("{}", lifeboat_local::bench::intake::intake_handling().await);
             }
             if part("cold-start") {
                 let figures = lifeboat_local::bench::cold_starts(&dir)

@@ -5,24 +5,24 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::{BillingMode, GlobalSecondaryIndex, KeyType, Projection, ProjectionType};
 use aws_sdk_lambda::primitives::Blob;
 use lifeboat::aws::{PRESENT, PRESENT_INDEX};
 use serde_json::Value;
 
+use crate::api_front::ApiFront;
 use crate::edge::lambda::{FunctionHost, FunctionSpec};
 use crate::edge::Edge;
 use crate::moto::MotoServer;
+use crate::restore_setup;
+use crate::tables::{key, string_attribute};
 use crate::StackError;
 
 pub const REGION: &str = "us-east-1";
 pub const CATALOG_TABLE: &str = "lifeboat-catalog";
 pub const REPORTS_BUCKET: &str = "lifeboat-reports";
 /// The functions the edge serves, by crate name.
-pub const FUNCTIONS: [&str; 2] = ["snapshot-creator", "retention-pruner"];
+pub const FUNCTIONS: [&str; 3] = ["snapshot-creator", "retention-pruner", "restore-intake"];
 /// The access key id of calls made by tests and the simulation (functions use their names).
 pub const TESTER: &str = "tester";
 
@@ -72,6 +72,8 @@ fn default_functions_dir() -> PathBuf {
 /// A running local stack; everything stops when it is dropped.
 pub struct LocalStack {
     pub edge: Arc<Edge>,
+    /// The restore-request API over HTTP (see [`crate::api_front`]).
+    pub api: ApiFront,
     moto: MotoServer,
     pub config: StackConfig,
     sdk: aws_config::SdkConfig,
@@ -96,13 +98,16 @@ impl LocalStack {
             edge.add_function(host);
         }
         let sdk = sdk_config(&edge.url(), TESTER).await;
+        let api = ApiFront::start(&edge).await?;
         let stack = LocalStack {
             edge,
+            api,
             moto,
             config,
             sdk,
         };
         stack.create_lifeboat_resources().await?;
+        restore_setup::create(&stack).await?;
         Ok(stack)
     }
 
@@ -162,35 +167,21 @@ impl LocalStack {
     }
 
     async fn create_lifeboat_resources(&self) -> Result<(), StackError> {
-        let fail =
-            |e: aws_sdk_dynamodb::error::BuildError| StackError::aws("CreateTable lifeboat-catalog", e);
-        let key = |name: &str, kind| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build()
-        };
-        let attr = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-        };
         // The same table as infra/template.yaml's CatalogTable.
         let present_index = GlobalSecondaryIndex::builder()
             .index_name(PRESENT_INDEX)
-            .key_schema(key(PRESENT, KeyType::Hash).map_err(fail)?)
+            .key_schema(key(PRESENT, KeyType::Hash)?)
             .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build()
-            .map_err(fail)?;
+            .map_err(|e| StackError::aws("GlobalSecondaryIndex present-points", e))?;
         self.dynamodb()
             .create_table()
             .table_name(CATALOG_TABLE)
-            .key_schema(key("resource", KeyType::Hash).map_err(fail)?)
-            .key_schema(key("slot", KeyType::Range).map_err(fail)?)
-            .attribute_definitions(attr("resource").map_err(fail)?)
-            .attribute_definitions(attr("slot").map_err(fail)?)
-            .attribute_definitions(attr(PRESENT).map_err(fail)?)
+            .key_schema(key("resource", KeyType::Hash)?)
+            .key_schema(key("slot", KeyType::Range)?)
+            .attribute_definitions(string_attribute("resource")?)
+            .attribute_definitions(string_attribute("slot")?)
+            .attribute_definitions(string_attribute(PRESENT)?)
             .global_secondary_indexes(present_index)
             .billing_mode(BillingMode::PayPerRequest)
             .send()
@@ -213,6 +204,10 @@ impl LocalStack {
             ),
             ("moto server", self.moto.url()),
             ("edge control API", format!("{}/_lifeboat/", self.edge.url())),
+            (
+                "restore-request API (caller from the X-Lifeboat-Principal header)",
+                format!("{}/restore-requests", self.api.url()),
+            ),
             ("logs", self.config.work_dir.display().to_string()),
         ]
     }
@@ -254,6 +249,13 @@ fn function_env(name: &str, edge: &str, extra: &BTreeMap<String, String>) -> BTr
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
+    if name == "restore-intake" {
+        env.extend(
+            restore_setup::intake_env()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v)),
+        );
+    }
     env.extend(extra.clone());
     env
 }

@@ -3,7 +3,8 @@
 //! - The domain, pure and free of AWS types: [`policy`] (named policy documents),
 //!   [`schedule`] (slots and tiers in a resource's time zone), [`retention`] (what to delete
 //!   and why), [`catalog`] (the recovery-point model), [`inventory`] (managed resources from
-//!   tags), [`event`] (the scheduled tick).
+//!   tags), [`event`] (the scheduled tick), [`request`] (restore requests: filing, triage,
+//!   recovery options, decisions and their life).
 //! - [`ports`]: the traits the functions need, with in-memory implementations for tests.
 //! - [`aws`]: the adapters that implement the ports with the AWS SDK.
 //! - [`config`] and [`telemetry`]: what every function reads and sets up at start.
@@ -16,6 +17,7 @@ pub mod failure;
 pub mod inventory;
 pub mod policy;
 pub mod ports;
+pub mod request;
 pub mod retention;
 pub mod schedule;
 pub mod telemetry;

@@ -4,6 +4,7 @@
 //! [`memory`] implements them in memory for domain tests. Nothing here names an AWS type.
 
 pub mod memory;
+pub mod restore;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,6 +14,7 @@ use chrono::{DateTime, Utc};
 
 use crate::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
 use crate::inventory::{DiscoveredResource, PitrStatus};
+use crate::request::options::RestorableWindow;
 use crate::schedule::{Slot, TierSet};
 
 /// How a call to a port failed, which decides whether retrying can help.
@@ -114,6 +116,10 @@ pub trait BackupService: Send + Sync {
     /// Turns continuous backups on with a window of `days`.
     async fn set_pitr_window(&self, resource: &ResourceKey, days: u8) -> Result<(), PortError>;
 
+    /// The continuous-backup window the service reports for a resource; `None` when
+    /// continuous backups are off or the service reports no window.
+    async fn restorable_window(&self, resource: &ResourceKey) -> Result<Option<RestorableWindow>, PortError>;
+
     /// The quota on manual snapshots, where the service has one and tells it.
     async fn snapshot_quota(&self) -> Result<Option<Quota>, PortError>;
 
@@ -158,6 +164,16 @@ pub trait Catalog: Send + Sync {
 
     /// Writes `point` unless a record for its slot exists.
     async fn claim(&self, point: &RecoveryPoint) -> Result<Claim, PortError>;
+
+    /// Every record of one resource, in any state.
+    async fn points_of(&self, resource: &ResourceKey) -> Result<Vec<RecoveryPoint>, PortError>;
+
+    /// The latest available point of `resource` taken before `t` (whose slot starts before it).
+    async fn latest_available_before(
+        &self,
+        resource: &ResourceKey,
+        t: DateTime<Utc>,
+    ) -> Result<Option<RecoveryPoint>, PortError>;
 
     /// Every record, in any state.
     async fn all_points(&self) -> Result<Vec<RecoveryPoint>, PortError>;

@@ -23,6 +23,9 @@ use crate::policy::{MonthDay, MonthlyTier, Policy, Tier, WeeklyTier};
 pub struct Slot(DateTime<Utc>);
 
 impl Slot {
+    /// The earliest slot there is (a bound for ranges of slots).
+    pub const MIN: Slot = Slot(DateTime::<Utc>::MIN_UTC);
+
     /// The slot of the tick that `t` belongs to: `t` truncated to its UTC hour.
     pub fn containing(t: DateTime<Utc>) -> Slot {
         let hour = t

@@ -12,6 +12,7 @@ pub mod calls;
 pub mod faults;
 pub mod lambda;
 mod rds_quota;
+pub mod windows;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -39,6 +40,8 @@ pub struct Edge {
     pub faults: Faults,
     functions: RwLock<BTreeMap<String, Arc<FunctionHost>>>,
     rds_snapshot_quota: Mutex<u64>,
+    /// Continuous-backup windows set by tests (see [`windows`]).
+    pub windows: windows::Windows,
     /// Manual RDS snapshots in moto: counted once, then kept up to date from the create and
     /// delete calls that pass through the edge (counting in moto costs a full listing).
     rds_manual_snapshots: Mutex<Option<u64>>,
@@ -64,6 +67,7 @@ impl Edge {
             faults: Faults::default(),
             functions: RwLock::default(),
             rds_snapshot_quota: Mutex::new(DEFAULT_RDS_MANUAL_SNAPSHOT_QUOTA),
+            windows: windows::Windows::default(),
             rds_manual_snapshots: Mutex::new(None),
             server: Mutex::new(None),
         });
@@ -130,6 +134,11 @@ impl Edge {
         let call = AwsCall::of(&req);
         if call.service == "rds" && call.operation == "DescribeAccountAttributes" {
             let response = rds_quota::answer(&self, &req).await;
+            self.ledger
+                .record(&call, response.status().as_u16(), Some("emulated".into()));
+            return response;
+        }
+        if let Some(response) = windows::answer(&self, &call, &req).await {
             self.ledger
                 .record(&call, response.status().as_u16(), Some("emulated".into()));
             return response;
@@ -296,6 +305,22 @@ impl Edge {
                     ),
                 }
             }
+            (Method::PUT, ["restorable-windows", resource]) => {
+                match serde_json::from_slice::<windows::Window>(&req.body) {
+                    Ok(window) => {
+                        self.windows.set(resource, window);
+                        http::json(StatusCode::OK, &json!({}))
+                    }
+                    Err(e) => http::json(
+                        StatusCode::BAD_REQUEST,
+                        &json!({"error": format!("expected {{\"earliest\": …, \"latest\": …}}: {e}")}),
+                    ),
+                }
+            }
+            (Method::DELETE, ["restorable-windows"]) => {
+                self.windows.clear();
+                http::json(StatusCode::OK, &json!({}))
+            }
             (Method::POST, ["functions", name, "kill"]) => match self.function(name) {
                 Some(host) => {
                     host.kill();
@@ -339,7 +364,7 @@ fn percent_decoded(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn rebuild(status: StatusCode, headers: &hyper::HeaderMap, body: Bytes) -> Response<Body> {
+pub(crate) fn rebuild(status: StatusCode, headers: &hyper::HeaderMap, body: Bytes) -> Response<Body> {
     let mut builder = Response::builder().status(status);
     for (name, value) in headers {
         if name != "content-length" && name != "transfer-encoding" && name != "connection" {

@@ -389,6 +389,59 @@ impl Catalog for CatalogTable {
         }
     }
 
+    async fn points_of(&self, resource: &ResourceKey) -> Result<Vec<RecoveryPoint>, PortError> {
+        let mut points = Vec::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#r = :r")
+            .expression_attribute_names("#r", "resource")
+            .expression_attribute_values(":r", s(resource.to_string()))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| port_error("Query", format!("{}/{resource}", self.table), e))?;
+            for item in page.items() {
+                points.push(decode(&self.table, item)?);
+            }
+        }
+        Ok(points)
+    }
+
+    /// Newest first from the slot before `t`, skipping the records of deleted points (a loss
+    /// ten days back passes about a week of pruned hourly records before its weekly point).
+    async fn latest_available_before(
+        &self,
+        resource: &ResourceKey,
+        t: DateTime<Utc>,
+    ) -> Result<Option<RecoveryPoint>, PortError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#r = :r AND #slot < :bound")
+            .filter_expression("#state = :available")
+            .expression_attribute_names("#r", "resource")
+            .expression_attribute_names("#slot", "slot")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":r", s(resource.to_string()))
+            .expression_attribute_values(":bound", s(Slot::at_or_after(t).to_string()))
+            .expression_attribute_values(":available", s(state_name(PointState::Available)))
+            .scan_index_forward(false)
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| port_error("Query", format!("{}/{resource}", self.table), e))?;
+            if let Some(item) = page.items().first() {
+                return decode(&self.table, item).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
     async fn all_points(&self) -> Result<Vec<RecoveryPoint>, PortError> {
         self.scan().await
     }

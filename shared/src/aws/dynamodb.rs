@@ -14,10 +14,11 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 
-use super::port_error;
+use super::{port_error, utc};
 use crate::catalog::{parse_point_name, PointState, ResourceKey, ResourceKind};
 use crate::inventory::{DiscoveredResource, PitrStatus, TAG_INSTANCE};
 use crate::ports::{BackupService, Deletion, FailureKind, NewPoint, PortError, Quota, ServicePoint};
+use crate::request::options::RestorableWindow;
 use crate::schedule::Slot;
 
 pub struct DynamoBackups {
@@ -137,6 +138,28 @@ impl BackupService for DynamoBackups {
                     .unwrap_or(35)
             }),
         })
+    }
+
+    async fn restorable_window(&self, resource: &ResourceKey) -> Result<Option<RestorableWindow>, PortError> {
+        let out = self
+            .dynamodb
+            .describe_continuous_backups()
+            .table_name(&resource.name)
+            .send()
+            .await
+            .map_err(|e| port_error("DescribeContinuousBackups", resource, e))?;
+        let Some(pitr) = out
+            .continuous_backups_description()
+            .and_then(|d| d.point_in_time_recovery_description())
+            .filter(|p| p.point_in_time_recovery_status() == Some(&PointInTimeRecoveryStatus::Enabled))
+        else {
+            return Ok(None);
+        };
+        let earliest = pitr.earliest_restorable_date_time().and_then(utc);
+        let latest = pitr.latest_restorable_date_time().and_then(utc);
+        Ok(earliest
+            .zip(latest)
+            .map(|(earliest, latest)| RestorableWindow { earliest, latest }))
     }
 
     async fn set_pitr_window(&self, resource: &ResourceKey, days: u8) -> Result<(), PortError> {

@@ -8,7 +8,9 @@ pub mod catalog_table;
 pub mod dynamodb;
 pub mod rds;
 pub mod reports;
+pub mod requests_table;
 pub mod tls;
+pub mod workflow;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -20,7 +22,9 @@ pub use catalog_table::{CatalogTable, PRESENT, PRESENT_INDEX};
 pub use dynamodb::DynamoBackups;
 pub use rds::RdsSnapshots;
 pub use reports::ReportsBucket;
+pub use requests_table::RequestsTable;
 pub use tls::TlsTrust;
+pub use workflow::StepFunctions;
 
 /// The backup services Lifeboat manages, built from one SDK configuration.
 pub fn backup_services(
@@ -76,6 +80,11 @@ const CONFLICT: &[&str] = &[
     "BackupInUseException",
     "InvalidDBSnapshotState",
     "InvalidDBSnapshotStateFault",
+    "ExecutionAlreadyExists",
+    // A task token that is no longer waiting (answered, timed out, or never issued).
+    "TaskDoesNotExist",
+    "TaskTimedOut",
+    "InvalidToken",
 ];
 
 /// Turns an SDK error into a port error for `operation` on `resource`.
@@ -110,6 +119,11 @@ where
         _ => (FailureKind::Refused, describe(&err)),
     };
     PortError::new(operation, resource, kind, message)
+}
+
+/// An SDK time as a UTC time (`None` beyond chrono's range).
+pub(crate) fn utc(t: &aws_smithy_types::DateTime) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
 
 /// An error with its chain of sources, on one line.

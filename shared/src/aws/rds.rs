@@ -6,13 +6,14 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::{DbSnapshot, Tag};
 use aws_sdk_rds::Client;
 
-use super::port_error;
+use super::{port_error, utc};
 use crate::catalog::{parse_point_name, PointState, ResourceKey, ResourceKind};
 use crate::inventory::{
     DiscoveredResource, PitrStatus, TAG_EXPIRES, TAG_INSTANCE, TAG_MANAGED, TAG_POLICY, TAG_SLOT, TAG_TIERS,
     TAG_TIMEZONE,
 };
 use crate::ports::{BackupService, Deletion, FailureKind, NewPoint, PortError, Quota, ServicePoint};
+use crate::request::options::RestorableWindow;
 use crate::schedule::Slot;
 
 /// The RDS account quota that manual DB snapshots count against.
@@ -98,6 +99,39 @@ impl BackupService for RdsSnapshots {
             }
         }
         Ok(found)
+    }
+
+    async fn restorable_window(&self, resource: &ResourceKey) -> Result<Option<RestorableWindow>, PortError> {
+        // The automated backups carry the instance's real restore window; the instance's
+        // own description has only its latest restorable time.
+        let out = self
+            .client
+            .describe_db_instance_automated_backups()
+            .db_instance_identifier(&resource.name)
+            .send()
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(e) => {
+                let e = port_error("DescribeDBInstanceAutomatedBackups", resource, e);
+                return if e.kind == FailureKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(e)
+                };
+            }
+        };
+        let window = out
+            .db_instance_automated_backups()
+            .iter()
+            .filter(|b| b.status() == Some("active"))
+            .filter_map(|b| b.restore_window())
+            .find_map(|w| {
+                let earliest = w.earliest_time().and_then(utc)?;
+                let latest = w.latest_time().and_then(utc)?;
+                Some(RestorableWindow { earliest, latest })
+            });
+        Ok(window)
     }
 
     async fn pitr_status(&self, resource: &ResourceKey) -> Result<PitrStatus, PortError> {

@@ -4,6 +4,8 @@
 //! RDS snapshot but not per DynamoDB backup, conditional catalog writes) and can be told to
 //! fail a given operation on a given resource.
 
+pub mod restore;
+
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 
@@ -16,6 +18,7 @@ use super::{
 };
 use crate::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
 use crate::inventory::{DiscoveredResource, PitrStatus};
+use crate::request::options::RestorableWindow;
 use crate::schedule::Slot;
 
 /// One service's resources and points.
@@ -32,6 +35,7 @@ struct ServiceState {
     /// (operation, resource name) pairs that fail.
     failing: HashSet<(String, String)>,
     quota: Option<Quota>,
+    windows: BTreeMap<ResourceKey, RestorableWindow>,
     calls: Vec<String>,
     next_id: u64,
 }
@@ -52,6 +56,11 @@ impl MemoryService {
         let tags = tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         self.lock().resources.insert(key.clone(), (tags, pitr));
         key
+    }
+
+    /// The continuous-backup window the service reports for `resource`.
+    pub fn set_window(&self, resource: &ResourceKey, window: RestorableWindow) {
+        self.lock().windows.insert(resource.clone(), window);
     }
 
     /// A point made by someone else, or a Lifeboat-named one the catalog lacks.
@@ -150,6 +159,11 @@ impl BackupService for MemoryService {
             window_days: Some(days),
         };
         Ok(())
+    }
+
+    async fn restorable_window(&self, resource: &ResourceKey) -> Result<Option<RestorableWindow>, PortError> {
+        let state = self.enter("restorable_window", &resource.name)?;
+        Ok(state.windows.get(resource).copied())
     }
 
     async fn snapshot_quota(&self) -> Result<Option<Quota>, PortError> {
@@ -281,6 +295,29 @@ impl Catalog for MemoryCatalog {
         }
         records.insert(key, point.clone());
         Ok(Claim::Claimed)
+    }
+
+    async fn points_of(&self, resource: &ResourceKey) -> Result<Vec<RecoveryPoint>, PortError> {
+        Ok(self
+            .snapshot()
+            .into_iter()
+            .filter(|p| &p.resource == resource)
+            .collect())
+    }
+
+    async fn latest_available_before(
+        &self,
+        resource: &ResourceKey,
+        t: DateTime<Utc>,
+    ) -> Result<Option<RecoveryPoint>, PortError> {
+        let bound = (resource.clone(), Slot::at_or_after(t));
+        Ok(self
+            .lock()
+            .range((resource.clone(), Slot::MIN)..bound)
+            .rev()
+            .map(|(_, p)| p)
+            .find(|p| p.state == PointState::Available)
+            .cloned())
     }
 
     async fn all_points(&self) -> Result<Vec<RecoveryPoint>, PortError> {

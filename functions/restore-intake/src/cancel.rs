@@ -1,0 +1,43 @@
+//! `POST /restore-requests/{id}/cancel`: withdraws a request before its restore runs.
+//!
+//! Allowed while the request is submitted or approved. Once the executor has locked an
+//! approved request (it moves it to `executing` with a conditional write), cancelling is
+//! refused; a cancel that wins that race makes the executor's lock fail, and the execution
+//! ends without touching anything.
+
+use chrono::{DateTime, Utc};
+use lifeboat::request::decision::parse_optional_reason;
+use lifeboat::request::lifecycle::{check_transition, AuditEntry, Caller, Status};
+
+use crate::api::{ApiError, ApiResponse};
+use crate::{holds, Intake};
+
+pub const MAX_REASON: usize = 2000;
+
+pub async fn cancel(
+    intake: &Intake,
+    caller: &Caller,
+    id: &str,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<ApiResponse, ApiError> {
+    let reason = parse_optional_reason(body, MAX_REASON)?;
+    let stored = intake.load(id).await?;
+    check_transition(&stored.request, Status::Cancelled)?;
+    let mut next = stored.clone();
+    next.request.status = Status::Cancelled;
+    next.request.history.push(AuditEntry {
+        at: now,
+        by: caller.principal.clone(),
+        from: Some(stored.request.status),
+        to: Status::Cancelled,
+        reason,
+    });
+    intake
+        .requests
+        .replace(&next, stored.version)
+        .await
+        .map_err(|e| ApiError::write_failed(e, id))?;
+    holds::release(&*intake.catalog, &holds::points_of(&next.request), id).await;
+    Ok(ApiResponse::json(200, &next.request))
+}

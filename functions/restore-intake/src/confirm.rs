@@ -1,0 +1,51 @@
+//! `POST /restore-requests/{id}/confirm`: an engineer confirms the step the restore state
+//! machine waits on (before it touches production), by sending the task token the executor
+//! stored on the request. Until something waits, the answer is 409.
+
+use chrono::{DateTime, Utc};
+use lifeboat::request::decision::parse_optional_reason;
+use lifeboat::request::lifecycle::{AuditEntry, Caller};
+use serde_json::json;
+
+use crate::api::{ApiError, ApiResponse};
+use crate::cancel::MAX_REASON;
+use crate::Intake;
+
+pub async fn confirm(
+    intake: &Intake,
+    caller: &Caller,
+    id: &str,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<ApiResponse, ApiError> {
+    let reason = parse_optional_reason(body, MAX_REASON)?;
+    let stored = intake.load(id).await?;
+    // The same rule as deciding: whoever filed a request does not also wave it through.
+    caller.may_decide(&stored.request)?;
+    let Some(token) = stored.task_token.clone() else {
+        return Err(ApiError::Conflict(format!(
+            "request {id} is {}: no restore step is waiting for confirmation",
+            stored.request.status.as_str()
+        )));
+    };
+    // Sent before it is recorded: a token that was not sent must never be thrown away. A
+    // second confirmation of the same token is refused by the state machine.
+    let output = json!({ "confirmed_by": caller.principal, "confirmed_at": now });
+    intake.workflow.confirm(&token, &output).await?;
+    let mut next = stored.clone();
+    next.task_token = None;
+    next.request.awaiting_confirmation = false;
+    next.request.history.push(AuditEntry {
+        at: now,
+        by: caller.principal.clone(),
+        from: Some(stored.request.status),
+        to: stored.request.status,
+        reason: Some(reason.unwrap_or_else(|| "confirmed".into())),
+    });
+    intake
+        .requests
+        .replace(&next, stored.version)
+        .await
+        .map_err(|e| ApiError::write_failed(e, id))?;
+    Ok(ApiResponse::json(200, &next.request))
+}

@@ -1,0 +1,58 @@
+//! Holds on the recovery points a request may use: placed when it is filed (and for points
+//! an approval adds), released when it is rejected or cancelled (the executor releases them
+//! when a restore ends). A held point is never pruned.
+
+use lifeboat::catalog::ResourceKey;
+use lifeboat::ports::{Catalog, PortError};
+use lifeboat::request::decision::ChosenPoint;
+use lifeboat::request::lifecycle::RestoreRequest;
+use lifeboat::request::options::Source;
+use lifeboat::schedule::Slot;
+
+/// Every catalogued point `request` may use: its options' and its approval's snapshots.
+pub fn points_of(request: &RestoreRequest) -> Vec<(ResourceKey, Slot)> {
+    let mut points: Vec<_> = request
+        .recovery_options
+        .iter()
+        .filter_map(|o| o.held_point())
+        .collect();
+    if let Some(decision) = &request.decision {
+        points.extend(decision.recovery_points.iter().filter_map(snapshot));
+    }
+    points.sort();
+    points.dedup();
+    points
+}
+
+pub fn snapshot(p: &ChosenPoint) -> Option<(ResourceKey, Slot)> {
+    match p.source {
+        Source::Snapshot { slot, .. } => Some((p.resource.clone(), slot)),
+        Source::PointInTime { .. } => None,
+    }
+}
+
+/// Holds every point for `holder`, or none: what was placed before a failure is released.
+pub async fn place(
+    catalog: &dyn Catalog,
+    points: &[(ResourceKey, Slot)],
+    holder: &str,
+) -> Result<(), PortError> {
+    for (i, (resource, slot)) in points.iter().enumerate() {
+        if let Err(e) = catalog.add_hold(resource, *slot, holder).await {
+            release(catalog, &points[..i], holder).await;
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Releases `holder`'s holds. A failure is logged, not returned: the state change that
+/// released them has happened, and a leftover hold only keeps a point longer (it is listed
+/// with its holder in the pruner's report).
+pub async fn release(catalog: &dyn Catalog, points: &[(ResourceKey, Slot)], holder: &str) {
+    for (resource, slot) in points {
+        if let Err(e) = catalog.remove_hold(resource, *slot, holder).await {
+            tracing::error!(%resource, %slot, holder, error = %e, "could not release a hold");
+        }
+    }
+}

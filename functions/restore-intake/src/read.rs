@@ -1,0 +1,59 @@
+//! `GET /restore-requests/{id}` and `GET /restore-requests?instance_id=…&status=…`.
+
+use lifeboat::request::lifecycle::{Action, Caller, Status};
+use lifeboat::request::problem::{FieldError, Invalid};
+use serde_json::json;
+
+use crate::api::{ApiError, ApiResponse};
+use crate::Intake;
+
+pub async fn get(intake: &Intake, caller: &Caller, id: &str) -> Result<ApiResponse, ApiError> {
+    caller.may(Action::Read)?;
+    let stored = intake.load(id).await?;
+    Ok(ApiResponse::json(200, &stored.request))
+}
+
+pub async fn list(
+    intake: &Intake,
+    caller: &Caller,
+    query: &[(String, String)],
+) -> Result<ApiResponse, ApiError> {
+    caller.may(Action::Read)?;
+    let (instance_id, status) = parse_query(query)?;
+    let requests = intake.requests.list(&instance_id, status).await?;
+    Ok(ApiResponse::json(200, &json!({ "restore_requests": requests })))
+}
+
+fn parse_query(query: &[(String, String)]) -> Result<(String, Option<Status>), Invalid> {
+    let mut errors = Vec::new();
+    let mut instance_id = None;
+    let mut status = None;
+    for (name, value) in query {
+        match name.as_str() {
+            "instance_id" if !value.is_empty() => instance_id = Some(value.clone()),
+            "instance_id" => errors.push(FieldError::new("instance_id", "must not be empty")),
+            "status" => match Status::parse(value) {
+                Some(s) => status = Some(s),
+                None => {
+                    let all: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+                    errors.push(FieldError::new(
+                        "status",
+                        format!("must be one of: {}", all.join(", ")),
+                    ))
+                }
+            },
+            other => errors.push(FieldError::new(
+                other,
+                "is not a query parameter of this endpoint",
+            )),
+        }
+    }
+    if instance_id.is_none() && errors.iter().all(|e| e.field != "instance_id") {
+        errors.push(FieldError::new("instance_id", "is required"));
+    }
+    if errors.is_empty() {
+        Ok((instance_id.expect("checked"), status))
+    } else {
+        Err(Invalid(errors))
+    }
+}

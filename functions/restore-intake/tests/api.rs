@@ -1,0 +1,436 @@
+//! The API's logic on in-memory ports: authorization, idempotency, decisions, holds.
+//! (The same behaviours run end to end through the local stack in `tests/restore_intake.rs`.)
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
+use lifeboat::inventory::{PitrStatus, TAG_INSTANCE};
+use lifeboat::policy::{PolicyBook, Tier};
+use lifeboat::ports::memory::restore::{MemoryIdempotency, MemoryRequests, MemoryWorkflow};
+use lifeboat::ports::memory::{MemoryCatalog, MemoryService};
+use lifeboat::ports::Catalog;
+use lifeboat::request::options::RestorableWindow;
+use lifeboat::schedule::{Slot, TierSet};
+use restore_intake::roles::Roles;
+use restore_intake::{ApiRequest, ApiResponse, Intake};
+use serde_json::{json, Value};
+
+const SUPPORT: &str = "arn:aws:iam::111122223333:user/sam-support";
+const SUPPORT_2: &str = "arn:aws:iam::111122223333:user/sue-support";
+const ENGINEER: &str = "arn:aws:iam::111122223333:user/erin-engineer";
+const ENGINEER_2: &str = "arn:aws:iam::111122223333:user/eli-engineer";
+const BOTH: &str = "arn:aws:iam::111122223333:user/bo-both";
+const STRANGER: &str = "arn:aws:iam::111122223333:user/stranger";
+
+struct World {
+    catalog: Arc<MemoryCatalog>,
+    workflow: Arc<MemoryWorkflow>,
+    intake: Intake,
+}
+
+fn now() -> DateTime<Utc> {
+    "2026-11-28T12:00:00Z".parse().unwrap()
+}
+
+/// Instance `acme`: RDS `db` with a 72-hour window, a weekly point a week ago.
+fn world() -> World {
+    let catalog = Arc::new(MemoryCatalog::default());
+    let rds = Arc::new(MemoryService::new(ResourceKind::RdsInstance));
+    let key = rds.add_resource(
+        "db",
+        &[(TAG_INSTANCE, "acme")],
+        PitrStatus {
+            enabled: true,
+            window_days: Some(3),
+        },
+    );
+    rds.set_window(
+        &key,
+        RestorableWindow {
+            earliest: now() - TimeDelta::hours(72),
+            latest: now() - TimeDelta::minutes(5),
+        },
+    );
+    let workflow = Arc::new(MemoryWorkflow::default());
+    let intake = Intake {
+        requests: Arc::new(MemoryRequests::default()),
+        idempotency: Arc::new(MemoryIdempotency::default()),
+        catalog: catalog.clone(),
+        services: vec![rds],
+        workflow: workflow.clone(),
+        roles: Roles::from_lists(
+            &format!("{SUPPORT},{SUPPORT_2},{BOTH}"),
+            &format!("{ENGINEER},{ENGINEER_2},{BOTH}"),
+        ),
+        policies: PolicyBook::default(),
+    };
+    World {
+        catalog,
+        workflow,
+        intake,
+    }
+}
+
+async fn add_point(w: &World, slot: &str) -> Slot {
+    let slot = Slot::containing(slot.parse().unwrap());
+    w.catalog
+        .claim(&RecoveryPoint {
+            resource: ResourceKey::rds("db"),
+            instance_id: "acme".into(),
+            slot,
+            tiers: TierSet(
+                [(Tier::Weekly, now() + TimeDelta::days(20))]
+                    .into_iter()
+                    .collect(),
+            ),
+            service_id: Some("snap".into()),
+            state: PointState::Available,
+            holds: Default::default(),
+            policy: "standard".into(),
+            timezone: "UTC".into(),
+            note: None,
+            updated_at: now(),
+        })
+        .await
+        .unwrap();
+    slot
+}
+
+async fn call(
+    w: &World,
+    who: &str,
+    method: &str,
+    path: &str,
+    body: Value,
+    key: Option<&str>,
+) -> (u16, Value) {
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let query = query
+        .split('&')
+        .filter(|q| !q.is_empty())
+        .map(|q| {
+            let (k, v) = q.split_once('=').unwrap();
+            (k.to_string(), v.to_string())
+        })
+        .collect();
+    let request = ApiRequest {
+        method: method.into(),
+        path: path.into(),
+        query,
+        idempotency_key: key.map(str::to_string),
+        body: if body.is_null() {
+            Vec::new()
+        } else {
+            body.to_string().into_bytes()
+        },
+        principal: Some(who.to_string()),
+    };
+    let ApiResponse { status, body, .. } = w.intake.handle(request, now()).await;
+    (status, serde_json::from_str(&body).unwrap())
+}
+
+fn filing(occurred_at: &str) -> Value {
+    json!({
+        "instance_id": "acme",
+        "description": "A CRM sync deleted 1,200 contacts.",
+        "occurred_at": occurred_at,
+        "affected": {"objects": ["contacts"], "estimated_records": 1200},
+        "cause": "integration_mass_deletion"
+    })
+}
+
+async fn file(w: &World, occurred_at: &str) -> String {
+    let (status, body) = call(w, SUPPORT, "POST", "/restore-requests", filing(occurred_at), None).await;
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_str().unwrap().to_string()
+}
+
+fn approve() -> Value {
+    json!({"decision": "approve", "reason": "mass deletion by an integration", "mode": "rollback"})
+}
+
+#[tokio::test]
+async fn filing_answers_triage_and_options_and_holds_snapshot_points() {
+    let w = world();
+    let (status, body) = call(
+        &w,
+        SUPPORT,
+        "POST",
+        "/restore-requests",
+        filing("2026-11-28T09:00:00Z"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(body["status"], "submitted");
+    assert_eq!(body["triage"]["verdict"], "likely_qualifies");
+    assert_eq!(body["recovery_options"][0]["source"]["kind"], "point_in_time");
+    assert_eq!(body["submitted_by"], SUPPORT);
+
+    let slot = add_point(&w, "2026-11-21T23:00:00Z").await;
+    let id = file(&w, "2026-11-24T08:00:00Z").await;
+    let points = w.catalog.points_of(&ResourceKey::rds("db")).await.unwrap();
+    let held = points.iter().find(|p| p.slot == slot).unwrap();
+    assert!(held.holds.contains(&id), "{held:?}");
+}
+
+#[tokio::test]
+async fn a_loss_older_than_a_year_is_unrecoverable_and_writes_nothing() {
+    let w = world();
+    let (status, body) = call(
+        &w,
+        SUPPORT,
+        "POST",
+        "/restore-requests",
+        filing("2025-11-01T00:00:00Z"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["errors"][0]["field"], "occurred_at");
+    let (_, list) = call(
+        &w,
+        SUPPORT,
+        "GET",
+        "/restore-requests?instance_id=acme",
+        Value::Null,
+        None,
+    )
+    .await;
+    assert_eq!(list["restore_requests"], json!([]));
+}
+
+#[tokio::test]
+async fn roles_decide_who_may_do_what() {
+    let w = world();
+    let id = file(&w, "2026-11-28T09:00:00Z").await;
+    let get = format!("/restore-requests/{id}");
+    let decide = format!("/restore-requests/{id}/decision");
+    assert_eq!(call(&w, STRANGER, "GET", &get, Value::Null, None).await.0, 403);
+    assert_eq!(
+        call(
+            &w,
+            STRANGER,
+            "POST",
+            "/restore-requests",
+            filing("2026-11-28T09:00:00Z"),
+            None
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        call(
+            &w,
+            ENGINEER,
+            "POST",
+            "/restore-requests",
+            filing("2026-11-28T09:00:00Z"),
+            None
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(call(&w, SUPPORT_2, "POST", &decide, approve(), None).await.0, 403);
+    assert_eq!(call(&w, ENGINEER, "GET", &get, Value::Null, None).await.0, 200);
+
+    // Someone with both roles may file, but not decide what they filed.
+    let (_, own) = call(
+        &w,
+        BOTH,
+        "POST",
+        "/restore-requests",
+        filing("2026-11-28T09:00:00Z"),
+        None,
+    )
+    .await;
+    let own_decide = format!("/restore-requests/{}/decision", own["id"].as_str().unwrap());
+    let (status, body) = call(&w, BOTH, "POST", &own_decide, approve(), None).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("filed this request"));
+}
+
+#[tokio::test]
+async fn approval_starts_one_execution_named_after_the_request() {
+    let w = world();
+    let id = file(&w, "2026-11-28T09:00:00Z").await;
+    let decide = format!("/restore-requests/{id}/decision");
+    let (status, body) = call(&w, ENGINEER, "POST", &decide, approve(), Some("k1")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "approved");
+    assert_eq!(body["execution"], format!("execution:{id}"));
+    // The same call retried gets the same answer; another engineer deciding again gets 409.
+    assert_eq!(
+        call(&w, ENGINEER, "POST", &decide, approve(), Some("k1")).await,
+        (200, body)
+    );
+    let (status, body) = call(&w, ENGINEER_2, "POST", &decide, approve(), None).await;
+    assert_eq!(status, 409, "{body}");
+    let executions = w.workflow.executions.lock().unwrap().clone();
+    assert_eq!(executions.keys().collect::<Vec<_>>(), vec![&id]);
+    assert_eq!(executions[&id], json!({"request_id": id}));
+}
+
+#[tokio::test]
+async fn an_idempotency_key_reused_with_another_body_is_a_conflict() {
+    let w = world();
+    let (first, body) = call(
+        &w,
+        SUPPORT,
+        "POST",
+        "/restore-requests",
+        filing("2026-11-28T09:00:00Z"),
+        Some("abc"),
+    )
+    .await;
+    assert_eq!(first, 201);
+    let again = call(
+        &w,
+        SUPPORT,
+        "POST",
+        "/restore-requests",
+        filing("2026-11-28T09:00:00Z"),
+        Some("abc"),
+    )
+    .await;
+    assert_eq!(again, (201, body.clone()));
+    let (status, problem) = call(
+        &w,
+        SUPPORT,
+        "POST",
+        "/restore-requests",
+        filing("2026-11-28T08:00:00Z"),
+        Some("abc"),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(problem["errors"][0]["field"], "Idempotency-Key");
+    let (_, list) = call(
+        &w,
+        SUPPORT,
+        "GET",
+        "/restore-requests?instance_id=acme",
+        Value::Null,
+        None,
+    )
+    .await;
+    assert_eq!(list["restore_requests"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn rejection_and_cancellation_release_holds_and_are_final() {
+    let w = world();
+    let slot = add_point(&w, "2026-11-21T23:00:00Z").await;
+    let rejected = file(&w, "2026-11-24T08:00:00Z").await;
+    let cancelled = file(&w, "2026-11-24T08:00:00Z").await;
+    let reject = json!({"decision": "reject", "reason": "restored through the product's recycle bin"});
+    let (status, body) = call(
+        &w,
+        ENGINEER,
+        "POST",
+        &format!("/restore-requests/{rejected}/decision"),
+        reject,
+        None,
+    )
+    .await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("rejected")));
+    let (status, body) = call(
+        &w,
+        SUPPORT,
+        "POST",
+        &format!("/restore-requests/{cancelled}/cancel"),
+        Value::Null,
+        None,
+    )
+    .await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("cancelled")));
+    let points = w.catalog.points_of(&ResourceKey::rds("db")).await.unwrap();
+    assert!(points.iter().find(|p| p.slot == slot).unwrap().holds.is_empty());
+    let (status, _) = call(
+        &w,
+        SUPPORT,
+        "POST",
+        &format!("/restore-requests/{rejected}/cancel"),
+        Value::Null,
+        None,
+    )
+    .await;
+    assert_eq!(status, 409);
+    let history = &body["history"];
+    assert_eq!(history[1]["from"], "submitted");
+    assert_eq!(history[1]["to"], "cancelled");
+    assert_eq!(history[1]["by"], SUPPORT);
+}
+
+#[tokio::test]
+async fn confirm_is_a_conflict_until_a_restore_waits() {
+    let w = world();
+    let id = file(&w, "2026-11-28T09:00:00Z").await;
+    let (status, body) = call(
+        &w,
+        ENGINEER,
+        "POST",
+        &format!("/restore-requests/{id}/confirm"),
+        Value::Null,
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+}
+
+#[tokio::test]
+async fn bad_input_names_the_field_and_writes_nothing() {
+    let w = world();
+    let cases = [
+        (json!({"instance_id": "acme"}), "description"),
+        (json!({"nonsense": true}), "instance_id"),
+    ];
+    for (body, field) in cases {
+        let (status, problem) = call(&w, SUPPORT, "POST", "/restore-requests", body, None).await;
+        assert_eq!(status, 400);
+        assert!(
+            problem["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["field"] == field),
+            "{problem}"
+        );
+    }
+    let (status, problem) = call(
+        &w,
+        SUPPORT,
+        "GET",
+        "/restore-requests?status=lost",
+        Value::Null,
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(problem["type"], "urn:lifeboat:problem:invalid-input");
+    assert_eq!(
+        call(&w, SUPPORT, "GET", "/restore-requests/rr-nope", Value::Null, None)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        call(&w, SUPPORT, "DELETE", "/restore-requests", Value::Null, None)
+            .await
+            .0,
+        405
+    );
+    let (_, list) = call(
+        &w,
+        SUPPORT,
+        "GET",
+        "/restore-requests?instance_id=acme",
+        Value::Null,
+        None,
+    )
+    .await;
+    assert_eq!(list["restore_requests"], json!([]));
+}

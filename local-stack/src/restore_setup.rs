@@ -1,0 +1,76 @@
+//! The restore side of the local stack: the requests table, the restore state machine, and
+//! who is support and who is engineering.
+
+use aws_sdk_dynamodb::types::{BillingMode, GlobalSecondaryIndex, KeyType, Projection, ProjectionType};
+use lifeboat::aws::requests_table::INSTANCE_INDEX;
+
+use crate::stack::{LocalStack, REGION};
+use crate::tables::{key, string_attribute};
+use crate::StackError;
+
+pub const REQUESTS_TABLE: &str = "lifeboat-restore-requests";
+pub const STATE_MACHINE: &str = "lifeboat-restore";
+pub const ACCOUNT: &str = "123456789012";
+pub const SUPPORT_ROLE: &str = "arn:aws:iam::123456789012:role/lifeboat-support";
+pub const ENGINEERING_ROLE: &str = "arn:aws:iam::123456789012:role/lifeboat-engineering";
+
+/// Until the restore state machine of `infra/` exists (the restore-execution issue), the
+/// local stack deploys this one-state stand-in, so approval has an execution to start.
+const STAND_IN_DEFINITION: &str = r#"{"Comment":"Stand-in until infra/statemachines/restore.asl.json exists","StartAt":"Approved","States":{"Approved":{"Type":"Pass","End":true}}}"#;
+
+pub fn state_machine_arn() -> String {
+    format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE}")
+}
+
+/// The IAM principal of a support agent's session (what API Gateway would report).
+pub fn support(session: &str) -> String {
+    format!("arn:aws:sts::{ACCOUNT}:assumed-role/lifeboat-support/{session}")
+}
+
+/// The IAM principal of an engineer's session.
+pub fn engineer(session: &str) -> String {
+    format!("arn:aws:sts::{ACCOUNT}:assumed-role/lifeboat-engineering/{session}")
+}
+
+/// The restore-intake's environment on the local stack.
+pub fn intake_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("LIFEBOAT_REQUESTS_TABLE", REQUESTS_TABLE.to_string()),
+        ("LIFEBOAT_RESTORE_STATE_MACHINE_ARN", state_machine_arn()),
+        ("LIFEBOAT_SUPPORT_PRINCIPALS", SUPPORT_ROLE.to_string()),
+        ("LIFEBOAT_ENGINEERING_PRINCIPALS", ENGINEERING_ROLE.to_string()),
+    ]
+}
+
+pub async fn create(stack: &LocalStack) -> Result<(), StackError> {
+    // The same table as infra/template.yaml's RequestsTable.
+    let by_instance = GlobalSecondaryIndex::builder()
+        .index_name(INSTANCE_INDEX)
+        .key_schema(key("instance_id", KeyType::Hash)?)
+        .key_schema(key("submitted_at", KeyType::Range)?)
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .map_err(|e| StackError::aws("GlobalSecondaryIndex instance-requests", e))?;
+    stack
+        .dynamodb()
+        .create_table()
+        .table_name(REQUESTS_TABLE)
+        .key_schema(key("id", KeyType::Hash)?)
+        .attribute_definitions(string_attribute("id")?)
+        .attribute_definitions(string_attribute("instance_id")?)
+        .attribute_definitions(string_attribute("submitted_at")?)
+        .global_secondary_indexes(by_instance)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .map_err(|e| StackError::aws("CreateTable lifeboat-restore-requests", e))?;
+    aws_sdk_sfn::Client::new(stack.sdk_config())
+        .create_state_machine()
+        .name(STATE_MACHINE)
+        .definition(STAND_IN_DEFINITION)
+        .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/lifeboat-restore"))
+        .send()
+        .await
+        .map_err(|e| StackError::aws("CreateStateMachine lifeboat-restore", e))?;
+    Ok(())
+}
