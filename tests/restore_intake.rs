@@ -171,7 +171,7 @@ async fn filing_reading_listing_and_triage_of_each_policy_example() {
         assert_eq!(option["source"]["kind"], "point_in_time", "{option}");
         let target: DateTime<Utc> = option["restores_to"].as_str().unwrap().parse().unwrap();
         assert!(
-            target < occurred && occurred - target <= TimeDelta::minutes(5),
+            target < occurred && occurred - target <= TimeDelta::minutes(5) + TimeDelta::seconds(1),
             "{option}"
         );
         assert!(option["data_loss"]["seconds"].as_i64().unwrap() >= 3 * 3600);

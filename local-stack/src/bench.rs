@@ -16,12 +16,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use chrono_tz::Tz;
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey};
 use lifeboat::inventory::{TAG_INSTANCE, TAG_TIMEZONE};
 use lifeboat::policy::{Policy, PolicyBook};
 use lifeboat::retention::plan;
 use lifeboat::schedule::{tiers_of, Slot};
+use lifeboat::zone::Zone;
 
 use crate::edge::lambda::{FunctionHost, FunctionSpec};
 use crate::simulation::{self, Mode};
@@ -159,9 +159,9 @@ pub async fn calls_per_tick(
 /// hourly), standard policy, spread over a few time zones.
 fn fleet(now: DateTime<Utc>) -> Vec<RecoveryPoint> {
     let zones = [
-        Tz::UTC,
-        chrono_tz::America::New_York,
-        chrono_tz::Australia::Lord_Howe,
+        Zone::utc(),
+        Zone::named("America/New_York").expect("a tz database zone"),
+        Zone::named("Australia/Lord_Howe").expect("a tz database zone"),
     ];
     let policy = Policy::standard();
     let mut points = Vec::with_capacity(RESOURCES * POINTS_PER_RESOURCE);

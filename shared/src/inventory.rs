@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono_tz::Tz;
+use crate::zone::Zone;
 
 use crate::catalog::ResourceKey;
 use crate::policy::{Policy, PolicyBook, STANDARD};
@@ -45,7 +45,7 @@ pub struct DiscoveredResource {
 pub struct ManagedResource {
     pub key: ResourceKey,
     pub instance_id: String,
-    pub timezone: Tz,
+    pub timezone: Zone,
     pub policy: Policy,
     pub pitr: Option<PitrStatus>,
 }
@@ -77,7 +77,7 @@ pub fn managed(
         return Err(error(TAG_INSTANCE, instance_id, "must not be empty".into()));
     }
     let tz_name = found.tags.get(TAG_TIMEZONE).map_or("UTC", String::as_str);
-    let timezone: Tz = tz_name
+    let timezone: Zone = tz_name
         .parse()
         .map_err(|_| error(TAG_TIMEZONE, tz_name, "is not an IANA time zone name".into()))?;
     let policy_name = found.tags.get(TAG_POLICY).map_or(STANDARD, String::as_str);
@@ -123,7 +123,7 @@ mod tests {
         let m = managed(&found(&[(TAG_INSTANCE, "acme")]), &PolicyBook::default())
             .unwrap()
             .unwrap();
-        assert_eq!(m.timezone, Tz::UTC);
+        assert_eq!(m.timezone, Zone::utc());
         assert_eq!(m.policy.name, "standard");
         assert_eq!(m.instance_id, "acme");
     }

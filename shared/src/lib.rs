@@ -21,3 +21,4 @@ pub mod request;
 pub mod retention;
 pub mod schedule;
 pub mod telemetry;
+pub mod zone;

@@ -151,8 +151,8 @@ mod tests {
     use super::*;
     use crate::policy::Policy;
     use crate::schedule::tiers_of;
+    use crate::zone::Zone;
     use chrono::TimeDelta;
-    use chrono_tz::Tz;
 
     fn point(resource: &str, slot: &str) -> RecoveryPoint {
         let slot = Slot::containing(slot.parse().unwrap());
@@ -162,7 +162,7 @@ mod tests {
             resource: key,
             instance_id: "i-1".into(),
             slot,
-            tiers: tiers_of(&Policy::standard(), Tz::UTC, slot),
+            tiers: tiers_of(&Policy::standard(), Zone::utc(), slot),
             state: PointState::Available,
             holds: BTreeSet::new(),
             policy: "standard".into(),

@@ -12,10 +12,10 @@ use std::fmt;
 use chrono::{
     DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Timelike, Utc,
 };
-use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::policy::{MonthDay, MonthlyTier, Policy, Tier, WeeklyTier};
+use crate::zone::Zone;
 
 /// One hourly tick, on the hour, in UTC. A resource has at most one recovery point per slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -130,7 +130,7 @@ impl TierSet {
 
 /// The tiers `slot` serves for a resource in `tz` under `policy`. Empty when the slot is not
 /// a point of this policy at all (a policy without an hourly tier, off its weekly hour).
-pub fn tiers_of(policy: &Policy, tz: Tz, slot: Slot) -> TierSet {
+pub fn tiers_of(policy: &Policy, tz: Zone, slot: Slot) -> TierSet {
     let mut tiers = BTreeMap::new();
     if let Some(h) = policy.hourly {
         tiers.insert(Tier::Hourly, h.retention.expiry(slot.start()));
@@ -149,12 +149,12 @@ pub fn tiers_of(policy: &Policy, tz: Tz, slot: Slot) -> TierSet {
 }
 
 /// The weekly slot of local date `date` (which must be the tier's weekday to mean anything).
-pub fn weekly_slot(tier: &WeeklyTier, tz: Tz, date: NaiveDate) -> Slot {
+pub fn weekly_slot(tier: &WeeklyTier, tz: Zone, date: NaiveDate) -> Slot {
     local_hour_slot(tz, date, tier.hour)
 }
 
 /// The monthly slot of the given local month.
-pub fn monthly_slot(tier: &MonthlyTier, tz: Tz, year: i32, month: u32) -> Slot {
+pub fn monthly_slot(tier: &MonthlyTier, tz: Zone, year: i32, month: u32) -> Slot {
     local_hour_slot(tz, monthly_date(tier.day, year, month), tier.hour)
 }
 
@@ -175,14 +175,14 @@ pub fn monthly_date(day: MonthDay, year: i32, month: u32) -> NaiveDate {
 }
 
 /// The local Saturday (or the tier's weekday) whose weekly point `slot` is, if any.
-pub fn weekly_date_of(tier: &WeeklyTier, tz: Tz, slot: Slot) -> Option<NaiveDate> {
+pub fn weekly_date_of(tier: &WeeklyTier, tz: Zone, slot: Slot) -> Option<NaiveDate> {
     candidate_dates(tz, slot)
         .into_iter()
         .find(|d| d.weekday() == tier.weekday && weekly_slot(tier, tz, *d) == slot)
 }
 
 /// The local date of the monthly point `slot` is, if any.
-pub fn monthly_date_of(tier: &MonthlyTier, tz: Tz, slot: Slot) -> Option<NaiveDate> {
+pub fn monthly_date_of(tier: &MonthlyTier, tz: Zone, slot: Slot) -> Option<NaiveDate> {
     candidate_dates(tz, slot).into_iter().find(|d| {
         *d == monthly_date(tier.day, d.year(), d.month()) && local_hour_slot(tz, *d, tier.hour) == slot
     })
@@ -191,11 +191,9 @@ pub fn monthly_date_of(tier: &MonthlyTier, tz: Tz, slot: Slot) -> Option<NaiveDa
 /// Local dates whose policy hour can land on `slot`. Resolving a local hour moves it forward by
 /// at most a DST gap plus the rounding up to the next UTC hour, well under three hours, so only
 /// the local dates of `slot - 3h` and `slot` are candidates.
-fn candidate_dates(tz: Tz, slot: Slot) -> Vec<NaiveDate> {
-    let now = slot.start().with_timezone(&tz).date_naive();
-    let before = (slot.start() - TimeDelta::hours(3))
-        .with_timezone(&tz)
-        .date_naive();
+fn candidate_dates(tz: Zone, slot: Slot) -> Vec<NaiveDate> {
+    let now = tz.local(slot.start()).date();
+    let before = tz.local(slot.start() - TimeDelta::hours(3)).date();
     if before == now {
         vec![now]
     } else {
@@ -204,7 +202,7 @@ fn candidate_dates(tz: Tz, slot: Slot) -> Vec<NaiveDate> {
 }
 
 /// The first UTC tick at or after local `date` `hour`:00 in `tz`.
-fn local_hour_slot(tz: Tz, date: NaiveDate, hour: u8) -> Slot {
+fn local_hour_slot(tz: Zone, date: NaiveDate, hour: u8) -> Slot {
     let local =
         date.and_time(NaiveTime::from_hms_opt(u32::from(hour), 0, 0).expect("validated hour is 0-23"));
     Slot::at_or_after(resolve_local(tz, local))
@@ -212,16 +210,15 @@ fn local_hour_slot(tz: Tz, date: NaiveDate, hour: u8) -> Slot {
 
 /// The instant of a local wall-clock time: the earlier one when it happens twice, the first
 /// instant after the gap when it does not happen at all.
-pub fn resolve_local(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
-    match tz.from_local_datetime(&local) {
-        LocalResult::Single(t) => t.with_timezone(&Utc),
-        LocalResult::Ambiguous(earlier, _) => earlier.with_timezone(&Utc),
+pub fn resolve_local(tz: Zone, local: NaiveDateTime) -> DateTime<Utc> {
+    match tz.instants(local) {
+        LocalResult::Single(t) => t,
+        LocalResult::Ambiguous(earlier, _) => earlier,
         LocalResult::None => {
             // Walk forward to the end of the gap; gaps are at most a few hours long.
             (1..=24 * 60)
                 .map(|m| local + TimeDelta::minutes(m))
-                .find_map(|l| tz.from_local_datetime(&l).earliest())
-                .map(|t| t.with_timezone(&Utc))
+                .find_map(|l| tz.instants(l).earliest())
                 .expect("a DST gap ends within a day")
         }
     }
@@ -230,6 +227,10 @@ pub fn resolve_local(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ny() -> Zone {
+        Zone::named("America/New_York").unwrap()
+    }
     use crate::policy::Policy;
 
     fn utc(s: &str) -> DateTime<Utc> {
@@ -257,24 +258,16 @@ mod tests {
     #[test]
     fn standard_saturday_in_new_york_is_weekly() {
         // Saturday 2026-11-28 23:00 EST = Sunday 04:00 UTC.
-        let tiers = tiers_of(
-            &Policy::standard(),
-            chrono_tz::America::New_York,
-            slot("2026-11-29T04:00:00Z"),
-        );
+        let tiers = tiers_of(&Policy::standard(), ny(), slot("2026-11-29T04:00:00Z"));
         assert_eq!(tiers.names(), vec!["hourly", "weekly"]);
-        let tiers = tiers_of(
-            &Policy::standard(),
-            chrono_tz::America::New_York,
-            slot("2026-11-28T23:00:00Z"),
-        );
+        let tiers = tiers_of(&Policy::standard(), ny(), slot("2026-11-28T23:00:00Z"));
         assert_eq!(tiers.names(), vec!["hourly"]);
     }
 
     #[test]
     fn a_saturday_month_end_is_one_point_with_both_tiers() {
         // 2026-10-31 is a Saturday.
-        let tiers = tiers_of(&Policy::standard(), Tz::UTC, slot("2026-10-31T23:00:00Z"));
+        let tiers = tiers_of(&Policy::standard(), Zone::utc(), slot("2026-10-31T23:00:00Z"));
         assert_eq!(tiers.names(), vec!["hourly", "weekly", "monthly"]);
         assert_eq!(tiers.expires_at(), Some(utc("2027-10-31T23:00:00Z")));
     }
@@ -282,7 +275,7 @@ mod tests {
     #[test]
     fn half_hour_zones_round_up_to_the_next_tick() {
         // Lord Howe in November is UTC+11: Saturday 23:00 local = Saturday 12:00 UTC.
-        let lh = chrono_tz::Australia::Lord_Howe;
+        let lh = Zone::named("Australia/Lord_Howe").unwrap();
         assert_eq!(
             weekly_slot(
                 &Policy::standard().weekly.unwrap(),
@@ -306,7 +299,7 @@ mod tests {
     fn a_missing_local_hour_means_the_first_tick_after_the_gap() {
         // New York springs forward on 2026-03-08 at 02:00 (to 03:00 EDT = 07:00 UTC).
         let at = resolve_local(
-            chrono_tz::America::New_York,
+            ny(),
             NaiveDate::from_ymd_opt(2026, 3, 8)
                 .unwrap()
                 .and_hms_opt(2, 0, 0)
@@ -319,7 +312,7 @@ mod tests {
     fn an_ambiguous_local_hour_means_the_earlier_instant() {
         // New York falls back on 2026-11-01: 01:00 happens at 05:00 and 06:00 UTC.
         let at = resolve_local(
-            chrono_tz::America::New_York,
+            ny(),
             NaiveDate::from_ymd_opt(2026, 11, 1)
                 .unwrap()
                 .and_hms_opt(1, 0, 0)

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::TimeZone;
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc, Weekday};
 use chrono_tz::Tz;
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey};
@@ -11,22 +12,23 @@ use lifeboat::retention::{plan, KeepReason, Verdict};
 use lifeboat::schedule::{
     monthly_date, monthly_date_of, resolve_local, tiers_of, weekly_date_of, weekly_slot, Slot,
 };
+use lifeboat::zone::Zone;
 use proptest::prelude::*;
 
 /// Zones with DST (both hemispheres, a 30-minute shift), fractional offsets, and none.
-const ZONES: &[Tz] = &[
-    chrono_tz::America::New_York,
-    chrono_tz::Australia::Lord_Howe,
-    chrono_tz::Europe::London,
-    chrono_tz::America::St_Johns,
-    chrono_tz::Asia::Kathmandu,
-    chrono_tz::Pacific::Chatham,
-    chrono_tz::America::Santiago,
-    chrono_tz::UTC,
+const ZONES: &[&str] = &[
+    "America/New_York",
+    "Australia/Lord_Howe",
+    "Europe/London",
+    "America/St_Johns",
+    "Asia/Kathmandu",
+    "Pacific/Chatham",
+    "America/Santiago",
+    "UTC",
 ];
 
-fn zone() -> impl Strategy<Value = Tz> {
-    prop::sample::select(ZONES)
+fn zone() -> impl Strategy<Value = Zone> {
+    prop::sample::select(ZONES).prop_map(|name| Zone::named(name).unwrap())
 }
 
 fn weekday() -> impl Strategy<Value = Weekday> {
@@ -98,20 +100,20 @@ fn dates_inside(from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = NaiveDat
 }
 
 /// The DST transition Sundays of the two zones the issue names, for a year.
-fn transition_dates(tz: Tz, year: i32) -> Vec<NaiveDate> {
+fn transition_dates(tz: Zone, year: i32) -> Vec<NaiveDate> {
     let nth_sunday = |month: u32, n: u32| {
         let first = NaiveDate::from_ymd_opt(year, month, 1).unwrap();
         let to_sunday = (7 - first.weekday().num_days_from_sunday()) % 7;
         first + TimeDelta::days(i64::from(to_sunday + 7 * (n - 1)))
     };
-    if tz == chrono_tz::America::New_York {
+    if tz.name() == "America/New_York" {
         vec![nth_sunday(3, 2), nth_sunday(11, 1)]
     } else {
         vec![nth_sunday(4, 1), nth_sunday(10, 1)]
     }
 }
 
-fn check_weekly(tz: Tz, tier: WeeklyTier, start: NaiveDate, days: i64) -> Result<(), TestCaseError> {
+fn check_weekly(tz: Zone, tier: WeeklyTier, start: NaiveDate, days: i64) -> Result<(), TestCaseError> {
     let from = utc_midnight(start);
     let to = from + TimeDelta::days(days);
     let mut found: BTreeMap<NaiveDate, Vec<Slot>> = BTreeMap::new();
@@ -147,7 +149,7 @@ proptest! {
     fn exactly_one_weekly_point_across_dst_transitions(
         lord_howe in any::<bool>(), year in 2019i32..2032, which in 0usize..2, hour in 0u8..5, shift in -1i64..=1
     ) {
-        let tz = if lord_howe { chrono_tz::Australia::Lord_Howe } else { chrono_tz::America::New_York };
+        let tz = Zone::named(if lord_howe { "Australia/Lord_Howe" } else { "America/New_York" }).unwrap();
         let transition = transition_dates(tz, year)[which];
         // The transition day itself, the day before, or after: all at the small hours.
         let weekday = (transition + TimeDelta::days(shift)).weekday();
@@ -289,4 +291,23 @@ fn hourly_slots_never_collide_across_a_fall_back() {
         .collect();
     let unique: BTreeSet<&String> = labels.iter().collect();
     assert_eq!(unique.len(), labels.len());
+}
+
+proptest! {
+    /// `Zone` agrees with an independent library (chrono-tz) on the wall time of any instant,
+    /// and on the instants of any wall time (none in a gap, two in an overlap).
+    #[test]
+    fn zones_agree_with_chrono_tz(name in prop::sample::select(ZONES), seconds in 1_500_000_000i64..2_000_000_000) {
+        let zone = Zone::named(name).unwrap();
+        let oracle: Tz = name.parse().unwrap();
+        let instant = DateTime::from_timestamp(seconds, 0).unwrap();
+        prop_assert_eq!(zone.local(instant), instant.with_timezone(&oracle).naive_local());
+        // Wall times near the instant, on a 15-minute grid, so DST gaps and overlaps come up.
+        let wall = zone.local(instant);
+        for quarter in -8i64..=8 {
+            let local = wall + TimeDelta::minutes(15 * quarter);
+            let expected = oracle.from_local_datetime(&local).map(|t| t.with_timezone(&Utc));
+            prop_assert_eq!(zone.instants(local), expected, "{} at {}", name, local);
+        }
+    }
 }

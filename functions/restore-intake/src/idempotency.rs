@@ -52,7 +52,10 @@ where
     }
     let answer = match post(Some(scope.clone())).await {
         Ok(answer) => answer,
-        Err(e) => e.response(),
+        Err(e) => {
+            tracing::info!(method = %request.method, path = %request.path, error = %e, "request refused");
+            e.response()
+        }
     };
     if answer.status >= 500 {
         return Ok(answer);

@@ -87,7 +87,7 @@ fn add_point(w: &World, key: &ResourceKey, slot: Slot) {
         resource: key.clone(),
         instance_id: "acme".into(),
         slot,
-        tiers: tiers_of(&Policy::standard(), chrono_tz::Tz::UTC, slot),
+        tiers: tiers_of(&Policy::standard(), lifeboat::zone::Zone::utc(), slot),
         service_id: Some(id),
         state: PointState::Available,
         holds: Default::default(),

@@ -104,7 +104,7 @@ async fn catalogue_a_year(
     let mut t = now - TimeDelta::days(365);
     while t <= now {
         let slot = Slot::containing(t);
-        let tiers = tiers_of(policy, chrono_tz::UTC, slot);
+        let tiers = tiers_of(policy, lifeboat::zone::Zone::utc(), slot);
         let kept = tiers.0.values().any(|expiry| *expiry > now);
         let point = RecoveryPoint {
             resource: key.clone(),

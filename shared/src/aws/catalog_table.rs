@@ -537,7 +537,7 @@ mod tests {
             resource: key,
             instance_id: "acme".into(),
             slot,
-            tiers: tiers_of(&Policy::standard(), chrono_tz::Tz::UTC, slot),
+            tiers: tiers_of(&Policy::standard(), crate::zone::Zone::utc(), slot),
             state: PointState::Available,
             holds: ["req-1".to_string()].into(),
             policy: "standard".into(),

@@ -6,7 +6,7 @@
 //! are named by their slot, which is when they were taken (to the hour), so "before the loss"
 //! is `slot < occurred_at`.
 
-use chrono::{DateTime, Months, TimeDelta, Utc};
+use chrono::{DateTime, Months, TimeDelta, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{PointState, RecoveryPoint, ResourceKey};
@@ -140,7 +140,10 @@ fn option_for(
     now: DateTime<Utc>,
     points: &[RecoveryPoint],
 ) -> Option<RecoveryOption> {
-    let target = occurred_at - PITR_MARGIN;
+    // Whole seconds: the services restore to the second.
+    let target = (occurred_at - PITR_MARGIN)
+        .with_nanosecond(0)
+        .expect("0 ns is valid");
     if let Some(w) = resource
         .window
         .filter(|w| w.earliest <= target && target <= w.latest)
@@ -252,10 +255,10 @@ mod tests {
 
     #[test]
     fn inside_the_window_the_target_is_just_before_the_loss() {
-        let occurred = t("2026-11-28T09:10:00Z");
+        let occurred = t("2026-11-28T09:10:00.750Z");
         let options = recovery_options("acme", occurred, now(), &[db(last_72_hours())], &[]).unwrap();
         assert_eq!(options.len(), 1);
-        let target = occurred - PITR_MARGIN;
+        let target = t("2026-11-28T09:05:00Z");
         assert_eq!(options[0].source, Source::PointInTime { target });
         assert_eq!(options[0].data_loss.seconds, (now() - target).num_seconds());
         assert_eq!(
