@@ -65,27 +65,42 @@ pub async fn cold_starts(dir: &Path) -> Result<String, StackError> {
         "Cold start, process spawn to first Runtime API poll, median of {COLD_STARTS} ({}):",
         dir.display()
     );
-    let mut medians = BTreeMap::new();
-    for name in std::iter::once(BASELINE).chain(FUNCTIONS) {
-        let median = median_cold_start(dir, name).await?;
-        medians.insert(name, median);
+    let work = std::env::temp_dir().join(format!("lifeboat-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work).map_err(|e| StackError::Setup(e.to_string()))?;
+    let names: Vec<&str> = std::iter::once(BASELINE).chain(FUNCTIONS).collect();
+    let mut samples: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+    // Round robin: drift in the machine's load then touches every binary alike, and the
+    // ratios compare like with like.
+    for _ in 0..COLD_STARTS {
+        for name in &names {
+            let sample = cold_start(dir, name, &work).await?;
+            samples.entry(name).or_default().push(sample);
+        }
+    }
+    let median = |name: &str| {
+        let mut s = samples[name].clone();
+        s.sort();
+        s[COLD_STARTS / 2]
+    };
+    let baseline = median(BASELINE);
+    for name in &names {
+        let m = median(name);
         let size = std::fs::metadata(dir.join(name)).map(|m| m.len()).unwrap_or(0);
-        let ratio = median.as_secs_f64() / medians[BASELINE].as_secs_f64();
         let _ = writeln!(
             out,
-            "  {name:<18} {:>8.2} ms  ({ratio:.2}x the minimal binary)  size {:.1} MiB",
-            median.as_secs_f64() * 1000.0,
+            "  {name:<18} {:>8.2} ms  ({:.2}x the minimal binary)  size {:.1} MiB",
+            m.as_secs_f64() * 1000.0,
+            m.as_secs_f64() / baseline.as_secs_f64(),
             size as f64 / (1024.0 * 1024.0)
         );
     }
     Ok(out)
 }
 
-async fn median_cold_start(dir: &Path, name: &str) -> Result<Duration, StackError> {
-    let work = std::env::temp_dir().join(format!("lifeboat-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&work).map_err(|e| StackError::Setup(e.to_string()))?;
+/// One start of `name`: spawn to its first poll of the Runtime API.
+async fn cold_start(dir: &Path, name: &str, work: &Path) -> Result<Duration, StackError> {
     // The functions read their settings before polling; give them what a deployment would.
-    let env: BTreeMap<String, String> = [
+    let mut env: BTreeMap<String, String> = [
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "bench"),
         ("AWS_SECRET_ACCESS_KEY", "bench"),
@@ -98,23 +113,23 @@ async fn median_cold_start(dir: &Path, name: &str) -> Result<Duration, StackErro
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    let mut samples = Vec::with_capacity(COLD_STARTS);
-    for _ in 0..COLD_STARTS {
-        let host = FunctionHost::start(FunctionSpec {
-            name: name.to_string(),
-            binary: dir.join(name),
-            env: env.clone(),
-            timeout: Duration::from_secs(30),
-            log: work.join(format!("{name}.log")),
-        })
-        .await?;
-        host.ensure_process()?;
-        let waited = tokio::time::timeout(Duration::from_secs(30), host.wait_for_first_poll()).await;
-        host.kill();
-        samples.push(waited.map_err(|_| StackError::Setup(format!("{name} never polled the Runtime API")))?);
-    }
-    samples.sort();
-    Ok(samples[COLD_STARTS / 2])
+    env.extend(
+        crate::restore_setup::intake_env()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v)),
+    );
+    let host = FunctionHost::start(FunctionSpec {
+        name: name.to_string(),
+        binary: dir.join(name),
+        env,
+        timeout: Duration::from_secs(30),
+        log: work.join(format!("{name}.log")),
+    })
+    .await?;
+    host.ensure_process()?;
+    let waited = tokio::time::timeout(Duration::from_secs(30), host.wait_for_first_poll()).await;
+    host.kill();
+    waited.map_err(|_| StackError::Setup(format!("{name} never polled the Runtime API")))
 }
 
 /// A fleet of `rds` RDS instances and `tables` DynamoDB tables, simulated in full mode for

@@ -31,7 +31,7 @@ async fn main() -> Result<(), Error> {
 }
 
 async fn build(common: &Settings, own: &IntakeSettings) -> Intake {
-    let config = aws::load_config(common.tls_trust).await;
+    let config = aws::load_config(common.tls_trust);
     let requests = Arc::new(RequestsTable::new(
         aws_sdk_dynamodb::Client::new(&config),
         &own.requests_table,

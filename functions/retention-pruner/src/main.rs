@@ -31,7 +31,7 @@ async fn main() -> Result<(), Error> {
 }
 
 async fn build(settings: &Settings, bucket: &str) -> Pruner {
-    let config = aws::load_config(settings.tls_trust).await;
+    let config = aws::load_config(settings.tls_trust);
     let s3 = aws_sdk_s3::config::Builder::from(&config)
         .force_path_style(settings.s3_force_path_style)
         .build();

@@ -28,7 +28,7 @@ async fn main() -> Result<(), Error> {
 }
 
 async fn build(settings: &Settings) -> Creator {
-    let config = aws::load_config(settings.tls_trust).await;
+    let config = aws::load_config(settings.tls_trust);
     Creator {
         catalog: Arc::new(CatalogTable::new(
             aws_sdk_dynamodb::Client::new(&config),

@@ -39,14 +39,37 @@ pub fn backup_services(
     ]
 }
 
-/// Loads the SDK configuration from the environment (region, credentials, endpoint), with
-/// the HTTPS client that trusts what `trust` says.
-pub async fn load_config(trust: TlsTrust) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(client) = tls::https_client(trust) {
-        loader = loader.http_client(client);
+/// The SDK configuration of a function, from the environment Lambda gives it: the region
+/// (`AWS_REGION`), the function role's credentials (`AWS_ACCESS_KEY_ID`, ...) and, on the
+/// local stack, `AWS_ENDPOINT_URL`; with the HTTPS client that trusts what `trust` says.
+///
+/// Not `aws_config::defaults`: its provider chains (profiles, web identity through STS,
+/// container and instance metadata, credential processes) never apply inside Lambda, and
+/// linking them costs every cold start relocations and pages (see BENCHMARKS.md).
+pub fn load_config(trust: TlsTrust) -> aws_config::SdkConfig {
+    let region = std::env::var("AWS_REGION")
+        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+        .ok()
+        .map(aws_config::Region::new);
+    let credentials = aws_credential_types::provider::SharedCredentialsProvider::new(
+        aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+    );
+    let mut builder = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(region)
+        .credentials_provider(credentials)
+        .retry_config(aws_config::retry::RetryConfig::standard())
+        .time_source(aws_smithy_async::time::SystemTimeSource::new());
+    if let Some(sleep) = aws_smithy_async::rt::sleep::default_async_sleep() {
+        builder = builder.sleep_impl(sleep);
     }
-    loader.load().await
+    if let Some(url) = std::env::var("AWS_ENDPOINT_URL").ok().filter(|u| !u.is_empty()) {
+        builder = builder.endpoint_url(url);
+    }
+    if let Some(client) = tls::https_client(trust) {
+        builder = builder.http_client(client);
+    }
+    builder.build()
 }
 
 const THROTTLING: &[&str] = &[
