@@ -12,8 +12,6 @@ use lifeboat::request::lifecycle::{check_transition, AuditEntry, Caller, Status}
 use crate::api::{ApiError, ApiResponse};
 use crate::{holds, Intake};
 
-pub const MAX_REASON: usize = 2000;
-
 pub async fn cancel(
     intake: &Intake,
     caller: &Caller,
@@ -21,7 +19,7 @@ pub async fn cancel(
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<ApiResponse, ApiError> {
-    let reason = parse_optional_reason(body, MAX_REASON)?;
+    let reason = parse_optional_reason(body)?;
     let stored = intake.load(id).await?;
     check_transition(&stored.request, Status::Cancelled)?;
     let mut next = stored.clone();

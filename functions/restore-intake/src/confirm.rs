@@ -8,7 +8,6 @@ use lifeboat::request::lifecycle::{AuditEntry, Caller};
 use serde_json::json;
 
 use crate::api::{ApiError, ApiResponse};
-use crate::cancel::MAX_REASON;
 use crate::Intake;
 
 pub async fn confirm(
@@ -18,7 +17,7 @@ pub async fn confirm(
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<ApiResponse, ApiError> {
-    let reason = parse_optional_reason(body, MAX_REASON)?;
+    let reason = parse_optional_reason(body)?;
     let stored = intake.load(id).await?;
     // The same rule as deciding: whoever filed a request does not also wave it through.
     caller.may_decide(&stored.request)?;

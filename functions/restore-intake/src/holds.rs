@@ -4,9 +4,7 @@
 
 use lifeboat::catalog::ResourceKey;
 use lifeboat::ports::{Catalog, PortError};
-use lifeboat::request::decision::ChosenPoint;
 use lifeboat::request::lifecycle::RestoreRequest;
-use lifeboat::request::options::Source;
 use lifeboat::schedule::Slot;
 
 /// Every catalogued point `request` may use: its options' and its approval's snapshots.
@@ -17,18 +15,16 @@ pub fn points_of(request: &RestoreRequest) -> Vec<(ResourceKey, Slot)> {
         .filter_map(|o| o.held_point())
         .collect();
     if let Some(decision) = &request.decision {
-        points.extend(decision.recovery_points.iter().filter_map(snapshot));
+        points.extend(
+            decision
+                .recovery_points
+                .iter()
+                .filter_map(|p| Some((p.resource.clone(), p.source.snapshot_slot()?))),
+        );
     }
     points.sort();
     points.dedup();
     points
-}
-
-pub fn snapshot(p: &ChosenPoint) -> Option<(ResourceKey, Slot)> {
-    match p.source {
-        Source::Snapshot { slot, .. } => Some((p.resource.clone(), slot)),
-        Source::PointInTime { .. } => None,
-    }
 }
 
 /// Holds every point for `holder`, or none: what was placed before a failure is released.

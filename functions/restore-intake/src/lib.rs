@@ -48,6 +48,19 @@ enum Route {
     Confirm(String),
 }
 
+impl Route {
+    /// What the caller asks to do, which decides who may.
+    fn action(&self) -> Action {
+        match self {
+            Route::File => Action::File,
+            Route::List | Route::Get(_) => Action::Read,
+            Route::Decide(_) => Action::Decide,
+            Route::Cancel(_) => Action::Cancel,
+            Route::Confirm(_) => Action::Confirm,
+        }
+    }
+}
+
 impl Intake {
     pub async fn handle(&self, request: ApiRequest, now: DateTime<Utc>) -> ApiResponse {
         let (method, path) = (request.method.clone(), request.path.clone());
@@ -72,19 +85,13 @@ impl Intake {
         if request.body.len() > api::MAX_BODY {
             return Err(ApiError::TooLarge(request.body.len()));
         }
+        // Before anything is read: refused callers learn nothing, not even from idempotency records.
+        caller.may(route.action())?;
         match route {
-            Route::List => read::list(self, &caller, &request.query).await,
-            Route::Get(id) => read::get(self, &caller, &id).await,
+            Route::List => read::list(self, &request.query).await,
+            Route::Get(id) => read::get(self, &id).await,
             // Every POST may be retried with the same Idempotency-Key and gets the first answer.
             post => {
-                let action = match post {
-                    Route::File => Action::File,
-                    Route::Cancel(_) => Action::Cancel,
-                    Route::Decide(_) => Action::Decide,
-                    _ => Action::Confirm,
-                };
-                // Refused callers learn nothing from the idempotency records.
-                caller.may(action)?;
                 idempotency::once(self, &caller, &request, now, |key_scope| {
                     self.post(post.clone(), &caller, &request.body, now, key_scope)
                 })

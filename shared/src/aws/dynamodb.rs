@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::types::{
-    BackupStatus, BackupSummary, BackupTypeFilter, PointInTimeRecoverySpecification,
-    PointInTimeRecoveryStatus,
+    BackupStatus, BackupSummary, BackupTypeFilter, PointInTimeRecoveryDescription,
+    PointInTimeRecoverySpecification, PointInTimeRecoveryStatus,
 };
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 
@@ -29,6 +29,23 @@ pub struct DynamoBackups {
 impl DynamoBackups {
     pub fn new(dynamodb: aws_sdk_dynamodb::Client, tagging: aws_sdk_resourcegroupstagging::Client) -> Self {
         DynamoBackups { dynamodb, tagging }
+    }
+
+    /// The table's point-in-time recovery description (status, window, period).
+    async fn point_in_time_recovery(
+        &self,
+        resource: &ResourceKey,
+    ) -> Result<Option<PointInTimeRecoveryDescription>, PortError> {
+        let out = self
+            .dynamodb
+            .describe_continuous_backups()
+            .table_name(&resource.name)
+            .send()
+            .await
+            .map_err(|e| port_error("DescribeContinuousBackups", resource, e))?;
+        Ok(out
+            .continuous_backups_description
+            .and_then(|d| d.point_in_time_recovery_description))
     }
 
     async fn list(&self, table: Option<&str>) -> Result<Vec<ServicePoint>, PortError> {
@@ -117,16 +134,8 @@ impl BackupService for DynamoBackups {
     }
 
     async fn pitr_status(&self, resource: &ResourceKey) -> Result<PitrStatus, PortError> {
-        let out = self
-            .dynamodb
-            .describe_continuous_backups()
-            .table_name(&resource.name)
-            .send()
-            .await
-            .map_err(|e| port_error("DescribeContinuousBackups", resource, e))?;
-        let pitr = out
-            .continuous_backups_description()
-            .and_then(|d| d.point_in_time_recovery_description());
+        let pitr = self.point_in_time_recovery(resource).await?;
+        let pitr = pitr.as_ref();
         let enabled =
             pitr.and_then(|p| p.point_in_time_recovery_status()) == Some(&PointInTimeRecoveryStatus::Enabled);
         Ok(PitrStatus {
@@ -141,16 +150,9 @@ impl BackupService for DynamoBackups {
     }
 
     async fn restorable_window(&self, resource: &ResourceKey) -> Result<Option<RestorableWindow>, PortError> {
-        let out = self
-            .dynamodb
-            .describe_continuous_backups()
-            .table_name(&resource.name)
-            .send()
-            .await
-            .map_err(|e| port_error("DescribeContinuousBackups", resource, e))?;
-        let Some(pitr) = out
-            .continuous_backups_description()
-            .and_then(|d| d.point_in_time_recovery_description())
+        let Some(pitr) = self
+            .point_in_time_recovery(resource)
+            .await?
             .filter(|p| p.point_in_time_recovery_status() == Some(&PointInTimeRecoveryStatus::Enabled))
         else {
             return Ok(None);

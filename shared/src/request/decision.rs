@@ -101,14 +101,14 @@ pub struct Decision {
 impl Eq for Decision {}
 
 /// A body that may be empty or `{"reason": "…"}` (cancel, confirm).
-pub fn parse_optional_reason(body: &[u8], max: usize) -> Result<Option<String>, Invalid> {
+pub fn parse_optional_reason(body: &[u8]) -> Result<Option<String>, Invalid> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
     let value = Body::parse(body)?;
     let mut b = Body::new(&value, "")?;
     let v = b.value("reason");
-    let reason = b.text(v, "reason", max);
+    let reason = b.text(v, "reason", MAX_REASON);
     let errors = b.finish();
     if errors.is_empty() {
         Ok(reason)

@@ -71,13 +71,20 @@ pub struct RecoveryOption {
     pub restorable_until: Option<DateTime<Utc>>,
 }
 
+impl Source {
+    /// The slot of the catalogued point this source restores from, if it is a snapshot.
+    pub fn snapshot_slot(&self) -> Option<Slot> {
+        match self {
+            Source::Snapshot { slot, .. } => Some(*slot),
+            Source::PointInTime { .. } => None,
+        }
+    }
+}
+
 impl RecoveryOption {
     /// The catalog point to hold for this option, if it is a snapshot.
     pub fn held_point(&self) -> Option<(ResourceKey, Slot)> {
-        match &self.source {
-            Source::Snapshot { slot, .. } => Some((self.resource.clone(), *slot)),
-            Source::PointInTime { .. } => None,
-        }
+        Some((self.resource.clone(), self.source.snapshot_slot()?))
     }
 }
 
