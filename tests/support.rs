@@ -204,3 +204,94 @@ pub async fn set_window(stack: &LocalStack, resource: &str, earliest: DateTime<U
         .unwrap();
     assert!(status.is_success(), "setting the window of {resource}: {status}");
 }
+
+/// How long a restore may take on the local stack before a test gives up on it.
+pub const EXECUTION_DEADLINE: std::time::Duration = std::time::Duration::from_secs(240);
+
+/// Polls `check` until it answers `Some`, failing the test after [`EXECUTION_DEADLINE`]
+/// with `what`. Polling a condition, not sleeping for a guessed time.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + EXECUTION_DEADLINE;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "gave up waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// A finished execution: its status, error and output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finished {
+    pub status: String,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub output: Option<Value>,
+}
+
+/// Waits for the execution `arn` to stop running.
+pub async fn finished(stack: &LocalStack, arn: &str) -> Finished {
+    let sfn = aws_sdk_sfn::Client::new(stack.sdk_config());
+    eventually(&format!("execution {arn} to end"), || {
+        let sfn = sfn.clone();
+        async move {
+            let out = sfn.describe_execution().execution_arn(arn).send().await.ok()?;
+            let status = out.status().as_str().to_string();
+            (status != "RUNNING").then(|| Finished {
+                status,
+                error: out.error().map(str::to_string),
+                cause: out.cause().map(str::to_string),
+                output: out.output().and_then(|o| serde_json::from_str(o).ok()),
+            })
+        }
+    })
+    .await
+}
+
+/// Starts an execution of the restore state machine as an engineer would in the console.
+pub async fn start_from_console(stack: &LocalStack, name: &str, input: &Value) -> String {
+    aws_sdk_sfn::Client::new(stack.sdk_config())
+        .start_execution()
+        .state_machine_arn(lifeboat_local::restore_setup::state_machine_arn())
+        .name(name)
+        .input(input.to_string())
+        .send()
+        .await
+        .expect("StartExecution")
+        .execution_arn()
+        .to_string()
+}
+
+/// The report of request `id`: its JSON and its Markdown.
+pub async fn report(stack: &LocalStack, id: &str) -> (Value, String) {
+    let s3 = stack.s3();
+    let get = |key: String| {
+        let s3 = s3.clone();
+        async move {
+            let out = s3
+                .get_object()
+                .bucket(lifeboat_local::stack::REPORTS_BUCKET)
+                .key(&key)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("report {key}: {e:?}"));
+            out.body
+                .collect()
+                .await
+                .expect("report body")
+                .into_bytes()
+                .to_vec()
+        }
+    };
+    let json = get(format!("restores/{id}/report.json")).await;
+    let markdown = get(format!("restores/{id}/report.md")).await;
+    (
+        serde_json::from_slice(&json).expect("the JSON report parses"),
+        String::from_utf8(markdown).expect("the Markdown report is UTF-8"),
+    )
+}

@@ -14,9 +14,18 @@ pub const ACCOUNT: &str = "123456789012";
 pub const SUPPORT_ROLE: &str = "arn:aws:iam::123456789012:role/lifeboat-support";
 pub const ENGINEERING_ROLE: &str = "arn:aws:iam::123456789012:role/lifeboat-engineering";
 
-/// Until the restore state machine of `infra/` exists (the restore-execution issue), the
-/// local stack deploys this one-state stand-in, so approval has an execution to start.
-const STAND_IN_DEFINITION: &str = r#"{"Comment":"Stand-in until infra/statemachines/restore.asl.json exists","StartAt":"Approved","States":{"Approved":{"Type":"Pass","End":true}}}"#;
+/// The restore state machine, the very file the SAM template deploys.
+const DEFINITION: &str = include_str!("../../infra/statemachines/restore.asl.json");
+
+/// The executor as moto's interpreter invokes it: through the edge's Lambda Invoke API.
+pub fn executor_arn() -> String {
+    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:restore-executor")
+}
+
+/// The definition with its `DefinitionSubstitutions` made as the template makes them.
+pub fn definition() -> String {
+    DEFINITION.replace("${RestoreExecutorArn}", &executor_arn())
+}
 
 pub fn state_machine_arn() -> String {
     format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE}")
@@ -39,6 +48,10 @@ pub fn intake_env() -> Vec<(&'static str, String)> {
         ("LIFEBOAT_RESTORE_STATE_MACHINE_ARN", state_machine_arn()),
         ("LIFEBOAT_SUPPORT_PRINCIPALS", SUPPORT_ROLE.to_string()),
         ("LIFEBOAT_ENGINEERING_PRINCIPALS", ENGINEERING_ROLE.to_string()),
+        // Moto restores at once: poll every second, and give up after ten polls.
+        ("LIFEBOAT_RESTORE_POLL_INTERVAL_SECONDS", "1".to_string()),
+        ("LIFEBOAT_RESTORE_MAX_POLLS", "10".to_string()),
+        ("LIFEBOAT_RESTORE_CONFIRMATION_TIMEOUT_SECONDS", "600".to_string()),
     ]
 }
 
@@ -67,7 +80,7 @@ pub async fn create(stack: &LocalStack) -> Result<(), StackError> {
     aws_sdk_sfn::Client::new(stack.sdk_config())
         .create_state_machine()
         .name(STATE_MACHINE)
-        .definition(STAND_IN_DEFINITION)
+        .definition(definition())
         .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/lifeboat-restore"))
         .send()
         .await

@@ -22,7 +22,12 @@ pub const REGION: &str = "us-east-1";
 pub const CATALOG_TABLE: &str = "lifeboat-catalog";
 pub const REPORTS_BUCKET: &str = "lifeboat-reports";
 /// The functions the edge serves, by crate name.
-pub const FUNCTIONS: [&str; 3] = ["snapshot-creator", "retention-pruner", "restore-intake"];
+pub const FUNCTIONS: [&str; 4] = [
+    "snapshot-creator",
+    "retention-pruner",
+    "restore-intake",
+    "restore-executor",
+];
 /// The access key id of calls made by tests and the simulation (functions use their names).
 pub const TESTER: &str = "tester";
 
@@ -249,6 +254,12 @@ fn function_env(name: &str, edge: &str, extra: &BTreeMap<String, String>) -> BTr
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
+    if name == "restore-executor" {
+        env.insert(
+            "LIFEBOAT_REQUESTS_TABLE".to_string(),
+            restore_setup::REQUESTS_TABLE.to_string(),
+        );
+    }
     if name == "restore-intake" {
         env.extend(
             restore_setup::intake_env()

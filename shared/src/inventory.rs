@@ -22,6 +22,11 @@ pub const TAG_MANAGED: &str = "lifeboat:managed";
 pub const TAG_SLOT: &str = "lifeboat:slot";
 pub const TAG_TIERS: &str = "lifeboat:tiers";
 pub const TAG_EXPIRES: &str = "lifeboat:expires";
+/// Tags on what a restore creates (`staging`) or sets aside (`fallback`), with the request
+/// they belong to. Such a resource is never managed, even though it carries production's
+/// tags: it is not a second copy of the customer's instance to back up.
+pub const TAG_RESTORE_ROLE: &str = "lifeboat:restore-role";
+pub const TAG_RESTORE_REQUEST: &str = "lifeboat:restore-request";
 
 /// The continuous-backup state a service reports for a resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +72,9 @@ pub fn managed(
     let Some(instance_id) = found.tags.get(TAG_INSTANCE) else {
         return Ok(None);
     };
+    if found.tags.contains_key(TAG_RESTORE_ROLE) {
+        return Ok(None);
+    }
     let error = |tag, value: &str, problem: String| TagError {
         resource: found.key.clone(),
         tag,
@@ -107,6 +115,14 @@ mod tests {
             key: ResourceKey::rds("db"),
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             pitr: None,
+        }
+    }
+
+    #[test]
+    fn staging_and_fallback_resources_are_not_managed() {
+        for role in ["staging", "fallback"] {
+            let tags = [(TAG_INSTANCE, "acme"), (TAG_RESTORE_ROLE, role)];
+            assert_eq!(managed(&found(&tags), &PolicyBook::default()), Ok(None));
         }
     }
 

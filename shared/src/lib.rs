@@ -4,7 +4,8 @@
 //!   [`schedule`] (slots and tiers in a resource's time zone), [`retention`] (what to delete
 //!   and why), [`catalog`] (the recovery-point model), [`inventory`] (managed resources from
 //!   tags), [`event`] (the scheduled tick), [`request`] (restore requests: filing, triage,
-//!   recovery options, decisions and their life).
+//!   recovery options, decisions and their life), [`execution`] (a restore's run, its
+//!   input, names, errors and report).
 //! - [`ports`]: the traits the functions need, with in-memory implementations for tests.
 //! - [`aws`]: the adapters that implement the ports with the AWS SDK.
 //! - [`config`] and [`telemetry`]: what every function reads and sets up at start.
@@ -13,6 +14,7 @@ pub mod aws;
 pub mod catalog;
 pub mod config;
 pub mod event;
+pub mod execution;
 pub mod failure;
 pub mod inventory;
 pub mod policy;

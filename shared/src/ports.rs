@@ -5,6 +5,7 @@
 
 pub mod memory;
 pub mod restore;
+pub mod restorer;
 
 use std::collections::BTreeMap;
 use std::fmt;

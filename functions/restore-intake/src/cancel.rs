@@ -10,7 +10,8 @@ use lifeboat::request::decision::parse_optional_reason;
 use lifeboat::request::lifecycle::{check_transition, AuditEntry, Caller, Status};
 
 use crate::api::{ApiError, ApiResponse};
-use crate::{holds, Intake};
+use crate::Intake;
+use lifeboat::request::holds;
 
 pub async fn cancel(
     intake: &Intake,

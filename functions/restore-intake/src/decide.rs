@@ -17,7 +17,8 @@ use lifeboat::request::problem::{FieldError, Invalid};
 use serde_json::json;
 
 use crate::api::{ApiError, ApiResponse};
-use crate::{holds, Intake};
+use crate::Intake;
+use lifeboat::request::holds;
 
 pub async fn decide(
     intake: &Intake,
@@ -103,9 +104,14 @@ pub async fn decide(
 /// Starts the restore and records its execution on the request.
 async fn start(intake: &Intake, mut stored: StoredRequest) -> Result<ApiResponse, ApiError> {
     let id = stored.request.id.clone();
-    // The executor reads the approved request itself; the input only names it, which is
-    // also what an engineer pastes into the console.
-    let execution = intake.workflow.start(&id, &json!({ "request_id": id })).await?;
+    // The executor reads the approved request itself; the input names it (what an engineer
+    // pastes into the console) with the deployment's polling settings, if it sets any.
+    let mut input = intake.execution_input.clone();
+    input.insert("request_id".into(), json!(id));
+    let execution = intake
+        .workflow
+        .start(&id, &serde_json::Value::Object(input))
+        .await?;
     stored.request.execution = Some(execution.clone());
     if let Err(e) = intake.requests.replace(&stored, stored.version).await {
         // A concurrent retry recorded the same execution first: the answer is the same.

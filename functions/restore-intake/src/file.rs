@@ -12,7 +12,8 @@ use lifeboat::request::triage::{triage, Facts};
 use uuid::Uuid;
 
 use crate::api::{ApiError, ApiResponse};
-use crate::{holds, Intake};
+use crate::Intake;
+use lifeboat::request::holds;
 
 pub async fn file(
     intake: &Intake,

@@ -11,7 +11,6 @@ pub mod config;
 pub mod confirm;
 pub mod decide;
 pub mod file;
-pub mod holds;
 pub mod idempotency;
 pub mod read;
 pub mod roles;
@@ -35,6 +34,8 @@ pub struct Intake {
     pub workflow: Arc<dyn RestoreWorkflow>,
     pub roles: Roles,
     pub policies: PolicyBook,
+    /// Fields added to the input of every execution an approval starts (polling settings).
+    pub execution_input: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The endpoints, by method and path.

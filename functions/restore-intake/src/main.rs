@@ -50,6 +50,7 @@ async fn build(common: &Settings, own: &IntakeSettings) -> Intake {
         )),
         roles: own.roles.clone(),
         policies: common.policies.clone(),
+        execution_input: own.execution_input.clone(),
     }
 }
 

@@ -64,6 +64,7 @@ fn world() -> World {
             &format!("{ENGINEER},{ENGINEER_2},{BOTH}"),
         ),
         policies: PolicyBook::default(),
+        execution_input: serde_json::Map::new(),
     };
     World {
         catalog,

@@ -88,6 +88,7 @@ async fn instance_with_a_year(now: DateTime<Utc>) -> (Intake, usize) {
         workflow: Arc::new(MemoryWorkflow::default()),
         roles: Roles::from_lists(SUPPORT, "arn:aws:iam::123456789012:user/engineer"),
         policies: PolicyBook::default(),
+        execution_input: serde_json::Map::new(),
     };
     (intake, count)
 }

@@ -1,5 +1,6 @@
 //! The demo's restore request: support files one over the HTTP API for a mass deletion two
-//! hours ago, an engineer approves it, and the restore state machine starts.
+//! hours ago, an engineer approves it, the restore state machine restores both resources
+//! into staging, a second engineer confirms, and the instance is rolled back.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Value};
@@ -11,7 +12,7 @@ use crate::restore_setup::{engineer, support};
 use crate::stack::LocalStack;
 use crate::StackError;
 
-/// Files and approves a request; returns what to print.
+/// Files, approves and confirms a rollback and waits for it to end; returns what to print.
 pub async fn run(stack: &LocalStack, now: DateTime<Utc>) -> Result<String, StackError> {
     // moto keeps no point-in-time windows: give both resources the policy's 72 hours.
     for resource in [format!("rds:{DEMO_DB}"), format!("dynamodb:{DEMO_TABLE}")] {
@@ -62,28 +63,102 @@ pub async fn run(stack: &LocalStack, now: DateTime<Utc>) -> Result<String, Stack
         &decision,
     )
     .await?;
+    let execution = approved["execution"].as_str().unwrap_or_default().to_string();
     out.push_str(&format!(
-        "Approved by engineering; restore execution {}\n",
-        approved["execution"].as_str().unwrap_or("(none)")
+        "Approved by engineering; restore execution {execution}\n"
     ));
+    let path = format!("/restore-requests/{id}");
+    poll("the restore to wait for confirmation", || async {
+        let request = send(stack, "GET", &engineer("erin"), &path, None).await?;
+        Ok((request["awaiting_confirmation"] == true || request["status"] == "failed").then_some(()))
+    })
+    .await?;
+    let confirmation = json!({"reason": "Staging checked: the contacts are there."});
+    call(stack, &engineer("eli"), &format!("{path}/confirm"), &confirmation).await?;
+    out.push_str("Staging ready; confirmed by a second engineer.\n");
+    let sfn = aws_sdk_sfn::Client::new(stack.sdk_config());
+    let status = poll("the restore execution to end", || async {
+        let described = sfn
+            .describe_execution()
+            .execution_arn(&execution)
+            .send()
+            .await
+            .map_err(|e| StackError::aws(&format!("DescribeExecution {execution}"), e))?;
+        let status = described.status().as_str().to_string();
+        Ok((status != "RUNNING").then_some(status))
+    })
+    .await?;
+    let request = send(stack, "GET", &engineer("erin"), &path, None).await?;
+    out.push_str(&format!(
+        "Execution {status}; request {}. Timeline:\n",
+        request["status"].as_str().unwrap_or("?")
+    ));
+    for step in request["run"]["timeline"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "  {}  {:<18} {}\n",
+            step["at"].as_str().unwrap_or_default(),
+            step["step"].as_str().unwrap_or_default(),
+            step["detail"].as_str().unwrap_or_default()
+        ));
+    }
+    if let Some(report) = request["run"]["report"]["markdown"].as_str() {
+        out.push_str(&format!(
+            "Report: s3://{}/{report} (and .json)\n",
+            crate::stack::REPORTS_BUCKET
+        ));
+    }
+    if status != "SUCCEEDED" {
+        return Err(StackError::Setup(format!(
+            "the demo rollback ended {status}: {request}"
+        )));
+    }
     Ok(out)
 }
 
+/// Polls `check` every 200 ms until it answers, for at most two minutes.
+async fn poll<T, F, Fut>(what: &str, mut check: F) -> Result<T, StackError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, StackError>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        if let Some(value) = check().await? {
+            return Ok(value);
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(StackError::Setup(format!("gave up waiting for {what}")));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 async fn call(stack: &LocalStack, principal: &str, path: &str, body: &Value) -> Result<Value, StackError> {
+    send(stack, "POST", principal, path, Some(body)).await
+}
+
+async fn send(
+    stack: &LocalStack,
+    method: &str,
+    principal: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<Value, StackError> {
     let url = format!("{}{path}", stack.api.url());
     let headers = [
         ("content-type", "application/json"),
         (PRINCIPAL_HEADER, principal),
     ];
-    let request = http::request("POST", &url, body.to_string().into_bytes(), &headers);
+    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    let request = http::request(method, &url, bytes, &headers);
     let (status, body) = HttpClient::new()
         .send(request)
         .await
-        .map_err(|e| StackError::Setup(format!("POST {path}: {e}")))?;
+        .map_err(|e| StackError::Setup(format!("{method} {path}: {e}")))?;
     let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if !status.is_success() {
         return Err(StackError::Setup(format!(
-            "POST {path} answered {status}: {value}"
+            "{method} {path} answered {status}: {value}"
         )));
     }
     Ok(value)

@@ -21,6 +21,9 @@ const TARGET_PARAMS: &[&str] = &[
     "TableName",
     "BackupArn",
     "BackupName",
+    // Restores name their new instance or table so.
+    "TargetDBInstanceIdentifier",
+    "TargetTableName",
 ];
 
 impl AwsCall {

@@ -1,8 +1,8 @@
 //! Fault injection: what moto never does, made to happen on purpose.
 //!
 //! A rule matches calls by service, operation, caller and a substring of the call's target,
-//! fires a bounded number of times, and then does one thing: answer a throttling error or a
-//! 5xx instead of moto, add latency, report resources as still `creating` in moto's answer,
+//! fires a bounded number of times, and then does one thing: answer a throttling error, a
+//! 5xx or a refusal instead of moto, add latency, report resources as still `creating` in moto's answer,
 //! or kill the calling function's process once moto has answered (a crash part-way).
 
 use std::sync::Mutex;
@@ -19,6 +19,8 @@ pub enum FaultAction {
     Throttle,
     /// Answer this HTTP status (5xx) with the service's internal-error shape.
     ServerError { status: u16 },
+    /// Answer 400 with this error code: a refusal no retry can fix.
+    Refuse { code: String },
     /// Wait this long, then forward.
     Delay { millis: u64 },
     /// Forward, then rewrite `available` statuses in the answer to `creating`.

@@ -132,20 +132,18 @@ impl Edge {
             return self.invoke(&name, req).await;
         }
         let call = AwsCall::of(&req);
-        if call.service == "rds" && call.operation == "DescribeAccountAttributes" {
-            let response = rds_quota::answer(&self, &req).await;
-            self.ledger
-                .record(&call, response.status().as_u16(), Some("emulated".into()));
-            return response;
-        }
-        if let Some(response) = windows::answer(&self, &call, &req).await {
-            self.ledger
-                .record(&call, response.status().as_u16(), Some("emulated".into()));
-            return response;
-        }
+        // Faults come first, so calls the edge emulates can fail too.
         let action = self.faults.fire(&call);
         if let Some(delay) = action.as_ref().and_then(FaultAction::delay) {
             tokio::time::sleep(delay).await;
+        }
+        if !matches!(
+            action,
+            Some(FaultAction::Throttle | FaultAction::ServerError { .. } | FaultAction::Refuse { .. })
+        ) {
+            if let Some(response) = self.emulated(&call, &req).await {
+                return response;
+            }
         }
         match action {
             Some(FaultAction::Throttle) => {
@@ -167,6 +165,11 @@ impl Edge {
                 self.ledger
                     .record(&call, status.as_u16(), Some("server_error".into()));
                 http::respond(status, ct, body)
+            }
+            Some(FaultAction::Refuse { code }) => {
+                let (ct, body) = faults::error_body(&call.service, &code, "Refused (injected by the edge)");
+                self.ledger.record(&call, 400, Some("refuse".into()));
+                http::respond(StatusCode::BAD_REQUEST, ct, body)
             }
             other => {
                 let response = self.forward(&req).await;
@@ -196,6 +199,18 @@ impl Edge {
                 }
             }
         }
+    }
+
+    /// The answer to a call the edge emulates instead of moto, if it is one.
+    async fn emulated(&self, call: &AwsCall, req: &Received) -> Option<Response<Body>> {
+        let response = if call.service == "rds" && call.operation == "DescribeAccountAttributes" {
+            rds_quota::answer(self, req).await
+        } else {
+            windows::answer(self, call, req).await?
+        };
+        self.ledger
+            .record(call, response.status().as_u16(), Some("emulated".into()));
+        Some(response)
     }
 
     /// Sends the request on to moto and returns its answer.
@@ -353,8 +368,12 @@ fn invoked_function(req: &Received) -> Option<String> {
         return None;
     }
     let rest = req.path().strip_prefix("/2015-03-31/functions/")?;
-    let name = rest.strip_suffix("/invocations")?;
-    Some(percent_decoded(name))
+    let name = percent_decoded(rest.strip_suffix("/invocations")?);
+    // Step Functions names functions by ARN (…:function:NAME[:QUALIFIER]).
+    match name.split_once(":function:") {
+        Some((_, function)) => Some(function.split(':').next().unwrap_or(function).to_string()),
+        None => Some(name),
+    }
 }
 
 fn percent_decoded(s: &str) -> String {

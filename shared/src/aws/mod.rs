@@ -6,7 +6,10 @@
 
 pub mod catalog_table;
 pub mod dynamodb;
+pub mod dynamodb_restore;
+pub mod dynamodb_sync;
 pub mod rds;
+pub mod rds_restore;
 pub mod reports;
 pub mod requests_table;
 pub mod tls;
@@ -104,6 +107,11 @@ const CONFLICT: &[&str] = &[
     "InvalidDBSnapshotState",
     "InvalidDBSnapshotStateFault",
     "ExecutionAlreadyExists",
+    // A restore target that a retried step asked for already.
+    "DBInstanceAlreadyExists",
+    "DBInstanceAlreadyExistsFault",
+    "TableAlreadyExistsException",
+    "ResourceInUseException",
     // A task token that is no longer waiting (answered, timed out, or never issued).
     "TaskDoesNotExist",
     "TaskTimedOut",

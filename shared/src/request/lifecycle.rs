@@ -188,6 +188,9 @@ pub struct RestoreRequest {
     /// shown: whoever holds it can resume the state machine).
     #[serde(default)]
     pub awaiting_confirmation: bool,
+    /// What the restore did, step by step, once the executor locked the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<crate::execution::run::Run>,
     pub history: Vec<AuditEntry>,
 }
 
@@ -217,6 +220,7 @@ impl RestoreRequest {
             decision: None,
             execution: None,
             awaiting_confirmation: false,
+            run: None,
             history: vec![AuditEntry {
                 at: now,
                 by: caller.principal.clone(),

@@ -14,6 +14,7 @@
 mod body;
 pub mod decision;
 pub mod filing;
+pub mod holds;
 pub mod lifecycle;
 pub mod options;
 pub mod problem;

@@ -2,10 +2,10 @@
 //! an approval adds), released when it is rejected or cancelled (the executor releases them
 //! when a restore ends). A held point is never pruned.
 
-use lifeboat::catalog::ResourceKey;
-use lifeboat::ports::{Catalog, PortError};
-use lifeboat::request::lifecycle::RestoreRequest;
-use lifeboat::schedule::Slot;
+use super::lifecycle::RestoreRequest;
+use crate::catalog::ResourceKey;
+use crate::ports::{Catalog, PortError};
+use crate::schedule::Slot;
 
 /// Every catalogued point `request` may use: its options' and its approval's snapshots.
 pub fn points_of(request: &RestoreRequest) -> Vec<(ResourceKey, Slot)> {

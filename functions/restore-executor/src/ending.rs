@@ -1,0 +1,156 @@
+//! How a run ends: `finish` after a verified swap, `abort` from every failure path. Both
+//! release the request's holds, set its final state with the reason, and write the report.
+//! `abort` first puts production back (undoing a swap that began) and deletes staging.
+
+use chrono::{DateTime, Utc};
+use lifeboat::execution::error::StepError;
+use lifeboat::execution::report::{json_report, markdown_report};
+use lifeboat::execution::run::{report_keys, Outcome, Phase, Step};
+use lifeboat::request::holds;
+use lifeboat::request::lifecycle::{check_transition, AuditEntry, RestoreRequest, Status};
+use serde_json::{json, Value};
+
+use crate::swap::delete_staging;
+use crate::task::{caught, Task};
+use crate::{target, Executor, ACTOR};
+
+pub async fn finish(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Result<Value, StepError> {
+    let id = task.request_id()?;
+    let (stored, mut run) = executor.load_run(id, Step::Finish).await?;
+    if stored.request.status == Status::Completed {
+        return Ok(json!({ "status": "completed", "report": run.report }));
+    }
+    run.outcome = Some(Outcome::Completed);
+    run.record(Step::Finish, now, "restore completed");
+    end(
+        executor,
+        stored,
+        run,
+        Status::Completed,
+        "restore completed".into(),
+        now,
+    )
+    .await
+}
+
+/// One step of the failure path: `{"done": true}` once production is as it was, staging is
+/// gone, holds are released, the request is failed and the report written.
+pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Result<Value, StepError> {
+    let id = task.request_id()?;
+    let (error, cause) = caught(task.error.as_ref());
+    let stored = executor.load(id, Step::Abort).await?;
+    let failure = |reason: &str| json!({ "done": true, "status": "failed", "error": public_name(&error), "cause": reason });
+    // Begin never locked it (or another execution runs it): nothing here is ours to undo.
+    let Some(mut run) = stored
+        .request
+        .run
+        .clone()
+        .filter(|_| stored.request.status == Status::Executing)
+    else {
+        return Ok(failure(&format!("{error}: {cause}")));
+    };
+    for i in 0..run.resources.len() {
+        let r = &run.resources[i];
+        if !r.production_touched() {
+            continue;
+        }
+        let safety = r.safety_snapshot.clone().unwrap_or_default();
+        let progress = executor
+            .restorer(r.resource.kind)?
+            .undo_swap(&target(id, r), &safety)
+            .await
+            .map_err(|e| StepError::from_port("abort (undo swap)", e))?;
+        if let lifeboat::ports::restorer::Progress::Pending(why) = progress {
+            return Ok(json!({ "done": false, "waiting_for": why }));
+        }
+        run.record(
+            Step::Abort,
+            now,
+            format!("{}: production put back as it was", r.resource),
+        );
+        run.resources[i].phase = Phase::Undone;
+    }
+    delete_staging(executor, id, &mut run, now).await?;
+    let reason = format!("{error}: {cause}");
+    run.outcome = Some(Outcome::Failed {
+        error: error.clone(),
+        cause,
+    });
+    run.record(
+        Step::Abort,
+        now,
+        format!("restore failed; production untouched. {reason}"),
+    );
+    end(executor, stored, run, Status::Failed, reason.clone(), now).await?;
+    Ok(failure(&reason))
+}
+
+/// The error name the execution fails with: Step Functions reserves `States.` for itself,
+/// so a caught `States.Timeout` ends the execution as `Lifeboat.Timeout`.
+fn public_name(error: &str) -> String {
+    match error.strip_prefix("States.") {
+        Some(rest) => format!("Lifeboat.{rest}"),
+        None => error.to_string(),
+    }
+}
+
+/// Releases the holds, moves the request to `to`, saves it and writes the report.
+async fn end(
+    executor: &Executor,
+    stored: lifeboat::ports::restore::StoredRequest,
+    mut run: lifeboat::execution::run::Run,
+    to: Status,
+    reason: String,
+    now: DateTime<Utc>,
+) -> Result<Value, StepError> {
+    let id = stored.request.id.clone();
+    check_transition(&stored.request, to)
+        .map_err(|e| StepError::new(lifeboat::execution::error::PERMANENT, e.to_string()))?;
+    holds::release(&*executor.catalog, &holds::points_of(&stored.request), &id).await;
+    run.report = Some(report_keys(&id));
+    let mut next = stored.clone();
+    next.task_token = None;
+    next.request.awaiting_confirmation = false;
+    next.request.status = to;
+    next.request.run = Some(run.clone());
+    next.request.history.push(AuditEntry {
+        at: now,
+        by: ACTOR.to_string(),
+        from: Some(Status::Executing),
+        to,
+        reason: Some(reason),
+    });
+    // The report first: a request marked final always has one.
+    write_report(executor, &next.request, now).await?;
+    executor.save(&next, stored.version, Step::Finish).await?;
+    Ok(json!({ "status": to.as_str(), "report": run.report }))
+}
+
+/// Writes the JSON and Markdown reports of `request`'s run.
+pub async fn write_report(
+    executor: &Executor,
+    request: &RestoreRequest,
+    now: DateTime<Utc>,
+) -> Result<(), StepError> {
+    let Some(run) = &request.run else {
+        return Ok(());
+    };
+    let keys = report_keys(&request.id);
+    let fail = |e| StepError::from_port("report", e);
+    let json = serde_json::to_vec_pretty(&json_report(request, run, now)).unwrap_or_default();
+    executor
+        .reports
+        .put(&keys.json, json, "application/json")
+        .await
+        .map_err(fail)?;
+    executor
+        .reports
+        .put(
+            &keys.markdown,
+            markdown_report(request, run, now).into_bytes(),
+            "text/markdown",
+        )
+        .await
+        .map_err(fail)?;
+    Ok(())
+}

@@ -1,0 +1,154 @@
+//! The restore-executor Lambda: performs the steps of the restore state machine
+//! (`infra/statemachines/restore.asl.json`).
+//!
+//! Each task event names its step ([`task::Task`]). Every step loads the request, does what
+//! its [`Run`] says is still to do, and records what it did before answering, so a retried
+//! step continues where an earlier try stopped. Failures carry the stable names of
+//! [`lifeboat::execution::error`] that the definition's `Retry` and `Catch` match.
+
+pub mod begin;
+pub mod confirmation;
+pub mod ending;
+pub mod prepare;
+pub mod swap;
+pub mod task;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use lifeboat::catalog::{ResourceKey, ResourceKind};
+use lifeboat::execution::error::{StepError, NOT_APPROVED, PERMANENT, RETRYABLE};
+use lifeboat::execution::run::{ResourceRun, Run, Step};
+use lifeboat::ports::restore::{RequestStore, StoredRequest};
+use lifeboat::ports::restorer::{Restorer, Target};
+use lifeboat::ports::{BackupService, Catalog, FailureKind, ReportSink};
+use serde_json::Value;
+
+use task::Task;
+
+/// Who the executor is in a request's history.
+pub const ACTOR: &str = "restore-executor";
+
+pub struct Executor {
+    pub requests: Arc<dyn RequestStore>,
+    pub catalog: Arc<dyn Catalog>,
+    /// For the services' point-in-time windows.
+    pub services: Vec<Arc<dyn BackupService>>,
+    pub restorers: Vec<Arc<dyn Restorer>>,
+    pub reports: Arc<dyn ReportSink>,
+}
+
+impl Executor {
+    /// Performs the step `event` names; its answer becomes the state's result.
+    pub async fn handle(&self, event: Value, now: DateTime<Utc>) -> Result<Value, StepError> {
+        let task = Task::parse(event)?;
+        let step = task.step;
+        let result = match step {
+            Step::Begin => begin::begin(self, &task, now).await,
+            Step::Resolve => prepare::resolve(self, &task, now).await,
+            Step::SafetySnapshot => prepare::safety_snapshot(self, &task, now).await,
+            Step::RestoreStaging => prepare::restore_staging(self, &task, now).await,
+            Step::CheckReady => prepare::check_ready(self, &task, now).await,
+            Step::AwaitConfirmation => confirmation::await_confirmation(self, &task, now).await,
+            Step::Swap => swap::swap(self, &task, now).await,
+            Step::Verify => swap::verify(self, &task, now).await,
+            Step::CleanUp => swap::clean_up(self, &task, now).await,
+            Step::Finish => ending::finish(self, &task, now).await,
+            Step::Abort => ending::abort(self, &task, now).await,
+        };
+        match &result {
+            Ok(answer) => {
+                tracing::info!(step = step.as_str(), request = ?task.request_id, %answer, "step done")
+            }
+            Err(e) => {
+                tracing::error!(step = step.as_str(), request = ?task.request_id, error = %e, "step failed")
+            }
+        }
+        result
+    }
+
+    /// The request, which must exist.
+    pub async fn load(&self, id: &str, step: Step) -> Result<StoredRequest, StepError> {
+        self.requests
+            .get(id)
+            .await
+            .map_err(|e| StepError::from_port(step.as_str(), e))?
+            .ok_or_else(|| {
+                StepError::new(
+                    NOT_APPROVED,
+                    format!("step {}: there is no request {id}", step.as_str()),
+                )
+            })
+    }
+
+    /// The request with its run, which `begin` must have started.
+    pub async fn load_run(&self, id: &str, step: Step) -> Result<(StoredRequest, Run), StepError> {
+        let stored = self.load(id, step).await?;
+        let run = stored.request.run.clone().ok_or_else(|| {
+            StepError::new(
+                PERMANENT,
+                format!(
+                    "step {}: request {id} has no run: the begin step did not lock it",
+                    step.as_str()
+                ),
+            )
+        })?;
+        Ok((stored, run))
+    }
+
+    /// Writes `next` over the version it was read at. Losing the race (the intake recorded
+    /// a confirmation meanwhile, say) is retryable: the retry reads the new version.
+    pub async fn save(&self, next: &StoredRequest, read_version: u64, step: Step) -> Result<(), StepError> {
+        self.requests.replace(next, read_version).await.map_err(|e| {
+            let name = if e.kind == FailureKind::Conflict || e.kind.is_retryable() {
+                RETRYABLE
+            } else {
+                PERMANENT
+            };
+            StepError::new(
+                name,
+                format!("step {}: saving request {}: {e}", step.as_str(), next.request.id),
+            )
+        })
+    }
+
+    /// Saves `run` on the request, as read at `stored`; returns the request as now stored.
+    pub async fn save_run(
+        &self,
+        stored: &StoredRequest,
+        run: Run,
+        step: Step,
+    ) -> Result<StoredRequest, StepError> {
+        let mut next = stored.clone();
+        next.request.run = Some(run);
+        self.save(&next, stored.version, step).await?;
+        next.version += 1;
+        Ok(next)
+    }
+
+    pub fn restorer(&self, kind: ResourceKind) -> Result<&dyn Restorer, StepError> {
+        self.restorers
+            .iter()
+            .find(|r| r.kind() == kind)
+            .map(|r| r.as_ref())
+            .ok_or_else(|| StepError::new(PERMANENT, format!("no restorer for {}", kind.as_str())))
+    }
+
+    pub fn service(&self, resource: &ResourceKey) -> Result<&dyn BackupService, StepError> {
+        self.services
+            .iter()
+            .find(|s| s.kind() == resource.kind)
+            .map(|s| s.as_ref())
+            .ok_or_else(|| StepError::new(PERMANENT, format!("no backup service for {resource}")))
+    }
+}
+
+/// The names of one resource's restore, as the restorer methods take them.
+pub fn target<'a>(request_id: &'a str, r: &'a ResourceRun) -> Target<'a> {
+    Target {
+        request_id,
+        production: &r.resource,
+        staging: &r.staging,
+        fallback: &r.fallback,
+    }
+}

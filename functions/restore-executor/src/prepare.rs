@@ -1,0 +1,237 @@
+//! Before production is touched: check each recovery point is really restorable and hold
+//! it, take a safety snapshot of production, restore into staging, and poll until both are
+//! available. Moto checks none of this, so the code does it itself.
+
+use chrono::{DateTime, Utc};
+use lifeboat::catalog::PointState;
+use lifeboat::execution::error::{StepError, NOT_RESTORABLE};
+use lifeboat::execution::names::names;
+use lifeboat::execution::run::{Phase, ResourceRun, Run, Step};
+use lifeboat::ports::restorer::{Progress, RestoreFrom};
+use lifeboat::request::options::Source;
+use serde_json::{json, Value};
+
+use crate::task::Task;
+use crate::{target, Executor};
+
+pub async fn resolve(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Result<Value, StepError> {
+    let id = task.request_id()?;
+    let (stored, mut run) = executor.load_run(id, Step::Resolve).await?;
+    if run.resources.is_empty() {
+        return Err(StepError::new(
+            NOT_RESTORABLE,
+            format!("request {id} names no recovery points"),
+        ));
+    }
+    let mut details = Vec::new();
+    for r in run.resources.iter_mut().filter(|r| r.phase < Phase::Resolved) {
+        details.push(resolve_one(executor, id, r).await?);
+        r.phase = Phase::Resolved;
+    }
+    run.record(Step::Resolve, now, details.join("; "));
+    executor.save_run(&stored, run, Step::Resolve).await?;
+    Ok(json!({}))
+}
+
+/// Checks one point and holds it (a snapshot is held in the catalog; a point-in-time
+/// target needs the window to still cover it, which no hold can keep).
+async fn resolve_one(executor: &Executor, id: &str, r: &mut ResourceRun) -> Result<String, StepError> {
+    let fail = |e| StepError::from_port("resolve", e);
+    match &r.source {
+        Source::PointInTime { target } => {
+            let window = executor
+                .service(&r.resource)?
+                .restorable_window(&r.resource)
+                .await
+                .map_err(fail)?;
+            match window {
+                Some(w) if w.earliest <= *target && *target <= w.latest => Ok(format!(
+                    "{}: {target} is inside the window {} .. {}",
+                    r.resource, w.earliest, w.latest
+                )),
+                Some(w) => Err(StepError::new(
+                    NOT_RESTORABLE,
+                    format!(
+                        "{}: the point-in-time target {target} is outside the restorable window {} .. {}",
+                        r.resource, w.earliest, w.latest
+                    ),
+                )),
+                None => Err(StepError::new(
+                    NOT_RESTORABLE,
+                    format!(
+                        "{}: continuous backups are off; {target} cannot be restored",
+                        r.resource
+                    ),
+                )),
+            }
+        }
+        Source::Snapshot { slot, .. } => {
+            let records = executor
+                .catalog
+                .get_points(&[(r.resource.clone(), *slot)])
+                .await
+                .map_err(fail)?;
+            let service_id = records
+                .iter()
+                .find(|p| p.state == PointState::Available)
+                .and_then(|p| p.service_id.clone())
+                .ok_or_else(|| {
+                    StepError::new(
+                        NOT_RESTORABLE,
+                        format!("{}: no available catalogued point for slot {slot}", r.resource),
+                    )
+                })?;
+            let usable = executor
+                .restorer(r.resource.kind)?
+                .snapshot_usable(&r.resource, &service_id)
+                .await
+                .map_err(fail)?;
+            if !usable {
+                return Err(StepError::new(
+                    NOT_RESTORABLE,
+                    format!(
+                        "{}: the service no longer holds {service_id} as available",
+                        r.resource
+                    ),
+                ));
+            }
+            executor
+                .catalog
+                .add_hold(&r.resource, *slot, id)
+                .await
+                .map_err(fail)?;
+            r.restore_from = Some(service_id.clone());
+            Ok(format!(
+                "{}: snapshot {service_id} exists and is held",
+                r.resource
+            ))
+        }
+    }
+}
+
+pub async fn safety_snapshot(
+    executor: &Executor,
+    task: &Task,
+    now: DateTime<Utc>,
+) -> Result<Value, StepError> {
+    let id = task.request_id()?;
+    let (mut stored, mut run) = executor.load_run(id, Step::SafetySnapshot).await?;
+    for i in 0..run.resources.len() {
+        let r = &run.resources[i];
+        if r.phase >= Phase::SafetyStarted {
+            continue;
+        }
+        let name = names(id, &r.resource).safety;
+        let snapshot = executor
+            .restorer(r.resource.kind)?
+            .start_safety_snapshot(&r.resource, &name, id)
+            .await
+            .map_err(|e| StepError::from_port("safety_snapshot", e))?;
+        run.record(
+            Step::SafetySnapshot,
+            now,
+            format!("{}: safety snapshot {snapshot}", r.resource),
+        );
+        let r = &mut run.resources[i];
+        r.safety_snapshot = Some(snapshot);
+        r.phase = Phase::SafetyStarted;
+        // Saved per resource: its id is what a later failure path reports.
+        stored = executor
+            .save_run(&stored, run.clone(), Step::SafetySnapshot)
+            .await?;
+    }
+    Ok(json!({}))
+}
+
+pub async fn restore_staging(
+    executor: &Executor,
+    task: &Task,
+    now: DateTime<Utc>,
+) -> Result<Value, StepError> {
+    let id = task.request_id()?;
+    let (mut stored, mut run) = executor.load_run(id, Step::RestoreStaging).await?;
+    for i in 0..run.resources.len() {
+        let r = &run.resources[i];
+        if r.phase >= Phase::StagingStarted {
+            continue;
+        }
+        let from = match (&r.source, &r.restore_from) {
+            (Source::PointInTime { target }, _) => RestoreFrom::PointInTime(*target),
+            (Source::Snapshot { .. }, Some(service_id)) => RestoreFrom::Snapshot(service_id.clone()),
+            (Source::Snapshot { .. }, None) => {
+                return Err(StepError::new(
+                    NOT_RESTORABLE,
+                    format!("{}: the snapshot was never resolved", r.resource),
+                ))
+            }
+        };
+        executor
+            .restorer(r.resource.kind)?
+            .start_staging(&target(id, r), &from)
+            .await
+            .map_err(|e| StepError::from_port("restore_staging", e))?;
+        run.record(
+            Step::RestoreStaging,
+            now,
+            format!("{}: restoring into {}", r.resource, r.staging),
+        );
+        run.resources[i].phase = Phase::StagingStarted;
+        stored = executor
+            .save_run(&stored, run.clone(), Step::RestoreStaging)
+            .await?;
+    }
+    Ok(json!({}))
+}
+
+/// One poll: `{"ready": true}` once every safety snapshot and staging resource is available.
+pub async fn check_ready(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Result<Value, StepError> {
+    let id = task.request_id()?;
+    let (stored, mut run) = executor.load_run(id, Step::CheckReady).await?;
+    let mut waiting = Vec::new();
+    let mut changed = false;
+    for r in run
+        .resources
+        .iter_mut()
+        .filter(|r| r.phase == Phase::StagingStarted)
+    {
+        let restorer = executor.restorer(r.resource.kind)?;
+        let fail = |e| StepError::from_port("check_ready", e);
+        let safety = match &r.safety_snapshot {
+            Some(s) => restorer
+                .safety_snapshot_ready(&r.resource, s)
+                .await
+                .map_err(fail)?,
+            None => Progress::Pending("no safety snapshot".into()),
+        };
+        let staging = restorer.staging_ready(&target(id, r)).await.map_err(fail)?;
+        match (safety, staging) {
+            (Progress::Done, Progress::Done) => {
+                r.phase = Phase::Ready;
+                changed = true;
+            }
+            (a, b) => waiting.extend([a, b].into_iter().filter_map(|p| match p {
+                Progress::Pending(why) => Some(why),
+                Progress::Done => None,
+            })),
+        }
+    }
+    let ready = run.all_at_least(Phase::Ready);
+    if changed {
+        if ready {
+            run.record(
+                Step::CheckReady,
+                now,
+                "safety snapshots and staging are available",
+            );
+        }
+        executor.save_run(&stored, run, Step::CheckReady).await?;
+    }
+    Ok(json!({ "ready": ready, "waiting_for": waiting }))
+}
+
+/// Whether the run has anything in staging to clean up.
+pub fn has_staging(run: &Run) -> bool {
+    run.resources
+        .iter()
+        .any(|r| r.phase >= Phase::StagingStarted && !r.staging_deleted)
+}

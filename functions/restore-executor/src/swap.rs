@@ -1,0 +1,144 @@
+//! After confirmation: swap staging in for production, verify, and clean up staging.
+//!
+//! Each resource is marked `swapping` and saved before its production is touched, so a
+//! failure from then on (in this step or any later one) makes the abort step restore the
+//! fallback.
+
+use chrono::{DateTime, Utc};
+use lifeboat::execution::error::{StepError, PERMANENT, VERIFICATION_FAILED};
+use lifeboat::execution::run::{Phase, Step};
+use lifeboat::ports::restorer::Progress;
+use serde_json::{json, Value};
+
+use crate::task::Task;
+use crate::{target, Executor};
+
+/// One step of the swap of every resource: `{"done": true}` once all are swapped.
+pub async fn swap(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Result<Value, StepError> {
+    let id = task.request_id()?;
+    let (mut stored, mut run) = executor.load_run(id, Step::Swap).await?;
+    if run.confirmed_by.is_none() {
+        let confirmation = task.confirmation.clone().unwrap_or(Value::Null);
+        run.confirmed_by = Some(
+            confirmation["confirmed_by"]
+                .as_str()
+                .unwrap_or("the Step Functions console (SendTaskSuccess without confirmed_by)")
+                .to_string(),
+        );
+        run.confirmed_at = Some(
+            confirmation["confirmed_at"]
+                .as_str()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(now),
+        );
+        run.record(
+            Step::Swap,
+            now,
+            format!("confirmed by {}", run.confirmed_by.as_deref().unwrap_or_default()),
+        );
+    }
+    if !run.all_at_least(Phase::Ready) {
+        return Err(StepError::new(
+            PERMANENT,
+            format!("request {id}: swap asked before staging was ready"),
+        ));
+    }
+    // Marked before production is touched.
+    if run.resources.iter().any(|r| r.phase == Phase::Ready) || stored.task_token.is_some() {
+        for r in run.resources.iter_mut().filter(|r| r.phase == Phase::Ready) {
+            r.phase = Phase::Swapping;
+        }
+        let mut next = stored.clone();
+        next.task_token = None;
+        next.request.awaiting_confirmation = false;
+        next.request.run = Some(run.clone());
+        executor.save(&next, stored.version, Step::Swap).await?;
+        stored = next;
+        stored.version += 1;
+    }
+    let mut pending = Vec::new();
+    for i in 0..run.resources.len() {
+        let r = &run.resources[i];
+        if r.phase != Phase::Swapping {
+            continue;
+        }
+        let safety = r.safety_snapshot.clone().unwrap_or_default();
+        let progress = executor
+            .restorer(r.resource.kind)?
+            .swap(&target(id, r), &safety)
+            .await
+            .map_err(|e| StepError::from_port("swap", e))?;
+        match progress {
+            Progress::Done => {
+                run.record(Step::Swap, now, format!("{}: swapped", r.resource));
+                run.resources[i].phase = Phase::Swapped;
+                stored = executor.save_run(&stored, run.clone(), Step::Swap).await?;
+            }
+            Progress::Pending(why) => pending.push(why),
+        }
+    }
+    Ok(json!({ "done": pending.is_empty(), "waiting_for": pending }))
+}
+
+pub async fn verify(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Result<Value, StepError> {
+    let id = task.request_id()?;
+    let (stored, mut run) = executor.load_run(id, Step::Verify).await?;
+    for i in 0..run.resources.len() {
+        let r = &run.resources[i];
+        if r.phase != Phase::Swapped {
+            continue;
+        }
+        let verification = executor
+            .restorer(r.resource.kind)?
+            .verify(&target(id, r))
+            .await
+            .map_err(|e| StepError::from_port("verify", e))?;
+        if !verification.ok {
+            return Err(StepError::new(
+                VERIFICATION_FAILED,
+                format!("{}: {}", r.resource, verification.detail),
+            ));
+        }
+        run.record(Step::Verify, now, verification.detail);
+        run.resources[i].phase = Phase::Verified;
+    }
+    executor.save_run(&stored, run, Step::Verify).await?;
+    Ok(json!({}))
+}
+
+pub async fn clean_up(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Result<Value, StepError> {
+    let id = task.request_id()?;
+    let (stored, mut run) = executor.load_run(id, Step::CleanUp).await?;
+    delete_staging(executor, id, &mut run, now).await?;
+    executor.save_run(&stored, run, Step::CleanUp).await?;
+    Ok(json!({}))
+}
+
+/// Deletes every staging resource the run made and has not deleted yet.
+pub async fn delete_staging(
+    executor: &Executor,
+    id: &str,
+    run: &mut lifeboat::execution::run::Run,
+    now: DateTime<Utc>,
+) -> Result<(), StepError> {
+    for i in 0..run.resources.len() {
+        let r = &run.resources[i];
+        // Production in mid-swap may be what staging was: only its undo may move it.
+        let mid_swap = r.production_touched() && r.phase != Phase::Verified;
+        if r.phase < Phase::StagingStarted || r.staging_deleted || mid_swap {
+            continue;
+        }
+        let deletion = executor
+            .restorer(r.resource.kind)?
+            .delete_staging(&target(id, r))
+            .await
+            .map_err(|e| StepError::from_port("clean_up", e))?;
+        run.record(
+            Step::CleanUp,
+            now,
+            format!("{}: staging {} {deletion:?}", r.resource, r.staging),
+        );
+        run.resources[i].staging_deleted = true;
+    }
+    Ok(())
+}

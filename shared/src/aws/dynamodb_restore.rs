@@ -1,0 +1,307 @@
+//! [`Restorer`] for DynamoDB tables: on-demand safety backups, restores into a staging
+//! table, and the copy-back swap.
+//!
+//! A restored table is a new table without production's streams, TTL, alarms, autoscaling
+//! or tags, so production is never replaced: the swap brings the live table's items to the
+//! staging table's content (see [`super::dynamodb_sync`]). Undoing it restores the safety
+//! backup into a fallback table and syncs the live table back from that.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::primitives::DateTime as SdkDateTime;
+use aws_sdk_dynamodb::types::{BackupStatus, TableStatus, Tag};
+use aws_sdk_dynamodb::Client;
+
+use super::dynamodb_sync::{content, sync};
+use super::port_error;
+use crate::catalog::{ResourceKey, ResourceKind};
+use crate::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
+use crate::ports::restorer::{Progress, RestoreFrom, Restorer, Target, Verification};
+use crate::ports::{Deletion, FailureKind, PortError};
+
+pub struct DynamoRestorer {
+    client: Client,
+}
+
+impl DynamoRestorer {
+    pub fn new(client: Client) -> Self {
+        DynamoRestorer { client }
+    }
+
+    /// The table's status and ARN, `None` when it does not exist.
+    async fn table(&self, name: &str) -> Result<Option<(TableStatus, String)>, PortError> {
+        match self.client.describe_table().table_name(name).send().await {
+            Ok(out) => Ok(out.table().map(|t| {
+                (
+                    t.table_status().cloned().unwrap_or(TableStatus::Creating),
+                    t.table_arn().unwrap_or_default().to_string(),
+                )
+            })),
+            Err(e) => {
+                let e = port_error("DescribeTable", format!("dynamodb:{name}"), e);
+                if e.kind == FailureKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Whether `name` is ACTIVE; marks it as this request's on the way (tags can only be
+    /// put on a table that exists, and restores take none).
+    async fn ready(&self, name: &str, request_id: &str, role: &str) -> Result<Progress, PortError> {
+        match self.table(name).await? {
+            Some((TableStatus::Active, arn)) => {
+                self.client
+                    .tag_resource()
+                    .resource_arn(&arn)
+                    .tags(tag(TAG_RESTORE_REQUEST, request_id)?)
+                    .tags(tag(TAG_RESTORE_ROLE, role)?)
+                    .send()
+                    .await
+                    .map_err(|e| port_error("TagResource", &arn, e))?;
+                Ok(Progress::Done)
+            }
+            Some((status, _)) => Ok(Progress::Pending(format!("dynamodb:{name} is {status}"))),
+            None => Err(PortError::new(
+                "DescribeTable",
+                format!("dynamodb:{name}"),
+                FailureKind::NotFound,
+                format!("the {role} table is gone"),
+            )),
+        }
+    }
+
+    async fn delete_table(&self, name: &str) -> Result<Deletion, PortError> {
+        match self.client.delete_table().table_name(name).send().await {
+            Ok(_) => Ok(Deletion::Deleted),
+            Err(e) => {
+                let e = port_error("DeleteTable", format!("dynamodb:{name}"), e);
+                if e.kind == FailureKind::NotFound {
+                    Ok(Deletion::AlreadyGone)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    async fn backup_status(&self, arn: &str) -> Result<Option<(BackupStatus, String)>, PortError> {
+        match self.client.describe_backup().backup_arn(arn).send().await {
+            Ok(out) => Ok(out.backup_description().and_then(|d| {
+                let details = d.backup_details()?;
+                let table = d.source_table_details().map(|t| t.table_name().to_string())?;
+                Some((details.backup_status().clone(), table))
+            })),
+            Err(e) => {
+                let e = port_error("DescribeBackup", arn, e);
+                if e.kind == FailureKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+fn tag(key: &str, value: &str) -> Result<Tag, PortError> {
+    Tag::builder()
+        .key(key)
+        .value(value)
+        .build()
+        .map_err(|e| PortError::new("TagResource", key, FailureKind::Refused, e.to_string()))
+}
+
+/// Staging and fallback tables carry the request in their names; never production's.
+fn guard(target: &Target<'_>, name: &str) -> Result<(), PortError> {
+    if name == target.production.name || !(name == target.staging || name == target.fallback) {
+        return Err(PortError::new(
+            "DeleteTable",
+            format!("dynamodb:{name}"),
+            FailureKind::Refused,
+            "refusing to delete: not this request's staging or fallback table",
+        ));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Restorer for DynamoRestorer {
+    fn kind(&self) -> ResourceKind {
+        ResourceKind::DynamoTable
+    }
+
+    async fn snapshot_usable(&self, resource: &ResourceKey, service_id: &str) -> Result<bool, PortError> {
+        Ok(matches!(
+            self.backup_status(service_id).await?,
+            Some((BackupStatus::Available, table)) if table == resource.name
+        ))
+    }
+
+    async fn start_safety_snapshot(
+        &self,
+        resource: &ResourceKey,
+        name: &str,
+        _request_id: &str,
+    ) -> Result<String, PortError> {
+        // Backup names are not unique: look for the one a first try made.
+        let existing = self
+            .client
+            .list_backups()
+            .table_name(&resource.name)
+            .send()
+            .await
+            .map_err(|e| port_error("ListBackups", resource, e))?;
+        if let Some(arn) = existing
+            .backup_summaries()
+            .iter()
+            .find(|b| b.backup_name() == Some(name))
+            .and_then(|b| b.backup_arn())
+        {
+            return Ok(arn.to_string());
+        }
+        let out = self
+            .client
+            .create_backup()
+            .table_name(&resource.name)
+            .backup_name(name)
+            .send()
+            .await
+            .map_err(|e| port_error("CreateBackup", resource, e))?;
+        out.backup_details()
+            .map(|d| d.backup_arn().to_string())
+            .ok_or_else(|| {
+                PortError::new(
+                    "CreateBackup",
+                    resource,
+                    FailureKind::Refused,
+                    "no backup in the answer",
+                )
+            })
+    }
+
+    async fn safety_snapshot_ready(
+        &self,
+        _resource: &ResourceKey,
+        service_id: &str,
+    ) -> Result<Progress, PortError> {
+        match self.backup_status(service_id).await? {
+            Some((BackupStatus::Available, _)) => Ok(Progress::Done),
+            Some((BackupStatus::Creating, _)) => {
+                Ok(Progress::Pending(format!("backup {service_id} is CREATING")))
+            }
+            other => Err(PortError::new(
+                "DescribeBackup",
+                service_id,
+                FailureKind::Refused,
+                format!("the safety backup is {:?}", other.map(|o| o.0)),
+            )),
+        }
+    }
+
+    async fn start_staging(&self, target: &Target<'_>, from: &RestoreFrom) -> Result<(), PortError> {
+        if self.table(target.staging).await?.is_some() {
+            return Ok(());
+        }
+        let staging = format!("dynamodb:{}", target.staging);
+        let result = match from {
+            RestoreFrom::PointInTime(t) => self
+                .client
+                .restore_table_to_point_in_time()
+                .source_table_name(&target.production.name)
+                .target_table_name(target.staging)
+                .restore_date_time(SdkDateTime::from_secs(t.timestamp()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| port_error("RestoreTableToPointInTime", &staging, e)),
+            RestoreFrom::Snapshot(arn) => self
+                .client
+                .restore_table_from_backup()
+                .target_table_name(target.staging)
+                .backup_arn(arn)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| port_error("RestoreTableFromBackup", &staging, e)),
+        };
+        match result {
+            Err(e) if e.kind == FailureKind::Conflict => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn staging_ready(&self, target: &Target<'_>) -> Result<Progress, PortError> {
+        self.ready(target.staging, target.request_id, "staging").await
+    }
+
+    async fn swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
+        let summary = sync(&self.client, target.staging, &target.production.name).await?;
+        tracing::info!(
+            production = %target.production,
+            staging = target.staging,
+            put = summary.put,
+            deleted = summary.deleted,
+            "live table brought to the staging table's content"
+        );
+        Ok(Progress::Done)
+    }
+
+    async fn undo_swap(&self, target: &Target<'_>, safety_snapshot: &str) -> Result<Progress, PortError> {
+        if self.table(target.fallback).await?.is_none() {
+            self.client
+                .restore_table_from_backup()
+                .target_table_name(target.fallback)
+                .backup_arn(safety_snapshot)
+                .send()
+                .await
+                .map_err(|e| {
+                    port_error(
+                        "RestoreTableFromBackup",
+                        format!("dynamodb:{}", target.fallback),
+                        e,
+                    )
+                })?;
+        }
+        if let Progress::Pending(why) = self.ready(target.fallback, target.request_id, "fallback").await? {
+            return Ok(Progress::Pending(why));
+        }
+        sync(&self.client, target.fallback, &target.production.name).await?;
+        guard(target, target.fallback)?;
+        self.delete_table(target.fallback).await?;
+        Ok(Progress::Done)
+    }
+
+    async fn verify(&self, target: &Target<'_>) -> Result<Verification, PortError> {
+        let (live, restored) = futures::try_join!(
+            content(&self.client, &target.production.name),
+            content(&self.client, target.staging)
+        )?;
+        Ok(if live == restored {
+            Verification {
+                ok: true,
+                detail: format!(
+                    "{} holds the restored {} items exactly",
+                    target.production,
+                    live.len()
+                ),
+            }
+        } else {
+            let missing = restored.iter().filter(|i| live.binary_search(i).is_err()).count();
+            let extra = live.iter().filter(|i| restored.binary_search(i).is_err()).count();
+            Verification {
+                ok: false,
+                detail: format!(
+                    "{} differs from the restore: {missing} restored items missing, {extra} other items",
+                    target.production
+                ),
+            }
+        })
+    }
+
+    async fn delete_staging(&self, target: &Target<'_>) -> Result<Deletion, PortError> {
+        guard(target, target.staging)?;
+        self.delete_table(target.staging).await
+    }
+}

@@ -1,0 +1,618 @@
+//! [`Restorer`] for RDS instances: safety snapshots, restores into a staging instance, and
+//! the rename swap.
+//!
+//! A restored instance does not inherit production's settings, so the restore is given what
+//! it accepts (subnet group, parameter group, security groups) and the swap applies the rest
+//! (backup retention, deletion protection, tags) from the instance it replaces. Production
+//! is renamed aside as the fallback and kept: deleting it is an engineer's later decision.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_rds::primitives::DateTime as SdkDateTime;
+use aws_sdk_rds::types::{DbInstance, Tag};
+use aws_sdk_rds::Client;
+
+use super::port_error;
+use crate::catalog::{ResourceKey, ResourceKind};
+use crate::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
+use crate::ports::restorer::{Progress, RestoreFrom, Restorer, Target, Verification};
+use crate::ports::{Deletion, FailureKind, PortError};
+
+pub struct RdsRestorer {
+    client: Client,
+}
+
+impl RdsRestorer {
+    pub fn new(client: Client) -> Self {
+        RdsRestorer { client }
+    }
+
+    async fn instance(&self, id: &str) -> Result<Option<DbInstance>, PortError> {
+        match self
+            .client
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.db_instances().first().cloned()),
+            Err(e) => {
+                let e = port_error("DescribeDBInstances", format!("rds:{id}"), e);
+                if e.kind == FailureKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<(), PortError> {
+        self.client
+            .modify_db_instance()
+            .db_instance_identifier(from)
+            .new_db_instance_identifier(to)
+            .apply_immediately(true)
+            .send()
+            .await
+            .map_err(|e| port_error("ModifyDBInstance (rename)", format!("rds:{from} -> {to}"), e))?;
+        Ok(())
+    }
+
+    async fn add_tags(&self, db: &DbInstance, tags: &BTreeMap<String, String>) -> Result<(), PortError> {
+        let arn = db.db_instance_arn().unwrap_or_default();
+        let mut req = self.client.add_tags_to_resource().resource_name(arn);
+        for (k, v) in tags {
+            req = req.tags(tag(k, v));
+        }
+        req.send()
+            .await
+            .map_err(|e| port_error("AddTagsToResource", arn, e))?;
+        Ok(())
+    }
+
+    async fn remove_tags(&self, db: &DbInstance, keys: &[&str]) -> Result<(), PortError> {
+        let arn = db.db_instance_arn().unwrap_or_default();
+        let mut req = self.client.remove_tags_from_resource().resource_name(arn);
+        for k in keys {
+            req = req.tag_keys(*k);
+        }
+        req.send()
+            .await
+            .map_err(|e| port_error("RemoveTagsFromResource", arn, e))?;
+        Ok(())
+    }
+
+    /// Gives the restored instance (now production) the settings of the one it replaced.
+    async fn carry_settings_over(
+        &self,
+        production: &DbInstance,
+        fallback: &DbInstance,
+    ) -> Result<(), PortError> {
+        let want = Settings::of(fallback);
+        let have = Settings::of(production);
+        let id = production.db_instance_identifier().unwrap_or_default();
+        if want.modifiable() != have.modifiable() {
+            let mut req = self
+                .client
+                .modify_db_instance()
+                .db_instance_identifier(id)
+                .apply_immediately(true)
+                .set_backup_retention_period(want.backup_retention)
+                .set_deletion_protection(want.deletion_protection)
+                .set_vpc_security_group_ids(Some(want.security_groups.clone()));
+            if want.parameter_group != have.parameter_group {
+                req = req.set_db_parameter_group_name(want.parameter_group.clone());
+            }
+            req.send()
+                .await
+                .map_err(|e| port_error("ModifyDBInstance (settings)", format!("rds:{id}"), e))?;
+        }
+        let mut tags: BTreeMap<String, String> = want
+            .tags
+            .into_iter()
+            .filter(|(k, _)| k != TAG_RESTORE_ROLE && k != TAG_RESTORE_REQUEST)
+            .collect();
+        tags.extend(
+            have.tags
+                .get(TAG_RESTORE_REQUEST)
+                .map(|v| (TAG_RESTORE_REQUEST.to_string(), v.clone())),
+        );
+        self.add_tags(production, &tags).await?;
+        if have.tags.contains_key(TAG_RESTORE_ROLE) {
+            self.remove_tags(production, &[TAG_RESTORE_ROLE]).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The settings a restore does not copy, as the swap compares and carries them over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Settings {
+    parameter_group: Option<String>,
+    subnet_group: Option<String>,
+    security_groups: Vec<String>,
+    backup_retention: Option<i32>,
+    deletion_protection: Option<bool>,
+    tags: BTreeMap<String, String>,
+}
+
+impl Settings {
+    fn of(db: &DbInstance) -> Settings {
+        let mut security_groups: Vec<String> = db
+            .vpc_security_groups()
+            .iter()
+            .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
+            .collect();
+        security_groups.sort();
+        Settings {
+            parameter_group: db
+                .db_parameter_groups()
+                .first()
+                .and_then(|g| g.db_parameter_group_name().map(str::to_string)),
+            subnet_group: db
+                .db_subnet_group()
+                .and_then(|g| g.db_subnet_group_name().map(str::to_string)),
+            security_groups,
+            backup_retention: db.backup_retention_period(),
+            deletion_protection: db.deletion_protection(),
+            tags: tags_of(db.tag_list()),
+        }
+    }
+
+    /// What `ModifyDBInstance` sets.
+    fn modifiable(&self) -> (&Option<String>, &Vec<String>, Option<i32>, Option<bool>) {
+        (
+            &self.parameter_group,
+            &self.security_groups,
+            self.backup_retention,
+            self.deletion_protection,
+        )
+    }
+
+    /// The differences that matter after a swap, by name.
+    fn differences(&self, other: &Settings) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let strip = |t: &BTreeMap<String, String>| -> BTreeMap<String, String> {
+            t.iter()
+                .filter(|(k, _)| *k != TAG_RESTORE_ROLE && *k != TAG_RESTORE_REQUEST)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        for (name, same) in [
+            ("parameter group", self.parameter_group == other.parameter_group),
+            ("subnet group", self.subnet_group == other.subnet_group),
+            ("security groups", self.security_groups == other.security_groups),
+            (
+                "backup retention",
+                self.backup_retention == other.backup_retention,
+            ),
+            (
+                "deletion protection",
+                self.deletion_protection == other.deletion_protection,
+            ),
+            ("tags", strip(&self.tags) == strip(&other.tags)),
+        ] {
+            if !same {
+                out.push(name);
+            }
+        }
+        out
+    }
+}
+
+fn tags_of(list: &[Tag]) -> BTreeMap<String, String> {
+    list.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .collect()
+}
+
+fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build()
+}
+
+fn status(db: &DbInstance) -> &str {
+    db.db_instance_status().unwrap_or("unknown")
+}
+
+fn is_available(db: &DbInstance) -> bool {
+    status(db) == "available"
+}
+
+/// Whether `db` carries this request's restore tags (and, if given, this role).
+fn belongs_to(db: &DbInstance, request_id: &str, role: Option<&str>) -> bool {
+    let tags = tags_of(db.tag_list());
+    tags.get(TAG_RESTORE_REQUEST).map(String::as_str) == Some(request_id)
+        && role.is_none_or(|r| tags.get(TAG_RESTORE_ROLE).map(String::as_str) == Some(r))
+}
+
+/// Whether `db` is what this request restored (staging, or production after the swap).
+fn is_restored(db: &DbInstance, request_id: &str) -> bool {
+    belongs_to(db, request_id, None) && !belongs_to(db, request_id, Some("fallback"))
+}
+
+fn waiting(what: &str, db: &DbInstance) -> Progress {
+    Progress::Pending(format!(
+        "{what}: rds:{} is {}",
+        db.db_instance_identifier().unwrap_or_default(),
+        status(db)
+    ))
+}
+
+fn unexpected(operation: &'static str, target: &Target<'_>, state: String) -> PortError {
+    PortError::new(operation, target.production, FailureKind::Refused, state)
+}
+
+#[async_trait]
+impl Restorer for RdsRestorer {
+    fn kind(&self) -> ResourceKind {
+        ResourceKind::RdsInstance
+    }
+
+    async fn snapshot_usable(&self, resource: &ResourceKey, service_id: &str) -> Result<bool, PortError> {
+        let out = self
+            .client
+            .describe_db_snapshots()
+            .db_snapshot_identifier(service_id)
+            .send()
+            .await;
+        match out {
+            Ok(out) => Ok(out.db_snapshots().iter().any(|s| {
+                s.db_instance_identifier() == Some(resource.name.as_str()) && s.status() == Some("available")
+            })),
+            Err(e) => {
+                let e = port_error("DescribeDBSnapshots", service_id, e);
+                if e.kind == FailureKind::NotFound {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    async fn start_safety_snapshot(
+        &self,
+        resource: &ResourceKey,
+        name: &str,
+        request_id: &str,
+    ) -> Result<String, PortError> {
+        let result = self
+            .client
+            .create_db_snapshot()
+            .db_instance_identifier(&resource.name)
+            .db_snapshot_identifier(name)
+            .tags(tag(TAG_RESTORE_REQUEST, request_id))
+            .tags(tag(TAG_RESTORE_ROLE, "safety"))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(name.to_string()),
+            Err(e) => {
+                let e = port_error("CreateDBSnapshot", name, e);
+                // A retry finds the snapshot the first try asked for.
+                if e.kind == FailureKind::Conflict {
+                    Ok(name.to_string())
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    async fn safety_snapshot_ready(
+        &self,
+        _resource: &ResourceKey,
+        service_id: &str,
+    ) -> Result<Progress, PortError> {
+        let out = self
+            .client
+            .describe_db_snapshots()
+            .db_snapshot_identifier(service_id)
+            .send()
+            .await
+            .map_err(|e| port_error("DescribeDBSnapshots", service_id, e))?;
+        let status = out
+            .db_snapshots()
+            .first()
+            .and_then(|s| s.status())
+            .unwrap_or("unknown")
+            .to_string();
+        match status.as_str() {
+            "available" => Ok(Progress::Done),
+            "creating" | "pending" => Ok(Progress::Pending(format!(
+                "safety snapshot {service_id} is {status}"
+            ))),
+            _ => Err(PortError::new(
+                "DescribeDBSnapshots",
+                service_id,
+                FailureKind::Refused,
+                format!("the safety snapshot is {status}"),
+            )),
+        }
+    }
+
+    async fn start_staging(&self, target: &Target<'_>, from: &RestoreFrom) -> Result<(), PortError> {
+        if self.instance(target.staging).await?.is_some() {
+            return Ok(());
+        }
+        let Some(production) = self.instance(&target.production.name).await? else {
+            return Err(PortError::new(
+                "DescribeDBInstances",
+                target.production,
+                FailureKind::NotFound,
+                "production is gone",
+            ));
+        };
+        let settings = Settings::of(&production);
+        let tags = [
+            tag(TAG_RESTORE_REQUEST, target.request_id),
+            tag(TAG_RESTORE_ROLE, "staging"),
+        ];
+        let result = match from {
+            RestoreFrom::PointInTime(t) => self
+                .client
+                .restore_db_instance_to_point_in_time()
+                .source_db_instance_identifier(&target.production.name)
+                .target_db_instance_identifier(target.staging)
+                .restore_time(SdkDateTime::from_secs(t.timestamp()))
+                .set_db_instance_class(production.db_instance_class().map(str::to_string))
+                .set_db_subnet_group_name(settings.subnet_group.clone())
+                .set_db_parameter_group_name(settings.parameter_group.clone())
+                .set_vpc_security_group_ids(Some(settings.security_groups.clone()))
+                .deletion_protection(false)
+                .set_tags(Some(tags.to_vec()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    port_error(
+                        "RestoreDBInstanceToPointInTime",
+                        format!("rds:{}", target.staging),
+                        e,
+                    )
+                }),
+            RestoreFrom::Snapshot(id) => self
+                .client
+                .restore_db_instance_from_db_snapshot()
+                .db_instance_identifier(target.staging)
+                .db_snapshot_identifier(id)
+                .set_db_instance_class(production.db_instance_class().map(str::to_string))
+                .set_db_subnet_group_name(settings.subnet_group.clone())
+                .set_db_parameter_group_name(settings.parameter_group.clone())
+                .set_vpc_security_group_ids(Some(settings.security_groups.clone()))
+                .deletion_protection(false)
+                .set_tags(Some(tags.to_vec()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    port_error(
+                        "RestoreDBInstanceFromDBSnapshot",
+                        format!("rds:{}", target.staging),
+                        e,
+                    )
+                }),
+        };
+        match result {
+            Err(e) if e.kind == FailureKind::Conflict => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn staging_ready(&self, target: &Target<'_>) -> Result<Progress, PortError> {
+        match self.instance(target.staging).await? {
+            Some(db) if is_available(&db) => Ok(Progress::Done),
+            Some(db) => Ok(waiting("restoring", &db)),
+            None => Err(PortError::new(
+                "DescribeDBInstances",
+                format!("rds:{}", target.staging),
+                FailureKind::NotFound,
+                "the staging instance is gone",
+            )),
+        }
+    }
+
+    async fn swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
+        let production = self.instance(&target.production.name).await?;
+        let fallback = self.instance(target.fallback).await?;
+        let staging = self.instance(target.staging).await?;
+        match (production, fallback, staging) {
+            // 1. Production is the original: set it aside (tagged first, so it is never
+            //    mistaken for a managed resource, nor anyone else's fallback).
+            (Some(prod), None, Some(staging)) if !is_restored(&prod, target.request_id) => {
+                if !is_available(&prod) {
+                    return Ok(waiting("setting production aside", &prod));
+                }
+                if !is_available(&staging) {
+                    return Ok(waiting("setting production aside", &staging));
+                }
+                let marks = BTreeMap::from([
+                    (TAG_RESTORE_REQUEST.to_string(), target.request_id.to_string()),
+                    (TAG_RESTORE_ROLE.to_string(), "fallback".to_string()),
+                ]);
+                self.add_tags(&prod, &marks).await?;
+                self.rename(&target.production.name, target.fallback).await?;
+                Ok(Progress::Pending(format!(
+                    "renaming {} to {}",
+                    target.production, target.fallback
+                )))
+            }
+            // 2. Production's name is free: give it to staging.
+            (None, Some(fallback), Some(staging)) => {
+                if !is_available(&fallback) {
+                    return Ok(waiting("renaming staging", &fallback));
+                }
+                if !is_available(&staging) {
+                    return Ok(waiting("renaming staging", &staging));
+                }
+                self.rename(target.staging, &target.production.name).await?;
+                Ok(Progress::Pending(format!(
+                    "renaming rds:{} to {}",
+                    target.staging, target.production
+                )))
+            }
+            // 3. Staging is production now: give it the settings of the one it replaced.
+            (Some(prod), Some(fallback), None) if is_restored(&prod, target.request_id) => {
+                if !is_available(&prod) {
+                    return Ok(waiting("carrying settings over", &prod));
+                }
+                self.carry_settings_over(&prod, &fallback).await?;
+                Ok(Progress::Done)
+            }
+            (prod, fallback, staging) => Err(unexpected(
+                "swap",
+                target,
+                format!(
+                    "unexpected state for a swap: production {}, fallback {}, staging {}",
+                    prod.is_some(),
+                    fallback.is_some(),
+                    staging.is_some()
+                ),
+            )),
+        }
+    }
+
+    async fn undo_swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
+        let production = self.instance(&target.production.name).await?;
+        let fallback = self.instance(target.fallback).await?;
+        match (production, fallback) {
+            // The restored instance holds production's name: move it back to staging's.
+            (Some(prod), Some(_)) if is_restored(&prod, target.request_id) => {
+                if !is_available(&prod) {
+                    return Ok(waiting("moving the restored instance aside", &prod));
+                }
+                let marks = BTreeMap::from([(TAG_RESTORE_ROLE.to_string(), "staging".to_string())]);
+                self.add_tags(&prod, &marks).await?;
+                self.rename(&target.production.name, target.staging).await?;
+                Ok(Progress::Pending(format!(
+                    "renaming {} back to rds:{}",
+                    target.production, target.staging
+                )))
+            }
+            (None, Some(fallback)) => {
+                if !is_available(&fallback) {
+                    return Ok(waiting("restoring the fallback", &fallback));
+                }
+                self.rename(target.fallback, &target.production.name).await?;
+                Ok(Progress::Pending(format!(
+                    "renaming rds:{} back to {}",
+                    target.fallback, target.production
+                )))
+            }
+            // Production is the original again: drop the fallback marks.
+            (Some(prod), None) => {
+                if belongs_to(&prod, target.request_id, Some("fallback")) {
+                    self.remove_tags(&prod, &[TAG_RESTORE_ROLE, TAG_RESTORE_REQUEST])
+                        .await?;
+                }
+                Ok(Progress::Done)
+            }
+            (prod, fallback) => Err(unexpected(
+                "undo swap",
+                target,
+                format!(
+                    "unexpected state for undoing a swap: production {}, fallback {}",
+                    prod.is_some(),
+                    fallback.is_some()
+                ),
+            )),
+        }
+    }
+
+    async fn verify(&self, target: &Target<'_>) -> Result<Verification, PortError> {
+        let production = self.instance(&target.production.name).await?;
+        let fallback = self.instance(target.fallback).await?;
+        let (Some(prod), Some(fallback)) = (production, fallback) else {
+            return Ok(Verification {
+                ok: false,
+                detail: "production or the fallback is missing".into(),
+            });
+        };
+        let mut problems = Vec::new();
+        if !is_restored(&prod, target.request_id) {
+            problems.push("production is not the restored instance".to_string());
+        }
+        if !is_available(&prod) {
+            problems.push(format!("production is {}", status(&prod)));
+        }
+        if tags_of(prod.tag_list()).contains_key(TAG_RESTORE_ROLE) {
+            problems.push("production still carries the staging mark".to_string());
+        }
+        let differences = Settings::of(&prod).differences(&Settings::of(&fallback));
+        if !differences.is_empty() {
+            problems.push(format!(
+                "settings differ from the fallback's: {}",
+                differences.join(", ")
+            ));
+        }
+        Ok(if problems.is_empty() {
+            Verification {
+                ok: true,
+                detail: format!(
+                    "{} is the restored instance, available, with the fallback's settings and tags",
+                    target.production
+                ),
+            }
+        } else {
+            Verification {
+                ok: false,
+                detail: problems.join("; "),
+            }
+        })
+    }
+
+    async fn delete_staging(&self, target: &Target<'_>) -> Result<Deletion, PortError> {
+        let Some(staging) = self.instance(target.staging).await? else {
+            return Ok(Deletion::AlreadyGone);
+        };
+        // Only ever an instance this request restored and marked as staging.
+        if target.staging == target.production.name
+            || !belongs_to(&staging, target.request_id, Some("staging"))
+        {
+            return Err(PortError::new(
+                "DeleteDBInstance",
+                format!("rds:{}", target.staging),
+                FailureKind::Refused,
+                "refusing to delete: it is not marked as this request's staging instance",
+            ));
+        }
+        // A restore may have copied production's deletion protection.
+        if staging.deletion_protection() == Some(true) {
+            self.client
+                .modify_db_instance()
+                .db_instance_identifier(target.staging)
+                .deletion_protection(false)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map_err(|e| {
+                    port_error(
+                        "ModifyDBInstance (deletion protection)",
+                        format!("rds:{}", target.staging),
+                        e,
+                    )
+                })?;
+        }
+        match self
+            .client
+            .delete_db_instance()
+            .db_instance_identifier(target.staging)
+            .skip_final_snapshot(true)
+            .delete_automated_backups(true)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Deletion::Deleted),
+            Err(e) => {
+                let e = port_error("DeleteDBInstance", format!("rds:{}", target.staging), e);
+                if e.kind == FailureKind::NotFound {
+                    Ok(Deletion::AlreadyGone)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+}

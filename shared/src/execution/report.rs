@@ -1,0 +1,137 @@
+//! The report of a restore, in JSON (for tools) and Markdown (for people): who approved and
+//! confirmed, the recovery points, what was restored, the data-loss window, the timeline,
+//! and where the fallback and safety snapshots are.
+
+use std::fmt::Write;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::run::{Outcome, Phase, Run};
+use crate::request::lifecycle::RestoreRequest;
+use crate::request::options::Source;
+
+/// The report as JSON.
+pub fn json_report(request: &RestoreRequest, run: &Run, now: DateTime<Utc>) -> Value {
+    let decision = request.decision.as_ref();
+    json!({
+        "request_id": request.id,
+        "instance_id": request.instance_id,
+        "status": request.status.as_str(),
+        "written_at": now,
+        "execution": run.execution,
+        "mode": run.mode,
+        "filed_by": request.submitted_by,
+        "approved_by": decision.map(|d| &d.by),
+        "approved_at": decision.map(|d| d.at),
+        "approval_reason": decision.map(|d| &d.reason),
+        "confirmed_by": run.confirmed_by,
+        "confirmed_at": run.confirmed_at,
+        "outcome": run.outcome,
+        "resources": run.resources.iter().map(|r| json!({
+            "resource": r.resource.to_string(),
+            "source": r.source,
+            "restore_from": r.restore_from,
+            "restores_to": r.restores_to,
+            "data_loss": {"since": r.restores_to, "until": swap_time(run).unwrap_or(now)},
+            "phase": r.phase,
+            "restored": matches!(r.phase, Phase::Swapped | Phase::Verified),
+            "safety_snapshot": r.safety_snapshot,
+            "fallback": fallback_of(r),
+            "staging": r.staging,
+            "staging_deleted": r.staging_deleted,
+        })).collect::<Vec<_>>(),
+        "timeline": run.timeline,
+    })
+}
+
+/// When production started changing: the end of the data-loss window.
+fn swap_time(run: &Run) -> Option<DateTime<Utc>> {
+    run.timeline
+        .iter()
+        .find(|s| s.step == super::run::Step::Swap)
+        .map(|s| s.at)
+}
+
+/// Where the old production is: RDS keeps it renamed aside; DynamoDB has its safety backup.
+fn fallback_of(r: &super::run::ResourceRun) -> Option<String> {
+    match (r.resource.kind, r.phase) {
+        (crate::catalog::ResourceKind::RdsInstance, Phase::Swapped | Phase::Verified) => {
+            Some(format!("RDS instance {}", r.fallback))
+        }
+        (crate::catalog::ResourceKind::DynamoTable, Phase::Swapped | Phase::Verified) => {
+            r.safety_snapshot.as_ref().map(|b| format!("DynamoDB backup {b}"))
+        }
+        _ => None,
+    }
+}
+
+/// The report as Markdown.
+pub fn markdown_report(request: &RestoreRequest, run: &Run, now: DateTime<Utc>) -> String {
+    let mut md = String::new();
+    let outcome = match &run.outcome {
+        Some(Outcome::Completed) => "completed".to_string(),
+        Some(Outcome::Failed { error, cause }) => format!("failed ({error}): {cause}"),
+        None => "in progress".to_string(),
+    };
+    let _ = writeln!(
+        md,
+        "# Restore {} of instance {}\n",
+        request.id, request.instance_id
+    );
+    let _ = writeln!(md, "- Outcome: **{outcome}**");
+    let _ = writeln!(md, "- Mode: {:?}", run.mode);
+    let _ = writeln!(md, "- Execution: `{}`", run.execution);
+    let _ = writeln!(
+        md,
+        "- Filed by {} at {}",
+        request.submitted_by, request.submitted_at
+    );
+    if let Some(d) = &request.decision {
+        let _ = writeln!(md, "- Approved by {} at {}: {}", d.by, d.at, d.reason);
+    }
+    match (&run.confirmed_by, run.confirmed_at) {
+        (Some(by), Some(at)) => {
+            let _ = writeln!(md, "- Confirmed by {by} at {at}");
+        }
+        _ => {
+            let _ = writeln!(md, "- Not confirmed: production was not changed");
+        }
+    }
+    let _ = writeln!(md, "- Written at {now}\n");
+    let _ = writeln!(md, "## Resources\n");
+    let _ = writeln!(
+        md,
+        "| resource | recovery point | restores to | data lost since | state | safety snapshot | fallback | staging |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
+    for r in &run.resources {
+        let point = match &r.source {
+            Source::PointInTime { target } => format!("point in time {target}"),
+            Source::Snapshot { slot, .. } => format!(
+                "snapshot {} ({slot})",
+                r.restore_from.as_deref().unwrap_or("unresolved")
+            ),
+        };
+        let staging = if r.staging_deleted {
+            format!("{} (deleted)", r.staging)
+        } else {
+            r.staging.clone()
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {point} | {} | {} | {:?} | {} | {} | {staging} |",
+            r.resource,
+            r.restores_to,
+            r.restores_to,
+            r.phase,
+            r.safety_snapshot.as_deref().unwrap_or("none"),
+            fallback_of(r).unwrap_or_else(|| "none (production untouched)".into()),
+        );
+    }
+    let _ = writeln!(md, "\n## Timeline\n");
+    for s in &run.timeline {
+        let _ = writeln!(md, "- {} `{}` {}", s.at, s.step.as_str(), s.detail);
+    }
+    md
+}

@@ -1,0 +1,222 @@
+//! A restore's run, recorded on its request: what each resource went through, every step
+//! with its time, who confirmed, and how it ended. Steps read it to find what earlier tries
+//! did; the report is written from it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::names::{names, RestoreNames};
+use crate::catalog::ResourceKey;
+use crate::request::decision::Mode;
+use crate::request::options::Source;
+
+/// The state machine's steps, by the name its tasks pass to the executor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Begin,
+    Resolve,
+    SafetySnapshot,
+    RestoreStaging,
+    CheckReady,
+    AwaitConfirmation,
+    Swap,
+    Verify,
+    CleanUp,
+    Finish,
+    Abort,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Begin => "begin",
+            Step::Resolve => "resolve",
+            Step::SafetySnapshot => "safety_snapshot",
+            Step::RestoreStaging => "restore_staging",
+            Step::CheckReady => "check_ready",
+            Step::AwaitConfirmation => "await_confirmation",
+            Step::Swap => "swap",
+            Step::Verify => "verify",
+            Step::CleanUp => "clean_up",
+            Step::Finish => "finish",
+            Step::Abort => "abort",
+        }
+    }
+}
+
+/// How far one resource got. Ordered: a later phase implies the earlier ones happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Named by the approval; nothing checked yet.
+    Planned,
+    /// The recovery point is checked restorable and held.
+    Resolved,
+    /// The safety snapshot of production was asked for.
+    SafetyStarted,
+    /// The restore into staging was asked for.
+    StagingStarted,
+    /// Safety snapshot and staging are both available.
+    Ready,
+    /// Production is being changed: from here on a failure must restore the fallback.
+    Swapping,
+    Swapped,
+    Verified,
+    /// A failed swap was undone: production is as it was.
+    Undone,
+}
+
+/// One production resource in a restore.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceRun {
+    pub resource: ResourceKey,
+    pub source: Source,
+    /// The service id of the snapshot or backup restored from (none for point in time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_from: Option<String>,
+    pub restores_to: DateTime<Utc>,
+    /// The safety snapshot's service id, once asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety_snapshot: Option<String>,
+    pub staging: String,
+    pub fallback: String,
+    pub phase: Phase,
+    /// Whether staging was deleted (or never made).
+    #[serde(default)]
+    pub staging_deleted: bool,
+}
+
+impl ResourceRun {
+    pub fn new(request_id: &str, resource: ResourceKey, source: Source, restores_to: DateTime<Utc>) -> Self {
+        let RestoreNames {
+            staging, fallback, ..
+        } = names(request_id, &resource);
+        ResourceRun {
+            resource,
+            source,
+            restore_from: None,
+            restores_to,
+            safety_snapshot: None,
+            staging,
+            fallback,
+            phase: Phase::Planned,
+            staging_deleted: false,
+        }
+    }
+
+    pub fn names(&self, request_id: &str) -> RestoreNames {
+        names(request_id, &self.resource)
+    }
+
+    /// Whether the swap has touched production (so a failure must undo it).
+    pub fn production_touched(&self) -> bool {
+        matches!(self.phase, Phase::Swapping | Phase::Swapped | Phase::Verified)
+    }
+}
+
+/// One step as it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub step: Step,
+    pub at: DateTime<Utc>,
+    pub detail: String,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Outcome {
+    Completed,
+    Failed { error: String, cause: String },
+}
+
+/// Where the report is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportKeys {
+    pub json: String,
+    pub markdown: String,
+}
+
+/// A restore's run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Run {
+    pub execution: String,
+    pub mode: Mode,
+    pub started_at: DateTime<Utc>,
+    pub resources: Vec<ResourceRun>,
+    pub timeline: Vec<StepRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<ReportKeys>,
+}
+
+impl Run {
+    pub fn new(execution: String, mode: Mode, started_at: DateTime<Utc>) -> Run {
+        Run {
+            execution,
+            mode,
+            started_at,
+            resources: Vec::new(),
+            timeline: Vec::new(),
+            confirmed_by: None,
+            confirmed_at: None,
+            outcome: None,
+            report: None,
+        }
+    }
+
+    pub fn record(&mut self, step: Step, at: DateTime<Utc>, detail: impl Into<String>) {
+        self.timeline.push(StepRecord {
+            step,
+            at,
+            detail: detail.into(),
+        });
+    }
+
+    /// Whether every resource has reached `phase`.
+    pub fn all_at_least(&self, phase: Phase) -> bool {
+        !self.resources.is_empty() && self.resources.iter().all(|r| r.phase >= phase)
+    }
+}
+
+/// Where the report of `request_id` goes in the reports bucket.
+pub fn report_keys(request_id: &str) -> ReportKeys {
+    ReportKeys {
+        json: format!("restores/{request_id}/report.json"),
+        markdown: format!("restores/{request_id}/report.md"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_swap_phases_count_as_touching_production() {
+        let mut r = ResourceRun::new(
+            "rr-1",
+            ResourceKey::rds("db"),
+            Source::PointInTime {
+                target: "2026-11-28T10:00:00Z".parse().unwrap(),
+            },
+            "2026-11-28T10:00:00Z".parse().unwrap(),
+        );
+        for (phase, touched) in [
+            (Phase::Planned, false),
+            (Phase::Resolved, false),
+            (Phase::Ready, false),
+            (Phase::Swapping, true),
+            (Phase::Verified, true),
+            (Phase::Undone, false),
+        ] {
+            r.phase = phase;
+            assert_eq!(r.production_touched(), touched, "{phase:?}");
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The port of a restore's work on one service: safety snapshots, staging restores, the swap
+//! into production and its undo, verification and cleanup.
+//!
+//! Every method is idempotent and looks before it acts, because the state machine retries
+//! steps and a crashed invocation is invoked again. Long operations (restores, renames) are
+//! started and then polled: a method answers [`Progress::Pending`] until done, and the
+//! state machine waits between polls.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{Deletion, PortError};
+use crate::catalog::{ResourceKey, ResourceKind};
+
+/// Whether a polled operation is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    Done,
+    /// Still going: what it waits for.
+    Pending(String),
+}
+
+impl Progress {
+    pub fn is_done(&self) -> bool {
+        matches!(self, Progress::Done)
+    }
+}
+
+/// What to restore into staging.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreFrom {
+    /// The service's point-in-time restore of production to this instant.
+    PointInTime(DateTime<Utc>),
+    /// An RDS snapshot identifier or a DynamoDB backup ARN.
+    Snapshot(String),
+}
+
+/// One restore's names for a resource, as the service methods need them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target<'a> {
+    pub request_id: &'a str,
+    pub production: &'a ResourceKey,
+    pub staging: &'a str,
+    pub fallback: &'a str,
+}
+
+/// The outcome of comparing production with what was restored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    pub ok: bool,
+    /// What was compared and found (or what differs).
+    pub detail: String,
+}
+
+#[async_trait]
+pub trait Restorer: Send + Sync {
+    fn kind(&self) -> ResourceKind;
+
+    /// Whether the snapshot or backup `service_id` of `resource` exists and is usable.
+    async fn snapshot_usable(&self, resource: &ResourceKey, service_id: &str) -> Result<bool, PortError>;
+
+    /// Asks for a snapshot of production named `name`; its service id. Asking again returns
+    /// the one asked for first.
+    async fn start_safety_snapshot(
+        &self,
+        resource: &ResourceKey,
+        name: &str,
+        request_id: &str,
+    ) -> Result<String, PortError>;
+
+    async fn safety_snapshot_ready(
+        &self,
+        resource: &ResourceKey,
+        service_id: &str,
+    ) -> Result<Progress, PortError>;
+
+    /// Asks for the restore of `from` into `target.staging`, with production's settings
+    /// where the restore takes them. Asking again does nothing.
+    async fn start_staging(&self, target: &Target<'_>, from: &RestoreFrom) -> Result<(), PortError>;
+
+    async fn staging_ready(&self, target: &Target<'_>) -> Result<Progress, PortError>;
+
+    /// Takes the next step of making staging's content production's; `Done` when it is.
+    async fn swap(&self, target: &Target<'_>, safety_snapshot: &str) -> Result<Progress, PortError>;
+
+    /// Takes the next step of putting production back as it was before the swap.
+    async fn undo_swap(&self, target: &Target<'_>, safety_snapshot: &str) -> Result<Progress, PortError>;
+
+    /// Checks production now is what was restored.
+    async fn verify(&self, target: &Target<'_>) -> Result<Verification, PortError>;
+
+    /// Deletes staging, if it is this request's (never production).
+    async fn delete_staging(&self, target: &Target<'_>) -> Result<Deletion, PortError>;
+}
