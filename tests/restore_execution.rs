@@ -774,3 +774,73 @@ async fn faults_at_each_step_are_retried_or_end_with_production_untouched() {
         Some(&id)
     );
 }
+
+/// A DynamoDB copy-back refused half-way (after its deletes, before its puts) is undone from
+/// the safety backup: the live table ends exactly as it was before the restore.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dynamodb_swap_failing_half_way_is_undone_from_the_safety_backup() {
+    let stack = stack().await;
+    production_orders(&stack).await;
+    put(&stack, "o1", "as it was").await;
+    let now = Utc::now();
+    let backup_hour = hour_before(now, 2);
+    scheduled_points(&stack, backup_hour).await;
+    put(&stack, "o1", "changed later").await;
+    put(&stack, "o2", "written later").await;
+    let before = orders(&stack).await;
+
+    let id = file(&stack, now - TimeDelta::minutes(30)).await;
+    assert!(holds_of(&stack, &id).await > 0, "filing held the backup");
+    let execution = execution_of(
+        &approve(
+            &stack,
+            &id,
+            json!([{"resource": "dynamodb:orders", "kind": "snapshot", "slot": backup_hour}]),
+        )
+        .await,
+    );
+    // The copy-back's first batch (deleting o2) goes through; its second (the puts) is refused.
+    stack.edge.faults.add(fault(
+        "BatchWriteItem",
+        None,
+        Some(1),
+        1,
+        FaultAction::Refuse {
+            code: "ValidationException".into(),
+        },
+    ));
+    confirm(&stack, &id).await;
+    let end = finished(&stack, &execution).await;
+    assert_eq!(
+        (end.status.as_str(), end.error.as_deref()),
+        ("FAILED", Some("Lifeboat.Permanent")),
+        "{end:?}"
+    );
+    let writes: Vec<u16> = calls_by(&stack, "restore-executor")
+        .iter()
+        .filter(|c| c.operation == "BatchWriteItem")
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(
+        writes[..2],
+        [200, 400],
+        "the deletes went through, the puts were refused"
+    );
+    assert_eq!(
+        orders(&stack).await,
+        before,
+        "the live table is as it was before the restore"
+    );
+    let n = names(&id, &ResourceKey::dynamodb("orders"));
+    let tables = table_names(&stack).await;
+    assert!(
+        !tables.contains(&n.staging) && !tables.contains(&n.fallback),
+        "{tables:?}"
+    );
+    assert!(dynamodb_backups(&stack).await.contains(&n.safety));
+    assert_eq!(request(&stack, &id).await["status"], "failed");
+    assert_eq!(holds_of(&stack, &id).await, 0, "holds are released");
+    let (report, _) = report(&stack, &id).await;
+    assert_eq!(report["resources"][0]["phase"], "undone");
+    assert_eq!(report["resources"][0]["staging_deleted"], true);
+}

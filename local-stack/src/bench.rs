@@ -7,8 +7,10 @@
 //! - Binary sizes of the same (release builds are stripped by the profile).
 //! - AWS calls per resource per tick in steady state, from a full-mode simulation of a fleet.
 //! - The intake's request handling ([`intake`]).
+//! - The restore orchestration's overhead on the local stack ([`restore`]).
 
 pub mod intake;
+pub mod restore;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -5,6 +5,7 @@
 //! scheduled functions through it tick by tick and reports coverage; [`demo`] is the main job
 //! of the README. Tests use the same pieces.
 
+pub mod api_client;
 pub mod api_front;
 pub mod bench;
 pub mod demo;

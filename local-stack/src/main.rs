@@ -81,16 +81,22 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
                     .and_then(|e| e.parent().map(|p| p.to_path_buf()))
                     .unwrap_or_default()
             });
-            // `bench planning`, `bench cold-start`, `bench calls`, or all three.
+            // `bench planning`, `intake`, `restore`, `cold-start`, `calls`, or all of them.
             let all = !args
                 .iter()
-                .any(|a| ["planning", "cold-start", "calls", "intake"].contains(&a.as_str()));
+                .any(|a| ["planning", "cold-start", "calls", "intake", "restore"].contains(&a.as_str()));
             let part = |name: &str| all || args.iter().any(|a| a == name);
             if part("planning") {
                 println!("{}", lifeboat_local::bench::retention_planning());
             }
             if part("intake") {
                 println!("{}", lifeboat_local::bench::intake::intake_handling().await);
+            }
+            if part("restore") {
+                let figures = lifeboat_local::bench::restore::orchestration_overhead(&dir)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!("{figures}");
             }
             if part("cold-start") {
                 let figures = lifeboat_local::bench::cold_starts(&dir)

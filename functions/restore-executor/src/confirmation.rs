@@ -31,7 +31,7 @@ pub async fn await_confirmation(
     run.record(
         Step::AwaitConfirmation,
         now,
-        "waiting for an engineer's confirmation (POST /restore-requests/{id}/confirm, or SendTaskSuccess)",
+        format!("waiting for an engineer's confirmation (POST /restore-requests/{id}/confirm, or SendTaskSuccess)"),
     );
     let mut next = stored.clone();
     next.task_token = Some(token);

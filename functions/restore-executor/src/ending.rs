@@ -61,6 +61,8 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
             .await
             .map_err(|e| StepError::from_port("abort (undo swap)", e))?;
         if let lifeboat::ports::restorer::Progress::Pending(why) = progress {
+            // What other resources' undos finished is kept for the next poll.
+            executor.save_run(&stored, run, Step::Abort).await?;
             return Ok(json!({ "done": false, "waiting_for": why }));
         }
         run.record(
@@ -69,6 +71,9 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
             format!("{}: production put back as it was", r.resource),
         );
         run.resources[i].phase = Phase::Undone;
+        // An RDS undo moves the restored instance back under the staging name, even if
+        // clean-up had found that name empty: it is staging again, to be deleted.
+        run.resources[i].staging_deleted = false;
     }
     delete_staging(executor, id, &mut run, now).await?;
     let reason = format!("{error}: {cause}");
@@ -76,10 +81,15 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         error: error.clone(),
         cause,
     });
+    let production = if run.resources.iter().any(|r| r.phase == Phase::Undone) {
+        "production put back as it was"
+    } else {
+        "production untouched"
+    };
     run.record(
         Step::Abort,
         now,
-        format!("restore failed; production untouched. {reason}"),
+        format!("restore failed; {production}. {reason}"),
     );
     end(executor, stored, run, Status::Failed, reason.clone(), now).await?;
     Ok(failure(&reason))

@@ -4,10 +4,11 @@
 
 use chrono::{DateTime, Utc};
 use lifeboat::catalog::PointState;
-use lifeboat::execution::error::{StepError, NOT_RESTORABLE};
+use lifeboat::execution::error::{StepError, NOT_RESTORABLE, PERMANENT, UNSUPPORTED};
 use lifeboat::execution::names::names;
 use lifeboat::execution::run::{Phase, ResourceRun, Run, Step};
 use lifeboat::ports::restorer::{Progress, RestoreFrom};
+use lifeboat::request::decision::Mode;
 use lifeboat::request::options::Source;
 use serde_json::{json, Value};
 
@@ -17,6 +18,25 @@ use crate::{target, Executor};
 pub async fn resolve(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Result<Value, StepError> {
     let id = task.request_id()?;
     let (stored, mut run) = executor.load_run(id, Step::Resolve).await?;
+    // Checked after the lock, so the request ends failed with the reason rather than
+    // staying approved with nothing to run it.
+    if run.mode == Mode::Selective {
+        return Err(StepError::new(
+            UNSUPPORTED,
+            format!("request {id} asks for a selective restore, which this executor does not perform yet; nothing was touched"),
+        ));
+    }
+    let mut staging: Vec<&str> = run.resources.iter().map(|r| r.staging.as_str()).collect();
+    staging.sort_unstable();
+    if let Some(pair) = staging.windows(2).find(|w| w[0] == w[1]) {
+        return Err(StepError::new(
+            PERMANENT,
+            format!(
+                "request {id}: two resources would share the staging name {}; restore them one at a time",
+                pair[0]
+            ),
+        ));
+    }
     if run.resources.is_empty() {
         return Err(StepError::new(
             NOT_RESTORABLE,
@@ -28,8 +48,11 @@ pub async fn resolve(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Re
         details.push(resolve_one(executor, id, r).await?);
         r.phase = Phase::Resolved;
     }
-    run.record(Step::Resolve, now, details.join("; "));
-    executor.save_run(&stored, run, Step::Resolve).await?;
+    // A retry that finds everything resolved writes nothing.
+    if !details.is_empty() {
+        run.record(Step::Resolve, now, details.join("; "));
+        executor.save_run(&stored, run, Step::Resolve).await?;
+    }
     Ok(json!({}))
 }
 

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use lifeboat::execution::error::{StepError, PERMANENT, VERIFICATION_FAILED};
 use lifeboat::execution::run::{Phase, Step};
 use lifeboat::ports::restorer::Progress;
+use lifeboat::ports::Deletion;
 use serde_json::{json, Value};
 
 use crate::task::Task;
@@ -114,6 +115,13 @@ pub async fn clean_up(executor: &Executor, task: &Task, now: DateTime<Utc>) -> R
     Ok(json!({}))
 }
 
+fn deleted(deletion: Deletion) -> &'static str {
+    match deletion {
+        Deletion::Deleted => "deleted",
+        Deletion::AlreadyGone => "already gone (a swapped RDS staging instance is production now)",
+    }
+}
+
 /// Deletes every staging resource the run made and has not deleted yet.
 pub async fn delete_staging(
     executor: &Executor,
@@ -136,7 +144,7 @@ pub async fn delete_staging(
         run.record(
             Step::CleanUp,
             now,
-            format!("{}: staging {} {deletion:?}", r.resource, r.staging),
+            format!("{}: staging {} {}", r.resource, r.staging, deleted(deletion)),
         );
         run.resources[i].staging_deleted = true;
     }

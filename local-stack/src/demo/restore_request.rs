@@ -6,11 +6,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Value};
 
 use super::{DEMO_DB, DEMO_INSTANCE, DEMO_TABLE};
-use crate::api_front::PRINCIPAL_HEADER;
-use crate::http::{self, HttpClient};
+use crate::api_client::{execution_end, poll, send};
 use crate::restore_setup::{engineer, support};
 use crate::stack::LocalStack;
 use crate::StackError;
+
+/// How long the demo waits for each stage of the restore.
+const LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Files, approves and confirms a rollback and waits for it to end; returns what to print.
 pub async fn run(stack: &LocalStack, now: DateTime<Utc>) -> Result<String, StackError> {
@@ -68,7 +70,7 @@ pub async fn run(stack: &LocalStack, now: DateTime<Utc>) -> Result<String, Stack
         "Approved by engineering; restore execution {execution}\n"
     ));
     let path = format!("/restore-requests/{id}");
-    poll("the restore to wait for confirmation", || async {
+    poll("the restore to wait for confirmation", LIMIT, || async {
         let request = send(stack, "GET", &engineer("erin"), &path, None).await?;
         Ok((request["awaiting_confirmation"] == true || request["status"] == "failed").then_some(()))
     })
@@ -76,18 +78,7 @@ pub async fn run(stack: &LocalStack, now: DateTime<Utc>) -> Result<String, Stack
     let confirmation = json!({"reason": "Staging checked: the contacts are there."});
     call(stack, &engineer("eli"), &format!("{path}/confirm"), &confirmation).await?;
     out.push_str("Staging ready; confirmed by a second engineer.\n");
-    let sfn = aws_sdk_sfn::Client::new(stack.sdk_config());
-    let status = poll("the restore execution to end", || async {
-        let described = sfn
-            .describe_execution()
-            .execution_arn(&execution)
-            .send()
-            .await
-            .map_err(|e| StackError::aws(&format!("DescribeExecution {execution}"), e))?;
-        let status = described.status().as_str().to_string();
-        Ok((status != "RUNNING").then_some(status))
-    })
-    .await?;
+    let status = execution_end(stack, &execution, LIMIT).await?;
     let request = send(stack, "GET", &engineer("erin"), &path, None).await?;
     out.push_str(&format!(
         "Execution {status}; request {}. Timeline:\n",
@@ -99,6 +90,20 @@ pub async fn run(stack: &LocalStack, now: DateTime<Utc>) -> Result<String, Stack
             step["at"].as_str().unwrap_or_default(),
             step["step"].as_str().unwrap_or_default(),
             step["detail"].as_str().unwrap_or_default()
+        ));
+    }
+    for r in request["run"]["resources"].as_array().into_iter().flatten() {
+        let text = |k: &str| r[k].as_str().unwrap_or("none").to_string();
+        let kept_as = if text("resource").starts_with("rds:") {
+            format!("RDS instance {}", text("fallback"))
+        } else {
+            "its safety backup (the table kept its name)".to_string()
+        };
+        out.push_str(&format!(
+            "  {}: {}; safety snapshot {}; old production kept as {kept_as}\n",
+            text("resource"),
+            text("phase"),
+            text("safety_snapshot"),
         ));
     }
     if let Some(report) = request["run"]["report"]["markdown"].as_str() {
@@ -115,51 +120,6 @@ pub async fn run(stack: &LocalStack, now: DateTime<Utc>) -> Result<String, Stack
     Ok(out)
 }
 
-/// Polls `check` every 200 ms until it answers, for at most two minutes.
-async fn poll<T, F, Fut>(what: &str, mut check: F) -> Result<T, StackError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Option<T>, StackError>>,
-{
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        if let Some(value) = check().await? {
-            return Ok(value);
-        }
-        if std::time::Instant::now() > deadline {
-            return Err(StackError::Setup(format!("gave up waiting for {what}")));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-}
-
 async fn call(stack: &LocalStack, principal: &str, path: &str, body: &Value) -> Result<Value, StackError> {
     send(stack, "POST", principal, path, Some(body)).await
-}
-
-async fn send(
-    stack: &LocalStack,
-    method: &str,
-    principal: &str,
-    path: &str,
-    body: Option<&Value>,
-) -> Result<Value, StackError> {
-    let url = format!("{}{path}", stack.api.url());
-    let headers = [
-        ("content-type", "application/json"),
-        (PRINCIPAL_HEADER, principal),
-    ];
-    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-    let request = http::request(method, &url, bytes, &headers);
-    let (status, body) = HttpClient::new()
-        .send(request)
-        .await
-        .map_err(|e| StackError::Setup(format!("{method} {path}: {e}")))?;
-    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    if !status.is_success() {
-        return Err(StackError::Setup(format!(
-            "{method} {path} answered {status}: {value}"
-        )));
-    }
-    Ok(value)
 }

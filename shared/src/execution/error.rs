@@ -12,6 +12,8 @@ pub const NOT_APPROVED: &str = "Lifeboat.NotApproved";
 pub const NOT_RESTORABLE: &str = "Lifeboat.NotRestorable";
 /// What the restore produced is not what production should now be.
 pub const VERIFICATION_FAILED: &str = "Lifeboat.VerificationFailed";
+/// The approval asks for something this executor does not do (a selective restore).
+pub const UNSUPPORTED: &str = "Lifeboat.Unsupported";
 /// A service refused a call; retrying the same call will not help.
 pub const PERMANENT: &str = "Lifeboat.Permanent";
 

@@ -5,6 +5,7 @@
 //! fail a given operation on a given resource.
 
 pub mod restore;
+pub mod restorer;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;

@@ -1,0 +1,719 @@
+//! The executor's steps, driven one task event at a time as the state machine sends them, on
+//! in-memory ports: the lock, resolution and holds, the happy path, retries, and the abort.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
+use lifeboat::execution::error::{StepError, INVALID_INPUT, NOT_APPROVED, NOT_RESTORABLE, UNSUPPORTED};
+use lifeboat::execution::run::{Outcome, Phase, Run};
+use lifeboat::inventory::{PitrStatus, TAG_INSTANCE};
+use lifeboat::policy::Tier;
+use lifeboat::ports::memory::restore::MemoryRequests;
+use lifeboat::ports::memory::restorer::MemoryRestorer;
+use lifeboat::ports::memory::{MemoryCatalog, MemoryReports, MemoryService};
+use lifeboat::ports::restore::{RequestStore, StoredRequest};
+use lifeboat::request::decision::{ChosenPoint, Decision, Mode, Records, Selection, Verdict};
+use lifeboat::request::lifecycle::{AuditEntry, RestoreRequest, Status};
+use lifeboat::request::options::{RestorableWindow, Source};
+use lifeboat::request::triage::{self, Triage};
+use lifeboat::request::{Affected, Cause};
+use lifeboat::schedule::{Slot, TierSet};
+use restore_executor::Executor;
+use serde_json::{json, Value};
+
+const ID: &str = "rr-1b4e28ba-2fa1-11d2-883f-0016d3cca427";
+const EXECUTION: &str =
+    "arn:aws:states:us-east-1:111122223333:execution:lifeboat-restore:rr-1b4e28ba-2fa1-11d2-883f-0016d3cca427";
+const SUPPORT: &str = "arn:aws:iam::111122223333:user/sam-support";
+const ENGINEER: &str = "arn:aws:iam::111122223333:user/erin-engineer";
+/// The names `lifeboat::execution::names` gives request `ID`'s restore of `rds:db`.
+const STAGING: &str = "lbs-1b4e28ba-db";
+const FALLBACK: &str = "lbf-1b4e28ba-db";
+const SAFETY: &str = "lbsafety-1b4e28ba-db";
+const BEFORE: &str = "contacts before the loss";
+const AFTER: &str = "contacts after the loss";
+
+struct World {
+    rds: Arc<MemoryService>,
+    requests: Arc<MemoryRequests>,
+    catalog: Arc<MemoryCatalog>,
+    restorer: Arc<MemoryRestorer>,
+    reports: Arc<MemoryReports>,
+    executor: Executor,
+}
+
+fn now() -> DateTime<Utc> {
+    "2026-11-28T12:00:00Z".parse().unwrap()
+}
+
+/// Instance `acme`: RDS `db` with a 72-hour window, holding what the loss left.
+fn world() -> World {
+    let rds = Arc::new(MemoryService::new(ResourceKind::RdsInstance));
+    let restorer = Arc::new(MemoryRestorer::new(ResourceKind::RdsInstance));
+    add_database(&rds, &restorer, "db", AFTER);
+    let requests = Arc::new(MemoryRequests::default());
+    let catalog = Arc::new(MemoryCatalog::default());
+    let reports = Arc::new(MemoryReports::default());
+    let executor = Executor {
+        requests: requests.clone(),
+        catalog: catalog.clone(),
+        services: vec![rds.clone()],
+        restorers: vec![restorer.clone()],
+        reports: reports.clone(),
+    };
+    World {
+        rds,
+        requests,
+        catalog,
+        restorer,
+        reports,
+        executor,
+    }
+}
+
+/// An RDS instance of `acme` holding `content`, with a 72-hour window.
+fn add_database(rds: &MemoryService, restorer: &MemoryRestorer, name: &str, content: &str) {
+    let key = rds.add_resource(
+        name,
+        &[(TAG_INSTANCE, "acme")],
+        PitrStatus {
+            enabled: true,
+            window_days: Some(3),
+        },
+    );
+    rds.set_window(
+        &key,
+        RestorableWindow {
+            earliest: now() - TimeDelta::hours(72),
+            latest: now() - TimeDelta::minutes(5),
+        },
+    );
+    restorer.add_production(name, content);
+}
+
+fn point_in_time(resource: &str, target: DateTime<Utc>) -> ChosenPoint {
+    ChosenPoint {
+        resource: ResourceKey::rds(resource),
+        source: Source::PointInTime { target },
+    }
+}
+
+/// The weekly snapshot of `rds:db`, a week ago.
+fn weekly_slot() -> Slot {
+    Slot::containing("2026-11-21T23:00:00Z".parse().unwrap())
+}
+
+fn weekly_snapshot() -> ChosenPoint {
+    ChosenPoint {
+        resource: ResourceKey::rds("db"),
+        source: Source::Snapshot {
+            slot: weekly_slot(),
+            tiers: Vec::new(),
+            service_id: None,
+        },
+    }
+}
+
+/// Catalogues the weekly snapshot of `rds:db` in `state`; its service id.
+fn catalogue_weekly(w: &World, state: PointState) -> String {
+    let resource = ResourceKey::rds("db");
+    let service_id = resource.point_name(weekly_slot());
+    w.catalog.insert(RecoveryPoint {
+        resource,
+        instance_id: "acme".into(),
+        slot: weekly_slot(),
+        tiers: TierSet(
+            [(Tier::Weekly, now() + TimeDelta::days(20))]
+                .into_iter()
+                .collect(),
+        ),
+        service_id: Some(service_id.clone()),
+        state,
+        holds: Default::default(),
+        policy: "standard".into(),
+        timezone: "UTC".into(),
+        note: None,
+        updated_at: now(),
+    });
+    service_id
+}
+
+/// A request as filed, or approved for `points` in `mode`.
+fn request(status: Status, points: Vec<ChosenPoint>, mode: Mode) -> StoredRequest {
+    let filed_at = now() - TimeDelta::hours(1);
+    let mut request = RestoreRequest {
+        id: ID.into(),
+        status: Status::Submitted,
+        instance_id: "acme".into(),
+        description: "A CRM sync deleted 1,200 contacts.".into(),
+        occurred_at: now() - TimeDelta::hours(2),
+        affected: Affected {
+            objects: vec!["contacts".into()],
+            estimated_records: Some(1200),
+            ..Affected::default()
+        },
+        business_context: String::new(),
+        cause: Cause::IntegrationMassDeletion,
+        submitted_by: SUPPORT.into(),
+        submitted_at: filed_at,
+        triage: Triage {
+            verdict: triage::Verdict::LikelyQualifies,
+            reasons: vec!["an integration deleted a large volume of records".into()],
+        },
+        recovery_options: Vec::new(),
+        decision: None,
+        execution: None,
+        awaiting_confirmation: false,
+        run: None,
+        history: vec![AuditEntry {
+            at: filed_at,
+            by: SUPPORT.into(),
+            from: None,
+            to: Status::Submitted,
+            reason: None,
+        }],
+    };
+    if status == Status::Approved {
+        let selection = match mode {
+            Mode::Selective => vec![Selection {
+                resource: ResourceKey::rds("db"),
+                table: "contacts".into(),
+                records: Records::Missing(true),
+                with_dependants: false,
+            }],
+            Mode::Rollback => Vec::new(),
+        };
+        request.status = Status::Approved;
+        request.decision = Some(Decision {
+            verdict: Verdict::Approve,
+            by: ENGINEER.into(),
+            at: filed_at,
+            reason: "mass deletion by an integration".into(),
+            mode: Some(mode),
+            recovery_points: points,
+            selection,
+        });
+        request.execution = Some(EXECUTION.into());
+        request.history.push(AuditEntry {
+            at: filed_at,
+            by: ENGINEER.into(),
+            from: Some(Status::Submitted),
+            to: Status::Approved,
+            reason: Some("mass deletion by an integration".into()),
+        });
+    }
+    StoredRequest {
+        request,
+        version: 0,
+        task_token: None,
+    }
+}
+
+async fn store(w: &World, stored: StoredRequest) {
+    w.requests.create(&stored).await.unwrap();
+}
+
+async fn stored(w: &World) -> StoredRequest {
+    w.requests.get(ID).await.unwrap().expect("the request exists")
+}
+
+async fn run_of(w: &World) -> Run {
+    stored(w).await.request.run.expect("begin recorded a run")
+}
+
+async fn handle(w: &World, event: Value) -> Result<Value, StepError> {
+    w.executor.handle(event, now()).await
+}
+
+fn begin_by(execution: &str) -> Value {
+    json!({"step": "begin", "input": {"request_id": ID}, "execution": execution})
+}
+
+fn on(step: &str) -> Value {
+    json!({"step": step, "request_id": ID})
+}
+
+/// Runs `steps` (each by name, on the request), which must all succeed.
+async fn steps(w: &World, steps: &[&str]) {
+    for step in steps {
+        let event = if *step == "begin" {
+            begin_by(EXECUTION)
+        } else {
+            on(step)
+        };
+        handle(w, event)
+            .await
+            .unwrap_or_else(|e| panic!("step {step}: {e}"));
+    }
+}
+
+/// An approved rollback of `rds:db` to its catalogued weekly snapshot, run up to the
+/// engineer's confirmation.
+async fn staged(w: &World) {
+    catalogue_weekly(w, PointState::Available);
+    let snapshot = ResourceKey::rds("db").point_name(weekly_slot());
+    w.restorer
+        .add_snapshot(&ResourceKey::rds("db"), &snapshot, BEFORE);
+    store(
+        w,
+        request(Status::Approved, vec![weekly_snapshot()], Mode::Rollback),
+    )
+    .await;
+    steps(w, &["begin", "resolve", "safety_snapshot", "restore_staging"]).await;
+    let ready = handle(w, on("check_ready")).await.unwrap();
+    assert_eq!(ready["ready"], true, "{ready}");
+    let event = json!({"step": "await_confirmation", "request_id": ID, "task_token": "token-1"});
+    handle(w, event).await.unwrap();
+}
+
+fn swap_event() -> Value {
+    json!({"step": "swap", "request_id": ID,
+        "confirmation": {"confirmed_by": ENGINEER, "confirmed_at": "2026-11-28T11:30:00Z"}})
+}
+
+fn holds(w: &World) -> Vec<String> {
+    w.catalog.snapshot().into_iter().flat_map(|p| p.holds).collect()
+}
+
+fn report(w: &World) -> Value {
+    let body = w
+        .reports
+        .get(&format!("restores/{ID}/report.json"))
+        .expect("the JSON report");
+    serde_json::from_slice(&body).unwrap()
+}
+
+#[tokio::test]
+async fn begin_locks_an_approved_request_once() {
+    let w = world();
+    let target = now() - TimeDelta::hours(2);
+    store(
+        &w,
+        request(
+            Status::Approved,
+            vec![point_in_time("db", target)],
+            Mode::Rollback,
+        ),
+    )
+    .await;
+
+    let settings = handle(&w, begin_by(EXECUTION)).await.unwrap();
+    assert_eq!(settings["request_id"], ID);
+    assert_eq!(settings["max_polls"], 240, "defaults are filled in: {settings}");
+    let locked = stored(&w).await;
+    assert_eq!(locked.request.status, Status::Executing);
+    let run = locked.request.run.clone().unwrap();
+    assert_eq!(run.execution, EXECUTION);
+    assert_eq!(run.mode, Mode::Rollback);
+    assert_eq!(run.resources.len(), 1);
+    assert_eq!(run.resources[0].phase, Phase::Planned);
+    assert_eq!(run.resources[0].restores_to, target);
+    assert_eq!(
+        (
+            run.resources[0].staging.as_str(),
+            run.resources[0].fallback.as_str()
+        ),
+        (STAGING, FALLBACK)
+    );
+    let last = locked.request.history.last().unwrap();
+    assert_eq!((last.from, last.to), (Some(Status::Approved), Status::Executing));
+    assert_eq!(locked.request.history.len(), 3);
+
+    // A retry of the same execution's begin answers the same and writes nothing.
+    assert_eq!(handle(&w, begin_by(EXECUTION)).await.unwrap(), settings);
+    assert_eq!(stored(&w).await, locked);
+
+    // Another execution may not take it over.
+    let other = format!("{EXECUTION}-again");
+    let e = handle(&w, begin_by(&other)).await.unwrap_err();
+    assert_eq!(e.name, NOT_APPROVED);
+    assert!(e.message.contains(EXECUTION), "names who holds it: {e}");
+    assert_eq!(stored(&w).await, locked);
+}
+
+#[tokio::test]
+async fn begin_refuses_an_unapproved_request_and_bad_input_without_writing() {
+    let w = world();
+    let submitted = request(Status::Submitted, Vec::new(), Mode::Rollback);
+    store(&w, submitted.clone()).await;
+
+    let e = handle(&w, begin_by(EXECUTION)).await.unwrap_err();
+    assert_eq!(e.name, NOT_APPROVED, "{e}");
+    assert_eq!(stored(&w).await, submitted);
+
+    let unknown = json!({"step": "begin", "input": {"request_id": "rr-0000"}, "execution": EXECUTION});
+    assert_eq!(handle(&w, unknown).await.unwrap_err().name, NOT_APPROVED);
+
+    for bad in [
+        json!({"step": "begin", "input": {}, "execution": EXECUTION}),
+        json!({"step": "begin", "input": {"request_id": "x; drop"}, "execution": EXECUTION}),
+        json!({"step": "begin", "input": {"request_id": ID, "max_polls": 0}, "execution": EXECUTION}),
+        json!({"step": "begin", "input": {"request_id": ID}}),
+        json!({"step": "begin", "execution": EXECUTION}),
+        json!({"step": "explode", "request_id": ID}),
+        json!({"step": "resolve"}),
+    ] {
+        let e = handle(&w, bad.clone()).await.unwrap_err();
+        assert_eq!(e.name, INVALID_INPUT, "{bad}: {e}");
+    }
+    assert_eq!(stored(&w).await, submitted);
+}
+
+#[tokio::test]
+async fn a_selective_approval_fails_at_resolve_and_touches_nothing() {
+    let w = world();
+    catalogue_weekly(&w, PointState::Available);
+    store(
+        &w,
+        request(Status::Approved, vec![weekly_snapshot()], Mode::Selective),
+    )
+    .await;
+    steps(&w, &["begin"]).await;
+    assert_eq!(run_of(&w).await.mode, Mode::Selective);
+
+    let e = handle(&w, on("resolve")).await.unwrap_err();
+    assert_eq!(e.name, UNSUPPORTED, "{e}");
+    assert_eq!(run_of(&w).await.resources[0].phase, Phase::Planned);
+    assert_eq!(w.restorer.calls("snapshot_usable"), 0);
+    assert!(holds(&w).is_empty());
+}
+
+#[tokio::test]
+async fn resolve_accepts_point_in_time_targets_only_inside_the_window() {
+    let w = world();
+    let outside = now() - TimeDelta::hours(80);
+    store(
+        &w,
+        request(
+            Status::Approved,
+            vec![point_in_time("db", outside)],
+            Mode::Rollback,
+        ),
+    )
+    .await;
+    steps(&w, &["begin"]).await;
+    let e = handle(&w, on("resolve")).await.unwrap_err();
+    assert_eq!(e.name, NOT_RESTORABLE);
+    assert!(e.message.contains("outside the restorable window"), "{e}");
+    assert_eq!(run_of(&w).await.resources[0].phase, Phase::Planned);
+
+    let w = world();
+    let inside = now() - TimeDelta::hours(2);
+    store(
+        &w,
+        request(
+            Status::Approved,
+            vec![point_in_time("db", inside)],
+            Mode::Rollback,
+        ),
+    )
+    .await;
+    steps(&w, &["begin", "resolve"]).await;
+    assert_eq!(run_of(&w).await.resources[0].phase, Phase::Resolved);
+}
+
+#[tokio::test]
+async fn resolve_holds_a_snapshot_only_when_catalogued_available_and_held_by_the_service() {
+    let w = world();
+    store(
+        &w,
+        request(Status::Approved, vec![weekly_snapshot()], Mode::Rollback),
+    )
+    .await;
+    steps(&w, &["begin"]).await;
+    let refused = |why: &'static str| {
+        let w = &w;
+        async move {
+            let e = handle(w, on("resolve")).await.unwrap_err();
+            assert_eq!(e.name, NOT_RESTORABLE, "{why}: {e}");
+            let run = run_of(w).await;
+            assert_eq!(run.resources[0].phase, Phase::Planned, "{why}");
+            assert!(holds(w).is_empty(), "{why}");
+        }
+    };
+    refused("not catalogued").await;
+    catalogue_weekly(&w, PointState::Creating);
+    refused("still being made").await;
+    catalogue_weekly(&w, PointState::Missing);
+    refused("found missing by reconciliation").await;
+    let service_id = catalogue_weekly(&w, PointState::Available);
+    refused("catalogued, but the service lacks it").await;
+
+    w.restorer
+        .add_snapshot(&ResourceKey::rds("db"), &service_id, BEFORE);
+    steps(&w, &["resolve"]).await;
+    let run = run_of(&w).await;
+    assert_eq!(run.resources[0].phase, Phase::Resolved);
+    assert_eq!(
+        run.resources[0].restore_from.as_deref(),
+        Some(service_id.as_str())
+    );
+    assert_eq!(holds(&w), [ID]);
+}
+
+#[tokio::test]
+async fn a_rollback_runs_from_begin_to_finish() {
+    let w = world();
+    w.restorer.set_pending_polls("staging_ready", 1);
+    w.restorer.set_pending_polls("swap", 1);
+    catalogue_weekly(&w, PointState::Available);
+    let snapshot = ResourceKey::rds("db").point_name(weekly_slot());
+    w.restorer
+        .add_snapshot(&ResourceKey::rds("db"), &snapshot, BEFORE);
+    store(
+        &w,
+        request(Status::Approved, vec![weekly_snapshot()], Mode::Rollback),
+    )
+    .await;
+
+    steps(&w, &["begin", "resolve", "safety_snapshot", "restore_staging"]).await;
+    assert_eq!(holds(&w), [ID]);
+    let run = run_of(&w).await;
+    assert_eq!(run.resources[0].safety_snapshot.as_deref(), Some(SAFETY));
+    assert_eq!(run.resources[0].phase, Phase::StagingStarted);
+    assert_eq!(w.restorer.snapshot(SAFETY).unwrap().content, AFTER);
+    assert_eq!(w.restorer.content(STAGING).as_deref(), Some(BEFORE));
+
+    let poll = handle(&w, on("check_ready")).await.unwrap();
+    assert_eq!(poll["ready"], false, "{poll}");
+    assert_eq!(poll["waiting_for"].as_array().unwrap().len(), 1, "{poll}");
+    let poll = handle(&w, on("check_ready")).await.unwrap();
+    assert_eq!(poll["ready"], true, "{poll}");
+
+    let event = json!({"step": "await_confirmation", "request_id": ID, "task_token": "token-1"});
+    handle(&w, event).await.unwrap();
+    let waiting = stored(&w).await;
+    assert_eq!(waiting.task_token.as_deref(), Some("token-1"));
+    assert!(waiting.request.awaiting_confirmation);
+    assert_eq!(
+        report(&w)["outcome"],
+        Value::Null,
+        "the report tells what is about to happen"
+    );
+    assert_eq!(
+        w.restorer.content("db").as_deref(),
+        Some(AFTER),
+        "production untouched"
+    );
+
+    let swap = handle(&w, swap_event()).await.unwrap();
+    assert_eq!(swap["done"], false, "{swap}");
+    let swapping = stored(&w).await;
+    assert_eq!(swapping.task_token, None);
+    assert!(!swapping.request.awaiting_confirmation);
+    assert_eq!(swapping.request.run.unwrap().resources[0].phase, Phase::Swapping);
+    let swap = handle(&w, swap_event()).await.unwrap();
+    assert_eq!(swap["done"], true, "{swap}");
+    assert_eq!(run_of(&w).await.resources[0].phase, Phase::Swapped);
+
+    steps(&w, &["verify", "clean_up"]).await;
+    let run = run_of(&w).await;
+    assert_eq!(run.resources[0].phase, Phase::Verified);
+    assert!(run.resources[0].staging_deleted);
+
+    let finished = handle(&w, on("finish")).await.unwrap();
+    assert_eq!(finished["status"], "completed");
+    assert_eq!(finished["report"]["json"], format!("restores/{ID}/report.json"));
+    let done = stored(&w).await;
+    assert_eq!(done.request.status, Status::Completed);
+    let last = done.request.history.last().unwrap();
+    assert_eq!((last.from, last.to), (Some(Status::Executing), Status::Completed));
+    let run = done.request.run.clone().unwrap();
+    assert_eq!(run.outcome, Some(Outcome::Completed));
+    assert_eq!(run.confirmed_by.as_deref(), Some(ENGINEER));
+    assert!(holds(&w).is_empty(), "holds released");
+
+    assert_eq!(w.restorer.content("db").as_deref(), Some(BEFORE));
+    assert_eq!(w.restorer.content(FALLBACK).as_deref(), Some(AFTER));
+    assert_eq!(w.restorer.names(), ["db", FALLBACK], "staging is gone");
+    assert_eq!(
+        w.reports.keys(),
+        [
+            format!("restores/{ID}/report.json"),
+            format!("restores/{ID}/report.md")
+        ]
+    );
+    let json = report(&w);
+    assert_eq!(json["status"], "completed");
+    assert_eq!(json["confirmed_by"], ENGINEER);
+    assert_eq!(json["resources"][0]["restored"], true);
+    let md = String::from_utf8(w.reports.get(&format!("restores/{ID}/report.md")).unwrap()).unwrap();
+    assert!(md.contains("Outcome: **completed**"), "{md}");
+
+    // A retried finish answers the same and writes nothing.
+    assert_eq!(handle(&w, on("finish")).await.unwrap(), finished);
+    assert_eq!(stored(&w).await, done);
+}
+
+#[tokio::test]
+async fn every_step_may_be_retried_without_acting_twice() {
+    let w = world();
+    let target = now() - TimeDelta::hours(2);
+    add_database(&w.rds, &w.restorer, "reports-db", "reports");
+    let points = vec![point_in_time("db", target), point_in_time("reports-db", target)];
+    store(&w, request(Status::Approved, points, Mode::Rollback)).await;
+
+    steps(&w, &["begin", "resolve", "resolve"]).await;
+    steps(&w, &["safety_snapshot", "safety_snapshot"]).await;
+    assert_eq!(w.restorer.calls("start_safety_snapshot"), 2, "once per resource");
+    steps(&w, &["restore_staging", "restore_staging"]).await;
+    assert_eq!(w.restorer.calls("start_staging"), 2, "once per resource");
+    let run = run_of(&w).await;
+    assert!(run.all_at_least(Phase::StagingStarted), "{run:?}");
+    assert_eq!(
+        w.restorer.content(STAGING),
+        Some(format!("db as of {target}")),
+        "restored to the target"
+    );
+
+    steps(&w, &["check_ready", "check_ready"]).await;
+    assert_eq!(
+        w.restorer.calls("staging_ready"),
+        2,
+        "a ready resource is not polled again"
+    );
+    let event = json!({"step": "await_confirmation", "request_id": ID, "task_token": "token-1"});
+    handle(&w, event.clone()).await.unwrap();
+    handle(&w, event).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(handle(&w, swap_event()).await.unwrap()["done"], true);
+    }
+    assert_eq!(w.restorer.calls("swap"), 2, "once per resource");
+    steps(&w, &["verify", "verify", "clean_up", "clean_up"]).await;
+    assert_eq!(w.restorer.calls("verify"), 2, "once per resource");
+    assert_eq!(w.restorer.calls("delete_staging"), 2, "once per resource");
+    steps(&w, &["finish", "finish"]).await;
+    assert_eq!(stored(&w).await.request.status, Status::Completed);
+    assert_eq!(
+        stored(&w).await.request.history.len(),
+        4,
+        "submitted, approved, executing, completed"
+    );
+}
+
+#[tokio::test]
+async fn abort_after_the_swap_began_puts_production_back() {
+    let w = world();
+    w.restorer.set_pending_polls("swap", 5);
+    w.restorer.set_pending_polls("undo_swap", 1);
+    staged(&w).await;
+    let swap = handle(&w, swap_event()).await.unwrap();
+    assert_eq!(swap["done"], false, "{swap}");
+    assert_eq!(
+        w.restorer.content("db").as_deref(),
+        Some(BEFORE),
+        "the swap began"
+    );
+
+    let error =
+        json!({"Error": "Lifeboat.SwapTimeout", "Cause": "the swap did not finish within max_polls polls"});
+    let abort = json!({"step": "abort", "request_id": ID, "error": error});
+    let first = handle(&w, abort.clone()).await.unwrap();
+    assert_eq!(first["done"], false, "the undo takes a poll: {first}");
+    assert_eq!(stored(&w).await.request.status, Status::Executing);
+
+    let answer = handle(&w, abort.clone()).await.unwrap();
+    assert_eq!(answer["done"], true, "{answer}");
+    assert_eq!(answer["error"], "Lifeboat.SwapTimeout");
+    assert!(
+        answer["cause"].as_str().unwrap().contains("did not finish"),
+        "{answer}"
+    );
+
+    assert_eq!(
+        w.restorer.content("db").as_deref(),
+        Some(AFTER),
+        "production as it was"
+    );
+    assert!(w.restorer.resource("db").unwrap().marks.is_empty());
+    assert_eq!(
+        w.restorer.names(),
+        ["db"],
+        "staging deleted, fallback back in place"
+    );
+    let failed = stored(&w).await;
+    assert_eq!(failed.request.status, Status::Failed);
+    assert_eq!(failed.task_token, None);
+    let last = failed.request.history.last().unwrap();
+    assert_eq!((last.from, last.to), (Some(Status::Executing), Status::Failed));
+    assert!(
+        last.reason.as_deref().unwrap().contains("Lifeboat.SwapTimeout"),
+        "{last:?}"
+    );
+    let run = failed.request.run.clone().unwrap();
+    assert_eq!(run.resources[0].phase, Phase::Undone);
+    assert!(run.resources[0].staging_deleted);
+    assert_eq!(
+        run.outcome,
+        Some(Outcome::Failed {
+            error: "Lifeboat.SwapTimeout".into(),
+            cause: "the swap did not finish within max_polls polls".into(),
+        })
+    );
+    assert!(holds(&w).is_empty(), "holds released");
+    assert_eq!(report(&w)["status"], "failed");
+    assert_eq!(report(&w)["resources"][0]["restored"], false);
+
+    // A retry after the end changes nothing.
+    assert_eq!(handle(&w, abort).await.unwrap()["done"], true);
+    assert_eq!(stored(&w).await, failed);
+    assert_eq!(w.restorer.calls("undo_swap"), 2);
+}
+
+#[tokio::test]
+async fn abort_before_the_swap_leaves_production_alone() {
+    let w = world();
+    staged(&w).await;
+    let error = json!({"Error": "States.Timeout", "Cause": ""});
+    let answer = handle(&w, json!({"step": "abort", "request_id": ID, "error": error}))
+        .await
+        .unwrap();
+    assert_eq!(answer["done"], true);
+    assert_eq!(
+        answer["error"], "Lifeboat.Timeout",
+        "States. is reserved: {answer}"
+    );
+    assert_eq!(w.restorer.calls("undo_swap"), 0);
+    assert_eq!(w.restorer.names(), ["db"], "staging deleted");
+    assert_eq!(w.restorer.content("db").as_deref(), Some(AFTER));
+    assert_eq!(stored(&w).await.request.status, Status::Failed);
+    assert!(holds(&w).is_empty());
+    assert_eq!(report(&w)["status"], "failed");
+}
+
+#[tokio::test]
+async fn abort_of_a_request_never_locked_writes_nothing() {
+    let w = world();
+    catalogue_weekly(&w, PointState::Available);
+    let approved = request(Status::Approved, vec![weekly_snapshot()], Mode::Rollback);
+    store(&w, approved.clone()).await;
+    let error = json!({"Error": "Lifeboat.NotApproved", "Cause": "not ours"});
+    let answer = handle(&w, json!({"step": "abort", "request_id": ID, "error": error}))
+        .await
+        .unwrap();
+    assert_eq!(answer["done"], true, "{answer}");
+    assert_eq!(stored(&w).await, approved);
+    assert!(w.reports.keys().is_empty());
+    assert_eq!(w.restorer.names(), ["db"]);
+}
+
+/// Finish is caught to abort (a report it cannot write, say) after clean_up deleted staging.
+#[tokio::test]
+async fn abort_after_clean_up_deletes_what_the_undo_set_aside() {
+    let w = world();
+    staged(&w).await;
+    handle(&w, swap_event()).await.unwrap();
+    steps(&w, &["verify", "clean_up"]).await;
+    let error = json!({"Error": "Lifeboat.Permanent", "Cause": "step report: put refused"});
+    let answer = handle(&w, json!({"step": "abort", "request_id": ID, "error": error}))
+        .await
+        .unwrap();
+    assert_eq!(answer["done"], true, "{answer}");
+    assert_eq!(
+        w.restorer.content("db").as_deref(),
+        Some(AFTER),
+        "production as it was"
+    );
+    assert_eq!(w.restorer.names(), ["db"], "nothing left behind");
+}

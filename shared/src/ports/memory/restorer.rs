@@ -1,0 +1,478 @@
+//! An in-memory [`Restorer`] for one kind of resource, for testing the restore executor.
+//!
+//! Resources (production, staging, the fallback) and snapshots (catalogued ones and safety
+//! snapshots) are named entries holding a content value, marked the way the real services
+//! tag what a restore makes. The swap renames as RDS does: production is set aside as the
+//! fallback and staging takes its name; the undo renames them back. Polled methods can be
+//! told to answer `Pending` a number of times first, and any method to fail.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use crate::catalog::{ResourceKey, ResourceKind};
+use crate::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
+use crate::ports::restorer::{Progress, RestoreFrom, Restorer, Target, Verification};
+use crate::ports::{Deletion, FailureKind, PortError};
+
+/// The mark naming the resource a snapshot was taken of.
+const SOURCE: &str = "source";
+
+/// A resource or snapshot: what it holds and how it is marked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Entry {
+    pub content: String,
+    pub marks: BTreeMap<String, String>,
+}
+
+impl Entry {
+    fn mark(&self, key: &str) -> Option<&str> {
+        self.marks.get(key).map(String::as_str)
+    }
+
+    /// Whether a restore for `request_id` made this entry in `role` (any role if `None`).
+    fn belongs_to(&self, request_id: &str, role: Option<&str>) -> bool {
+        self.mark(TAG_RESTORE_REQUEST) == Some(request_id)
+            && role.is_none_or(|r| self.mark(TAG_RESTORE_ROLE) == Some(r))
+    }
+}
+
+#[derive(Debug)]
+pub struct MemoryRestorer {
+    kind: ResourceKind,
+    state: Mutex<RestorerState>,
+}
+
+#[derive(Debug, Default)]
+struct RestorerState {
+    /// Production, staging and fallback resources, by name.
+    resources: BTreeMap<String, Entry>,
+    /// Snapshots and backups, by service id.
+    snapshots: BTreeMap<String, Entry>,
+    /// How many times each polled method answers `Pending` per entry before `Done`.
+    pending_polls: BTreeMap<String, u32>,
+    /// Polls made so far, by method and entry.
+    polls: BTreeMap<(String, String), u32>,
+    failing: BTreeMap<String, FailureKind>,
+    calls: BTreeMap<String, u32>,
+}
+
+impl MemoryRestorer {
+    pub fn new(kind: ResourceKind) -> Self {
+        MemoryRestorer {
+            kind,
+            state: Mutex::default(),
+        }
+    }
+
+    /// A production resource holding `content`.
+    pub fn add_production(&self, name: &str, content: &str) -> ResourceKey {
+        self.lock()
+            .resources
+            .insert(name.to_string(), content_only(content));
+        ResourceKey {
+            kind: self.kind,
+            name: name.to_string(),
+        }
+    }
+
+    /// A snapshot of `resource` with the service id `service_id`, holding `content`.
+    pub fn add_snapshot(&self, resource: &ResourceKey, service_id: &str, content: &str) {
+        let mut entry = content_only(content);
+        entry.marks.insert(SOURCE.into(), resource.name.clone());
+        self.lock().snapshots.insert(service_id.to_string(), entry);
+    }
+
+    /// Makes `method` (`staging_ready`, `swap`, ...) answer `Pending` `polls` times for each
+    /// entry before it answers `Done`.
+    pub fn set_pending_polls(&self, method: &str, polls: u32) {
+        self.lock().pending_polls.insert(method.to_string(), polls);
+    }
+
+    /// Makes every call of `method` fail with `kind`, until [`MemoryRestorer::heal`].
+    pub fn fail(&self, method: &str, kind: FailureKind) {
+        self.lock().failing.insert(method.to_string(), kind);
+    }
+
+    pub fn heal(&self, method: &str) {
+        self.lock().failing.remove(method);
+    }
+
+    /// The names of the resources that exist.
+    pub fn names(&self) -> Vec<String> {
+        self.lock().resources.keys().cloned().collect()
+    }
+
+    /// The service ids of the snapshots that exist.
+    pub fn snapshot_ids(&self) -> Vec<String> {
+        self.lock().snapshots.keys().cloned().collect()
+    }
+
+    pub fn resource(&self, name: &str) -> Option<Entry> {
+        self.lock().resources.get(name).cloned()
+    }
+
+    pub fn snapshot(&self, service_id: &str) -> Option<Entry> {
+        self.lock().snapshots.get(service_id).cloned()
+    }
+
+    /// What the resource named `name` holds, if it exists.
+    pub fn content(&self, name: &str) -> Option<String> {
+        self.resource(name).map(|e| e.content)
+    }
+
+    /// How many times `method` was called (failed calls included).
+    pub fn calls(&self, method: &str) -> u32 {
+        self.lock().calls.get(method).copied().unwrap_or(0)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, RestorerState> {
+        self.state.lock().expect("memory restorer lock")
+    }
+
+    /// Counts the call and fails it if told to.
+    fn enter(&self, method: &'static str, on: &str) -> Result<MutexGuard<'_, RestorerState>, PortError> {
+        let mut state = self.lock();
+        *state.calls.entry(method.to_string()).or_default() += 1;
+        match state.failing.get(method) {
+            Some(kind) => Err(PortError::new(method, on, *kind, "injected failure")),
+            None => Ok(state),
+        }
+    }
+}
+
+impl RestorerState {
+    /// `Pending` until `method` has been polled for `name` as often as it was told to wait.
+    fn poll(&mut self, method: &str, name: &str) -> Progress {
+        let wait = self.pending_polls.get(method).copied().unwrap_or(0);
+        let polls = self
+            .polls
+            .entry((method.to_string(), name.to_string()))
+            .or_default();
+        if *polls < wait {
+            *polls += 1;
+            Progress::Pending(format!("{method}: {name} is busy ({polls} of {wait})"))
+        } else {
+            Progress::Done
+        }
+    }
+
+    fn rename(&mut self, from: &str, to: &str) {
+        if let Some(entry) = self.resources.remove(from) {
+            self.resources.insert(to.to_string(), entry);
+        }
+    }
+
+    fn set_marks(&mut self, name: &str, marks: &[(&str, &str)]) {
+        if let Some(entry) = self.resources.get_mut(name) {
+            entry.marks = marks
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        }
+    }
+}
+
+fn content_only(content: &str) -> Entry {
+    Entry {
+        content: content.to_string(),
+        marks: BTreeMap::new(),
+    }
+}
+
+fn refused(method: &'static str, on: impl std::fmt::Display, why: String) -> PortError {
+    PortError::new(method, on, FailureKind::Refused, why)
+}
+
+#[async_trait]
+impl Restorer for MemoryRestorer {
+    fn kind(&self) -> ResourceKind {
+        self.kind
+    }
+
+    async fn snapshot_usable(&self, resource: &ResourceKey, service_id: &str) -> Result<bool, PortError> {
+        let state = self.enter("snapshot_usable", service_id)?;
+        Ok(state
+            .snapshots
+            .get(service_id)
+            .is_some_and(|s| s.mark(SOURCE) == Some(resource.name.as_str())))
+    }
+
+    async fn start_safety_snapshot(
+        &self,
+        resource: &ResourceKey,
+        name: &str,
+        request_id: &str,
+    ) -> Result<String, PortError> {
+        let mut state = self.enter("start_safety_snapshot", name)?;
+        if state.snapshots.contains_key(name) {
+            return Ok(name.to_string());
+        }
+        let production = state.resources.get(&resource.name).ok_or_else(|| {
+            PortError::new(
+                "start_safety_snapshot",
+                resource,
+                FailureKind::NotFound,
+                "production is gone",
+            )
+        })?;
+        let mut snapshot = content_only(&production.content);
+        snapshot.marks = BTreeMap::from([
+            (SOURCE.to_string(), resource.name.clone()),
+            (TAG_RESTORE_REQUEST.to_string(), request_id.to_string()),
+            (TAG_RESTORE_ROLE.to_string(), "safety".to_string()),
+        ]);
+        state.snapshots.insert(name.to_string(), snapshot);
+        Ok(name.to_string())
+    }
+
+    async fn safety_snapshot_ready(
+        &self,
+        _resource: &ResourceKey,
+        service_id: &str,
+    ) -> Result<Progress, PortError> {
+        let mut state = self.enter("safety_snapshot_ready", service_id)?;
+        if !state.snapshots.contains_key(service_id) {
+            return Err(PortError::new(
+                "safety_snapshot_ready",
+                service_id,
+                FailureKind::NotFound,
+                "no such snapshot",
+            ));
+        }
+        Ok(state.poll("safety_snapshot_ready", service_id))
+    }
+
+    async fn start_staging(&self, target: &Target<'_>, from: &RestoreFrom) -> Result<(), PortError> {
+        let mut state = self.enter("start_staging", target.staging)?;
+        if state.resources.contains_key(target.staging) {
+            return Ok(());
+        }
+        if !state.resources.contains_key(&target.production.name) {
+            return Err(PortError::new(
+                "start_staging",
+                target.production,
+                FailureKind::NotFound,
+                "production is gone",
+            ));
+        }
+        let content = match from {
+            RestoreFrom::PointInTime(t) => format!("{} as of {t}", target.production.name),
+            RestoreFrom::Snapshot(id) => {
+                state
+                    .snapshots
+                    .get(id)
+                    .map(|s| s.content.clone())
+                    .ok_or_else(|| {
+                        PortError::new("start_staging", id, FailureKind::NotFound, "no such snapshot")
+                    })?
+            }
+        };
+        let mut staging = content_only(&content);
+        staging.marks = BTreeMap::from([
+            (TAG_RESTORE_REQUEST.to_string(), target.request_id.to_string()),
+            (TAG_RESTORE_ROLE.to_string(), "staging".to_string()),
+        ]);
+        state.resources.insert(target.staging.to_string(), staging);
+        Ok(())
+    }
+
+    async fn staging_ready(&self, target: &Target<'_>) -> Result<Progress, PortError> {
+        let mut state = self.enter("staging_ready", target.staging)?;
+        if !state.resources.contains_key(target.staging) {
+            return Err(PortError::new(
+                "staging_ready",
+                target.staging,
+                FailureKind::NotFound,
+                "staging is gone",
+            ));
+        }
+        Ok(state.poll("staging_ready", target.staging))
+    }
+
+    /// Renames at the first call; the pending polls stand for the renames taking time.
+    async fn swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
+        let mut state = self.enter("swap", &target.production.name)?;
+        let production = state.resources.get(&target.production.name);
+        let restored = production.is_some_and(|p| p.belongs_to(target.request_id, None));
+        let fallback = state.resources.contains_key(target.fallback);
+        let staging = state.resources.contains_key(target.staging);
+        match (production.is_some(), restored, fallback, staging) {
+            (true, false, false, true) => {
+                let production = &target.production.name;
+                state.set_marks(
+                    production,
+                    &[
+                        (TAG_RESTORE_REQUEST, target.request_id),
+                        (TAG_RESTORE_ROLE, "fallback"),
+                    ],
+                );
+                state.rename(production, target.fallback);
+                state.rename(target.staging, production);
+                state.set_marks(production, &[(TAG_RESTORE_REQUEST, target.request_id)]);
+            }
+            (true, true, true, false) => {}
+            _ => {
+                return Err(refused(
+                    "swap",
+                    target.production,
+                    format!("unexpected state for a swap: production restored {restored}, fallback {fallback}, staging {staging}"),
+                ))
+            }
+        }
+        Ok(state.poll("swap", &target.production.name))
+    }
+
+    async fn undo_swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
+        let mut state = self.enter("undo_swap", &target.production.name)?;
+        let production = state.resources.get(&target.production.name);
+        let restored = production.is_some_and(|p| p.belongs_to(target.request_id, None));
+        let fallback = state.resources.contains_key(target.fallback);
+        match (production.is_some(), restored, fallback) {
+            (true, true, true) => {
+                let production = &target.production.name;
+                state.set_marks(
+                    production,
+                    &[
+                        (TAG_RESTORE_REQUEST, target.request_id),
+                        (TAG_RESTORE_ROLE, "staging"),
+                    ],
+                );
+                state.rename(production, target.staging);
+                state.rename(target.fallback, production);
+                state.set_marks(production, &[]);
+            }
+            // Never swapped, or already put back.
+            (true, false, false) => {}
+            _ => {
+                return Err(refused(
+                    "undo_swap",
+                    target.production,
+                    format!("unexpected state for undoing a swap: production restored {restored}, fallback {fallback}"),
+                ))
+            }
+        }
+        Ok(state.poll("undo_swap", &target.production.name))
+    }
+
+    async fn verify(&self, target: &Target<'_>) -> Result<Verification, PortError> {
+        let state = self.enter("verify", &target.production.name)?;
+        let production = state.resources.get(&target.production.name);
+        let ok = production
+            .is_some_and(|p| p.belongs_to(target.request_id, None) && p.mark(TAG_RESTORE_ROLE).is_none())
+            && state.resources.contains_key(target.fallback);
+        let detail = match production {
+            Some(p) if ok => format!("{} holds the restored content {:?}", target.production, p.content),
+            _ => format!(
+                "{} is not the restored resource, or the fallback is missing",
+                target.production
+            ),
+        };
+        Ok(Verification { ok, detail })
+    }
+
+    async fn delete_staging(&self, target: &Target<'_>) -> Result<Deletion, PortError> {
+        let mut state = self.enter("delete_staging", target.staging)?;
+        if target.staging == target.production.name {
+            return Err(refused(
+                "delete_staging",
+                target.staging,
+                "refusing to delete production".into(),
+            ));
+        }
+        let Some(staging) = state.resources.get(target.staging) else {
+            return Ok(Deletion::AlreadyGone);
+        };
+        if !staging.belongs_to(target.request_id, Some("staging")) {
+            return Err(refused(
+                "delete_staging",
+                target.staging,
+                "refusing to delete: it is not marked as this request's staging".into(),
+            ));
+        }
+        state.resources.remove(target.staging);
+        Ok(Deletion::Deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target<'a>(production: &'a ResourceKey) -> Target<'a> {
+        Target {
+            request_id: "rr-1",
+            production,
+            staging: "db-staging",
+            fallback: "db-fallback",
+        }
+    }
+
+    #[tokio::test]
+    async fn a_swap_keeps_the_old_production_and_its_undo_puts_it_back() {
+        let r = MemoryRestorer::new(ResourceKind::RdsInstance);
+        let db = r.add_production("db", "after the loss");
+        r.add_snapshot(&db, "snap-1", "before the loss");
+        let t = target(&db);
+        r.start_staging(&t, &RestoreFrom::Snapshot("snap-1".into()))
+            .await
+            .unwrap();
+        assert_eq!(r.swap(&t, "").await.unwrap(), Progress::Done);
+        assert_eq!(r.content("db").as_deref(), Some("before the loss"));
+        assert_eq!(r.content("db-fallback").as_deref(), Some("after the loss"));
+        assert!(r.verify(&t).await.unwrap().ok);
+        assert_eq!(
+            r.swap(&t, "").await.unwrap(),
+            Progress::Done,
+            "a retry changes nothing"
+        );
+
+        assert_eq!(r.undo_swap(&t, "").await.unwrap(), Progress::Done);
+        assert_eq!(r.content("db").as_deref(), Some("after the loss"));
+        assert_eq!(r.resource("db").unwrap().marks, BTreeMap::new());
+        assert_eq!(r.names(), ["db", "db-staging"]);
+        assert_eq!(r.delete_staging(&t).await.unwrap(), Deletion::Deleted);
+        assert_eq!(
+            r.undo_swap(&t, "").await.unwrap(),
+            Progress::Done,
+            "a retry changes nothing"
+        );
+        assert_eq!(r.names(), ["db"]);
+    }
+
+    #[tokio::test]
+    async fn polled_methods_wait_as_told_and_methods_fail_as_told() {
+        let r = MemoryRestorer::new(ResourceKind::DynamoTable);
+        let table = r.add_production("orders", "v2");
+        r.set_pending_polls("staging_ready", 2);
+        let t = target(&table);
+        let at = "2026-11-28T10:00:00Z".parse().unwrap();
+        r.start_staging(&t, &RestoreFrom::PointInTime(at)).await.unwrap();
+        assert!(!r.staging_ready(&t).await.unwrap().is_done());
+        assert!(!r.staging_ready(&t).await.unwrap().is_done());
+        assert!(r.staging_ready(&t).await.unwrap().is_done());
+
+        r.fail("verify", FailureKind::Throttled);
+        assert_eq!(r.verify(&t).await.unwrap_err().kind, FailureKind::Throttled);
+        assert_eq!(r.calls("verify"), 1);
+        r.heal("verify");
+        assert!(!r.verify(&t).await.unwrap().ok, "nothing was swapped");
+    }
+
+    #[tokio::test]
+    async fn only_this_requests_staging_is_ever_deleted() {
+        let r = MemoryRestorer::new(ResourceKind::RdsInstance);
+        let db = r.add_production("db", "v1");
+        r.add_production("db-staging", "someone else's");
+        let t = target(&db);
+        let as_production = Target {
+            staging: "db",
+            ..t.clone()
+        };
+        for t in [t, as_production] {
+            assert_eq!(r.delete_staging(&t).await.unwrap_err().kind, FailureKind::Refused);
+        }
+        assert_eq!(r.names(), ["db", "db-staging"]);
+    }
+}
