@@ -773,6 +773,58 @@ async fn faults_at_each_step_are_retried_or_end_with_production_untouched() {
         tags(&instance(&stack, "db").await.unwrap()).get(TAG_RESTORE_REQUEST),
         Some(&id)
     );
+
+    // A failure after verification (here: deleting DynamoDB staging, refused) keeps the
+    // confirmed, verified restore; the request completes with the failure recorded, staging
+    // is reported left in place, and the execution fails so the alarm shows it.
+    production_orders(&stack).await;
+    let pitr = aws_sdk_dynamodb::types::PointInTimeRecoverySpecification::builder()
+        .point_in_time_recovery_enabled(true)
+        .build()
+        .unwrap();
+    stack
+        .dynamodb()
+        .update_continuous_backups()
+        .table_name("orders")
+        .point_in_time_recovery_specification(pitr)
+        .send()
+        .await
+        .unwrap();
+    put(&stack, "o1", "kept").await;
+    let now = Utc::now();
+    set_window(&stack, "dynamodb:orders", now - TimeDelta::hours(72), now).await;
+    stack
+        .edge
+        .faults
+        .add(fault("DeleteTable", Some("-lbs-"), None, 0, refused()));
+    let target = (now - TimeDelta::minutes(5))
+        .duration_trunc(TimeDelta::seconds(1))
+        .unwrap();
+    let id = file(&stack, now - TimeDelta::minutes(1)).await;
+    let execution = execution_of(
+        &approve(
+            &stack,
+            &id,
+            json!([{"resource": "dynamodb:orders", "kind": "point_in_time", "target": target}]),
+        )
+        .await,
+    );
+    confirm(&stack, &id).await;
+    let end = finished(&stack, &execution).await;
+    stack.edge.faults.clear();
+    assert_eq!(end.error.as_deref(), Some("Lifeboat.Permanent"), "{end:?}");
+    let r = request(&stack, &id).await;
+    assert_eq!(r["status"], "completed", "{r}");
+    let (report, markdown) = report(&stack, &id).await;
+    assert_eq!(report["outcome"]["result"], "completed");
+    assert_eq!(report["resources"][0]["phase"], "verified");
+    assert_eq!(report["resources"][0]["staging_deleted"], false);
+    assert!(markdown.contains("staging left in place"), "{markdown}");
+    let staging = names(&id, &ResourceKey::dynamodb("orders")).staging;
+    assert!(
+        table_names(&stack).await.contains(&staging),
+        "staging is left, and reported"
+    );
 }
 
 /// A DynamoDB copy-back refused half-way (after its deletes, before its puts) is undone from

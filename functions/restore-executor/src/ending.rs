@@ -49,6 +49,9 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
     else {
         return Ok(failure(&format!("{error}: {cause}")));
     };
+    if run.resources.iter().all(|r| r.phase == Phase::Verified) {
+        return keep_verified_restore(executor, stored, run, &error, &cause, now).await;
+    }
     for i in 0..run.resources.len() {
         let r = &run.resources[i];
         if !r.production_touched() {
@@ -102,6 +105,28 @@ fn public_name(error: &str) -> String {
         Some(rest) => format!("Lifeboat.{rest}"),
         None => error.to_string(),
     }
+}
+
+/// A failure after every resource was verified (cleaning up staging, or finishing) does not
+/// undo the restore an engineer confirmed and the checks passed: the request completes, with
+/// what failed in its timeline, and the execution still fails so the alarm shows it.
+async fn keep_verified_restore(
+    executor: &Executor,
+    stored: lifeboat::ports::restore::StoredRequest,
+    mut run: lifeboat::execution::run::Run,
+    error: &str,
+    cause: &str,
+    now: DateTime<Utc>,
+) -> Result<Value, StepError> {
+    let id = stored.request.id.clone();
+    if let Err(e) = delete_staging(executor, &id, &mut run, now).await {
+        run.record(Step::Abort, now, format!("staging left in place: {e}"));
+    }
+    let reason = format!("restore completed and verified; then {error}: {cause}");
+    run.outcome = Some(Outcome::Completed);
+    run.record(Step::Abort, now, reason.clone());
+    end(executor, stored, run, Status::Completed, reason.clone(), now).await?;
+    Ok(json!({ "done": true, "status": "completed", "error": public_name(error), "cause": reason }))
 }
 
 /// Releases the holds, moves the request to `to`, saves it and writes the report.

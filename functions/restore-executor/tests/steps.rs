@@ -700,20 +700,36 @@ async fn abort_of_a_request_never_locked_writes_nothing() {
 
 /// Finish is caught to abort (a report it cannot write, say) after clean_up deleted staging.
 #[tokio::test]
-async fn abort_after_clean_up_deletes_what_the_undo_set_aside() {
+async fn a_failure_after_verification_keeps_the_verified_restore() {
     let w = world();
     staged(&w).await;
     handle(&w, swap_event()).await.unwrap();
     steps(&w, &["verify", "clean_up"]).await;
+    // Finishing failed (say the report could not be written): the caught error reaches abort.
     let error = json!({"Error": "Lifeboat.Permanent", "Cause": "step report: put refused"});
     let answer = handle(&w, json!({"step": "abort", "request_id": ID, "error": error}))
         .await
         .unwrap();
     assert_eq!(answer["done"], true, "{answer}");
     assert_eq!(
-        w.restorer.content("db").as_deref(),
-        Some(AFTER),
-        "production as it was"
+        answer["error"], "Lifeboat.Permanent",
+        "the execution still fails, for the alarm"
     );
-    assert_eq!(w.restorer.names(), ["db"], "nothing left behind");
+    assert_eq!(
+        w.restorer.content("db").as_deref(),
+        Some(BEFORE),
+        "the confirmed, verified restore stands"
+    );
+    assert_eq!(
+        w.restorer.names(),
+        ["db", FALLBACK],
+        "staging deleted, the fallback kept"
+    );
+    let after = stored(&w).await;
+    assert_eq!(after.request.status, Status::Completed);
+    let run = after.request.run.unwrap();
+    assert_eq!(run.outcome, Some(Outcome::Completed));
+    assert!(run.timeline.iter().any(|s| s
+        .detail
+        .contains("completed and verified; then Lifeboat.Permanent")));
 }
