@@ -9,7 +9,9 @@ use lifeboat::inventory::{PitrStatus, TAG_INSTANCE};
 use lifeboat::policy::{PolicyBook, Tier};
 use lifeboat::ports::memory::restore::{MemoryIdempotency, MemoryRequests, MemoryWorkflow};
 use lifeboat::ports::memory::{MemoryCatalog, MemoryService};
-use lifeboat::ports::Catalog;
+use lifeboat::ports::restore::{RequestStore, RestoreWorkflow};
+use lifeboat::ports::{Catalog, PortError};
+use lifeboat::request::lifecycle::AuditEntry;
 use lifeboat::request::options::RestorableWindow;
 use lifeboat::schedule::{Slot, TierSet};
 use restore_intake::roles::Roles;
@@ -434,4 +436,79 @@ async fn bad_input_names_the_field_and_writes_nothing() {
     )
     .await;
     assert_eq!(list["restore_requests"], json!([]));
+}
+
+/// Stands for the state machine resuming the moment the token is answered: the executor's
+/// swap step writes the request (clearing the token) before the intake records anything.
+struct ExecutorRacing {
+    requests: Arc<dyn RequestStore>,
+    id: String,
+}
+
+#[async_trait::async_trait]
+impl RestoreWorkflow for ExecutorRacing {
+    async fn start(&self, name: &str, _input: &Value) -> Result<String, PortError> {
+        Ok(name.to_string())
+    }
+
+    async fn confirm(&self, _token: &str, _output: &Value) -> Result<(), PortError> {
+        let stored = self.requests.get(&self.id).await?.expect("the request exists");
+        let mut next = stored.clone();
+        next.task_token = None;
+        next.request.awaiting_confirmation = false;
+        next.request.history.push(AuditEntry {
+            at: now(),
+            by: "restore-executor".into(),
+            from: Some(stored.request.status),
+            to: stored.request.status,
+            reason: Some("swapping".into()),
+        });
+        self.requests.replace(&next, stored.version).await
+    }
+}
+
+#[tokio::test]
+async fn a_confirmation_racing_the_executor_is_still_recorded() {
+    let w = world();
+    let id = file(&w, "2026-11-28T09:00:00Z").await;
+    // A restore waiting on its token, as the executor leaves the request.
+    let mut waiting = w.intake.requests.get(&id).await.unwrap().unwrap();
+    waiting.task_token = Some("token-1".into());
+    waiting.request.awaiting_confirmation = true;
+    w.intake
+        .requests
+        .replace(&waiting, waiting.version)
+        .await
+        .unwrap();
+    let racing = Arc::new(ExecutorRacing {
+        requests: w.intake.requests.clone(),
+        id: id.clone(),
+    });
+    let w = World {
+        intake: Intake {
+            workflow: racing,
+            ..w.intake
+        },
+        ..w
+    };
+    let (status, body) = call(
+        &w,
+        ENGINEER,
+        "POST",
+        &format!("/restore-requests/{id}/confirm"),
+        json!({"reason": "staging checked"}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "the confirmation was sent, so it succeeded: {body}");
+    let after = w.intake.requests.get(&id).await.unwrap().unwrap();
+    assert_eq!(after.task_token, None);
+    let by: Vec<(&str, Option<&str>)> = after
+        .request
+        .history
+        .iter()
+        .map(|e| (e.by.as_str(), e.reason.as_deref()))
+        .collect();
+    assert!(by.contains(&("restore-executor", Some("swapping"))), "{by:?}");
+    assert!(by.contains(&(ENGINEER, Some("staging checked"))), "{by:?}");
 }
