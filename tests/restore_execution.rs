@@ -487,6 +487,27 @@ async fn the_first_step_refuses_requests_not_approved_or_already_executing_and_b
         (r["status"].as_str(), r["run"]["execution"].as_str()),
         (Some("executing"), Some(first.as_str()))
     );
+
+    // A second request for the same database waits its turn: refused, still approved.
+    let other = file(&stack, now - TimeDelta::minutes(20)).await;
+    let target = (now - TimeDelta::minutes(25))
+        .duration_trunc(TimeDelta::seconds(1))
+        .unwrap();
+    let other_execution = execution_of(
+        &approve(
+            &stack,
+            &other,
+            json!([{"resource": "rds:db", "kind": "point_in_time", "target": target}]),
+        )
+        .await,
+    );
+    let end = finished(&stack, &other_execution).await;
+    assert_eq!(end.error.as_deref(), Some("Lifeboat.NotApproved"), "{end:?}");
+    assert!(end
+        .cause
+        .unwrap_or_default()
+        .contains(&format!("rds:db is being restored (held by {id})")));
+    assert_eq!(request(&stack, &other).await["status"], "approved");
 }
 
 /// Files and approves a point-in-time rollback of `db` whose execution does not start
@@ -828,9 +849,9 @@ async fn faults_at_each_step_are_retried_or_end_with_production_untouched() {
 }
 
 /// A DynamoDB copy-back refused half-way (after its deletes, before its puts) is undone from
-/// the safety backup: the live table ends exactly as it was before the restore.
+/// the backup taken when the swap started: the live table ends exactly as it was.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dynamodb_swap_failing_half_way_is_undone_from_the_safety_backup() {
+async fn a_dynamodb_swap_failing_half_way_is_undone_from_the_pre_swap_backup() {
     let stack = stack().await;
     production_orders(&stack).await;
     put(&stack, "o1", "as it was").await;
@@ -889,7 +910,11 @@ async fn a_dynamodb_swap_failing_half_way_is_undone_from_the_safety_backup() {
         !tables.contains(&n.staging) && !tables.contains(&n.fallback),
         "{tables:?}"
     );
-    assert!(dynamodb_backups(&stack).await.contains(&n.safety));
+    let backups = dynamodb_backups(&stack).await;
+    assert!(
+        backups.contains(&n.safety) && backups.contains(&n.pre_swap),
+        "{backups:?}"
+    );
     assert_eq!(request(&stack, &id).await["status"], "failed");
     assert_eq!(holds_of(&stack, &id).await, 0, "holds are released");
     let (report, _) = report(&stack, &id).await;

@@ -55,6 +55,7 @@ pub async fn begin(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
             )
         })
         .collect();
+    executor.lock_resources(&request.id, &run).await?;
     run.record(Step::Begin, now, format!("locked by execution {execution}"));
     let mut next = stored.clone();
     next.request.status = Status::Executing;
@@ -67,7 +68,13 @@ pub async fn begin(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         to: Status::Executing,
         reason: Some(format!("execution {execution}")),
     });
-    executor.save(&next, stored.version, Step::Begin).await?;
+    if let Err(e) = executor.save(&next, stored.version, Step::Begin).await {
+        // Not ours after all (cancelled meanwhile, say): a retry takes the locks again.
+        if let Some(run) = &next.request.run {
+            executor.unlock_resources(&request.id, run).await;
+        }
+        return Err(e);
+    }
     Ok(settings())
 }
 

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use lifeboat::execution::error::StepError;
 use lifeboat::execution::report::{json_report, markdown_report};
-use lifeboat::execution::run::{report_keys, Outcome, Phase, Step};
+use lifeboat::execution::run::{report_keys, Outcome, Phase, Run, Step};
 use lifeboat::request::holds;
 use lifeboat::request::lifecycle::{check_transition, AuditEntry, RestoreRequest, Status};
 use serde_json::{json, Value};
@@ -38,18 +38,27 @@ pub async fn finish(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Res
 pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Result<Value, StepError> {
     let id = task.request_id()?;
     let (error, cause) = caught(task.error.as_ref());
-    let stored = executor.load(id, Step::Abort).await?;
+    let mut stored = executor.load(id, Step::Abort).await?;
     let failure = |reason: &str| json!({ "done": true, "status": "failed", "error": public_name(&error), "cause": reason });
-    // Begin never locked it (or another execution runs it): nothing here is ours to undo.
+    // Begin never locked it, or another execution runs it: nothing here is ours to undo.
+    let ours = |run: &Run| task.execution.as_deref().is_none_or(|e| e == run.execution);
     let Some(mut run) = stored
         .request
         .run
         .clone()
-        .filter(|_| stored.request.status == Status::Executing)
+        .filter(|run| stored.request.status == Status::Executing && ours(run))
     else {
+        if stored.request.status == Status::Approved {
+            // A begin that took resource locks and then failed to lock the request.
+            if let Some(decision) = &stored.request.decision {
+                for p in &decision.recovery_points {
+                    executor.locks.release(&p.resource.to_string(), id).await.ok();
+                }
+            }
+        }
         return Ok(failure(&format!("{error}: {cause}")));
     };
-    if run.resources.iter().all(|r| r.phase == Phase::Verified) {
+    if !run.resources.is_empty() && run.resources.iter().all(|r| r.phase == Phase::Verified) {
         return keep_verified_restore(executor, stored, run, &error, &cause, now).await;
     }
     for i in 0..run.resources.len() {
@@ -77,8 +86,15 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         // An RDS undo moves the restored instance back under the staging name, even if
         // clean-up had found that name empty: it is staging again, to be deleted.
         run.resources[i].staging_deleted = false;
+        // Saved at once: an undo is not to be done twice (a DynamoDB undo restores a backup).
+        stored = executor.save_run(&stored, run.clone(), Step::Abort).await?;
     }
-    delete_staging(executor, id, &mut run, now).await?;
+    let busy = delete_staging(executor, id, &mut run, now).await?;
+    if !busy.is_empty() {
+        // Staging still being made: wait for it, polling like the rest of the failure path.
+        executor.save_run(&stored, run, Step::Abort).await?;
+        return Ok(json!({ "done": false, "waiting_for": busy }));
+    }
     let reason = format!("{error}: {cause}");
     run.outcome = Some(Outcome::Failed {
         error: error.clone(),
@@ -119,8 +135,14 @@ async fn keep_verified_restore(
     now: DateTime<Utc>,
 ) -> Result<Value, StepError> {
     let id = stored.request.id.clone();
-    if let Err(e) = delete_staging(executor, &id, &mut run, now).await {
-        run.record(Step::Abort, now, format!("staging left in place: {e}"));
+    match delete_staging(executor, &id, &mut run, now).await {
+        Ok(busy) if busy.is_empty() => {}
+        Ok(busy) => run.record(
+            Step::Abort,
+            now,
+            format!("staging left in place: {}", busy.join("; ")),
+        ),
+        Err(e) => run.record(Step::Abort, now, format!("staging left in place: {e}")),
     }
     let reason = format!("restore completed and verified; then {error}: {cause}");
     run.outcome = Some(Outcome::Completed);
@@ -142,6 +164,7 @@ async fn end(
     check_transition(&stored.request, to)
         .map_err(|e| StepError::new(lifeboat::execution::error::PERMANENT, e.to_string()))?;
     holds::release(&*executor.catalog, &holds::points_of(&stored.request), &id).await;
+    executor.unlock_resources(&id, &run).await;
     run.report = Some(report_keys(&id));
     let mut next = stored.clone();
     next.task_token = None;

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use lifeboat::catalog::{ResourceKey, ResourceKind};
 use lifeboat::execution::error::{StepError, NOT_APPROVED, PERMANENT, RETRYABLE};
 use lifeboat::execution::run::{ResourceRun, Run, Step};
-use lifeboat::ports::restore::{RequestStore, StoredRequest};
+use lifeboat::ports::restore::{RequestStore, ResourceLocks, StoredRequest};
 use lifeboat::ports::restorer::{Restorer, Target};
 use lifeboat::ports::{BackupService, Catalog, FailureKind, ReportSink};
 use serde_json::Value;
@@ -31,6 +31,8 @@ pub const ACTOR: &str = "restore-executor";
 
 pub struct Executor {
     pub requests: Arc<dyn RequestStore>,
+    /// One restore at a time per production resource.
+    pub locks: Arc<dyn ResourceLocks>,
     pub catalog: Arc<dyn Catalog>,
     /// For the services' point-in-time windows.
     pub services: Vec<Arc<dyn BackupService>>,
@@ -140,6 +142,44 @@ impl Executor {
             .find(|s| s.kind() == resource.kind)
             .map(|s| s.as_ref())
             .ok_or_else(|| StepError::new(PERMANENT, format!("no backup service for {resource}")))
+    }
+}
+
+impl Executor {
+    /// Takes the lock on every resource of `run` for `request_id`, or none: a resource
+    /// another request is restoring refuses this one (`Lifeboat.NotApproved`).
+    pub async fn lock_resources(&self, request_id: &str, run: &Run) -> Result<(), StepError> {
+        for (i, r) in run.resources.iter().enumerate() {
+            let resource = r.resource.to_string();
+            if let Err(e) = self.locks.acquire(&resource, request_id).await {
+                for taken in &run.resources[..i] {
+                    self.unlock(&taken.resource.to_string(), request_id).await;
+                }
+                return Err(if e.kind == FailureKind::Conflict {
+                    StepError::new(
+                        NOT_APPROVED,
+                        format!("step begin: {resource} is being restored ({}); one restore per resource at a time", e.message),
+                    )
+                } else {
+                    StepError::from_port("begin", e)
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Releases `request_id`'s locks on every resource of `run`. A failure is logged: a
+    /// leftover lock refuses the next restore of that resource, naming this request.
+    pub async fn unlock_resources(&self, request_id: &str, run: &Run) {
+        for r in &run.resources {
+            self.unlock(&r.resource.to_string(), request_id).await;
+        }
+    }
+
+    async fn unlock(&self, resource: &str, request_id: &str) {
+        if let Err(e) = self.locks.release(resource, request_id).await {
+            tracing::error!(resource, request = request_id, error = %e, "could not release a resource lock");
+        }
     }
 }
 

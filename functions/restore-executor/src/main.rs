@@ -54,8 +54,10 @@ async fn build(settings: &Settings, bucket: &str, table: &str) -> Executor {
     let s3 = aws_sdk_s3::config::Builder::from(&config)
         .force_path_style(settings.s3_force_path_style)
         .build();
+    let requests = Arc::new(RequestsTable::new(dynamodb.clone(), table));
     Executor {
-        requests: Arc::new(RequestsTable::new(dynamodb.clone(), table)),
+        requests: requests.clone(),
+        locks: requests,
         catalog: Arc::new(CatalogTable::new(dynamodb.clone(), &settings.catalog_table)),
         services: aws::backup_services(&config),
         restorers: vec![

@@ -5,10 +5,10 @@
 //! fallback.
 
 use chrono::{DateTime, Utc};
-use lifeboat::execution::error::{StepError, PERMANENT, VERIFICATION_FAILED};
+use lifeboat::execution::error::{StepError, PERMANENT, RETRYABLE, VERIFICATION_FAILED};
 use lifeboat::execution::run::{Phase, Step};
 use lifeboat::ports::restorer::Progress;
-use lifeboat::ports::Deletion;
+use lifeboat::ports::{Deletion, FailureKind};
 use serde_json::{json, Value};
 
 use crate::task::Task;
@@ -18,6 +18,14 @@ use crate::{target, Executor};
 pub async fn swap(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Result<Value, StepError> {
     let id = task.request_id()?;
     let (mut stored, mut run) = executor.load_run(id, Step::Swap).await?;
+    // The state machine only gets here through the confirmation; a task event without one
+    // (someone invoking the function by hand) does not touch production.
+    if run.confirmed_by.is_none() && task.confirmation.is_none() {
+        return Err(StepError::new(
+            PERMANENT,
+            format!("request {id}: no confirmation came with the swap; production is not touched"),
+        ));
+    }
     if run.confirmed_by.is_none() {
         let confirmation = task.confirmation.clone().unwrap_or(Value::Null);
         run.confirmed_by = Some(
@@ -110,8 +118,14 @@ pub async fn verify(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Res
 pub async fn clean_up(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Result<Value, StepError> {
     let id = task.request_id()?;
     let (stored, mut run) = executor.load_run(id, Step::CleanUp).await?;
-    delete_staging(executor, id, &mut run, now).await?;
+    let busy = delete_staging(executor, id, &mut run, now).await?;
     executor.save_run(&stored, run, Step::CleanUp).await?;
+    if !busy.is_empty() {
+        return Err(StepError::new(
+            RETRYABLE,
+            format!("step clean_up: {}", busy.join("; ")),
+        ));
+    }
     Ok(json!({}))
 }
 
@@ -122,13 +136,15 @@ fn deleted(deletion: Deletion) -> &'static str {
     }
 }
 
-/// Deletes every staging resource the run made and has not deleted yet.
+/// Deletes every staging resource the run made and has not deleted yet; what could not be
+/// deleted yet because it is busy (still being restored or renamed), to try again later.
 pub async fn delete_staging(
     executor: &Executor,
     id: &str,
     run: &mut lifeboat::execution::run::Run,
     now: DateTime<Utc>,
-) -> Result<(), StepError> {
+) -> Result<Vec<String>, StepError> {
+    let mut busy = Vec::new();
     for i in 0..run.resources.len() {
         let r = &run.resources[i];
         // Production in mid-swap may be what staging was: only its undo may move it.
@@ -136,11 +152,22 @@ pub async fn delete_staging(
         if r.phase < Phase::StagingStarted || r.staging_deleted || mid_swap {
             continue;
         }
-        let deletion = executor
+        let deletion = match executor
             .restorer(r.resource.kind)?
             .delete_staging(&target(id, r))
             .await
-            .map_err(|e| StepError::from_port("clean_up", e))?;
+        {
+            Ok(deletion) => deletion,
+            // The service refuses to delete what it is still working on.
+            Err(e) if e.kind == FailureKind::Conflict => {
+                busy.push(format!(
+                    "{}: staging {} is busy: {}",
+                    r.resource, r.staging, e.message
+                ));
+                continue;
+            }
+            Err(e) => return Err(StepError::from_port("clean_up", e)),
+        };
         run.record(
             Step::CleanUp,
             now,
@@ -148,5 +175,5 @@ pub async fn delete_staging(
         );
         run.resources[i].staging_deleted = true;
     }
-    Ok(())
+    Ok(busy)
 }

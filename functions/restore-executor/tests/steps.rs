@@ -9,7 +9,7 @@ use lifeboat::execution::error::{StepError, INVALID_INPUT, NOT_APPROVED, NOT_RES
 use lifeboat::execution::run::{Outcome, Phase, Run};
 use lifeboat::inventory::{PitrStatus, TAG_INSTANCE};
 use lifeboat::policy::Tier;
-use lifeboat::ports::memory::restore::MemoryRequests;
+use lifeboat::ports::memory::restore::{MemoryLocks, MemoryRequests};
 use lifeboat::ports::memory::restorer::MemoryRestorer;
 use lifeboat::ports::memory::{MemoryCatalog, MemoryReports, MemoryService};
 use lifeboat::ports::restore::{RequestStore, StoredRequest};
@@ -57,6 +57,7 @@ fn world() -> World {
     let reports = Arc::new(MemoryReports::default());
     let executor = Executor {
         requests: requests.clone(),
+        locks: Arc::new(MemoryLocks::default()),
         catalog: catalog.clone(),
         services: vec![rds.clone()],
         restorers: vec![restorer.clone()],
@@ -732,4 +733,50 @@ async fn a_failure_after_verification_keeps_the_verified_restore() {
     assert!(run.timeline.iter().any(|s| s
         .detail
         .contains("completed and verified; then Lifeboat.Permanent")));
+}
+
+const ID_2: &str = "rr-2c5f39cb-3fa1-11d2-883f-0016d3cca427";
+
+#[tokio::test]
+async fn one_restore_per_resource_at_a_time() {
+    let w = world();
+    staged(&w).await;
+    let mut second = request(Status::Approved, vec![weekly_snapshot()], Mode::Rollback);
+    second.request.id = ID_2.into();
+    store(&w, second.clone()).await;
+    let begin_second = json!({"step": "begin", "input": {"request_id": ID_2}, "execution": "arn:second"});
+    let refused = handle(&w, begin_second.clone()).await.unwrap_err();
+    assert_eq!(refused.name, NOT_APPROVED, "{refused}");
+    assert!(
+        refused.message.contains("rds:db is being restored") && refused.message.contains(ID),
+        "{refused}"
+    );
+    assert_eq!(
+        w.requests.get(ID_2).await.unwrap().unwrap(),
+        second,
+        "the second request is unchanged"
+    );
+
+    // Once the first restore ends, its lock is released.
+    while handle(&w, swap_event()).await.unwrap()["done"] != true {}
+    steps(&w, &["verify", "clean_up", "finish"]).await;
+    handle(&w, begin_second).await.unwrap();
+    assert_eq!(
+        w.requests.get(ID_2).await.unwrap().unwrap().request.status,
+        Status::Executing
+    );
+}
+
+#[tokio::test]
+async fn a_swap_without_a_confirmation_touches_nothing() {
+    let w = world();
+    staged(&w).await;
+    let e = handle(&w, on("swap")).await.unwrap_err();
+    assert!(e.message.contains("no confirmation"), "{e}");
+    assert_eq!(
+        w.restorer.content("db").as_deref(),
+        Some(AFTER),
+        "production untouched"
+    );
+    assert_eq!(w.restorer.calls("swap"), 0);
 }

@@ -2,18 +2,20 @@
 //! table, and the copy-back swap.
 //!
 //! A restored table is a new table without production's streams, TTL, alarms, autoscaling
-//! or tags, so production is never replaced: the swap brings the live table's items to the
-//! staging table's content (see [`super::dynamodb_sync`]). Undoing it restores the safety
-//! backup into a fallback table and syncs the live table back from that.
+//! or tags, so production is never replaced: the swap backs the live table up once more
+//! (`lbpre-…`, after the confirmation) and then brings its items to the staging table's
+//! content (see [`super::dynamodb_sync`]). Undoing it restores that backup into a fallback
+//! table and syncs the live table back from it; without that backup nothing was written.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::primitives::DateTime as SdkDateTime;
-use aws_sdk_dynamodb::types::{BackupStatus, TableStatus, Tag};
+use aws_sdk_dynamodb::types::{BackupStatus, BackupTypeFilter, TableStatus, Tag};
 use aws_sdk_dynamodb::Client;
 
 use super::dynamodb_sync::{content, sync};
 use super::port_error;
 use crate::catalog::{ResourceKey, ResourceKind};
+use crate::execution::names::names;
 use crate::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
 use crate::ports::restorer::{Progress, RestoreFrom, Restorer, Target, Verification};
 use crate::ports::{Deletion, FailureKind, PortError};
@@ -86,6 +88,42 @@ impl DynamoRestorer {
         }
     }
 
+    /// The backup of `table` named `name` (its ARN and status), looking through every page.
+    async fn find_backup(
+        &self,
+        table: &str,
+        name: &str,
+    ) -> Result<Option<(String, BackupStatus)>, PortError> {
+        let mut start: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_backups()
+                .table_name(table)
+                .backup_type(BackupTypeFilter::User)
+                .set_exclusive_start_backup_arn(start.take())
+                .send()
+                .await
+                .map_err(|e| port_error("ListBackups", format!("dynamodb:{table}"), e))?;
+            if let Some(found) = out
+                .backup_summaries()
+                .iter()
+                .find(|b| b.backup_name() == Some(name))
+            {
+                return Ok(found.backup_arn().map(|arn| {
+                    (
+                        arn.to_string(),
+                        found.backup_status().cloned().unwrap_or(BackupStatus::Creating),
+                    )
+                }));
+            }
+            match out.last_evaluated_backup_arn() {
+                Some(arn) if !arn.is_empty() => start = Some(arn.to_string()),
+                _ => return Ok(None),
+            }
+        }
+    }
+
     async fn backup_status(&self, arn: &str) -> Result<Option<(BackupStatus, String)>, PortError> {
         match self.client.describe_backup().backup_arn(arn).send().await {
             Ok(out) => Ok(out.backup_description().and_then(|d| {
@@ -103,6 +141,11 @@ impl DynamoRestorer {
             }
         }
     }
+}
+
+/// The backup of the live table taken when the swap starts.
+fn pre_swap_name(target: &Target<'_>) -> String {
+    names(target.request_id, target.production).pre_swap
 }
 
 fn tag(key: &str, value: &str) -> Result<Tag, PortError> {
@@ -146,20 +189,8 @@ impl Restorer for DynamoRestorer {
         _request_id: &str,
     ) -> Result<String, PortError> {
         // Backup names are not unique: look for the one a first try made.
-        let existing = self
-            .client
-            .list_backups()
-            .table_name(&resource.name)
-            .send()
-            .await
-            .map_err(|e| port_error("ListBackups", resource, e))?;
-        if let Some(arn) = existing
-            .backup_summaries()
-            .iter()
-            .find(|b| b.backup_name() == Some(name))
-            .and_then(|b| b.backup_arn())
-        {
-            return Ok(arn.to_string());
+        if let Some((arn, _)) = self.find_backup(&resource.name, name).await? {
+            return Ok(arn);
         }
         let out = self
             .client
@@ -237,7 +268,30 @@ impl Restorer for DynamoRestorer {
     }
 
     async fn swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
-        let summary = sync(&self.client, target.staging, &target.production.name).await?;
+        // The live table as it is now, after the confirmation: what an undo restores. The
+        // safety backup taken before staging may be hours older.
+        let pre_swap = pre_swap_name(target);
+        let table = &target.production.name;
+        match self.find_backup(table, &pre_swap).await? {
+            None => {
+                self.client
+                    .create_backup()
+                    .table_name(table)
+                    .backup_name(&pre_swap)
+                    .send()
+                    .await
+                    .map_err(|e| port_error("CreateBackup", target.production, e))?;
+                return Ok(Progress::Pending(format!(
+                    "backing up {} as {pre_swap}",
+                    target.production
+                )));
+            }
+            Some((_, BackupStatus::Available)) => {}
+            Some((_, status)) => {
+                return Ok(Progress::Pending(format!("backup {pre_swap} is {status}")));
+            }
+        }
+        let summary = sync(&self.client, target.staging, table).await?;
         tracing::info!(
             production = %target.production,
             staging = target.staging,
@@ -248,12 +302,19 @@ impl Restorer for DynamoRestorer {
         Ok(Progress::Done)
     }
 
-    async fn undo_swap(&self, target: &Target<'_>, safety_snapshot: &str) -> Result<Progress, PortError> {
+    async fn undo_swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
+        // Without the pre-swap backup no item was written: the live table is as it was.
+        let Some((backup, _)) = self
+            .find_backup(&target.production.name, &pre_swap_name(target))
+            .await?
+        else {
+            return Ok(Progress::Done);
+        };
         if self.table(target.fallback).await?.is_none() {
             self.client
                 .restore_table_from_backup()
                 .target_table_name(target.fallback)
-                .backup_arn(safety_snapshot)
+                .backup_arn(&backup)
                 .send()
                 .await
                 .map_err(|e| {

@@ -112,6 +112,9 @@ const CONFLICT: &[&str] = &[
     "DBInstanceAlreadyExistsFault",
     "TableAlreadyExistsException",
     "ResourceInUseException",
+    // The instance is busy (backing up, renaming, being created): try again later.
+    "InvalidDBInstanceState",
+    "InvalidDBInstanceStateFault",
     // A task token that is no longer waiting (answered, timed out, or never issued).
     "TaskDoesNotExist",
     "TaskTimedOut",

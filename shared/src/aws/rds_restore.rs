@@ -84,16 +84,18 @@ impl RdsRestorer {
         Ok(())
     }
 
-    /// Gives the restored instance (now production) the settings of the one it replaced.
+    /// Gives the restored instance (now production) the settings of the one it replaced;
+    /// whether it had to change anything (a change takes RDS a while to apply).
     async fn carry_settings_over(
         &self,
         production: &DbInstance,
         fallback: &DbInstance,
-    ) -> Result<(), PortError> {
+    ) -> Result<bool, PortError> {
         let want = Settings::of(fallback);
         let have = Settings::of(production);
         let id = production.db_instance_identifier().unwrap_or_default();
-        if want.modifiable() != have.modifiable() {
+        let modify = want.modifiable() != have.modifiable();
+        if modify {
             let mut req = self
                 .client
                 .modify_db_instance()
@@ -119,11 +121,15 @@ impl RdsRestorer {
                 .get(TAG_RESTORE_REQUEST)
                 .map(|v| (TAG_RESTORE_REQUEST.to_string(), v.clone())),
         );
-        self.add_tags(production, &tags).await?;
-        if have.tags.contains_key(TAG_RESTORE_ROLE) {
+        let retag = tags.iter().any(|(k, v)| have.tags.get(k) != Some(v));
+        if retag {
+            self.add_tags(production, &tags).await?;
+        }
+        let unmark = have.tags.contains_key(TAG_RESTORE_ROLE);
+        if unmark {
             self.remove_tags(production, &[TAG_RESTORE_ROLE]).await?;
         }
-        Ok(())
+        Ok(modify || retag || unmark)
     }
 }
 
@@ -216,8 +222,14 @@ fn status(db: &DbInstance) -> &str {
     db.db_instance_status().unwrap_or("unknown")
 }
 
+/// Available and not about to change its identifier: RDS reports a rename as pending for
+/// a while, under the old name, before it happens.
 fn is_available(db: &DbInstance) -> bool {
     status(db) == "available"
+        && db
+            .pending_modified_values()
+            .and_then(|p| p.db_instance_identifier())
+            .is_none()
 }
 
 /// Whether `db` carries this request's restore tags (and, if given, this role).
@@ -458,7 +470,12 @@ impl Restorer for RdsRestorer {
                 if !is_available(&prod) {
                     return Ok(waiting("carrying settings over", &prod));
                 }
-                self.carry_settings_over(&prod, &fallback).await?;
+                if self.carry_settings_over(&prod, &fallback).await? {
+                    return Ok(Progress::Pending(format!(
+                        "applying production's settings to {}",
+                        target.production
+                    )));
+                }
                 Ok(Progress::Done)
             }
             (prod, fallback, staging) => Err(unexpected(
@@ -477,6 +494,15 @@ impl Restorer for RdsRestorer {
     async fn undo_swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
         let production = self.instance(&target.production.name).await?;
         let fallback = self.instance(target.fallback).await?;
+        // Nothing moves while a rename of the swap is still in flight.
+        for db in [&production, &fallback, &self.instance(target.staging).await?]
+            .into_iter()
+            .flatten()
+        {
+            if !is_available(db) {
+                return Ok(waiting("undoing the swap", db));
+            }
+        }
         match (production, fallback) {
             // The restored instance holds production's name: move it back to staging's.
             (Some(prod), Some(_)) if is_restored(&prod, target.request_id) => {

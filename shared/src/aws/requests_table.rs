@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::port_error;
-use crate::ports::restore::{IdempotencyStore, Remembered, RequestStore, StoredRequest};
+use crate::ports::restore::{IdempotencyStore, Remembered, RequestStore, ResourceLocks, StoredRequest};
 use crate::ports::{FailureKind, PortError};
 use crate::request::lifecycle::{RestoreRequest, Status};
 
@@ -23,6 +23,8 @@ type Item = HashMap<String, AttributeValue>;
 
 pub const INSTANCE_INDEX: &str = "instance-requests";
 const IDEMPOTENCY_PREFIX: &str = "idempotency#";
+/// Resource locks live in the same table, one item per production resource being restored.
+const LOCK_PREFIX: &str = "lock#";
 /// How long a retry with the same Idempotency-Key gets the first answer.
 pub const IDEMPOTENCY_TTL: TimeDelta = TimeDelta::hours(24);
 
@@ -174,6 +176,69 @@ impl RequestStore for RequestsTable {
             .await
             .map_err(|e| port_error("PutItem", &request.request.id, e))?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ResourceLocks for RequestsTable {
+    async fn acquire(&self, resource: &str, holder: &str) -> Result<(), PortError> {
+        let id = format!("{LOCK_PREFIX}{resource}");
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("id", s(&id))
+            .item("holder", s(holder))
+            .condition_expression("attribute_not_exists(id) OR holder = :h")
+            .expression_attribute_values(":h", s(holder))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let mut e = port_error("PutItem", &id, e);
+                if e.kind == FailureKind::Conflict {
+                    // Name the holder, so the refusal says which request to look at.
+                    let current = self
+                        .client
+                        .get_item()
+                        .table_name(&self.table)
+                        .set_key(Some(Self::key(&id)))
+                        .consistent_read(true)
+                        .send()
+                        .await
+                        .ok()
+                        .and_then(|out| out.item().and_then(|i| text(i, "holder")).map(str::to_string));
+                    e.message = format!("held by {}", current.as_deref().unwrap_or("another request"));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn release(&self, resource: &str, holder: &str) -> Result<(), PortError> {
+        let id = format!("{LOCK_PREFIX}{resource}");
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(&id)))
+            .condition_expression("holder = :h")
+            .expression_attribute_values(":h", s(holder))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = port_error("DeleteItem", &id, e);
+                // Not held, or held by someone else: nothing of ours to release.
+                if e.kind == FailureKind::Conflict {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+        }
     }
 }
 

@@ -21,7 +21,9 @@ pub const DEFAULT_CONFIRMATION_TIMEOUT_SECONDS: u64 = 86_400;
 
 const LIMITS: [(&str, u64, u64); 3] = [
     ("poll_interval_seconds", 0, 3_600),
-    ("max_polls", 1, 10_000),
+    // Each poll adds about a dozen events to the execution's history, which Step Functions
+    // caps at 25,000 across all three loops.
+    ("max_polls", 1, 600),
     ("confirmation_timeout_seconds", 1, 7 * 86_400),
 ];
 

@@ -17,9 +17,12 @@ pub struct RestoreNames {
     pub safety: String,
     /// Where the recovery point is restored.
     pub staging: String,
-    /// RDS: production renamed aside by the swap. DynamoDB: the table the safety backup is
-    /// restored into if a failed swap must be undone.
+    /// RDS: production renamed aside by the swap. DynamoDB: the table the pre-swap backup
+    /// is restored into if a failed swap must be undone.
     pub fallback: String,
+    /// DynamoDB: the backup of the live table taken when the swap starts, after the
+    /// confirmation (RDS keeps production itself, renamed, as the fallback).
+    pub pre_swap: String,
 }
 
 /// The short tag of a request in names: the first 8 letters or digits of its id after `rr-`.
@@ -40,11 +43,13 @@ pub fn names(request_id: &str, resource: &ResourceKey) -> RestoreNames {
             safety: format!("lbsafety-{short}-{}", resource.name),
             staging: rds_identifier(&format!("lbs-{short}-{}", resource.name)),
             fallback: rds_identifier(&format!("lbf-{short}-{}", resource.name)),
+            pre_swap: format!("lbpre-{short}-{}", resource.name),
         },
         ResourceKind::DynamoTable => RestoreNames {
             safety: format!("lbsafety-{short}-{}", resource.name),
             staging: format!("{}-lbs-{short}", resource.name),
             fallback: format!("{}-lbf-{short}", resource.name),
+            pre_swap: format!("lbpre-{short}-{}", resource.name),
         },
     }
 }
@@ -97,5 +102,6 @@ mod tests {
     fn safety_snapshots_are_never_taken_for_scheduled_points() {
         let n = names(ID, &ResourceKey::rds("db"));
         assert_eq!(parse_point_name(&n.safety), None);
+        assert_eq!(parse_point_name(&n.pre_swap), None);
     }
 }

@@ -7,7 +7,8 @@ use std::fmt::Write;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::run::{Outcome, Phase, Run};
+use super::run::{Outcome, Phase, ResourceRun, Run};
+use crate::catalog::ResourceKind;
 use crate::request::lifecycle::RestoreRequest;
 use crate::request::options::Source;
 
@@ -33,11 +34,11 @@ pub fn json_report(request: &RestoreRequest, run: &Run, now: DateTime<Utc>) -> V
             "source": r.source,
             "restore_from": r.restore_from,
             "restores_to": r.restores_to,
-            "data_loss": {"since": r.restores_to, "until": swap_time(run).unwrap_or(now)},
+            "data_loss": data_loss(r, run),
             "phase": r.phase,
             "restored": matches!(r.phase, Phase::Swapped | Phase::Verified),
             "safety_snapshot": r.safety_snapshot,
-            "fallback": fallback_of(r),
+            "fallback": fallback_of(r, &request.id),
             "staging": r.staging,
             "staging_deleted": r.staging_deleted,
         })).collect::<Vec<_>>(),
@@ -53,16 +54,35 @@ fn swap_time(run: &Run) -> Option<DateTime<Utc>> {
         .map(|s| s.at)
 }
 
-/// Where the old production is: RDS keeps it renamed aside; DynamoDB has its safety backup.
-fn fallback_of(r: &super::run::ResourceRun) -> Option<String> {
+/// What a restored resource lost: everything written from its recovery point until the
+/// swap; nothing when production was not changed (or was put back).
+fn data_loss(r: &ResourceRun, run: &Run) -> Value {
+    match (r.phase, swap_time(run)) {
+        (Phase::Swapped | Phase::Verified, Some(until)) => json!({"since": r.restores_to, "until": until}),
+        _ => Value::Null,
+    }
+}
+
+/// Where the old production is: RDS keeps it renamed aside; DynamoDB has the backup taken
+/// when the swap started.
+fn fallback_of(r: &ResourceRun, request_id: &str) -> Option<String> {
     match (r.resource.kind, r.phase) {
-        (crate::catalog::ResourceKind::RdsInstance, Phase::Swapped | Phase::Verified) => {
+        (ResourceKind::RdsInstance, Phase::Swapped | Phase::Verified) => {
             Some(format!("RDS instance {}", r.fallback))
         }
-        (crate::catalog::ResourceKind::DynamoTable, Phase::Swapped | Phase::Verified) => {
-            r.safety_snapshot.as_ref().map(|b| format!("DynamoDB backup {b}"))
-        }
+        (ResourceKind::DynamoTable, Phase::Swapped | Phase::Verified) => Some(format!(
+            "DynamoDB backup {} of the live table",
+            super::names::names(request_id, &r.resource).pre_swap
+        )),
         _ => None,
+    }
+}
+
+/// What happened to production, in words.
+fn production_state(r: &ResourceRun, request_id: &str) -> String {
+    match r.phase {
+        Phase::Undone => "put back as it was (the swap was undone)".to_string(),
+        _ => fallback_of(r, request_id).unwrap_or_else(|| "none (production untouched)".into()),
     }
 }
 
@@ -102,7 +122,7 @@ pub fn markdown_report(request: &RestoreRequest, run: &Run, now: DateTime<Utc>) 
     let _ = writeln!(md, "## Resources\n");
     let _ = writeln!(
         md,
-        "| resource | recovery point | restores to | data lost since | state | safety snapshot | fallback | staging |"
+        "| resource | recovery point | restores to | data lost | state | safety snapshot | old production | staging |"
     );
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
     for r in &run.resources {
@@ -113,6 +133,14 @@ pub fn markdown_report(request: &RestoreRequest, run: &Run, now: DateTime<Utc>) 
                 r.restore_from.as_deref().unwrap_or("unresolved")
             ),
         };
+        let lost = match &data_loss(r, run) {
+            Value::Null => "nothing".to_string(),
+            loss => format!(
+                "{} to {}",
+                loss["since"].as_str().unwrap_or("?"),
+                loss["until"].as_str().unwrap_or("?")
+            ),
+        };
         let staging = if r.staging_deleted {
             format!("{} (deleted)", r.staging)
         } else {
@@ -120,13 +148,12 @@ pub fn markdown_report(request: &RestoreRequest, run: &Run, now: DateTime<Utc>) 
         };
         let _ = writeln!(
             md,
-            "| {} | {point} | {} | {} | {:?} | {} | {} | {staging} |",
+            "| {} | {point} | {} | {lost} | {:?} | {} | {} | {staging} |",
             r.resource,
-            r.restores_to,
             r.restores_to,
             r.phase,
             r.safety_snapshot.as_deref().unwrap_or("none"),
-            fallback_of(r).unwrap_or_else(|| "none (production untouched)".into()),
+            production_state(r, &request.id),
         );
     }
     let _ = writeln!(md, "\n## Timeline\n");

@@ -55,6 +55,18 @@ pub trait IdempotencyStore: Send + Sync {
     async fn remember(&self, scope: &str, answer: &Remembered) -> Result<Remembered, PortError>;
 }
 
+/// One restore at a time per production resource: two approved requests for the same
+/// instance must not both swap it.
+#[async_trait]
+pub trait ResourceLocks: Send + Sync {
+    /// Takes the lock on `resource` for `holder` (a request id); taking it again as the same
+    /// holder succeeds. A `Conflict` error naming the holder when another has it.
+    async fn acquire(&self, resource: &str, holder: &str) -> Result<(), PortError>;
+
+    /// Releases `holder`'s lock on `resource`; nothing when `holder` does not hold it.
+    async fn release(&self, resource: &str, holder: &str) -> Result<(), PortError>;
+}
+
 /// The restore state machine.
 #[async_trait]
 pub trait RestoreWorkflow: Send + Sync {
