@@ -846,6 +846,38 @@ async fn faults_at_each_step_are_retried_or_end_with_production_untouched() {
         table_names(&stack).await.contains(&staging),
         "staging is left, and reported"
     );
+
+    // The last step failing (its report refused once; the report written while waiting for
+    // confirmation went through) also keeps the verified restore, and the report is
+    // written by the failure path.
+    stack
+        .edge
+        .faults
+        .add(fault("PutObject", Some("report.json"), Some(1), 1, refused()));
+    let target = (Utc::now() - TimeDelta::minutes(5))
+        .duration_trunc(TimeDelta::seconds(1))
+        .unwrap();
+    let id = file(&stack, Utc::now() - TimeDelta::minutes(1)).await;
+    let execution = execution_of(
+        &approve(
+            &stack,
+            &id,
+            json!([{"resource": "rds:db", "kind": "point_in_time", "target": target}]),
+        )
+        .await,
+    );
+    confirm(&stack, &id).await;
+    let end = finished(&stack, &execution).await;
+    stack.edge.faults.clear();
+    assert_eq!(end.error.as_deref(), Some("Lifeboat.Permanent"), "{end:?}");
+    assert_eq!(request(&stack, &id).await["status"], "completed");
+    assert_eq!(
+        tags(&instance(&stack, "db").await.unwrap()).get(TAG_RESTORE_REQUEST),
+        Some(&id),
+        "the verified restore stands"
+    );
+    let (report, _) = lifeboat_e2e::report(&stack, &id).await;
+    assert_eq!(report["outcome"]["result"], "completed");
 }
 
 /// A DynamoDB copy-back refused half-way (after its deletes, before its puts) is undone from
