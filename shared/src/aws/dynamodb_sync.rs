@@ -82,25 +82,25 @@ async fn scan_segment(client: &Client, table: &str, segment: i32) -> Result<Vec<
     }
 }
 
-/// Makes `target`'s items exactly `source`'s.
+/// Makes `target`'s items exactly `source`'s, writing only what differs.
 pub async fn sync(client: &Client, source: &str, target: &str) -> Result<SyncSummary, PortError> {
     let keys = key_attributes(client, target).await?;
     let (wanted, present) = futures::try_join!(scan_all(client, source), scan_all(client, target))?;
-    let wanted_keys: HashSet<String> = wanted.iter().map(|i| key_of(i, &keys)).collect();
-    let deletes: Vec<WriteRequest> = present
-        .iter()
-        .filter(|i| !wanted_keys.contains(&key_of(i, &keys)))
-        .map(|i| {
-            let key: Item = keys
-                .iter()
-                .filter_map(|k| Some((k.clone(), i.get(k)?.clone())))
-                .collect();
-            let delete = DeleteRequest::builder().set_key(Some(key)).build();
-            delete.map(|d| WriteRequest::builder().delete_request(d).build())
+    let (puts, deletes) = plan_sync(wanted, &present, &keys);
+    let refused = |e: aws_sdk_dynamodb::error::BuildError| {
+        PortError::new("BatchWriteItem", target, FailureKind::Refused, e.to_string())
+    };
+    let deletes: Vec<WriteRequest> = deletes
+        .into_iter()
+        .map(|key| {
+            DeleteRequest::builder()
+                .set_key(Some(key))
+                .build()
+                .map(|d| WriteRequest::builder().delete_request(d).build())
         })
         .collect::<Result<_, _>>()
-        .map_err(|e| PortError::new("BatchWriteItem", target, FailureKind::Refused, e.to_string()))?;
-    let puts: Vec<WriteRequest> = wanted
+        .map_err(refused)?;
+    let puts: Vec<WriteRequest> = puts
         .into_iter()
         .map(|item| {
             PutRequest::builder()
@@ -109,7 +109,7 @@ pub async fn sync(client: &Client, source: &str, target: &str) -> Result<SyncSum
                 .map(|p| WriteRequest::builder().put_request(p).build())
         })
         .collect::<Result<_, _>>()
-        .map_err(|e| PortError::new("BatchWriteItem", target, FailureKind::Refused, e.to_string()))?;
+        .map_err(refused)?;
     let summary = SyncSummary {
         put: puts.len(),
         deleted: deletes.len(),
@@ -117,6 +117,29 @@ pub async fn sync(client: &Client, source: &str, target: &str) -> Result<SyncSum
     write_all(client, target, deletes).await?;
     write_all(client, target, puts).await?;
     Ok(summary)
+}
+
+/// What to write to make `present` into `wanted`: the items to put (new or different) and
+/// the keys to delete (present items `wanted` lacks). Equal items are left alone, so a sync
+/// of a table that barely changed writes little.
+fn plan_sync(wanted: Vec<Item>, present: &[Item], keys: &[String]) -> (Vec<Item>, Vec<Item>) {
+    let present_by_key: HashMap<String, String> =
+        present.iter().map(|i| (key_of(i, keys), item_text(i))).collect();
+    let wanted_keys: HashSet<String> = wanted.iter().map(|i| key_of(i, keys)).collect();
+    let deletes = present
+        .iter()
+        .filter(|i| !wanted_keys.contains(&key_of(i, keys)))
+        .map(|i| {
+            keys.iter()
+                .filter_map(|k| Some((k.clone(), i.get(k)?.clone())))
+                .collect()
+        })
+        .collect();
+    let puts = wanted
+        .into_iter()
+        .filter(|i| present_by_key.get(&key_of(i, keys)) != Some(&item_text(i)))
+        .collect();
+    (puts, deletes)
 }
 
 /// Writes `requests` in 25-item batches, a few at once.
@@ -167,16 +190,15 @@ fn key_of(item: &Item, keys: &[String]) -> String {
 
 /// Every item of `table`, canonically and sorted: equal for tables with equal content.
 pub async fn content(client: &Client, table: &str) -> Result<Vec<String>, PortError> {
-    let mut items: Vec<String> = scan_all(client, table)
-        .await?
-        .iter()
-        .map(|item| {
-            let sorted: BTreeMap<&String, String> = item.iter().map(|(k, v)| (k, canonical(v))).collect();
-            format!("{sorted:?}")
-        })
-        .collect();
+    let mut items: Vec<String> = scan_all(client, table).await?.iter().map(item_text).collect();
     items.sort();
     Ok(items)
+}
+
+/// An item as text that does not depend on attribute order.
+fn item_text(item: &Item) -> String {
+    let sorted: BTreeMap<&String, String> = item.iter().map(|(k, v)| (k, canonical(v))).collect();
+    format!("{sorted:?}")
 }
 
 /// An attribute value as text that does not depend on map order.
@@ -202,6 +224,30 @@ fn sorted(set: &[String]) -> Vec<&String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn item(pk: &str, v: &str) -> Item {
+        HashMap::from([
+            ("pk".to_string(), AttributeValue::S(pk.into())),
+            ("v".to_string(), AttributeValue::S(v.into())),
+        ])
+    }
+
+    #[test]
+    fn a_sync_writes_only_what_differs() {
+        let keys = vec!["pk".to_string()];
+        let wanted = vec![item("same", "1"), item("changed", "old"), item("gone", "back")];
+        let present = vec![item("same", "1"), item("changed", "new"), item("extra", "x")];
+        let (puts, deletes) = plan_sync(wanted, &present, &keys);
+        let put_keys: Vec<&str> = puts.iter().map(|i| i["pk"].as_s().unwrap().as_str()).collect();
+        assert_eq!(put_keys, ["changed", "gone"]);
+        assert_eq!(
+            deletes,
+            vec![HashMap::from([(
+                "pk".to_string(),
+                AttributeValue::S("extra".into())
+            )])]
+        );
+    }
 
     #[test]
     fn canonical_text_ignores_map_order() {

@@ -133,9 +133,12 @@ impl RdsRestorer {
     }
 }
 
-/// The settings a restore does not copy, as the swap compares and carries them over.
+/// The settings a restore does not copy, as the restore passes them, the swap carries them
+/// over and verify compares them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Settings {
+    multi_az: Option<bool>,
+    storage_type: Option<String>,
     parameter_group: Option<String>,
     subnet_group: Option<String>,
     security_groups: Vec<String>,
@@ -153,6 +156,8 @@ impl Settings {
             .collect();
         security_groups.sort();
         Settings {
+            multi_az: db.multi_az(),
+            storage_type: db.storage_type().map(str::to_string),
             parameter_group: db
                 .db_parameter_groups()
                 .first()
@@ -187,6 +192,8 @@ impl Settings {
                 .collect()
         };
         for (name, same) in [
+            ("Multi-AZ", self.multi_az == other.multi_az),
+            ("storage type", self.storage_type == other.storage_type),
             ("parameter group", self.parameter_group == other.parameter_group),
             ("subnet group", self.subnet_group == other.subnet_group),
             ("security groups", self.security_groups == other.security_groups),
@@ -370,6 +377,9 @@ impl Restorer for RdsRestorer {
                 .target_db_instance_identifier(target.staging)
                 .restore_time(SdkDateTime::from_secs(t.timestamp()))
                 .set_db_instance_class(production.db_instance_class().map(str::to_string))
+                .set_multi_az(production.multi_az())
+                .set_storage_type(production.storage_type().map(str::to_string))
+                .set_iops(production.iops())
                 .set_db_subnet_group_name(settings.subnet_group.clone())
                 .set_db_parameter_group_name(settings.parameter_group.clone())
                 .set_vpc_security_group_ids(Some(settings.security_groups.clone()))
@@ -391,6 +401,9 @@ impl Restorer for RdsRestorer {
                 .db_instance_identifier(target.staging)
                 .db_snapshot_identifier(id)
                 .set_db_instance_class(production.db_instance_class().map(str::to_string))
+                .set_multi_az(production.multi_az())
+                .set_storage_type(production.storage_type().map(str::to_string))
+                .set_iops(production.iops())
                 .set_db_subnet_group_name(settings.subnet_group.clone())
                 .set_db_parameter_group_name(settings.parameter_group.clone())
                 .set_vpc_security_group_ids(Some(settings.security_groups.clone()))
