@@ -655,3 +655,176 @@ impl Restorer for RdsRestorer {
         }
     }
 }
+
+/// What moto cannot show: RDS reporting a rename as pending under the old name, an instance
+/// still `renaming`, and settings still being applied. The SDK client answers from rules.
+#[cfg(test)]
+mod tests {
+    use aws_sdk_rds::operation::add_tags_to_resource::AddTagsToResourceOutput;
+    use aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput;
+    use aws_sdk_rds::operation::modify_db_instance::ModifyDbInstanceOutput;
+    use aws_sdk_rds::operation::remove_tags_from_resource::RemoveTagsFromResourceOutput;
+    use aws_sdk_rds::types::{DbInstance, PendingModifiedValues, Tag};
+    use aws_sdk_rds::Client;
+    use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+
+    use super::*;
+
+    const REQUEST: &str = "rr-1b4e28ba";
+
+    fn db(id: &str, status: &str, tags: &[(&str, &str)]) -> DbInstance {
+        let mut b = DbInstance::builder()
+            .db_instance_identifier(id)
+            .db_instance_arn(format!("arn:aws:rds:us-east-1:123456789012:db:{id}"))
+            .db_instance_status(status)
+            .backup_retention_period(3)
+            .deletion_protection(true);
+        for (k, v) in tags {
+            b = b.tag_list(Tag::builder().key(*k).value(*v).build());
+        }
+        b.build()
+    }
+
+    /// DescribeDBInstances of `id` answers `instance` (none: not found, as an empty list).
+    fn describe(id: &'static str, instance: Option<DbInstance>) -> Rule {
+        mock!(Client::describe_db_instances)
+            .match_requests(move |r| r.db_instance_identifier() == Some(id))
+            .then_output(move || {
+                DescribeDbInstancesOutput::builder()
+                    .set_db_instances(instance.clone().map(|i| vec![i]))
+                    .build()
+            })
+    }
+
+    fn modify() -> Rule {
+        mock!(Client::modify_db_instance).then_output(|| ModifyDbInstanceOutput::builder().build())
+    }
+
+    fn target() -> (ResourceKey, Target<'static>) {
+        let production: &'static ResourceKey = Box::leak(Box::new(ResourceKey::rds("db")));
+        (
+            production.clone(),
+            Target {
+                request_id: REQUEST,
+                production,
+                staging: "lbs-1b4e28ba-db",
+                fallback: "lbf-1b4e28ba-db",
+            },
+        )
+    }
+
+    fn staging_marks() -> [(&'static str, &'static str); 2] {
+        [(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "staging")]
+    }
+
+    #[tokio::test]
+    async fn the_swap_waits_while_a_rename_of_production_is_pending() {
+        let (_, t) = target();
+        let pending = PendingModifiedValues::builder()
+            .db_instance_identifier("lbf-1b4e28ba-db")
+            .build();
+        let prod = DbInstance::builder()
+            .db_instance_identifier("db")
+            .db_instance_status("available")
+            .pending_modified_values(pending)
+            .build();
+        let rules = [
+            describe("db", Some(prod)),
+            describe("lbf-1b4e28ba-db", None),
+            describe(
+                "lbs-1b4e28ba-db",
+                Some(db("lbs-1b4e28ba-db", "available", &staging_marks())),
+            ),
+            modify(),
+        ];
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+        let progress = RdsRestorer::new(client).swap(&t, "snap").await.unwrap();
+        assert!(
+            matches!(progress, Progress::Pending(ref why) if why.contains("rds:db")),
+            "{progress:?}"
+        );
+        assert_eq!(
+            rules[3].num_calls(),
+            0,
+            "nothing renamed while a rename is pending"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_undo_waits_while_staging_is_being_renamed() {
+        let (_, t) = target();
+        let rules = [
+            describe("db", None),
+            describe("lbf-1b4e28ba-db", Some(db("lbf-1b4e28ba-db", "available", &[]))),
+            describe(
+                "lbs-1b4e28ba-db",
+                Some(db("lbs-1b4e28ba-db", "renaming", &staging_marks())),
+            ),
+            modify(),
+        ];
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+        let progress = RdsRestorer::new(client).undo_swap(&t, "snap").await.unwrap();
+        assert!(
+            matches!(progress, Progress::Pending(ref why) if why.contains("renaming")),
+            "{progress:?}"
+        );
+        assert_eq!(
+            rules[3].num_calls(),
+            0,
+            "the fallback is not renamed onto a name in use"
+        );
+    }
+
+    #[tokio::test]
+    async fn settings_being_applied_are_waited_for_before_the_swap_is_done() {
+        let (_, t) = target();
+        let restored = |retention: i32| {
+            let mut d = db(
+                "db",
+                "available",
+                &[(TAG_RESTORE_REQUEST, REQUEST), ("team", "crm")],
+            );
+            d.backup_retention_period = Some(retention);
+            d
+        };
+        let fallback = db(
+            "lbf-1b4e28ba-db",
+            "available",
+            &[
+                (TAG_RESTORE_REQUEST, REQUEST),
+                (TAG_RESTORE_ROLE, "fallback"),
+                ("team", "crm"),
+            ],
+        );
+        let tags = [
+            mock!(Client::add_tags_to_resource).then_output(|| AddTagsToResourceOutput::builder().build()),
+            mock!(Client::remove_tags_from_resource)
+                .then_output(|| RemoveTagsFromResourceOutput::builder().build()),
+        ];
+        // Production's backup retention is still 1: the settings are applied, and not done yet.
+        let rules = [
+            describe("db", Some(restored(1))),
+            describe("lbf-1b4e28ba-db", Some(fallback.clone())),
+            describe("lbs-1b4e28ba-db", None),
+            modify(),
+            tags[0].clone(),
+            tags[1].clone(),
+        ];
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+        let progress = RdsRestorer::new(client).swap(&t, "snap").await.unwrap();
+        assert!(matches!(progress, Progress::Pending(_)), "{progress:?}");
+        assert_eq!(rules[3].num_calls(), 1);
+
+        // Applied: nothing left to change, so the swap is done.
+        let rules = [
+            describe("db", Some(restored(3))),
+            describe("lbf-1b4e28ba-db", Some(fallback)),
+            describe("lbs-1b4e28ba-db", None),
+            modify(),
+        ];
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+        let progress = RdsRestorer::new(client).swap(&t, "snap").await.unwrap();
+        assert_eq!(progress, Progress::Done);
+        assert_eq!(rules[3].num_calls(), 0);
+    }
+}
