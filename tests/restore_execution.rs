@@ -122,6 +122,18 @@ async fn approve(stack: &LocalStack, id: &str, points: Value) -> Answer {
     .await
 }
 
+/// Files a loss a minute ago and approves rolling `db` back to five minutes ago; the
+/// request and the execution approval started.
+async fn roll_db_back_five_minutes(stack: &LocalStack) -> (String, String) {
+    let target = (Utc::now() - TimeDelta::minutes(5))
+        .duration_trunc(TimeDelta::seconds(1))
+        .unwrap();
+    let id = file(stack, Utc::now() - TimeDelta::minutes(1)).await;
+    let points = json!([{"resource": "rds:db", "kind": "point_in_time", "target": target}]);
+    let execution = execution_of(&approve(stack, &id, points).await);
+    (id, execution)
+}
+
 async fn request(stack: &LocalStack, id: &str) -> Value {
     let answer = api_json(
         stack,
@@ -704,18 +716,7 @@ async fn faults_at_each_step_are_retried_or_end_with_production_untouched() {
     ];
     for (step, rule, error) in cases {
         stack.edge.faults.add(rule);
-        let target = (Utc::now() - TimeDelta::minutes(5))
-            .duration_trunc(TimeDelta::seconds(1))
-            .unwrap();
-        let id = file(&stack, Utc::now() - TimeDelta::minutes(1)).await;
-        let execution = execution_of(
-            &approve(
-                &stack,
-                &id,
-                json!([{"resource": "rds:db", "kind": "point_in_time", "target": target}]),
-            )
-            .await,
-        );
+        let (id, execution) = roll_db_back_five_minutes(&stack).await;
         if step == "swap" {
             confirm(&stack, &id).await;
         }
@@ -767,18 +768,7 @@ async fn faults_at_each_step_are_retried_or_end_with_production_untouched() {
         0,
         server_error(),
     ));
-    let target = (Utc::now() - TimeDelta::minutes(5))
-        .duration_trunc(TimeDelta::seconds(1))
-        .unwrap();
-    let id = file(&stack, Utc::now() - TimeDelta::minutes(1)).await;
-    let execution = execution_of(
-        &approve(
-            &stack,
-            &id,
-            json!([{"resource": "rds:db", "kind": "point_in_time", "target": target}]),
-        )
-        .await,
-    );
+    let (id, execution) = roll_db_back_five_minutes(&stack).await;
     confirm(&stack, &id).await;
     let end = finished(&stack, &execution).await;
     assert_eq!(end.status, "SUCCEEDED", "{end:?}");
@@ -854,18 +844,7 @@ async fn faults_at_each_step_are_retried_or_end_with_production_untouched() {
         .edge
         .faults
         .add(fault("PutObject", Some("report.json"), Some(1), 1, refused()));
-    let target = (Utc::now() - TimeDelta::minutes(5))
-        .duration_trunc(TimeDelta::seconds(1))
-        .unwrap();
-    let id = file(&stack, Utc::now() - TimeDelta::minutes(1)).await;
-    let execution = execution_of(
-        &approve(
-            &stack,
-            &id,
-            json!([{"resource": "rds:db", "kind": "point_in_time", "target": target}]),
-        )
-        .await,
-    );
+    let (id, execution) = roll_db_back_five_minutes(&stack).await;
     confirm(&stack, &id).await;
     let end = finished(&stack, &execution).await;
     stack.edge.faults.clear();

@@ -208,21 +208,21 @@ pub async fn set_window(stack: &LocalStack, resource: &str, earliest: DateTime<U
 /// How long a restore may take on the local stack before a test gives up on it.
 pub const EXECUTION_DEADLINE: std::time::Duration = std::time::Duration::from_secs(240);
 
-/// Polls `check` until it answers `Some`, failing the test after [`EXECUTION_DEADLINE`]
-/// with `what`. Polling a condition, not sleeping for a guessed time.
+/// Waits until `check` answers `Some` (the local stack's [`poll`], which every wait on the
+/// stack goes through), failing the test after [`EXECUTION_DEADLINE`] with `what`.
+///
+/// [`poll`]: lifeboat_local::api_client::poll
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = std::time::Instant::now() + EXECUTION_DEADLINE;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(std::time::Instant::now() < deadline, "gave up waiting for {what}");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    lifeboat_local::api_client::poll(what, EXECUTION_DEADLINE, || {
+        let answer = check();
+        async move { Ok(answer.await) }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A finished execution: its status, error and output.
