@@ -14,7 +14,7 @@ use lifeboat::inventory::{TAG_INSTANCE, TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
 use lifeboat::ports::Catalog;
 use lifeboat_e2e::*;
 use lifeboat_local::edge::faults::{FaultAction, FaultRule};
-use lifeboat_local::restore_setup::{engineer, support};
+use lifeboat_local::restore_setup::engineer;
 use lifeboat_local::stack::CATALOG_TABLE;
 use lifeboat_local::LocalStack;
 use serde_json::{json, Value};
@@ -82,32 +82,6 @@ async fn orders(stack: &LocalStack) -> BTreeMap<String, String> {
 }
 
 /// A scheduled snapshot of every acme resource for the hour `t`, reconciled as available.
-async fn scheduled_points(stack: &LocalStack, t: DateTime<Utc>) {
-    tick(stack, CREATOR, &t.to_rfc3339()).await;
-    tick(stack, PRUNER, &(t + TimeDelta::minutes(20)).to_rfc3339()).await;
-}
-
-fn hour_before(now: DateTime<Utc>, hours: i64) -> DateTime<Utc> {
-    (now - TimeDelta::hours(hours))
-        .duration_trunc(TimeDelta::hours(1))
-        .unwrap()
-}
-
-/// Files a mass deletion at `occurred_at` and returns its id.
-async fn file(stack: &LocalStack, occurred_at: DateTime<Utc>) -> String {
-    let body = json!({
-        "instance_id": "acme",
-        "description": "The CRM sync deleted 2,000 contacts.",
-        "occurred_at": occurred_at,
-        "affected": {"objects": ["contacts"], "estimated_records": 2000},
-        "business_context": "Deadline on Monday.",
-        "cause": "integration_mass_deletion"
-    });
-    let answer = api_json(stack, &support("sam"), "POST", "/restore-requests", &body).await;
-    assert_eq!(answer.status, 201, "{}", answer.body);
-    answer.body["id"].as_str().unwrap().to_string()
-}
-
 /// Approves `id` for a rollback to `points`; the API's answer.
 async fn approve(stack: &LocalStack, id: &str, points: Value) -> Answer {
     let body = json!({"decision": "approve", "reason": "a mass deletion by an integration",
@@ -132,46 +106,6 @@ async fn roll_db_back_five_minutes(stack: &LocalStack) -> (String, String) {
     let points = json!([{"resource": "rds:db", "kind": "point_in_time", "target": target}]);
     let execution = execution_of(&approve(stack, &id, points).await);
     (id, execution)
-}
-
-async fn request(stack: &LocalStack, id: &str) -> Value {
-    let answer = api_json(
-        stack,
-        &engineer("erin"),
-        "GET",
-        &format!("/restore-requests/{id}"),
-        &Value::Null,
-    )
-    .await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    answer.body
-}
-
-/// Waits until the restore of `id` waits for confirmation, then confirms it as an engineer.
-async fn confirm(stack: &LocalStack, id: &str) {
-    eventually(&format!("request {id} to await confirmation"), || async {
-        let r = request(stack, id).await;
-        assert_ne!(
-            r["status"], "failed",
-            "the restore failed before confirmation: {r}"
-        );
-        (r["awaiting_confirmation"] == true).then_some(())
-    })
-    .await;
-    let answer = api_json(
-        stack,
-        &engineer("eli"),
-        "POST",
-        &format!("/restore-requests/{id}/confirm"),
-        &json!({"reason": "staging checked"}),
-    )
-    .await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-}
-
-fn execution_of(approval: &Answer) -> String {
-    assert_eq!(approval.status, 200, "{}", approval.body);
-    approval.body["execution"].as_str().unwrap().to_string()
 }
 
 async fn instance(stack: &LocalStack, id: &str) -> Option<aws_sdk_rds::types::DbInstance> {

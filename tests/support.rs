@@ -5,15 +5,16 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use lifeboat::aws::CatalogTable;
 use lifeboat::catalog::RecoveryPoint;
 use lifeboat::ports::Catalog;
 use lifeboat_local::edge::calls::LoggedCall;
+use lifeboat_local::restore_setup::{engineer, support};
 use lifeboat_local::simulation::Tick;
 use lifeboat_local::stack::{Invocation, CATALOG_TABLE};
 use lifeboat_local::{LocalStack, StackConfig};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 pub use lifeboat_local::simulation::{CREATOR, PRUNER};
 
@@ -294,4 +295,72 @@ pub async fn report(stack: &LocalStack, id: &str) -> (Value, String) {
         serde_json::from_slice(&json).expect("the JSON report parses"),
         String::from_utf8(markdown).expect("the Markdown report is UTF-8"),
     )
+}
+
+/// Files a mass deletion at `occurred_at` and returns its id.
+pub async fn file(stack: &LocalStack, occurred_at: DateTime<Utc>) -> String {
+    let body = json!({
+        "instance_id": "acme",
+        "description": "The CRM sync deleted 2,000 contacts.",
+        "occurred_at": occurred_at,
+        "affected": {"objects": ["contacts"], "estimated_records": 2000},
+        "business_context": "Deadline on Monday.",
+        "cause": "integration_mass_deletion"
+    });
+    let answer = api_json(stack, &support("sam"), "POST", "/restore-requests", &body).await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    answer.body["id"].as_str().unwrap().to_string()
+}
+
+pub async fn request(stack: &LocalStack, id: &str) -> Value {
+    let answer = api_json(
+        stack,
+        &engineer("erin"),
+        "GET",
+        &format!("/restore-requests/{id}"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    answer.body
+}
+
+/// Waits until the restore of `id` waits for confirmation, then confirms it as an engineer.
+pub async fn confirm(stack: &LocalStack, id: &str) {
+    eventually(&format!("request {id} to await confirmation"), || async {
+        let r = request(stack, id).await;
+        assert_ne!(
+            r["status"], "failed",
+            "the restore failed before confirmation: {r}"
+        );
+        (r["awaiting_confirmation"] == true).then_some(())
+    })
+    .await;
+    let answer = api_json(
+        stack,
+        &engineer("eli"),
+        "POST",
+        &format!("/restore-requests/{id}/confirm"),
+        &json!({"reason": "staging checked"}),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+}
+
+pub fn execution_of(approval: &Answer) -> String {
+    assert_eq!(approval.status, 200, "{}", approval.body);
+    approval.body["execution"].as_str().unwrap().to_string()
+}
+
+/// The creator's and the pruner's ticks at `t`: the scheduled points of that hour.
+pub async fn scheduled_points(stack: &LocalStack, t: DateTime<Utc>) {
+    tick(stack, CREATOR, &t.to_rfc3339()).await;
+    tick(stack, PRUNER, &(t + TimeDelta::minutes(20)).to_rfc3339()).await;
+}
+
+/// The start of the hour `hours` before `now`.
+pub fn hour_before(now: DateTime<Utc>, hours: i64) -> DateTime<Utc> {
+    (now - TimeDelta::hours(hours))
+        .duration_trunc(TimeDelta::hours(1))
+        .unwrap()
 }

@@ -8,8 +8,17 @@ use serde_json::Value;
 
 use crate::api_front::PRINCIPAL_HEADER;
 use crate::http::{self, HttpClient};
+use crate::restore_setup::engineer;
 use crate::stack::LocalStack;
 use crate::StackError;
+
+/// Decides request `id` as engineer erin; the execution an approval started (empty for a
+/// rejection).
+pub async fn decide(stack: &LocalStack, id: &str, decision: &Value) -> Result<String, StackError> {
+    let path = format!("/restore-requests/{id}/decision");
+    let answer = send(stack, "POST", &engineer("erin"), &path, Some(decision)).await?;
+    Ok(answer["execution"].as_str().unwrap_or_default().to_string())
+}
 
 /// Calls the API as `principal`; the JSON answer, or an error naming the call and status.
 pub async fn send(

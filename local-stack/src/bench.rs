@@ -8,8 +8,11 @@
 //! - AWS calls per resource per tick in steady state, from a full-mode simulation of a fleet.
 //! - The intake's request handling ([`intake`]).
 //! - The restore orchestration's overhead on the local stack ([`restore`]).
+//! - Selective restore: the PostgreSQL merge beside a plain COPY, its peak memory, and
+//!   DynamoDB calls per restored item ([`merge`]).
 
 pub mod intake;
+pub mod merge;
 pub mod restore;
 
 use std::collections::BTreeMap;

@@ -1,7 +1,10 @@
 //! The main job of the README: a demo customer instance kept for a simulated 400 days, then
-//! a restore request filed and approved for it ([`restore_request`]).
+//! a restore request filed and approved for it ([`restore_request`]), and a selective
+//! restore of contacts an integration deleted ([`selective`], on [`crm`] data).
 
+pub mod crm;
 pub mod restore_request;
+pub mod selective;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use lifeboat::inventory::{TAG_INSTANCE, TAG_TIMEZONE};

@@ -1,9 +1,10 @@
 //! The local stack: everything Lifeboat needs to run without an AWS account.
 //!
-//! [`LocalStack`] starts moto server and the [`edge`], registers the real function binaries
-//! with the edge, and creates the catalog table and reports bucket. [`simulation`] drives the
-//! scheduled functions through it tick by tick and reports coverage; [`demo`] is the main job
-//! of the README. Tests use the same pieces.
+//! [`LocalStack`] starts moto server, the [`edge`] and a [`postgres`] cluster (the RDS
+//! instances' data), registers the real function binaries with the edge, and creates the
+//! catalog table and reports bucket. [`simulation`] drives the scheduled functions through
+//! it tick by tick and reports coverage; [`demo`] is the main job of the README. Tests use
+//! the same pieces.
 
 pub mod api_client;
 pub mod api_front;
@@ -12,6 +13,7 @@ pub mod demo;
 pub mod edge;
 pub mod http;
 pub mod moto;
+pub mod postgres;
 pub mod resources;
 pub mod restore_setup;
 pub mod simulation;

@@ -66,6 +66,8 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
                 .await
                 .map_err(|e| e.to_string())?;
             println!("\n{restore}");
+            let selective = demo::selective::run(&stack).await.map_err(|e| e.to_string())?;
+            println!("{selective}");
             if exact {
                 println!("Coverage is exactly the policy's.");
                 Ok(ExitCode::SUCCESS)
@@ -82,10 +84,31 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
                     .unwrap_or_default()
             });
             // `bench planning`, `intake`, `restore`, `cold-start`, `calls`, or all of them.
-            let all = !args
-                .iter()
-                .any(|a| ["planning", "cold-start", "calls", "intake", "restore"].contains(&a.as_str()));
+            let all = !args.iter().any(|a| {
+                [
+                    "planning",
+                    "cold-start",
+                    "calls",
+                    "intake",
+                    "restore",
+                    "merge",
+                    "merge-worker",
+                ]
+                .contains(&a.as_str())
+            });
             let part = |name: &str| all || args.iter().any(|a| a == name);
+            // The merge benchmark's child process: one run, its figures as JSON.
+            if args.iter().any(|a| a == "merge-worker") {
+                let (url, store) = (
+                    option("--url").unwrap_or_default(),
+                    option("--store").unwrap_or_default(),
+                );
+                let figures = lifeboat_local::bench::merge::merge_worker(&url, std::path::Path::new(&store))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!("{figures}");
+                return Ok(ExitCode::SUCCESS);
+            }
             if part("planning") {
                 println!("{}", lifeboat_local::bench::retention_planning());
             }
@@ -97,6 +120,14 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
                     .await
                     .map_err(|e| e.to_string())?;
                 println!("{figures}");
+            }
+            if part("merge") {
+                use lifeboat_local::bench::merge;
+                println!("{}", merge::postgres_heading());
+                for rows in [100_000, 1_000_000] {
+                    print!("{}", merge::postgres_run(rows).await.map_err(|e| e.to_string())?);
+                }
+                println!("{}", merge::dynamodb_calls().await.map_err(|e| e.to_string())?);
             }
             if part("cold-start") {
                 let figures = lifeboat_local::bench::cold_starts(&dir)

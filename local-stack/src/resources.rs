@@ -36,26 +36,42 @@ pub async fn rds_instance(
 
 /// A DynamoDB table keyed by `pk`, with these tags (point-in-time recovery off, as new tables are).
 pub async fn dynamodb_table(stack: &LocalStack, name: &str, tags: &[(&str, &str)]) -> Result<(), StackError> {
+    dynamodb_table_keyed(stack, name, None, tags).await
+}
+
+/// A DynamoDB table keyed by `pk` and, given one, a string sort key (item collections).
+pub async fn dynamodb_table_keyed(
+    stack: &LocalStack,
+    name: &str,
+    sort_key: Option<&str>,
+    tags: &[(&str, &str)],
+) -> Result<(), StackError> {
     let fail = |e: aws_sdk_dynamodb::error::BuildError| StackError::aws("CreateTable", e);
     let mut req = stack
         .dynamodb()
         .create_table()
         .table_name(name)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .map_err(fail)?,
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(fail)?,
-        )
         .billing_mode(BillingMode::PayPerRequest);
+    let keys = [("pk", KeyType::Hash)]
+        .into_iter()
+        .chain(sort_key.map(|s| (s, KeyType::Range)));
+    for (attribute, key_type) in keys {
+        req = req
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(attribute)
+                    .key_type(key_type)
+                    .build()
+                    .map_err(fail)?,
+            )
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(attribute)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .map_err(fail)?,
+            );
+    }
     for (k, v) in tags {
         req = req.tags(
             aws_sdk_dynamodb::types::Tag::builder()

@@ -14,6 +14,7 @@ use crate::api_front::ApiFront;
 use crate::edge::lambda::{FunctionHost, FunctionSpec};
 use crate::edge::Edge;
 use crate::moto::MotoServer;
+use crate::postgres::PgCluster;
 use crate::restore_setup;
 use crate::tables::{key, string_attribute};
 use crate::StackError;
@@ -80,6 +81,8 @@ pub struct LocalStack {
     /// The restore-request API over HTTP (see [`crate::api_front`]).
     pub api: ApiFront,
     moto: MotoServer,
+    /// The RDS instances' data (the edge holds it weakly: it stops with the stack).
+    postgres: Arc<PgCluster>,
     pub config: StackConfig,
     sdk: aws_config::SdkConfig,
 }
@@ -89,13 +92,19 @@ impl LocalStack {
         std::fs::create_dir_all(&config.work_dir)
             .map_err(|e| StackError::Setup(format!("creating {}: {e}", config.work_dir.display())))?;
         let edge = Edge::bind().await?;
-        let moto = MotoServer::start(free_port()?, edge.port(), &config.work_dir.join("moto.log")).await?;
+        // Both take a second or so: side by side.
+        let (moto, postgres) = tokio::join!(
+            async { MotoServer::start(free_port()?, edge.port(), &config.work_dir.join("moto.log")).await },
+            PgCluster::start(&config.work_dir),
+        );
+        let (moto, postgres) = (moto?, Arc::new(postgres?));
         edge.attach_moto(moto.url());
+        edge.attach_postgres(&postgres);
         for name in FUNCTIONS {
             let host = FunctionHost::start(FunctionSpec {
                 name: name.to_string(),
                 binary: config.functions_dir.join(name),
-                env: function_env(name, &edge.url(), &config.function_env),
+                env: function_env(name, &edge.url(), &postgres.url(), &config.function_env),
                 timeout: config.function_timeout,
                 log: config.work_dir.join(format!("{name}.log")),
             })
@@ -108,6 +117,7 @@ impl LocalStack {
             edge,
             api,
             moto,
+            postgres,
             config,
             sdk,
         };
@@ -146,6 +156,12 @@ impl LocalStack {
 
     pub fn moto_url(&self) -> String {
         self.moto.url()
+    }
+
+    /// The PostgreSQL server holding a database per RDS instance, named after the instance
+    /// (see [`crate::edge::databases`]).
+    pub fn postgres(&self) -> &PgCluster {
+        &self.postgres
     }
 
     /// Invokes a function through the Lambda Invoke API, as a schedule would.
@@ -208,6 +224,10 @@ impl LocalStack {
                 self.edge.url(),
             ),
             ("moto server", self.moto.url()),
+            (
+                "PostgreSQL (a database per RDS instance, named after it)",
+                self.postgres.url(),
+            ),
             ("edge control API", format!("{}/_lifeboat/", self.edge.url())),
             (
                 "restore-request API (caller from the X-Lifeboat-Principal header)",
@@ -234,9 +254,17 @@ impl Invocation {
     }
 }
 
-fn function_env(name: &str, edge: &str, extra: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+fn function_env(
+    name: &str,
+    edge: &str,
+    postgres: &str,
+    extra: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
     let mut env: BTreeMap<String, String> = [
         ("AWS_ENDPOINT_URL", edge),
+        // Where an RDS instance's data is locally: this server, the database named after
+        // the instance (a deployment reaches each instance at its own endpoint instead).
+        ("LIFEBOAT_POSTGRES_URL", postgres),
         ("AWS_REGION", REGION),
         ("AWS_DEFAULT_REGION", REGION),
         // The access key names the caller in the edge's ledger.
@@ -287,11 +315,28 @@ pub async fn sdk_config(edge: &str, caller: &str) -> aws_config::SdkConfig {
         .await
 }
 
-fn free_port() -> Result<u16, StackError> {
+pub(crate) fn free_port() -> Result<u16, StackError> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(|e| StackError::Setup(format!("finding a free port: {e}")))?;
     listener
         .local_addr()
         .map(|a| a.port())
         .map_err(|e| StackError::Setup(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn functions_learn_where_the_databases_are() {
+        let env = function_env(
+            "restore-executor",
+            "http://127.0.0.1:1",
+            "postgres://postgres@127.0.0.1:2",
+            &BTreeMap::new(),
+        );
+        assert_eq!(env["LIFEBOAT_POSTGRES_URL"], "postgres://postgres@127.0.0.1:2");
+        assert_eq!(env["AWS_ENDPOINT_URL"], "http://127.0.0.1:1");
+    }
 }

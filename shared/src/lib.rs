@@ -19,6 +19,7 @@ pub mod failure;
 pub mod inventory;
 pub mod policy;
 pub mod ports;
+pub mod postgres;
 pub mod request;
 pub mod retention;
 pub mod schedule;

@@ -4,6 +4,7 @@
 //! [`memory`] implements them in memory for domain tests. Nothing here names an AWS type.
 
 pub mod memory;
+pub mod merger;
 pub mod restore;
 pub mod restorer;
 
@@ -221,8 +222,11 @@ pub trait Catalog: Send + Sync {
     async fn remove_hold(&self, resource: &ResourceKey, slot: Slot, holder: &str) -> Result<(), PortError>;
 }
 
-/// Where reports go (the reports bucket).
+/// Where reports go (the reports bucket), and the extracts of selective restores beside
+/// them.
 #[async_trait]
 pub trait ReportSink: Send + Sync {
     async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), PortError>;
+    /// What was put at `key` (an extract batch, read back by the merge).
+    async fn get(&self, key: &str) -> Result<Vec<u8>, PortError>;
 }

@@ -22,7 +22,17 @@ pub async fn begin(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         .ok_or_else(|| StepError::new(INVALID_INPUT, "task begin: `execution` is required"))?;
     let stored = executor.load(&input.request_id, Step::Begin).await?;
     let request = &stored.request;
-    let settings = || serde_json::to_value(&input).unwrap_or(json!({}));
+    // The state machine branches on the mode.
+    let mode = request
+        .decision
+        .as_ref()
+        .and_then(|d| d.mode)
+        .unwrap_or(Mode::Rollback);
+    let settings = || {
+        let mut settings = serde_json::to_value(&input).unwrap_or(json!({}));
+        settings["mode"] = json!(mode);
+        settings
+    };
     // A retry of this very step, after the lock was written.
     if request.status == Status::Executing && request.run.as_ref().is_some_and(|r| r.execution == execution) {
         return Ok(settings());
@@ -41,11 +51,15 @@ pub async fn begin(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
             format!("step begin: request {} has no decision", request.id),
         )
     })?;
-    let mode = decision.mode.unwrap_or(Mode::Rollback);
     let mut run = Run::new(execution.clone(), mode, now);
+    // A selective restore stages only the resources it selects from.
+    let selected = |p: &&ChosenPoint| {
+        mode == Mode::Rollback || decision.selection.iter().any(|s| s.resource == p.resource)
+    };
     run.resources = decision
         .recovery_points
         .iter()
+        .filter(selected)
         .map(|p| {
             ResourceRun::new(
                 &request.id,

@@ -100,10 +100,19 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         error: error.clone(),
         cause,
     });
+    let inserted: u64 = run
+        .selective
+        .as_ref()
+        .map(|s| s.merged.iter().map(|m| m.result.inserted).sum())
+        .unwrap_or(0);
     let production = if run.resources.iter().any(|r| r.phase == Phase::Undone) {
-        "production put back as it was"
+        "production put back as it was".to_string()
+    } else if inserted > 0 {
+        // Merged rows are lost records put back where production had nothing: deleting
+        // them again would be a second loss, so they stay, listed in the report.
+        format!("the {inserted} rows merged before the failure stay in production (see the report)")
     } else {
-        "production untouched"
+        "production untouched".to_string()
     };
     run.record(
         Step::Abort,

@@ -10,6 +10,7 @@ pub mod begin;
 pub mod confirmation;
 pub mod ending;
 pub mod prepare;
+pub mod selective;
 pub mod swap;
 pub mod task;
 
@@ -17,8 +18,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use lifeboat::catalog::{ResourceKey, ResourceKind};
-use lifeboat::execution::error::{StepError, NOT_APPROVED, PERMANENT, RETRYABLE};
+use lifeboat::execution::error::{StepError, NOT_APPROVED, PERMANENT, RETRYABLE, UNSUPPORTED};
 use lifeboat::execution::run::{ResourceRun, Run, Step};
+use lifeboat::ports::merger::Merger;
 use lifeboat::ports::restore::{RequestStore, ResourceLocks, StoredRequest};
 use lifeboat::ports::restorer::{Restorer, Target};
 use lifeboat::ports::{BackupService, Catalog, FailureKind, ReportSink};
@@ -38,6 +40,13 @@ pub struct Executor {
     pub services: Vec<Arc<dyn BackupService>>,
     pub restorers: Vec<Arc<dyn Restorer>>,
     pub reports: Arc<dyn ReportSink>,
+    /// Selective restores' engines, one per service.
+    pub mergers: Vec<Arc<dyn Merger>>,
+    /// Rows (or items) per extract batch.
+    pub batch_rows: u64,
+    /// How long one merge invocation keeps starting batches (each then runs to its commit),
+    /// well inside the function's timeout.
+    pub merge_budget: std::time::Duration,
 }
 
 impl Executor {
@@ -51,6 +60,8 @@ impl Executor {
             Step::SafetySnapshot => prepare::safety_snapshot(self, &task, now).await,
             Step::RestoreStaging => prepare::restore_staging(self, &task, now).await,
             Step::CheckReady => prepare::check_ready(self, &task, now).await,
+            Step::Extract => selective::extract(self, &task, now).await,
+            Step::Merge => selective::merge(self, &task, now).await,
             Step::AwaitConfirmation => confirmation::await_confirmation(self, &task, now).await,
             Step::Swap => swap::swap(self, &task, now).await,
             Step::Verify => swap::verify(self, &task, now).await,
@@ -134,6 +145,19 @@ impl Executor {
             .find(|r| r.kind() == kind)
             .map(|r| r.as_ref())
             .ok_or_else(|| StepError::new(PERMANENT, format!("no restorer for {}", kind.as_str())))
+    }
+
+    pub fn merger(&self, kind: ResourceKind) -> Result<&dyn Merger, StepError> {
+        self.mergers
+            .iter()
+            .find(|m| m.kind() == kind)
+            .map(|m| m.as_ref())
+            .ok_or_else(|| {
+                StepError::new(
+                    UNSUPPORTED,
+                    format!("selective restores of {} are not supported", kind.as_str()),
+                )
+            })
     }
 
     pub fn service(&self, resource: &ResourceKey) -> Result<&dyn BackupService, StepError> {

@@ -4,14 +4,27 @@ use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use lifeboat::aws::dynamodb_restore::DynamoRestorer;
+use lifeboat::aws::dynamodb_selective::DynamoMerger;
 use lifeboat::aws::rds_restore::RdsRestorer;
 use lifeboat::aws::{self, CatalogTable, ReportsBucket, RequestsTable};
 use lifeboat::config::{ConfigError, Settings, REPORTS_BUCKET};
+use lifeboat::execution::selective::DEFAULT_BATCH_ROWS;
+use lifeboat::ports::ReportSink;
+use lifeboat::postgres::{Connector, PgMerger};
 use restore_executor::Executor;
 use serde_json::Value;
+use std::time::Duration;
 use tokio::sync::OnceCell;
 
 pub const REQUESTS_TABLE: &str = "LIFEBOAT_REQUESTS_TABLE";
+/// The local stack's PostgreSQL server (a database per RDS instance). Unset in AWS.
+pub const POSTGRES_URL: &str = "LIFEBOAT_POSTGRES_URL";
+/// In AWS: the RDS certificate bundle (PEM) database connections are verified against.
+pub const DB_CA_BUNDLE: &str = "LIFEBOAT_DB_CA_BUNDLE";
+const DEFAULT_DB_CA_BUNDLE: &str = "/var/task/rds-global-bundle.pem";
+/// Rows per extract batch, and how long one merge invocation starts batches for.
+pub const MERGE_BATCH_ROWS: &str = "LIFEBOAT_MERGE_BATCH_ROWS";
+pub const MERGE_BUDGET_SECONDS: &str = "LIFEBOAT_MERGE_BUDGET_SECONDS";
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -55,6 +68,11 @@ async fn build(settings: &Settings, bucket: &str, table: &str) -> Executor {
         .force_path_style(settings.s3_force_path_style)
         .build();
     let requests = Arc::new(RequestsTable::new(dynamodb.clone(), table));
+    let dynamodb_client = dynamodb.clone();
+    let reports: Arc<dyn ReportSink> = Arc::new(ReportsBucket::new(
+        aws_sdk_s3::Client::from_conf(s3),
+        bucket.to_string(),
+    ));
     Executor {
         requests: requests.clone(),
         locks: requests,
@@ -64,9 +82,32 @@ async fn build(settings: &Settings, bucket: &str, table: &str) -> Executor {
             Arc::new(RdsRestorer::new(aws_sdk_rds::Client::new(&config))),
             Arc::new(DynamoRestorer::new(dynamodb)),
         ],
-        reports: Arc::new(ReportsBucket::new(
-            aws_sdk_s3::Client::from_conf(s3),
-            bucket.to_string(),
-        )),
+        reports: reports.clone(),
+        mergers: vec![
+            Arc::new(PgMerger::new(connector(&config), reports.clone())),
+            Arc::new(DynamoMerger::new(dynamodb_client, reports)),
+        ],
+        batch_rows: number(MERGE_BATCH_ROWS).unwrap_or(DEFAULT_BATCH_ROWS).max(1),
+        merge_budget: Duration::from_secs(number(MERGE_BUDGET_SECONDS).unwrap_or(600)),
     }
+}
+
+fn number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+/// The local stack's server when `LIFEBOAT_POSTGRES_URL` is set, else RDS with TLS. A
+/// connector that cannot be made answers every connection with why.
+fn connector(config: &aws_config::SdkConfig) -> Connector {
+    let made = match std::env::var(POSTGRES_URL).ok().filter(|u| !u.is_empty()) {
+        Some(url) => Connector::local(&url),
+        None => {
+            let bundle = std::env::var(DB_CA_BUNDLE).unwrap_or_else(|_| DEFAULT_DB_CA_BUNDLE.to_string());
+            Connector::rds(config, &bundle)
+        }
+    };
+    made.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "no database connections for selective restores");
+        Connector::Unavailable(e.message)
+    })
 }

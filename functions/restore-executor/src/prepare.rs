@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use lifeboat::catalog::PointState;
-use lifeboat::execution::error::{StepError, NOT_RESTORABLE, PERMANENT, UNSUPPORTED};
+use lifeboat::execution::error::{StepError, NOT_RESTORABLE, PERMANENT};
 use lifeboat::execution::names::names;
 use lifeboat::execution::run::{Phase, ResourceRun, Run, Step};
 use lifeboat::ports::restorer::{Progress, RestoreFrom};
@@ -21,10 +21,9 @@ pub async fn resolve(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Re
     // Checked after the lock, so the request ends failed with the reason rather than
     // staying approved with nothing to run it.
     if run.mode == Mode::Selective {
-        return Err(StepError::new(
-            UNSUPPORTED,
-            format!("request {id} asks for a selective restore, which this executor does not perform yet; nothing was touched"),
-        ));
+        for r in &run.resources {
+            executor.merger(r.resource.kind)?;
+        }
     }
     let mut staging: Vec<&str> = run.resources.iter().map(|r| r.staging.as_str()).collect();
     staging.sort_unstable();

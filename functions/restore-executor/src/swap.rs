@@ -5,66 +5,28 @@
 //! fallback.
 
 use chrono::{DateTime, Utc};
-use lifeboat::execution::error::{StepError, PERMANENT, RETRYABLE, VERIFICATION_FAILED};
+use lifeboat::execution::error::{StepError, RETRYABLE, VERIFICATION_FAILED};
 use lifeboat::execution::run::{Phase, Step};
 use lifeboat::ports::restorer::Progress;
 use lifeboat::ports::{Deletion, FailureKind};
+use lifeboat::request::decision::Mode;
 use serde_json::{json, Value};
 
+use crate::confirmation::start_changing_production;
 use crate::task::Task;
 use crate::{target, Executor};
 
 /// One step of the swap of every resource: `{"done": true}` once all are swapped.
 pub async fn swap(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Result<Value, StepError> {
     let id = task.request_id()?;
-    let (mut stored, mut run) = executor.load_run(id, Step::Swap).await?;
-    // The state machine only gets here through the confirmation; a task event without one
-    // (someone invoking the function by hand) does not touch production.
-    if run.confirmed_by.is_none() && task.confirmation.is_none() {
-        return Err(StepError::new(
-            PERMANENT,
-            format!("request {id}: no confirmation came with the swap; production is not touched"),
-        ));
-    }
-    if run.confirmed_by.is_none() {
-        let confirmation = task.confirmation.clone().unwrap_or(Value::Null);
-        run.confirmed_by = Some(
-            confirmation["confirmed_by"]
-                .as_str()
-                .unwrap_or("the Step Functions console (SendTaskSuccess without confirmed_by)")
-                .to_string(),
-        );
-        run.confirmed_at = Some(
-            confirmation["confirmed_at"]
-                .as_str()
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(now),
-        );
-        run.record(
-            Step::Swap,
-            now,
-            format!("confirmed by {}", run.confirmed_by.as_deref().unwrap_or_default()),
-        );
-    }
-    if !run.all_at_least(Phase::Ready) {
-        return Err(StepError::new(
-            PERMANENT,
-            format!("request {id}: swap asked before staging was ready"),
-        ));
-    }
-    // Marked before production is touched.
-    if run.resources.iter().any(|r| r.phase == Phase::Ready) || stored.task_token.is_some() {
-        for r in run.resources.iter_mut().filter(|r| r.phase == Phase::Ready) {
-            r.phase = Phase::Swapping;
-        }
-        let mut next = stored.clone();
-        next.task_token = None;
-        next.request.awaiting_confirmation = false;
-        next.request.run = Some(run.clone());
-        executor.save(&next, stored.version, Step::Swap).await?;
-        stored = next;
-        stored.version += 1;
-    }
+    let (mut stored, mut run) = start_changing_production(
+        executor,
+        task,
+        now,
+        (Step::Swap, Mode::Rollback),
+        (Phase::Ready, Phase::Swapping),
+    )
+    .await?;
     let mut pending = Vec::new();
     for i in 0..run.resources.len() {
         let r = &run.resources[i];
@@ -92,6 +54,9 @@ pub async fn swap(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resul
 pub async fn verify(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Result<Value, StepError> {
     let id = task.request_id()?;
     let (stored, mut run) = executor.load_run(id, Step::Verify).await?;
+    if run.mode == Mode::Selective {
+        return crate::selective::verify(executor, task, now).await;
+    }
     for i in 0..run.resources.len() {
         let r = &run.resources[i];
         if r.phase != Phase::Swapped {

@@ -1,6 +1,7 @@
 //! The executor's steps, driven one task event at a time as the state machine sends them, on
 //! in-memory ports: the lock, resolution and holds, the happy path, retries, and the abort.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -9,6 +10,7 @@ use lifeboat::execution::error::{StepError, INVALID_INPUT, NOT_APPROVED, NOT_RES
 use lifeboat::execution::run::{Outcome, Phase, Run};
 use lifeboat::inventory::{PitrStatus, TAG_INSTANCE};
 use lifeboat::policy::Tier;
+use lifeboat::ports::memory::merger::MemoryMerger;
 use lifeboat::ports::memory::restore::{MemoryLocks, MemoryRequests};
 use lifeboat::ports::memory::restorer::MemoryRestorer;
 use lifeboat::ports::memory::{MemoryCatalog, MemoryReports, MemoryService};
@@ -62,6 +64,10 @@ fn world() -> World {
         services: vec![rds.clone()],
         restorers: vec![restorer.clone()],
         reports: reports.clone(),
+        // No engine: the selective branch is tested end to end, on real databases.
+        mergers: vec![],
+        batch_rows: 50_000,
+        merge_budget: std::time::Duration::from_secs(600),
     };
     World {
         rds,
@@ -362,7 +368,7 @@ async fn begin_refuses_an_unapproved_request_and_bad_input_without_writing() {
 }
 
 #[tokio::test]
-async fn a_selective_approval_fails_at_resolve_and_touches_nothing() {
+async fn a_selective_approval_with_no_engine_for_the_service_fails_at_resolve_and_touches_nothing() {
     let w = world();
     catalogue_weekly(&w, PointState::Available);
     store(
@@ -779,4 +785,139 @@ async fn a_swap_without_a_confirmation_touches_nothing() {
         "production untouched"
     );
     assert_eq!(w.restorer.calls("swap"), 0);
+}
+
+/// An approved selective restore of `rds:db` from its weekly snapshot, run up to the
+/// confirmation, with a merger whose extract is contacts 1..=10 in batches of 3 and whose
+/// production already has contact 2.
+async fn selective_staged(w: &mut World) -> Arc<MemoryMerger> {
+    let merger = Arc::new(MemoryMerger::new(
+        ResourceKind::RdsInstance,
+        vec![("public.contacts".into(), (1..=10).collect())],
+        3,
+        [("public.contacts".to_string(), BTreeSet::from([2]))].into(),
+    ));
+    w.executor.mergers = vec![merger.clone()];
+    catalogue_weekly(w, PointState::Available);
+    let snapshot = ResourceKey::rds("db").point_name(weekly_slot());
+    w.restorer
+        .add_snapshot(&ResourceKey::rds("db"), &snapshot, BEFORE);
+    store(
+        w,
+        request(Status::Approved, vec![weekly_snapshot()], Mode::Selective),
+    )
+    .await;
+    steps(
+        w,
+        &[
+            "begin",
+            "resolve",
+            "safety_snapshot",
+            "restore_staging",
+            "check_ready",
+            "extract",
+        ],
+    )
+    .await;
+    let event = json!({"step": "await_confirmation", "request_id": ID, "task_token": "token-1"});
+    handle(w, event).await.unwrap();
+    merger
+}
+
+fn merge_event() -> Value {
+    json!({"step": "merge", "request_id": ID,
+        "confirmation": {"confirmed_by": ENGINEER, "confirmed_at": "2026-11-28T11:30:00Z"}})
+}
+
+#[tokio::test]
+async fn a_selective_restore_plans_before_confirmation_then_merges_batch_by_batch() {
+    let mut w = world();
+    w.executor.merge_budget = std::time::Duration::ZERO;
+    let merger = selective_staged(&mut w).await;
+    // The plan is in the report before anyone confirms; nothing is merged yet.
+    let planned = report(&w);
+    let table = &planned["selective"]["resources"][0]["tables"][0];
+    assert_eq!(table["plan"], json!({"insert": 9, "present": 1, "conflicts": 0}));
+    assert_eq!(table["batches"], 4);
+    assert_eq!(merger.merge_calls(), 0);
+    // A merge without a confirmation touches nothing.
+    let e = handle(&w, on("merge")).await.unwrap_err();
+    assert!(e.message.contains("no confirmation"), "{e}");
+    assert_eq!(merger.merge_calls(), 0);
+
+    // A zero budget: one batch per invocation, the state machine loops.
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        answers.push(handle(&w, merge_event()).await.unwrap()["done"].clone());
+    }
+    assert_eq!(answers, [json!(false), json!(false), json!(false), json!(true)]);
+    assert_eq!(merger.production("public.contacts"), (1..=10).collect());
+    let run = run_of(&w).await;
+    assert_eq!(run.resources[0].phase, Phase::Merged);
+    assert_eq!(run.confirmed_by.as_deref(), Some(ENGINEER));
+    assert!(stored(&w).await.task_token.is_none());
+    steps(&w, &["verify", "clean_up", "finish"]).await;
+    assert_eq!(stored(&w).await.request.status, Status::Completed);
+    assert_eq!(w.restorer.calls("swap"), 0, "a selective restore never swaps");
+    let merged = &report(&w)["selective"]["resources"][0]["tables"][0]["merged"];
+    assert_eq!(
+        (merged["inserted"].clone(), merged["present"].clone()),
+        (json!(9), json!(1))
+    );
+}
+
+#[tokio::test]
+async fn a_failed_batch_is_retried_alone_and_verify_checks_production_s_record() {
+    let mut w = world();
+    let merger = selective_staged(&mut w).await;
+    merger.fail_once("public.contacts", 1);
+    let e = handle(&w, merge_event()).await.unwrap_err();
+    assert_eq!(e.name, lifeboat::execution::error::RETRYABLE, "{e}");
+    assert_eq!(
+        run_of(&w).await.selective.unwrap().merged.len(),
+        1,
+        "batch 0 recorded"
+    );
+    assert_eq!(handle(&w, merge_event()).await.unwrap()["done"], true);
+    assert_eq!(
+        merger.merge_calls(),
+        5,
+        "batch 0 once, batch 1 twice, then 2 and 3"
+    );
+    // Production lost its record of a batch: verification fails and says which.
+    merger.forget("public.contacts", 2);
+    let e = handle(&w, on("verify")).await.unwrap_err();
+    assert_eq!(e.name, lifeboat::execution::error::VERIFICATION_FAILED);
+    assert!(e.message.contains("public.contacts batch 2"), "{e}");
+}
+
+#[tokio::test]
+async fn a_selective_restore_failing_mid_merge_keeps_what_it_merged_and_undoes_nothing() {
+    let mut w = world();
+    w.executor.merge_budget = std::time::Duration::ZERO;
+    let merger = selective_staged(&mut w).await;
+    handle(&w, merge_event()).await.unwrap();
+    let error = json!({"Error": "Lifeboat.Permanent", "Cause": "the database refused batch 1"});
+    let answer = handle(
+        &w,
+        json!({"step": "abort", "request_id": ID, "error": error, "execution": EXECUTION}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer["done"], true, "{answer}");
+    assert_eq!(w.restorer.calls("undo_swap"), 0);
+    assert_eq!(merger.production("public.contacts"), BTreeSet::from([1, 2, 3]));
+    let request = stored(&w).await.request;
+    assert_eq!(request.status, Status::Failed);
+    let run = request.run.unwrap();
+    assert!(run.resources[0].staging_deleted);
+    assert!(
+        run.timeline
+            .last()
+            .unwrap()
+            .detail
+            .contains("2 rows merged before the failure stay"),
+        "{:?}",
+        run.timeline.last()
+    );
 }

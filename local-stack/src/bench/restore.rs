@@ -14,7 +14,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use lifeboat::inventory::TAG_INSTANCE;
 use serde_json::{json, Value};
 
-use crate::api_client::{execution_end, poll, send};
+use crate::api_client::{decide, execution_end, poll, send};
 use crate::edge::windows::Window;
 use crate::restore_setup::{engineer, support};
 use crate::stack::{LocalStack, StackConfig};
@@ -91,15 +91,7 @@ async fn one_rollback(stack: &LocalStack) -> Result<(f64, f64), StackError> {
     let id = filed["id"].as_str().unwrap_or_default().to_string();
     let path = format!("/restore-requests/{id}");
     let decision = json!({"decision": "approve", "reason": "benchmark", "mode": "rollback"});
-    let approved = send(
-        stack,
-        "POST",
-        &engineer("erin"),
-        &format!("{path}/decision"),
-        Some(&decision),
-    )
-    .await?;
-    let execution = approved["execution"].as_str().unwrap_or_default().to_string();
+    let execution = decide(stack, &id, &decision).await?;
     poll("the restore to wait for confirmation", LIMIT, || async {
         let request = send(stack, "GET", &engineer("erin"), &path, None).await?;
         Ok((request["awaiting_confirmation"] == true).then_some(()))

@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Value};
 
 use super::{DEMO_DB, DEMO_INSTANCE, DEMO_TABLE};
-use crate::api_client::{execution_end, poll, send};
+use crate::api_client::{decide, execution_end, poll, send};
 use crate::restore_setup::{engineer, support};
 use crate::stack::LocalStack;
 use crate::StackError;
@@ -58,14 +58,7 @@ pub async fn run(stack: &LocalStack, now: DateTime<Utc>) -> Result<String, Stack
         "reason": "An integration's unintended mass deletion that product workflows cannot recover.",
         "mode": "rollback"
     });
-    let approved = call(
-        stack,
-        &engineer("erin"),
-        &format!("/restore-requests/{id}/decision"),
-        &decision,
-    )
-    .await?;
-    let execution = approved["execution"].as_str().unwrap_or_default().to_string();
+    let execution = decide(stack, &id, &decision).await?;
     out.push_str(&format!(
         "Approved by engineering; restore execution {execution}\n"
     ));

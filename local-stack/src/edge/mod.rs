@@ -6,16 +6,19 @@
 //!   quotas, function processes).
 //! - RDS `DescribeAccountAttributes`, which moto lacks, answered from moto's own snapshots.
 //! - Everything else: forwarded to moto, counted, and subject to injected faults.
+//! - RDS calls that move data (create, snapshot, restore, rename, delete): once moto answered
+//!   them with success, the instances' PostgreSQL databases follow (see [`databases`]).
 
 pub mod aws_call;
 pub mod calls;
+pub mod databases;
 pub mod faults;
 pub mod lambda;
 mod rds_quota;
 pub mod windows;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use bytes::Bytes;
 use hyper::{Method, Response, StatusCode};
@@ -23,9 +26,11 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::http::{self, Body, HttpClient, Received};
+use crate::postgres::PgCluster;
 use crate::StackError;
 use aws_call::AwsCall;
 use calls::CallLedger;
+use databases::{Databases, Pending};
 use faults::{FaultAction, FaultRule, Faults};
 use lambda::{FunctionHost, InvokeResult};
 
@@ -45,6 +50,8 @@ pub struct Edge {
     /// Manual RDS snapshots in moto: counted once, then kept up to date from the create and
     /// delete calls that pass through the edge (counting in moto costs a full listing).
     rds_manual_snapshots: Mutex<Option<u64>>,
+    /// The RDS instances' data, once PostgreSQL is attached.
+    databases: OnceLock<Databases>,
     server: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -69,6 +76,7 @@ impl Edge {
             rds_snapshot_quota: Mutex::new(DEFAULT_RDS_MANUAL_SNAPSHOT_QUOTA),
             windows: windows::Windows::default(),
             rds_manual_snapshots: Mutex::new(None),
+            databases: OnceLock::new(),
             server: Mutex::new(None),
         });
         let server = http::serve_weak(listener, &edge, "edge stopped", |edge, req| async move {
@@ -88,6 +96,18 @@ impl Edge {
 
     pub fn attach_moto(&self, url: String) {
         *self.moto_url.lock().expect("moto lock") = Some(url);
+    }
+
+    /// Gives the RDS instances their data: from now on, RDS calls move databases in `cluster`.
+    pub fn attach_postgres(&self, cluster: &Arc<PgCluster>) {
+        if self.databases.set(Databases::new(cluster)).is_err() {
+            tracing::warn!("the edge already has a PostgreSQL cluster; keeping the first");
+        }
+    }
+
+    /// The RDS instances' data plane, when PostgreSQL is attached.
+    pub fn databases(&self) -> Option<&Databases> {
+        self.databases.get()
     }
 
     pub fn add_function(&self, host: Arc<FunctionHost>) {
@@ -137,11 +157,22 @@ impl Edge {
         if let Some(delay) = action.as_ref().and_then(FaultAction::delay) {
             tokio::time::sleep(delay).await;
         }
+        // A call that moves RDS data holds the data plane from before moto sees it until the
+        // data followed, so moto's instances and the databases change in the same order.
+        let data = match self.databases.get() {
+            Some(databases) => databases.begin(&call, &req).await,
+            None => None,
+        };
         if !matches!(
             action,
             Some(FaultAction::Throttle | FaultAction::ServerError { .. } | FaultAction::Refuse { .. })
         ) {
             if let Some(response) = self.emulated(&call, &req).await {
+                if let Some(error) = follow(data, response.status()).await {
+                    return self.data_plane_failure(&call, &error);
+                }
+                self.ledger
+                    .record(&call, response.status().as_u16(), Some("emulated".into()));
                 return response;
             }
         }
@@ -176,6 +207,13 @@ impl Edge {
                 if response.0.is_success() {
                     self.track_rds_snapshots(&call);
                 }
+                // Moto made its change: the data follows even when the caller is then
+                // killed or told the resource is still creating.
+                if let Some(error) = follow(data, response.0).await {
+                    if !matches!(other, Some(FaultAction::KillCaller)) {
+                        return self.data_plane_failure(&call, &error);
+                    }
+                }
                 match other {
                     Some(FaultAction::ReportCreating) => {
                         self.ledger
@@ -203,14 +241,20 @@ impl Edge {
 
     /// The answer to a call the edge emulates instead of moto, if it is one.
     async fn emulated(&self, call: &AwsCall, req: &Received) -> Option<Response<Body>> {
-        let response = if call.service == "rds" && call.operation == "DescribeAccountAttributes" {
-            rds_quota::answer(self, req).await
+        if call.service == "rds" && call.operation == "DescribeAccountAttributes" {
+            Some(rds_quota::answer(self, req).await)
         } else {
-            windows::answer(self, call, req).await?
-        };
-        self.ledger
-            .record(call, response.status().as_u16(), Some("emulated".into()));
-        Some(response)
+            windows::answer(self, call, req).await
+        }
+    }
+
+    /// The answer to a call whose data could not follow: a 500, so that the caller sees it
+    /// (moto has made its change all the same).
+    fn data_plane_failure(&self, call: &AwsCall, error: &str) -> Response<Body> {
+        self.ledger.record(call, 500, Some("data_plane".into()));
+        let message = format!("the local stack's database could not follow: {error}");
+        let (ct, body) = faults::error_body(&call.service, "InternalFailure", &xml_escaped(&message));
+        http::respond(StatusCode::INTERNAL_SERVER_ERROR, ct, body)
     }
 
     /// Sends the request on to moto and returns its answer.
@@ -360,6 +404,20 @@ impl Drop for Edge {
             server.abort();
         }
     }
+}
+
+/// Makes the data follow a call answered with `status`, if it moves data and succeeded (the
+/// data plane is released either way); the data plane's error, already logged.
+async fn follow(data: Option<Pending<'_>>, status: StatusCode) -> Option<String> {
+    match data {
+        Some(pending) if status.is_success() => pending.apply().await.err().map(|e| e.to_string()),
+        _ => None,
+    }
+}
+
+/// Text for an XML element (error messages may quote SQL).
+fn xml_escaped(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// `POST /2015-03-31/functions/{name}/invocations` → `name`.

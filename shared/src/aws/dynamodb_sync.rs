@@ -19,13 +19,13 @@ use crate::ports::{FailureKind, PortError};
 pub type Item = HashMap<String, AttributeValue>;
 
 /// Segments of a parallel scan.
-const SEGMENTS: i32 = 4;
+pub(crate) const SEGMENTS: i32 = 4;
 /// BatchWriteItem's limit.
 const BATCH: usize = 25;
 /// Batches in flight at once.
-const CONCURRENCY: usize = 4;
+pub(crate) const CONCURRENCY: usize = 4;
 /// Tries of one batch's unprocessed items before giving up as throttled.
-const MAX_TRIES: u32 = 8;
+pub(crate) const MAX_TRIES: u32 = 8;
 
 /// What a sync changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -181,7 +181,7 @@ async fn write_batch(client: &Client, table: &str, mut batch: Vec<WriteRequest>)
 }
 
 /// An item's key attributes, canonically.
-fn key_of(item: &Item, keys: &[String]) -> String {
+pub(crate) fn key_of(item: &Item, keys: &[String]) -> String {
     keys.iter()
         .map(|k| item.get(k).map(canonical).unwrap_or_default())
         .collect::<Vec<_>>()
@@ -196,7 +196,7 @@ pub async fn content(client: &Client, table: &str) -> Result<Vec<String>, PortEr
 }
 
 /// An item as text that does not depend on attribute order.
-fn item_text(item: &Item) -> String {
+pub(crate) fn item_text(item: &Item) -> String {
     let sorted: BTreeMap<&String, String> = item.iter().map(|(k, v)| (k, canonical(v))).collect();
     format!("{sorted:?}")
 }

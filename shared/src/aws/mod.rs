@@ -6,7 +6,9 @@
 
 pub mod catalog_table;
 pub mod dynamodb;
+pub mod dynamodb_merge;
 pub mod dynamodb_restore;
+pub mod dynamodb_selective;
 pub mod dynamodb_sync;
 pub mod rds;
 pub mod rds_restore;

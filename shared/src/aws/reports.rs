@@ -35,4 +35,25 @@ impl ReportSink for ReportsBucket {
             .map_err(|e| port_error("PutObject", format!("s3://{}/{key}", self.bucket), e))?;
         Ok(())
     }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, PortError> {
+        let at = format!("s3://{}/{key}", self.bucket);
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| port_error("GetObject", &at, e))?;
+        let body = out.body.collect().await.map_err(|e| {
+            PortError::new(
+                "GetObject",
+                &at,
+                crate::ports::FailureKind::Unavailable,
+                e.to_string(),
+            )
+        })?;
+        Ok(body.into_bytes().to_vec())
+    }
 }

@@ -8,5 +8,8 @@
 pub mod error;
 pub mod input;
 pub mod names;
+pub mod packing;
 pub mod report;
 pub mod run;
+pub mod selective;
+pub mod selective_report;

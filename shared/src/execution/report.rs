@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::run::{Outcome, Phase, ResourceRun, Run};
+use super::selective_report;
 use crate::catalog::ResourceKind;
+use crate::request::decision::Mode;
 use crate::request::lifecycle::RestoreRequest;
 use crate::request::options::Source;
 
@@ -38,10 +40,11 @@ pub fn json_report(request: &RestoreRequest, run: &Run, now: DateTime<Utc>) -> V
             "phase": r.phase,
             "restored": matches!(r.phase, Phase::Swapped | Phase::Verified),
             "safety_snapshot": r.safety_snapshot,
-            "fallback": fallback_of(r, &request.id),
+            "fallback": if run.mode == Mode::Selective { None } else { fallback_of(r, &request.id) },
             "staging": r.staging,
             "staging_deleted": r.staging_deleted,
         })).collect::<Vec<_>>(),
+        "selective": run.selective.as_ref().map(selective_report::json_section),
         "timeline": run.timeline,
     })
 }
@@ -79,8 +82,12 @@ fn fallback_of(r: &ResourceRun, request_id: &str) -> Option<String> {
 }
 
 /// What happened to production, in words.
-fn production_state(r: &ResourceRun, request_id: &str) -> String {
+fn production_state(r: &ResourceRun, run: &Run, request_id: &str) -> String {
     match r.phase {
+        Phase::Merging | Phase::Merged | Phase::Verified if run.mode == Mode::Selective => {
+            "records merged in (see the selective restore below)".to_string()
+        }
+        _ if run.mode == Mode::Selective => "none (production untouched)".to_string(),
         Phase::Undone => "put back as it was (the swap was undone)".to_string(),
         _ => fallback_of(r, request_id).unwrap_or_else(|| "none (production untouched)".into()),
     }
@@ -153,8 +160,11 @@ pub fn markdown_report(request: &RestoreRequest, run: &Run, now: DateTime<Utc>) 
             r.restores_to,
             r.phase,
             r.safety_snapshot.as_deref().unwrap_or("none"),
-            production_state(r, &request.id),
+            production_state(r, run, &request.id),
         );
+    }
+    if let Some(selective) = &run.selective {
+        selective_report::markdown_section(&mut md, selective);
     }
     let _ = writeln!(md, "\n## Timeline\n");
     for s in &run.timeline {

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::names::{names, RestoreNames};
+use super::selective::SelectiveRun;
 use crate::catalog::ResourceKey;
 use crate::request::decision::Mode;
 use crate::request::options::Source;
@@ -19,8 +20,12 @@ pub enum Step {
     SafetySnapshot,
     RestoreStaging,
     CheckReady,
+    /// Selective: the selected records out of staging into the extract, with the plan.
+    Extract,
     AwaitConfirmation,
     Swap,
+    /// Selective: the extract into production, batch by batch.
+    Merge,
     Verify,
     CleanUp,
     Finish,
@@ -35,8 +40,10 @@ impl Step {
             Step::SafetySnapshot => "safety_snapshot",
             Step::RestoreStaging => "restore_staging",
             Step::CheckReady => "check_ready",
+            Step::Extract => "extract",
             Step::AwaitConfirmation => "await_confirmation",
             Step::Swap => "swap",
+            Step::Merge => "merge",
             Step::Verify => "verify",
             Step::CleanUp => "clean_up",
             Step::Finish => "finish",
@@ -59,6 +66,13 @@ pub enum Phase {
     StagingStarted,
     /// Safety snapshot and staging are both available.
     Ready,
+    /// Selective: the selection is extracted and planned.
+    Extracted,
+    /// Selective: batches are being merged into production. Merged rows are records that
+    /// were lost, inserted where production had nothing: a failure keeps them and reports
+    /// them, there is no swap to undo.
+    Merging,
+    Merged,
     /// Production is being changed: from here on a failure must restore the fallback.
     Swapping,
     Swapped,
@@ -154,6 +168,9 @@ pub struct Run {
     pub outcome: Option<Outcome>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<ReportKeys>,
+    /// A selective restore's extract, plan and merged batches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selective: Option<SelectiveRun>,
 }
 
 impl Run {
@@ -168,6 +185,7 @@ impl Run {
             confirmed_at: None,
             outcome: None,
             report: None,
+            selective: None,
         }
     }
 

@@ -4,6 +4,7 @@
 //! RDS snapshot but not per DynamoDB backup, conditional catalog writes) and can be told to
 //! fail a given operation on a given resource.
 
+pub mod merger;
 pub mod restore;
 pub mod restorer;
 
@@ -435,5 +436,14 @@ impl ReportSink for MemoryReports {
             .expect("reports lock")
             .insert(key.to_string(), body);
         Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, PortError> {
+        self.reports
+            .lock()
+            .expect("reports lock")
+            .get(key)
+            .cloned()
+            .ok_or_else(|| PortError::new("get", key, FailureKind::NotFound, "no such object"))
     }
 }

@@ -1,0 +1,59 @@
+//! The port of a selective restore's work on one service: take the selected records out of
+//! staging into the extract (with the plan), then merge the extract into production batch by
+//! batch.
+//!
+//! Both are idempotent: a retried extract selects afresh from staging, which does not change;
+//! a retried batch is merged at most once (the service-side record of merged batches says so).
+
+use async_trait::async_trait;
+
+use super::restorer::Verification;
+use super::PortError;
+use crate::catalog::{ResourceKey, ResourceKind};
+use crate::execution::selective::{BatchFile, BatchResult, MergedBatch, ResourceExtract, TableExtract};
+use crate::request::decision::Selection;
+
+/// What to extract for one resource.
+#[derive(Debug, Clone, Copy)]
+pub struct ExtractRequest<'a> {
+    pub request_id: &'a str,
+    pub resource: &'a ResourceKey,
+    /// The service-side names of production and staging.
+    pub production: &'a str,
+    pub staging: &'a str,
+    /// This resource's selections.
+    pub selections: &'a [Selection],
+    pub batch_rows: u64,
+}
+
+/// One batch to merge into production.
+#[derive(Debug, Clone, Copy)]
+pub struct MergeRequest<'a> {
+    pub request_id: &'a str,
+    pub resource: &'a ResourceKey,
+    pub production: &'a str,
+    pub table: &'a TableExtract,
+    pub batch: &'a BatchFile,
+}
+
+#[async_trait]
+pub trait Merger: Send + Sync {
+    fn kind(&self) -> ResourceKind;
+
+    async fn extract(&self, request: &ExtractRequest<'_>) -> Result<ResourceExtract, PortError>;
+
+    async fn merge(&self, request: &MergeRequest<'_>) -> Result<BatchResult, PortError>;
+
+    /// Checks production against what the run recorded as merged for this resource.
+    async fn verify(&self, request: &VerifyRequest<'_>) -> Result<Verification, PortError>;
+}
+
+/// What to verify for one resource.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifyRequest<'a> {
+    pub request_id: &'a str,
+    pub production: &'a str,
+    pub extract: &'a ResourceExtract,
+    /// The run's record of this resource's merged batches.
+    pub merged: &'a [MergedBatch],
+}

@@ -1,0 +1,148 @@
+//! Connections to an RDS instance's database.
+//!
+//! - Locally (`LIFEBOAT_POSTGRES_URL`): the local stack's one PostgreSQL server holds a
+//!   database per instance, named after the instance.
+//! - In AWS: the instance's endpoint and database name from `DescribeDBInstances`, the
+//!   credentials from its RDS-managed master user secret in Secrets Manager, and TLS verified
+//!   against the RDS certificate bundle named by `LIFEBOAT_DB_CA_BUNDLE` (packaged with the
+//!   function), never without TLS.
+
+use std::sync::Arc;
+
+use tokio_postgres::config::SslMode;
+use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::PgError;
+
+pub enum Connector {
+    /// Not configured: every connection fails with why.
+    Unavailable(String),
+    Local {
+        config: Box<Config>,
+    },
+    Rds {
+        rds: aws_sdk_rds::Client,
+        secrets: aws_sdk_secretsmanager::Client,
+        tls: MakeRustlsConnect,
+    },
+}
+
+impl Connector {
+    /// The local stack's server, e.g. `postgres://postgres@127.0.0.1:5432`.
+    pub fn local(url: &str) -> Result<Connector, PgError> {
+        let config = url
+            .parse::<Config>()
+            .map_err(|e| PgError::refused(format!("LIFEBOAT_POSTGRES_URL: {e}")))?;
+        Ok(Connector::Local {
+            config: Box::new(config),
+        })
+    }
+
+    /// RDS, with TLS trusting the certificates in the PEM file `ca_bundle`.
+    pub fn rds(sdk: &aws_config::SdkConfig, ca_bundle: &str) -> Result<Connector, PgError> {
+        let pem = std::fs::read(ca_bundle)
+            .map_err(|e| PgError::refused(format!("LIFEBOAT_DB_CA_BUNDLE {ca_bundle}: {e}")))?;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            let cert = cert.map_err(|e| PgError::refused(format!("{ca_bundle}: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| PgError::refused(format!("{ca_bundle}: {e}")))?;
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| PgError::refused(format!("TLS: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Connector::Rds {
+            rds: aws_sdk_rds::Client::new(sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(sdk),
+            tls: MakeRustlsConnect::new(tls),
+        })
+    }
+
+    /// Opens a connection to `instance`'s database; the connection's task runs until the
+    /// client is dropped.
+    pub async fn connect(&self, instance: &str) -> Result<Client, PgError> {
+        let what = format!("connecting to {instance}'s database");
+        match self {
+            Connector::Unavailable(why) => Err(PgError::refused(format!("{what}: {why}"))),
+            Connector::Local { config } => {
+                let mut config = Config::clone(config);
+                config.dbname(instance);
+                let (client, connection) = config
+                    .connect(NoTls)
+                    .await
+                    .map_err(|e| PgError::query(&what, e))?;
+                tokio::spawn(connection);
+                Ok(client)
+            }
+            Connector::Rds { rds, secrets, tls } => {
+                let config = rds_config(rds, secrets, instance).await?;
+                let (client, connection) = config
+                    .connect(tls.clone())
+                    .await
+                    .map_err(|e| PgError::query(&what, e))?;
+                tokio::spawn(connection);
+                Ok(client)
+            }
+        }
+    }
+}
+
+async fn rds_config(
+    rds: &aws_sdk_rds::Client,
+    secrets: &aws_sdk_secretsmanager::Client,
+    instance: &str,
+) -> Result<Config, PgError> {
+    let out = rds
+        .describe_db_instances()
+        .db_instance_identifier(instance)
+        .send()
+        .await
+        .map_err(|e| PgError::unavailable(format!("DescribeDBInstances {instance}: {e}")))?;
+    let db = out
+        .db_instances()
+        .first()
+        .ok_or_else(|| PgError::refused(format!("no RDS instance {instance}")))?;
+    let endpoint = db
+        .endpoint()
+        .and_then(|e| e.address().map(|a| (a.to_string(), e.port().unwrap_or(5432))))
+        .ok_or_else(|| PgError::unavailable(format!("{instance} has no endpoint yet")))?;
+    let secret_arn = db
+        .master_user_secret()
+        .and_then(|s| s.secret_arn())
+        .ok_or_else(|| {
+            PgError::refused(format!(
+                "{instance} has no master user secret in Secrets Manager (ManageMasterUserPassword)"
+            ))
+        })?;
+    let secret = secrets
+        .get_secret_value()
+        .secret_id(secret_arn)
+        .send()
+        .await
+        .map_err(|e| PgError::unavailable(format!("GetSecretValue for {instance}: {e}")))?;
+    let doc: serde_json::Value = secret
+        .secret_string()
+        .and_then(|s| serde_json::from_str(s).ok())
+        .ok_or_else(|| PgError::refused(format!("{instance}'s secret is not a JSON document")))?;
+    let field = |k: &str| {
+        doc[k]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| PgError::refused(format!("{instance}'s secret has no {k:?}")))
+    };
+    let mut config = Config::new();
+    config
+        .host(&endpoint.0)
+        .port(endpoint.1 as u16)
+        .user(field("username")?)
+        .password(field("password")?)
+        .dbname(db.db_name().unwrap_or("postgres"))
+        .ssl_mode(SslMode::Require)
+        .application_name("lifeboat-restore");
+    Ok(config)
+}
