@@ -213,17 +213,14 @@ async fn an_instance_s_database_follows_its_snapshots_restores_rename_and_deleti
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_call_whose_database_cannot_follow_fails_with_a_500() {
+async fn a_call_whose_database_cannot_follow_is_refused_by_name_without_retries() {
     let stack = stack().await;
     // Something already holds the name, so the instance's database cannot be created.
     stack.postgres().create_database("clash").await.unwrap();
-    // Without the SDK's retries, which would meet moto's "already exists" instead.
-    let rds = aws_sdk_rds::Client::from_conf(
-        aws_sdk_rds::config::Builder::from(stack.sdk_config())
-            .retry_config(aws_sdk_rds::config::retry::RetryConfig::disabled())
-            .build(),
-    );
-    let err = rds
+    // With the SDK's retries, as functions call: the answer is not retried, so the caller
+    // sees why rather than moto's "already exists" on a second try.
+    let err = stack
+        .rds()
         .create_db_instance()
         .db_instance_identifier("clash")
         .db_instance_class("db.t4g.micro")
@@ -234,9 +231,9 @@ async fn a_call_whose_database_cannot_follow_fails_with_a_500() {
         .send()
         .await
         .expect_err("the database cannot follow");
-    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(500));
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(400));
     let err = err.into_service_error();
-    assert_eq!(err.code(), Some("InternalFailure"));
+    assert_eq!(err.code(), Some(lifeboat_local::edge::DATA_PLANE_FAILURE));
     assert!(
         err.message().is_some_and(|m| m.contains("clash")),
         "the answer names the database: {err:?}"
@@ -250,6 +247,14 @@ async fn a_call_whose_database_cannot_follow_fails_with_a_500() {
         .expect("the call is logged");
     assert_eq!(
         (logged.status, logged.injected.as_deref()),
-        (500, Some("data_plane"))
+        (400, Some("data_plane"))
     );
+    let tries = stack
+        .edge
+        .ledger
+        .log()
+        .iter()
+        .filter(|c| c.operation == "CreateDBInstance")
+        .count();
+    assert_eq!(tries, 1, "not retried");
 }

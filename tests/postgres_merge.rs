@@ -43,6 +43,7 @@ INSERT INTO notes (id, application_id, contact_id, body)
   SELECT 2 * i - 1, i, i, 'note on application ' || i FROM generate_series(1, 300) i
   UNION ALL
   SELECT 2 * i, NULL, i, NULL FROM generate_series(1, 300) i;
+UPDATE contacts SET referred_by = 150 WHERE id = 151;
 ";
 
 struct Fixture {
@@ -248,20 +249,23 @@ async fn missing_contacts_come_back_with_their_dependants_and_nothing_later_is_o
     assert_eq!(
         sums,
         [
-            ("public.contacts".to_string(), [99, 0, 1, 0]),
-            ("public.applications".to_string(), [99, 0, 0, 1]),
-            ("public.notes".to_string(), [198, 0, 0, 2]),
+            ("public.contacts".to_string(), [98, 0, 1, 1]),
+            ("public.applications".to_string(), [98, 0, 0, 2]),
+            ("public.notes".to_string(), [196, 0, 0, 4]),
         ]
     );
-    // Every restored row is as at the recovery point, the colliding one and its dependants
-    // stay out, and nothing that existed after the loss changed.
+    // Every restored row is as at the recovery point; the colliding contact stays out, and
+    // so do the rows that need it (151, referred by 150 in the same batch, and their
+    // applications and notes) rather than fail the batch; nothing that existed after the
+    // loss changed.
     for (table, key) in [
         ("contacts", "id"),
         ("applications", "contact_id"),
         ("notes", "contact_id"),
     ] {
-        let restored =
-            format!("SELECT * FROM {table} WHERE {key} BETWEEN 101 AND 200 AND {key} <> 150 ORDER BY id");
+        let restored = format!(
+            "SELECT * FROM {table} WHERE {key} BETWEEN 101 AND 200 AND {key} NOT IN (150, 151) ORDER BY id"
+        );
         assert_eq!(
             rows(&f.production, &restored).await,
             rows(&f.staging, &restored).await,
@@ -270,7 +274,7 @@ async fn missing_contacts_come_back_with_their_dependants_and_nothing_later_is_o
         assert_eq!(
             count(
                 &f.production,
-                &format!("SELECT count(*) FROM {table} WHERE {key} = 150")
+                &format!("SELECT count(*) FROM {table} WHERE {key} IN (150, 151)")
             )
             .await,
             0
@@ -504,4 +508,27 @@ async fn a_retry_after_a_crash_between_batches_merges_every_row_exactly_once() {
     );
     let skipped = f.merger.merge(&request(&contacts.batches[0])).await.unwrap();
     assert!(skipped.skipped.is_empty() || skipped.skipped.iter().all(|s| s.reason == SkipReason::Present));
+}
+
+#[tokio::test]
+async fn sequences_move_past_restored_ids() {
+    // The loss emptied applications and reset its identity, as a TRUNCATE would.
+    let f = fixture("TRUNCATE applications RESTART IDENTITY CASCADE;").await;
+    let sel = [selection("applications", Records::Missing(true), true)];
+    let extract = extracted(&f, "seq", &sel, 1000).await;
+    assert_eq!(
+        tables_of(&extract),
+        [("public.applications", 300), ("public.notes", 300)]
+    );
+    merge_all(&f, "seq", &extract).await;
+    let next: i64 = f
+        .production
+        .query_one(
+            "INSERT INTO applications (contact_id, title) VALUES (1, 'new') RETURNING id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(next, 301, "the identity continues after the restored ids");
 }

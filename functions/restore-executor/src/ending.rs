@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use lifeboat::execution::error::StepError;
 use lifeboat::execution::report::{json_report, markdown_report};
 use lifeboat::execution::run::{report_keys, Outcome, Phase, Run, Step};
+use lifeboat::request::decision::Mode;
 use lifeboat::request::holds;
 use lifeboat::request::lifecycle::{check_transition, AuditEntry, RestoreRequest, Status};
 use serde_json::{json, Value};
@@ -63,7 +64,8 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
     }
     for i in 0..run.resources.len() {
         let r = &run.resources[i];
-        if !r.production_touched() {
+        // A selective restore only inserts what production lacked: there is no swap to undo.
+        if run.mode == Mode::Selective || !r.production_touched() {
             continue;
         }
         let safety = r.safety_snapshot.clone().unwrap_or_default();
@@ -107,10 +109,18 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         .unwrap_or(0);
     let production = if run.resources.iter().any(|r| r.phase == Phase::Undone) {
         "production put back as it was".to_string()
-    } else if inserted > 0 {
+    } else if run
+        .resources
+        .iter()
+        .any(|r| r.phase >= Phase::Merging && r.phase <= Phase::Merged)
+    {
         // Merged rows are lost records put back where production had nothing: deleting
-        // them again would be a second loss, so they stay, listed in the report.
-        format!("the {inserted} rows merged before the failure stay in production (see the report)")
+        // them again would be a second loss, so they stay, listed in the report. A batch
+        // committed just before the failure may be missing from the run's record; the
+        // database's own ledger has it.
+        format!(
+            "the {inserted} rows recorded as merged before the failure stay in production (see the report; PostgreSQL's lifeboat.merged_batches lists every committed batch)"
+        )
     } else {
         "production untouched".to_string()
     };

@@ -21,7 +21,7 @@ pub const REQUESTS_TABLE: &str = "LIFEBOAT_REQUESTS_TABLE";
 pub const POSTGRES_URL: &str = "LIFEBOAT_POSTGRES_URL";
 /// In AWS: the RDS certificate bundle (PEM) database connections are verified against.
 pub const DB_CA_BUNDLE: &str = "LIFEBOAT_DB_CA_BUNDLE";
-const DEFAULT_DB_CA_BUNDLE: &str = "/var/task/rds-global-bundle.pem";
+const DEFAULT_DB_CA_BUNDLE: &str = "/opt/rds-global-bundle.pem";
 /// Rows per extract batch, and how long one merge invocation starts batches for.
 pub const MERGE_BATCH_ROWS: &str = "LIFEBOAT_MERGE_BATCH_ROWS";
 pub const MERGE_BUDGET_SECONDS: &str = "LIFEBOAT_MERGE_BUDGET_SECONDS";

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use lifeboat::catalog::PointState;
-use lifeboat::execution::error::{StepError, NOT_RESTORABLE, PERMANENT};
+use lifeboat::execution::error::{StepError, NOT_RESTORABLE, PERMANENT, UNSUPPORTED};
 use lifeboat::execution::names::names;
 use lifeboat::execution::run::{Phase, ResourceRun, Run, Step};
 use lifeboat::ports::restorer::{Progress, RestoreFrom};
@@ -22,7 +22,12 @@ pub async fn resolve(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Re
     // staying approved with nothing to run it.
     if run.mode == Mode::Selective {
         for r in &run.resources {
-            executor.merger(r.resource.kind)?;
+            if let Some(why) = executor.merger(r.resource.kind)?.unusable() {
+                return Err(StepError::new(
+                    UNSUPPORTED,
+                    format!("request {id}: {}: {why}; nothing was touched", r.resource),
+                ));
+            }
         }
     }
     let mut staging: Vec<&str> = run.resources.iter().map(|r| r.staging.as_str()).collect();
@@ -211,6 +216,7 @@ pub async fn check_ready(executor: &Executor, task: &Task, now: DateTime<Utc>) -
     let (stored, mut run) = executor.load_run(id, Step::CheckReady).await?;
     let mut waiting = Vec::new();
     let mut changed = false;
+    let selective = run.mode == Mode::Selective;
     for r in run
         .resources
         .iter_mut()
@@ -225,7 +231,15 @@ pub async fn check_ready(executor: &Executor, task: &Task, now: DateTime<Utc>) -
                 .map_err(fail)?,
             None => Progress::Pending("no safety snapshot".into()),
         };
-        let staging = restorer.staging_ready(&target(id, r)).await.map_err(fail)?;
+        let mut staging = restorer.staging_ready(&target(id, r)).await.map_err(fail)?;
+        // A selective restore reads staging itself: it must be able to sign in.
+        if staging.is_done() && selective {
+            staging = executor
+                .merger(r.resource.kind)?
+                .prepare_staging(&r.staging)
+                .await
+                .map_err(fail)?;
+        }
         match (safety, staging) {
             (Progress::Done, Progress::Done) => {
                 r.phase = Phase::Ready;

@@ -9,7 +9,9 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use lifeboat::execution::error::{StepError, PERMANENT, VERIFICATION_FAILED};
 use lifeboat::execution::run::{Phase, ResourceRun, Run, Step};
-use lifeboat::execution::selective::{manifest_key, MergedBatch, ResourceExtract, SelectiveRun};
+use lifeboat::execution::selective::{
+    manifest_key, BatchResult, MergedBatch, ResourceExtract, SelectiveRun, MAX_BATCHES,
+};
 use lifeboat::ports::merger::{ExtractRequest, MergeRequest, VerifyRequest};
 use lifeboat::ports::restore::StoredRequest;
 use lifeboat::request::decision::{Mode, Selection};
@@ -80,6 +82,17 @@ pub async fn extract(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Re
             })
             .await
             .map_err(|e| StepError::from_port("extract", e))?;
+        let batches = run.selective.iter().flat_map(|s| s.batches()).count()
+            + extract.tables.iter().map(|t| t.batches.len()).sum::<usize>();
+        if batches > MAX_BATCHES {
+            return Err(StepError::new(
+                PERMANENT,
+                format!(
+                    "request {id}: the selection comes to {batches} batches of {} rows, more than the {MAX_BATCHES} one restore records; narrow the selection or raise LIFEBOAT_MERGE_BATCH_ROWS. Production was not touched",
+                    executor.batch_rows
+                ),
+            ));
+        }
         run.record(Step::Extract, now, plan_summary(&extract));
         let selective = run.selective.get_or_insert_with(SelectiveRun::default);
         selective.extracts.retain(|e| e.resource != extract.resource);
@@ -128,6 +141,7 @@ pub async fn merge(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
     .await?;
     let selective = run.selective.clone().unwrap_or_default();
     let mut done_now = 0;
+    let mut totals = BatchResult::default();
     for batch in selective.batches() {
         if selective.merged(&batch).is_some() {
             continue;
@@ -146,20 +160,13 @@ pub async fn merge(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
             })
             .await
             .map_err(|e| StepError::from_port("merge", e))?;
-        run.record(
-            Step::Merge,
-            now,
-            format!(
-                "{} {} batch {}: inserted {}, present {}, conflicts {}, parent missing {}",
-                batch.resource,
-                batch.table.table,
-                batch.batch.index,
-                result.inserted,
-                result.present,
-                result.conflicts,
-                result.parent_missing
-            ),
-        );
+        totals = BatchResult {
+            inserted: totals.inserted + result.inserted,
+            present: totals.present + result.present,
+            conflicts: totals.conflicts + result.conflicts,
+            parent_missing: totals.parent_missing + result.parent_missing,
+            skipped: Vec::new(),
+        };
         run.selective
             .get_or_insert_with(SelectiveRun::default)
             .record(MergedBatch {
@@ -174,12 +181,25 @@ pub async fn merge(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         done_now += 1;
     }
     let left = run.selective.as_ref().and_then(|s| s.next_batch()).is_some();
+    // One timeline entry per invocation, not per batch: the run lives in one DynamoDB item.
+    run.record(
+        Step::Merge,
+        now,
+        format!(
+            "{done_now} batches merged: inserted {}, skipped {} present, {} conflicts, {} parent missing{}",
+            totals.inserted,
+            totals.present,
+            totals.conflicts,
+            totals.parent_missing,
+            if left { "; more to merge" } else { "" }
+        ),
+    );
     if !left {
         for r in run.resources.iter_mut().filter(|r| r.phase == Phase::Merging) {
             r.phase = Phase::Merged;
         }
-        executor.save_run(&stored, run, Step::Merge).await?;
     }
+    executor.save_run(&stored, run, Step::Merge).await?;
     Ok(json!({ "done": !left, "merged_now": done_now }))
 }
 

@@ -1,7 +1,7 @@
 //! The executor's steps, driven one task event at a time as the state machine sends them, on
 //! in-memory ports: the lock, resolution and holds, the happy path, retries, and the abort.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -916,8 +916,32 @@ async fn a_selective_restore_failing_mid_merge_keeps_what_it_merged_and_undoes_n
             .last()
             .unwrap()
             .detail
-            .contains("2 rows merged before the failure stay"),
+            .contains("the 2 rows recorded as merged before the failure stay"),
         "{:?}",
         run.timeline.last()
     );
+}
+
+#[tokio::test]
+async fn a_selective_restore_whose_engine_cannot_connect_fails_at_resolve_before_staging() {
+    let mut w = world();
+    let merger = Arc::new(MemoryMerger::new(
+        ResourceKind::RdsInstance,
+        vec![],
+        3,
+        BTreeMap::new(),
+    ));
+    merger.make_unusable("LIFEBOAT_DB_CA_BUNDLE /var/task/rds-global-bundle.pem: not found");
+    w.executor.mergers = vec![merger];
+    catalogue_weekly(&w, PointState::Available);
+    store(
+        &w,
+        request(Status::Approved, vec![weekly_snapshot()], Mode::Selective),
+    )
+    .await;
+    steps(&w, &["begin"]).await;
+    let e = handle(&w, on("resolve")).await.unwrap_err();
+    assert_eq!(e.name, UNSUPPORTED, "{e}");
+    assert!(e.message.contains("LIFEBOAT_DB_CA_BUNDLE"), "{e}");
+    assert_eq!(w.restorer.calls("start_staging"), 0);
 }

@@ -31,7 +31,7 @@
 //! Each of these calls holds the data plane from before moto sees it until its data followed,
 //! so moto's instances and the databases change in the same order (a rename never interleaves
 //! with a copy). When the data cannot follow, the error is logged and the call is answered
-//! with a 500 (`InternalFailure`), though moto has made its change.
+//! with a 400 (`LocalDataPlaneFailure`, which the SDK does not retry), though moto has made its change.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};

@@ -36,6 +36,8 @@ use lambda::{FunctionHost, InvokeResult};
 
 /// RDS's default quota of manual DB snapshots per region.
 pub const DEFAULT_RDS_MANUAL_SNAPSHOT_QUOTA: u64 = 100;
+/// The error code of a call moto made whose database could not follow.
+pub const DATA_PLANE_FAILURE: &str = "LocalDataPlaneFailure";
 
 pub struct Edge {
     port: u16,
@@ -151,6 +153,20 @@ impl Edge {
         if let Some(name) = invoked_function(&req) {
             return self.invoke(&name, req).await;
         }
+        // On a task of its own: hyper drops a request's future when its caller goes away (a
+        // function killed by its timeout), and a call moto has made must still move the data.
+        match tokio::spawn(self.clone().aws(req)).await {
+            Ok(response) => response,
+            Err(e) => http::respond(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain",
+                format!("the edge's handling of the call failed: {e}").into_bytes(),
+            ),
+        }
+    }
+
+    /// An AWS call: faults, then the edge's own answer or moto's, with the data following.
+    async fn aws(self: Arc<Self>, req: Received) -> Response<Body> {
         let call = AwsCall::of(&req);
         // Faults come first, so calls the edge emulates can fail too.
         let action = self.faults.fire(&call);
@@ -250,11 +266,13 @@ impl Edge {
 
     /// The answer to a call whose data could not follow: a 500, so that the caller sees it
     /// (moto has made its change all the same).
+    /// A 400 with its own code, not a 5xx: the SDK would retry a 5xx, and the retry's answer
+    /// from moto ("already exists", "not found") would hide what went wrong.
     fn data_plane_failure(&self, call: &AwsCall, error: &str) -> Response<Body> {
-        self.ledger.record(call, 500, Some("data_plane".into()));
+        self.ledger.record(call, 400, Some("data_plane".into()));
         let message = format!("the local stack's database could not follow: {error}");
-        let (ct, body) = faults::error_body(&call.service, "InternalFailure", &xml_escaped(&message));
-        http::respond(StatusCode::INTERNAL_SERVER_ERROR, ct, body)
+        let (ct, body) = faults::error_body(&call.service, DATA_PLANE_FAILURE, &xml_escaped(&message));
+        http::respond(StatusCode::BAD_REQUEST, ct, body)
     }
 
     /// Sends the request on to moto and returns its answer.

@@ -36,7 +36,7 @@ pub fn place(work_dir: &Path) -> Place {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let files = shm.join(format!("{RAM_PREFIX}{}-{nanos}", std::process::id()));
-    if shm.is_dir() && std::fs::create_dir(&files).is_ok() {
+    if shm.is_dir() && room(shm) >= MIN_RAM_ROOM && std::fs::create_dir(&files).is_ok() {
         let data = files.join("data");
         if std::os::unix::fs::symlink(&data, &in_work_dir).is_err() {
             tracing::debug!(data = %data.display(), "no link to the data directory in the work directory");
@@ -47,6 +47,23 @@ pub fn place(work_dir: &Path) -> Place {
         data: in_work_dir.clone(),
         files: in_work_dir,
     }
+}
+
+/// Room a cluster needs in RAM: its WAL alone may grow to 64 MB (containers often give
+/// `/dev/shm` 64 MB in all), and every snapshot copy takes 7-8 MB more.
+const MIN_RAM_ROOM: u64 = 512 * 1024 * 1024;
+
+/// Bytes free on the file system of `path` (0 when unknown).
+fn room(path: &Path) -> u64 {
+    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return 0;
+    };
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid NUL-terminated path and a zeroed struct statvfs fills in.
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut stats) } != 0 {
+        return 0;
+    }
+    stats.f_bavail as u64 * stats.f_frsize as u64
 }
 
 /// Stops and removes the clusters in RAM whose stack's process is gone (killed before it

@@ -15,6 +15,9 @@ use crate::catalog::ResourceKey;
 pub const DEFAULT_BATCH_ROWS: u64 = 50_000;
 /// How many skipped keys a batch result lists; the counts are always complete.
 pub const MAX_LISTED_SKIPS: usize = 100;
+/// Batches one restore may have: each is recorded on the run, which lives in one DynamoDB
+/// item (400 KB). At the default batch size, 50 million rows.
+pub const MAX_BATCHES: usize = 1000;
 
 /// One compressed batch of an extracted table in the reports bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,7 +84,7 @@ impl ResourceExtract {
 }
 
 /// What merging one batch did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchResult {
     pub inserted: u64,
     /// Skipped: production has the key.

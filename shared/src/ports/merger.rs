@@ -7,7 +7,7 @@
 
 use async_trait::async_trait;
 
-use super::restorer::Verification;
+use super::restorer::{Progress, Verification};
 use super::PortError;
 use crate::catalog::{ResourceKey, ResourceKind};
 use crate::execution::selective::{BatchFile, BatchResult, MergedBatch, ResourceExtract, TableExtract};
@@ -39,6 +39,16 @@ pub struct MergeRequest<'a> {
 #[async_trait]
 pub trait Merger: Send + Sync {
     fn kind(&self) -> ResourceKind;
+
+    /// Why this engine cannot work as configured, checked before anything is created.
+    fn unusable(&self) -> Option<String> {
+        None
+    }
+
+    /// Makes staging readable by the engine once the service has it available (polled).
+    async fn prepare_staging(&self, _staging: &str) -> Result<Progress, PortError> {
+        Ok(Progress::Done)
+    }
 
     async fn extract(&self, request: &ExtractRequest<'_>) -> Result<ResourceExtract, PortError>;
 

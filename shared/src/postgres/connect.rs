@@ -64,7 +64,9 @@ impl Connector {
     }
 
     /// Opens a connection to `instance`'s database; the connection's task runs until the
-    /// client is dropped.
+    /// client is dropped. Sessions give up well inside a merge invocation: a batch waiting on
+    /// an application's lock, a hung statement or a lost peer fails (retryably) instead of
+    /// holding its transaction until Lambda kills the process.
     pub async fn connect(&self, instance: &str) -> Result<Client, PgError> {
         let what = format!("connecting to {instance}'s database");
         match self {
@@ -72,6 +74,7 @@ impl Connector {
             Connector::Local { config } => {
                 let mut config = Config::clone(config);
                 config.dbname(instance);
+                limits(&mut config);
                 let (client, connection) = config
                     .connect(NoTls)
                     .await
@@ -80,7 +83,8 @@ impl Connector {
                 Ok(client)
             }
             Connector::Rds { rds, secrets, tls } => {
-                let config = rds_config(rds, secrets, instance).await?;
+                let mut config = rds_config(rds, secrets, instance).await?;
+                limits(&mut config);
                 let (client, connection) = config
                     .connect(tls.clone())
                     .await
@@ -90,6 +94,14 @@ impl Connector {
             }
         }
     }
+}
+
+fn limits(config: &mut Config) {
+    config
+        .connect_timeout(std::time::Duration::from_secs(15))
+        .keepalives(true)
+        .keepalives_idle(std::time::Duration::from_secs(30))
+        .options("-c lock_timeout=30s -c statement_timeout=600s -c idle_in_transaction_session_timeout=120s");
 }
 
 async fn rds_config(

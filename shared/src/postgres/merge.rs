@@ -15,7 +15,7 @@ use tokio_postgres::{Client, Transaction};
 use super::ident::{list, quote, row_eq, row_eq_pairs};
 use super::schema::{Schema, Table};
 use super::PgError;
-use crate::execution::selective::{BatchResult, Skip, MAX_LISTED_SKIPS};
+use crate::execution::selective::{BatchResult, Skip, SkipReason, MAX_LISTED_SKIPS};
 
 pub const LEDGER: &str = "lifeboat.merged_batches";
 /// `COPY` is fed in chunks of this size.
@@ -94,14 +94,8 @@ pub async fn load_batch(
     Ok(())
 }
 
-/// A catalog name as an SQL string literal.
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-/// `b`'s references all resolve: for each foreign key, a null in its columns (no check, as
-/// PostgreSQL's `MATCH SIMPLE`) or a parent in production, or, for a table referencing
-/// itself, in the batch (the constraint is checked at the end of the statement).
+/// `b`'s references all resolve in production: for each foreign key, a null in its columns
+/// (no check, as PostgreSQL's `MATCH SIMPLE`) or the parent row.
 fn parents_exist(schema: &Schema, live: &Table, columns: &[String]) -> String {
     let mut terms = vec!["true".to_string()];
     for fk in schema.parents_of(&live.id()) {
@@ -115,19 +109,21 @@ fn parents_exist(schema: &Schema, live: &Table, columns: &[String]) -> String {
             .map(|c| format!("b.{} IS NULL", quote(c)))
             .collect();
         let on = row_eq_pairs(&fk.referenced, "p", &fk.columns, "b");
-        let mut alternatives = vec![
+        terms.push(format!(
+            "({} OR EXISTS (SELECT 1 FROM {} p WHERE {on}))",
             nulls.join(" OR "),
-            format!("EXISTS (SELECT 1 FROM {} p WHERE {on})", parent.sql()),
-        ];
-        if fk.parent == live.id() {
-            alternatives.push(format!("EXISTS (SELECT 1 FROM lifeboat_batch p WHERE {on})"));
-        }
-        terms.push(format!("({})", alternatives.join(" OR ")));
+            parent.sql()
+        ));
     }
     terms.join(" AND ")
 }
 
 /// Merges one batch (its uncompressed CSV, already checked against its checksum).
+///
+/// Rows go in by passes: each inserts the rows whose parents production has now, so in a
+/// table that references itself a row follows its parent from the same batch in the next
+/// pass, and a row whose parent was skipped is never inserted (its foreign key would fail
+/// the whole batch).
 pub async fn merge_batch(
     production: &mut Client,
     schema: &Schema,
@@ -146,51 +142,78 @@ pub async fn merge_batch(
     }
     load_batch(&tx, live, columns, csv).await?;
     let pk = &live.primary_key;
-    let key_object = pk
-        .iter()
-        .map(|c| format!("{}, s.{}", literal(c), quote(c)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let t = live.sql();
+    let parents_ok = parents_exist(schema, live, columns);
     let overriding = if live.has_identity_always() {
         "OVERRIDING SYSTEM VALUE"
     } else {
         ""
     };
-    let parents_ok = parents_exist(schema, live, columns);
+    tx.batch_execute(&format!(
+        "CREATE TEMPORARY TABLE lifeboat_inserted ON COMMIT DROP AS SELECT {} FROM {t} WITH NO DATA",
+        list(pk, None)
+    ))
+    .await
+    .map_err(|e| PgError::query(&what, e))?;
+    let pass = format!(
+        "WITH ins AS (
+           INSERT INTO {t} ({cols}) {overriding}
+           SELECT {bcols} FROM lifeboat_batch b
+            WHERE NOT EXISTS (SELECT 1 FROM lifeboat_inserted i WHERE {done}) AND {parents_ok}
+           ON CONFLICT DO NOTHING RETURNING {pkcols})
+         INSERT INTO lifeboat_inserted SELECT {pkcols} FROM ins",
+        cols = list(columns, None),
+        bcols = list(columns, Some("b")),
+        pkcols = list(pk, None),
+        done = row_eq(pk, "i", "b"),
+    );
+    let self_referencing = schema.parents_of(&live.id()).any(|f| f.parent == live.id());
+    loop {
+        let inserted = tx
+            .execute(&pass, &[])
+            .await
+            .map_err(|e| PgError::query(&what, e))?;
+        if inserted == 0 || !self_referencing {
+            break;
+        }
+    }
     let row = tx
         .query_one(
             &format!(
-                "WITH ins AS (
-                   INSERT INTO {t} ({cols}) {overriding} SELECT {bcols} FROM lifeboat_batch b WHERE {parents_ok}
-                   ON CONFLICT DO NOTHING RETURNING {pkcols}),
-                 skipped AS (
+                "WITH skipped AS (
                    SELECT {bpk},
                           CASE WHEN EXISTS (SELECT 1 FROM {t} x WHERE {present}) THEN 'present'
                                WHEN NOT ({parents_ok}) THEN 'parent_missing'
                                ELSE 'conflict' END AS reason
                      FROM lifeboat_batch b
-                    WHERE NOT EXISTS (SELECT 1 FROM ins WHERE {inserted}))
-                 SELECT (SELECT count(*) FROM ins),
+                    WHERE NOT EXISTS (SELECT 1 FROM lifeboat_inserted i WHERE {done}))
+                 SELECT (SELECT count(*) FROM lifeboat_inserted),
                         (SELECT count(*) FROM skipped WHERE reason = 'present'),
                         (SELECT count(*) FROM skipped WHERE reason = 'conflict'),
                         (SELECT count(*) FROM skipped WHERE reason = 'parent_missing'),
-                        (SELECT coalesce(json_agg(json_build_object('key', json_build_object({key_object}),
-                                                                    'reason', s.reason)), '[]')::text
+                        (SELECT coalesce(json_agg(json_build_array(json_build_array({spk}), s.reason)), '[]')::text
                            FROM (SELECT * FROM skipped LIMIT {MAX_LISTED_SKIPS}) s)",
-                t = live.sql(),
-                cols = list(columns, None),
-                bcols = list(columns, Some("b")),
-                pkcols = list(pk, None),
                 bpk = list(pk, Some("b")),
+                spk = list(pk, Some("s")),
                 present = row_eq(pk, "x", "b"),
-                inserted = row_eq(pk, "ins", "b"),
+                done = row_eq(pk, "i", "b"),
             ),
             &[],
         )
         .await
         .map_err(|e| PgError::query(&what, e))?;
-    let skipped: Vec<Skip> = serde_json::from_str(row.get::<_, &str>(4))
+    advance_sequences(&tx, live, columns).await?;
+    // Key values come back as arrays; the names are the catalog's, paired here rather than
+    // written into the statement.
+    let listed: Vec<(Vec<serde_json::Value>, SkipReason)> = serde_json::from_str(row.get::<_, &str>(4))
         .map_err(|e| PgError::refused(format!("{what}: reading the skipped keys: {e}")))?;
+    let skipped = listed
+        .into_iter()
+        .map(|(values, reason)| Skip {
+            key: serde_json::Value::Object(pk.iter().cloned().zip(values).collect()),
+            reason,
+        })
+        .collect();
     let result = BatchResult {
         inserted: row.get::<_, i64>(0) as u64,
         present: row.get::<_, i64>(1) as u64,
@@ -216,6 +239,33 @@ pub async fn merge_batch(
     }
     tx.commit().await.map_err(|e| PgError::query(&what, e))?;
     Ok(result)
+}
+
+/// Moves the sequences behind the table's serial and identity columns past the values the
+/// batch brought back, so the application's next inserts do not collide with them (say
+/// after a `TRUNCATE … RESTART IDENTITY`). Sequences only move forward.
+async fn advance_sequences(tx: &Transaction<'_>, live: &Table, columns: &[String]) -> Result<(), PgError> {
+    let what = format!("advancing the sequences of {}", live.id());
+    for column in columns {
+        let sequence: Option<String> = tx
+            .query_one("SELECT pg_get_serial_sequence($1, $2)", &[&live.sql(), column])
+            .await
+            .map_err(|e| PgError::query(&what, e))?
+            .get(0);
+        let Some(sequence) = sequence else { continue };
+        tx.query(
+            &format!(
+                "SELECT setval($1::text::regclass, m) FROM (SELECT max({c})::bigint AS m FROM {t}) x
+                  WHERE m > coalesce(pg_sequence_last_value($1::text::regclass), 0)",
+                c = quote(column),
+                t = live.sql()
+            ),
+            &[&sequence],
+        )
+        .await
+        .map_err(|e| PgError::query(&what, e))?;
+    }
+    Ok(())
 }
 
 /// The recorded result of a committed batch, refusing one recorded with other contents.

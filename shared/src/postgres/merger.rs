@@ -8,12 +8,13 @@ use super::extract::{extract_table, ExtractJob};
 use super::merge::{ensure_ledger, ledger, merge_batch, MergeJob};
 use super::schema::Schema;
 use super::select::select;
+use super::staging_access::ensure_managed_secret;
 use super::{Connector, PgError};
 use crate::catalog::ResourceKind;
 use crate::execution::packing::unpack;
 use crate::execution::selective::{BatchResult, MergedBatch, ResourceExtract};
 use crate::ports::merger::{ExtractRequest, MergeRequest, Merger, VerifyRequest};
-use crate::ports::restorer::Verification;
+use crate::ports::restorer::{Progress, Verification};
 use crate::ports::{PortError, ReportSink};
 
 pub struct PgMerger {
@@ -96,6 +97,20 @@ impl PgMerger {
 impl Merger for PgMerger {
     fn kind(&self) -> ResourceKind {
         ResourceKind::RdsInstance
+    }
+
+    fn unusable(&self) -> Option<String> {
+        match &self.connector {
+            Connector::Unavailable(why) => Some(format!("no database connections: {why}")),
+            _ => None,
+        }
+    }
+
+    async fn prepare_staging(&self, staging: &str) -> Result<Progress, PortError> {
+        match &self.connector {
+            Connector::Rds { rds, .. } => ensure_managed_secret(rds, staging).await,
+            _ => Ok(Progress::Done),
+        }
     }
 
     async fn extract(&self, request: &ExtractRequest<'_>) -> Result<ResourceExtract, PortError> {

@@ -22,6 +22,7 @@ pub mod merge;
 pub mod merger;
 pub mod schema;
 pub mod select;
+pub mod staging_access;
 
 use std::fmt;
 
@@ -41,13 +42,20 @@ impl PgError {
     /// A failed statement: retryable when the connection or the transaction's luck failed
     /// (lost connection, serialization failure, deadlock), not when the SQL was refused.
     pub fn query(what: &str, e: tokio_postgres::Error) -> PgError {
+        // No SQLSTATE: the connection failed (an I/O error) or the client refused the
+        // statement itself (a parameter of the wrong type), which no retry mends.
+        let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
         let transient = e.is_closed()
-            || e.code().is_none_or(|c| {
+            || (e.code().is_none() && io)
+            || e.code().is_some_and(|c| {
                 c.code().starts_with("08") // connection exceptions
                     || c.code().starts_with("53") // insufficient resources
                     || c.code().starts_with("57P") // operator intervention (shutdown)
                     || *c == tokio_postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
                     || *c == tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+                    // A lock or statement timeout: someone else held the rows a while.
+                    || *c == tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE
+                    || *c == tokio_postgres::error::SqlState::QUERY_CANCELED
             });
         let detail = match e.as_db_error() {
             Some(db) => format!(

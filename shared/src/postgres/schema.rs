@@ -32,6 +32,10 @@ pub struct Table {
     pub primary_key: Vec<String>,
     /// Unique constraints and unique indexes on plain columns, other than the primary key.
     pub unique: Vec<Vec<String>>,
+    /// Legacy inheritance: other tables inherit from this one, so a plain `SELECT` from it
+    /// reads theirs too. Refused for selection (partitioned tables are read whole, their
+    /// partitions are not listed).
+    pub inherited: bool,
 }
 
 impl Table {
@@ -129,6 +133,7 @@ impl Schema {
                 "SELECT c.oid, n.nspname::text, c.relname::text
                    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                   WHERE c.relkind IN ('r', 'p')
+                    AND NOT c.relispartition
                     AND n.nspname <> ALL ($1)
                     AND n.nspname <> 'information_schema'
                     AND n.nspname NOT LIKE 'pg\\_%'",
@@ -144,11 +149,26 @@ impl Schema {
                 columns: Vec::new(),
                 primary_key: Vec::new(),
                 unique: Vec::new(),
+                inherited: false,
             };
             by_oid.insert(oid, table.id());
             schema.tables.insert(table.id(), table);
         }
         let oids: Vec<u32> = by_oid.keys().copied().collect();
+        let rows = client
+            .query(
+                "SELECT DISTINCT i.inhparent FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhparent
+                  WHERE i.inhparent = ANY ($1) AND c.relkind = 'r'",
+                &[&oids],
+            )
+            .await
+            .map_err(|e| PgError::query("reading table inheritance", e))?;
+        for row in rows {
+            let oid: u32 = row.get(0);
+            if let Some(t) = schema.tables.get_mut(&by_oid[&oid]) {
+                t.inherited = true;
+            }
+        }
         let rows = client
             .query(
                 "SELECT attrelid, attnum, attname::text, format_type(atttypid, atttypmod),
@@ -179,7 +199,7 @@ impl Schema {
         };
         let rows = client
             .query(
-                "SELECT indrelid, indkey::int2[], indisprimary
+                "SELECT indrelid, (indkey::int2[])[0:indnkeyatts - 1], indisprimary
                    FROM pg_index
                   WHERE indrelid = ANY ($1) AND indisunique AND indpred IS NULL AND indexprs IS NULL
                   ORDER BY indrelid, indexrelid",
@@ -201,7 +221,7 @@ impl Schema {
             .query(
                 "SELECT conname::text, conrelid, conkey, confrelid, confkey
                    FROM pg_constraint
-                  WHERE contype = 'f' AND conrelid = ANY ($1) AND confrelid = ANY ($1)
+                  WHERE contype = 'f' AND conparentid = 0 AND conrelid = ANY ($1) AND confrelid = ANY ($1)
                   ORDER BY conrelid, conname",
                 &[&oids],
             )

@@ -65,6 +65,12 @@ fn check<'a>(schema: &'a Schema, selections: &'a [Selection]) -> Result<Vec<Chec
             let table = schema.find(&s.table).ok_or_else(|| {
                 PgError::refused(format!("selection[{n}]: no table {:?} in the database", s.table))
             })?;
+            if table.inherited {
+                return Err(PgError::refused(format!(
+                    "selection[{n}]: other tables inherit from {}, so its rows cannot be read alone",
+                    table.id()
+                )));
+            }
             if table.primary_key.is_empty() {
                 return Err(PgError::refused(format!(
                     "selection[{n}]: table {} has no primary key, so its rows cannot be told apart",
@@ -207,7 +213,9 @@ pub async fn pipe(from: &Client, query: &str, to: &Client, target: &str) -> Resu
     futures::pin_mut!(sink);
     while let Some(chunk) = out.next().await {
         let chunk = chunk.map_err(|e| PgError::query("reading production's keys", e))?;
-        sink.send(chunk)
+        // `feed`, not `send`: each chunk is one row, and flushing per row costs a round of
+        // the connection's buffers; the sink flushes as its buffer fills, and at `finish`.
+        sink.feed(chunk)
             .await
             .map_err(|e| PgError::query("copying production's keys into staging", e))?;
     }
@@ -565,6 +573,7 @@ mod tests {
                 .collect(),
             primary_key: pk.iter().map(|c| c.to_string()).collect(),
             unique: vec![],
+            inherited: false,
         }
     }
 

@@ -18,6 +18,8 @@ use crate::schedule::Slot;
 
 pub const MAX_REASON: usize = 2000;
 pub const MAX_SELECTION_ITEMS: usize = 100;
+/// The selection is stored on the request and its run, one DynamoDB item of 400 KB.
+pub const MAX_SELECTION_BYTES: usize = 64 * 1024;
 pub const MAX_KEYS: usize = 10_000;
 pub const MAX_NAME: usize = 128;
 
@@ -246,6 +248,13 @@ fn selections(value: &Value, errors: &mut Vec<FieldError>) -> Vec<Selection> {
         errors.push(FieldError::new("selection", "must be an array"));
         return Vec::new();
     };
+    if value.to_string().len() > MAX_SELECTION_BYTES {
+        errors.push(FieldError::new(
+            "selection",
+            format!("must be at most {MAX_SELECTION_BYTES} bytes of JSON: select by filter or `missing` rather than list that many keys"),
+        ));
+        return Vec::new();
+    }
     if items.len() > MAX_SELECTION_ITEMS {
         errors.push(FieldError::new(
             "selection",
@@ -316,5 +325,25 @@ fn selected_records(b: &mut Body) -> Option<Records> {
             b.reject("missing", "must be true");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_selection_too_big_to_store_is_refused_by_name() {
+        let keys: Vec<String> = (0..5000)
+            .map(|i| format!("00000000-0000-0000-0000-{i:012}"))
+            .collect();
+        let body = json!({"decision": "approve", "reason": "r", "mode": "selective",
+            "selection": [{"resource": "rds:db", "table": "contacts", "keys": keys}]});
+        let Err(Invalid(errors)) = parse_decision(body.to_string().as_bytes()) else {
+            panic!("accepted a selection of {} bytes", body.to_string().len())
+        };
+        assert_eq!(errors[0].field, "selection");
+        assert!(errors[0].detail.contains("at most 65536 bytes"), "{errors:?}");
     }
 }

@@ -25,6 +25,7 @@ struct State {
     /// (table, batch) → result: what production "committed".
     ledger: BTreeMap<(String, u32), BatchResult>,
     fail_once: Option<(String, u32)>,
+    unusable: Option<String>,
     /// Batch contents, by key.
     batches: BTreeMap<String, Vec<u64>>,
     merge_calls: usize,
@@ -60,6 +61,11 @@ impl MemoryMerger {
         self.state.lock().expect("merger lock").fail_once = Some((table.to_string(), batch));
     }
 
+    /// Makes the engine report itself unusable (say, no database connections configured).
+    pub fn make_unusable(&self, why: &str) {
+        self.state.lock().expect("merger lock").unusable = Some(why.to_string());
+    }
+
     pub fn production(&self, table: &str) -> BTreeSet<u64> {
         let state = self.state.lock().expect("merger lock");
         state.production.get(table).cloned().unwrap_or_default()
@@ -81,6 +87,10 @@ impl MemoryMerger {
 impl Merger for MemoryMerger {
     fn kind(&self) -> ResourceKind {
         self.kind
+    }
+
+    fn unusable(&self) -> Option<String> {
+        self.state.lock().expect("merger lock").unusable.clone()
     }
 
     async fn extract(&self, request: &ExtractRequest<'_>) -> Result<ResourceExtract, PortError> {
