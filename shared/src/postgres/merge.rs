@@ -118,12 +118,9 @@ fn parents_exist(schema: &Schema, live: &Table, columns: &[String]) -> String {
     terms.join(" AND ")
 }
 
-/// Merges one batch (its uncompressed CSV, already checked against its checksum).
-///
-/// Rows go in by passes: each inserts the rows whose parents production has now, so in a
-/// table that references itself a row follows its parent from the same batch in the next
-/// pass, and a row whose parent was skipped is never inserted (its foreign key would fail
-/// the whole batch).
+/// Merges one batch (its uncompressed CSV, already checked against its checksum): in one
+/// statement when every row's parent is there ([`fast_insert`]), else by passes
+/// ([`careful_insert`]).
 pub async fn merge_batch(
     production: &mut Client,
     schema: &Schema,
@@ -141,67 +138,11 @@ pub async fn merge_batch(
         return Ok(done);
     }
     load_batch(&tx, live, columns, csv).await?;
-    let pk = &live.primary_key;
-    let t = live.sql();
-    let parents_ok = parents_exist(schema, live, columns);
-    let overriding = if live.has_identity_always() {
-        "OVERRIDING SYSTEM VALUE"
-    } else {
-        ""
+    let row = match fast_insert(&tx, live, columns, &what).await? {
+        Some(row) => row,
+        None => careful_insert(&tx, schema, live, columns, &what).await?,
     };
-    tx.batch_execute(&format!(
-        "CREATE TEMPORARY TABLE lifeboat_inserted ON COMMIT DROP AS SELECT {} FROM {t} WITH NO DATA",
-        list(pk, None)
-    ))
-    .await
-    .map_err(|e| PgError::query(&what, e))?;
-    let pass = format!(
-        "WITH ins AS (
-           INSERT INTO {t} ({cols}) {overriding}
-           SELECT {bcols} FROM lifeboat_batch b
-            WHERE NOT EXISTS (SELECT 1 FROM lifeboat_inserted i WHERE {done}) AND {parents_ok}
-           ON CONFLICT DO NOTHING RETURNING {pkcols})
-         INSERT INTO lifeboat_inserted SELECT {pkcols} FROM ins",
-        cols = list(columns, None),
-        bcols = list(columns, Some("b")),
-        pkcols = list(pk, None),
-        done = row_eq(pk, "i", "b"),
-    );
-    let self_referencing = schema.parents_of(&live.id()).any(|f| f.parent == live.id());
-    loop {
-        let inserted = tx
-            .execute(&pass, &[])
-            .await
-            .map_err(|e| PgError::query(&what, e))?;
-        if inserted == 0 || !self_referencing {
-            break;
-        }
-    }
-    let row = tx
-        .query_one(
-            &format!(
-                "WITH skipped AS (
-                   SELECT {bpk},
-                          CASE WHEN EXISTS (SELECT 1 FROM {t} x WHERE {present}) THEN 'present'
-                               WHEN NOT ({parents_ok}) THEN 'parent_missing'
-                               ELSE 'conflict' END AS reason
-                     FROM lifeboat_batch b
-                    WHERE NOT EXISTS (SELECT 1 FROM lifeboat_inserted i WHERE {done}))
-                 SELECT (SELECT count(*) FROM lifeboat_inserted),
-                        (SELECT count(*) FROM skipped WHERE reason = 'present'),
-                        (SELECT count(*) FROM skipped WHERE reason = 'conflict'),
-                        (SELECT count(*) FROM skipped WHERE reason = 'parent_missing'),
-                        (SELECT coalesce(json_agg(json_build_array(json_build_array({spk}), s.reason)), '[]')::text
-                           FROM (SELECT * FROM skipped LIMIT {MAX_LISTED_SKIPS}) s)",
-                bpk = list(pk, Some("b")),
-                spk = list(pk, Some("s")),
-                present = row_eq(pk, "x", "b"),
-                done = row_eq(pk, "i", "b"),
-            ),
-            &[],
-        )
-        .await
-        .map_err(|e| PgError::query(&what, e))?;
+    let pk = &live.primary_key;
     advance_sequences(&tx, live, columns).await?;
     // Key values come back as arrays; the names are the catalog's, paired here rather than
     // written into the statement.
@@ -266,6 +207,147 @@ async fn advance_sequences(tx: &Transaction<'_>, live: &Table, columns: &[String
         .map_err(|e| PgError::query(&what, e))?;
     }
     Ok(())
+}
+
+/// `OVERRIDING SYSTEM VALUE` where the table has `GENERATED ALWAYS` identity columns: the
+/// restored rows keep their ids.
+fn overriding(live: &Table) -> &'static str {
+    if live.has_identity_always() {
+        "OVERRIDING SYSTEM VALUE"
+    } else {
+        ""
+    }
+}
+
+/// The common case in one statement: insert what production lacks and classify the rest.
+/// Under a savepoint: when a row's parent is missing its foreign key fails the statement,
+/// and `None` sends the batch down [`careful_insert`]. The answer's columns: inserted,
+/// present, conflicts, parent missing (0), skipped keys as JSON.
+async fn fast_insert(
+    tx: &Transaction<'_>,
+    live: &Table,
+    columns: &[String],
+    what: &str,
+) -> Result<Option<tokio_postgres::Row>, PgError> {
+    let pk = &live.primary_key;
+    let t = live.sql();
+    tx.batch_execute("SAVEPOINT lifeboat_fast")
+        .await
+        .map_err(|e| PgError::query(what, e))?;
+    let answer = tx
+        .query_one(
+            &format!(
+                "WITH ins AS (
+                   INSERT INTO {t} ({cols}) {overriding} SELECT {bcols} FROM lifeboat_batch b
+                   ON CONFLICT DO NOTHING RETURNING {pkcols}),
+                 skipped AS (
+                   SELECT {bpk},
+                          CASE WHEN EXISTS (SELECT 1 FROM {t} x WHERE {present}) THEN 'present'
+                               ELSE 'conflict' END AS reason
+                     FROM lifeboat_batch b
+                    WHERE NOT EXISTS (SELECT 1 FROM ins i WHERE {done}))
+                 SELECT (SELECT count(*) FROM ins),
+                        (SELECT count(*) FROM skipped WHERE reason = 'present'),
+                        (SELECT count(*) FROM skipped WHERE reason = 'conflict'),
+                        0::bigint,
+                        (SELECT coalesce(json_agg(json_build_array(json_build_array({spk}), s.reason)), '[]')::text
+                           FROM (SELECT * FROM skipped LIMIT {MAX_LISTED_SKIPS}) s)",
+                cols = list(columns, None),
+                bcols = list(columns, Some("b")),
+                overriding = overriding(live),
+                pkcols = list(pk, None),
+                bpk = list(pk, Some("b")),
+                spk = list(pk, Some("s")),
+                present = row_eq(pk, "x", "b"),
+                done = row_eq(pk, "i", "b"),
+            ),
+            &[],
+        )
+        .await;
+    match answer {
+        Ok(row) => {
+            tx.batch_execute("RELEASE SAVEPOINT lifeboat_fast")
+                .await
+                .map_err(|e| PgError::query(what, e))?;
+            Ok(Some(row))
+        }
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION) => {
+            tx.batch_execute("ROLLBACK TO SAVEPOINT lifeboat_fast")
+                .await
+                .map_err(|e| PgError::query(what, e))?;
+            Ok(None)
+        }
+        Err(e) => Err(PgError::query(what, e)),
+    }
+}
+
+/// Rows go in by passes: each inserts the rows whose parents production has now, so in a
+/// table that references itself a row follows its parent from the same batch in the next
+/// pass, and a row whose parent was skipped is never inserted (its foreign key would fail
+/// the whole batch). The answer's columns are [`fast_insert`]'s.
+async fn careful_insert(
+    tx: &Transaction<'_>,
+    schema: &Schema,
+    live: &Table,
+    columns: &[String],
+    what: &str,
+) -> Result<tokio_postgres::Row, PgError> {
+    let pk = &live.primary_key;
+    let t = live.sql();
+    let parents_ok = parents_exist(schema, live, columns);
+    let overriding = overriding(live);
+    tx.batch_execute(&format!(
+        "CREATE TEMPORARY TABLE lifeboat_inserted ON COMMIT DROP AS SELECT {} FROM {t} WITH NO DATA",
+        list(pk, None)
+    ))
+    .await
+    .map_err(|e| PgError::query(what, e))?;
+    let pass = format!(
+        "WITH ins AS (
+           INSERT INTO {t} ({cols}) {overriding}
+           SELECT {bcols} FROM lifeboat_batch b
+            WHERE NOT EXISTS (SELECT 1 FROM lifeboat_inserted i WHERE {done}) AND {parents_ok}
+           ON CONFLICT DO NOTHING RETURNING {pkcols})
+         INSERT INTO lifeboat_inserted SELECT {pkcols} FROM ins",
+        cols = list(columns, None),
+        bcols = list(columns, Some("b")),
+        pkcols = list(pk, None),
+        done = row_eq(pk, "i", "b"),
+    );
+    let self_referencing = schema.parents_of(&live.id()).any(|f| f.parent == live.id());
+    loop {
+        let inserted = tx
+            .execute(&pass, &[])
+            .await
+            .map_err(|e| PgError::query(what, e))?;
+        if inserted == 0 || !self_referencing {
+            break;
+        }
+    }
+    tx.query_one(
+            &format!(
+                "WITH skipped AS (
+                   SELECT {bpk},
+                          CASE WHEN EXISTS (SELECT 1 FROM {t} x WHERE {present}) THEN 'present'
+                               WHEN NOT ({parents_ok}) THEN 'parent_missing'
+                               ELSE 'conflict' END AS reason
+                     FROM lifeboat_batch b
+                    WHERE NOT EXISTS (SELECT 1 FROM lifeboat_inserted i WHERE {done}))
+                 SELECT (SELECT count(*) FROM lifeboat_inserted),
+                        (SELECT count(*) FROM skipped WHERE reason = 'present'),
+                        (SELECT count(*) FROM skipped WHERE reason = 'conflict'),
+                        (SELECT count(*) FROM skipped WHERE reason = 'parent_missing'),
+                        (SELECT coalesce(json_agg(json_build_array(json_build_array({spk}), s.reason)), '[]')::text
+                           FROM (SELECT * FROM skipped LIMIT {MAX_LISTED_SKIPS}) s)",
+                bpk = list(pk, Some("b")),
+                spk = list(pk, Some("s")),
+                present = row_eq(pk, "x", "b"),
+                done = row_eq(pk, "i", "b"),
+            ),
+            &[],
+        )
+        .await
+        .map_err(|e| PgError::query(what, e))
 }
 
 /// The recorded result of a committed batch, refusing one recorded with other contents.
