@@ -153,8 +153,13 @@ impl Edge {
         if let Some(name) = invoked_function(&req) {
             return self.invoke(&name, req).await;
         }
-        // On a task of its own: hyper drops a request's future when its caller goes away (a
-        // function killed by its timeout), and a call moto has made must still move the data.
+        // An RDS call on a task of its own: hyper drops a request's future when its caller
+        // goes away (a function killed by its timeout), and a call moto has made must still
+        // move the data. Other calls stay on the connection's task, as before: run on tasks
+        // of their own, moto's conditional DynamoDB writes were seen to race.
+        if AwsCall::of(&req).service != "rds" {
+            return self.aws(req).await;
+        }
         match tokio::spawn(self.clone().aws(req)).await {
             Ok(response) => response,
             Err(e) => http::respond(
