@@ -203,13 +203,7 @@ fn of_contacts(tables: &[Vec<String>], keep: impl Fn(i64) -> bool) -> Vec<Vec<St
         .enumerate()
         .map(|(t, rows)| {
             rows.iter()
-                .filter(|row| {
-                    let field = row
-                        .trim_start_matches('(')
-                        .split(',')
-                        .nth(if t == 0 { 0 } else { 1 });
-                    field.and_then(|f| f.parse().ok()).is_some_and(&keep)
-                })
+                .filter(|row| crm::contact_of(row, t).is_some_and(&keep))
                 .cloned()
                 .collect()
         })

@@ -258,18 +258,23 @@ async fn steps(w: &World, steps: &[&str]) {
 /// An approved rollback of `rds:db` to its catalogued weekly snapshot, run up to the
 /// engineer's confirmation.
 async fn staged(w: &World) {
+    staged_as(w, Mode::Rollback).await;
+}
+
+/// An approved request of `mode` from `rds:db`'s catalogued weekly snapshot, run up to the
+/// engineer's confirmation (a selective one through its extract).
+async fn staged_as(w: &World, mode: Mode) {
     catalogue_weekly(w, PointState::Available);
     let snapshot = ResourceKey::rds("db").point_name(weekly_slot());
     w.restorer
         .add_snapshot(&ResourceKey::rds("db"), &snapshot, BEFORE);
-    store(
-        w,
-        request(Status::Approved, vec![weekly_snapshot()], Mode::Rollback),
-    )
-    .await;
+    store(w, request(Status::Approved, vec![weekly_snapshot()], mode)).await;
     steps(w, &["begin", "resolve", "safety_snapshot", "restore_staging"]).await;
     let ready = handle(w, on("check_ready")).await.unwrap();
     assert_eq!(ready["ready"], true, "{ready}");
+    if mode == Mode::Selective {
+        steps(w, &["extract"]).await;
+    }
     let event = json!({"step": "await_confirmation", "request_id": ID, "task_token": "token-1"});
     handle(w, event).await.unwrap();
 }
@@ -798,29 +803,7 @@ async fn selective_staged(w: &mut World) -> Arc<MemoryMerger> {
         [("public.contacts".to_string(), BTreeSet::from([2]))].into(),
     ));
     w.executor.mergers = vec![merger.clone()];
-    catalogue_weekly(w, PointState::Available);
-    let snapshot = ResourceKey::rds("db").point_name(weekly_slot());
-    w.restorer
-        .add_snapshot(&ResourceKey::rds("db"), &snapshot, BEFORE);
-    store(
-        w,
-        request(Status::Approved, vec![weekly_snapshot()], Mode::Selective),
-    )
-    .await;
-    steps(
-        w,
-        &[
-            "begin",
-            "resolve",
-            "safety_snapshot",
-            "restore_staging",
-            "check_ready",
-            "extract",
-        ],
-    )
-    .await;
-    let event = json!({"step": "await_confirmation", "request_id": ID, "task_token": "token-1"});
-    handle(w, event).await.unwrap();
+    staged_as(w, Mode::Selective).await;
     merger
 }
 

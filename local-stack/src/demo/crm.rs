@@ -149,3 +149,13 @@ pub async fn rows(client: &Client, query: &str) -> Result<Vec<String>, StackErro
         .map(|r| r.get(0))
         .collect())
 }
+
+/// The contact a row of [`rows`]' text belongs to: a contact by its id (the first field),
+/// an application or note (`table` 1 or 2, in schema order) by its contact (the second).
+pub fn contact_of(row: &str, table: usize) -> Option<i64> {
+    let field = row
+        .trim_start_matches('(')
+        .split(',')
+        .nth(if table == 0 { 0 } else { 1 });
+    field.and_then(|f| f.parse().ok())
+}

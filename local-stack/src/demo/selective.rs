@@ -154,7 +154,7 @@ pub async fn run(stack: &LocalStack) -> Result<String, StackError> {
         .await?;
         let expected: Vec<String> = before[i]
             .iter()
-            .filter(|r| !belongs_to(r, i, loss.stolen_email_of))
+            .filter(|r| crm::contact_of(r, i) != Some(loss.stolen_email_of))
             .cloned()
             .collect();
         if now != expected {
@@ -192,15 +192,6 @@ pub async fn run(stack: &LocalStack) -> Result<String, StackError> {
         ));
     }
     Ok(out)
-}
-
-/// Whether row text `row` of table `i` (contacts, applications, notes) is contact `c`'s.
-fn belongs_to(row: &str, i: usize, c: i64) -> bool {
-    let field = row
-        .trim_start_matches('(')
-        .split(',')
-        .nth(if i == 0 { 0 } else { 1 });
-    field.and_then(|f| f.parse::<i64>().ok()) == Some(c)
 }
 
 /// Per table: the plan, or what the merge did.
