@@ -28,6 +28,9 @@ use serde_json::Value;
 
 use task::Task;
 
+/// How many times [`Executor::save_run`] writes a run over a request others keep changing.
+const SAVE_RUN_TRIES: u32 = 3;
+
 /// Who the executor is in a request's history.
 pub const ACTOR: &str = "restore-executor";
 
@@ -112,31 +115,54 @@ impl Executor {
     /// Writes `next` over the version it was read at. Losing the race (the intake recorded
     /// a confirmation meanwhile, say) is retryable: the retry reads the new version.
     pub async fn save(&self, next: &StoredRequest, read_version: u64, step: Step) -> Result<(), StepError> {
-        self.requests.replace(next, read_version).await.map_err(|e| {
-            let name = if e.kind == FailureKind::Conflict || e.kind.is_retryable() {
-                RETRYABLE
-            } else {
-                PERMANENT
-            };
-            StepError::new(
-                name,
-                format!("step {}: saving request {}: {e}", step.as_str(), next.request.id),
-            )
-        })
+        self.requests
+            .replace(next, read_version)
+            .await
+            .map_err(|e| save_failed(step, &next.request.id, e))
     }
 
     /// Saves `run` on the request, as read at `stored`; returns the request as now stored.
+    ///
+    /// The run is the executor's alone, but others write the request around it: the
+    /// intake records a confirmation right after answering the task token, while the
+    /// step it resumed is already running. Losing that race must not fail a step whose
+    /// work is done (a merge step would merge its batch again on the retry), so a newer
+    /// version whose run is still the one read gets `run` put on it instead. A newer run
+    /// means another execution of this step got there first: that stays a conflict.
     pub async fn save_run(
         &self,
         stored: &StoredRequest,
         run: Run,
         step: Step,
     ) -> Result<StoredRequest, StepError> {
+        let id = &stored.request.id;
         let mut next = stored.clone();
         next.request.run = Some(run);
-        self.save(&next, stored.version, step).await?;
-        next.version += 1;
-        Ok(next)
+        for attempt in 1.. {
+            let read_version = next.version;
+            let error = match self.requests.replace(&next, read_version).await {
+                Ok(()) => {
+                    next.version += 1;
+                    return Ok(next);
+                }
+                Err(e) if e.kind == FailureKind::Conflict && attempt < SAVE_RUN_TRIES => e,
+                Err(e) => return Err(save_failed(step, id, e)),
+            };
+            let newer = self.load(id, step).await?;
+            if newer.request.run != stored.request.run {
+                return Err(save_failed(step, id, error));
+            }
+            tracing::info!(
+                step = step.as_str(),
+                request = %id,
+                version = newer.version,
+                "the request changed beside the run: saving the run on the newer version"
+            );
+            let run = next.request.run.take();
+            next = newer;
+            next.request.run = run;
+        }
+        unreachable!("the last attempt returns")
     }
 
     pub fn restorer(&self, kind: ResourceKind) -> Result<&dyn Restorer, StepError> {
@@ -215,4 +241,13 @@ pub fn target<'a>(request_id: &'a str, r: &'a ResourceRun) -> Target<'a> {
         staging: &r.staging,
         fallback: &r.fallback,
     }
+}
+
+fn save_failed(step: Step, id: &str, e: lifeboat::ports::PortError) -> StepError {
+    let name = if e.kind == FailureKind::Conflict || e.kind.is_retryable() {
+        RETRYABLE
+    } else {
+        PERMANENT
+    };
+    StepError::new(name, format!("step {}: saving request {id}: {e}", step.as_str()))
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
 use lifeboat::execution::error::{StepError, INVALID_INPUT, NOT_APPROVED, NOT_RESTORABLE, UNSUPPORTED};
-use lifeboat::execution::run::{Outcome, Phase, Run};
+use lifeboat::execution::run::{Outcome, Phase, Run, Step};
 use lifeboat::inventory::{PitrStatus, TAG_INSTANCE};
 use lifeboat::policy::Tier;
 use lifeboat::ports::memory::merger::MemoryMerger;
@@ -15,6 +15,7 @@ use lifeboat::ports::memory::restore::{MemoryLocks, MemoryRequests};
 use lifeboat::ports::memory::restorer::MemoryRestorer;
 use lifeboat::ports::memory::{MemoryCatalog, MemoryReports, MemoryService};
 use lifeboat::ports::restore::{RequestStore, StoredRequest};
+use lifeboat::ports::PortError;
 use lifeboat::request::decision::{ChosenPoint, Decision, Mode, Records, Selection, Verdict};
 use lifeboat::request::lifecycle::{AuditEntry, RestoreRequest, Status};
 use lifeboat::request::options::{RestorableWindow, Source};
@@ -847,6 +848,109 @@ async fn a_selective_restore_plans_before_confirmation_then_merges_batch_by_batc
         (merged["inserted"].clone(), merged["present"].clone()),
         (json!(9), json!(1))
     );
+}
+
+/// The request store, with someone else's write landing just before the executor's write
+/// number `before` (counting from 0): what the intake's confirmation record does when it
+/// loses the race with the step the confirmation resumed.
+struct Interleaved {
+    inner: Arc<MemoryRequests>,
+    before: usize,
+    writes: std::sync::atomic::AtomicUsize,
+    /// The other write changes the run too, as another execution of the step would.
+    changes_run: bool,
+}
+
+impl Interleaved {
+    /// As the intake records a confirmation it has already sent: a history entry, and
+    /// the token cleared.
+    async fn record_confirmation(&self, id: &str) {
+        let stored = self.inner.get(id).await.unwrap().unwrap();
+        let mut next = stored.clone();
+        next.task_token = None;
+        if self.changes_run {
+            let run = next.request.run.as_mut().unwrap();
+            run.record(Step::Merge, now(), "merged by someone else");
+        }
+        next.request.history.push(AuditEntry {
+            at: now(),
+            by: ENGINEER.into(),
+            from: Some(stored.request.status),
+            to: stored.request.status,
+            reason: Some("confirmed".into()),
+        });
+        self.inner.replace(&next, stored.version).await.unwrap();
+    }
+}
+
+#[async_trait::async_trait]
+impl RequestStore for Interleaved {
+    async fn create(&self, request: &StoredRequest) -> Result<(), PortError> {
+        self.inner.create(request).await
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<StoredRequest>, PortError> {
+        self.inner.get(id).await
+    }
+
+    async fn list(
+        &self,
+        instance_id: &str,
+        status: Option<Status>,
+    ) -> Result<Vec<RestoreRequest>, PortError> {
+        self.inner.list(instance_id, status).await
+    }
+
+    async fn replace(&self, request: &StoredRequest, expected_version: u64) -> Result<(), PortError> {
+        if self.writes.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == self.before {
+            self.record_confirmation(&request.request.id).await;
+        }
+        self.inner.replace(request, expected_version).await
+    }
+}
+
+#[tokio::test]
+async fn a_confirmation_recorded_while_a_batch_merges_neither_fails_the_step_nor_merges_twice() {
+    let mut w = world();
+    let merger = selective_staged(&mut w).await;
+    // The step's first write marks production touched; the second records batch 0
+    // merged, and the intake's write lands just before it.
+    w.executor.requests = Arc::new(Interleaved {
+        inner: w.requests.clone(),
+        before: 1,
+        writes: 0.into(),
+        changes_run: false,
+    });
+    let answer = handle(&w, merge_event()).await.unwrap();
+    assert_eq!(answer["done"], true, "{answer}");
+    assert_eq!(merger.merge_calls(), 4, "every batch merged once");
+    let stored = stored(&w).await;
+    let confirmations = stored
+        .request
+        .history
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("confirmed"))
+        .count();
+    assert_eq!(confirmations, 1, "the intake's entry is kept");
+    let merged = stored.request.run.unwrap().selective.unwrap().merged;
+    assert_eq!(merged.len(), 4);
+}
+
+#[tokio::test]
+async fn a_run_changed_by_someone_else_while_a_batch_merges_is_a_conflict_to_retry() {
+    let mut w = world();
+    selective_staged(&mut w).await;
+    w.executor.requests = Arc::new(Interleaved {
+        inner: w.requests.clone(),
+        before: 1,
+        writes: 0.into(),
+        changes_run: true,
+    });
+    let e = handle(&w, merge_event()).await.unwrap_err();
+    assert_eq!(e.name, lifeboat::execution::error::RETRYABLE, "{e}");
+    let run = run_of(&w).await;
+    assert!(run.selective.unwrap().merged.is_empty(), "the other run is kept");
+    assert!(run.timeline.iter().any(|t| t.detail == "merged by someone else"));
 }
 
 #[tokio::test]
