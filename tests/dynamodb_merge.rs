@@ -14,13 +14,16 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
+use chrono::Utc;
 use lifeboat::aws::dynamodb_merge::{
     decode_items, encode_items, merge_items, plan_items, select_items, ItemSelection, SelectStats,
 };
+use lifeboat::aws::dynamodb_merge_ledger::MergeLedger;
 use lifeboat::aws::dynamodb_sync::Item;
 use lifeboat::ports::{FailureKind, PortError};
 use lifeboat_e2e::stack;
 use lifeboat_local::edge::faults::{FaultAction, FaultRule};
+use lifeboat_local::restore_setup::REQUESTS_TABLE;
 use lifeboat_local::stack::TESTER;
 use lifeboat_local::LocalStack;
 use serde_json::{json, Value};
@@ -340,7 +343,7 @@ async fn deleted_items_come_back_identical_and_items_changed_since_are_never_ove
     assert_eq!(plan.calls, 2, "DescribeTable and one BatchGetItem");
 
     stack.edge.ledger.clear();
-    let outcome = merge_items(&client, LIVE, items.clone()).await.unwrap();
+    let outcome = merge_items(&client, LIVE, items.clone(), None).await.unwrap();
     assert_eq!(outcome.inserted, 3);
     assert_eq!(outcome.present, vec![json!({"pk": "cust#1", "sk": 3})]);
     assert_eq!(outcome.calls, dynamodb_calls(&stack));
@@ -365,7 +368,7 @@ async fn deleted_items_come_back_identical_and_items_changed_since_are_never_ove
     assert_eq!(live_after.len(), live_before.len() + 3);
 
     // Merging again writes nothing: every item is present now.
-    let again = merge_items(&client, LIVE, items).await.unwrap();
+    let again = merge_items(&client, LIVE, items, None).await.unwrap();
     assert_eq!(again.inserted, 0);
     assert_eq!(again.present.len(), 4);
     assert_eq!(
@@ -479,7 +482,7 @@ async fn missing_selects_exactly_what_live_lacks_in_bounded_pages_and_merges_it_
     );
 
     stack.edge.ledger.clear();
-    let outcome = merge_items(&client, LIVE, items).await.unwrap();
+    let outcome = merge_items(&client, LIVE, items, None).await.unwrap();
     assert_eq!(outcome.inserted, deleted.len());
     assert!(outcome.present.is_empty());
     assert_eq!(outcome.calls, dynamodb_calls(&stack));
@@ -532,11 +535,70 @@ async fn every_attribute_type_survives_the_extract() {
     assert_eq!(line["address"]["M"]["city"], json!({"S": "Zürich"}));
     assert!(line["chunks"]["BS"].is_array() && line["tags"]["SS"].is_array());
 
-    merge_items(&client, LIVE, decode_items(&bytes).unwrap())
+    merge_items(&client, LIVE, decode_items(&bytes).unwrap(), None)
         .await
         .unwrap();
     let restored = get(&client, LIVE, "cust#1", 1).await.unwrap();
     assert_eq!(normal(&restored), normal(&read));
+}
+
+/// A batch merged again, its step retried after a try that stopped half-way, reports what
+/// the first try did rather than counting that try's items as present: each transaction's
+/// counts commit with its puts, in the requests table.
+#[tokio::test]
+async fn a_batch_merged_again_reports_the_first_try_s_counts_from_the_ledger() {
+    let (stack, client) = tables().await;
+    // Three transactions: 25, 25 and 10 items; order 30, in the second, is live already.
+    let items: Vec<Item> = (0..60).map(|i| order("cust#1", i, "back")).collect();
+    put_all(&client, LIVE, &[order("cust#1", 30, "edited after the loss")]).await;
+    let ledger = MergeLedger::new(REQUESTS_TABLE, "rr-1#dynamodb:orders#orders#0".into(), Utc::now());
+
+    // The first try stops after its first transaction.
+    let first = merge_items(&client, LIVE, items[..25].to_vec(), Some(&ledger))
+        .await
+        .unwrap();
+    assert_eq!((first.inserted, first.present.len()), (25, 0));
+    // The retry merges the whole batch; so does a third try.
+    for attempt in ["retry", "third try"] {
+        let outcome = merge_items(&client, LIVE, items.clone(), Some(&ledger))
+            .await
+            .unwrap();
+        assert_eq!(outcome.inserted, 59, "{attempt}");
+        assert_eq!(
+            outcome.present,
+            vec![json!({"pk": "cust#1", "sk": 30})],
+            "{attempt}"
+        );
+    }
+    assert_eq!(all(&client, LIVE).await.len(), 60, "every item once");
+    let edited = get(&client, LIVE, "cust#1", 30).await.unwrap();
+    assert_eq!(edited["note"], s("edited after the loss"));
+
+    // The entries, one per transaction, expire with the table's TTL.
+    let entries = all_entries(&client).await;
+    assert_eq!(entries.len(), 3, "{entries:?}");
+    assert!(entries.iter().all(|e| e.contains_key("expires_at")));
+
+    // Without the ledger, the same batch can only count everything present.
+    let plain = merge_items(&client, LIVE, items, None).await.unwrap();
+    assert_eq!((plain.inserted, plain.present.len()), (0, 60));
+    drop(stack);
+}
+
+/// The merge ledger's entries in the requests table.
+async fn all_entries(client: &Client) -> Vec<Item> {
+    let out = client
+        .scan()
+        .table_name(REQUESTS_TABLE)
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    out.items()
+        .iter()
+        .filter(|i| matches!(i.get("id"), Some(AttributeValue::S(id)) if id.starts_with("merged#")))
+        .cloned()
+        .collect()
 }
 
 #[tokio::test]
@@ -556,7 +618,9 @@ async fn a_throttled_merge_backs_off_and_completes_or_fails_retryable() {
     // Throttled three times, then through: every item written once.
     stack.edge.ledger.clear();
     stack.edge.faults.add(throttle(Some(3)));
-    let outcome = merge_items(&client, LIVE, items[..20].to_vec()).await.unwrap();
+    let outcome = merge_items(&client, LIVE, items[..20].to_vec(), None)
+        .await
+        .unwrap();
     assert_eq!(outcome.inserted, 20);
     assert!(outcome.present.is_empty());
     assert_eq!(
@@ -570,7 +634,7 @@ async fn a_throttled_merge_backs_off_and_completes_or_fails_retryable() {
     // Throttled on every try: a retryable error naming the operation and the table, and
     // nothing more written.
     stack.edge.faults.add(throttle(None));
-    let err = merge_items(&client, LIVE, items).await.unwrap_err();
+    let err = merge_items(&client, LIVE, items, None).await.unwrap_err();
     stack.edge.faults.clear();
     assert_eq!(err.kind, FailureKind::Throttled);
     assert!(err.kind.is_retryable());

@@ -433,6 +433,20 @@ async fn dynamodb_item_collections_and_missing_items_come_back_and_live_items_ar
     );
     let (report1, _) = report(&stack, &id).await;
     assert_eq!(table_of(&report1, "events")["merged"]["present"], 1);
+    // Its one transaction recorded its counts beside the requests, for a retried merge.
+    let entry = stack
+        .dynamodb()
+        .get_item()
+        .table_name(REQUESTS_TABLE)
+        .key(
+            "id",
+            AttributeValue::S(format!("merged#{id}#dynamodb:events#events#0#0")),
+        )
+        .send()
+        .await
+        .unwrap();
+    let entry = entry.item().expect("the merge ledger's entry");
+    assert_eq!(entry["inserted"], AttributeValue::N("4".into()));
 
     // Then everything missing: customer#2's item; nothing live is touched.
     let id = file(&stack, Utc::now() - TimeDelta::minutes(30)).await;

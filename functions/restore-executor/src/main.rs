@@ -85,7 +85,7 @@ async fn build(settings: &Settings, bucket: &str, table: &str) -> Executor {
         reports: reports.clone(),
         mergers: vec![
             Arc::new(PgMerger::new(connector(&config), reports.clone())),
-            Arc::new(DynamoMerger::new(dynamodb_client, reports)),
+            Arc::new(DynamoMerger::new(dynamodb_client, reports, table)),
         ],
         batch_rows: number(MERGE_BATCH_ROWS).unwrap_or(DEFAULT_BATCH_ROWS).max(1),
         merge_budget: Duration::from_secs(number(MERGE_BUDGET_SECONDS).unwrap_or(600)),

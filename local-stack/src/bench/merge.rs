@@ -248,7 +248,11 @@ pub async fn dynamodb_calls() -> Result<String, StackError> {
         }
     }
     stack.edge.ledger.clear();
-    let merger = DynamoMerger::new(stack.dynamodb(), Arc::new(MemoryReports::default()));
+    let merger = DynamoMerger::new(
+        stack.dynamodb(),
+        Arc::new(MemoryReports::default()),
+        crate::restore_setup::REQUESTS_TABLE,
+    );
     let resource = ResourceKey::dynamodb("bench-live");
     let selections = [Selection {
         resource: resource.clone(),

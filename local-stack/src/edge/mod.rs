@@ -54,6 +54,8 @@ pub struct Edge {
     rds_manual_snapshots: Mutex<Option<u64>>,
     /// The RDS instances' data, once PostgreSQL is attached.
     databases: OnceLock<Databases>,
+    /// Held while moto answers a DynamoDB call (see [`Edge::forward`]).
+    dynamodb: tokio::sync::Mutex<()>,
     server: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -79,6 +81,7 @@ impl Edge {
             windows: windows::Windows::default(),
             rds_manual_snapshots: Mutex::new(None),
             databases: OnceLock::new(),
+            dynamodb: tokio::sync::Mutex::new(()),
             server: Mutex::new(None),
         });
         let server = http::serve_weak(listener, &edge, "edge stopped", |edge, req| async move {
@@ -155,8 +158,9 @@ impl Edge {
         }
         // An RDS call on a task of its own: hyper drops a request's future when its caller
         // goes away (a function killed by its timeout), and a call moto has made must still
-        // move the data. Other calls stay on the connection's task, as before: run on tasks
-        // of their own, moto's conditional DynamoDB writes were seen to race.
+        // move the data. Other calls stay on the connection's task, as before (run on tasks
+        // of their own, moto's conditional DynamoDB writes were seen to race; `forward` now
+        // lets one DynamoDB call at a time through as well).
         if AwsCall::of(&req).service != "rds" {
             return self.aws(req).await;
         }
@@ -288,6 +292,14 @@ impl Edge {
                 Default::default(),
                 Bytes::from_static(b"moto is not attached"),
             );
+        };
+        // moto's DynamoDB is not safe for concurrent calls: a transaction deep-copies the
+        // tables it writes while other calls change them (a 500, "dictionary changed size
+        // during iteration"), and a conditional write checks, then writes. DynamoDB itself
+        // is, so one DynamoDB call at a time reaches moto.
+        let _one_at_a_time = match AwsCall::of(req).service.as_str() {
+            "dynamodb" => Some(self.dynamodb.lock().await),
+            _ => None,
         };
         let url = format!("{moto}{}", req.uri.path_and_query().map_or("/", |p| p.as_str()));
         let mut builder = hyper::Request::builder().method(req.method.clone()).uri(url);

@@ -35,8 +35,12 @@
 //! lose it, [`ItemPlan`] also names the present items that differ from the extract, and a
 //! key may also be given as the bare partition key value (as `Records::Keys` allows).
 //!
-//! Limits: a retried merge counts the items an earlier, failed try inserted as present; key
-//! numbers given as JSON numbers go through a double (give longer numbers as strings).
+//! A merge given a [`MergeLedger`] records each transaction's counts in the same transaction,
+//! so that merging the same batch again reports what the first try did. Without one, a
+//! retried merge counts the items an earlier, interrupted try inserted as present.
+//!
+//! Limits: key numbers given as JSON numbers go through a double (give longer numbers as
+//! strings).
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -55,6 +59,7 @@ use aws_smithy_types::base64;
 use futures::stream::{self, BoxStream, Stream, StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
 
+use super::dynamodb_merge_ledger::{Entry, MergeLedger};
 use super::dynamodb_sync::{item_text, key_of, Item, CONCURRENCY, MAX_TRIES, SEGMENTS};
 use super::port_error;
 use crate::ports::{FailureKind, PortError};
@@ -1102,18 +1107,23 @@ fn check_item_keys(
 
 /// Writes each item whose key the live table lacks, never overwriting one it holds (see the
 /// module documentation). Items with the same key as an earlier one are counted present.
+///
+/// With a `ledger`, each transaction also records what it did there, and a transaction an
+/// earlier try committed reports that try's counts (see [`MergeLedger`]).
 pub async fn merge_items(
     client: &Client,
     live_table: &str,
     items: Vec<Item>,
+    ledger: Option<&MergeLedger>,
 ) -> Result<MergeOutcome, PortError> {
-    merge_with(client, live_table, items, &Tuning::default()).await
+    merge_with(client, live_table, items, ledger, &Tuning::default()).await
 }
 
 async fn merge_with(
     client: &Client,
     live: &str,
     items: Vec<Item>,
+    ledger: Option<&MergeLedger>,
     tuning: &Tuning,
 ) -> Result<MergeOutcome, PortError> {
     let calls = Calls::default();
@@ -1142,8 +1152,9 @@ async fn merge_with(
         calls: &calls,
         tuning,
     };
-    let results: Vec<(usize, Vec<Value>)> = stream::iter(transactions(unique))
-        .map(|chunk| ctx.merge_transaction(live, &schema, chunk))
+    // Numbered in the extract's order, which a retry reads again: the same transactions.
+    let results: Vec<(usize, Vec<Value>)> = stream::iter(transactions(unique).into_iter().enumerate())
+        .map(|(n, chunk)| ctx.merge_transaction(live, &schema, chunk, ledger.map(|l| (l, n))))
         .buffered(CONCURRENCY)
         .try_collect()
         .await?;
@@ -1206,21 +1217,30 @@ fn value_size(value: &AttributeValue) -> usize {
 
 impl Ctx<'_> {
     /// One transaction of puts, conditional on the key's absence; the number inserted and the
-    /// keys found present.
+    /// keys found present. With a ledger (and the transaction's number), the transaction's
+    /// entry goes last, and an entry already there answers for an earlier try.
     async fn merge_transaction(
         self,
         table: &str,
         schema: &KeySchema,
         mut pending: Vec<Item>,
+        ledger: Option<(&MergeLedger, usize)>,
     ) -> Result<(usize, Vec<Value>), PortError> {
         let mut present = Vec::new();
         let mut capacity_tries = 0;
         let mut token = request_token();
         while !pending.is_empty() {
-            let puts = pending
+            let mut puts = pending
                 .iter()
                 .map(|item| put(table, schema, item))
                 .collect::<Result<Vec<_>, _>>()?;
+            if let Some((ledger, n)) = ledger {
+                let entry = Entry {
+                    inserted: pending.len(),
+                    present: present.clone(),
+                };
+                puts.push(ledger.put(n, &entry)?);
+            }
             self.calls.count();
             let result = self
                 .client
@@ -1233,7 +1253,7 @@ impl Ctx<'_> {
                 Ok(_) => return Ok((pending.len(), present)),
                 Err(e) => e,
             };
-            let reasons: Option<Vec<(Option<String>, Option<String>)>> = match error.as_service_error() {
+            let mut reasons: Option<Vec<(Option<String>, Option<String>)>> = match error.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => Some(
                     cancelled
                         .cancellation_reasons()
@@ -1243,8 +1263,25 @@ impl Ctx<'_> {
                 ),
                 _ => None,
             };
+            let mut ledger_busy = false;
+            if let (Some((ledger, n)), Some(reasons)) = (ledger, reasons.as_mut()) {
+                // The entry's reason is last; a count that does not fit is refused below.
+                if reasons.len() == pending.len() + 1 {
+                    let (code, _) = reasons.pop().expect("the entry's reason");
+                    match code.as_deref() {
+                        Some(CONDITION_FAILED) => {
+                            self.calls.count();
+                            let entry = ledger.read(self.client, n).await?;
+                            tracing::info!(table, transaction = n, "transaction committed by an earlier try");
+                            return Ok((entry.inserted, entry.present));
+                        }
+                        Some(c) if CAPACITY_REASONS.contains(&c) => ledger_busy = true,
+                        _ => {}
+                    }
+                }
+            }
             let capacity = if let Some(reasons) = reasons {
-                let (rest, found, capacity) = sort_cancelled(table, schema, pending, &reasons)?;
+                let (rest, found, capacity) = sort_cancelled(table, schema, pending, &reasons, ledger_busy)?;
                 pending = rest;
                 present.extend(found);
                 // Other puts now: a new token (one reused with other parameters is refused
@@ -1286,6 +1323,7 @@ fn sort_cancelled(
     schema: &KeySchema,
     items: Vec<Item>,
     reasons: &[(Option<String>, Option<String>)],
+    ledger_busy: bool,
 ) -> Result<(Vec<Item>, Vec<Value>, bool), PortError> {
     let refused =
         |why: String| PortError::new("TransactWriteItems", resource(table), FailureKind::Refused, why);
@@ -1298,7 +1336,7 @@ fn sort_cancelled(
     }
     let mut retry = Vec::new();
     let mut present = Vec::new();
-    let mut capacity = false;
+    let mut capacity = ledger_busy;
     for (item, (code, message)) in items.into_iter().zip(reasons) {
         match code.as_deref().unwrap_or("None") {
             CONDITION_FAILED => present.push(schema.key_json(&item)),
@@ -1645,7 +1683,7 @@ mod tests {
         let describe = describe();
         let client = client(&[&describe, &transact]);
         let items = vec![item("a", 1, "x"), item("b", 1, "x"), item("c", 1, "x")];
-        let outcome = merge_with(&client, "live", items, &FAST).await.unwrap();
+        let outcome = merge_with(&client, "live", items, None, &FAST).await.unwrap();
         assert_eq!(outcome.inserted, 2);
         assert_eq!(outcome.present, vec![json!({"pk": "b", "sk": 1})]);
         assert_eq!(outcome.calls, 3, "DescribeTable and two transactions");
@@ -1653,6 +1691,40 @@ mod tests {
         assert_eq!(seen[0].0, ["a", "b", "c"]);
         assert_eq!(seen[1].0, ["a", "c"]);
         assert_ne!(seen[0].1, seen[1].1, "other puts, another token");
+    }
+
+    #[tokio::test]
+    async fn a_ledger_entry_throttled_in_its_transaction_is_written_again_with_it() {
+        let tries: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
+        let log = tries.clone();
+        let transact = mock!(Client::transact_write_items).then_compute_response(move |input| {
+            let tables = input
+                .transact_items()
+                .iter()
+                .filter_map(|t| t.put())
+                .map(|p| p.table_name().to_string())
+                .collect::<Vec<_>>();
+            let first = {
+                let mut log = log.lock().unwrap();
+                log.push(tables);
+                log.len() == 1
+            };
+            if first {
+                MockResponse::Error(cancelled(&["None", "ThrottlingError"]))
+            } else {
+                MockResponse::Output(TransactWriteItemsOutput::builder().build())
+            }
+        });
+        let describe = describe();
+        let client = client(&[&describe, &transact]);
+        let ledger = MergeLedger::new("requests", "rr-1#dynamodb:live#live#0".into(), chrono::Utc::now());
+        let outcome = merge_with(&client, "live", vec![item("a", 1, "x")], Some(&ledger), &FAST)
+            .await
+            .unwrap();
+        assert_eq!((outcome.inserted, outcome.present.len()), (1, 0));
+        assert_eq!(outcome.calls, 3, "DescribeTable and two transactions");
+        let tries = tries.lock().unwrap();
+        assert_eq!(*tries, vec![vec!["live".to_string(), "requests".to_string()]; 2]);
     }
 
     #[tokio::test]
@@ -1672,7 +1744,7 @@ mod tests {
         });
         let describe = describe();
         let client = client(&[&describe, &transact]);
-        let outcome = merge_with(&client, "live", vec![item("a", 1, "x")], &FAST)
+        let outcome = merge_with(&client, "live", vec![item("a", 1, "x")], None, &FAST)
             .await
             .unwrap();
         assert_eq!(outcome.inserted, 1);
@@ -1689,7 +1761,7 @@ mod tests {
         let transact = mock!(Client::transact_write_items).then_error(throttled);
         let describe = describe();
         let client = client(&[&describe, &transact]);
-        let err = merge_with(&client, "live", vec![item("a", 1, "x")], &FAST)
+        let err = merge_with(&client, "live", vec![item("a", 1, "x")], None, &FAST)
             .await
             .unwrap_err();
         assert_eq!(err.kind, FailureKind::Throttled);
@@ -1712,7 +1784,7 @@ mod tests {
         let describe = describe();
         let client = client(&[&describe, &transact]);
         let items = vec![item("a", 1, "x"), item("b", 1, "x")];
-        let err = merge_with(&client, "live", items, &FAST).await.unwrap_err();
+        let err = merge_with(&client, "live", items, None, &FAST).await.unwrap_err();
         assert_eq!(err.kind, FailureKind::Throttled, "{err}");
         assert!(err.message.contains("1 items still not written"), "{err}");
         assert_eq!(transact.num_calls(), FAST.max_tries as usize);
@@ -1725,7 +1797,7 @@ mod tests {
         let describe = describe();
         let client = client(&[&describe, &transact]);
         let items = vec![item("a", 1, "x"), item("b", 2, "x")];
-        let err = merge_with(&client, "live", items, &FAST).await.unwrap_err();
+        let err = merge_with(&client, "live", items, None, &FAST).await.unwrap_err();
         assert_eq!(err.kind, FailureKind::Refused);
         assert!(err.message.contains(r#"{"pk":"b","sk":2}"#), "{err}");
         assert!(err.message.contains("ValidationError"), "{err}");
@@ -1742,7 +1814,7 @@ mod tests {
         no_sort_key.remove("sk");
         let mut text_sort_key = item("b", 1, "x");
         text_sort_key.insert("sk".into(), AttributeValue::S("1".into()));
-        let err = merge_with(&client, "live", vec![no_sort_key, text_sort_key], &FAST)
+        let err = merge_with(&client, "live", vec![no_sort_key, text_sort_key], None, &FAST)
             .await
             .unwrap_err();
         assert_eq!(err.kind, FailureKind::Refused);
@@ -2039,6 +2111,7 @@ mod tests {
             &schema(),
             vec![item("a", 1, "x"), item("b", 1, "x")],
             &reasons,
+            false,
         )
         .unwrap_err();
         assert_eq!(err.kind, FailureKind::Refused);
@@ -2059,7 +2132,7 @@ mod tests {
             |_| async { Ok(()) },
         ));
         send(plan_items(&client, "live", &[]));
-        send(merge_items(&client, "live", Vec::new()));
+        send(merge_items(&client, "live", Vec::new(), None));
     }
 
     #[test]

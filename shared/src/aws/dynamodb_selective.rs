@@ -4,17 +4,20 @@
 //! A DynamoDB resource is one table, so its selections name that table. Each page of
 //! selected items becomes one batch: JSON lines of DynamoDB JSON, gzip, with its SHA-256 in
 //! the manifest. Writes are conditional on the key being absent, so a batch merged twice
-//! never overwrites or duplicates an item; the second time its items count as present.
+//! never overwrites or duplicates an item, and each transaction records its counts in
+//! Lifeboat's requests table ([`MergeLedger`]), so the second time reports the first's.
 
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use chrono::Utc;
 use sha2::{Digest, Sha256};
 
 use super::dynamodb_merge::{
     decode_items, encode_items, key_schema, merge_items, plan_items, select_items, ItemSelection,
 };
+use super::dynamodb_merge_ledger::MergeLedger;
 use crate::catalog::ResourceKind;
 use crate::execution::packing::{pack, sha256, unpack};
 use crate::execution::selective::{
@@ -29,11 +32,17 @@ use crate::request::decision::Records;
 pub struct DynamoMerger {
     client: Client,
     store: Arc<dyn ReportSink>,
+    /// Lifeboat's requests table, which holds the merge ledger's entries.
+    ledger_table: String,
 }
 
 impl DynamoMerger {
-    pub fn new(client: Client, store: Arc<dyn ReportSink>) -> Self {
-        DynamoMerger { client, store }
+    pub fn new(client: Client, store: Arc<dyn ReportSink>, ledger_table: impl Into<String>) -> Self {
+        DynamoMerger {
+            client,
+            store,
+            ledger_table: ledger_table.into(),
+        }
     }
 
     async fn read_batch(&self, batch: &BatchFile) -> Result<Vec<u8>, PortError> {
@@ -146,7 +155,12 @@ impl Merger for DynamoMerger {
 
     async fn merge(&self, request: &MergeRequest<'_>) -> Result<BatchResult, PortError> {
         let items = decode_items(&self.read_batch(request.batch).await?)?;
-        let outcome = merge_items(&self.client, request.production, items).await?;
+        let batch = format!(
+            "{}#{}#{}#{}",
+            request.request_id, request.resource, request.table.table, request.batch.index
+        );
+        let ledger = MergeLedger::new(&self.ledger_table, batch, Utc::now());
+        let outcome = merge_items(&self.client, request.production, items, Some(&ledger)).await?;
         Ok(BatchResult {
             inserted: outcome.inserted as u64,
             present: outcome.present.len() as u64,

@@ -7,6 +7,7 @@
 pub mod catalog_table;
 pub mod dynamodb;
 pub mod dynamodb_merge;
+pub mod dynamodb_merge_ledger;
 pub mod dynamodb_restore;
 pub mod dynamodb_selective;
 pub mod dynamodb_sync;
