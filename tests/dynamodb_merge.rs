@@ -577,7 +577,17 @@ async fn a_batch_merged_again_reports_the_first_try_s_counts_from_the_ledger() {
     // The entries, one per transaction, expire with the table's TTL.
     let entries = all_entries(&client).await;
     assert_eq!(entries.len(), 3, "{entries:?}");
-    assert!(entries.iter().all(|e| e.contains_key("expires_at")));
+    let in_30_days = (Utc::now() + chrono::TimeDelta::days(30)).timestamp();
+    for e in &entries {
+        let Some(AttributeValue::N(at)) = e.get("expires_at") else {
+            panic!("an entry without its expiry: {e:?}")
+        };
+        let at: i64 = at.parse().unwrap();
+        assert!(
+            (in_30_days - 600..=in_30_days).contains(&at),
+            "{at} vs {in_30_days}"
+        );
+    }
 
     // Without the ledger, the same batch can only count everything present.
     let plain = merge_items(&client, LIVE, items, None).await.unwrap();

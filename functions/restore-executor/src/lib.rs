@@ -149,6 +149,10 @@ impl Executor {
                 Err(e) => return Err(save_failed(step, id, e)),
             };
             let newer = self.load(id, step).await?;
+            if newer.request.run == next.request.run {
+                // Our own write: applied, and its answer lost to the SDK's retry.
+                return Ok(newer);
+            }
             if newer.request.run != stored.request.run {
                 return Err(save_failed(step, id, error));
             }

@@ -857,8 +857,19 @@ struct Interleaved {
     inner: Arc<MemoryRequests>,
     before: usize,
     writes: std::sync::atomic::AtomicUsize,
-    /// The other write changes the run too, as another execution of the step would.
-    changes_run: bool,
+    meanwhile: Meanwhile,
+}
+
+/// What happens at the executor's write number `before`.
+#[derive(Clone, Copy, PartialEq)]
+enum Meanwhile {
+    /// The intake records a confirmation first.
+    Confirmation,
+    /// Another execution of the step writes the run first.
+    OtherRun,
+    /// The write is applied, but its answer is lost: the SDK's retry of it fails its
+    /// condition.
+    AnswerLost,
 }
 
 impl Interleaved {
@@ -868,7 +879,7 @@ impl Interleaved {
         let stored = self.inner.get(id).await.unwrap().unwrap();
         let mut next = stored.clone();
         next.task_token = None;
-        if self.changes_run {
+        if self.meanwhile == Meanwhile::OtherRun {
             let run = next.request.run.as_mut().unwrap();
             run.record(Step::Merge, now(), "merged by someone else");
         }
@@ -902,25 +913,39 @@ impl RequestStore for Interleaved {
     }
 
     async fn replace(&self, request: &StoredRequest, expected_version: u64) -> Result<(), PortError> {
-        if self.writes.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == self.before {
-            self.record_confirmation(&request.request.id).await;
+        if self.writes.fetch_add(1, std::sync::atomic::Ordering::SeqCst) != self.before {
+            return self.inner.replace(request, expected_version).await;
         }
+        if self.meanwhile == Meanwhile::AnswerLost {
+            self.inner.replace(request, expected_version).await?;
+            return Err(PortError::new(
+                "PutItem",
+                &request.request.id,
+                lifeboat::ports::FailureKind::Conflict,
+                "the conditional request failed",
+            ));
+        }
+        self.record_confirmation(&request.request.id).await;
         self.inner.replace(request, expected_version).await
     }
+}
+
+/// `meanwhile` happens at the merge step's second write, the one recording batch 0 merged
+/// (its first marks production touched).
+fn meanwhile_at_batch_save(w: &mut World, meanwhile: Meanwhile) {
+    w.executor.requests = Arc::new(Interleaved {
+        inner: w.requests.clone(),
+        before: 1,
+        writes: 0.into(),
+        meanwhile,
+    });
 }
 
 #[tokio::test]
 async fn a_confirmation_recorded_while_a_batch_merges_neither_fails_the_step_nor_merges_twice() {
     let mut w = world();
     let merger = selective_staged(&mut w).await;
-    // The step's first write marks production touched; the second records batch 0
-    // merged, and the intake's write lands just before it.
-    w.executor.requests = Arc::new(Interleaved {
-        inner: w.requests.clone(),
-        before: 1,
-        writes: 0.into(),
-        changes_run: false,
-    });
+    meanwhile_at_batch_save(&mut w, Meanwhile::Confirmation);
     let answer = handle(&w, merge_event()).await.unwrap();
     assert_eq!(answer["done"], true, "{answer}");
     assert_eq!(merger.merge_calls(), 4, "every batch merged once");
@@ -937,15 +962,21 @@ async fn a_confirmation_recorded_while_a_batch_merges_neither_fails_the_step_nor
 }
 
 #[tokio::test]
+async fn a_run_save_applied_but_answered_as_a_conflict_is_taken_as_saved() {
+    let mut w = world();
+    let merger = selective_staged(&mut w).await;
+    meanwhile_at_batch_save(&mut w, Meanwhile::AnswerLost);
+    let answer = handle(&w, merge_event()).await.unwrap();
+    assert_eq!(answer["done"], true, "{answer}");
+    assert_eq!(merger.merge_calls(), 4, "every batch merged once");
+    assert_eq!(run_of(&w).await.selective.unwrap().merged.len(), 4);
+}
+
+#[tokio::test]
 async fn a_run_changed_by_someone_else_while_a_batch_merges_is_a_conflict_to_retry() {
     let mut w = world();
     selective_staged(&mut w).await;
-    w.executor.requests = Arc::new(Interleaved {
-        inner: w.requests.clone(),
-        before: 1,
-        writes: 0.into(),
-        changes_run: true,
-    });
+    meanwhile_at_batch_save(&mut w, Meanwhile::OtherRun);
     let e = handle(&w, merge_event()).await.unwrap_err();
     assert_eq!(e.name, lifeboat::execution::error::RETRYABLE, "{e}");
     let run = run_of(&w).await;

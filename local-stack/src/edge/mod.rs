@@ -55,7 +55,7 @@ pub struct Edge {
     /// The RDS instances' data, once PostgreSQL is attached.
     databases: OnceLock<Databases>,
     /// Held while moto answers a DynamoDB call (see [`Edge::forward`]).
-    dynamodb: tokio::sync::Mutex<()>,
+    dynamodb: Arc<tokio::sync::Mutex<()>>,
     server: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -81,7 +81,7 @@ impl Edge {
             windows: windows::Windows::default(),
             rds_manual_snapshots: Mutex::new(None),
             databases: OnceLock::new(),
-            dynamodb: tokio::sync::Mutex::new(()),
+            dynamodb: Arc::default(),
             server: Mutex::new(None),
         });
         let server = http::serve_weak(listener, &edge, "edge stopped", |edge, req| async move {
@@ -293,14 +293,6 @@ impl Edge {
                 Bytes::from_static(b"moto is not attached"),
             );
         };
-        // moto's DynamoDB is not safe for concurrent calls: a transaction deep-copies the
-        // tables it writes while other calls change them (a 500, "dictionary changed size
-        // during iteration"), and a conditional write checks, then writes. DynamoDB itself
-        // is, so one DynamoDB call at a time reaches moto.
-        let _one_at_a_time = match AwsCall::of(req).service.as_str() {
-            "dynamodb" => Some(self.dynamodb.lock().await),
-            _ => None,
-        };
         let url = format!("{moto}{}", req.uri.path_and_query().map_or("/", |p| p.as_str()));
         let mut builder = hyper::Request::builder().method(req.method.clone()).uri(url);
         for (name, value) in &req.headers {
@@ -311,7 +303,25 @@ impl Edge {
         let request = builder
             .body(http_body_util::Full::new(req.body.clone()))
             .expect("a received request can be re-sent");
-        match self.client.send_full(request).await {
+        // moto's DynamoDB is not safe for concurrent calls: a transaction deep-copies the
+        // tables it writes while other calls change them (a 500, "dictionary changed size
+        // during iteration"), and a conditional write checks, then writes. DynamoDB itself
+        // is, so one DynamoDB call at a time reaches moto, on a task of its own that keeps
+        // the turn until moto answers even if the caller goes away meanwhile.
+        let answer = if is_dynamodb(req) {
+            let turn = self.dynamodb.clone().lock_owned().await;
+            let client = self.client.clone();
+            tokio::spawn(async move {
+                let answer = client.send_full(request).await;
+                drop(turn);
+                answer
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("the call to moto failed: {e}")))
+        } else {
+            self.client.send_full(request).await
+        };
+        match answer {
             Ok(answer) => answer,
             Err(e) => (
                 StatusCode::BAD_GATEWAY,
@@ -486,4 +496,10 @@ pub(crate) fn rebuild(status: StatusCode, headers: &hyper::HeaderMap, body: Byte
     builder
         .body(http_body_util::Full::new(body))
         .expect("valid response")
+}
+
+/// A DynamoDB call, told by its JSON protocol's target header (without reading the body).
+fn is_dynamodb(req: &Received) -> bool {
+    req.header("x-amz-target")
+        .is_some_and(|t| t.starts_with("DynamoDB_"))
 }

@@ -59,7 +59,7 @@ use aws_smithy_types::base64;
 use futures::stream::{self, BoxStream, Stream, StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
 
-use super::dynamodb_merge_ledger::{Entry, MergeLedger};
+use super::dynamodb_merge_ledger::{keys_sha256, Entry, MergeLedger};
 use super::dynamodb_sync::{item_text, key_of, Item, CONCURRENCY, MAX_TRIES, SEGMENTS};
 use super::port_error;
 use crate::ports::{FailureKind, PortError};
@@ -1229,6 +1229,8 @@ impl Ctx<'_> {
         let mut present = Vec::new();
         let mut capacity_tries = 0;
         let mut token = request_token();
+        let keys =
+            ledger.map(|_| keys_sha256(&pending.iter().map(|i| schema.key_json(i)).collect::<Vec<_>>()));
         while !pending.is_empty() {
             let mut puts = pending
                 .iter()
@@ -1239,7 +1241,7 @@ impl Ctx<'_> {
                     inserted: pending.len(),
                     present: present.clone(),
                 };
-                puts.push(ledger.put(n, &entry)?);
+                puts.push(ledger.put(n, keys.as_deref().unwrap_or_default(), &entry)?);
             }
             self.calls.count();
             let result = self
@@ -1267,16 +1269,28 @@ impl Ctx<'_> {
             if let (Some((ledger, n)), Some(reasons)) = (ledger, reasons.as_mut()) {
                 // The entry's reason is last; a count that does not fit is refused below.
                 if reasons.len() == pending.len() + 1 {
-                    let (code, _) = reasons.pop().expect("the entry's reason");
-                    match code.as_deref() {
-                        Some(CONDITION_FAILED) => {
+                    let (code, message) = reasons.pop().expect("the entry's reason");
+                    match code.as_deref().unwrap_or("None") {
+                        CONDITION_FAILED => {
                             self.calls.count();
-                            let entry = ledger.read(self.client, n).await?;
+                            let keys = keys.as_deref().unwrap_or_default();
+                            let entry = ledger.read(self.client, n, keys).await?;
                             tracing::info!(table, transaction = n, "transaction committed by an earlier try");
                             return Ok((entry.inserted, entry.present));
                         }
-                        Some(c) if CAPACITY_REASONS.contains(&c) => ledger_busy = true,
-                        _ => {}
+                        c if CAPACITY_REASONS.contains(&c) => ledger_busy = true,
+                        "None" | "" => {}
+                        other => {
+                            return Err(PortError::new(
+                                "TransactWriteItems",
+                                resource(&ledger.table),
+                                FailureKind::Refused,
+                                format!(
+                                    "the merge ledger's entry for transaction {n} was refused: {other}: {}",
+                                    message.as_deref().unwrap_or("no message")
+                                ),
+                            ))
+                        }
                     }
                 }
             }
@@ -1533,6 +1547,7 @@ mod tests {
     use aws_sdk_dynamodb::config::retry::RetryConfig;
     use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
     use aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput;
+    use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
     use aws_sdk_dynamodb::operation::transact_write_items::{
         TransactWriteItemsInput, TransactWriteItemsOutput,
     };
@@ -1725,6 +1740,66 @@ mod tests {
         assert_eq!(outcome.calls, 3, "DescribeTable and two transactions");
         let tries = tries.lock().unwrap();
         assert_eq!(*tries, vec![vec!["live".to_string(), "requests".to_string()]; 2]);
+    }
+
+    /// A transaction whose entry an earlier try wrote: cancelled on every condition, and
+    /// answered from the entry `stored` (its `keys_sha256`, its counts).
+    async fn merged_again(stored: Item) -> Result<MergeOutcome, PortError> {
+        let transact = mock!(Client::transact_write_items)
+            .then_error(|| cancelled(&[CONDITION_FAILED, CONDITION_FAILED, CONDITION_FAILED]));
+        let entry = mock!(Client::get_item)
+            .match_requests(|r| r.table_name() == Some("requests") && r.consistent_read() == Some(true))
+            .then_output(move || GetItemOutput::builder().set_item(Some(stored.clone())).build());
+        let describe = describe();
+        let client = client(&[&describe, &transact, &entry]);
+        let ledger = MergeLedger::new("requests", "rr-1#dynamodb:live#live#0".into(), chrono::Utc::now());
+        let items = vec![item("a", 1, "x"), item("b", 1, "x")];
+        merge_with(&client, "live", items, Some(&ledger), &FAST).await
+    }
+
+    fn entry(keys: &str) -> Item {
+        HashMap::from([
+            ("inserted".to_string(), AttributeValue::N("1".into())),
+            (
+                "present".to_string(),
+                AttributeValue::S(r#"[{"pk":"b","sk":1}]"#.into()),
+            ),
+            ("keys_sha256".to_string(), AttributeValue::S(keys.into())),
+        ])
+    }
+
+    #[tokio::test]
+    async fn a_transaction_an_earlier_try_committed_answers_with_its_entry() {
+        let keys = keys_sha256(&[json!({"pk": "a", "sk": 1}), json!({"pk": "b", "sk": 1})]);
+        let outcome = merged_again(entry(&keys)).await.unwrap();
+        assert_eq!(outcome.inserted, 1);
+        assert_eq!(outcome.present, vec![json!({"pk": "b", "sk": 1})]);
+        assert_eq!(outcome.calls, 3, "DescribeTable, the transaction, the entry");
+
+        // An entry about other keys (the batch cut differently) is not trusted.
+        let other = keys_sha256(&[json!({"pk": "a", "sk": 1})]);
+        let err = merged_again(entry(&other)).await.unwrap_err();
+        assert_eq!(err.kind, FailureKind::Refused);
+        assert!(err.message.contains("about other items"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_ledger_entry_refused_for_its_own_reason_is_named() {
+        let transact =
+            mock!(Client::transact_write_items).then_error(|| cancelled(&["None", "ValidationError"]));
+        let describe = describe();
+        let client = client(&[&describe, &transact]);
+        let ledger = MergeLedger::new("requests", "rr-1#dynamodb:live#live#0".into(), chrono::Utc::now());
+        let err = merge_with(&client, "live", vec![item("a", 1, "x")], Some(&ledger), &FAST)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, FailureKind::Refused);
+        assert_eq!(err.resource, "dynamodb:requests");
+        assert!(
+            err.message
+                .contains("entry for transaction 0 was refused: ValidationError"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

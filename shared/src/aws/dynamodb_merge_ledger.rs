@@ -6,13 +6,16 @@
 //! table has no room for one, but `TransactWriteItems` spans tables of one account: each
 //! transaction of puts carries one more put, of `merged#<batch>#<transaction>`, conditional
 //! on its absence. The puts and the entry commit together or not at all, so a transaction
-//! whose entry exists is known done, with the counts the entry holds. Entries expire (the
-//! table's TTL) after [`ENTRY_TTL`]: the report keeps the result for good.
+//! whose entry exists is known done, with the counts the entry holds. An entry also holds
+//! the SHA-256 of its transaction's keys: one found for other keys (the batch cut into
+//! transactions differently, by another release) is refused rather than trusted. Entries
+//! expire (the table's TTL) after [`ENTRY_TTL`]: the report keeps the result for good.
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use super::port_error;
 use crate::ports::{FailureKind, PortError};
@@ -40,6 +43,16 @@ pub struct Entry {
     pub present: Vec<Value>,
 }
 
+/// The SHA-256 (hex) of a transaction's keys, in order: which items an entry is about.
+pub fn keys_sha256<'a>(keys: impl IntoIterator<Item = &'a Value>) -> String {
+    let mut hash = Sha256::new();
+    for key in keys {
+        hash.update(key.to_string().as_bytes());
+        hash.update(b"\n");
+    }
+    hex::encode(hash.finalize())
+}
+
 impl MergeLedger {
     pub fn new(table: &str, batch: String, now: DateTime<Utc>) -> Self {
         MergeLedger {
@@ -53,9 +66,10 @@ impl MergeLedger {
         format!("{PREFIX}{}#{transaction}", self.batch)
     }
 
-    /// The put recording that transaction number `transaction` of the batch commits `entry`;
-    /// it fails its condition when an earlier try committed it.
-    pub fn put(&self, transaction: usize, entry: &Entry) -> Result<TransactWriteItem, PortError> {
+    /// The put recording that transaction number `transaction` of the batch, of the keys
+    /// whose [`keys_sha256`] is `keys`, commits `entry`; it fails its condition when an
+    /// earlier try committed it.
+    pub fn put(&self, transaction: usize, keys: &str, entry: &Entry) -> Result<TransactWriteItem, PortError> {
         let id = self.id(transaction);
         let present = serde_json::to_string(&entry.present).unwrap_or_else(|_| "[]".into());
         let put = Put::builder()
@@ -63,6 +77,7 @@ impl MergeLedger {
             .item("id", AttributeValue::S(id.clone()))
             .item("inserted", AttributeValue::N(entry.inserted.to_string()))
             .item("present", AttributeValue::S(present))
+            .item("keys_sha256", AttributeValue::S(keys.to_string()))
             .item(
                 "expires_at",
                 AttributeValue::N(self.expires_at.timestamp().to_string()),
@@ -73,8 +88,9 @@ impl MergeLedger {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    /// What an earlier try of transaction `transaction` committed (strongly consistent).
-    pub async fn read(&self, client: &Client, transaction: usize) -> Result<Entry, PortError> {
+    /// What an earlier try of transaction `transaction`, of the keys whose [`keys_sha256`]
+    /// is `keys`, committed (strongly consistent).
+    pub async fn read(&self, client: &Client, transaction: usize, keys: &str) -> Result<Entry, PortError> {
         let id = self.id(transaction);
         let out = client
             .get_item()
@@ -93,6 +109,11 @@ impl MergeLedger {
             )
         };
         let item = out.item().ok_or_else(|| unreadable("is gone"))?;
+        if item.get("keys_sha256") != Some(&AttributeValue::S(keys.to_string())) {
+            return Err(unreadable(
+                "is about other items (the batch was cut into transactions differently)",
+            ));
+        }
         let inserted = match item.get("inserted") {
             Some(AttributeValue::N(n)) => n.parse().ok(),
             _ => None,

@@ -4,8 +4,10 @@
 //! needs to find and guard it: `instance_id` and `submitted_at` (the key of the
 //! `instance-requests` index that lists an instance's requests), `status`, `version` (the
 //! optimistic lock of every change) and `task_token` (never part of the document, so it is
-//! never shown). Idempotency records live in the same table under `idempotency#<scope>`,
-//! without `instance_id`, so the index never lists them; their TTL is a day.
+//! never shown). Other records live in the same table under ids with a `#`, which no request
+//! id has, and without `instance_id`, so the index never lists them: idempotency records
+//! (`idempotency#<scope>`, a day's TTL), resource locks (`lock#<resource>`), and the
+//! DynamoDB merge ledger's entries (`merged#…`, see `dynamodb_merge_ledger`).
 
 use std::collections::HashMap;
 
@@ -117,7 +119,8 @@ impl RequestStore for RequestsTable {
     }
 
     async fn get(&self, id: &str) -> Result<Option<StoredRequest>, PortError> {
-        if id.starts_with(IDEMPOTENCY_PREFIX) {
+        if id.contains('#') {
+            // Not a request id: one of the other records the table holds.
             return Ok(None);
         }
         let out = self
