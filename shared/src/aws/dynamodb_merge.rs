@@ -1267,31 +1267,17 @@ impl Ctx<'_> {
             };
             let mut ledger_busy = false;
             if let (Some((ledger, n)), Some(reasons)) = (ledger, reasons.as_mut()) {
-                // The entry's reason is last; a count that does not fit is refused below.
-                if reasons.len() == pending.len() + 1 {
-                    let (code, message) = reasons.pop().expect("the entry's reason");
-                    match code.as_deref().unwrap_or("None") {
-                        CONDITION_FAILED => {
-                            self.calls.count();
-                            let keys = keys.as_deref().unwrap_or_default();
-                            let entry = ledger.read(self.client, n, keys).await?;
-                            tracing::info!(table, transaction = n, "transaction committed by an earlier try");
-                            return Ok((entry.inserted, entry.present));
-                        }
-                        c if CAPACITY_REASONS.contains(&c) => ledger_busy = true,
-                        "None" | "" => {}
-                        other => {
-                            return Err(PortError::new(
-                                "TransactWriteItems",
-                                resource(&ledger.table),
-                                FailureKind::Refused,
-                                format!(
-                                    "the merge ledger's entry for transaction {n} was refused: {other}: {}",
-                                    message.as_deref().unwrap_or("no message")
-                                ),
-                            ))
-                        }
+                match take_entry_reason(reasons, pending.len(), ledger, n)? {
+                    EntryReason::Committed => {
+                        self.calls.count();
+                        let entry = ledger
+                            .read(self.client, n, keys.as_deref().unwrap_or_default())
+                            .await?;
+                        tracing::info!(table, transaction = n, "transaction committed by an earlier try");
+                        return Ok((entry.inserted, entry.present));
                     }
+                    EntryReason::Busy => ledger_busy = true,
+                    EntryReason::Fine => {}
                 }
             }
             let capacity = if let Some(reasons) = reasons {
@@ -1327,6 +1313,45 @@ impl Ctx<'_> {
             }
         }
         Ok((0, present))
+    }
+}
+
+/// What a cancelled transaction says of its ledger entry.
+enum EntryReason {
+    /// Its condition failed: an earlier try committed the transaction.
+    Committed,
+    /// Throttled or in a conflict: worth another try.
+    Busy,
+    /// Nothing against it (or reasons that do not fit the items, which
+    /// [`sort_cancelled`] refuses).
+    Fine,
+}
+
+/// Takes the entry's reason, the last, off a cancelled transaction's `reasons` for `items`
+/// puts and its entry; an entry refused for a reason of its own is an error naming it.
+fn take_entry_reason(
+    reasons: &mut Vec<(Option<String>, Option<String>)>,
+    items: usize,
+    ledger: &MergeLedger,
+    n: usize,
+) -> Result<EntryReason, PortError> {
+    if reasons.len() != items + 1 {
+        return Ok(EntryReason::Fine);
+    }
+    let (code, message) = reasons.pop().expect("the entry's reason");
+    match code.as_deref().unwrap_or("None") {
+        CONDITION_FAILED => Ok(EntryReason::Committed),
+        c if CAPACITY_REASONS.contains(&c) => Ok(EntryReason::Busy),
+        "None" | "" => Ok(EntryReason::Fine),
+        other => Err(PortError::new(
+            "TransactWriteItems",
+            resource(&ledger.table),
+            FailureKind::Refused,
+            format!(
+                "the merge ledger's entry for transaction {n} was refused: {other}: {}",
+                message.as_deref().unwrap_or("no message")
+            ),
+        )),
     }
 }
 
