@@ -27,6 +27,12 @@ const TARGET_PARAMS: &[&str] = &[
 ];
 
 impl AwsCall {
+    /// Only the SigV4 service of a request (its headers, not its body): cheaper than
+    /// [`AwsCall::of`] where that is all a decision needs.
+    pub fn service_of(req: &Received) -> String {
+        credential_scope(req).map_or_else(|| "unknown".into(), |(_, service)| service)
+    }
+
     pub fn of(req: &Received) -> AwsCall {
         let (caller, service) =
             credential_scope(req).unwrap_or_else(|| ("anonymous".into(), "unknown".into()));

@@ -161,7 +161,7 @@ impl Edge {
         // move the data. Other calls stay on the connection's task, as before (run on tasks
         // of their own, moto's conditional DynamoDB writes were seen to race; `forward` now
         // lets one DynamoDB call at a time through as well).
-        if AwsCall::of(&req).service != "rds" {
+        if AwsCall::service_of(&req) != "rds" {
             return self.aws(req).await;
         }
         match tokio::spawn(self.clone().aws(req)).await {
@@ -308,7 +308,7 @@ impl Edge {
         // during iteration"), and a conditional write checks, then writes. DynamoDB itself
         // is, so one DynamoDB call at a time reaches moto, on a task of its own that keeps
         // the turn until moto answers even if the caller goes away meanwhile.
-        let answer = if is_dynamodb(req) {
+        let answer = if AwsCall::service_of(req) == "dynamodb" {
             let turn = self.dynamodb.clone().lock_owned().await;
             let client = self.client.clone();
             tokio::spawn(async move {
@@ -496,10 +496,4 @@ pub(crate) fn rebuild(status: StatusCode, headers: &hyper::HeaderMap, body: Byte
     builder
         .body(http_body_util::Full::new(body))
         .expect("valid response")
-}
-
-/// A DynamoDB call, told by its JSON protocol's target header (without reading the body).
-fn is_dynamodb(req: &Received) -> bool {
-    req.header("x-amz-target")
-        .is_some_and(|t| t.starts_with("DynamoDB_"))
 }
