@@ -519,3 +519,112 @@ async fn a_misconfigured_function_answers_configuration_naming_the_variable() {
     }
     assert!(catalog(&stack).await.is_empty());
 }
+
+/// The policy's point-in-time window is a minimum: an instance or table that keeps more
+/// recovery history keeps all of it (reported `exceeds`); only a shorter or disabled window
+/// is raised.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_longer_point_in_time_window_is_kept_and_only_a_shorter_one_raised() {
+    let stack = stack().await;
+    resources::rds_instance(&stack, "long-db", &ACME, 14)
+        .await
+        .unwrap();
+    resources::rds_instance(&stack, "short-db", &ACME, 1)
+        .await
+        .unwrap();
+    resources::dynamodb_table(&stack, "long-table", &ACME)
+        .await
+        .unwrap();
+    resources::dynamodb_table(&stack, "off-table", &ACME)
+        .await
+        .unwrap();
+    let spec = aws_sdk_dynamodb::types::PointInTimeRecoverySpecification::builder()
+        .point_in_time_recovery_enabled(true)
+        .recovery_period_in_days(35)
+        .build()
+        .unwrap();
+    stack
+        .dynamodb()
+        .update_continuous_backups()
+        .table_name("long-table")
+        .point_in_time_recovery_specification(spec)
+        .send()
+        .await
+        .unwrap();
+
+    stack.edge.ledger.clear();
+    let summary = tick(&stack, CREATOR, "2026-11-28T03:00:00Z").await;
+    let pitr_of = |name: &str| {
+        summary["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["resource"].as_str().unwrap().ends_with(&format!(":{name}")))
+            .map(|r| r["pitr"].clone())
+            .unwrap_or_else(|| panic!("{name} in {summary}"))
+    };
+    assert_eq!(
+        pitr_of("long-db"),
+        json!({"status": "exceeds", "window_days": 14, "minimum": 3})
+    );
+    assert_eq!(
+        pitr_of("long-table"),
+        json!({"status": "exceeds", "window_days": 35, "minimum": 3})
+    );
+    assert_eq!(
+        pitr_of("short-db"),
+        json!({"status": "drift_corrected", "found": 1, "set": 3})
+    );
+    assert_eq!(
+        pitr_of("off-table"),
+        json!({"status": "drift_corrected", "found": null, "set": 3})
+    );
+
+    let retention = |id: &'static str| {
+        let rds = stack.rds();
+        async move {
+            rds.describe_db_instances()
+                .db_instance_identifier(id)
+                .send()
+                .await
+                .unwrap()
+                .db_instances()[0]
+                .backup_retention_period()
+        }
+    };
+    assert_eq!(
+        retention("long-db").await,
+        Some(14),
+        "no recovery history deleted"
+    );
+    assert_eq!(retention("short-db").await, Some(3));
+    let period = |table: &'static str| {
+        let dynamodb = stack.dynamodb();
+        async move {
+            dynamodb
+                .describe_continuous_backups()
+                .table_name(table)
+                .send()
+                .await
+                .unwrap()
+                .continuous_backups_description()
+                .and_then(|d| d.point_in_time_recovery_description())
+                .and_then(|p| p.recovery_period_in_days())
+        }
+    };
+    assert_eq!(
+        period("long-table").await,
+        Some(35),
+        "no recovery history deleted"
+    );
+    assert_eq!(period("off-table").await, Some(3));
+    let changed: Vec<String> = calls_by(&stack, CREATOR)
+        .into_iter()
+        .filter(|c| c.operation == "ModifyDBInstance" || c.operation == "UpdateContinuousBackups")
+        .map(|c| c.target)
+        .collect();
+    assert!(
+        changed.iter().all(|t| !t.contains("long-")),
+        "a longer window was written: {changed:?}"
+    );
+}

@@ -115,8 +115,9 @@ pub trait BackupService: Send + Sync {
     /// The continuous-backup state of a resource (for services whose discovery lacks it).
     async fn pitr_status(&self, resource: &ResourceKey) -> Result<PitrStatus, PortError>;
 
-    /// Turns continuous backups on with a window of `days`.
-    async fn set_pitr_window(&self, resource: &ResourceKey, days: u8) -> Result<(), PortError>;
+    /// Turns continuous backups on with a window of at least `days`. A longer window is left
+    /// as it is: shortening one deletes recovery history (the policy's window is a minimum).
+    async fn raise_pitr_window(&self, resource: &ResourceKey, days: u8) -> Result<(), PortError>;
 
     /// The continuous-backup window the service reports for a resource; `None` when
     /// continuous backups are off or the service reports no window.

@@ -34,7 +34,7 @@ pub async fn begin(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         settings
     };
     // A retry of this very step, after the lock was written.
-    if request.status == Status::Executing && request.run.as_ref().is_some_and(|r| r.execution == execution) {
+    if locked_by(request, &execution) {
         return Ok(settings());
     }
     check_transition(request, Status::Executing).map_err(|e| {
@@ -83,13 +83,30 @@ pub async fn begin(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         reason: Some(format!("execution {execution}")),
     });
     if let Err(e) = executor.save(&next, stored.version, Step::Begin).await {
-        // Not ours after all (cancelled meanwhile, say): a retry takes the locks again.
-        if let Some(run) = &next.request.run {
-            executor.unlock_resources(&request.id, run).await;
+        // The write may have been applied with its answer lost (the SDK's retry of it then
+        // fails its condition): the request is ours, and releasing its locks would let
+        // another restore run on the same resources. Only a request seen to be someone
+        // else's gives its locks back; unsure, they stay (a leftover lock refuses the next
+        // restore, naming this request: safe) and the retry looks again.
+        match executor.load(&request.id, Step::Begin).await {
+            Ok(now) if locked_by(&now.request, &execution) => return Ok(settings()),
+            Ok(_) => {
+                if let Some(run) = &next.request.run {
+                    executor.unlock_resources(&request.id, run).await;
+                }
+            }
+            Err(unsure) => {
+                tracing::warn!(request = %request.id, error = %unsure, "begin: cannot tell whether the lock was written; keeping the resource locks");
+            }
         }
         return Err(e);
     }
     Ok(settings())
+}
+
+/// Whether `execution` holds `request` (its begin step's write is in).
+fn locked_by(request: &RestoreRequest, execution: &str) -> bool {
+    request.status == Status::Executing && request.run.as_ref().is_some_and(|r| r.execution == execution)
 }
 
 /// The instant a chosen point restores to: its recovery option's, else its own.

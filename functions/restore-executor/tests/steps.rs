@@ -297,19 +297,18 @@ fn report(w: &World) -> Value {
     serde_json::from_slice(&body).unwrap()
 }
 
+/// Stores the request approved for a rollback of `db` to two hours ago; that target.
+async fn approve_rollback_two_hours_back(w: &World) -> DateTime<Utc> {
+    let target = now() - TimeDelta::hours(2);
+    let points = vec![point_in_time("db", target)];
+    store(w, request(Status::Approved, points, Mode::Rollback)).await;
+    target
+}
+
 #[tokio::test]
 async fn begin_locks_an_approved_request_once() {
     let w = world();
-    let target = now() - TimeDelta::hours(2);
-    store(
-        &w,
-        request(
-            Status::Approved,
-            vec![point_in_time("db", target)],
-            Mode::Rollback,
-        ),
-    )
-    .await;
+    let target = approve_rollback_two_hours_back(&w).await;
 
     let settings = handle(&w, begin_by(EXECUTION)).await.unwrap();
     assert_eq!(settings["request_id"], ID);
@@ -939,6 +938,29 @@ fn meanwhile_at_batch_save(w: &mut World, meanwhile: Meanwhile) {
         writes: 0.into(),
         meanwhile,
     });
+}
+
+/// Begin's lock written, its answer lost: the SDK's retry fails its condition. The request
+/// is this execution's and its resource locks must stay, or another restore could run on
+/// the same database at once.
+#[tokio::test]
+async fn begin_whose_lock_was_written_but_answered_as_a_conflict_keeps_its_resource_locks() {
+    let mut w = world();
+    approve_rollback_two_hours_back(&w).await;
+    w.executor.requests = Arc::new(Interleaved {
+        inner: w.requests.clone(),
+        before: 0,
+        writes: 0.into(),
+        meanwhile: Meanwhile::AnswerLost,
+    });
+    let settings = handle(&w, begin_by(EXECUTION)).await.unwrap();
+    assert_eq!(settings["request_id"], ID);
+    assert_eq!(stored(&w).await.request.status, Status::Executing);
+    let other = w.executor.locks.acquire("rds:db", "rr-someone-else").await;
+    assert!(
+        other.is_err(),
+        "rds:db is still locked by {ID}, so no second restore can start on it"
+    );
 }
 
 #[tokio::test]

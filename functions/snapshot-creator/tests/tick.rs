@@ -179,7 +179,7 @@ async fn the_quota_is_checked_before_anything_is_created() {
 }
 
 #[tokio::test]
-async fn pitr_drift_is_corrected_or_reported_as_the_policy_says() {
+async fn a_short_window_is_raised_or_reported_as_the_policy_says_and_a_long_one_kept() {
     let book = PolicyBook::from_json(
         r#"[{"name":"report-only","point_in_time":{"window_days":3,"correct_drift":false},"hourly":{"retention":{"hours":72}}}]"#,
     )
@@ -195,9 +195,14 @@ async fn pitr_drift_is_corrected_or_reported_as_the_policy_says() {
         &[(TAG_INSTANCE, "acme"), (TAG_POLICY, "report-only")],
         PitrStatus {
             enabled: true,
-            window_days: Some(7),
+            window_days: Some(1),
         },
     );
+    let long = PitrStatus {
+        enabled: true,
+        window_days: Some(14),
+    };
+    let kept = w.rds.add_resource("long-db", &[(TAG_INSTANCE, "acme")], long);
     let summary = create(&w, "2026-11-28T03:00:00Z").await;
     let by = |name: &str| {
         summary
@@ -211,12 +216,20 @@ async fn pitr_drift_is_corrected_or_reported_as_the_policy_says() {
     assert_eq!(
         by(":db"),
         PitrCheck::DriftReported {
-            found: Some(7),
+            found: Some(1),
             wanted: 3
         }
     );
+    assert_eq!(
+        by(":long-db"),
+        PitrCheck::Exceeds {
+            window_days: 14,
+            minimum: 3
+        }
+    );
     assert_eq!(w.ddb.pitr(&fixed), GOOD_PITR);
-    assert_eq!(w.rds.pitr(&watched).window_days, Some(7));
+    assert_eq!(w.rds.pitr(&watched).window_days, Some(1));
+    assert_eq!(w.rds.pitr(&kept), long, "recovery history is never shortened");
 }
 
 #[tokio::test]

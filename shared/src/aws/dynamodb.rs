@@ -164,7 +164,12 @@ impl BackupService for DynamoBackups {
             .map(|(earliest, latest)| RestorableWindow { earliest, latest }))
     }
 
-    async fn set_pitr_window(&self, resource: &ResourceKey, days: u8) -> Result<(), PortError> {
+    async fn raise_pitr_window(&self, resource: &ResourceKey, days: u8) -> Result<(), PortError> {
+        let found = self.pitr_status(resource).await?;
+        if found.enabled && found.window_days.unwrap_or(0) >= days {
+            // A shorter recovery period drops the restorable history beyond it: never.
+            return Ok(());
+        }
         let spec = PointInTimeRecoverySpecification::builder()
             .point_in_time_recovery_enabled(true)
             .recovery_period_in_days(i32::from(days))

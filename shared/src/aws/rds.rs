@@ -153,10 +153,15 @@ impl BackupService for RdsSnapshots {
         })
     }
 
-    async fn set_pitr_window(&self, resource: &ResourceKey, days: u8) -> Result<(), PortError> {
+    async fn raise_pitr_window(&self, resource: &ResourceKey, days: u8) -> Result<(), PortError> {
+        let found = self.pitr_status(resource).await?.window_days.unwrap_or(0);
+        if found >= days {
+            // Lowering the retention deletes automated backups at once: never.
+            return Ok(());
+        }
         // Turning backups on from 0 days restarts the instance when applied at once: that is
-        // left to its maintenance window. Changing the number of days is applied now.
-        let enabling = self.pitr_status(resource).await?.window_days.unwrap_or(0) == 0;
+        // left to its maintenance window. Raising the number of days is applied now.
+        let enabling = found == 0;
         self.client
             .modify_db_instance()
             .db_instance_identifier(&resource.name)

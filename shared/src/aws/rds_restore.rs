@@ -91,8 +91,10 @@ impl RdsRestorer {
         production: &DbInstance,
         fallback: &DbInstance,
     ) -> Result<bool, PortError> {
-        let want = Settings::of(fallback);
+        let mut want = Settings::of(fallback);
         let have = Settings::of(production);
+        // The policy's window is a minimum: never shorten the history the restore already has.
+        want.backup_retention = want.backup_retention.max(have.backup_retention);
         let id = production.db_instance_identifier().unwrap_or_default();
         let modify = want.modifiable() != have.modifiable();
         if modify {
@@ -182,7 +184,8 @@ impl Settings {
         )
     }
 
-    /// The differences that matter after a swap, by name.
+    /// The differences that matter after a swap (`self`) from the instance it replaced
+    /// (`other`), by name.
     fn differences(&self, other: &Settings) -> Vec<&'static str> {
         let mut out = Vec::new();
         let strip = |t: &BTreeMap<String, String>| -> BTreeMap<String, String> {
@@ -197,9 +200,10 @@ impl Settings {
             ("parameter group", self.parameter_group == other.parameter_group),
             ("subnet group", self.subnet_group == other.subnet_group),
             ("security groups", self.security_groups == other.security_groups),
+            // At least the fallback's: a longer window is recovery history, kept.
             (
                 "backup retention",
-                self.backup_retention == other.backup_retention,
+                self.backup_retention >= other.backup_retention,
             ),
             (
                 "deletion protection",
@@ -826,5 +830,29 @@ mod tests {
         let progress = RdsRestorer::new(client).swap(&t, "snap").await.unwrap();
         assert_eq!(progress, Progress::Done);
         assert_eq!(rules[3].num_calls(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_restored_instance_keeps_a_window_longer_than_the_fallbacks() {
+        let (_, t) = target();
+        let mut restored = db("db", "available", &[(TAG_RESTORE_REQUEST, REQUEST)]);
+        restored.backup_retention_period = Some(14);
+        let fallback = db(
+            "lbf-1b4e28ba-db",
+            "available",
+            &[(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "fallback")],
+        );
+        let rules = [
+            describe("db", Some(restored)),
+            describe("lbf-1b4e28ba-db", Some(fallback)),
+            describe("lbs-1b4e28ba-db", None),
+            modify(),
+        ];
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+        let restorer = RdsRestorer::new(client);
+        assert_eq!(restorer.swap(&t, "snap").await.unwrap(), Progress::Done);
+        assert_eq!(rules[3].num_calls(), 0, "14 days are not cut to the fallback's 3");
+        let verification = restorer.verify(&t).await.unwrap();
+        assert!(verification.ok, "{}", verification.detail);
     }
 }

@@ -153,12 +153,13 @@ impl BackupService for MemoryService {
         Ok(state.resources[resource].1)
     }
 
-    async fn set_pitr_window(&self, resource: &ResourceKey, days: u8) -> Result<(), PortError> {
-        let mut state = self.enter("set_pitr_window", &resource.name)?;
+    async fn raise_pitr_window(&self, resource: &ResourceKey, days: u8) -> Result<(), PortError> {
+        let mut state = self.enter("raise_pitr_window", &resource.name)?;
         let entry = state.resources.get_mut(resource).expect("known resource");
+        let kept = entry.1.window_days.filter(|_| entry.1.enabled).unwrap_or(0);
         entry.1 = PitrStatus {
             enabled: true,
-            window_days: Some(days),
+            window_days: Some(days.max(kept)),
         };
         Ok(())
     }
