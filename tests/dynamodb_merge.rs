@@ -15,11 +15,11 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use chrono::Utc;
+use lifeboat::aws::dynamodb_items::Item;
 use lifeboat::aws::dynamodb_merge::{
     decode_items, encode_items, merge_items, plan_items, select_items, ItemSelection, SelectStats,
 };
 use lifeboat::aws::dynamodb_merge_ledger::MergeLedger;
-use lifeboat::aws::dynamodb_sync::Item;
 use lifeboat::ports::{FailureKind, PortError};
 use lifeboat_e2e::stack;
 use lifeboat_local::edge::faults::{FaultAction, FaultRule};

@@ -578,6 +578,76 @@ async fn no_confirmation_in_time_ends_cleanly_with_production_untouched() {
     assert_eq!(late.status, 409, "{}", late.body);
 }
 
+/// The token the restore of `id` waits on, as an engineer with access to the requests table
+/// would read it for the console.
+async fn task_token(stack: &LocalStack, id: &str) -> Option<String> {
+    let item = stack
+        .dynamodb()
+        .get_item()
+        .table_name(lifeboat_local::restore_setup::REQUESTS_TABLE)
+        .key("id", AttributeValue::S(id.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    item.item()
+        .and_then(|i| i.get("task_token"))
+        .and_then(|t| t.as_s().ok())
+        .cloned()
+}
+
+/// A confirmation sent from the console (`SendTaskSuccess`) never passed the intake's checks;
+/// the executor applies them: the approver's own confirmation is refused, nothing is touched,
+/// the refusal is on the record, and the restore waits for a second engineer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_confirmation_by_the_approver_is_refused_and_the_restore_waits_for_another() {
+    let stack = stack().await;
+    production_db(&stack).await;
+    let now = Utc::now();
+    set_window(&stack, "rds:db", now - TimeDelta::hours(72), now).await;
+    let (id, execution) = roll_db_back_five_minutes(&stack).await;
+    eventually("the restore to wait for confirmation", || async {
+        (request(&stack, &id).await["awaiting_confirmation"] == true).then_some(())
+    })
+    .await;
+    let first = task_token(&stack, &id).await.expect("a task token");
+    let sfn = aws_sdk_sfn::Client::new(stack.sdk_config());
+    sfn.send_task_success()
+        .task_token(&first)
+        .output(json!({"confirmed_by": engineer("erin")}).to_string())
+        .send()
+        .await
+        .unwrap();
+    eventually("the restore to wait again, on a new token", || async {
+        let r = request(&stack, &id).await;
+        let waiting = r["awaiting_confirmation"] == true;
+        let token = task_token(&stack, &id).await;
+        (waiting && token.is_some_and(|t| t != first)).then_some(r)
+    })
+    .await;
+    let r = request(&stack, &id).await;
+    let refused = r["run"]["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["detail"].as_str().unwrap().contains("approved this restore"));
+    assert!(refused, "the refusal is on the record: {r}");
+    assert!(r["run"]["confirmed_by"].is_null());
+    let prod = instance(&stack, "db").await.unwrap();
+    assert!(
+        !tags(&prod).contains_key(TAG_RESTORE_REQUEST),
+        "production untouched"
+    );
+
+    confirm(&stack, &id).await;
+    let end = finished(&stack, &execution).await;
+    assert_eq!(end.status, "SUCCEEDED", "{end:?}");
+    assert_eq!(
+        request(&stack, &id).await["run"]["confirmed_by"],
+        json!(engineer("eli"))
+    );
+}
+
 fn fault(
     operation: &str,
     target: Option<&str>,

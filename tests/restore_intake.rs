@@ -381,6 +381,66 @@ async fn who_may_do_what() {
     );
 }
 
+/// Separation of duties holds between people, whatever roles they can assume: robin, who
+/// can assume both the support and the engineering role, files and then may neither decide
+/// nor confirm; erin approves and may not confirm; eli, a second engineer, confirms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_with_both_roles_neither_approves_their_own_request_nor_an_approver_confirms() {
+    let stack = stack().await;
+    acme(&stack).await;
+    let now = Utc::now();
+    set_window(&stack, "rds:db", now - TimeDelta::hours(72), now).await;
+    set_window(&stack, "dynamodb:orders", now - TimeDelta::hours(72), now).await;
+    let filed = api_json(
+        &stack,
+        &support("robin"),
+        "POST",
+        "/restore-requests",
+        &mass_deletion(now - TimeDelta::minutes(30)),
+    )
+    .await;
+    assert_eq!(filed.status, 201, "{}", filed.body);
+    let id = filed.body["id"].as_str().unwrap().to_string();
+    let decide = format!("/restore-requests/{id}/decision");
+    let confirm = format!("/restore-requests/{id}/confirm");
+
+    let own = api_json(&stack, &engineer("robin"), "POST", &decide, &approve()).await;
+    assert_eq!(own.status, 403, "{}", own.body);
+    assert!(own.body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("filed this request"));
+    let execution = execution_of(&api_json(&stack, &engineer("erin"), "POST", &decide, &approve()).await);
+    eventually("the restore to wait for confirmation", || async {
+        (request(&stack, &id).await["awaiting_confirmation"] == true).then_some(())
+    })
+    .await;
+    for (who, why) in [
+        (engineer("erin"), "approved this restore"),
+        (engineer("robin"), "filed this request"),
+    ] {
+        let answer = api_json(&stack, &who, "POST", &confirm, &Value::Null).await;
+        assert_eq!(answer.status, 403, "{who}: {}", answer.body);
+        assert!(
+            answer.body["detail"].as_str().unwrap().contains(why),
+            "{}",
+            answer.body
+        );
+    }
+    assert_eq!(
+        request(&stack, &id).await["awaiting_confirmation"],
+        true,
+        "still waiting"
+    );
+    let answer = api_json(&stack, &engineer("eli"), "POST", &confirm, &Value::Null).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let end = finished(&stack, &execution).await;
+    assert_eq!(end.status, "SUCCEEDED", "{end:?}");
+    let (report, _) = report(&stack, &id).await;
+    assert_eq!(report["approved_by"], json!(engineer("erin")));
+    assert_eq!(report["confirmed_by"], json!(engineer("eli")));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_are_idempotent_and_approval_starts_exactly_one_execution() {
     let stack = stack().await;
@@ -496,10 +556,10 @@ async fn retries_are_idempotent_and_approval_starts_exactly_one_execution() {
         stored.body["execution"],
         json!(executions.executions()[0].execution_arn())
     );
-    // Nothing waits for a confirmation yet.
+    // Nothing waits for a confirmation yet (asked by an engineer who did not approve it).
     let confirm = api_json(
         &stack,
-        &erin,
+        &engineer("ezra"),
         "POST",
         &format!("/restore-requests/{id}/confirm"),
         &Value::Null,

@@ -287,6 +287,10 @@ fn function_env(
             "LIFEBOAT_REQUESTS_TABLE".to_string(),
             restore_setup::REQUESTS_TABLE.to_string(),
         );
+        env.insert(
+            "LIFEBOAT_ENGINEERING_PRINCIPALS".to_string(),
+            restore_setup::ENGINEERING_ROLE.to_string(),
+        );
     }
     if name == "restore-intake" {
         env.extend(

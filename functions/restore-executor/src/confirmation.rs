@@ -3,7 +3,7 @@
 //! confirm endpoint finds it; an engineer in the console can send it with `SendTaskSuccess`.
 
 use chrono::{DateTime, Utc};
-use lifeboat::execution::error::{StepError, INVALID_INPUT, PERMANENT};
+use lifeboat::execution::error::{StepError, CONFIRMATION_REFUSED, INVALID_INPUT, PERMANENT};
 use lifeboat::execution::run::{Phase, Run, Step};
 use serde_json::{json, Value};
 
@@ -12,6 +12,8 @@ use crate::task::Task;
 use crate::Executor;
 use lifeboat::ports::restore::StoredRequest;
 use lifeboat::request::decision::Mode;
+use lifeboat::request::lifecycle::RestoreRequest;
+use lifeboat::request::roles::{same_person, Roles};
 
 pub async fn await_confirmation(
     executor: &Executor,
@@ -50,13 +52,19 @@ pub async fn await_confirmation(
 /// Records who confirmed, from the task's confirmation (the intake's, or a console
 /// `SendTaskSuccess`), the first time a step after the wait runs. A task event without one
 /// (someone invoking the function by hand) is refused: production is not touched.
+///
+/// The confirmation is checked against the rules the intake applies, because a console
+/// `SendTaskSuccess` never passed through the intake: `confirmed_by` must name an
+/// engineering principal, and not the person who filed or approved the request. A refused
+/// confirmation is answered with why; the state machine then waits for another.
 fn take_confirmation(
+    executor: &Executor,
+    stored: &StoredRequest,
     run: &mut Run,
     task: &Task,
-    id: &str,
-    step: Step,
-    now: DateTime<Utc>,
+    (step, now): (Step, DateTime<Utc>),
 ) -> Result<(), StepError> {
+    let id = &stored.request.id;
     if run.confirmed_by.is_some() {
         return Ok(());
     }
@@ -69,24 +77,43 @@ fn take_confirmation(
             ),
         ));
     };
-    run.confirmed_by = Some(
-        confirmation["confirmed_by"]
-            .as_str()
-            .unwrap_or("the Step Functions console (SendTaskSuccess without confirmed_by)")
-            .to_string(),
-    );
+    let by = confirmation["confirmed_by"].as_str().unwrap_or_default().trim();
+    if let Some(why) = refusal(&executor.roles, &stored.request, by) {
+        return Err(StepError::new(
+            CONFIRMATION_REFUSED,
+            format!("request {id}: the confirmation is refused: {why}; production is not touched, and the restore waits for another"),
+        ));
+    }
+    run.confirmed_by = Some(by.to_string());
     run.confirmed_at = Some(
         confirmation["confirmed_at"]
             .as_str()
             .and_then(|t| t.parse().ok())
             .unwrap_or(now),
     );
-    run.record(
-        step,
-        now,
-        format!("confirmed by {}", run.confirmed_by.as_deref().unwrap_or_default()),
-    );
+    run.record(step, now, format!("confirmed by {by}"));
     Ok(())
+}
+
+/// Why `by` may not confirm `request`, if they may not.
+fn refusal(roles: &Roles, request: &RestoreRequest, by: &str) -> Option<String> {
+    if by.is_empty() {
+        return Some(
+            "it does not say who confirmed: send {\"confirmed_by\": \"<your IAM principal ARN>\"}".into(),
+        );
+    }
+    if !roles.is_engineering(by) {
+        return Some(format!("{by} is not an engineering principal"));
+    }
+    if same_person(by, &request.submitted_by) {
+        return Some(format!("{by} filed this request"));
+    }
+    if let Some(decision) = &request.decision {
+        if same_person(by, &decision.by) {
+            return Some(format!("{by} approved this restore; a second engineer confirms"));
+        }
+    }
+    None
 }
 
 /// Moves every resource at `from` to `to` and spends the confirmation's token, saved before
@@ -140,7 +167,19 @@ pub async fn start_changing_production(
             ),
         ));
     }
-    take_confirmation(&mut run, task, id, step, now)?;
+    if let Err(refused) = take_confirmation(executor, &stored, &mut run, task, (step, now)) {
+        if refused.name == CONFIRMATION_REFUSED {
+            // On the record, for whoever looks at the request: the token is spent, and the
+            // state machine asks for another confirmation.
+            run.record(step, now, refused.message.clone());
+            let mut next = stored.clone();
+            next.task_token = None;
+            next.request.awaiting_confirmation = false;
+            next.request.run = Some(run);
+            executor.save(&next, stored.version, step).await?;
+        }
+        return Err(refused);
+    }
     if !run.all_at_least(from) {
         return Err(StepError::new(
             PERMANENT,

@@ -24,6 +24,7 @@ use lifeboat::ports::merger::Merger;
 use lifeboat::ports::restore::{RequestStore, ResourceLocks, StoredRequest};
 use lifeboat::ports::restorer::{Restorer, Target};
 use lifeboat::ports::{BackupService, Catalog, FailureKind, ReportSink};
+use lifeboat::request::roles::Roles;
 use serde_json::Value;
 
 use task::Task;
@@ -50,6 +51,9 @@ pub struct Executor {
     /// How long one merge invocation keeps starting batches (each then runs to its commit),
     /// well inside the function's timeout.
     pub merge_budget: std::time::Duration,
+    /// Who is engineering: a confirmation, from the intake or the console, must come from one
+    /// of them (and not from whoever filed or approved the request).
+    pub roles: Roles,
 }
 
 impl Executor {

@@ -11,12 +11,15 @@ use lifeboat::config::{ConfigError, Settings, REPORTS_BUCKET};
 use lifeboat::execution::selective::DEFAULT_BATCH_ROWS;
 use lifeboat::ports::ReportSink;
 use lifeboat::postgres::{Connector, PgMerger};
+use lifeboat::request::roles::Roles;
 use restore_executor::Executor;
 use serde_json::Value;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
 pub const REQUESTS_TABLE: &str = "LIFEBOAT_REQUESTS_TABLE";
+/// Who may confirm a restore (the same list the intake reads).
+pub const ENGINEERING_PRINCIPALS: &str = "LIFEBOAT_ENGINEERING_PRINCIPALS";
 /// The local stack's PostgreSQL server (a database per RDS instance). Unset in AWS.
 pub const POSTGRES_URL: &str = "LIFEBOAT_POSTGRES_URL";
 /// In AWS: the RDS certificate bundle (PEM) database connections are verified against.
@@ -44,11 +47,18 @@ async fn main() -> Result<(), Error> {
         };
         return lifeboat::failure::serve_configuration_error(ConfigError::Missing(missing)).await;
     };
+    let roles = Roles::from_lists("", &std::env::var(ENGINEERING_PRINCIPALS).unwrap_or_default());
+    if roles.engineering.is_empty() {
+        return lifeboat::failure::serve_configuration_error(ConfigError::Missing(ENGINEERING_PRINCIPALS))
+            .await;
+    }
     // Built on the first event, as in the other functions.
     let executor = OnceCell::new();
-    let (executor, settings, bucket, table) = (&executor, &settings, &bucket, &table);
+    let (executor, settings, bucket, table, roles) = (&executor, &settings, &bucket, &table, &roles);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let executor = executor.get_or_init(|| build(settings, bucket, table)).await;
+        let executor = executor
+            .get_or_init(|| build(settings, bucket, table, roles.clone()))
+            .await;
         executor
             .handle(event.payload, chrono::Utc::now())
             .await
@@ -61,7 +71,7 @@ async fn main() -> Result<(), Error> {
     .await
 }
 
-async fn build(settings: &Settings, bucket: &str, table: &str) -> Executor {
+async fn build(settings: &Settings, bucket: &str, table: &str, roles: Roles) -> Executor {
     let config = aws::load_config(settings.tls_trust);
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let s3 = aws_sdk_s3::config::Builder::from(&config)
@@ -89,6 +99,7 @@ async fn build(settings: &Settings, bucket: &str, table: &str) -> Executor {
         ],
         batch_rows: number(MERGE_BATCH_ROWS).unwrap_or(DEFAULT_BATCH_ROWS).max(1),
         merge_budget: Duration::from_secs(number(MERGE_BUDGET_SECONDS).unwrap_or(600)),
+        roles,
     }
 }
 

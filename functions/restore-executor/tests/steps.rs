@@ -19,6 +19,7 @@ use lifeboat::ports::PortError;
 use lifeboat::request::decision::{ChosenPoint, Decision, Mode, Records, Selection, Verdict};
 use lifeboat::request::lifecycle::{AuditEntry, RestoreRequest, Status};
 use lifeboat::request::options::{RestorableWindow, Source};
+use lifeboat::request::roles::Roles;
 use lifeboat::request::triage::{self, Triage};
 use lifeboat::request::{Affected, Cause};
 use lifeboat::schedule::{Slot, TierSet};
@@ -30,6 +31,8 @@ const EXECUTION: &str =
     "arn:aws:states:us-east-1:111122223333:execution:lifeboat-restore:rr-1b4e28ba-2fa1-11d2-883f-0016d3cca427";
 const SUPPORT: &str = "arn:aws:iam::111122223333:user/sam-support";
 const ENGINEER: &str = "arn:aws:iam::111122223333:user/erin-engineer";
+/// The second engineer, who confirms what `ENGINEER` approved.
+const CONFIRMER: &str = "arn:aws:iam::111122223333:user/eli-engineer";
 /// The names `lifeboat::execution::names` gives request `ID`'s restore of `rds:db`.
 const STAGING: &str = "lbs-1b4e28ba-db";
 const FALLBACK: &str = "lbf-1b4e28ba-db";
@@ -69,6 +72,7 @@ fn world() -> World {
         mergers: vec![],
         batch_rows: 50_000,
         merge_budget: std::time::Duration::from_secs(600),
+        roles: Roles::from_lists("", &format!("{ENGINEER},{CONFIRMER}")),
     };
     World {
         rds,
@@ -282,7 +286,7 @@ async fn staged_as(w: &World, mode: Mode) {
 
 fn swap_event() -> Value {
     json!({"step": "swap", "request_id": ID,
-        "confirmation": {"confirmed_by": ENGINEER, "confirmed_at": "2026-11-28T11:30:00Z"}})
+        "confirmation": {"confirmed_by": CONFIRMER, "confirmed_at": "2026-11-28T11:30:00Z"}})
 }
 
 fn holds(w: &World) -> Vec<String> {
@@ -533,7 +537,7 @@ async fn a_rollback_runs_from_begin_to_finish() {
     assert_eq!((last.from, last.to), (Some(Status::Executing), Status::Completed));
     let run = done.request.run.clone().unwrap();
     assert_eq!(run.outcome, Some(Outcome::Completed));
-    assert_eq!(run.confirmed_by.as_deref(), Some(ENGINEER));
+    assert_eq!(run.confirmed_by.as_deref(), Some(CONFIRMER));
     assert!(holds(&w).is_empty(), "holds released");
 
     assert_eq!(w.restorer.content("db").as_deref(), Some(BEFORE));
@@ -548,7 +552,7 @@ async fn a_rollback_runs_from_begin_to_finish() {
     );
     let json = report(&w);
     assert_eq!(json["status"], "completed");
-    assert_eq!(json["confirmed_by"], ENGINEER);
+    assert_eq!(json["confirmed_by"], CONFIRMER);
     assert_eq!(json["resources"][0]["restored"], true);
     let md = String::from_utf8(w.reports.get(&format!("restores/{ID}/report.md")).unwrap()).unwrap();
     assert!(md.contains("Outcome: **completed**"), "{md}");
@@ -778,6 +782,51 @@ async fn one_restore_per_resource_at_a_time() {
     );
 }
 
+/// A console `SendTaskSuccess` never passed the intake's checks: the executor applies the
+/// same rules. Whoever approved, whoever filed, someone outside engineering, or nobody named:
+/// refused, recorded, nothing touched, and a second engineer's confirmation then goes on.
+#[tokio::test]
+async fn a_confirmation_from_the_approver_the_filer_or_a_stranger_is_refused_and_touches_nothing() {
+    let w = world();
+    staged(&w).await;
+    let before = w.restorer.names();
+    for (who, why) in [
+        (json!(ENGINEER), "approved this restore"),
+        (json!(SUPPORT), "not an engineering principal"),
+        (
+            json!("arn:aws:sts::111122223333:assumed-role/lifeboat-engineering/sam-support"),
+            "not an engineering principal",
+        ),
+        (json!(null), "does not say who confirmed"),
+    ] {
+        let event = json!({"step": "swap", "request_id": ID,
+            "confirmation": {"confirmed_by": who, "confirmed_at": "2026-11-28T11:30:00Z"}});
+        let e = handle(&w, event).await.unwrap_err();
+        assert_eq!(
+            e.name,
+            lifeboat::execution::error::CONFIRMATION_REFUSED,
+            "{who}: {e}"
+        );
+        assert!(e.message.contains(why), "{who}: {e}");
+        let run = run_of(&w).await;
+        assert!(run.confirmed_by.is_none(), "{who}");
+        assert!(
+            run.resources.iter().all(|r| r.phase == Phase::Ready),
+            "{who}: nothing touched"
+        );
+        assert!(
+            run.timeline.last().unwrap().detail.contains("refused"),
+            "{who}: on the record"
+        );
+        assert_eq!(w.restorer.names(), before, "{who}");
+    }
+    // Waiting again (a new token), then a second engineer's confirmation goes through.
+    let event = json!({"step": "await_confirmation", "request_id": ID, "task_token": "token-2"});
+    handle(&w, event).await.unwrap();
+    handle(&w, swap_event()).await.unwrap();
+    assert_eq!(run_of(&w).await.confirmed_by.as_deref(), Some(CONFIRMER));
+}
+
 #[tokio::test]
 async fn a_swap_without_a_confirmation_touches_nothing() {
     let w = world();
@@ -809,7 +858,7 @@ async fn selective_staged(w: &mut World) -> Arc<MemoryMerger> {
 
 fn merge_event() -> Value {
     json!({"step": "merge", "request_id": ID,
-        "confirmation": {"confirmed_by": ENGINEER, "confirmed_at": "2026-11-28T11:30:00Z"}})
+        "confirmation": {"confirmed_by": CONFIRMER, "confirmed_at": "2026-11-28T11:30:00Z"}})
 }
 
 #[tokio::test]
@@ -837,7 +886,7 @@ async fn a_selective_restore_plans_before_confirmation_then_merges_batch_by_batc
     assert_eq!(merger.production("public.contacts"), (1..=10).collect());
     let run = run_of(&w).await;
     assert_eq!(run.resources[0].phase, Phase::Merged);
-    assert_eq!(run.confirmed_by.as_deref(), Some(ENGINEER));
+    assert_eq!(run.confirmed_by.as_deref(), Some(CONFIRMER));
     assert!(stored(&w).await.task_token.is_none());
     steps(&w, &["verify", "clean_up", "finish"]).await;
     assert_eq!(stored(&w).await.request.status, Status::Completed);

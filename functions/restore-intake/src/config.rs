@@ -3,7 +3,7 @@
 use lifeboat::config::ConfigError;
 use lifeboat::execution::input::parse_input;
 
-use crate::roles::Roles;
+use lifeboat::request::roles::Roles;
 
 pub const REQUESTS_TABLE: &str = "LIFEBOAT_REQUESTS_TABLE";
 pub const STATE_MACHINE_ARN: &str = "LIFEBOAT_RESTORE_STATE_MACHINE_ARN";

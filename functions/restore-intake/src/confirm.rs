@@ -19,8 +19,8 @@ pub async fn confirm(
 ) -> Result<ApiResponse, ApiError> {
     let reason = parse_optional_reason(body)?;
     let stored = intake.load(id).await?;
-    // The same rule as deciding: whoever filed a request does not also wave it through.
-    caller.may_decide(&stored.request)?;
+    // A second person: neither whoever filed the request nor whoever approved it.
+    caller.may_confirm(&stored.request)?;
     let Some(token) = stored.task_token.clone() else {
         return Err(ApiError::Conflict(format!(
             "request {id} is {}: no restore step is waiting for confirmation",

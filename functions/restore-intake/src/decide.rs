@@ -14,6 +14,7 @@ use lifeboat::request::decision::{parse_decision, ChosenPoint, Decision, Decisio
 use lifeboat::request::lifecycle::{check_transition, AuditEntry, Caller, Status};
 use lifeboat::request::options::Source;
 use lifeboat::request::problem::{FieldError, Invalid};
+use lifeboat::schedule::Slot;
 use serde_json::json;
 
 use crate::api::{ApiError, ApiResponse};
@@ -90,7 +91,7 @@ pub async fn decide(
     };
     holds::place(&*intake.catalog, &added, id).await?;
     if let Err(e) = intake.requests.replace(&next, stored.version).await {
-        holds::release(&*intake.catalog, &added, id).await;
+        release_unneeded(intake, &added, id).await;
         return Err(ApiError::write_failed(e, id));
     }
     next.version = stored.version + 1;
@@ -99,6 +100,25 @@ pub async fn decide(
         return Ok(ApiResponse::json(200, &next.request));
     }
     start(intake, next).await
+}
+
+/// Releases the holds a decision that was not written placed, except those the request as
+/// now stored needs. Holds are placed under the request's id, so a competing decision that
+/// won, or this very one written with its answer lost, may need the same points: releasing
+/// them would let the pruner delete what an approved restore is about to use. When the
+/// request cannot be read, the holds stay (a leftover hold only keeps a point longer).
+async fn release_unneeded(intake: &Intake, placed: &[(ResourceKey, Slot)], id: &str) {
+    let needed = match intake.requests.get(id).await {
+        Ok(Some(now)) if now.request.status.is_final() => BTreeSet::new(),
+        Ok(Some(now)) => holds::points_of(&now.request).into_iter().collect(),
+        Ok(None) => BTreeSet::new(),
+        Err(e) => {
+            tracing::warn!(request = id, error = %e, "a decision was not written; keeping the holds it placed");
+            return;
+        }
+    };
+    let unneeded: Vec<_> = placed.iter().filter(|p| !needed.contains(*p)).cloned().collect();
+    holds::release(&*intake.catalog, &unneeded, id).await;
 }
 
 /// Starts the restore and records its execution on the request.

@@ -1,7 +1,8 @@
 //! `Idempotency-Key`: a POST retried with the same key gets the first answer; the same key
 //! with another request is refused (409).
 //!
-//! Keys are scoped to the caller, so one principal's key never replays another's answer.
+//! Keys are scoped to the caller's person, so one person's key never replays another's
+//! answer, and a retry from a refreshed session of the same person finds the first one.
 //! Answers of 5xx are not remembered: the call did not happen as far as the caller can
 //! tell, and a retry should try again. Filing derives the new request's id from the key's
 //! scope, so two concurrent first tries create one request, not two.
@@ -40,7 +41,9 @@ where
         return post(None).await;
     };
     check_key(key)?;
-    let scope = name(&format!("{}\n{key}", caller.principal));
+    // By person, not session ARN: a retry after a credential refresh (a new session of the
+    // same person) must find the first answer, not file a second request.
+    let scope = name(&format!("{}\n{key}", caller.person));
     let fingerprint = name(&format!(
         "{} {}\n{}",
         request.method,

@@ -13,7 +13,6 @@ pub mod decide;
 pub mod file;
 pub mod idempotency;
 pub mod read;
-pub mod roles;
 
 use std::sync::Arc;
 
@@ -24,7 +23,7 @@ use lifeboat::ports::{BackupService, Catalog};
 use lifeboat::request::lifecycle::{Action, Caller};
 
 pub use api::{ApiError, ApiRequest, ApiResponse};
-use roles::Roles;
+use lifeboat::request::roles::Roles;
 
 pub struct Intake {
     pub requests: Arc<dyn RequestStore>,

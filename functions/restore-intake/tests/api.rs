@@ -13,8 +13,8 @@ use lifeboat::ports::restore::{RequestStore, RestoreWorkflow};
 use lifeboat::ports::{Catalog, PortError};
 use lifeboat::request::lifecycle::AuditEntry;
 use lifeboat::request::options::RestorableWindow;
+use lifeboat::request::roles::Roles;
 use lifeboat::schedule::{Slot, TierSet};
-use restore_intake::roles::Roles;
 use restore_intake::{ApiRequest, ApiResponse, Intake};
 use serde_json::{json, Value};
 
@@ -24,6 +24,15 @@ const ENGINEER: &str = "arn:aws:iam::111122223333:user/erin-engineer";
 const ENGINEER_2: &str = "arn:aws:iam::111122223333:user/eli-engineer";
 const BOTH: &str = "arn:aws:iam::111122223333:user/bo-both";
 const STRANGER: &str = "arn:aws:iam::111122223333:user/stranger";
+/// Roles people assume: one person may hold several (their session name is the person).
+const SUPPORT_ROLE: &str = "arn:aws:iam::111122223333:role/lifeboat-support";
+const SUPPORT_ROLE_2: &str = "arn:aws:iam::111122223333:role/lifeboat-support-oncall";
+const ENGINEERING_ROLE: &str = "arn:aws:iam::111122223333:role/lifeboat-engineering";
+
+fn session(role: &str, person: &str) -> String {
+    let name = role.rsplit('/').next().unwrap();
+    format!("arn:aws:sts::111122223333:assumed-role/{name}/{person}")
+}
 
 struct World {
     catalog: Arc<MemoryCatalog>,
@@ -62,8 +71,8 @@ fn world() -> World {
         services: vec![rds],
         workflow: workflow.clone(),
         roles: Roles::from_lists(
-            &format!("{SUPPORT},{SUPPORT_2},{BOTH}"),
-            &format!("{ENGINEER},{ENGINEER_2},{BOTH}"),
+            &format!("{SUPPORT},{SUPPORT_2},{BOTH},{SUPPORT_ROLE},{SUPPORT_ROLE_2}"),
+            &format!("{ENGINEER},{ENGINEER_2},{BOTH},{ENGINEERING_ROLE}"),
         ),
         policies: PolicyBook::default(),
         execution_input: serde_json::Map::new(),
@@ -143,6 +152,12 @@ fn filing(occurred_at: &str) -> Value {
     })
 }
 
+/// Instance acme's requests, as support lists them.
+async fn acme_requests(w: &World) -> Value {
+    let path = "/restore-requests?instance_id=acme";
+    call(w, SUPPORT, "GET", path, Value::Null, None).await.1
+}
+
 async fn file(w: &World, occurred_at: &str) -> String {
     let (status, body) = call(w, SUPPORT, "POST", "/restore-requests", filing(occurred_at), None).await;
     assert_eq!(status, 201, "{body}");
@@ -192,15 +207,7 @@ async fn a_loss_older_than_a_year_is_unrecoverable_and_writes_nothing() {
     .await;
     assert_eq!(status, 422);
     assert_eq!(body["errors"][0]["field"], "occurred_at");
-    let (_, list) = call(
-        &w,
-        SUPPORT,
-        "GET",
-        "/restore-requests?instance_id=acme",
-        Value::Null,
-        None,
-    )
-    .await;
+    let list = acme_requests(&w).await;
     assert_eq!(list["restore_requests"], json!([]));
 }
 
@@ -254,6 +261,194 @@ async fn roles_decide_who_may_do_what() {
     let (status, body) = call(&w, BOTH, "POST", &own_decide, approve(), None).await;
     assert_eq!(status, 403, "{body}");
     assert!(body["detail"].as_str().unwrap().contains("filed this request"));
+}
+
+/// Makes the request wait for confirmation, as the executor leaves it.
+async fn awaiting_confirmation(w: &World, id: &str) {
+    let mut waiting = w.intake.requests.get(id).await.unwrap().unwrap();
+    waiting.task_token = Some("token-1".into());
+    waiting.request.awaiting_confirmation = true;
+    w.intake
+        .requests
+        .replace(&waiting, waiting.version)
+        .await
+        .unwrap();
+}
+
+/// Separation of duties is between people: robin, who can assume both the support and the
+/// engineering role, files and may then neither decide nor confirm; erin approves and may
+/// not also confirm; a second engineer confirms.
+#[tokio::test]
+async fn a_person_neither_decides_what_they_filed_nor_confirms_what_they_approved_whatever_the_role() {
+    let w = world();
+    let robin_support = session(SUPPORT_ROLE, "robin");
+    let robin_engineering = session(ENGINEERING_ROLE, "Robin");
+    let (status, filed) = call(
+        &w,
+        &robin_support,
+        "POST",
+        "/restore-requests",
+        filing("2026-11-28T09:00:00Z"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{filed}");
+    let id = filed["id"].as_str().unwrap().to_string();
+    let decide = format!("/restore-requests/{id}/decision");
+    let confirm = format!("/restore-requests/{id}/confirm");
+    let (status, body) = call(&w, &robin_engineering, "POST", &decide, approve(), None).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("filed this request"),
+        "{body}"
+    );
+
+    let erin = session(ENGINEERING_ROLE, "erin");
+    let (status, body) = call(&w, &erin, "POST", &decide, approve(), None).await;
+    assert_eq!(status, 200, "{body}");
+    awaiting_confirmation(&w, &id).await;
+    for (who, why) in [
+        (&erin, "approved this restore"),
+        (&robin_engineering, "filed this request"),
+    ] {
+        let (status, body) = call(&w, who, "POST", &confirm, Value::Null, None).await;
+        assert_eq!(status, 403, "{who}: {body}");
+        assert!(body["detail"].as_str().unwrap().contains(why), "{body}");
+    }
+    assert_eq!(
+        w.intake
+            .requests
+            .get(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .task_token
+            .as_deref(),
+        Some("token-1"),
+        "no refused confirmation sent the token"
+    );
+    let eli = session(ENGINEERING_ROLE, "eli");
+    let (status, body) = call(&w, &eli, "POST", &confirm, Value::Null, None).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// An `Idempotency-Key` belongs to the person: a retry from a new session (here under
+/// another support role, after the first one's credentials expired) gets the first answer.
+#[tokio::test]
+async fn a_retry_from_a_refreshed_session_of_the_same_person_files_once() {
+    let w = world();
+    let first = session(SUPPORT_ROLE, "robin");
+    let refreshed = session(SUPPORT_ROLE_2, "robin");
+    let body = filing("2026-11-28T09:00:00Z");
+    let (status, filed) = call(
+        &w,
+        &first,
+        "POST",
+        "/restore-requests",
+        body.clone(),
+        Some("ticket-4711"),
+    )
+    .await;
+    assert_eq!(status, 201, "{filed}");
+    let again = call(
+        &w,
+        &refreshed,
+        "POST",
+        "/restore-requests",
+        body.clone(),
+        Some("ticket-4711"),
+    )
+    .await;
+    assert_eq!(again, (201, filed));
+    let list = acme_requests(&w).await;
+    assert_eq!(list["restore_requests"].as_array().unwrap().len(), 1);
+    // Another person's same key is theirs alone.
+    let other = session(SUPPORT_ROLE, "sue");
+    let (status, _) = call(&w, &other, "POST", "/restore-requests", body, Some("ticket-4711")).await;
+    assert_eq!(status, 201);
+}
+
+/// Writes another engineer's approval of the same request just before the first write it
+/// sees: that write then loses the race.
+struct CompetingApproval {
+    inner: Arc<dyn RequestStore>,
+    done: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl RequestStore for CompetingApproval {
+    async fn create(&self, request: &lifeboat::ports::restore::StoredRequest) -> Result<(), PortError> {
+        self.inner.create(request).await
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<lifeboat::ports::restore::StoredRequest>, PortError> {
+        self.inner.get(id).await
+    }
+
+    async fn list(
+        &self,
+        instance_id: &str,
+        status: Option<lifeboat::request::lifecycle::Status>,
+    ) -> Result<Vec<lifeboat::request::lifecycle::RestoreRequest>, PortError> {
+        self.inner.list(instance_id, status).await
+    }
+
+    async fn replace(
+        &self,
+        request: &lifeboat::ports::restore::StoredRequest,
+        expected_version: u64,
+    ) -> Result<(), PortError> {
+        if !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let mut winner = request.clone();
+            if let Some(d) = winner.request.decision.as_mut() {
+                d.by = ENGINEER_2.into();
+            }
+            self.inner.replace(&winner, expected_version).await?;
+        }
+        self.inner.replace(request, expected_version).await
+    }
+}
+
+/// Two engineers approve the same point at once: the loser's clean-up must not release the
+/// hold the winner's approval placed under the same request id.
+#[tokio::test]
+async fn the_losing_one_of_two_concurrent_approvals_keeps_the_holds_the_winner_needs() {
+    let w = world();
+    let slot = add_point(&w, "2026-11-21T23:00:00Z").await;
+    let id = file(&w, "2026-11-28T09:00:00Z").await;
+    let requests: Arc<dyn RequestStore> = Arc::new(CompetingApproval {
+        inner: w.intake.requests.clone(),
+        done: false.into(),
+    });
+    let w = World {
+        intake: Intake { requests, ..w.intake },
+        ..w
+    };
+    let weekly = json!({"decision": "approve", "reason": "the weekly point is before the loss",
+        "mode": "rollback", "recovery_points": [{"resource": "rds:db", "kind": "snapshot", "slot": slot.start()}]});
+    let (status, body) = call(
+        &w,
+        ENGINEER,
+        "POST",
+        &format!("/restore-requests/{id}/decision"),
+        weekly,
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "the other engineer won: {body}");
+    let stored = w.intake.requests.get(&id).await.unwrap().unwrap();
+    assert_eq!(stored.request.decision.unwrap().by, ENGINEER_2);
+    let point = w
+        .catalog
+        .get_points(&[(ResourceKey::rds("db"), slot)])
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(
+        point.holds.contains(&id),
+        "the winner's point is still held: {:?}",
+        point.holds
+    );
 }
 
 #[tokio::test]
@@ -311,15 +506,7 @@ async fn an_idempotency_key_reused_with_another_body_is_a_conflict() {
     .await;
     assert_eq!(status, 409);
     assert_eq!(problem["errors"][0]["field"], "Idempotency-Key");
-    let (_, list) = call(
-        &w,
-        SUPPORT,
-        "GET",
-        "/restore-requests?instance_id=acme",
-        Value::Null,
-        None,
-    )
-    .await;
+    let list = acme_requests(&w).await;
     assert_eq!(list["restore_requests"].as_array().unwrap().len(), 1);
 }
 
@@ -426,15 +613,7 @@ async fn bad_input_names_the_field_and_writes_nothing() {
             .0,
         405
     );
-    let (_, list) = call(
-        &w,
-        SUPPORT,
-        "GET",
-        "/restore-requests?instance_id=acme",
-        Value::Null,
-        None,
-    )
-    .await;
+    let list = acme_requests(&w).await;
     assert_eq!(list["restore_requests"], json!([]));
 }
 

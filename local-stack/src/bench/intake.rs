@@ -15,8 +15,8 @@ use lifeboat::ports::memory::restore::{MemoryIdempotency, MemoryRequests, Memory
 use lifeboat::ports::memory::{MemoryCatalog, MemoryService};
 use lifeboat::ports::Catalog;
 use lifeboat::request::options::RestorableWindow;
+use lifeboat::request::roles::Roles;
 use lifeboat::schedule::{tiers_of, Slot};
-use restore_intake::roles::Roles;
 use restore_intake::{ApiRequest, Intake};
 use serde_json::json;
 

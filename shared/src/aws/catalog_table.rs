@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteIt
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 
+use super::dynamodb_items::{get_items, Backoff, GET_BATCH};
 use super::port_error;
 use crate::catalog::{PointState, RecoveryPoint, ResourceKey};
 use crate::policy::Tier;
@@ -26,7 +27,6 @@ pub const PRESENT: &str = "present";
 const PRESENT_VALUE: &str = "1";
 
 /// BatchGetItem takes at most 100 keys.
-const BATCH_GET_LIMIT: usize = 100;
 /// TransactWriteItems takes at most 100 actions.
 const TRANSACT_LIMIT: usize = 100;
 
@@ -330,8 +330,8 @@ fn decode(table: &str, item: &Item) -> Result<RecoveryPoint, PortError> {
 impl Catalog for CatalogTable {
     async fn get_points(&self, keys: &[(ResourceKey, Slot)]) -> Result<Vec<RecoveryPoint>, PortError> {
         let mut found = Vec::new();
-        for chunk in keys.chunks(BATCH_GET_LIMIT) {
-            let mut pending = KeysAndAttributes::builder()
+        for chunk in keys.chunks(GET_BATCH) {
+            let request = KeysAndAttributes::builder()
                 .set_keys(Some(
                     chunk.iter().map(|(r, s)| CatalogTable::key(r, *s)).collect(),
                 ))
@@ -340,23 +340,10 @@ impl Catalog for CatalogTable {
                 .map_err(|e| {
                     PortError::new("BatchGetItem", &self.table, FailureKind::Refused, e.to_string())
                 })?;
-            loop {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(|e| port_error("BatchGetItem", &self.table, e))?;
-                if let Some(items) = out.responses().and_then(|r| r.get(&self.table)) {
-                    for item in items {
-                        found.push(decode(&self.table, item)?);
-                    }
-                }
-                match out.unprocessed_keys().and_then(|u| u.get(&self.table)) {
-                    Some(rest) if !rest.keys().is_empty() => pending = rest.clone(),
-                    _ => break,
-                }
+            // Unprocessed keys are asked again after a backoff, not at once.
+            let items = get_items(&self.client, &self.table, request, &Backoff::default(), &|| {}).await?;
+            for item in &items {
+                found.push(decode(&self.table, item)?);
             }
         }
         Ok(found)
@@ -546,5 +533,61 @@ mod tests {
             updated_at: slot.start(),
         };
         assert_eq!(from_item(&to_item(&point)).unwrap(), point);
+    }
+
+    /// moto never answers part of a batch as unprocessed; DynamoDB does at its capacity.
+    #[tokio::test(start_paused = true)]
+    async fn unprocessed_catalog_keys_are_asked_again_after_a_backoff() {
+        use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+        let slot = Slot::containing("2026-10-31T23:00:00Z".parse().unwrap());
+        let key = ResourceKey::rds("db");
+        let point = RecoveryPoint {
+            service_id: Some(key.point_name(slot)),
+            resource: key.clone(),
+            instance_id: "acme".into(),
+            slot,
+            tiers: tiers_of(&Policy::standard(), crate::zone::Zone::utc(), slot),
+            state: PointState::Available,
+            holds: Default::default(),
+            policy: "standard".into(),
+            timezone: "UTC".into(),
+            note: None,
+            updated_at: slot.start(),
+        };
+        let unprocessed = move || {
+            let keys = KeysAndAttributes::builder()
+                .keys(CatalogTable::key(&ResourceKey::rds("db"), slot))
+                .build()
+                .unwrap();
+            BatchGetItemOutput::builder()
+                .unprocessed_keys("catalog", keys)
+                .build()
+        };
+        let item = to_item(&point);
+        let rule = mock!(Client::batch_get_item)
+            .sequence()
+            .output(unprocessed)
+            .output(unprocessed)
+            .output(move || {
+                BatchGetItemOutput::builder()
+                    .responses("catalog", vec![item.clone()])
+                    .build()
+            })
+            .build();
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule]);
+        let start = tokio::time::Instant::now();
+        let found = CatalogTable::new(client, "catalog")
+            .get_points(&[(key, slot)])
+            .await
+            .unwrap();
+        assert_eq!(found, vec![point]);
+        assert_eq!(rule.num_calls(), 3);
+        let waited = start.elapsed();
+        assert!(
+            waited >= std::time::Duration::from_millis(150),
+            "asked again without waiting: {waited:?}"
+        );
     }
 }

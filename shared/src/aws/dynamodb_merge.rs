@@ -46,9 +46,7 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Duration;
 
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
@@ -59,31 +57,21 @@ use aws_smithy_types::base64;
 use futures::stream::{self, BoxStream, Stream, StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
 
+use super::dynamodb_items::{
+    get_items, is_capacity_error, item_text, key_of, random_fraction, Backoff, Item, CONCURRENCY, GET_BATCH,
+    SEGMENTS,
+};
 use super::dynamodb_merge_ledger::{keys_sha256, Entry, MergeLedger};
-use super::dynamodb_sync::{item_text, key_of, Item, CONCURRENCY, MAX_TRIES, SEGMENTS};
 use super::port_error;
 use crate::ports::{FailureKind, PortError};
 use crate::request::decision::Records;
 
-/// `BatchGetItem`'s limit of keys per call.
-const GET_BATCH: usize = 100;
 /// Puts per transaction. `TransactWriteItems` takes up to 100, but a smaller transaction
 /// makes the retry after a failed condition (or a conflict) cheaper and stays far from the
 /// 4 MB limit on a transaction's items.
 const TRANSACTION_ITEMS: usize = 25;
 /// A transaction's items may not exceed 4 MB (by DynamoDB's item size rules).
 const TRANSACTION_BYTES: usize = 4_000_000;
-/// The longest backoff between two tries.
-const MAX_DELAY: Duration = Duration::from_secs(5);
-/// Whole-request errors that mean "too much, too fast" or "another transaction is on these
-/// items": worth retrying the same request after a backoff.
-const CAPACITY_ERRORS: &[&str] = &[
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "TransactionConflictException",
-    "TransactionInProgressException",
-];
 /// Cancellation reasons of one item of a transaction that a retry can overcome.
 const CAPACITY_REASONS: &[&str] = &[
     "ProvisionedThroughputExceeded",
@@ -247,47 +235,6 @@ impl KeySchema {
             .join(", ");
         (text, names)
     }
-}
-
-/// How hard to retry; the defaults serve production, tests shorten the delays.
-#[derive(Debug, Clone, Copy)]
-struct Tuning {
-    base_delay: Duration,
-    max_tries: u32,
-}
-
-impl Default for Tuning {
-    fn default() -> Self {
-        Tuning {
-            base_delay: Duration::from_millis(50),
-            max_tries: MAX_TRIES,
-        }
-    }
-}
-
-impl Tuning {
-    /// The wait before try `attempt + 1`: exponential, capped, with "equal jitter" (half
-    /// fixed, half random) so that concurrent writers throttled together spread out.
-    fn backoff(&self, attempt: u32) -> Duration {
-        let full = self
-            .base_delay
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(MAX_DELAY);
-        full / 2 + full.mul_f64(random_fraction() / 2.0)
-    }
-}
-
-/// A number in [0, 1) from the standard library's randomly keyed hasher (no RNG crate needed
-/// for a jitter).
-fn random_fraction() -> f64 {
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// A fresh `ClientRequestToken`: the same token is sent again only with the same
@@ -636,7 +583,7 @@ where
         selection,
         page,
         each_page,
-        &Tuning::default(),
+        &Backoff::default(),
     )
     .await
 }
@@ -648,7 +595,7 @@ async fn select_with<F, Fut>(
     selection: &ItemSelection,
     page: usize,
     mut each_page: F,
-    tuning: &Tuning,
+    tuning: &Backoff,
 ) -> Result<SelectStats, PortError>
 where
     F: FnMut(Vec<Item>) -> Fut,
@@ -812,7 +759,7 @@ where
 struct Ctx<'a> {
     client: &'a Client,
     calls: &'a Calls,
-    tuning: &'a Tuning,
+    tuning: &'a Backoff,
 }
 
 impl<'a> Ctx<'a> {
@@ -926,7 +873,7 @@ impl<'a> Ctx<'a> {
                 .projection_expression(projection)
                 .set_expression_attribute_names(Some(names));
         }
-        let mut request = request.build().map_err(|e| {
+        let request = request.build().map_err(|e| {
             PortError::new(
                 "BatchGetItem",
                 resource(table),
@@ -934,45 +881,7 @@ impl<'a> Ctx<'a> {
                 e.to_string(),
             )
         })?;
-        let mut found = Vec::new();
-        let mut tries = 0;
-        loop {
-            self.calls.count();
-            match self
-                .client
-                .batch_get_item()
-                .request_items(table, request.clone())
-                .send()
-                .await
-            {
-                Ok(mut out) => {
-                    if let Some(items) = out.responses.as_mut().and_then(|r| r.remove(table)) {
-                        found.extend(items);
-                    }
-                    match out.unprocessed_keys.as_mut().and_then(|u| u.remove(table)) {
-                        Some(rest) if !rest.keys().is_empty() => request = rest,
-                        _ => return Ok(found),
-                    }
-                }
-                Err(e) if is_capacity_error(&e) => {
-                    tracing::debug!(table, error = %super::describe(&e), "BatchGetItem throttled");
-                }
-                Err(e) => return Err(port_error("BatchGetItem", resource(table), e)),
-            }
-            tries += 1;
-            if tries >= self.tuning.max_tries {
-                return Err(PortError::new(
-                    "BatchGetItem",
-                    resource(table),
-                    FailureKind::Throttled,
-                    format!(
-                        "{} keys still unprocessed after {tries} tries",
-                        request.keys().len()
-                    ),
-                ));
-            }
-            tokio::time::sleep(self.tuning.backoff(tries)).await;
-        }
+        get_items(self.client, table, request, self.tuning, &|| self.calls.count()).await
     }
 }
 
@@ -993,12 +902,6 @@ fn next_start(last: Option<Item>) -> Option<Option<Item>> {
     last.filter(|k| !k.is_empty()).map(Some)
 }
 
-fn is_capacity_error<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
-    e.as_service_error()
-        .and_then(ProvideErrorMetadata::code)
-        .is_some_and(|code| CAPACITY_ERRORS.contains(&code))
-}
-
 // ---------------------------------------------------------------------------------------
 // Planning.
 
@@ -1006,14 +909,14 @@ fn is_capacity_error<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
 /// consistent `BatchGetItem`s of 100 keys, `UnprocessedKeys` retried); of the latter, which
 /// differ from the extract.
 pub async fn plan_items(client: &Client, live_table: &str, items: &[Item]) -> Result<ItemPlan, PortError> {
-    plan_with(client, live_table, items, &Tuning::default()).await
+    plan_with(client, live_table, items, &Backoff::default()).await
 }
 
 async fn plan_with(
     client: &Client,
     live: &str,
     items: &[Item],
-    tuning: &Tuning,
+    tuning: &Backoff,
 ) -> Result<ItemPlan, PortError> {
     let calls = Calls::default();
     let schema = key_schema_counted(client, live, &calls).await?;
@@ -1116,7 +1019,7 @@ pub async fn merge_items(
     items: Vec<Item>,
     ledger: Option<&MergeLedger>,
 ) -> Result<MergeOutcome, PortError> {
-    merge_with(client, live_table, items, ledger, &Tuning::default()).await
+    merge_with(client, live_table, items, ledger, &Backoff::default()).await
 }
 
 async fn merge_with(
@@ -1124,7 +1027,7 @@ async fn merge_with(
     live: &str,
     items: Vec<Item>,
     ledger: Option<&MergeLedger>,
-    tuning: &Tuning,
+    tuning: &Backoff,
 ) -> Result<MergeOutcome, PortError> {
     let calls = Calls::default();
     let schema = key_schema_counted(client, live, &calls).await?;
@@ -1309,7 +1212,7 @@ impl Ctx<'_> {
                         ),
                     ));
                 }
-                tokio::time::sleep(self.tuning.backoff(capacity_tries)).await;
+                tokio::time::sleep(self.tuning.delay(capacity_tries)).await;
             }
         }
         Ok((0, present))
@@ -1588,8 +1491,8 @@ mod tests {
 
     use super::*;
 
-    const FAST: Tuning = Tuning {
-        base_delay: Duration::from_millis(1),
+    const FAST: Backoff = Backoff {
+        base_delay: std::time::Duration::from_millis(1),
         max_tries: 4,
     };
 
@@ -2192,13 +2095,7 @@ mod tests {
     }
 
     #[test]
-    fn backoff_grows_with_jitter_and_a_cap() {
-        let t = Tuning::default();
-        for attempt in 1..12 {
-            let full = (t.base_delay * (1 << attempt)).min(MAX_DELAY);
-            let d = t.backoff(attempt);
-            assert!(d >= full / 2 && d <= full, "{attempt}: {d:?} of {full:?}");
-        }
+    fn request_tokens_are_fresh_and_short_enough() {
         assert_ne!(request_token(), request_token());
         assert!(request_token().len() <= 36);
     }

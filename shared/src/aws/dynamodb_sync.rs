@@ -6,26 +6,17 @@
 //! Both tables are read whole into memory, which bounds the table size one invocation can
 //! sync (see the README's limits).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::Duration;
+use std::collections::{HashMap, HashSet};
 
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
 
+use super::dynamodb_items::{
+    item_text, key_of, write_items, Backoff, Item, CONCURRENCY, SEGMENTS, WRITE_BATCH,
+};
 use super::port_error;
 use crate::ports::{FailureKind, PortError};
-
-pub type Item = HashMap<String, AttributeValue>;
-
-/// Segments of a parallel scan.
-pub(crate) const SEGMENTS: i32 = 4;
-/// BatchWriteItem's limit.
-const BATCH: usize = 25;
-/// Batches in flight at once.
-pub(crate) const CONCURRENCY: usize = 4;
-/// Tries of one batch's unprocessed items before giving up as throttled.
-pub(crate) const MAX_TRIES: u32 = 8;
 
 /// What a sync changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -144,48 +135,17 @@ fn plan_sync(wanted: Vec<Item>, present: &[Item], keys: &[String]) -> (Vec<Item>
 
 /// Writes `requests` in 25-item batches, a few at once.
 pub async fn write_all(client: &Client, table: &str, requests: Vec<WriteRequest>) -> Result<(), PortError> {
-    let batches: Vec<Vec<WriteRequest>> = requests.chunks(BATCH).map(<[WriteRequest]>::to_vec).collect();
+    let backoff = Backoff::default();
+    let batches: Vec<Vec<WriteRequest>> = requests
+        .chunks(WRITE_BATCH)
+        .map(<[WriteRequest]>::to_vec)
+        .collect();
     futures::stream::iter(batches)
-        .map(|batch| write_batch(client, table, batch))
+        .map(|batch| write_items(client, table, batch, &backoff))
         .buffer_unordered(CONCURRENCY)
         .try_collect::<Vec<()>>()
         .await?;
     Ok(())
-}
-
-/// One batch, its unprocessed items retried with exponential backoff.
-async fn write_batch(client: &Client, table: &str, mut batch: Vec<WriteRequest>) -> Result<(), PortError> {
-    for attempt in 0..MAX_TRIES {
-        let out = client
-            .batch_write_item()
-            .request_items(table, batch)
-            .send()
-            .await
-            .map_err(|e| port_error("BatchWriteItem", format!("dynamodb:{table}"), e))?;
-        batch = out
-            .unprocessed_items()
-            .and_then(|u| u.get(table))
-            .cloned()
-            .unwrap_or_default();
-        if batch.is_empty() {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
-    }
-    Err(PortError::new(
-        "BatchWriteItem",
-        format!("dynamodb:{table}"),
-        FailureKind::Throttled,
-        format!("{} items still unprocessed after {MAX_TRIES} tries", batch.len()),
-    ))
-}
-
-/// An item's key attributes, canonically.
-pub(crate) fn key_of(item: &Item, keys: &[String]) -> String {
-    keys.iter()
-        .map(|k| item.get(k).map(canonical).unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join("\u{1f}")
 }
 
 /// Every item of `table`, canonically and sorted: equal for tables with equal content.
@@ -195,34 +155,10 @@ pub async fn content(client: &Client, table: &str) -> Result<Vec<String>, PortEr
     Ok(items)
 }
 
-/// An item as text that does not depend on attribute order.
-pub(crate) fn item_text(item: &Item) -> String {
-    let sorted: BTreeMap<&String, String> = item.iter().map(|(k, v)| (k, canonical(v))).collect();
-    format!("{sorted:?}")
-}
-
-/// An attribute value as text that does not depend on map order.
-fn canonical(value: &AttributeValue) -> String {
-    match value {
-        AttributeValue::M(map) => {
-            let sorted: BTreeMap<&String, String> = map.iter().map(|(k, v)| (k, canonical(v))).collect();
-            format!("M{sorted:?}")
-        }
-        AttributeValue::L(list) => format!("L{:?}", list.iter().map(canonical).collect::<Vec<_>>()),
-        AttributeValue::Ss(set) => format!("SS{:?}", sorted(set)),
-        AttributeValue::Ns(set) => format!("NS{:?}", sorted(set)),
-        other => format!("{other:?}"),
-    }
-}
-
-fn sorted(set: &[String]) -> Vec<&String> {
-    let mut out: Vec<&String> = set.iter().collect();
-    out.sort();
-    out
-}
-
 #[cfg(test)]
 mod tests {
+    use aws_sdk_dynamodb::types::AttributeValue;
+
     use super::*;
 
     fn item(pk: &str, v: &str) -> Item {
@@ -247,19 +183,5 @@ mod tests {
                 AttributeValue::S("extra".into())
             )])]
         );
-    }
-
-    #[test]
-    fn canonical_text_ignores_map_order() {
-        let a = AttributeValue::M(HashMap::from([
-            ("x".to_string(), AttributeValue::N("1".into())),
-            ("y".to_string(), AttributeValue::Ss(vec!["b".into(), "a".into()])),
-        ]));
-        let b = AttributeValue::M(HashMap::from([
-            ("y".to_string(), AttributeValue::Ss(vec!["a".into(), "b".into()])),
-            ("x".to_string(), AttributeValue::N("1".into())),
-        ]));
-        assert_eq!(canonical(&a), canonical(&b));
-        assert_ne!(canonical(&a), canonical(&AttributeValue::N("1".into())));
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod catalog_table;
 pub mod dynamodb;
+pub mod dynamodb_items;
 pub mod dynamodb_merge;
 pub mod dynamodb_merge_ledger;
 pub mod dynamodb_restore;

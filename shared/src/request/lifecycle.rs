@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::decision::Decision;
 use super::filing::Filing;
 use super::options::RecoveryOption;
+use super::roles::person_of;
 use super::triage::Triage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -82,11 +83,13 @@ pub enum Action {
     Confirm,
 }
 
-/// A caller: the IAM principal API Gateway authenticated, and the roles configuration
-/// gives it (possibly both, possibly none).
+/// A caller: the IAM principal API Gateway authenticated, the person behind it (see
+/// [`super::roles::person_of`]), and the roles configuration gives it (possibly both,
+/// possibly none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub principal: String,
+    pub person: String,
     pub roles: Vec<Role>,
 }
 
@@ -101,8 +104,10 @@ pub enum Forbidden {
         action: &'static str,
         allowed: &'static str,
     },
-    #[error("{principal} filed this request and may not decide it")]
-    OwnRequest { principal: String },
+    #[error("{person} filed this request and may not {action} it, whatever role they call with")]
+    OwnRequest { person: String, action: &'static str },
+    #[error("{person} approved this restore and may not also confirm it: a second engineer confirms")]
+    OwnApproval { person: String },
 }
 
 impl Caller {
@@ -140,12 +145,34 @@ impl Caller {
         }
     }
 
-    /// Engineering may decide a request, but never one it filed itself.
+    /// Engineering may decide a request, but nobody one they filed themselves (under any role).
     pub fn may_decide(&self, request: &RestoreRequest) -> Result<(), Forbidden> {
         self.may(Action::Decide)?;
-        if request.submitted_by == self.principal {
+        self.not_the_filer(request, "decide")
+    }
+
+    /// Engineering may confirm a restore, but nobody one they filed or approved: the
+    /// confirmation is a second engineer's look at staging before production is touched.
+    pub fn may_confirm(&self, request: &RestoreRequest) -> Result<(), Forbidden> {
+        self.may(Action::Confirm)?;
+        self.not_the_filer(request, "confirm")?;
+        if request
+            .decision
+            .as_ref()
+            .is_some_and(|d| person_of(&d.by) == self.person)
+        {
+            return Err(Forbidden::OwnApproval {
+                person: self.person.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    fn not_the_filer(&self, request: &RestoreRequest, action: &'static str) -> Result<(), Forbidden> {
+        if person_of(&request.submitted_by) == self.person {
             return Err(Forbidden::OwnRequest {
-                principal: self.principal.clone(),
+                person: self.person.clone(),
+                action,
             });
         }
         Ok(())

@@ -10,6 +10,7 @@
 //! - [`decision`]: an engineer's approval or rejection.
 //! - [`lifecycle`]: the request's states, who may move it between them, and its audit trail.
 //! - [`problem`]: what is wrong with a bad input, field by field.
+//! - [`roles`]: who is support, who is engineering, and which person a principal is.
 
 mod body;
 pub mod decision;
@@ -18,6 +19,7 @@ pub mod holds;
 pub mod lifecycle;
 pub mod options;
 pub mod problem;
+pub mod roles;
 pub mod triage;
 
 use serde::{Deserialize, Serialize};
