@@ -620,6 +620,8 @@ async fn a_throttled_merge_backs_off_and_completes_or_fails_retryable() {
         operation: Some("TransactWriteItems".into()),
         caller: Some(TESTER.into()),
         target_contains: None,
+        target_equals: None,
+        after: None,
         skip: 0,
         times,
         action: FaultAction::Throttle,

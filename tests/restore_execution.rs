@@ -108,6 +108,19 @@ async fn roll_db_back_five_minutes(stack: &LocalStack) -> (String, String) {
     (id, execution)
 }
 
+/// Changes production's backup retention, as someone might while a restore is prepared.
+async fn set_production_retention(stack: &LocalStack, days: i32) {
+    stack
+        .rds()
+        .modify_db_instance()
+        .db_instance_identifier("db")
+        .backup_retention_period(days)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+}
+
 async fn instance(stack: &LocalStack, id: &str) -> Option<aws_sdk_rds::types::DbInstance> {
     let out = stack
         .rds()
@@ -304,15 +317,7 @@ async fn rollback_of_rds_to_a_snapshot_carries_production_settings_over() {
     let snapshot_hour = hour_before(now, 3);
     scheduled_points(&stack, snapshot_hour).await;
     // Production's settings changed after the snapshot: the restore must end with these.
-    stack
-        .rds()
-        .modify_db_instance()
-        .db_instance_identifier("db")
-        .backup_retention_period(7)
-        .apply_immediately(true)
-        .send()
-        .await
-        .unwrap();
+    set_production_retention(&stack, 7).await;
     let arn = instance(&stack, "db")
         .await
         .unwrap()
@@ -465,6 +470,8 @@ async fn approved_without_execution(stack: &LocalStack, now: DateTime<Utc>) -> S
         operation: Some("StartExecution".into()),
         caller: None,
         target_contains: None,
+        target_equals: None,
+        after: None,
         skip: 0,
         times: Some(3),
         action: FaultAction::ServerError { status: 500 },
@@ -660,6 +667,8 @@ fn fault(
         operation: Some(operation.into()),
         caller: Some("restore-executor".into()),
         target_contains: target.map(str::to_string),
+        target_equals: None,
+        after: None,
         skip,
         times,
         action,
@@ -731,9 +740,15 @@ async fn faults_at_each_step_are_retried_or_end_with_production_untouched() {
             ("FAILED", Some(error)),
             "{step}: {end:?}"
         );
+        // Once the restored instance carried production's name it is kept aside, never
+        // deleted: it holds what production took before the undo.
+        let mut expected = vec!["db".to_string()];
+        if step == "swap" {
+            expected.push(names(&id, &ResourceKey::rds("db")).retired);
+        }
         assert_eq!(
             instance_ids(&stack).await,
-            vec!["db".to_string()],
+            expected,
             "{step}: staging deleted, fallback back"
         );
         let prod = instance(&stack, "db").await.unwrap();
@@ -811,7 +826,7 @@ async fn faults_at_each_step_are_retried_or_end_with_production_untouched() {
     stack
         .edge
         .faults
-        .add(fault("DeleteTable", Some("-lbs-"), None, 0, refused()));
+        .add(fault("DeleteTable", Some("lbs-"), None, 0, refused()));
     let target = (now - TimeDelta::minutes(5))
         .duration_trunc(TimeDelta::seconds(1))
         .unwrap();
@@ -861,6 +876,113 @@ async fn faults_at_each_step_are_retried_or_end_with_production_untouched() {
     );
     let (report, _) = lifeboat_e2e::report(&stack, &id).await;
     assert_eq!(report["outcome"]["result"], "completed");
+}
+
+/// The reproduction: the renames pass, then RDS refuses the `ModifyDBInstance` that
+/// gives the restored instance production's settings. The restored instance has carried
+/// production's name (and taken its writes), so the undo moves it aside as `lbr-…`, marked,
+/// and keeps it: no instance is deleted, the original is production again, and the report
+/// names what was kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_failing_after_the_rename_keeps_the_restored_instance_that_served_production() {
+    let stack = stack().await;
+    production_db(&stack).await;
+    let now = Utc::now();
+    set_window(&stack, "rds:db", now - TimeDelta::hours(72), now).await;
+    // Two renames pass; the third ModifyDBInstance (the settings) is refused.
+    stack.edge.faults.add(fault(
+        "ModifyDBInstance",
+        None,
+        Some(1),
+        2,
+        FaultAction::Refuse {
+            code: "InvalidParameterCombination".into(),
+        },
+    ));
+    let (id, execution) = roll_db_back_five_minutes(&stack).await;
+    eventually("the restore to wait for confirmation", || async {
+        (request(&stack, &id).await["awaiting_confirmation"] == true).then_some(())
+    })
+    .await;
+    // Production's retention changed since staging was made: the swap has settings to apply.
+    set_production_retention(&stack, 7).await;
+    confirm(&stack, &id).await;
+    let end = finished(&stack, &execution).await;
+    assert_eq!(
+        (end.status.as_str(), end.error.as_deref()),
+        ("FAILED", Some("Lifeboat.Permanent")),
+        "{end:?}"
+    );
+    let n = names(&id, &ResourceKey::rds("db"));
+    assert_eq!(
+        instance_ids(&stack).await,
+        vec!["db".to_string(), n.retired.clone()]
+    );
+    let kept = tags(&instance(&stack, &n.retired).await.unwrap());
+    assert_eq!(
+        kept.get(TAG_RESTORE_ROLE).map(String::as_str),
+        Some("served-production")
+    );
+    assert_eq!(kept.get(TAG_RESTORE_REQUEST), Some(&id));
+    let prod = instance(&stack, "db").await.unwrap();
+    assert!(
+        !tags(&prod).contains_key(TAG_RESTORE_REQUEST),
+        "the original is production again"
+    );
+    assert_eq!(prod.deletion_protection(), Some(true));
+    let deletes = calls_by(&stack, "restore-executor")
+        .into_iter()
+        .filter(|c| c.operation == "DeleteDBInstance")
+        .count();
+    assert_eq!(deletes, 0, "no instance is deleted");
+    let (report, markdown) = report(&stack, &id).await;
+    assert_eq!(report["resources"][0]["phase"], "undone");
+    assert_eq!(report["resources"][0]["kept"], json!(n.retired));
+    assert!(markdown.contains(&n.retired), "{markdown}");
+}
+
+/// Right after the swap RDS may start a backup of the renamed instance: verify waits for
+/// it to settle (polled like the other steps) instead of undoing a good restore.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_waits_for_a_backup_right_after_the_swap_and_the_restore_completes() {
+    let stack = stack().await;
+    production_db(&stack).await;
+    let now = Utc::now();
+    set_window(&stack, "rds:db", now - TimeDelta::hours(72), now).await;
+    // After the swap's last change (its final look passes), production reads as backing-up
+    // three times: what verify sees first.
+    stack.edge.faults.add(FaultRule {
+        service: Some("rds".into()),
+        operation: Some("DescribeDBInstances".into()),
+        caller: Some("restore-executor".into()),
+        target_contains: None,
+        target_equals: Some("db".into()),
+        after: Some("RemoveTagsFromResource".into()),
+        skip: 1,
+        times: Some(3),
+        action: FaultAction::ReportStatus {
+            status: "backing-up".into(),
+        },
+    });
+    let (id, execution) = roll_db_back_five_minutes(&stack).await;
+    confirm(&stack, &id).await;
+    let end = finished(&stack, &execution).await;
+    assert_eq!(end.status, "SUCCEEDED", "{end:?}");
+    let settled = stack
+        .edge
+        .ledger
+        .log()
+        .iter()
+        .filter(|c| c.injected.as_deref() == Some("report_status backing-up"))
+        .count();
+    assert_eq!(settled, 3, "verify saw the backup");
+    let r = request(&stack, &id).await;
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(
+        tags(&instance(&stack, "db").await.unwrap()).get(TAG_RESTORE_REQUEST),
+        Some(&id),
+        "the restore stands"
+    );
 }
 
 /// A DynamoDB copy-back refused half-way (after its deletes, before its puts) is undone from

@@ -805,6 +805,8 @@ async fn an_approval_whose_start_failed_starts_it_when_retried() {
         operation: Some("StartExecution".into()),
         caller: None,
         target_contains: None,
+        target_equals: None,
+        after: None,
         skip: 0,
         times: Some(3),
         action: FaultAction::ServerError { status: 500 },

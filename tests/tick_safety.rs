@@ -20,6 +20,8 @@ fn rule(service: &str, operation: &str, target: Option<&str>, times: u32, action
         operation: Some(operation.into()),
         caller: None,
         target_contains: target.map(str::to_string),
+        target_equals: None,
+        after: None,
         skip: 0,
         times: Some(times),
         action,

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use lifeboat::execution::error::StepError;
 use lifeboat::execution::report::{json_report, markdown_report};
 use lifeboat::execution::run::{report_keys, Outcome, Phase, Run, Step};
+use lifeboat::ports::restorer::Progress;
 use lifeboat::request::decision::Mode;
 use lifeboat::request::holds;
 use lifeboat::request::lifecycle::{check_transition, AuditEntry, RestoreRequest, Status};
@@ -68,27 +69,41 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         if run.mode == Mode::Selective || !r.production_touched() {
             continue;
         }
-        let safety = r.safety_snapshot.clone().unwrap_or_default();
-        let progress = executor
-            .restorer(r.resource.kind)?
-            .undo_swap(&target(id, r), &safety)
-            .await
-            .map_err(|e| StepError::from_port("abort (undo swap)", e))?;
-        if let lifeboat::ports::restorer::Progress::Pending(why) = progress {
-            // What other resources' undos finished is kept for the next poll.
-            executor.save_run(&stored, run, Step::Abort).await?;
-            return Ok(json!({ "done": false, "waiting_for": why }));
+        if !r.undo_needed() {
+            // A finished DynamoDB copy-back: the live table holds the confirmed rollback and
+            // every write since; undoing it would throw those away (named in the outcome).
+            continue;
         }
-        run.record(
-            Step::Abort,
-            now,
-            format!("{}: production put back as it was", r.resource),
-        );
+        if r.phase != Phase::Undoing {
+            // On record before the undo's first change, so its shards are accepted and a
+            // shard of the failed swap is not.
+            run.resources[i].phase = Phase::Undoing;
+            stored = executor.save_run(&stored, run.clone(), Step::Abort).await?;
+        }
+        let r = &run.resources[i];
+        let safety = r.safety_snapshot.clone().unwrap_or_default();
+        let restorer = executor.restorer(r.resource.kind)?;
+        let fail = |e| StepError::from_port("abort (undo swap)", e);
+        match restorer.undo_swap(&target(id, r), &safety).await.map_err(fail)? {
+            Progress::Done => {}
+            Progress::Pending(why) => return Ok(json!({ "done": false, "waiting_for": why })),
+            Progress::Spread(shards) => {
+                let why = format!("{}: {} undo shards to run", r.resource, shards.len());
+                return Ok(json!({ "done": false, "waiting_for": why, "shards": shards }));
+            }
+        }
+        let kept = restorer.kept_aside(&target(id, r)).await.map_err(fail)?;
+        let detail = match &kept {
+            Some(name) => format!(
+                "{}: production put back as it was; the restored {name}, which served as production meanwhile and holds what it took, is kept",
+                r.resource
+            ),
+            None => format!("{}: production put back as it was", r.resource),
+        };
+        run.record(Step::Abort, now, detail);
         run.resources[i].phase = Phase::Undone;
-        // An RDS undo moves the restored instance back under the staging name, even if
-        // clean-up had found that name empty: it is staging again, to be deleted.
-        run.resources[i].staging_deleted = false;
-        // Saved at once: an undo is not to be done twice (a DynamoDB undo restores a backup).
+        run.resources[i].kept = kept;
+        // Saved at once: an undo is not to be done twice.
         stored = executor.save_run(&stored, run.clone(), Step::Abort).await?;
     }
     let busy = delete_staging(executor, id, &mut run, now).await?;
@@ -107,8 +122,33 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         .as_ref()
         .map(|s| s.merged.iter().map(|m| m.result.inserted).sum())
         .unwrap_or(0);
+    let kept: Vec<&str> = run.resources.iter().filter_map(|r| r.kept.as_deref()).collect();
+    let rolled_back: Vec<String> = run
+        .resources
+        .iter()
+        .filter(|r| run.mode == Mode::Rollback && r.production_touched())
+        .map(|r| r.resource.to_string())
+        .collect();
     let production = if run.resources.iter().any(|r| r.phase == Phase::Undone) {
-        "production put back as it was".to_string()
+        let mut text = "production put back as it was".to_string();
+        if !kept.is_empty() {
+            text += &format!(
+                "; kept, never deleted: {} (served as production until the undo)",
+                kept.join(", ")
+            );
+        }
+        if !rolled_back.is_empty() {
+            text += &format!(
+                "; not undone, the copy-back had finished (the table keeps the restored items and every write since): {}",
+                rolled_back.join(", ")
+            );
+        }
+        text
+    } else if !rolled_back.is_empty() {
+        format!(
+            "not undone, the copy-back had finished (the table keeps the restored items and every write since): {}",
+            rolled_back.join(", ")
+        )
     } else if run
         .resources
         .iter()

@@ -8,6 +8,7 @@
 
 pub mod begin;
 pub mod confirmation;
+pub mod copy_back;
 pub mod ending;
 pub mod prepare;
 pub mod selective;
@@ -51,6 +52,8 @@ pub struct Executor {
     /// How long one merge invocation keeps starting batches (each then runs to its commit),
     /// well inside the function's timeout.
     pub merge_budget: std::time::Duration,
+    /// How long one invocation runs a shard (pages, each then runs to its checkpoint).
+    pub shard_budget: std::time::Duration,
     /// Who is engineering: a confirmation, from the intake or the console, must come from one
     /// of them (and not from whoever filed or approved the request).
     pub roles: Roles,
@@ -69,6 +72,7 @@ impl Executor {
             Step::CheckReady => prepare::check_ready(self, &task, now).await,
             Step::Extract => selective::extract(self, &task, now).await,
             Step::Merge => selective::merge(self, &task, now).await,
+            Step::CopyBack => copy_back::copy_back(self, &task, now).await,
             Step::AwaitConfirmation => confirmation::await_confirmation(self, &task, now).await,
             Step::Swap => swap::swap(self, &task, now).await,
             Step::Verify => swap::verify(self, &task, now).await,

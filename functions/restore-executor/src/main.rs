@@ -28,6 +28,10 @@ const DEFAULT_DB_CA_BUNDLE: &str = "/opt/rds-global-bundle.pem";
 /// Rows per extract batch, and how long one merge invocation starts batches for.
 pub const MERGE_BATCH_ROWS: &str = "LIFEBOAT_MERGE_BATCH_ROWS";
 pub const MERGE_BUDGET_SECONDS: &str = "LIFEBOAT_MERGE_BUDGET_SECONDS";
+/// How long one invocation runs a copy-back shard, and how many items a scanned page holds
+/// (unset: DynamoDB's 1 MB pages).
+pub const COPY_BACK_BUDGET_SECONDS: &str = "LIFEBOAT_COPY_BACK_BUDGET_SECONDS";
+pub const COPY_BACK_PAGE_ITEMS: &str = "LIFEBOAT_COPY_BACK_PAGE_ITEMS";
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -90,7 +94,11 @@ async fn build(settings: &Settings, bucket: &str, table: &str, roles: Roles) -> 
         services: aws::backup_services(&config),
         restorers: vec![
             Arc::new(RdsRestorer::new(aws_sdk_rds::Client::new(&config))),
-            Arc::new(DynamoRestorer::new(dynamodb)),
+            Arc::new(DynamoRestorer::new(
+                dynamodb,
+                table,
+                number(COPY_BACK_PAGE_ITEMS).and_then(|n| i32::try_from(n).ok()),
+            )),
         ],
         reports: reports.clone(),
         mergers: vec![
@@ -99,6 +107,7 @@ async fn build(settings: &Settings, bucket: &str, table: &str, roles: Roles) -> 
         ],
         batch_rows: number(MERGE_BATCH_ROWS).unwrap_or(DEFAULT_BATCH_ROWS).max(1),
         merge_budget: Duration::from_secs(number(MERGE_BUDGET_SECONDS).unwrap_or(600)),
+        shard_budget: Duration::from_secs(number(COPY_BACK_BUDGET_SECONDS).unwrap_or(600)),
         roles,
     }
 }

@@ -247,6 +247,8 @@ pub async fn check_ready(executor: &Executor, task: &Task, now: DateTime<Utc>) -
             }
             (a, b) => waiting.extend([a, b].into_iter().filter_map(|p| match p {
                 Progress::Pending(why) => Some(why),
+                // Neither the safety snapshot nor staging spreads work over shards.
+                Progress::Spread(shards) => Some(format!("{} shards", shards.len())),
                 Progress::Done => None,
             })),
         }

@@ -262,5 +262,5 @@ pub async fn verify(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Res
         run.resources[i].phase = Phase::Verified;
     }
     executor.save_run(&stored, run, Step::Verify).await?;
-    Ok(json!({}))
+    Ok(json!({ "done": true }))
 }

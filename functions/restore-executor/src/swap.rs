@@ -5,9 +5,10 @@
 //! fallback.
 
 use chrono::{DateTime, Utc};
+use lifeboat::catalog::ResourceKind;
 use lifeboat::execution::error::{StepError, RETRYABLE, VERIFICATION_FAILED};
 use lifeboat::execution::run::{Phase, Step};
-use lifeboat::ports::restorer::Progress;
+use lifeboat::ports::restorer::{Progress, Verification};
 use lifeboat::ports::{Deletion, FailureKind};
 use lifeboat::request::decision::Mode;
 use serde_json::{json, Value};
@@ -16,7 +17,9 @@ use crate::confirmation::start_changing_production;
 use crate::task::Task;
 use crate::{target, Executor};
 
-/// One step of the swap of every resource: `{"done": true}` once all are swapped.
+/// One step of the swap of every resource: `{"done": true}` once all are swapped; until
+/// then what it waits for, and `shards` when work is to be spread over the state machine's
+/// Map before the next step.
 pub async fn swap(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Result<Value, StepError> {
     let id = task.request_id()?;
     let (mut stored, mut run) = start_changing_production(
@@ -28,6 +31,7 @@ pub async fn swap(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resul
     )
     .await?;
     let mut pending = Vec::new();
+    let mut shards = Vec::new();
     for i in 0..run.resources.len() {
         let r = &run.resources[i];
         if r.phase != Phase::Swapping {
@@ -46,17 +50,27 @@ pub async fn swap(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resul
                 stored = executor.save_run(&stored, run.clone(), Step::Swap).await?;
             }
             Progress::Pending(why) => pending.push(why),
+            Progress::Spread(more) => {
+                pending.push(format!("{}: {} copy-back shards to run", r.resource, more.len()));
+                shards.extend(more);
+            }
         }
     }
-    Ok(json!({ "done": pending.is_empty(), "waiting_for": pending }))
+    Ok(json!({ "done": pending.is_empty(), "waiting_for": pending, "shards": shards }))
 }
 
+/// One look at every swapped resource: `{"done": true}` once all are verified. A state
+/// that settles by itself (a backup right after the rename) is waited for, polled like the
+/// other steps; only a real difference fails the restore.
 pub async fn verify(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Result<Value, StepError> {
     let id = task.request_id()?;
     let (stored, mut run) = executor.load_run(id, Step::Verify).await?;
     if run.mode == Mode::Selective {
         return crate::selective::verify(executor, task, now).await;
     }
+    let mut waiting = Vec::new();
+    let mut shards = Vec::new();
+    let mut changed = false;
     for i in 0..run.resources.len() {
         let r = &run.resources[i];
         if r.phase != Phase::Swapped {
@@ -67,17 +81,34 @@ pub async fn verify(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Res
             .verify(&target(id, r))
             .await
             .map_err(|e| StepError::from_port("verify", e))?;
-        if !verification.ok {
-            return Err(StepError::new(
-                VERIFICATION_FAILED,
-                format!("{}: {}", r.resource, verification.detail),
-            ));
-        }
-        run.record(Step::Verify, now, verification.detail);
+        let (detail, differences) = match verification {
+            Verification::Passed(detail) => (detail, None),
+            Verification::PassedWithDifferences(detail) => (detail.clone(), Some(detail)),
+            Verification::Settling(why) => {
+                waiting.push(why);
+                continue;
+            }
+            Verification::Spread(more) => {
+                waiting.push(format!("{}: {} comparison shards to run", r.resource, more.len()));
+                shards.extend(more);
+                continue;
+            }
+            Verification::Failed(detail) => {
+                return Err(StepError::new(
+                    VERIFICATION_FAILED,
+                    format!("{}: {detail}", r.resource),
+                ));
+            }
+        };
+        run.record(Step::Verify, now, detail);
         run.resources[i].phase = Phase::Verified;
+        run.resources[i].differences = differences;
+        changed = true;
     }
-    executor.save_run(&stored, run, Step::Verify).await?;
-    Ok(json!({}))
+    if changed {
+        executor.save_run(&stored, run, Step::Verify).await?;
+    }
+    Ok(json!({ "done": waiting.is_empty(), "waiting_for": waiting, "shards": shards }))
 }
 
 pub async fn clean_up(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Result<Value, StepError> {
@@ -97,7 +128,7 @@ pub async fn clean_up(executor: &Executor, task: &Task, now: DateTime<Utc>) -> R
 fn deleted(deletion: Deletion) -> &'static str {
     match deletion {
         Deletion::Deleted => "deleted",
-        Deletion::AlreadyGone => "already gone (a swapped RDS staging instance is production now)",
+        Deletion::AlreadyGone => "already gone (swapped in as production, or kept aside by an undo)",
     }
 }
 
@@ -112,8 +143,11 @@ pub async fn delete_staging(
     let mut busy = Vec::new();
     for i in 0..run.resources.len() {
         let r = &run.resources[i];
-        // Production in mid-swap may be what staging was: only its undo may move it.
-        let mid_swap = r.production_touched() && r.phase != Phase::Verified;
+        // An RDS production in mid-swap may be what staging was: only its undo may move it.
+        // DynamoDB staging is never production (its items are copied, the table stays).
+        let mid_swap = r.resource.kind == ResourceKind::RdsInstance
+            && r.production_touched()
+            && r.phase != Phase::Verified;
         if r.phase < Phase::StagingStarted || r.staging_deleted || mid_swap {
             continue;
         }

@@ -28,6 +28,9 @@ pub struct Task {
     /// `abort`: the error the state machine caught (`Error`, `Cause`).
     #[serde(default)]
     pub error: Option<Value>,
+    /// `copy_back`: the shard to run, as the step that spread it handed it out.
+    #[serde(default)]
+    pub shard: Option<Value>,
 }
 
 impl Task {

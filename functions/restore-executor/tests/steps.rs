@@ -37,6 +37,8 @@ const CONFIRMER: &str = "arn:aws:iam::111122223333:user/eli-engineer";
 const STAGING: &str = "lbs-1b4e28ba-db";
 const FALLBACK: &str = "lbf-1b4e28ba-db";
 const SAFETY: &str = "lbsafety-1b4e28ba-db";
+/// Where an undo keeps the restored resource once it has served as production.
+const RETIRED: &str = "lbr-1b4e28ba-db";
 const BEFORE: &str = "contacts before the loss";
 const AFTER: &str = "contacts after the loss";
 
@@ -55,8 +57,13 @@ fn now() -> DateTime<Utc> {
 
 /// Instance `acme`: RDS `db` with a 72-hour window, holding what the loss left.
 fn world() -> World {
-    let rds = Arc::new(MemoryService::new(ResourceKind::RdsInstance));
-    let restorer = Arc::new(MemoryRestorer::new(ResourceKind::RdsInstance));
+    world_of(ResourceKind::RdsInstance)
+}
+
+/// Instance `acme` with one resource `db` of `kind`, as [`world`] describes it.
+fn world_of(kind: ResourceKind) -> World {
+    let rds = Arc::new(MemoryService::new(kind));
+    let restorer = Arc::new(MemoryRestorer::new(kind));
     add_database(&rds, &restorer, "db", AFTER);
     let requests = Arc::new(MemoryRequests::default());
     let catalog = Arc::new(MemoryCatalog::default());
@@ -72,6 +79,7 @@ fn world() -> World {
         mergers: vec![],
         batch_rows: 50_000,
         merge_budget: std::time::Duration::from_secs(600),
+        shard_budget: std::time::Duration::from_secs(600),
         roles: Roles::from_lists("", &format!("{ENGINEER},{CONFIRMER}")),
     };
     World {
@@ -643,10 +651,12 @@ async fn abort_after_the_swap_began_puts_production_back() {
         "production as it was"
     );
     assert!(w.restorer.resource("db").unwrap().marks.is_empty());
+    // The restored resource carried production's name, so it holds whatever production took
+    // before the undo: kept aside, never deleted.
     assert_eq!(
         w.restorer.names(),
-        ["db"],
-        "staging deleted, fallback back in place"
+        ["db", RETIRED],
+        "fallback back in place, the restored resource kept aside"
     );
     let failed = stored(&w).await;
     assert_eq!(failed.request.status, Status::Failed);
@@ -659,7 +669,12 @@ async fn abort_after_the_swap_began_puts_production_back() {
     );
     let run = failed.request.run.clone().unwrap();
     assert_eq!(run.resources[0].phase, Phase::Undone);
-    assert!(run.resources[0].staging_deleted);
+    assert_eq!(run.resources[0].kept.as_deref(), Some(RETIRED));
+    assert!(
+        last.reason.is_some() && run.timeline.last().unwrap().detail.contains(RETIRED),
+        "the outcome names what is kept: {:?}",
+        run.timeline.last()
+    );
     assert_eq!(
         run.outcome,
         Some(Outcome::Failed {
@@ -675,6 +690,82 @@ async fn abort_after_the_swap_began_puts_production_back() {
     assert_eq!(handle(&w, abort).await.unwrap()["done"], true);
     assert_eq!(stored(&w).await, failed);
     assert_eq!(w.restorer.calls("undo_swap"), 2);
+}
+
+/// A state that settles by itself is waited for: verify answers "not done" until it has
+/// settled, and the restore goes on; nothing is undone.
+#[tokio::test]
+async fn verify_waits_while_production_settles_instead_of_failing() {
+    let w = world();
+    w.restorer.set_pending_polls("verify", 2);
+    staged(&w).await;
+    handle(&w, swap_event()).await.unwrap();
+    for _ in 0..2 {
+        let answer = handle(&w, on("verify")).await.unwrap();
+        assert_eq!(answer["done"], false, "{answer}");
+        assert!(
+            answer["waiting_for"][0].as_str().unwrap().contains("busy"),
+            "{answer}"
+        );
+        assert_eq!(run_of(&w).await.resources[0].phase, Phase::Swapped);
+    }
+    let answer = handle(&w, on("verify")).await.unwrap();
+    assert_eq!(answer["done"], true, "{answer}");
+    assert_eq!(run_of(&w).await.resources[0].phase, Phase::Verified);
+    assert_eq!(w.restorer.calls("undo_swap"), 0);
+}
+
+/// A DynamoDB copy-back that finished holds the confirmed rollback and every write since:
+/// a later failure (here verification of another kind failing) does not undo it. One that
+/// failed part-way is undone.
+#[tokio::test]
+async fn a_finished_dynamodb_copy_back_is_not_undone_and_one_cut_short_is() {
+    for (swap_polls, undone) in [(0, false), (3, true)] {
+        let w = world_of(ResourceKind::DynamoTable);
+        w.restorer.set_pending_polls("swap", swap_polls);
+        let target = now() - TimeDelta::hours(2);
+        let point = ChosenPoint {
+            resource: ResourceKey::dynamodb("db"),
+            source: Source::PointInTime { target },
+        };
+        store(&w, request(Status::Approved, vec![point], Mode::Rollback)).await;
+        steps(
+            &w,
+            &[
+                "begin",
+                "resolve",
+                "safety_snapshot",
+                "restore_staging",
+                "check_ready",
+            ],
+        )
+        .await;
+        let event = json!({"step": "await_confirmation", "request_id": ID, "task_token": "token-1"});
+        handle(&w, event).await.unwrap();
+        let swap = handle(&w, swap_event()).await.unwrap();
+        assert_eq!(swap["done"], !undone, "{swap}");
+        let error = json!({"Error": "Lifeboat.VerificationFailed", "Cause": "another resource differs"});
+        let abort = json!({"step": "abort", "request_id": ID, "error": error});
+        let answer = handle(&w, abort).await.unwrap();
+        assert_eq!(answer["done"], true, "{answer}");
+        let run = run_of(&w).await;
+        let last = run.timeline.last().unwrap().detail.clone();
+        if undone {
+            assert_eq!(w.restorer.calls("undo_swap"), 1);
+            assert_eq!(run.resources[0].phase, Phase::Undone);
+            assert_eq!(w.restorer.content("db").as_deref(), Some(AFTER));
+        } else {
+            assert_eq!(w.restorer.calls("undo_swap"), 0, "a finished copy-back is kept");
+            assert_eq!(run.resources[0].phase, Phase::Swapped);
+            assert!(last.contains("not undone"), "{last}");
+            assert_eq!(
+                w.restorer.content("db").as_deref(),
+                Some("db as of 2026-11-28 10:00:00 UTC"),
+                "the rolled-back content stays"
+            );
+        }
+        assert_eq!(stored(&w).await.request.status, Status::Failed);
+    }
 }
 
 #[tokio::test]

@@ -1,9 +1,11 @@
 //! Fault injection: what moto never does, made to happen on purpose.
 //!
-//! A rule matches calls by service, operation, caller and a substring of the call's target,
-//! fires a bounded number of times, and then does one thing: answer a throttling error, a
-//! 5xx or a refusal instead of moto, add latency, report resources as still `creating` in moto's answer,
-//! or kill the calling function's process once moto has answered (a crash part-way).
+//! A rule matches calls by service, operation, caller and the call's target (a substring, or
+//! exactly), may stay dormant until a call of another operation has passed (to strike at a
+//! given moment of a flow: "after the swap's last change"), fires a bounded number of times,
+//! and then does one thing: answer a throttling error, a 5xx or a refusal instead of moto,
+//! add latency, report resources as still `creating` (or in another status) in moto's
+//! answer, or kill the calling function's process once moto has answered (a crash part-way).
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -25,6 +27,9 @@ pub enum FaultAction {
     Delay { millis: u64 },
     /// Forward, then rewrite `available` statuses in the answer to `creating`.
     ReportCreating,
+    /// Forward, then rewrite an RDS instance's `available` status in the answer to this one
+    /// (`backing-up`, `modifying`: states RDS passes through by itself).
+    ReportStatus { status: String },
     /// Forward, then kill the calling function's process before it sees the answer.
     KillCaller,
 }
@@ -41,6 +46,13 @@ pub struct FaultRule {
     /// A substring of the call's target (identifier, table name, S3 path).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_contains: Option<String>,
+    /// The call's target, exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_equals: Option<String>,
+    /// An operation: the rule is dormant until a call of it (by the rule's caller, if it
+    /// names one) has passed the edge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
     /// Matching calls to let through before the rule starts firing.
     #[serde(default)]
     pub skip: u32,
@@ -60,17 +72,26 @@ impl FaultRule {
                 .target_contains
                 .as_deref()
                 .is_none_or(|t| call.target.contains(t))
+            && eq(&self.target_equals, &call.target)
+    }
+
+    /// Whether `call` wakes this rule up (see [`FaultRule::after`]).
+    fn wakes(&self, call: &AwsCall) -> bool {
+        self.after.as_deref() == Some(call.operation.as_str())
+            && self.caller.as_deref().is_none_or(|c| c == call.caller)
     }
 }
 
 #[derive(Default)]
 pub struct Faults {
-    rules: Mutex<Vec<FaultRule>>,
+    /// Each rule, and whether it is awake (a rule without `after` always is).
+    rules: Mutex<Vec<(FaultRule, bool)>>,
 }
 
 impl Faults {
     pub fn add(&self, rule: FaultRule) {
-        self.rules.lock().expect("faults lock").push(rule);
+        let awake = rule.after.is_none();
+        self.rules.lock().expect("faults lock").push((rule, awake));
     }
 
     pub fn clear(&self) {
@@ -78,14 +99,24 @@ impl Faults {
     }
 
     pub fn list(&self) -> Vec<FaultRule> {
-        self.rules.lock().expect("faults lock").clone()
+        let rules = self.rules.lock().expect("faults lock");
+        rules.iter().map(|(r, _)| r.clone()).collect()
     }
 
-    /// The action of the first rule that fires for `call`, counting the firing.
+    /// The action of the first awake rule that fires for `call`, counting the firing; then
+    /// wakes the rules `call` wakes (so a rule never fires on the call that woke it).
     pub fn fire(&self, call: &AwsCall) -> Option<FaultAction> {
         let mut rules = self.rules.lock().expect("faults lock");
-        let index = rules.iter_mut().position(|r| r.matches(call))?;
-        let rule = &mut rules[index];
+        let action = Self::first_firing(&mut rules, call);
+        for (rule, awake) in rules.iter_mut() {
+            *awake = *awake || rule.wakes(call);
+        }
+        action
+    }
+
+    fn first_firing(rules: &mut Vec<(FaultRule, bool)>, call: &AwsCall) -> Option<FaultAction> {
+        let index = rules.iter().position(|(r, awake)| *awake && r.matches(call))?;
+        let rule = &mut rules[index].0;
         if rule.skip > 0 {
             rule.skip -= 1;
             return None;
@@ -140,6 +171,16 @@ pub fn throttling_code(service: &str) -> &'static str {
         "s3" => "SlowDown",
         _ => "ThrottlingException",
     }
+}
+
+/// Rewrites an RDS instance's `available` status in an answer to `status`.
+pub fn report_status(body: &[u8], status: &str) -> Vec<u8> {
+    String::from_utf8_lossy(body)
+        .replace(
+            "<DBInstanceStatus>available</DBInstanceStatus>",
+            &format!("<DBInstanceStatus>{status}</DBInstanceStatus>"),
+        )
+        .into_bytes()
 }
 
 /// Rewrites `available` statuses in a service's answer to `creating`.
@@ -197,6 +238,8 @@ mod tests {
             operation: Some("CreateDBSnapshot".into()),
             caller: None,
             target_contains: Some("db-b".into()),
+            target_equals: None,
+            after: None,
             skip: 1,
             times: Some(2),
             action: FaultAction::Throttle,
@@ -217,6 +260,41 @@ mod tests {
         );
         assert_eq!(faults.fire(&call("CreateDBSnapshot", "lifeboat-db-b-x")), None);
         assert!(faults.list().is_empty());
+    }
+
+    #[test]
+    fn a_rule_after_an_operation_sleeps_until_that_operation_passes() {
+        let faults = Faults::default();
+        faults.add(FaultRule {
+            service: None,
+            operation: Some("DescribeDBInstances".into()),
+            caller: None,
+            target_contains: None,
+            target_equals: Some("db".into()),
+            after: Some("RemoveTagsFromResource".into()),
+            skip: 0,
+            times: Some(1),
+            action: FaultAction::ReportStatus {
+                status: "backing-up".into(),
+            },
+        });
+        assert_eq!(faults.fire(&call("DescribeDBInstances", "db")), None, "asleep");
+        assert_eq!(
+            faults.fire(&call("RemoveTagsFromResource", "arn")),
+            None,
+            "wakes it"
+        );
+        assert_eq!(
+            faults.fire(&call("DescribeDBInstances", "lbf-x-db")),
+            None,
+            "exact target"
+        );
+        assert!(faults.fire(&call("DescribeDBInstances", "db")).is_some());
+        assert!(faults.list().is_empty());
+        assert_eq!(
+            report_status(b"<DBInstanceStatus>available</DBInstanceStatus>", "modifying"),
+            b"<DBInstanceStatus>modifying</DBInstanceStatus>"
+        );
     }
 
     #[test]

@@ -246,6 +246,15 @@ impl Edge {
                         let body = faults::report_creating(&response.2);
                         rebuild(response.0, &response.1, Bytes::from(body))
                     }
+                    Some(FaultAction::ReportStatus { status }) => {
+                        self.ledger.record(
+                            &call,
+                            response.0.as_u16(),
+                            Some(format!("report_status {status}")),
+                        );
+                        let body = faults::report_status(&response.2, &status);
+                        rebuild(response.0, &response.1, Bytes::from(body))
+                    }
                     Some(FaultAction::KillCaller) => {
                         self.ledger.record(&call, 500, Some("kill_caller".into()));
                         if let Some(host) = self.function(&call.caller) {

@@ -204,7 +204,7 @@ impl KeySchema {
     }
 
     /// The key attributes of `item`.
-    fn key(&self, item: &Item) -> Item {
+    pub(crate) fn key(&self, item: &Item) -> Item {
         self.attributes()
             .filter_map(|a| Some((a.name.clone(), item.get(&a.name)?.clone())))
             .collect()
@@ -220,7 +220,7 @@ impl KeySchema {
     }
 
     /// `ProjectionExpression` and names reading only the key attributes.
-    fn projection(&self) -> (String, HashMap<String, String>) {
+    pub(crate) fn projection(&self) -> (String, HashMap<String, String>) {
         let names: HashMap<String, String> = self
             .attributes()
             .enumerate()

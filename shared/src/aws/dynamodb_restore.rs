@@ -3,30 +3,80 @@
 //!
 //! A restored table is a new table without production's streams, TTL, alarms, autoscaling
 //! or tags, so production is never replaced: the swap backs the live table up once more
-//! (`lbpre-…`, after the confirmation) and then brings its items to the staging table's
-//! content (see [`super::dynamodb_sync`]). Undoing it restores that backup into a fallback
-//! table and syncs the live table back from it; without that backup nothing was written.
+//! (`lbpre-…`, after the confirmation), and once that backup is available brings the live
+//! table's items to staging's content, spread over shards the state machine runs in
+//! parallel (see [`super::dynamodb_copy_back`]). Verification compares the two tables the
+//! same way, writing nothing: a difference found then came after the copy-back finished
+//! (a straggler write, a TTL expiry) and is reported, never undone. Only a copy-back that
+//! failed part-way is undone: the pre-swap backup, once available, is restored into a
+//! fallback table and copied back the same way; with no copy-back checkpoint, nothing was
+//! written and nothing is undone.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::primitives::DateTime as SdkDateTime;
 use aws_sdk_dynamodb::types::{BackupStatus, BackupTypeFilter, TableStatus, Tag};
 use aws_sdk_dynamodb::Client;
 
-use super::dynamodb_sync::{content, sync};
+use super::dynamodb_copy_back::{unfinished, CopyBack, Tally};
 use super::port_error;
 use crate::catalog::{ResourceKey, ResourceKind};
 use crate::execution::names::names;
+use crate::execution::shard::{Purpose, Shard};
 use crate::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
 use crate::ports::restorer::{Progress, RestoreFrom, Restorer, Target, Verification};
 use crate::ports::{Deletion, FailureKind, PortError};
 
 pub struct DynamoRestorer {
     client: Client,
+    /// The requests table, which keeps the copy-backs' plans and checkpoints.
+    ledger: String,
+    /// Items per scanned page of a copy-back (`None`: DynamoDB's 1 MB pages).
+    page_items: Option<i32>,
 }
 
 impl DynamoRestorer {
-    pub fn new(client: Client) -> Self {
-        DynamoRestorer { client }
+    pub fn new(client: Client, ledger: impl Into<String>, page_items: Option<i32>) -> Self {
+        DynamoRestorer {
+            client,
+            ledger: ledger.into(),
+            page_items,
+        }
+    }
+
+    fn copy_back<'a>(&'a self, target: &Target<'a>) -> CopyBack<'a> {
+        CopyBack {
+            client: &self.client,
+            ledger: &self.ledger,
+            request_id: target.request_id,
+            page_items: self.page_items,
+        }
+    }
+
+    /// The shards of the copy-back of `purpose` from `source` that are not done yet, with
+    /// what they add up to.
+    async fn remaining(
+        &self,
+        target: &Target<'_>,
+        purpose: Purpose,
+        source: &str,
+    ) -> Result<(Vec<Shard>, Tally), PortError> {
+        let copy_back = self.copy_back(target);
+        let shards = copy_back.plan(target.production, purpose, source).await?;
+        let checkpoints = copy_back.checkpoints(&shards).await?;
+        let tally = Tally::of(&shards, &checkpoints);
+        Ok((unfinished(shards, &checkpoints), tally))
+    }
+
+    /// Whether the swap's copy-back wrote (or may have written) anything.
+    async fn copy_back_started(&self, target: &Target<'_>) -> Result<bool, PortError> {
+        let copy_back = self.copy_back(target);
+        let Some(segments) = copy_back.planned(target.production, Purpose::Swap).await? else {
+            return Ok(false);
+        };
+        let shards = Shard::all(target.production, Purpose::Swap, segments);
+        Ok(copy_back.checkpoints(&shards).await?.iter().any(Option::is_some))
     }
 
     /// The table's status and ARN, `None` when it does not exist.
@@ -291,25 +341,37 @@ impl Restorer for DynamoRestorer {
                 return Ok(Progress::Pending(format!("backup {pre_swap} is {status}")));
             }
         }
-        let summary = sync(&self.client, target.staging, table).await?;
-        tracing::info!(
-            production = %target.production,
-            staging = target.staging,
-            put = summary.put,
-            deleted = summary.deleted,
-            "live table brought to the staging table's content"
-        );
+        let (left, tally) = self.remaining(target, Purpose::Swap, target.staging).await?;
+        if !left.is_empty() {
+            return Ok(Progress::Spread(left));
+        }
+        tracing::info!(production = %target.production, staging = target.staging, written = tally.written, "live table brought to the staging table's content");
         Ok(Progress::Done)
     }
 
     async fn undo_swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
-        // Without the pre-swap backup no item was written: the live table is as it was.
-        let Some((backup, _)) = self
+        // Without a copy-back checkpoint no item was written: the live table is as it was,
+        // and undoing would only throw away the writes it took since the backup.
+        if !self.copy_back_started(target).await? {
+            return Ok(Progress::Done);
+        }
+        let Some((backup, status)) = self
             .find_backup(&target.production.name, &pre_swap_name(target))
             .await?
         else {
-            return Ok(Progress::Done);
+            return Err(PortError::new(
+                "undo swap",
+                target.production,
+                FailureKind::NotFound,
+                "the copy-back began but the pre-swap backup is gone: the live table needs an engineer",
+            ));
         };
+        if status != BackupStatus::Available {
+            return Ok(Progress::Pending(format!(
+                "the pre-swap backup of {} is {status}",
+                target.production
+            )));
+        }
         if self.table(target.fallback).await?.is_none() {
             self.client
                 .restore_table_from_backup()
@@ -328,36 +390,62 @@ impl Restorer for DynamoRestorer {
         if let Progress::Pending(why) = self.ready(target.fallback, target.request_id, "fallback").await? {
             return Ok(Progress::Pending(why));
         }
-        sync(&self.client, target.fallback, &target.production.name).await?;
+        let (left, _) = self.remaining(target, Purpose::Undo, target.fallback).await?;
+        if !left.is_empty() {
+            return Ok(Progress::Spread(left));
+        }
         guard(target, target.fallback)?;
         self.delete_table(target.fallback).await?;
         Ok(Progress::Done)
     }
 
     async fn verify(&self, target: &Target<'_>) -> Result<Verification, PortError> {
-        let (live, restored) = futures::try_join!(
-            content(&self.client, &target.production.name),
-            content(&self.client, target.staging)
-        )?;
-        Ok(if live == restored {
-            Verification {
-                ok: true,
-                detail: format!(
-                    "{} holds the restored {} items exactly",
-                    target.production,
-                    live.len()
-                ),
-            }
+        let (left, tally) = self.remaining(target, Purpose::Verify, target.staging).await?;
+        if !left.is_empty() {
+            return Ok(Verification::Spread(left));
+        }
+        let production = target.production;
+        if tally.missing_or_different == 0 && tally.extra == 0 {
+            return Ok(Verification::Passed(format!(
+                "{production} holds the restored {} items exactly",
+                tally.scanned_source
+            )));
+        }
+        Ok(Verification::PassedWithDifferences(format!(
+            "{production} holds the restored items but for {} missing or changed and {} others, \
+             written or expired after the copy-back finished (sample keys: {}); left as they are for an engineer",
+            tally.missing_or_different,
+            tally.extra,
+            tally.samples.join(", ")
+        )))
+    }
+
+    async fn run_shard(
+        &self,
+        target: &Target<'_>,
+        shard: &Shard,
+        budget: Duration,
+    ) -> Result<Progress, PortError> {
+        if shard.resource != *target.production {
+            return Err(PortError::new(
+                "run_shard",
+                target.production,
+                FailureKind::Refused,
+                format!("shard {} is not of this resource", shard.label()),
+            ));
+        }
+        let source = match shard.purpose {
+            Purpose::Swap | Purpose::Verify => target.staging,
+            Purpose::Undo => target.fallback,
+        };
+        let done = self
+            .copy_back(target)
+            .run(shard, source, &target.production.name, budget)
+            .await?;
+        Ok(if done {
+            Progress::Done
         } else {
-            let missing = restored.iter().filter(|i| live.binary_search(i).is_err()).count();
-            let extra = live.iter().filter(|i| restored.binary_search(i).is_err()).count();
-            Verification {
-                ok: false,
-                detail: format!(
-                    "{} differs from the restore: {missing} restored items missing, {extra} other items",
-                    target.production
-                ),
-            }
+            Progress::Pending(format!("shard {} goes on", shard.label()))
         })
     }
 

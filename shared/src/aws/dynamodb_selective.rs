@@ -24,8 +24,8 @@ use crate::execution::selective::{
     batch_key, BatchFile, BatchResult, ResourceExtract, Skip, SkipReason, TableExtract, TablePlan,
     MAX_LISTED_SKIPS,
 };
+use crate::ports::merger::MergeCheck;
 use crate::ports::merger::{ExtractRequest, MergeRequest, Merger, VerifyRequest};
-use crate::ports::restorer::Verification;
 use crate::ports::{FailureKind, PortError, ReportSink};
 use crate::request::decision::Records;
 
@@ -179,14 +179,14 @@ impl Merger for DynamoMerger {
     }
 
     /// Every extracted item's key is in the live table now (inserted, or there already).
-    async fn verify(&self, request: &VerifyRequest<'_>) -> Result<Verification, PortError> {
+    async fn verify(&self, request: &VerifyRequest<'_>) -> Result<MergeCheck, PortError> {
         let mut checked = 0;
         for table in &request.extract.tables {
             for batch in &table.batches {
                 let items = decode_items(&self.read_batch(batch).await?)?;
                 let plan = plan_items(&self.client, request.production, &items).await?;
                 if plan.to_insert > 0 {
-                    return Ok(Verification {
+                    return Ok(MergeCheck {
                         ok: false,
                         detail: format!(
                             "{} batch {}: {} items are still not in the live table",
@@ -197,7 +197,7 @@ impl Merger for DynamoMerger {
                 checked += items.len();
             }
         }
-        Ok(Verification {
+        Ok(MergeCheck {
             ok: true,
             detail: format!("all {checked} extracted items are in the live table"),
         })

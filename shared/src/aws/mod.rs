@@ -6,12 +6,12 @@
 
 pub mod catalog_table;
 pub mod dynamodb;
+pub mod dynamodb_copy_back;
 pub mod dynamodb_items;
 pub mod dynamodb_merge;
 pub mod dynamodb_merge_ledger;
 pub mod dynamodb_restore;
 pub mod dynamodb_selective;
-pub mod dynamodb_sync;
 pub mod rds;
 pub mod rds_restore;
 pub mod reports;

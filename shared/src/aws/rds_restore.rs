@@ -15,6 +15,7 @@ use aws_sdk_rds::Client;
 
 use super::port_error;
 use crate::catalog::{ResourceKey, ResourceKind};
+use crate::execution::names::names;
 use crate::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
 use crate::ports::restorer::{Progress, RestoreFrom, Restorer, Target, Verification};
 use crate::ports::{Deletion, FailureKind, PortError};
@@ -140,6 +141,7 @@ impl RdsRestorer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Settings {
     multi_az: Option<bool>,
+    publicly_accessible: Option<bool>,
     storage_type: Option<String>,
     parameter_group: Option<String>,
     subnet_group: Option<String>,
@@ -159,6 +161,7 @@ impl Settings {
         security_groups.sort();
         Settings {
             multi_az: db.multi_az(),
+            publicly_accessible: db.publicly_accessible(),
             storage_type: db.storage_type().map(str::to_string),
             parameter_group: db
                 .db_parameter_groups()
@@ -196,6 +199,10 @@ impl Settings {
         };
         for (name, same) in [
             ("Multi-AZ", self.multi_az == other.multi_az),
+            (
+                "public accessibility",
+                self.publicly_accessible == other.publicly_accessible,
+            ),
             ("storage type", self.storage_type == other.storage_type),
             ("parameter group", self.parameter_group == other.parameter_group),
             ("subnet group", self.subnet_group == other.subnet_group),
@@ -233,6 +240,41 @@ fn status(db: &DbInstance) -> &str {
     db.db_instance_status().unwrap_or("unknown")
 }
 
+/// Statuses RDS leaves by itself, after a while: an instance in one of them is not failed,
+/// only busy (a backup right after a rename, settings being applied, maintenance).
+const SETTLING: &[&str] = &[
+    "backing-up",
+    "configuring-enhanced-monitoring",
+    "configuring-iam-database-auth",
+    "configuring-log-exports",
+    "maintenance",
+    "modifying",
+    "rebooting",
+    "renaming",
+    "resetting-master-credentials",
+    "starting",
+    "storage-optimization",
+    "upgrading",
+];
+
+/// Whether `db` is busy with something that settles by itself (its status, or changes RDS
+/// reports as pending).
+fn settling(db: &DbInstance) -> bool {
+    SETTLING.contains(&status(db)) || has_pending_changes(db)
+}
+
+fn has_pending_changes(db: &DbInstance) -> bool {
+    db.pending_modified_values().is_some_and(|p| {
+        p.db_instance_identifier().is_some()
+            || p.backup_retention_period().is_some()
+            || p.multi_az().is_some()
+            || p.storage_type().is_some()
+            || p.iops().is_some()
+            || p.db_instance_class().is_some()
+            || p.allocated_storage().is_some()
+    })
+}
+
 /// Available and not about to change its identifier: RDS reports a rename as pending for
 /// a while, under the old name, before it happens.
 fn is_available(db: &DbInstance) -> bool {
@@ -261,6 +303,14 @@ fn waiting(what: &str, db: &DbInstance) -> Progress {
         db.db_instance_identifier().unwrap_or_default(),
         status(db)
     ))
+}
+
+/// The restore role of a restored instance an undo kept aside.
+const SERVED_PRODUCTION: &str = "served-production";
+
+/// Where an undo keeps the restored instance (`lbr-…`).
+fn retired_name(target: &Target<'_>) -> String {
+    names(target.request_id, target.production).retired
 }
 
 fn unexpected(operation: &'static str, target: &Target<'_>, state: String) -> PortError {
@@ -382,6 +432,9 @@ impl Restorer for RdsRestorer {
                 .restore_time(SdkDateTime::from_secs(t.timestamp()))
                 .set_db_instance_class(production.db_instance_class().map(str::to_string))
                 .set_multi_az(production.multi_az())
+                // A restore defaults to the subnet group's public setting: never more
+                // reachable than production.
+                .set_publicly_accessible(production.publicly_accessible())
                 .set_storage_type(production.storage_type().map(str::to_string))
                 .set_iops(production.iops())
                 .set_db_subnet_group_name(settings.subnet_group.clone())
@@ -406,6 +459,9 @@ impl Restorer for RdsRestorer {
                 .db_snapshot_identifier(id)
                 .set_db_instance_class(production.db_instance_class().map(str::to_string))
                 .set_multi_az(production.multi_az())
+                // A restore defaults to the subnet group's public setting: never more
+                // reachable than production.
+                .set_publicly_accessible(production.publicly_accessible())
                 .set_storage_type(production.storage_type().map(str::to_string))
                 .set_iops(production.iops())
                 .set_db_subnet_group_name(settings.subnet_group.clone())
@@ -511,27 +567,36 @@ impl Restorer for RdsRestorer {
     async fn undo_swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
         let production = self.instance(&target.production.name).await?;
         let fallback = self.instance(target.fallback).await?;
-        // Nothing moves while a rename of the swap is still in flight.
-        for db in [&production, &fallback, &self.instance(target.staging).await?]
-            .into_iter()
-            .flatten()
+        // Nothing moves while a rename of the swap (or of the undo) is still in flight.
+        let retired = self.instance(&retired_name(target)).await?;
+        for db in [
+            &production,
+            &fallback,
+            &self.instance(target.staging).await?,
+            &retired,
+        ]
+        .into_iter()
+        .flatten()
         {
             if !is_available(db) {
                 return Ok(waiting("undoing the swap", db));
             }
         }
         match (production, fallback) {
-            // The restored instance holds production's name: move it back to staging's.
+            // The restored instance holds production's name, and so every write production
+            // took since the swap: it is moved aside and kept, never deleted (marked first,
+            // so nothing mistakes it for staging or for a managed resource).
             (Some(prod), Some(_)) if is_restored(&prod, target.request_id) => {
                 if !is_available(&prod) {
                     return Ok(waiting("moving the restored instance aside", &prod));
                 }
-                let marks = BTreeMap::from([(TAG_RESTORE_ROLE.to_string(), "staging".to_string())]);
+                let retired = retired_name(target);
+                let marks = BTreeMap::from([(TAG_RESTORE_ROLE.to_string(), SERVED_PRODUCTION.to_string())]);
                 self.add_tags(&prod, &marks).await?;
-                self.rename(&target.production.name, target.staging).await?;
+                self.rename(&target.production.name, &retired).await?;
                 Ok(Progress::Pending(format!(
-                    "renaming {} back to rds:{}",
-                    target.production, target.staging
+                    "renaming {} aside to rds:{retired}, kept",
+                    target.production
                 )))
             }
             (None, Some(fallback)) => {
@@ -564,20 +629,44 @@ impl Restorer for RdsRestorer {
         }
     }
 
+    async fn kept_aside(&self, target: &Target<'_>) -> Result<Option<String>, PortError> {
+        let retired = retired_name(target);
+        Ok(self
+            .instance(&retired)
+            .await?
+            .filter(|db| belongs_to(db, target.request_id, Some(SERVED_PRODUCTION)))
+            .map(|_| retired))
+    }
+
+    /// One look, which may say to look again: a status RDS leaves by itself (a backup
+    /// right after the rename, settings still being applied) is `Settling`, never a failure.
     async fn verify(&self, target: &Target<'_>) -> Result<Verification, PortError> {
         let production = self.instance(&target.production.name).await?;
         let fallback = self.instance(target.fallback).await?;
         let (Some(prod), Some(fallback)) = (production, fallback) else {
-            return Ok(Verification {
-                ok: false,
-                detail: "production or the fallback is missing".into(),
-            });
+            return Ok(Verification::Failed(
+                "production or the fallback is missing".into(),
+            ));
         };
-        let mut problems = Vec::new();
         if !is_restored(&prod, target.request_id) {
-            problems.push("production is not the restored instance".to_string());
+            return Ok(Verification::Failed(
+                "production is not the restored instance".into(),
+            ));
         }
-        if !is_available(&prod) {
+        if settling(&prod) {
+            return Ok(Verification::Settling(format!(
+                "{} is {}{}",
+                target.production,
+                status(&prod),
+                if has_pending_changes(&prod) {
+                    ", with changes pending"
+                } else {
+                    ""
+                }
+            )));
+        }
+        let mut problems = Vec::new();
+        if status(&prod) != "available" {
             problems.push(format!("production is {}", status(&prod)));
         }
         if tags_of(prod.tag_list()).contains_key(TAG_RESTORE_ROLE) {
@@ -591,18 +680,12 @@ impl Restorer for RdsRestorer {
             ));
         }
         Ok(if problems.is_empty() {
-            Verification {
-                ok: true,
-                detail: format!(
-                    "{} is the restored instance, available, with the fallback's settings and tags",
-                    target.production
-                ),
-            }
+            Verification::Passed(format!(
+                "{} is the restored instance, available, with the fallback's settings and tags",
+                target.production
+            ))
         } else {
-            Verification {
-                ok: false,
-                detail: problems.join("; "),
-            }
+            Verification::Failed(problems.join("; "))
         })
     }
 
@@ -765,6 +848,7 @@ mod tests {
                 Some(db("lbs-1b4e28ba-db", "renaming", &staging_marks())),
             ),
             modify(),
+            describe("lbr-1b4e28ba-db", None),
         ];
         let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
         let progress = RdsRestorer::new(client).undo_swap(&t, "snap").await.unwrap();
@@ -853,6 +937,109 @@ mod tests {
         assert_eq!(restorer.swap(&t, "snap").await.unwrap(), Progress::Done);
         assert_eq!(rules[3].num_calls(), 0, "14 days are not cut to the fallback's 3");
         let verification = restorer.verify(&t).await.unwrap();
-        assert!(verification.ok, "{}", verification.detail);
+        assert!(
+            matches!(verification, Verification::Passed(_)),
+            "{verification:?}"
+        );
+    }
+
+    /// Once the restored instance has carried production's name it holds what production
+    /// took since: the undo moves it aside under `lbr-` and marks it, and never deletes it.
+    #[tokio::test]
+    async fn the_undo_keeps_the_restored_instance_aside_and_deletes_nothing() {
+        let (_, t) = target();
+        let restored = db("db", "available", &[(TAG_RESTORE_REQUEST, REQUEST)]);
+        let fallback = db(
+            "lbf-1b4e28ba-db",
+            "available",
+            &[(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "fallback")],
+        );
+        let renamed_to = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = renamed_to.clone();
+        let rename = mock!(Client::modify_db_instance)
+            .match_requests(move |r| {
+                seen.lock()
+                    .unwrap()
+                    .push(r.new_db_instance_identifier().unwrap_or_default().to_string());
+                true
+            })
+            .then_output(|| ModifyDbInstanceOutput::builder().build());
+        let tag = mock!(Client::add_tags_to_resource)
+            .match_requests(|r| r.tags().iter().any(|t| t.value() == Some(SERVED_PRODUCTION)))
+            .then_output(|| AddTagsToResourceOutput::builder().build());
+        let delete = mock!(Client::delete_db_instance).then_output(|| {
+            aws_sdk_rds::operation::delete_db_instance::DeleteDbInstanceOutput::builder().build()
+        });
+        let rules = [
+            describe("db", Some(restored)),
+            describe("lbf-1b4e28ba-db", Some(fallback)),
+            describe("lbs-1b4e28ba-db", None),
+            describe("lbr-1b4e28ba-db", None),
+            rename,
+            tag,
+            delete,
+        ];
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+        let progress = RdsRestorer::new(client).undo_swap(&t, "snap").await.unwrap();
+        assert!(
+            matches!(progress, Progress::Pending(ref why) if why.contains("kept")),
+            "{progress:?}"
+        );
+        assert_eq!(*renamed_to.lock().unwrap(), ["lbr-1b4e28ba-db"]);
+        assert_eq!(
+            rules[5].num_calls(),
+            1,
+            "marked as having served production first"
+        );
+        assert_eq!(rules[6].num_calls(), 0, "nothing deleted");
+    }
+
+    #[tokio::test]
+    async fn verify_waits_for_states_that_settle_and_fails_only_on_a_real_difference() {
+        let (_, t) = target();
+        let restored = |status: &str| db("db", status, &[(TAG_RESTORE_REQUEST, REQUEST)]);
+        let fallback = || {
+            db(
+                "lbf-1b4e28ba-db",
+                "available",
+                &[(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "fallback")],
+            )
+        };
+        let pending = {
+            let mut d = restored("available");
+            d.pending_modified_values = Some(
+                PendingModifiedValues::builder()
+                    .backup_retention_period(3)
+                    .build(),
+            );
+            d
+        };
+        let public = {
+            let mut d = restored("available");
+            d.publicly_accessible = Some(true);
+            d
+        };
+        for (production, expect) in [
+            (restored("backing-up"), "settling"),
+            (restored("modifying"), "settling"),
+            (pending, "settling"),
+            (restored("storage-full"), "failed"),
+            (public, "failed"),
+            (restored("available"), "passed"),
+        ] {
+            let rules = [
+                describe("db", Some(production)),
+                describe("lbf-1b4e28ba-db", Some(fallback())),
+            ];
+            let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+            let v = RdsRestorer::new(client).verify(&t).await.unwrap();
+            let got = match &v {
+                Verification::Settling(_) => "settling",
+                Verification::Failed(_) => "failed",
+                Verification::Passed(_) => "passed",
+                _ => "other",
+            };
+            assert_eq!(got, expect, "{v:?}");
+        }
     }
 }

@@ -13,3 +13,4 @@ pub mod report;
 pub mod run;
 pub mod selective;
 pub mod selective_report;
+pub mod shard;

@@ -23,6 +23,10 @@ pub struct RestoreNames {
     /// DynamoDB: the backup of the live table taken when the swap starts, after the
     /// confirmation (RDS keeps production itself, renamed, as the fallback).
     pub pre_swap: String,
+    /// RDS: where an undo puts the restored instance once it has carried production's name
+    /// (it holds what production took meanwhile, so it is kept, never deleted). No grant of
+    /// the executor's role can delete a `lbr-` instance.
+    pub retired: String,
 }
 
 /// The short tag of a request in names: the first 8 letters or digits of its id after `rr-`.
@@ -44,14 +48,23 @@ pub fn names(request_id: &str, resource: &ResourceKey) -> RestoreNames {
             staging: rds_identifier(&format!("lbs-{short}-{}", resource.name)),
             fallback: rds_identifier(&format!("lbf-{short}-{}", resource.name)),
             pre_swap: format!("lbpre-{short}-{}", resource.name),
+            retired: rds_identifier(&format!("lbr-{short}-{}", resource.name)),
         },
+        // Prefixed like RDS's, so that IAM can grant deletes on `lbs-*` and `lbf-*` tables
+        // only: a production table can never match.
         ResourceKind::DynamoTable => RestoreNames {
             safety: format!("lbsafety-{short}-{}", resource.name),
-            staging: format!("{}-lbs-{short}", resource.name),
-            fallback: format!("{}-lbf-{short}", resource.name),
+            staging: table_name(&format!("lbs-{short}-{}", resource.name)),
+            fallback: table_name(&format!("lbf-{short}-{}", resource.name)),
             pre_swap: format!("lbpre-{short}-{}", resource.name),
+            retired: table_name(&format!("lbr-{short}-{}", resource.name)),
         },
     }
+}
+
+/// Truncated to DynamoDB's 255 characters.
+fn table_name(name: &str) -> String {
+    name.chars().take(255).collect()
 }
 
 /// Truncated to RDS's limit, without a trailing or doubled hyphen.
@@ -92,10 +105,18 @@ mod tests {
     }
 
     #[test]
-    fn dynamodb_tables_keep_their_name_as_prefix() {
+    fn dynamodb_tables_are_prefixed_like_rds_instances() {
         let n = names(ID, &ResourceKey::dynamodb("orders"));
-        assert_eq!(n.staging, "orders-lbs-1b4e28ba");
-        assert_eq!(n.fallback, "orders-lbf-1b4e28ba");
+        assert_eq!(n.staging, "lbs-1b4e28ba-orders");
+        assert_eq!(n.fallback, "lbf-1b4e28ba-orders");
+        let long = names(ID, &ResourceKey::dynamodb("t".repeat(255)));
+        assert_eq!(long.staging.len(), 255);
+    }
+
+    #[test]
+    fn the_retired_instance_has_a_prefix_of_its_own() {
+        let n = names(ID, &ResourceKey::rds("db"));
+        assert_eq!(n.retired, "lbr-1b4e28ba-db");
     }
 
     #[test]

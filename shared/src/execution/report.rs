@@ -43,6 +43,8 @@ pub fn json_report(request: &RestoreRequest, run: &Run, now: DateTime<Utc>) -> V
             "fallback": if run.mode == Mode::Selective { None } else { fallback_of(r, &request.id) },
             "staging": r.staging,
             "staging_deleted": r.staging_deleted,
+            "kept": r.kept,
+            "differences": r.differences,
         })).collect::<Vec<_>>(),
         "selective": run.selective.as_ref().map(selective_report::json_section),
         "timeline": run.timeline,
@@ -88,7 +90,12 @@ fn production_state(r: &ResourceRun, run: &Run, request_id: &str) -> String {
             "records merged in (see the selective restore below)".to_string()
         }
         _ if run.mode == Mode::Selective => "none (production untouched)".to_string(),
-        Phase::Undone => "put back as it was (the swap was undone)".to_string(),
+        Phase::Undone => match &r.kept {
+            Some(kept) => format!(
+                "put back as it was (the swap was undone); the restored {kept}, which served as production until then, is kept"
+            ),
+            None => "put back as it was (the swap was undone)".to_string(),
+        },
         _ => fallback_of(r, request_id).unwrap_or_else(|| "none (production untouched)".into()),
     }
 }
@@ -161,6 +168,14 @@ pub fn markdown_report(request: &RestoreRequest, run: &Run, now: DateTime<Utc>) 
             r.phase,
             r.safety_snapshot.as_deref().unwrap_or("none"),
             production_state(r, run, &request.id),
+        );
+    }
+    for r in run.resources.iter().filter(|r| r.differences.is_some()) {
+        let _ = writeln!(
+            md,
+            "\n**Differences after the restore, left for an engineer:** {}: {}",
+            r.resource,
+            r.differences.as_deref().unwrap_or_default()
         );
     }
     if let Some(selective) = &run.selective {

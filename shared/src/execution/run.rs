@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::names::{names, RestoreNames};
 use super::selective::SelectiveRun;
-use crate::catalog::ResourceKey;
+use crate::catalog::{ResourceKey, ResourceKind};
 use crate::request::decision::Mode;
 use crate::request::options::Source;
 
@@ -26,6 +26,8 @@ pub enum Step {
     Swap,
     /// Selective: the extract into production, batch by batch.
     Merge,
+    /// One shard of work a step spread over the state machine's Map (a copy-back segment).
+    CopyBack,
     Verify,
     CleanUp,
     Finish,
@@ -44,6 +46,7 @@ impl Step {
             Step::AwaitConfirmation => "await_confirmation",
             Step::Swap => "swap",
             Step::Merge => "merge",
+            Step::CopyBack => "copy_back",
             Step::Verify => "verify",
             Step::CleanUp => "clean_up",
             Step::Finish => "finish",
@@ -77,6 +80,8 @@ pub enum Phase {
     Swapping,
     Swapped,
     Verified,
+    /// A failed swap is being undone (see [`ResourceRun::undo_needed`]).
+    Undoing,
     /// A failed swap was undone: production is as it was.
     Undone,
 }
@@ -99,6 +104,14 @@ pub struct ResourceRun {
     /// Whether staging was deleted (or never made).
     #[serde(default)]
     pub staging_deleted: bool,
+    /// What an undo kept of the restored resource because it had served as production (it
+    /// holds every write production took until the undo): never deleted by Lifeboat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<String>,
+    /// Differences verification found after the swap had finished (writes or expiries that
+    /// came after it): reported and left as they are for an engineer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub differences: Option<String>,
 }
 
 impl ResourceRun {
@@ -116,6 +129,8 @@ impl ResourceRun {
             fallback,
             phase: Phase::Planned,
             staging_deleted: false,
+            kept: None,
+            differences: None,
         }
     }
 
@@ -123,9 +138,24 @@ impl ResourceRun {
         names(request_id, &self.resource)
     }
 
-    /// Whether the swap has touched production (so a failure must undo it).
+    /// Whether the swap has touched production.
     pub fn production_touched(&self) -> bool {
-        matches!(self.phase, Phase::Swapping | Phase::Swapped | Phase::Verified)
+        matches!(
+            self.phase,
+            Phase::Swapping | Phase::Swapped | Phase::Verified | Phase::Undoing
+        )
+    }
+
+    /// Whether a failure now must undo this resource's swap. An RDS swap is undone whenever
+    /// it began (the old production is renamed back; the restored instance is kept aside). A
+    /// DynamoDB copy-back is undone only when it failed part-way: once it finished, the live
+    /// table holds the confirmed rollback and every write since, and undoing it would throw
+    /// those writes away.
+    pub fn undo_needed(&self) -> bool {
+        match self.resource.kind {
+            ResourceKind::RdsInstance => self.production_touched(),
+            ResourceKind::DynamoTable => matches!(self.phase, Phase::Swapping | Phase::Undoing),
+        }
     }
 }
 
@@ -231,10 +261,32 @@ mod tests {
             (Phase::Ready, false),
             (Phase::Swapping, true),
             (Phase::Verified, true),
+            (Phase::Undoing, true),
             (Phase::Undone, false),
         ] {
             r.phase = phase;
             assert_eq!(r.production_touched(), touched, "{phase:?}");
+        }
+    }
+
+    #[test]
+    fn a_finished_dynamodb_copy_back_is_never_undone_an_rds_swap_always() {
+        let at: DateTime<Utc> = "2026-11-28T10:00:00Z".parse().unwrap();
+        let source = Source::PointInTime { target: at };
+        let mut rds = ResourceRun::new("rr-1", ResourceKey::rds("db"), source.clone(), at);
+        let mut table = ResourceRun::new("rr-1", ResourceKey::dynamodb("orders"), source, at);
+        for (phase, rds_undo, table_undo) in [
+            (Phase::Ready, false, false),
+            (Phase::Swapping, true, true),
+            (Phase::Swapped, true, false),
+            (Phase::Verified, true, false),
+            (Phase::Undoing, true, true),
+            (Phase::Undone, false, false),
+        ] {
+            rds.phase = phase;
+            table.phase = phase;
+            assert_eq!(rds.undo_needed(), rds_undo, "rds {phase:?}");
+            assert_eq!(table.undo_needed(), table_undo, "dynamodb {phase:?}");
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use async_trait::async_trait;
 
-use super::restorer::{Progress, Verification};
+use super::restorer::Progress;
 use super::PortError;
 use crate::catalog::{ResourceKey, ResourceKind};
 use crate::execution::selective::{BatchFile, BatchResult, MergedBatch, ResourceExtract, TableExtract};
@@ -36,6 +36,14 @@ pub struct MergeRequest<'a> {
     pub batch: &'a BatchFile,
 }
 
+/// Whether production's record of a merge accounts for every extracted row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeCheck {
+    pub ok: bool,
+    /// What was compared and found (or what differs).
+    pub detail: String,
+}
+
 #[async_trait]
 pub trait Merger: Send + Sync {
     fn kind(&self) -> ResourceKind;
@@ -55,7 +63,7 @@ pub trait Merger: Send + Sync {
     async fn merge(&self, request: &MergeRequest<'_>) -> Result<BatchResult, PortError>;
 
     /// Checks production against what the run recorded as merged for this resource.
-    async fn verify(&self, request: &VerifyRequest<'_>) -> Result<Verification, PortError>;
+    async fn verify(&self, request: &VerifyRequest<'_>) -> Result<MergeCheck, PortError>;
 }
 
 /// What to verify for one resource.

@@ -4,13 +4,18 @@
 //! Every method is idempotent and looks before it acts, because the state machine retries
 //! steps and a crashed invocation is invoked again. Long operations (restores, renames) are
 //! started and then polled: a method answers [`Progress::Pending`] until done, and the
-//! state machine waits between polls.
+//! state machine waits between polls. Work too large for one invocation (a DynamoDB
+//! copy-back) is answered as [`Progress::Spread`]: shards the state machine runs in
+//! parallel through [`Restorer::run_shard`] before asking again.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{Deletion, PortError};
+use std::time::Duration;
+
+use super::{Deletion, FailureKind, PortError};
 use crate::catalog::{ResourceKey, ResourceKind};
+use crate::execution::shard::Shard;
 
 /// Whether a polled operation is done.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +23,8 @@ pub enum Progress {
     Done,
     /// Still going: what it waits for.
     Pending(String),
+    /// Not done until these shards have run (each through [`Restorer::run_shard`]).
+    Spread(Vec<Shard>),
 }
 
 impl Progress {
@@ -44,12 +51,22 @@ pub struct Target<'a> {
     pub fallback: &'a str,
 }
 
-/// The outcome of comparing production with what was restored.
+/// The outcome of comparing production with what was restored; each carries what was
+/// compared and found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verification {
-    pub ok: bool,
-    /// What was compared and found (or what differs).
-    pub detail: String,
+pub enum Verification {
+    /// Production is what was restored.
+    Passed(String),
+    /// The restore finished and production holds it, with differences that came after it
+    /// (writes or expiries since): reported, and left as they are for an engineer.
+    PassedWithDifferences(String),
+    /// Production is in a state that settles by itself (a backup running, settings being
+    /// applied): look again after a while.
+    Settling(String),
+    /// The comparison is spread over these shards: run them, then ask again.
+    Spread(Vec<Shard>),
+    /// Production is not what was restored.
+    Failed(String),
 }
 
 #[async_trait]
@@ -83,11 +100,39 @@ pub trait Restorer: Send + Sync {
     /// Takes the next step of making staging's content production's; `Done` when it is.
     async fn swap(&self, target: &Target<'_>, safety_snapshot: &str) -> Result<Progress, PortError>;
 
-    /// Takes the next step of putting production back as it was before the swap.
+    /// Takes the next step of putting production back as it was before the swap. A resource
+    /// that has carried production's name is never deleted: it is kept aside (see
+    /// [`Restorer::kept_aside`]).
     async fn undo_swap(&self, target: &Target<'_>, safety_snapshot: &str) -> Result<Progress, PortError>;
+
+    /// What a finished undo kept of the restored resource, because it had served as
+    /// production (its name), if anything.
+    async fn kept_aside(&self, _target: &Target<'_>) -> Result<Option<String>, PortError> {
+        Ok(None)
+    }
 
     /// Checks production now is what was restored.
     async fn verify(&self, target: &Target<'_>) -> Result<Verification, PortError>;
+
+    /// Runs `shard` of this resource's restore for about `budget`, resuming where its last
+    /// run stopped; `Done` when the shard is finished.
+    async fn run_shard(
+        &self,
+        target: &Target<'_>,
+        shard: &Shard,
+        _budget: Duration,
+    ) -> Result<Progress, PortError> {
+        Err(PortError::new(
+            "run_shard",
+            target.production,
+            FailureKind::Refused,
+            format!(
+                "{} restores have no shards ({})",
+                self.kind().as_str(),
+                shard.label()
+            ),
+        ))
+    }
 
     /// Deletes staging, if it is this request's (never production).
     async fn delete_staging(&self, target: &Target<'_>) -> Result<Deletion, PortError>;

@@ -13,8 +13,9 @@ use super::{Connector, PgError};
 use crate::catalog::ResourceKind;
 use crate::execution::packing::unpack;
 use crate::execution::selective::{BatchResult, MergedBatch, ResourceExtract};
+use crate::ports::merger::MergeCheck;
 use crate::ports::merger::{ExtractRequest, MergeRequest, Merger, VerifyRequest};
-use crate::ports::restorer::{Progress, Verification};
+use crate::ports::restorer::Progress;
 use crate::ports::{PortError, ReportSink};
 
 pub struct PgMerger {
@@ -131,7 +132,7 @@ impl Merger for PgMerger {
         })
     }
 
-    async fn verify(&self, request: &VerifyRequest<'_>) -> Result<Verification, PortError> {
+    async fn verify(&self, request: &VerifyRequest<'_>) -> Result<MergeCheck, PortError> {
         let resource = &request.extract.resource;
         let read = async {
             let client = self.connector.connect(request.production).await?;
@@ -143,14 +144,14 @@ impl Merger for PgMerger {
 }
 
 /// Every batch the run recorded is in production's ledger with the same counts.
-fn compare_ledger(ledger: &[(String, u32, BatchResult)], merged: &[MergedBatch]) -> Verification {
+fn compare_ledger(ledger: &[(String, u32, BatchResult)], merged: &[MergedBatch]) -> MergeCheck {
     for m in merged {
         let found = ledger.iter().find(|(t, b, _)| *t == m.table && *b == m.index);
         match found {
             Some((_, _, result))
                 if result.accounted() == m.result.accounted() && result.inserted == m.result.inserted => {}
             Some((_, _, result)) => {
-                return Verification {
+                return MergeCheck {
                     ok: false,
                     detail: format!(
                         "{} batch {}: production recorded {} inserted of {}, the run {} of {}",
@@ -164,7 +165,7 @@ fn compare_ledger(ledger: &[(String, u32, BatchResult)], merged: &[MergedBatch])
                 }
             }
             None => {
-                return Verification {
+                return MergeCheck {
                     ok: false,
                     detail: format!(
                         "production has no record of merging {} batch {}",
@@ -174,7 +175,7 @@ fn compare_ledger(ledger: &[(String, u32, BatchResult)], merged: &[MergedBatch])
             }
         }
     }
-    Verification {
+    MergeCheck {
         ok: true,
         detail: format!("{} merged batches recorded by production's ledger", merged.len()),
     }

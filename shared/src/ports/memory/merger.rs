@@ -12,8 +12,8 @@ use async_trait::async_trait;
 
 use crate::catalog::ResourceKind;
 use crate::execution::selective::{BatchFile, BatchResult, ResourceExtract, TableExtract, TablePlan};
+use crate::ports::merger::MergeCheck;
 use crate::ports::merger::{ExtractRequest, MergeRequest, Merger, VerifyRequest};
-use crate::ports::restorer::Verification;
 use crate::ports::{FailureKind, PortError};
 
 #[derive(Debug, Default)]
@@ -162,7 +162,7 @@ impl Merger for MemoryMerger {
         Ok(result)
     }
 
-    async fn verify(&self, request: &VerifyRequest<'_>) -> Result<Verification, PortError> {
+    async fn verify(&self, request: &VerifyRequest<'_>) -> Result<MergeCheck, PortError> {
         let state = self.state.lock().expect("merger lock");
         let missing: Vec<String> = request
             .merged
@@ -170,7 +170,7 @@ impl Merger for MemoryMerger {
             .filter(|m| state.ledger.get(&(m.table.clone(), m.index)) != Some(&m.result))
             .map(|m| format!("{} batch {}", m.table, m.index))
             .collect();
-        Ok(Verification {
+        Ok(MergeCheck {
             ok: missing.is_empty(),
             detail: if missing.is_empty() {
                 format!("{} batches in the ledger", request.merged.len())

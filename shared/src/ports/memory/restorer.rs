@@ -12,12 +12,15 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use crate::catalog::{ResourceKey, ResourceKind};
+use crate::execution::names::names;
 use crate::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
 use crate::ports::restorer::{Progress, RestoreFrom, Restorer, Target, Verification};
 use crate::ports::{Deletion, FailureKind, PortError};
 
 /// The mark naming the resource a snapshot was taken of.
 const SOURCE: &str = "source";
+/// The restore role of a restored resource kept aside by an undo.
+const SERVED_PRODUCTION: &str = "served-production";
 
 /// A resource or snapshot: what it holds and how it is marked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -330,16 +333,18 @@ impl Restorer for MemoryRestorer {
         let restored = production.is_some_and(|p| p.belongs_to(target.request_id, None));
         let fallback = state.resources.contains_key(target.fallback);
         match (production.is_some(), restored, fallback) {
+            // The restored resource has served as production: kept aside, never deleted.
             (true, true, true) => {
                 let production = &target.production.name;
+                let retired = names(target.request_id, target.production).retired;
                 state.set_marks(
                     production,
                     &[
                         (TAG_RESTORE_REQUEST, target.request_id),
-                        (TAG_RESTORE_ROLE, "staging"),
+                        (TAG_RESTORE_ROLE, SERVED_PRODUCTION),
                     ],
                 );
-                state.rename(production, target.staging);
+                state.rename(production, &retired);
                 state.rename(target.fallback, production);
                 state.set_marks(production, &[]);
             }
@@ -356,20 +361,32 @@ impl Restorer for MemoryRestorer {
         Ok(state.poll("undo_swap", &target.production.name))
     }
 
+    async fn kept_aside(&self, target: &Target<'_>) -> Result<Option<String>, PortError> {
+        let state = self.enter("kept_aside", &target.production.name)?;
+        let retired = names(target.request_id, target.production).retired;
+        Ok(state.resources.contains_key(&retired).then_some(retired))
+    }
+
+    /// `Settling` as many times as `verify` was told to wait, then the comparison.
     async fn verify(&self, target: &Target<'_>) -> Result<Verification, PortError> {
-        let state = self.enter("verify", &target.production.name)?;
+        let mut state = self.enter("verify", &target.production.name)?;
+        if let Progress::Pending(why) = state.poll("verify", &target.production.name) {
+            return Ok(Verification::Settling(why));
+        }
         let production = state.resources.get(&target.production.name);
         let ok = production
             .is_some_and(|p| p.belongs_to(target.request_id, None) && p.mark(TAG_RESTORE_ROLE).is_none())
             && state.resources.contains_key(target.fallback);
-        let detail = match production {
-            Some(p) if ok => format!("{} holds the restored content {:?}", target.production, p.content),
-            _ => format!(
+        Ok(match production {
+            Some(p) if ok => Verification::Passed(format!(
+                "{} holds the restored content {:?}",
+                target.production, p.content
+            )),
+            _ => Verification::Failed(format!(
                 "{} is not the restored resource, or the fallback is missing",
                 target.production
-            ),
-        };
-        Ok(Verification { ok, detail })
+            )),
+        })
     }
 
     async fn delete_staging(&self, target: &Target<'_>) -> Result<Deletion, PortError> {
@@ -421,7 +438,7 @@ mod tests {
         assert_eq!(r.swap(&t, "").await.unwrap(), Progress::Done);
         assert_eq!(r.content("db").as_deref(), Some("before the loss"));
         assert_eq!(r.content("db-fallback").as_deref(), Some("after the loss"));
-        assert!(r.verify(&t).await.unwrap().ok);
+        assert!(matches!(r.verify(&t).await.unwrap(), Verification::Passed(_)));
         assert_eq!(
             r.swap(&t, "").await.unwrap(),
             Progress::Done,
@@ -431,14 +448,16 @@ mod tests {
         assert_eq!(r.undo_swap(&t, "").await.unwrap(), Progress::Done);
         assert_eq!(r.content("db").as_deref(), Some("after the loss"));
         assert_eq!(r.resource("db").unwrap().marks, BTreeMap::new());
-        assert_eq!(r.names(), ["db", "db-staging"]);
-        assert_eq!(r.delete_staging(&t).await.unwrap(), Deletion::Deleted);
+        // The restored resource served as production: kept aside, not staging again.
+        assert_eq!(r.names(), ["db", "lbr-1-db"]);
+        assert_eq!(r.kept_aside(&t).await.unwrap().as_deref(), Some("lbr-1-db"));
+        assert_eq!(r.delete_staging(&t).await.unwrap(), Deletion::AlreadyGone);
         assert_eq!(
             r.undo_swap(&t, "").await.unwrap(),
             Progress::Done,
             "a retry changes nothing"
         );
-        assert_eq!(r.names(), ["db"]);
+        assert_eq!(r.names(), ["db", "lbr-1-db"]);
     }
 
     #[tokio::test]
@@ -457,7 +476,10 @@ mod tests {
         assert_eq!(r.verify(&t).await.unwrap_err().kind, FailureKind::Throttled);
         assert_eq!(r.calls("verify"), 1);
         r.heal("verify");
-        assert!(!r.verify(&t).await.unwrap().ok, "nothing was swapped");
+        assert!(
+            matches!(r.verify(&t).await.unwrap(), Verification::Failed(_)),
+            "nothing was swapped"
+        );
     }
 
     #[tokio::test]

@@ -1,0 +1,260 @@
+//! The DynamoDB rollback's copy-back against moto, with the real SDK, shard by shard as the
+//! state machine's Map runs it: checkpoints that resume after every page, writes of only
+//! what differs, a verification that reports later writes and leaves them, and an undo that
+//! only happens when a copy-back began, and only once the pre-swap backup is available.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use lifeboat::aws::dynamodb_copy_back::{CopyBack, Tally};
+use lifeboat::aws::dynamodb_restore::DynamoRestorer;
+use lifeboat::catalog::ResourceKey;
+use lifeboat::execution::names::{names, RestoreNames};
+use lifeboat::execution::shard::{Purpose, Shard};
+use lifeboat::ports::restorer::{Progress, Restorer, Target, Verification};
+use lifeboat_e2e::stack;
+use lifeboat_local::edge::faults::{FaultAction, FaultRule};
+use lifeboat_local::resources;
+use lifeboat_local::restore_setup::REQUESTS_TABLE;
+use lifeboat_local::LocalStack;
+
+const REQUEST: &str = "rr-c0b1e5a7-0000-4000-8000-000000000001";
+
+/// Production `orders` and its staging copy: `o1`..`o10` in both, `o6`..`o10` changed in
+/// production since, `new` only in staging, `extra` only in production; the restore's names.
+async fn tables(stack: &LocalStack, production: &ResourceKey) -> RestoreNames {
+    let n = names(REQUEST, production);
+    for table in [production.name.as_str(), n.staging.as_str()] {
+        resources::dynamodb_table(stack, table, &[]).await.unwrap();
+    }
+    for i in 1..=10 {
+        put(stack, &n.staging, &format!("o{i}"), "at the recovery point").await;
+        let now = if i > 5 {
+            "changed since"
+        } else {
+            "at the recovery point"
+        };
+        put(stack, &production.name, &format!("o{i}"), now).await;
+    }
+    put(stack, &n.staging, "new", "at the recovery point").await;
+    put(stack, &production.name, "extra", "written since").await;
+    n
+}
+
+fn target_of<'a>(production: &'a ResourceKey, n: &'a RestoreNames) -> Target<'a> {
+    Target {
+        request_id: REQUEST,
+        production,
+        staging: &n.staging,
+        fallback: &n.fallback,
+    }
+}
+
+async fn put(stack: &LocalStack, table: &str, pk: &str, v: &str) {
+    stack
+        .dynamodb()
+        .put_item()
+        .table_name(table)
+        .item("pk", AttributeValue::S(pk.into()))
+        .item("v", AttributeValue::S(v.into()))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A table as `pk → v`.
+async fn content(stack: &LocalStack, table: &str) -> BTreeMap<String, String> {
+    let out = stack.dynamodb().scan().table_name(table).send().await.unwrap();
+    out.items()
+        .iter()
+        .map(|i| {
+            let s = |k: &str| i[k].as_s().unwrap().clone();
+            (s("pk"), s("v"))
+        })
+        .collect()
+}
+
+/// Pages of two items, so every shard takes several runs.
+fn restorer(stack: &LocalStack) -> DynamoRestorer {
+    DynamoRestorer::new(stack.dynamodb(), REQUESTS_TABLE, Some(2))
+}
+
+/// Runs every shard to its end, one page per run (a zero budget), as the Map would after
+/// as many timeouts; how many runs it took.
+async fn run_all(restorer: &DynamoRestorer, target: &Target<'_>, shards: &[Shard]) -> usize {
+    let mut runs = 0;
+    for shard in shards {
+        loop {
+            runs += 1;
+            let progress = restorer.run_shard(target, shard, Duration::ZERO).await.unwrap();
+            if progress == Progress::Done {
+                break;
+            }
+            assert!(runs < 200, "shard {} never ends", shard.label());
+        }
+    }
+    runs
+}
+
+fn spread(progress: Progress) -> Vec<Shard> {
+    match progress {
+        Progress::Spread(shards) => shards,
+        other => panic!("expected shards, got {other:?}"),
+    }
+}
+
+fn tally(stack: &LocalStack, shards: &[Shard]) -> impl std::future::Future<Output = Tally> {
+    let client = stack.dynamodb();
+    let shards = shards.to_vec();
+    async move {
+        let copy_back = CopyBack {
+            client: &client,
+            ledger: REQUESTS_TABLE,
+            request_id: REQUEST,
+            page_items: None,
+        };
+        let checkpoints = copy_back.checkpoints(&shards).await.unwrap();
+        Tally::of(&shards, &checkpoints)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_back_runs_shard_by_shard_from_its_checkpoints_and_a_later_write_is_reported_not_undone() {
+    let (stack, production) = (stack().await, ResourceKey::dynamodb("orders"));
+    let n = tables(&stack, &production).await;
+    let target = target_of(&production, &n);
+    let restorer = restorer(&stack);
+
+    // The pre-swap backup first; only once it is available does the copy-back start.
+    let first = restorer.swap(&target, "").await.unwrap();
+    assert!(
+        matches!(first, Progress::Pending(ref why) if why.contains(&n.pre_swap)),
+        "{first:?}"
+    );
+    let shards = spread(restorer.swap(&target, "").await.unwrap());
+    assert_eq!(shards.len(), 4, "two segments of each side: {shards:?}");
+    let runs = run_all(&restorer, &target, &shards).await;
+    assert!(
+        runs > shards.len(),
+        "a shard resumes after every page: {runs} runs"
+    );
+    assert_eq!(restorer.swap(&target, "").await.unwrap(), Progress::Done);
+    assert_eq!(content(&stack, "orders").await, content(&stack, &n.staging).await);
+    let done = tally(&stack, &shards).await;
+    assert_eq!(done.scanned_source, 11);
+    assert_eq!(
+        done.written, 7,
+        "5 changed and 1 new put, 1 extra deleted: only what differs"
+    );
+
+    // A shard run again after its end writes nothing.
+    stack.edge.ledger.clear();
+    assert_eq!(
+        restorer
+            .run_shard(&target, &shards[0], Duration::ZERO)
+            .await
+            .unwrap(),
+        Progress::Done
+    );
+    assert!(!stack
+        .edge
+        .ledger
+        .log()
+        .iter()
+        .any(|c| c.operation == "BatchWriteItem"));
+
+    // A write that lands after the copy-back finished: reported, and left where it is.
+    put(&stack, "orders", "late", "written after the copy-back").await;
+    let compare = match restorer.verify(&target).await.unwrap() {
+        Verification::Spread(shards) => shards,
+        other => panic!("expected comparison shards, got {other:?}"),
+    };
+    assert!(compare.iter().all(|s| s.purpose == Purpose::Verify));
+    stack.edge.ledger.clear();
+    run_all(&restorer, &target, &compare).await;
+    assert!(
+        !stack
+            .edge
+            .ledger
+            .log()
+            .iter()
+            .any(|c| c.operation == "BatchWriteItem"),
+        "verification writes nothing"
+    );
+    let verdict = restorer.verify(&target).await.unwrap();
+    match &verdict {
+        Verification::PassedWithDifferences(detail) => {
+            assert!(detail.contains("0 missing or changed and 1 others"), "{detail}");
+            assert!(detail.contains(r#"{"pk":"late"}"#), "sample keys: {detail}");
+        }
+        other => panic!("expected differences, got {other:?}"),
+    }
+    assert_eq!(
+        content(&stack, "orders").await.get("late").map(String::as_str),
+        Some("written after the copy-back"),
+        "the later write is kept"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undo_does_nothing_before_the_copy_back_began_and_waits_for_the_pre_swap_backup() {
+    let (stack, production) = (stack().await, ResourceKey::dynamodb("orders"));
+    let n = tables(&stack, &production).await;
+    let target = target_of(&production, &n);
+    let restorer = restorer(&stack);
+    let before = content(&stack, "orders").await;
+
+    // The backup is asked for, the copy-back has not begun: nothing to undo, and production's
+    // writes since the backup stay.
+    restorer.swap(&target, "").await.unwrap();
+    put(&stack, "orders", "meanwhile", "a write after the backup").await;
+    assert_eq!(restorer.undo_swap(&target, "").await.unwrap(), Progress::Done);
+    let mut expected = before.clone();
+    expected.insert("meanwhile".into(), "a write after the backup".into());
+    assert_eq!(content(&stack, "orders").await, expected);
+    let tables = stack.dynamodb().list_tables().send().await.unwrap();
+    assert!(
+        !tables.table_names().contains(&n.fallback),
+        "no fallback restored"
+    );
+
+    // The copy-back begins (one page of one shard), then fails: undone from the backup, but
+    // only once the backup reads as available.
+    let shards = spread(restorer.swap(&target, "").await.unwrap());
+    restorer
+        .run_shard(&target, &shards[0], Duration::ZERO)
+        .await
+        .unwrap();
+    assert_ne!(content(&stack, "orders").await, expected, "the copy-back wrote");
+    stack.edge.faults.add(FaultRule {
+        service: Some("dynamodb".into()),
+        operation: Some("ListBackups".into()),
+        caller: None,
+        target_contains: None,
+        target_equals: None,
+        after: None,
+        skip: 0,
+        times: Some(1),
+        action: FaultAction::ReportCreating,
+    });
+    let waiting = restorer.undo_swap(&target, "").await.unwrap();
+    assert!(
+        matches!(waiting, Progress::Pending(ref why) if why.contains("CREATING")),
+        "{waiting:?}"
+    );
+    let undo = spread(restorer.undo_swap(&target, "").await.unwrap());
+    assert!(undo.iter().all(|s| s.purpose == Purpose::Undo));
+    run_all(&restorer, &target, &undo).await;
+    assert_eq!(restorer.undo_swap(&target, "").await.unwrap(), Progress::Done);
+    assert_eq!(
+        content(&stack, "orders").await,
+        before,
+        "as the pre-swap backup holds it"
+    );
+    let tables = stack.dynamodb().list_tables().send().await.unwrap();
+    assert!(
+        !tables.table_names().contains(&n.fallback),
+        "the fallback table is deleted"
+    );
+}
