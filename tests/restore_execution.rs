@@ -531,6 +531,67 @@ async fn a_point_outside_the_window_is_refused_before_anything_is_created() {
     assert!(markdown.contains("production untouched"), "{markdown}");
 }
 
+/// A point-in-time option holds the latest snapshot before the loss as its fallback: filed
+/// near the window's end and decided days later, the target has left the window, yet the
+/// hourly snapshot just before the loss was not pruned, and the failed restore names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_point_in_time_request_holds_the_snapshot_before_the_loss_as_its_fallback() {
+    let stack = stack().await;
+    production_db(&stack).await;
+    let now = Utc::now();
+    let (before, last_before, after) = (hour_before(now, 2), hour_before(now, 1), hour_before(now, 0));
+    for hour in [before, last_before, after] {
+        scheduled_points(&stack, hour).await;
+    }
+    set_window(&stack, "rds:db", now - TimeDelta::hours(72), now).await;
+    let occurred_at = last_before + TimeDelta::minutes(45);
+    let id = file(&stack, occurred_at).await;
+    let filed = request(&stack, &id).await;
+    let option = &filed["recovery_options"][0];
+    assert_eq!(option["source"]["kind"], "point_in_time", "{option}");
+    assert_eq!(option["fallback"]["slot"], json!(last_before), "{option}");
+    let fallback = ResourceKey::rds("db").point_name(lifeboat::schedule::Slot::containing(last_before));
+
+    // Three days on, the hourly tier of every point before the loss has expired.
+    let later = last_before + TimeDelta::hours(73);
+    tick(&stack, PRUNER, &(later + TimeDelta::minutes(30)).to_rfc3339()).await;
+    let snapshots = rds_snapshots(&stack).await;
+    assert!(
+        snapshots.contains(&fallback),
+        "the held fallback survives: {snapshots:?}"
+    );
+    let unheld = ResourceKey::rds("db").point_name(lifeboat::schedule::Slot::containing(before));
+    assert!(
+        !snapshots.contains(&unheld),
+        "an unheld expired point goes: {snapshots:?}"
+    );
+
+    // The target has left the window: the restore refuses it, naming the held fallback.
+    set_window(&stack, "rds:db", now - TimeDelta::minutes(10), now).await;
+    let target = (occurred_at - TimeDelta::minutes(5))
+        .duration_trunc(TimeDelta::seconds(1))
+        .unwrap();
+    let execution = execution_of(
+        &approve(
+            &stack,
+            &id,
+            json!([{"resource": "rds:db", "kind": "point_in_time", "target": target}]),
+        )
+        .await,
+    );
+    let end = finished(&stack, &execution).await;
+    assert_eq!(end.error.as_deref(), Some("Lifeboat.NotRestorable"), "{end:?}");
+    assert!(
+        end.cause.unwrap_or_default().contains(&fallback),
+        "names the fallback"
+    );
+    let (report, _) = report(&stack, &id).await;
+    assert_eq!(
+        report["resources"][0]["fallback_snapshot"]["slot"],
+        json!(last_before)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_confirmation_in_time_ends_cleanly_with_production_untouched() {
     let stack = stack().await;

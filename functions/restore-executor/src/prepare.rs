@@ -9,6 +9,7 @@ use lifeboat::execution::names::names;
 use lifeboat::execution::run::{Phase, ResourceRun, Run, Step};
 use lifeboat::ports::restorer::{Progress, RestoreFrom};
 use lifeboat::request::decision::Mode;
+use lifeboat::request::lifecycle::RestoreRequest;
 use lifeboat::request::options::Source;
 use serde_json::{json, Value};
 
@@ -49,7 +50,8 @@ pub async fn resolve(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Re
     }
     let mut details = Vec::new();
     for r in run.resources.iter_mut().filter(|r| r.phase < Phase::Resolved) {
-        details.push(resolve_one(executor, id, r).await?);
+        let fallback = held_fallback(&stored.request, r);
+        details.push(resolve_one(executor, id, r, fallback).await?);
         r.phase = Phase::Resolved;
     }
     // A retry that finds everything resolved writes nothing.
@@ -60,9 +62,36 @@ pub async fn resolve(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Re
     Ok(json!({}))
 }
 
+/// The snapshot a point-in-time option of `r`'s resource holds as its fallback, in words.
+fn held_fallback(request: &RestoreRequest, r: &ResourceRun) -> Option<String> {
+    request
+        .recovery_options
+        .iter()
+        .filter(|o| o.resource == r.resource)
+        .find_map(|o| match &o.fallback {
+            Some(Source::Snapshot { slot, service_id, .. }) => Some(format!(
+                "the snapshot {} of {slot}, held by this request",
+                service_id.as_deref().unwrap_or("(uncatalogued)")
+            )),
+            _ => None,
+        })
+}
+
 /// Checks one point and holds it (a snapshot is held in the catalog; a point-in-time
-/// target needs the window to still cover it, which no hold can keep).
-async fn resolve_one(executor: &Executor, id: &str, r: &mut ResourceRun) -> Result<String, StepError> {
+/// target needs the window to still cover it, which no hold can keep: its option's fallback
+/// snapshot is held instead, and named when the target has left the window).
+async fn resolve_one(
+    executor: &Executor,
+    id: &str,
+    r: &mut ResourceRun,
+    fallback: Option<String>,
+) -> Result<String, StepError> {
+    let instead = || {
+        fallback
+            .as_ref()
+            .map(|f| format!("; {f} can serve instead: file a request to restore it (filing holds it again)"))
+            .unwrap_or_default()
+    };
     let fail = |e| StepError::from_port("resolve", e);
     match &r.source {
         Source::PointInTime { target } => {
@@ -79,15 +108,19 @@ async fn resolve_one(executor: &Executor, id: &str, r: &mut ResourceRun) -> Resu
                 Some(w) => Err(StepError::new(
                     NOT_RESTORABLE,
                     format!(
-                        "{}: the point-in-time target {target} is outside the restorable window {} .. {}",
-                        r.resource, w.earliest, w.latest
+                        "{}: the point-in-time target {target} is outside the restorable window {} .. {}{}",
+                        r.resource,
+                        w.earliest,
+                        w.latest,
+                        instead()
                     ),
                 )),
                 None => Err(StepError::new(
                     NOT_RESTORABLE,
                     format!(
-                        "{}: continuous backups are off; {target} cannot be restored",
-                        r.resource
+                        "{}: continuous backups are off; {target} cannot be restored{}",
+                        r.resource,
+                        instead()
                     ),
                 )),
             }

@@ -45,10 +45,20 @@ pub fn json_report(request: &RestoreRequest, run: &Run, now: DateTime<Utc>) -> V
             "staging_deleted": r.staging_deleted,
             "kept": r.kept,
             "differences": r.differences,
+            "fallback_snapshot": held_fallback(request, r),
         })).collect::<Vec<_>>(),
         "selective": run.selective.as_ref().map(selective_report::json_section),
         "timeline": run.timeline,
     })
+}
+
+/// The snapshot a point-in-time option of `r`'s resource holds as its fallback.
+fn held_fallback<'a>(request: &'a RestoreRequest, r: &ResourceRun) -> Option<&'a Source> {
+    request
+        .recovery_options
+        .iter()
+        .filter(|o| o.resource == r.resource && matches!(r.source, Source::PointInTime { .. }))
+        .find_map(|o| o.fallback.as_ref())
 }
 
 /// When production started changing: the end of the data-loss window.
@@ -169,6 +179,16 @@ pub fn markdown_report(request: &RestoreRequest, run: &Run, now: DateTime<Utc>) 
             r.safety_snapshot.as_deref().unwrap_or("none"),
             production_state(r, run, &request.id),
         );
+    }
+    for r in &run.resources {
+        if let Some(Source::Snapshot { slot, service_id, .. }) = held_fallback(request, r) {
+            let _ = writeln!(
+                md,
+                "\n{}: the snapshot {} of {slot} is held as the fallback of the point-in-time target.",
+                r.resource,
+                service_id.as_deref().unwrap_or("(uncatalogued)")
+            );
+        }
     }
     for r in run.resources.iter().filter(|r| r.differences.is_some()) {
         let _ = writeln!(

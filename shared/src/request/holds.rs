@@ -7,12 +7,13 @@ use crate::catalog::ResourceKey;
 use crate::ports::{Catalog, PortError};
 use crate::schedule::Slot;
 
-/// Every catalogued point `request` may use: its options' and its approval's snapshots.
+/// Every catalogued point `request` may use: its options' snapshots (a point-in-time
+/// option's fallback snapshot included) and its approval's.
 pub fn points_of(request: &RestoreRequest) -> Vec<(ResourceKey, Slot)> {
     let mut points: Vec<_> = request
         .recovery_options
         .iter()
-        .filter_map(|o| o.held_point())
+        .flat_map(|o| o.held_points())
         .collect();
     if let Some(decision) = &request.decision {
         points.extend(

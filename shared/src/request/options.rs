@@ -5,6 +5,11 @@
 //! still covers it; otherwise the latest catalogued snapshot taken before the loss. Snapshots
 //! are named by their slot, which is when they were taken (to the hour), so "before the loss"
 //! is `slot < occurred_at`.
+//!
+//! A point-in-time option also names that latest snapshot as its `fallback`, held with the
+//! request's other points: no hold can keep a target inside a window that moves with the
+//! clock, so a request confirmed late still has the snapshot just before the loss, which
+//! would otherwise be pruned as its hourly tier expires.
 
 use chrono::{DateTime, Months, TimeDelta, Timelike, Utc};
 use serde::{Deserialize, Serialize};
@@ -69,6 +74,10 @@ pub struct RecoveryOption {
     /// open, so they have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restorable_until: Option<DateTime<Utc>>,
+    /// A point-in-time option's fallback: the latest catalogued snapshot before the loss,
+    /// held too, for when the target has left the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Source>,
 }
 
 impl Source {
@@ -82,9 +91,14 @@ impl Source {
 }
 
 impl RecoveryOption {
-    /// The catalog point to hold for this option, if it is a snapshot.
-    pub fn held_point(&self) -> Option<(ResourceKey, Slot)> {
-        Some((self.resource.clone(), self.source.snapshot_slot()?))
+    /// The catalog points to hold for this option: its snapshot, or its fallback.
+    pub fn held_points(&self) -> Vec<(ResourceKey, Slot)> {
+        [Some(&self.source), self.fallback.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter_map(Source::snapshot_slot)
+            .map(|slot| (self.resource.clone(), slot))
+            .collect()
     }
 }
 
@@ -151,6 +165,16 @@ fn option_for(
     let target = (occurred_at - PITR_MARGIN)
         .with_nanosecond(0)
         .expect("0 ns is valid");
+    let latest = points
+        .iter()
+        .filter(|p| p.resource == resource.key && p.state == PointState::Available)
+        .filter(|p| p.slot.start() < occurred_at)
+        .max_by_key(|p| p.slot);
+    let snapshot = |point: &RecoveryPoint| Source::Snapshot {
+        slot: point.slot,
+        tiers: point.tiers.0.keys().copied().collect(),
+        service_id: point.service_id.clone(),
+    };
     if let Some(w) = resource
         .window
         .filter(|w| w.earliest <= target && target <= w.latest)
@@ -163,23 +187,17 @@ fn option_for(
             // The window's start moves with the clock: the target drops out once the window's
             // length has passed since it.
             restorable_until: Some(target + (w.latest - w.earliest).max(TimeDelta::zero())),
+            fallback: latest.map(snapshot),
         });
     }
-    let point = points
-        .iter()
-        .filter(|p| p.resource == resource.key && p.state == PointState::Available)
-        .filter(|p| p.slot.start() < occurred_at)
-        .max_by_key(|p| p.slot)?;
+    let point = latest?;
     Some(RecoveryOption {
         resource: resource.key.clone(),
-        source: Source::Snapshot {
-            slot: point.slot,
-            tiers: point.tiers.0.keys().copied().collect(),
-            service_id: point.service_id.clone(),
-        },
+        source: snapshot(point),
         restores_to: point.slot.start(),
         data_loss: loss(point.slot.start(), now),
         restorable_until: None,
+        fallback: None,
     })
 }
 
@@ -272,7 +290,24 @@ mod tests {
             options[0].restorable_until,
             Some(target + TimeDelta::hours(72) - TimeDelta::minutes(5))
         );
-        assert_eq!(options[0].held_point(), None);
+        assert_eq!(options[0].held_points(), vec![]);
+    }
+
+    /// A target inside the window leaves it as the clock moves: the latest snapshot before
+    /// the loss is held with it, as its fallback.
+    #[test]
+    fn a_point_in_time_option_also_holds_the_latest_snapshot_before_the_loss() {
+        let occurred = t("2026-11-28T09:10:00Z");
+        let points = [
+            point("2026-11-28T08:00:00Z", &[Tier::Hourly], PointState::Available),
+            point("2026-11-28T09:00:00Z", &[Tier::Hourly], PointState::Available),
+            point("2026-11-28T10:00:00Z", &[Tier::Hourly], PointState::Available),
+        ];
+        let options = recovery_options("acme", occurred, now(), &[db(last_72_hours())], &points).unwrap();
+        assert!(matches!(options[0].source, Source::PointInTime { .. }));
+        let nine = Slot::containing(t("2026-11-28T09:00:00Z"));
+        assert!(matches!(options[0].fallback, Some(Source::Snapshot { slot, .. }) if slot == nine));
+        assert_eq!(options[0].held_points(), vec![(ResourceKey::rds("db"), nine)]);
     }
 
     #[test]
@@ -288,11 +323,11 @@ mod tests {
         assert_eq!(options[0].restores_to, t("2026-11-07T23:00:00Z"));
         assert!(matches!(&options[0].source, Source::Snapshot { tiers, .. } if tiers == &[Tier::Weekly]));
         assert_eq!(
-            options[0].held_point(),
-            Some((
+            options[0].held_points(),
+            vec![(
                 ResourceKey::rds("db"),
                 Slot::containing(t("2026-11-07T23:00:00Z"))
-            ))
+            )]
         );
     }
 
