@@ -630,3 +630,131 @@ async fn a_longer_point_in_time_window_is_kept_and_only_a_shorter_one_raised() {
         "a longer window was written: {changed:?}"
     );
 }
+
+/// The metric lines (CloudWatch embedded metric format) a function wrote to its log.
+fn metric_lines(stack: &lifeboat_local::LocalStack, function: &str) -> Vec<serde_json::Value> {
+    let log =
+        std::fs::read_to_string(stack.config.work_dir.join(format!("{function}.log"))).unwrap_or_default();
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect()
+}
+
+/// A resource whose points the catalog holds but that is no longer backed up (its instance
+/// tag removed, or a restore's mark left on it) is named on every tick and counted in a
+/// metric the template alarms on; so are points that vanished from the service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resource_no_longer_backed_up_is_named_and_counted_on_every_tick() {
+    let stack = stack().await;
+    resources::rds_instance(&stack, "db", &ACME, 3).await.unwrap();
+    resources::dynamodb_table(&stack, "orders", &ACME).await.unwrap();
+    resources::rds_instance(&stack, "kept-db", &ACME, 3)
+        .await
+        .unwrap();
+    for hour in ["2026-11-28T03:00:00Z", "2026-11-28T04:00:00Z"] {
+        tick(&stack, CREATOR, hour).await;
+    }
+    tick(&stack, PRUNER, "2026-11-28T04:30:00Z").await;
+
+    // Someone untags db; a failed swap leaves orders marked; kept-db loses a snapshot.
+    let arn = stack
+        .rds()
+        .describe_db_instances()
+        .db_instance_identifier("db")
+        .send()
+        .await
+        .unwrap()
+        .db_instances()[0]
+        .db_instance_arn()
+        .unwrap()
+        .to_string();
+    stack
+        .rds()
+        .remove_tags_from_resource()
+        .resource_name(&arn)
+        .tag_keys(TAG_INSTANCE)
+        .send()
+        .await
+        .unwrap();
+    let table_arn = stack
+        .dynamodb()
+        .describe_table()
+        .table_name("orders")
+        .send()
+        .await
+        .unwrap()
+        .table()
+        .unwrap()
+        .table_arn()
+        .unwrap()
+        .to_string();
+    let mark = |k: &str, v: &str| {
+        aws_sdk_dynamodb::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+            .unwrap()
+    };
+    stack
+        .dynamodb()
+        .tag_resource()
+        .resource_arn(&table_arn)
+        .tags(mark(lifeboat::inventory::TAG_RESTORE_ROLE, "fallback"))
+        .tags(mark(lifeboat::inventory::TAG_RESTORE_REQUEST, "rr-0000aaaa"))
+        .send()
+        .await
+        .unwrap();
+    stack
+        .rds()
+        .delete_db_snapshot()
+        .db_snapshot_identifier("lifeboat-kept-db-20261128t0300z")
+        .send()
+        .await
+        .unwrap();
+
+    for (n, time) in ["2026-11-28T05:30:00Z", "2026-11-28T06:30:00Z"]
+        .into_iter()
+        .enumerate()
+    {
+        tick(&stack, CREATOR, &time.replace(":30:", ":00:")).await;
+        let report = tick(&stack, PRUNER, time).await;
+        let unmanaged: std::collections::BTreeMap<String, (u64, String)> = report["unmanaged"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no unmanaged in {report}"))
+            .iter()
+            .map(|u| {
+                let why = u["why"].as_str().unwrap().to_string();
+                (
+                    u["resource"].as_str().unwrap().to_string(),
+                    (u["points"].as_u64().unwrap(), why),
+                )
+            })
+            .collect();
+        assert_eq!(unmanaged.len(), 2, "tick {n}: {unmanaged:?}");
+        let (points, why) = &unmanaged["dynamodb:orders"];
+        assert_eq!(*points, 2);
+        assert!(why.contains("restore-role=fallback"), "{why}");
+        let (points, why) = &unmanaged["rds:db"];
+        assert_eq!(*points, 2);
+        assert!(why.contains("tag was removed"), "{why}");
+        let metric = metric_lines(&stack, PRUNER).pop().expect("a metric line");
+        assert_eq!(metric["UnmanagedResourcesWithPoints"], 2, "tick {n}: {metric}");
+        assert_eq!(metric["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Lifeboat");
+        // The vanished snapshot is counted on the tick that finds it gone.
+        assert_eq!(
+            metric["VanishedPoints"],
+            if n == 0 { 1 } else { 0 },
+            "tick {n}: {metric}"
+        );
+    }
+    // Neither is backed up any more: the creator made nothing for them.
+    let snapshots = rds_snapshots(&stack).await;
+    assert!(
+        !snapshots.iter().any(|s| s.starts_with("lifeboat-db-20261128t05")),
+        "{snapshots:?}"
+    );
+    assert!(snapshots
+        .iter()
+        .any(|s| s.starts_with("lifeboat-kept-db-20261128t05")));
+}

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::zone::Zone;
 
-use crate::catalog::ResourceKey;
+use crate::catalog::{RecoveryPoint, ResourceKey};
 use crate::policy::{Policy, PolicyBook, STANDARD};
 
 pub const TAG_INSTANCE: &str = "lifeboat:instance";
@@ -106,6 +106,53 @@ pub fn managed(
     }))
 }
 
+/// A resource the catalog still holds recovery points of that Lifeboat no longer manages:
+/// nothing backs it up any more, and its points age out one by one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Unmanaged {
+    pub resource: ResourceKey,
+    /// Its points the service still holds.
+    pub points: usize,
+    pub why: String,
+}
+
+/// The resources of `points` (present recovery points) that `discovered` (a service's
+/// resources, for the kinds it covers) does not show as managed, and why.
+pub fn unmanaged_with_points(
+    points: &[RecoveryPoint],
+    discovered: &[DiscoveredResource],
+    policies: &PolicyBook,
+) -> Vec<Unmanaged> {
+    let mut counts: BTreeMap<&ResourceKey, usize> = BTreeMap::new();
+    for p in points.iter().filter(|p| p.state.is_present()) {
+        *counts.entry(&p.resource).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .filter_map(|(resource, points)| {
+            let why = match discovered.iter().find(|d| &d.key == resource) {
+                None => "not found: deleted, or no longer tagged lifeboat:instance (the service lists only tagged resources)".to_string(),
+                Some(found) => match managed(found, policies) {
+                    Ok(Some(_)) => return None,
+                    Err(e) => format!("its tags are wrong: {e}"),
+                    Ok(None) => match found.tags.get(TAG_RESTORE_ROLE) {
+                        Some(role) => format!(
+                            "it carries {TAG_RESTORE_ROLE}={role} (of request {}): a restore left it marked",
+                            found.tags.get(TAG_RESTORE_REQUEST).map_or("?", String::as_str)
+                        ),
+                        None => format!("its {TAG_INSTANCE} tag was removed"),
+                    },
+                },
+            };
+            Some(Unmanaged {
+                resource: resource.clone(),
+                points,
+                why,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,5 +206,57 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.tag, TAG_POLICY);
         assert!(e.to_string().contains("known: standard"));
+    }
+
+    #[test]
+    fn resources_with_points_that_are_not_managed_are_named_with_why() {
+        use crate::catalog::PointState;
+        use crate::schedule::{Slot, TierSet};
+        let point = |resource: ResourceKey, state| RecoveryPoint {
+            resource,
+            instance_id: "acme".into(),
+            slot: Slot::containing("2026-11-28T03:00:00Z".parse().unwrap()),
+            tiers: TierSet::default(),
+            service_id: Some("x".into()),
+            state,
+            holds: Default::default(),
+            policy: "standard".into(),
+            timezone: "UTC".into(),
+            note: None,
+            updated_at: "2026-11-28T03:00:00Z".parse().unwrap(),
+        };
+        let with = |name: &str, tags: &[(&str, &str)]| DiscoveredResource {
+            key: ResourceKey::rds(name),
+            ..found(tags)
+        };
+        let points = [
+            point(ResourceKey::rds("kept"), PointState::Available),
+            point(ResourceKey::rds("untagged"), PointState::Available),
+            point(ResourceKey::rds("untagged"), PointState::Creating),
+            point(ResourceKey::rds("marked"), PointState::Available),
+            point(ResourceKey::rds("gone"), PointState::Available),
+            point(ResourceKey::rds("old"), PointState::Deleted),
+        ];
+        let discovered = [
+            with("kept", &[(TAG_INSTANCE, "acme")]),
+            with("untagged", &[("team", "crm")]),
+            with(
+                "marked",
+                &[
+                    (TAG_INSTANCE, "acme"),
+                    (TAG_RESTORE_ROLE, "fallback"),
+                    (TAG_RESTORE_REQUEST, "rr-1"),
+                ],
+            ),
+        ];
+        let found = unmanaged_with_points(&points, &discovered, &PolicyBook::default());
+        let names: Vec<(&str, usize)> = found
+            .iter()
+            .map(|u| (u.resource.name.as_str(), u.points))
+            .collect();
+        assert_eq!(names, [("gone", 1), ("marked", 1), ("untagged", 2)]);
+        assert!(found[0].why.contains("not found"));
+        assert!(found[1].why.contains("restore-role=fallback (of request rr-1)"));
+        assert!(found[2].why.contains("tag was removed"));
     }
 }

@@ -19,6 +19,7 @@ use futures::stream::{self, StreamExt};
 use lifeboat::catalog::{RecoveryPoint, ResourceKind};
 use lifeboat::event::{detail_flag, parse_tick, ClockGuard, Tick};
 use lifeboat::failure::{FailureType, FunctionError};
+use lifeboat::inventory::{unmanaged_with_points, Unmanaged};
 use lifeboat::policy::PolicyBook;
 use lifeboat::ports::{BackupService, Catalog, FailureKind, ReportSink};
 use lifeboat::retention::{plan, RetentionDecision, Verdict};
@@ -30,6 +31,11 @@ pub use reconcile::{Finding, Reconciled};
 
 /// Deletions under way at once.
 const CONCURRENCY: usize = 8;
+/// Metrics of every tick (namespace `Lifeboat`, dimension `Function`), which the template
+/// alarms on: resources with points that nothing backs up any more, and points the services
+/// no longer hold.
+pub const UNMANAGED_METRIC: &str = "UnmanagedResourcesWithPoints";
+pub const VANISHED_METRIC: &str = "VanishedPoints";
 
 pub struct Pruner {
     pub catalog: Arc<dyn Catalog>,
@@ -77,6 +83,9 @@ pub struct PruneReport {
     pub deleted: usize,
     pub kept: usize,
     pub reconciliation: Vec<Reconciled>,
+    /// Resources with recovery points that are no longer backed up: named on every tick
+    /// until someone tags them again or their points are gone.
+    pub unmanaged: Vec<Unmanaged>,
     pub decisions: Vec<DecisionRecord>,
     pub failures: Vec<String>,
     /// Where the report was written.
@@ -131,6 +140,7 @@ impl Pruner {
                 .map(|e| format!("{}@{}: reconciling: {e}", r.resource, r.slot))
         }));
         records.retain(|r| !unreachable.contains(&r.resource.kind));
+        let unmanaged = self.unmanaged(&records, &mut failures).await;
         let decisions = plan(&records, tick.time, self.max_deletions_per_run);
         let decisions: Vec<DecisionRecord> = stream::iter(decisions)
             .map(|d| self.carry_out(&tick, &records, d, dry_run))
@@ -142,6 +152,18 @@ impl Pruner {
                 .as_ref()
                 .map(|e| format!("{}@{}: deleting: {e}", d.decision.resource, d.decision.slot))
         }));
+        let vanished = reconciliation
+            .iter()
+            .filter(|r| matches!(r.finding, Finding::Vanished))
+            .count();
+        lifeboat::telemetry::publish_counts(
+            "retention-pruner",
+            &[
+                (UNMANAGED_METRIC, unmanaged.len() as u64),
+                (VANISHED_METRIC, vanished as u64),
+            ],
+            tick.time,
+        );
         let report = PruneReport {
             slot: tick.slot.to_string(),
             tick_time: tick.time,
@@ -154,12 +176,37 @@ impl Pruner {
                 .count(),
             kept: decisions.iter().filter(|d| !d.decision.is_delete()).count(),
             reconciliation,
+            unmanaged,
             decisions,
             failures,
             report_key: report_key(&tick, dry_run),
         };
         self.write(&report).await?;
         finish(report)
+    }
+
+    /// The resources of `records` that are no longer managed, for the services that could
+    /// say which they manage (a discovery that fails is a failure of the tick).
+    async fn unmanaged(&self, records: &[RecoveryPoint], failures: &mut Vec<String>) -> Vec<Unmanaged> {
+        let mut found = Vec::new();
+        for service in &self.services {
+            let kind = service.kind();
+            match service.discover().await {
+                Ok(discovered) => {
+                    let points: Vec<RecoveryPoint> = records
+                        .iter()
+                        .filter(|r| r.resource.kind == kind)
+                        .cloned()
+                        .collect();
+                    found.extend(unmanaged_with_points(&points, &discovered, &self.policies));
+                }
+                Err(e) => failures.push(format!("discovering {} resources: {e}", kind.as_str())),
+            }
+        }
+        for u in &found {
+            tracing::warn!(resource = %u.resource, points = u.points, why = %u.why, "recovery points of a resource no longer backed up");
+        }
+        found
     }
 
     async fn carry_out(
