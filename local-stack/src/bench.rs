@@ -10,7 +10,9 @@
 //! - The restore orchestration's overhead on the local stack ([`restore`]).
 //! - Selective restore: the PostgreSQL merge beside a plain COPY, its peak memory, and
 //!   DynamoDB calls per restored item ([`merge`]).
+//! - The DynamoDB rollback's copy-back and its verification, shard by shard ([`copy_back`]).
 
+pub mod copy_back;
 pub mod intake;
 pub mod merge;
 pub mod restore;

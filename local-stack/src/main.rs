@@ -83,7 +83,8 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
                     .and_then(|e| e.parent().map(|p| p.to_path_buf()))
                     .unwrap_or_default()
             });
-            // `bench planning`, `intake`, `restore`, `cold-start`, `calls`, or all of them.
+            // `bench planning`, `intake`, `restore`, `merge`, `copy-back`, `cold-start`,
+            // `calls`, or all of them.
             let all = !args.iter().any(|a| {
                 [
                     "planning",
@@ -93,6 +94,7 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
                     "restore",
                     "merge",
                     "merge-worker",
+                    "copy-back",
                 ]
                 .contains(&a.as_str())
             });
@@ -128,6 +130,14 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
                     print!("{}", merge::postgres_run(rows).await.map_err(|e| e.to_string())?);
                 }
                 println!("{}", merge::dynamodb_calls().await.map_err(|e| e.to_string())?);
+            }
+            if part("copy-back") {
+                for items in [10_000, 50_000] {
+                    let figures = lifeboat_local::bench::copy_back::copy_back(items)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    println!("{figures}");
+                }
             }
             if part("cold-start") {
                 let figures = lifeboat_local::bench::cold_starts(&dir)

@@ -1,0 +1,138 @@
+//! The DynamoDB rollback's copy-back on the local stack: a staging table of `items` items
+//! brought onto a live table that differs in a tenth of them and holds a tenth more, shard by
+//! shard as the state machine's Map runs it (here one shard after another), then compared
+//! again as verification does. Prints items per second of each pass and the calls each made
+//! per item (counted by the edge). Moto answers from memory, so the rates are moto's; what
+//! carries over to DynamoDB is the calls per item and how the work divides into shards.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use lifeboat::aws::dynamodb_restore::DynamoRestorer;
+use lifeboat::catalog::ResourceKey;
+use lifeboat::execution::names::names;
+use lifeboat::execution::shard::Shard;
+use lifeboat::ports::restorer::{Progress, Restorer, Target, Verification};
+
+use crate::restore_setup::REQUESTS_TABLE;
+use crate::stack::{LocalStack, StackConfig};
+use crate::{resources, StackError};
+
+const REQUEST: &str = "rr-bench000-0000-4000-8000-000000000000";
+
+fn setup(what: &str, e: impl std::fmt::Display) -> StackError {
+    StackError::Setup(format!("copy-back bench: {what}: {e}"))
+}
+
+/// The copy-back and its verification of `items` items.
+pub async fn copy_back(items: usize) -> Result<String, StackError> {
+    let stack = LocalStack::start(StackConfig::from_env()).await?;
+    let production = ResourceKey::dynamodb("bench-orders");
+    let n = names(REQUEST, &production);
+    for table in [production.name.as_str(), n.staging.as_str()] {
+        resources::dynamodb_table(&stack, table, &[]).await?;
+    }
+    let item = |i: usize, v: &str| {
+        HashMap::from([
+            ("pk".to_string(), AttributeValue::S(format!("order#{i:07}"))),
+            ("v".to_string(), AttributeValue::S(format!("{v} {i}"))),
+            ("note".to_string(), AttributeValue::S("x".repeat(200))),
+        ])
+    };
+    fill(&stack, &n.staging, (0..items).map(|i| item(i, "as restored"))).await?;
+    let live = (0..items + items / 10).map(|i| item(i, if i % 10 == 0 { "changed" } else { "as restored" }));
+    fill(&stack, &production.name, live).await?;
+
+    let restorer = DynamoRestorer::new(stack.dynamodb(), REQUESTS_TABLE, None);
+    let target = Target {
+        request_id: REQUEST,
+        production: &production,
+        staging: &n.staging,
+        fallback: &n.fallback,
+    };
+    // The pre-swap backup, then the shards.
+    let shards = loop {
+        match restorer.swap(&target, "").await.map_err(|e| setup("swap", e))? {
+            Progress::Spread(shards) => break shards,
+            Progress::Pending(_) => continue,
+            Progress::Done => return Err(setup("swap", "done before any shard ran")),
+        }
+    };
+    stack.edge.ledger.clear();
+    let (copy, copy_runs) = run_all(&restorer, &target, &shards).await?;
+    let copy_calls = stack.edge.ledger.log().len();
+    let compare = match restorer.verify(&target).await.map_err(|e| setup("verify", e))? {
+        Verification::Spread(shards) => shards,
+        other => return Err(setup("verify", format!("no comparison shards: {other:?}"))),
+    };
+    stack.edge.ledger.clear();
+    let (verify, _) = run_all(&restorer, &target, &compare).await?;
+    let verify_calls = stack.edge.ledger.log().len();
+    let verdict = restorer.verify(&target).await.map_err(|e| setup("verify", e))?;
+    if !matches!(verdict, Verification::Passed(_)) {
+        return Err(setup("verify", format!("{verdict:?}")));
+    }
+    let rate = |d: Duration| items as f64 / d.as_secs_f64();
+    let per_item = |calls: usize| calls as f64 / items as f64;
+    Ok(format!(
+        "DynamoDB copy-back on the local stack, {items} items of ~250 bytes (a tenth changed, a tenth more in production), {} shards ({} runs, budget per run of 600 s):\n  copy-back {:.0} items/s, {:.3} calls per item ({copy_calls} calls)\n  verification {:.0} items/s, {:.3} calls per item ({verify_calls} calls), writes nothing\n",
+        shards.len(),
+        copy_runs,
+        rate(copy),
+        per_item(copy_calls),
+        rate(verify),
+        per_item(verify_calls),
+    ))
+}
+
+/// Runs every shard to its end, one after another; how long it took and how many runs.
+async fn run_all(
+    restorer: &DynamoRestorer,
+    target: &Target<'_>,
+    shards: &[Shard],
+) -> Result<(Duration, usize), StackError> {
+    let started = Instant::now();
+    let mut runs = 0;
+    for shard in shards {
+        loop {
+            runs += 1;
+            let progress = restorer
+                .run_shard(target, shard, Duration::from_secs(600))
+                .await
+                .map_err(|e| setup("run_shard", e))?;
+            if progress == Progress::Done {
+                break;
+            }
+        }
+    }
+    Ok((started.elapsed(), runs))
+}
+
+async fn fill(
+    stack: &LocalStack,
+    table: &str,
+    items: impl Iterator<Item = HashMap<String, AttributeValue>>,
+) -> Result<(), StackError> {
+    let items: Vec<_> = items.collect();
+    for chunk in items.chunks(25) {
+        let writes = chunk
+            .iter()
+            .map(|i| {
+                let put = PutRequest::builder()
+                    .set_item(Some(i.clone()))
+                    .build()
+                    .map_err(|e| setup("put", e))?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>, StackError>>()?;
+        stack
+            .dynamodb()
+            .batch_write_item()
+            .request_items(table, writes)
+            .send()
+            .await
+            .map_err(|e| setup("BatchWriteItem", e))?;
+    }
+    Ok(())
+}
