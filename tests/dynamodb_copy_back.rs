@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use lifeboat::aws::dynamodb_copy_back::{CopyBack, Tally};
-use lifeboat::aws::dynamodb_restore::DynamoRestorer;
+use lifeboat::aws::dynamodb_restore::{CopyBackSettings, DynamoRestorer};
 use lifeboat::catalog::ResourceKey;
 use lifeboat::execution::names::{names, RestoreNames};
 use lifeboat::execution::shard::{Purpose, Shard};
@@ -77,7 +77,12 @@ async fn content(stack: &LocalStack, table: &str) -> BTreeMap<String, String> {
 
 /// Pages of two items, so every shard takes several runs.
 fn restorer(stack: &LocalStack) -> DynamoRestorer {
-    DynamoRestorer::new(stack.dynamodb(), REQUESTS_TABLE, Some(2))
+    let settings = CopyBackSettings {
+        page_items: Some(2),
+        fence_wait: Duration::ZERO,
+        ..CopyBackSettings::default()
+    };
+    DynamoRestorer::new(stack.dynamodb(), REQUESTS_TABLE, settings)
 }
 
 /// Runs every shard to its end, one page per run (a zero budget), as the Map would after
@@ -219,14 +224,31 @@ async fn an_undo_does_nothing_before_the_copy_back_began_and_waits_for_the_pre_s
         "no fallback restored"
     );
 
-    // The copy-back begins (one page of one shard), then fails: undone from the backup, but
-    // only once the backup reads as available.
+    // The copy-back begins (one page of one shard), then fails: its shards are fenced, the
+    // live table as it was left is backed up and kept, then undone from the pre-swap backup,
+    // but only once that backup reads as available.
     let shards = spread(restorer.swap(&target, "").await.unwrap());
     restorer
         .run_shard(&target, &shards[0], Duration::ZERO)
         .await
         .unwrap();
-    assert_ne!(content(&stack, "orders").await, expected, "the copy-back wrote");
+    let left_by_the_copy_back = content(&stack, "orders").await;
+    assert_ne!(left_by_the_copy_back, expected, "the copy-back wrote");
+    assert!(!restorer.swap_finished(&target).await.unwrap());
+    let first = restorer.undo_swap(&target, "").await.unwrap();
+    assert!(
+        matches!(first, Progress::Pending(ref why) if why.contains(&n.retired)),
+        "{first:?}"
+    );
+    let fenced = restorer
+        .run_shard(&target, &shards[1], Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert!(
+        fenced.message.contains("stopped"),
+        "a fenced shard writes nothing more: {fenced}"
+    );
+    // The pre-swap backup reads as CREATING once (the kept backup's lookup comes first).
     stack.edge.faults.add(FaultRule {
         service: Some("dynamodb".into()),
         operation: Some("ListBackups".into()),
@@ -234,7 +256,7 @@ async fn an_undo_does_nothing_before_the_copy_back_began_and_waits_for_the_pre_s
         target_contains: None,
         target_equals: None,
         after: None,
-        skip: 0,
+        skip: 1,
         times: Some(1),
         action: FaultAction::ReportCreating,
     });
@@ -243,7 +265,13 @@ async fn an_undo_does_nothing_before_the_copy_back_began_and_waits_for_the_pre_s
         matches!(waiting, Progress::Pending(ref why) if why.contains("CREATING")),
         "{waiting:?}"
     );
-    let undo = spread(restorer.undo_swap(&target, "").await.unwrap());
+    let undo = loop {
+        match restorer.undo_swap(&target, "").await.unwrap() {
+            Progress::Spread(shards) => break shards,
+            Progress::Pending(_) => continue,
+            Progress::Done => panic!("undone without copying back"),
+        }
+    };
     assert!(undo.iter().all(|s| s.purpose == Purpose::Undo));
     run_all(&restorer, &target, &undo).await;
     assert_eq!(restorer.undo_swap(&target, "").await.unwrap(), Progress::Done);
@@ -257,4 +285,27 @@ async fn an_undo_does_nothing_before_the_copy_back_began_and_waits_for_the_pre_s
         !tables.table_names().contains(&n.fallback),
         "the fallback table is deleted"
     );
+    let kept = restorer
+        .kept_aside(&target)
+        .await
+        .unwrap()
+        .expect("a kept backup");
+    assert!(kept.contains(&n.retired), "{kept}");
+    assert!(lifeboat_e2e::dynamodb_backups(&stack).await.contains(&n.retired));
+}
+
+/// Two tables' copy-backs: one finishes, the other fails. The finished one is recognised as
+/// swapped (the abort keeps it) even though no swap step recorded it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_back_whose_every_shard_is_done_counts_as_finished() {
+    let (stack, production) = (stack().await, ResourceKey::dynamodb("orders"));
+    let n = tables(&stack, &production).await;
+    let target = target_of(&production, &n);
+    let restorer = restorer(&stack);
+    restorer.swap(&target, "").await.unwrap();
+    let shards = spread(restorer.swap(&target, "").await.unwrap());
+    run_all(&restorer, &target, &shards[..shards.len() - 1]).await;
+    assert!(!restorer.swap_finished(&target).await.unwrap());
+    run_all(&restorer, &target, &shards[shards.len() - 1..]).await;
+    assert!(restorer.swap_finished(&target).await.unwrap());
 }

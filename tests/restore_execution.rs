@@ -457,7 +457,7 @@ async fn the_first_step_refuses_requests_not_approved_or_already_executing_and_b
     assert!(end
         .cause
         .unwrap_or_default()
-        .contains(&format!("rds:db is being restored (held by {id})")));
+        .contains(&format!("rds:db is being restored (held by {id} (execution")));
     assert_eq!(request(&stack, &other).await["status"], "approved");
 }
 
@@ -590,6 +590,16 @@ async fn a_point_in_time_request_holds_the_snapshot_before_the_loss_as_its_fallb
         report["resources"][0]["fallback_snapshot"]["slot"],
         json!(last_before)
     );
+
+    // The failed request keeps its holds a week, so a new request can be filed for the
+    // fallback before the pruner takes it; then they end, and the pruner goes on.
+    tick(&stack, PRUNER, &(later + TimeDelta::hours(2)).to_rfc3339()).await;
+    assert!(
+        rds_snapshots(&stack).await.contains(&fallback),
+        "held a while after the failure"
+    );
+    tick(&stack, PRUNER, &(now + TimeDelta::days(8)).to_rfc3339()).await;
+    assert!(!rds_snapshots(&stack).await.contains(&fallback), "the hold ended");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1113,9 +1123,21 @@ async fn a_dynamodb_swap_failing_half_way_is_undone_from_the_pre_swap_backup() {
         backups.contains(&n.safety) && backups.contains(&n.pre_swap),
         "{backups:?}"
     );
+    assert!(
+        backups.contains(&n.retired),
+        "the live table as the failed copy-back left it is kept: {backups:?}"
+    );
     assert_eq!(request(&stack, &id).await["status"], "failed");
     assert_eq!(holds_of(&stack, &id).await, 0, "holds are released");
     let (report, _) = report(&stack, &id).await;
     assert_eq!(report["resources"][0]["phase"], "undone");
     assert_eq!(report["resources"][0]["staging_deleted"], true);
+    assert!(
+        report["resources"][0]["kept"]
+            .as_str()
+            .unwrap()
+            .contains(&n.retired),
+        "{}",
+        report["resources"][0]
+    );
 }

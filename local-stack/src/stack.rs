@@ -291,6 +291,8 @@ fn function_env(
             "LIFEBOAT_ENGINEERING_PRINCIPALS".to_string(),
             restore_setup::ENGINEERING_ROLE.to_string(),
         );
+        // Moto's pages take milliseconds: an undo need not wait a minute for shards in flight.
+        env.insert("LIFEBOAT_COPY_BACK_FENCE_SECONDS".to_string(), "2".to_string());
     }
     if name == "restore-intake" {
         env.extend(

@@ -139,7 +139,8 @@ pub struct RecoveryPoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_id: Option<String>,
     pub state: PointState,
-    /// Who holds the point (restore request ids); a held point is never deleted.
+    /// Who holds the point (restore request ids); a held point is never deleted. A hold may
+    /// expire (see [`Hold`]).
     #[serde(default)]
     pub holds: BTreeSet<String>,
     pub policy: String,
@@ -152,6 +153,24 @@ pub struct RecoveryPoint {
 }
 
 impl RecoveryPoint {
+    /// The holds still in force at `now`.
+    pub fn live_holds(&self, now: DateTime<Utc>) -> BTreeSet<String> {
+        self.holds
+            .iter()
+            .filter(|h| !Hold::parse(h).expired(now))
+            .cloned()
+            .collect()
+    }
+
+    /// The holds that expired by `now`, which the pruner removes before a deletion.
+    pub fn expired_holds(&self, now: DateTime<Utc>) -> Vec<String> {
+        self.holds
+            .iter()
+            .filter(|h| Hold::parse(h).expired(now))
+            .cloned()
+            .collect()
+    }
+
     pub fn expires_at(&self) -> DateTime<Utc> {
         self.tiers.expires_at().unwrap_or(self.slot.start())
     }
@@ -161,9 +180,66 @@ impl RecoveryPoint {
     }
 }
 
+/// A hold on a recovery point: its holder (a restore request id), and for a hold that
+/// outlives its request (a failed restore's, kept so that a new request can be filed for
+/// the same points) when it ends: written `<holder>@until=<RFC 3339>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold<'a> {
+    pub holder: &'a str,
+    pub until: Option<DateTime<Utc>>,
+}
+
+const UNTIL: &str = "@until=";
+
+impl<'a> Hold<'a> {
+    pub fn parse(text: &'a str) -> Hold<'a> {
+        match text.split_once(UNTIL) {
+            Some((holder, until)) => match until.parse() {
+                Ok(until) => Hold {
+                    holder,
+                    until: Some(until),
+                },
+                // Unreadable: a hold that never ends (keeping is the safe side).
+                Err(_) => Hold {
+                    holder: text,
+                    until: None,
+                },
+            },
+            None => Hold {
+                holder: text,
+                until: None,
+            },
+        }
+    }
+
+    /// The stored form of `holder`'s hold until `until`.
+    pub fn until(holder: &str, until: DateTime<Utc>) -> String {
+        format!(
+            "{holder}{UNTIL}{}",
+            until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )
+    }
+
+    pub fn expired(&self, now: DateTime<Utc>) -> bool {
+        self.until.is_some_and(|until| now >= until)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn holds_that_end_expire_and_others_never() {
+        let now: DateTime<Utc> = "2026-12-03T12:00:00Z".parse().unwrap();
+        let later = Hold::until("rr-1", now + chrono::TimeDelta::days(7));
+        assert_eq!(later, "rr-1@until=2026-12-10T12:00:00Z");
+        assert_eq!(Hold::parse(&later).holder, "rr-1");
+        assert!(!Hold::parse(&later).expired(now));
+        assert!(Hold::parse(&later).expired(now + chrono::TimeDelta::days(7)));
+        assert!(!Hold::parse("rr-2").expired(now + chrono::TimeDelta::days(9999)));
+        assert!(!Hold::parse("rr-3@until=soon").expired(now), "unreadable: kept");
+    }
 
     #[test]
     fn point_names_parse_back() {

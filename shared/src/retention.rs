@@ -102,10 +102,9 @@ fn verdict_ignoring_bound(
     {
         return Verdict::Keep(KeepReason::Newest);
     }
-    if !point.holds.is_empty() {
-        return Verdict::Keep(KeepReason::Held {
-            by: point.holds.clone(),
-        });
+    let holds = point.live_holds(now);
+    if !holds.is_empty() {
+        return Verdict::Keep(KeepReason::Held { by: holds });
     }
     if point.state == PointState::Creating {
         return Verdict::Keep(KeepReason::StillCreating);

@@ -13,7 +13,7 @@ use crate::Executor;
 use lifeboat::ports::restore::StoredRequest;
 use lifeboat::request::decision::Mode;
 use lifeboat::request::lifecycle::RestoreRequest;
-use lifeboat::request::roles::{same_person, Roles};
+use lifeboat::request::roles::{is_person, same_person, Roles};
 
 pub async fn await_confirmation(
     executor: &Executor,
@@ -101,6 +101,11 @@ fn refusal(roles: &Roles, request: &RestoreRequest, by: &str) -> Option<String> 
         return Some(
             "it does not say who confirmed: send {\"confirmed_by\": \"<your IAM principal ARN>\"}".into(),
         );
+    }
+    if !is_person(by) {
+        return Some(format!(
+            "{by} names no person: give your own role session's or IAM user's ARN"
+        ));
     }
     if !roles.is_engineering(by) {
         return Some(format!("{by} is not an engineering principal"));

@@ -3,9 +3,9 @@
 //! `abort` first puts production back (undoing a swap that began) and deletes staging.
 
 use chrono::{DateTime, Utc};
-use lifeboat::execution::error::StepError;
+use lifeboat::execution::error::{StepError, VERIFY_TIMEOUT};
 use lifeboat::execution::report::{json_report, markdown_report};
-use lifeboat::execution::run::{report_keys, Outcome, Phase, Run, Step};
+use lifeboat::execution::run::{report_keys, Outcome, Phase, ResourceRun, Run, Step};
 use lifeboat::ports::restorer::Progress;
 use lifeboat::request::decision::Mode;
 use lifeboat::request::holds;
@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::swap::delete_staging;
 use crate::task::{caught, Task};
-use crate::{target, Executor, ACTOR};
+use crate::{lock_holder, target, Executor, ACTOR};
 
 pub async fn finish(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Result<Value, StepError> {
     let id = task.request_id()?;
@@ -50,18 +50,32 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         .clone()
         .filter(|run| stored.request.status == Status::Executing && ours(run))
     else {
-        if stored.request.status == Status::Approved {
-            // A begin that took resource locks and then failed to lock the request.
-            if let Some(decision) = &stored.request.decision {
-                for p in &decision.recovery_points {
-                    executor.locks.release(&p.resource.to_string(), id).await.ok();
-                }
+        // A begin of this execution that took resource locks and then failed to lock the
+        // request: its own locks only (another execution of the request may hold the same).
+        if let (Status::Approved, Some(decision), Some(execution)) = (
+            stored.request.status,
+            &stored.request.decision,
+            task.execution.as_deref(),
+        ) {
+            let holder = lock_holder(id, execution);
+            for p in &decision.recovery_points {
+                executor.unlock(&p.resource.to_string(), &holder).await;
             }
         }
         return Ok(failure(&format!("{error}: {cause}")));
     };
     if !run.resources.is_empty() && run.resources.iter().all(|r| r.phase == Phase::Verified) {
-        return keep_verified_restore(executor, stored, run, &error, &cause, now).await;
+        let reason = format!("restore completed and verified; then {error}: {cause}");
+        return keep_restore(executor, stored, run, &error, reason, now).await;
+    }
+    // Swapped, and only never seen to settle (a backup or maintenance outlasting the polls):
+    // undoing would cost another outage and the writes since; an engineer checks instead.
+    let swapped = |r: &ResourceRun| matches!(r.phase, Phase::Swapped | Phase::Verified);
+    if error == VERIFY_TIMEOUT && !run.resources.is_empty() && run.resources.iter().all(swapped) {
+        let reason = format!(
+            "restore completed, but production did not settle for verification within the polls ({cause}): check it; nothing was undone"
+        );
+        return keep_restore(executor, stored, run, &error, reason, now).await;
     }
     for i in 0..run.resources.len() {
         let r = &run.resources[i];
@@ -72,6 +86,19 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         if !r.undo_needed() {
             // A finished DynamoDB copy-back: the live table holds the confirmed rollback and
             // every write since; undoing it would throw those away (named in the outcome).
+            continue;
+        }
+        if r.phase == Phase::Swapping
+            && executor
+                .restorer(r.resource.kind)?
+                .swap_finished(&target(id, r))
+                .await
+                .map_err(|e| StepError::from_port("abort (swap finished?)", e))?
+        {
+            // Its work is done though the run never heard (another resource failed first):
+            // it counts as swapped, and is kept.
+            run.resources[i].phase = Phase::Swapped;
+            stored = executor.save_run(&stored, run.clone(), Step::Abort).await?;
             continue;
         }
         if r.phase != Phase::Undoing {
@@ -182,15 +209,16 @@ fn public_name(error: &str) -> String {
     }
 }
 
-/// A failure after every resource was verified (cleaning up staging, or finishing) does not
-/// undo the restore an engineer confirmed and the checks passed: the request completes, with
-/// what failed in its timeline, and the execution still fails so the alarm shows it.
-async fn keep_verified_restore(
+/// A failure after every resource was verified (cleaning up staging, or finishing), or a
+/// verification that only timed out waiting for production to settle, does not undo the
+/// restore an engineer confirmed: the request completes, with what failed (`reason`) in its
+/// timeline, and the execution still fails so the alarm shows it.
+async fn keep_restore(
     executor: &Executor,
     stored: lifeboat::ports::restore::StoredRequest,
     mut run: lifeboat::execution::run::Run,
     error: &str,
-    cause: &str,
+    reason: String,
     now: DateTime<Utc>,
 ) -> Result<Value, StepError> {
     let id = stored.request.id.clone();
@@ -203,7 +231,6 @@ async fn keep_verified_restore(
         ),
         Err(e) => run.record(Step::Abort, now, format!("staging left in place: {e}")),
     }
-    let reason = format!("restore completed and verified; then {error}: {cause}");
     run.outcome = Some(Outcome::Completed);
     run.record(Step::Abort, now, reason.clone());
     end(executor, stored, run, Status::Completed, reason.clone(), now).await?;
@@ -222,7 +249,15 @@ async fn end(
     let id = stored.request.id.clone();
     check_transition(&stored.request, to)
         .map_err(|e| StepError::new(lifeboat::execution::error::PERMANENT, e.to_string()))?;
-    holds::release(&*executor.catalog, &holds::points_of(&stored.request), &id).await;
+    let points = holds::points_of(&stored.request);
+    if to == Status::Failed {
+        // Kept a while: a new request for the same loss (the held fallback snapshot of a
+        // target that left its window, say) can be filed before the pruner deletes them.
+        let until = now + holds::FAILED_RESTORE_HOLD;
+        holds::keep_for_a_while(&*executor.catalog, &points, &id, until).await;
+    } else {
+        holds::release(&*executor.catalog, &points, &id).await;
+    }
     executor.unlock_resources(&id, &run).await;
     run.report = Some(report_keys(&id));
     let mut next = stored.clone();

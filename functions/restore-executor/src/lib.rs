@@ -207,15 +207,24 @@ impl Executor {
     }
 }
 
+/// Who holds a resource's lock: the request and the execution running it. Two executions
+/// of one request (the intake's and one started from the console) are two holders, so the
+/// one that loses the request does not release the locks the other holds.
+pub fn lock_holder(request_id: &str, execution: &str) -> String {
+    format!("{request_id} (execution {execution})")
+}
+
 impl Executor {
-    /// Takes the lock on every resource of `run` for `request_id`, or none: a resource
-    /// another request is restoring refuses this one (`Lifeboat.NotApproved`).
+    /// Takes the lock on every resource of `run` for `request_id` and its execution, or
+    /// none: a resource another execution is restoring refuses this one
+    /// (`Lifeboat.NotApproved`).
     pub async fn lock_resources(&self, request_id: &str, run: &Run) -> Result<(), StepError> {
+        let holder = lock_holder(request_id, &run.execution);
         for (i, r) in run.resources.iter().enumerate() {
             let resource = r.resource.to_string();
-            if let Err(e) = self.locks.acquire(&resource, request_id).await {
+            if let Err(e) = self.locks.acquire(&resource, &holder).await {
                 for taken in &run.resources[..i] {
-                    self.unlock(&taken.resource.to_string(), request_id).await;
+                    self.unlock(&taken.resource.to_string(), &holder).await;
                 }
                 return Err(if e.kind == FailureKind::Conflict {
                     StepError::new(
@@ -230,17 +239,19 @@ impl Executor {
         Ok(())
     }
 
-    /// Releases `request_id`'s locks on every resource of `run`. A failure is logged: a
-    /// leftover lock refuses the next restore of that resource, naming this request.
+    /// Releases the locks `run`'s execution of `request_id` holds on its resources. A
+    /// failure is logged: a leftover lock refuses the next restore of that resource, naming
+    /// this request.
     pub async fn unlock_resources(&self, request_id: &str, run: &Run) {
+        let holder = lock_holder(request_id, &run.execution);
         for r in &run.resources {
-            self.unlock(&r.resource.to_string(), request_id).await;
+            self.unlock(&r.resource.to_string(), &holder).await;
         }
     }
 
-    async fn unlock(&self, resource: &str, request_id: &str) {
-        if let Err(e) = self.locks.release(resource, request_id).await {
-            tracing::error!(resource, request = request_id, error = %e, "could not release a resource lock");
+    pub async fn unlock(&self, resource: &str, holder: &str) {
+        if let Err(e) = self.locks.release(resource, holder).await {
+            tracing::error!(resource, holder, error = %e, "could not release a resource lock");
         }
     }
 }

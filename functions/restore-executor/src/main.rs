@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
-use lifeboat::aws::dynamodb_restore::DynamoRestorer;
+use lifeboat::aws::dynamodb_restore::{CopyBackSettings, DynamoRestorer};
 use lifeboat::aws::dynamodb_selective::DynamoMerger;
 use lifeboat::aws::rds_restore::RdsRestorer;
 use lifeboat::aws::{self, CatalogTable, ReportsBucket, RequestsTable};
@@ -32,6 +32,10 @@ pub const MERGE_BUDGET_SECONDS: &str = "LIFEBOAT_MERGE_BUDGET_SECONDS";
 /// (unset: DynamoDB's 1 MB pages).
 pub const COPY_BACK_BUDGET_SECONDS: &str = "LIFEBOAT_COPY_BACK_BUDGET_SECONDS";
 pub const COPY_BACK_PAGE_ITEMS: &str = "LIFEBOAT_COPY_BACK_PAGE_ITEMS";
+/// How long an undo waits for a failed swap's shards in flight to stop (default 60 s), and
+/// the largest table a rollback copies back (default 150 GiB).
+pub const COPY_BACK_FENCE_SECONDS: &str = "LIFEBOAT_COPY_BACK_FENCE_SECONDS";
+pub const COPY_BACK_MAX_GIB: &str = "LIFEBOAT_COPY_BACK_MAX_GIB";
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -94,11 +98,7 @@ async fn build(settings: &Settings, bucket: &str, table: &str, roles: Roles) -> 
         services: aws::backup_services(&config),
         restorers: vec![
             Arc::new(RdsRestorer::new(aws_sdk_rds::Client::new(&config))),
-            Arc::new(DynamoRestorer::new(
-                dynamodb,
-                table,
-                number(COPY_BACK_PAGE_ITEMS).and_then(|n| i32::try_from(n).ok()),
-            )),
+            Arc::new(DynamoRestorer::new(dynamodb, table, copy_back_settings())),
         ],
         reports: reports.clone(),
         mergers: vec![
@@ -109,6 +109,15 @@ async fn build(settings: &Settings, bucket: &str, table: &str, roles: Roles) -> 
         merge_budget: Duration::from_secs(number(MERGE_BUDGET_SECONDS).unwrap_or(600)),
         shard_budget: Duration::from_secs(number(COPY_BACK_BUDGET_SECONDS).unwrap_or(600)),
         roles,
+    }
+}
+
+fn copy_back_settings() -> CopyBackSettings {
+    let defaults = CopyBackSettings::default();
+    CopyBackSettings {
+        page_items: number(COPY_BACK_PAGE_ITEMS).and_then(|n| i32::try_from(n).ok()),
+        fence_wait: number(COPY_BACK_FENCE_SECONDS).map_or(defaults.fence_wait, Duration::from_secs),
+        max_bytes: number(COPY_BACK_MAX_GIB).map_or(defaults.max_bytes, |gib| gib << 30),
     }
 }
 

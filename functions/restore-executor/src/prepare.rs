@@ -48,6 +48,21 @@ pub async fn resolve(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Re
             format!("request {id} names no recovery points"),
         ));
     }
+    if run.mode == Mode::Rollback {
+        for r in run.resources.iter().filter(|r| r.phase < Phase::Resolved) {
+            let refusal = executor
+                .restorer(r.resource.kind)?
+                .refusal(&r.resource)
+                .await
+                .map_err(|e| StepError::from_port("resolve", e))?;
+            if let Some(why) = refusal {
+                return Err(StepError::new(
+                    NOT_RESTORABLE,
+                    format!("request {id}: {why}; nothing was touched"),
+                ));
+            }
+        }
+    }
     let mut details = Vec::new();
     for r in run.resources.iter_mut().filter(|r| r.phase < Phase::Resolved) {
         let fallback = held_fallback(&stored.request, r);

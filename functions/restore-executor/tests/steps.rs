@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
+use lifeboat::catalog::{Hold, PointState, RecoveryPoint, ResourceKey, ResourceKind};
 use lifeboat::execution::error::{StepError, INVALID_INPUT, NOT_APPROVED, NOT_RESTORABLE, UNSUPPORTED};
 use lifeboat::execution::run::{Outcome, Phase, Run, Step};
 use lifeboat::inventory::{PitrStatus, TAG_INSTANCE};
@@ -31,6 +31,8 @@ const EXECUTION: &str =
     "arn:aws:states:us-east-1:111122223333:execution:lifeboat-restore:rr-1b4e28ba-2fa1-11d2-883f-0016d3cca427";
 const SUPPORT: &str = "arn:aws:iam::111122223333:user/sam-support";
 const ENGINEER: &str = "arn:aws:iam::111122223333:user/erin-engineer";
+/// Engineers' role: its sessions are engineering, the role's own ARN names no one.
+const ENGINEERING_ROLE: &str = "arn:aws:iam::111122223333:role/lifeboat-engineering";
 /// The second engineer, who confirms what `ENGINEER` approved.
 const CONFIRMER: &str = "arn:aws:iam::111122223333:user/eli-engineer";
 /// The names `lifeboat::execution::names` gives request `ID`'s restore of `rds:db`.
@@ -80,7 +82,7 @@ fn world_of(kind: ResourceKind) -> World {
         batch_rows: 50_000,
         merge_budget: std::time::Duration::from_secs(600),
         shard_budget: std::time::Duration::from_secs(600),
-        roles: Roles::from_lists("", &format!("{ENGINEER},{CONFIRMER}")),
+        roles: Roles::from_lists("", &format!("{ENGINEER},{CONFIRMER},{ENGINEERING_ROLE}")),
     };
     World {
         rds,
@@ -299,6 +301,14 @@ fn swap_event() -> Value {
 
 fn holds(w: &World) -> Vec<String> {
     w.catalog.snapshot().into_iter().flat_map(|p| p.holds).collect()
+}
+
+/// A failed restore's holds: its own released, each turned into one that lasts a week.
+fn assert_only_lasting_holds(w: &World) {
+    let holds = holds(w);
+    assert!(!holds.is_empty(), "the failed request's points stay held a while");
+    let until = Hold::until(ID, now() + lifeboat::request::holds::FAILED_RESTORE_HOLD);
+    assert!(holds.iter().all(|h| *h == until), "{holds:?}");
 }
 
 fn report(w: &World) -> Value {
@@ -682,7 +692,7 @@ async fn abort_after_the_swap_began_puts_production_back() {
             cause: "the swap did not finish within max_polls polls".into(),
         })
     );
-    assert!(holds(&w).is_empty(), "holds released");
+    assert_only_lasting_holds(&w);
     assert_eq!(report(&w)["status"], "failed");
     assert_eq!(report(&w)["resources"][0]["restored"], false);
 
@@ -715,12 +725,34 @@ async fn verify_waits_while_production_settles_instead_of_failing() {
     assert_eq!(w.restorer.calls("undo_swap"), 0);
 }
 
+/// Production swapped but never settling within the polls (a long maintenance, say) is not
+/// a reason to undo the restore: it is kept, the request completes with the timeout on
+/// record, and the execution still fails so the alarm shows it.
+#[tokio::test]
+async fn a_verification_that_only_timed_out_keeps_the_restore() {
+    let w = world();
+    w.restorer.set_pending_polls("verify", 99);
+    staged(&w).await;
+    handle(&w, swap_event()).await.unwrap();
+    assert_eq!(handle(&w, on("verify")).await.unwrap()["done"], false);
+    let error = json!({"Error": "Lifeboat.VerifyTimeout", "Cause": "production did not settle"});
+    let answer = handle(&w, json!({"step": "abort", "request_id": ID, "error": error}))
+        .await
+        .unwrap();
+    assert_eq!(answer["status"], "completed", "{answer}");
+    assert_eq!(answer["error"], "Lifeboat.VerifyTimeout");
+    assert_eq!(w.restorer.calls("undo_swap"), 0, "nothing undone");
+    assert_eq!(w.restorer.content("db").as_deref(), Some(BEFORE));
+    assert_eq!(stored(&w).await.request.status, Status::Completed);
+}
+
 /// A DynamoDB copy-back that finished holds the confirmed rollback and every write since:
-/// a later failure (here verification of another kind failing) does not undo it. One that
-/// failed part-way is undone.
+/// a later failure (here verification of another resource failing) does not undo it, even
+/// when no swap step recorded the finish (its last shard done as another resource failed).
+/// One that failed part-way is undone.
 #[tokio::test]
 async fn a_finished_dynamodb_copy_back_is_not_undone_and_one_cut_short_is() {
-    for (swap_polls, undone) in [(0, false), (3, true)] {
+    for (swap_polls, undone) in [(0, false), (1, false), (3, true)] {
         let w = world_of(ResourceKind::DynamoTable);
         w.restorer.set_pending_polls("swap", swap_polls);
         let target = now() - TimeDelta::hours(2);
@@ -743,7 +775,7 @@ async fn a_finished_dynamodb_copy_back_is_not_undone_and_one_cut_short_is() {
         let event = json!({"step": "await_confirmation", "request_id": ID, "task_token": "token-1"});
         handle(&w, event).await.unwrap();
         let swap = handle(&w, swap_event()).await.unwrap();
-        assert_eq!(swap["done"], !undone, "{swap}");
+        assert_eq!(swap["done"], swap_polls == 0, "{swap}");
         let error = json!({"Error": "Lifeboat.VerificationFailed", "Cause": "another resource differs"});
         let abort = json!({"step": "abort", "request_id": ID, "error": error});
         let answer = handle(&w, abort).await.unwrap();
@@ -785,7 +817,7 @@ async fn abort_before_the_swap_leaves_production_alone() {
     assert_eq!(w.restorer.names(), ["db"], "staging deleted");
     assert_eq!(w.restorer.content("db").as_deref(), Some(AFTER));
     assert_eq!(stored(&w).await.request.status, Status::Failed);
-    assert!(holds(&w).is_empty());
+    assert_only_lasting_holds(&w);
     assert_eq!(report(&w)["status"], "failed");
 }
 
@@ -884,11 +916,17 @@ async fn a_confirmation_from_the_approver_the_filer_or_a_stranger_is_refused_and
     for (who, why) in [
         (json!(ENGINEER), "approved this restore"),
         (json!(SUPPORT), "not an engineering principal"),
+        // The filer, through a session of the engineering role.
         (
             json!("arn:aws:sts::111122223333:assumed-role/lifeboat-engineering/sam-support"),
+            "filed this request",
+        ),
+        (
+            json!("arn:aws:sts::111122223333:assumed-role/marketing/max"),
             "not an engineering principal",
         ),
         (json!(null), "does not say who confirmed"),
+        (json!(ENGINEERING_ROLE), "names no person"),
     ] {
         let event = json!({"step": "swap", "request_id": ID,
             "confirmation": {"confirmed_by": who, "confirmed_at": "2026-11-28T11:30:00Z"}});
@@ -1101,6 +1139,71 @@ async fn begin_whose_lock_was_written_but_answered_as_a_conflict_keeps_its_resou
         other.is_err(),
         "rds:db is still locked by {ID}, so no second restore can start on it"
     );
+}
+
+/// Answers its first read with the request as it was before another execution locked it.
+struct StaleOnce {
+    inner: Arc<MemoryRequests>,
+    stale: std::sync::Mutex<Option<StoredRequest>>,
+}
+
+#[async_trait::async_trait]
+impl RequestStore for StaleOnce {
+    async fn create(&self, request: &StoredRequest) -> Result<(), PortError> {
+        self.inner.create(request).await
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<StoredRequest>, PortError> {
+        let stale = self.stale.lock().unwrap().take();
+        match stale {
+            Some(stale) => Ok(Some(stale)),
+            None => self.inner.get(id).await,
+        }
+    }
+
+    async fn list(
+        &self,
+        instance_id: &str,
+        status: Option<Status>,
+    ) -> Result<Vec<RestoreRequest>, PortError> {
+        self.inner.list(instance_id, status).await
+    }
+
+    async fn replace(&self, request: &StoredRequest, expected_version: u64) -> Result<(), PortError> {
+        self.inner.replace(request, expected_version).await
+    }
+}
+
+/// Two executions of one request (the intake's, and one started from the console) begin at
+/// once; the one that loses the request must not release the locks the winner holds.
+#[tokio::test]
+async fn a_second_execution_of_the_same_request_never_releases_the_first_ones_locks() {
+    let w = world();
+    approve_rollback_two_hours_back(&w).await;
+    let approved = stored(&w).await;
+    handle(&w, begin_by(EXECUTION)).await.unwrap();
+    let second = Executor {
+        requests: Arc::new(StaleOnce {
+            inner: w.requests.clone(),
+            stale: std::sync::Mutex::new(Some(approved)),
+        }),
+        locks: w.executor.locks.clone(),
+        catalog: w.executor.catalog.clone(),
+        services: w.executor.services.clone(),
+        restorers: w.executor.restorers.clone(),
+        reports: w.executor.reports.clone(),
+        mergers: vec![],
+        batch_rows: w.executor.batch_rows,
+        merge_budget: w.executor.merge_budget,
+        shard_budget: w.executor.shard_budget,
+        roles: w.executor.roles.clone(),
+    };
+    let other = format!("{EXECUTION}-from-the-console");
+    let e = second.handle(begin_by(&other), now()).await.unwrap_err();
+    assert_eq!(e.name, NOT_APPROVED, "{e}");
+    let intruder = w.executor.locks.acquire("rds:db", "rr-someone-else").await;
+    assert!(intruder.is_err(), "rds:db is still locked by the first execution");
+    assert_eq!(run_of(&w).await.execution, EXECUTION);
 }
 
 #[tokio::test]

@@ -234,6 +234,22 @@ impl Pruner {
             "deleted by retention-pruner at tick {}: every tier expired (last at {expired_at})",
             tick.slot
         );
+        // Holds that have ended go first: the deletion's condition is that no hold remains
+        // (a hold placed meanwhile still stops it).
+        let expired_holds = records
+            .iter()
+            .find(|r| r.resource == d.resource && r.slot == d.slot)
+            .map(|r| r.expired_holds(tick.time))
+            .unwrap_or_default();
+        for hold in &expired_holds {
+            if let Err(e) = self.catalog.remove_hold(&d.resource, d.slot, hold).await {
+                return DecisionRecord {
+                    decision: d,
+                    outcome: Outcome::Failed,
+                    error: Some(format!("removing the ended hold {hold}: {e}")),
+                };
+            }
+        }
         if let Err(e) = self
             .catalog
             .mark_deleted(&d.resource, d.slot, &note, tick.time)

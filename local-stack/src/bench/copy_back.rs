@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use lifeboat::aws::dynamodb_restore::DynamoRestorer;
+use lifeboat::aws::dynamodb_restore::{CopyBackSettings, DynamoRestorer};
 use lifeboat::catalog::ResourceKey;
 use lifeboat::execution::names::names;
 use lifeboat::execution::shard::Shard;
@@ -44,7 +44,11 @@ pub async fn copy_back(items: usize) -> Result<String, StackError> {
     let live = (0..items + items / 10).map(|i| item(i, if i % 10 == 0 { "changed" } else { "as restored" }));
     fill(&stack, &production.name, live).await?;
 
-    let restorer = DynamoRestorer::new(stack.dynamodb(), REQUESTS_TABLE, None);
+    let settings = CopyBackSettings {
+        fence_wait: Duration::ZERO,
+        ..CopyBackSettings::default()
+    };
+    let restorer = DynamoRestorer::new(stack.dynamodb(), REQUESTS_TABLE, settings);
     let target = Target {
         request_id: REQUEST,
         production: &production,

@@ -17,15 +17,19 @@
 //! a page done twice harmless.
 //!
 //! The number of segments is fixed by the copy-back's plan (`copyback#<request>#<resource>#
-//! <purpose>`), written once from the source table's size, so every later look finds the same
+//! <purpose>`), written once from the larger table's size, so every later look finds the same
 //! shards. Plans and checkpoints expire with the requests table's TTL after 30 days.
+//!
+//! A copy-back can be fenced (its plan marked): every shard reads the fence before each page
+//! and, fenced, stops with an error. An undo fences the swap first, so that shards still
+//! running after the state machine gave up on them write at most the page they are on.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 
 use super::dynamodb_items::{
@@ -88,31 +92,24 @@ impl CopyBack<'_> {
             .and_then(|n| u32::try_from(n).ok()))
     }
 
-    /// Plans the copy-back of `resource` for `purpose` from the size of `source`, once: a
-    /// plan already written stands. Its shards.
+    /// Plans the copy-back of `resource` for `purpose` from the size of the larger of
+    /// `tables` (the source and the target), once: a plan already written stands. Its shards.
     pub async fn plan(
         &self,
         resource: &ResourceKey,
         purpose: Purpose,
-        source: &str,
+        tables: [&str; 2],
     ) -> Result<Vec<Shard>, PortError> {
         if let Some(segments) = self.planned(resource, purpose).await? {
             return Ok(Shard::all(resource, purpose, segments));
         }
-        let bytes = self
-            .client
-            .describe_table()
-            .table_name(source)
-            .send()
-            .await
-            .map_err(|e| port_error("DescribeTable", format!("dynamodb:{source}"), e))?
-            .table()
-            .and_then(|t| t.table_size_bytes())
-            .unwrap_or(0);
-        let segments = segments_for(u64::try_from(bytes).unwrap_or(0));
+        let mut bytes = 0;
+        for table in tables {
+            bytes = bytes.max(self.size_of(table).await?);
+        }
+        let segments = segments_for(bytes);
         let mut item = self.stamped(&self.plan_id(resource, purpose));
         item.insert("segments".into(), n(u64::from(segments)));
-        item.insert("source".into(), AttributeValue::S(source.to_string()));
         match self.put_new(item).await {
             Ok(()) => Ok(Shard::all(resource, purpose, segments)),
             // Planned meanwhile by another try: that plan stands.
@@ -122,6 +119,63 @@ impl CopyBack<'_> {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// DynamoDB's figure of `table`'s size (updated about every six hours).
+    async fn size_of(&self, table: &str) -> Result<u64, PortError> {
+        let bytes = self
+            .client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| port_error("DescribeTable", format!("dynamodb:{table}"), e))?
+            .table()
+            .and_then(|t| t.table_size_bytes())
+            .unwrap_or(0);
+        Ok(u64::try_from(bytes).unwrap_or(0))
+    }
+
+    /// Stops the copy-back of `resource` for `purpose`: every shard checks the fence before
+    /// each page and, fenced, writes nothing more. When it was fenced (now, or earlier), or
+    /// `None` when it was never planned (so no shard of it ever ran).
+    pub async fn fence(
+        &self,
+        resource: &ResourceKey,
+        purpose: Purpose,
+    ) -> Result<Option<DateTime<Utc>>, PortError> {
+        let id = self.plan_id(resource, purpose);
+        let Some(plan) = self.get(&id).await? else {
+            return Ok(None);
+        };
+        if let Some(at) = fenced_at(&plan) {
+            return Ok(Some(at));
+        }
+        let now = Utc::now();
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.ledger)
+            .key("id", AttributeValue::S(id.clone()))
+            .update_expression("SET fenced_at = :at")
+            .condition_expression("attribute_exists(id) AND attribute_not_exists(fenced_at)")
+            .expression_attribute_values(":at", AttributeValue::S(now.to_rfc3339()))
+            .send()
+            .await
+            .map_err(|e| port_error("UpdateItem", &id, e));
+        match result {
+            Ok(_) => Ok(Some(now)),
+            // Fenced meanwhile by another try: that time stands.
+            Err(e) if e.kind == FailureKind::Conflict => {
+                Ok(self.get(&id).await?.as_ref().and_then(fenced_at))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn fenced(&self, shard: &Shard) -> Result<bool, PortError> {
+        let plan = self.get(&self.plan_id(&shard.resource, shard.purpose)).await?;
+        Ok(plan.as_ref().and_then(fenced_at).is_some())
     }
 
     /// Each shard's checkpoint (`None`: the shard has not started).
@@ -180,6 +234,14 @@ impl CopyBack<'_> {
             Side::Target => (target, source),
         };
         loop {
+            if self.fenced(shard).await? {
+                return Err(PortError::new(
+                    "copy-back",
+                    shard.label(),
+                    FailureKind::Refused,
+                    "the copy-back was stopped (its undo has begun): nothing more is written",
+                ));
+            }
             let (page, next) = self
                 .scan_page(shard, scanned_table, &schema, checkpoint.cursor.take())
                 .await?;
@@ -522,6 +584,10 @@ fn decode_checkpoint(item: &Item) -> Result<Checkpoint, PortError> {
             _ => Vec::new(),
         },
     })
+}
+
+fn fenced_at(plan: &Item) -> Option<DateTime<Utc>> {
+    text(plan, "fenced_at")?.parse().ok()
 }
 
 fn n(value: u64) -> AttributeValue {

@@ -8,9 +8,10 @@
 //! parallel (see [`super::dynamodb_copy_back`]). Verification compares the two tables the
 //! same way, writing nothing: a difference found then came after the copy-back finished
 //! (a straggler write, a TTL expiry) and is reported, never undone. Only a copy-back that
-//! failed part-way is undone: the pre-swap backup, once available, is restored into a
-//! fallback table and copied back the same way; with no copy-back checkpoint, nothing was
-//! written and nothing is undone.
+//! failed part-way is undone: its shards are fenced and given time to stop; with no
+//! checkpoint, nothing was written and nothing is undone; otherwise the live table as it was
+//! left is backed up and kept (`lbr-…`), and the pre-swap backup, once available, is restored
+//! into a fallback table and copied back the same way.
 
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ use super::port_error;
 use crate::catalog::{ResourceKey, ResourceKind};
 use crate::execution::names::names;
 use crate::execution::shard::{Purpose, Shard};
-use crate::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
+use crate::inventory::{TAG_INSTANCE, TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
 use crate::ports::restorer::{Progress, RestoreFrom, Restorer, Target, Verification};
 use crate::ports::{Deletion, FailureKind, PortError};
 
@@ -32,16 +33,40 @@ pub struct DynamoRestorer {
     client: Client,
     /// The requests table, which keeps the copy-backs' plans and checkpoints.
     ledger: String,
-    /// Items per scanned page of a copy-back (`None`: DynamoDB's 1 MB pages).
-    page_items: Option<i32>,
+    settings: CopyBackSettings,
+}
+
+/// How copy-backs run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopyBackSettings {
+    /// Items per scanned page (`None`: DynamoDB's 1 MB pages).
+    pub page_items: Option<i32>,
+    /// How long an undo waits, after stopping the swap's shards, before it writes anything:
+    /// longer than any shard takes over one page (1 MB read, its reads and writes: seconds).
+    pub fence_wait: Duration,
+    /// The largest table a rollback copies back: beyond it, the shards' invocations would
+    /// outgrow one execution's history (25,000 events; about a dozen per invocation, each
+    /// invocation copying at least 600 MB at 1 MB/s, for the swap and again for
+    /// verification). Refused at resolve, before anything is made.
+    pub max_bytes: u64,
+}
+
+impl Default for CopyBackSettings {
+    fn default() -> Self {
+        CopyBackSettings {
+            page_items: None,
+            fence_wait: Duration::from_secs(60),
+            max_bytes: 150 << 30,
+        }
+    }
 }
 
 impl DynamoRestorer {
-    pub fn new(client: Client, ledger: impl Into<String>, page_items: Option<i32>) -> Self {
+    pub fn new(client: Client, ledger: impl Into<String>, settings: CopyBackSettings) -> Self {
         DynamoRestorer {
             client,
             ledger: ledger.into(),
-            page_items,
+            settings,
         }
     }
 
@@ -50,7 +75,7 @@ impl DynamoRestorer {
             client: &self.client,
             ledger: &self.ledger,
             request_id: target.request_id,
-            page_items: self.page_items,
+            page_items: self.settings.page_items,
         }
     }
 
@@ -63,7 +88,8 @@ impl DynamoRestorer {
         source: &str,
     ) -> Result<(Vec<Shard>, Tally), PortError> {
         let copy_back = self.copy_back(target);
-        let shards = copy_back.plan(target.production, purpose, source).await?;
+        let tables = [source, target.production.name.as_str()];
+        let shards = copy_back.plan(target.production, purpose, tables).await?;
         let checkpoints = copy_back.checkpoints(&shards).await?;
         let tally = Tally::of(&shards, &checkpoints);
         Ok((unfinished(shards, &checkpoints), tally))
@@ -138,6 +164,35 @@ impl DynamoRestorer {
         }
     }
 
+    /// Whether the existing table `arn`, by the staging name, may be taken as this request's
+    /// staging: not one Lifeboat manages, nor another request's.
+    async fn adoptable(&self, target: &Target<'_>, arn: &str) -> Result<(), PortError> {
+        let out = self
+            .client
+            .list_tags_of_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .map_err(|e| port_error("ListTagsOfResource", arn, e))?;
+        let tag = |key: &str| {
+            out.tags()
+                .iter()
+                .find(|t| t.key() == key)
+                .map(|t| t.value().to_string())
+        };
+        let foreign =
+            tag(TAG_INSTANCE).is_some() || tag(TAG_RESTORE_REQUEST).is_some_and(|r| r != target.request_id);
+        if foreign {
+            return Err(PortError::new(
+                "start_staging",
+                format!("dynamodb:{}", target.staging),
+                FailureKind::Refused,
+                "a table by the staging name exists and is not this request's staging",
+            ));
+        }
+        Ok(())
+    }
+
     /// The backup of `table` named `name` (its ARN and status), looking through every page.
     async fn find_backup(
         &self,
@@ -196,6 +251,11 @@ impl DynamoRestorer {
 /// The backup of the live table taken when the swap starts.
 fn pre_swap_name(target: &Target<'_>) -> String {
     names(target.request_id, target.production).pre_swap
+}
+
+/// The backup of the live table taken before an undo overwrites it (`lbr-…`): kept.
+fn retired_name(target: &Target<'_>) -> String {
+    names(target.request_id, target.production).retired
 }
 
 fn tag(key: &str, value: &str) -> Result<Tag, PortError> {
@@ -282,8 +342,10 @@ impl Restorer for DynamoRestorer {
     }
 
     async fn start_staging(&self, target: &Target<'_>, from: &RestoreFrom) -> Result<(), PortError> {
-        if self.table(target.staging).await?.is_some() {
-            return Ok(());
+        // A retry finds the table the first try restored (untagged until it is ACTIVE); a
+        // table that is managed, or marked as another request's, is not ours to take.
+        if let Some((_, arn)) = self.table(target.staging).await? {
+            return self.adoptable(target, &arn).await;
         }
         let staging = format!("dynamodb:{}", target.staging);
         let result = match from {
@@ -350,15 +412,54 @@ impl Restorer for DynamoRestorer {
     }
 
     async fn undo_swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
-        // Without a copy-back checkpoint no item was written: the live table is as it was,
-        // and undoing would only throw away the writes it took since the backup.
+        // 1. Stop the swap's shards (some may still run after the state machine gave up on
+        //    them), and give those in flight time to finish the page they are on. Never
+        //    planned: no shard ever ran, no item was written.
+        let Some(fenced_at) = self
+            .copy_back(target)
+            .fence(target.production, Purpose::Swap)
+            .await?
+        else {
+            return Ok(Progress::Done);
+        };
+        let settled_at = fenced_at + chrono::Duration::from_std(self.settings.fence_wait).unwrap_or_default();
+        if chrono::Utc::now() < settled_at {
+            return Ok(Progress::Pending(format!(
+                "the copy-back of {} is stopped; waiting until {settled_at} for shards in flight",
+                target.production
+            )));
+        }
+        // 2. No checkpoint: no item was written, and undoing would only throw away the
+        //    writes the live table took since the pre-swap backup.
         if !self.copy_back_started(target).await? {
             return Ok(Progress::Done);
         }
-        let Some((backup, status)) = self
-            .find_backup(&target.production.name, &pre_swap_name(target))
-            .await?
-        else {
+        // 3. The live table as the failed copy-back left it, writes since the swap included:
+        //    backed up and kept before the undo overwrites it.
+        let table = &target.production.name;
+        let retired = retired_name(target);
+        match self.find_backup(table, &retired).await? {
+            None => {
+                self.client
+                    .create_backup()
+                    .table_name(table)
+                    .backup_name(&retired)
+                    .send()
+                    .await
+                    .map_err(|e| port_error("CreateBackup", target.production, e))?;
+                return Ok(Progress::Pending(format!(
+                    "backing up {} as {retired} before the undo",
+                    target.production
+                )));
+            }
+            Some((_, BackupStatus::Available)) => {}
+            Some((_, status)) => {
+                return Ok(Progress::Pending(format!("backup {retired} is {status}")));
+            }
+        }
+        // 4. The pre-swap backup, once available, restored into the fallback table and
+        //    copied back.
+        let Some((backup, status)) = self.find_backup(table, &pre_swap_name(target)).await? else {
             return Err(PortError::new(
                 "undo swap",
                 target.production,
@@ -397,6 +498,43 @@ impl Restorer for DynamoRestorer {
         guard(target, target.fallback)?;
         self.delete_table(target.fallback).await?;
         Ok(Progress::Done)
+    }
+
+    async fn refusal(&self, resource: &ResourceKey) -> Result<Option<String>, PortError> {
+        let bytes = self
+            .client
+            .describe_table()
+            .table_name(&resource.name)
+            .send()
+            .await
+            .map_err(|e| port_error("DescribeTable", resource, e))?
+            .table()
+            .and_then(|t| t.table_size_bytes())
+            .unwrap_or(0);
+        let max = self.settings.max_bytes;
+        Ok((u64::try_from(bytes).unwrap_or(0) > max).then(|| {
+            format!(
+                "{resource} holds {bytes} bytes, more than a rollback copies back ({max} bytes: LIFEBOAT_COPY_BACK_MAX_GIB); restore it by hand from the recovery point"
+            )
+        }))
+    }
+
+    async fn swap_finished(&self, target: &Target<'_>) -> Result<bool, PortError> {
+        let copy_back = self.copy_back(target);
+        let Some(segments) = copy_back.planned(target.production, Purpose::Swap).await? else {
+            return Ok(false);
+        };
+        let shards = Shard::all(target.production, Purpose::Swap, segments);
+        let checkpoints = copy_back.checkpoints(&shards).await?;
+        Ok(Tally::of(&shards, &checkpoints).all_done())
+    }
+
+    async fn kept_aside(&self, target: &Target<'_>) -> Result<Option<String>, PortError> {
+        let retired = retired_name(target);
+        Ok(self
+            .find_backup(&target.production.name, &retired)
+            .await?
+            .map(|_| format!("backup {retired} (the live table as the failed copy-back left it)")))
     }
 
     async fn verify(&self, target: &Target<'_>) -> Result<Verification, PortError> {
@@ -452,5 +590,44 @@ impl Restorer for DynamoRestorer {
     async fn delete_staging(&self, target: &Target<'_>) -> Result<Deletion, PortError> {
         guard(target, target.staging)?;
         self.delete_table(target.staging).await
+    }
+}
+
+/// What moto cannot report: a table's size (it answers 0).
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput;
+    use aws_sdk_dynamodb::types::TableDescription;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_table_too_large_to_copy_back_is_refused_naming_the_limit() {
+        let sized = |bytes: i64| {
+            mock!(Client::describe_table).then_output(move || {
+                DescribeTableOutput::builder()
+                    .table(TableDescription::builder().table_size_bytes(bytes).build())
+                    .build()
+            })
+        };
+        let orders = ResourceKey::dynamodb("orders");
+        let settings = CopyBackSettings::default();
+        let small = sized(1 << 30);
+        let restorer = DynamoRestorer::new(
+            mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&small]),
+            "requests",
+            settings,
+        );
+        assert_eq!(restorer.refusal(&orders).await.unwrap(), None);
+        let large = sized(200 << 30);
+        let restorer = DynamoRestorer::new(
+            mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&large]),
+            "requests",
+            settings,
+        );
+        let refused = restorer.refusal(&orders).await.unwrap().expect("refused");
+        assert!(refused.contains("LIFEBOAT_COPY_BACK_MAX_GIB"), "{refused}");
+        assert!(refused.contains("dynamodb:orders"), "{refused}");
     }
 }

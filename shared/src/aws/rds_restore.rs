@@ -114,11 +114,8 @@ impl RdsRestorer {
                 .await
                 .map_err(|e| port_error("ModifyDBInstance (settings)", format!("rds:{id}"), e))?;
         }
-        let mut tags: BTreeMap<String, String> = want
-            .tags
-            .into_iter()
-            .filter(|(k, _)| k != TAG_RESTORE_ROLE && k != TAG_RESTORE_REQUEST)
-            .collect();
+        let mut tags: BTreeMap<String, String> =
+            want.tags.into_iter().filter(|(k, _)| carried_over(k)).collect();
         tags.extend(
             have.tags
                 .get(TAG_RESTORE_REQUEST)
@@ -193,7 +190,7 @@ impl Settings {
         let mut out = Vec::new();
         let strip = |t: &BTreeMap<String, String>| -> BTreeMap<String, String> {
             t.iter()
-                .filter(|(k, _)| *k != TAG_RESTORE_ROLE && *k != TAG_RESTORE_REQUEST)
+                .filter(|(k, _)| carried_over(k))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         };
@@ -224,6 +221,13 @@ impl Settings {
         }
         out
     }
+}
+
+/// Whether the swap gives a tag of the old production to the restored instance: not the
+/// restore's own marks, and not AWS's (`aws:…`, which RDS refuses to set: CloudFormation
+/// puts `aws:cloudformation:*` on the instances it makes).
+fn carried_over(key: &str) -> bool {
+    key != TAG_RESTORE_ROLE && key != TAG_RESTORE_REQUEST && !key.starts_with("aws:")
 }
 
 fn tags_of(list: &[Tag]) -> BTreeMap<String, String> {
@@ -273,6 +277,16 @@ fn has_pending_changes(db: &DbInstance) -> bool {
             || p.db_instance_class().is_some()
             || p.allocated_storage().is_some()
     })
+}
+
+/// Changing its identifier now, or about to (RDS reports a rename as pending for a while,
+/// under the old name, before it happens).
+fn renaming(db: &DbInstance) -> bool {
+    status(db) == "renaming"
+        || db
+            .pending_modified_values()
+            .and_then(|p| p.db_instance_identifier())
+            .is_some()
 }
 
 /// Available and not about to change its identifier: RDS reports a rename as pending for
@@ -407,8 +421,18 @@ impl Restorer for RdsRestorer {
     }
 
     async fn start_staging(&self, target: &Target<'_>, from: &RestoreFrom) -> Result<(), PortError> {
-        if self.instance(target.staging).await?.is_some() {
-            return Ok(());
+        // A retry finds what the first try asked for; anything else by that name is not
+        // ours to take (nor, later, to delete).
+        if let Some(existing) = self.instance(target.staging).await? {
+            if belongs_to(&existing, target.request_id, Some("staging")) {
+                return Ok(());
+            }
+            return Err(PortError::new(
+                "start_staging",
+                format!("rds:{}", target.staging),
+                FailureKind::Refused,
+                "an instance by the staging name exists and is not this request's staging",
+            ));
         }
         let Some(production) = self.instance(&target.production.name).await? else {
             return Err(PortError::new(
@@ -567,7 +591,8 @@ impl Restorer for RdsRestorer {
     async fn undo_swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
         let production = self.instance(&target.production.name).await?;
         let fallback = self.instance(target.fallback).await?;
-        // Nothing moves while a rename of the swap (or of the undo) is still in flight.
+        // Nothing moves while a rename of the swap (or of the undo) is still in flight; what
+        // is only busy otherwise (a backup) is waited for only where it is renamed below.
         let retired = self.instance(&retired_name(target)).await?;
         for db in [
             &production,
@@ -578,7 +603,7 @@ impl Restorer for RdsRestorer {
         .into_iter()
         .flatten()
         {
-            if !is_available(db) {
+            if renaming(db) {
                 return Ok(waiting("undoing the swap", db));
             }
         }
@@ -914,6 +939,43 @@ mod tests {
         let progress = RdsRestorer::new(client).swap(&t, "snap").await.unwrap();
         assert_eq!(progress, Progress::Done);
         assert_eq!(rules[3].num_calls(), 0);
+    }
+
+    /// RDS refuses to set `aws:` tags; CloudFormation's instances carry some.
+    #[tokio::test]
+    async fn aws_tags_of_the_old_production_are_neither_carried_over_nor_compared() {
+        let (_, t) = target();
+        let restored = db(
+            "db",
+            "available",
+            &[(TAG_RESTORE_REQUEST, REQUEST), ("team", "crm")],
+        );
+        let fallback = db(
+            "lbf-1b4e28ba-db",
+            "available",
+            &[
+                (TAG_RESTORE_REQUEST, REQUEST),
+                (TAG_RESTORE_ROLE, "fallback"),
+                ("team", "crm"),
+                ("aws:cloudformation:stack-name", "customers"),
+            ],
+        );
+        let rules = [
+            describe("db", Some(restored)),
+            describe("lbf-1b4e28ba-db", Some(fallback)),
+            describe("lbs-1b4e28ba-db", None),
+            modify(),
+            mock!(Client::add_tags_to_resource).then_output(|| AddTagsToResourceOutput::builder().build()),
+        ];
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+        let restorer = RdsRestorer::new(client);
+        assert_eq!(restorer.swap(&t, "snap").await.unwrap(), Progress::Done);
+        assert_eq!(rules[4].num_calls(), 0, "no aws: tag is asked for");
+        let verification = restorer.verify(&t).await.unwrap();
+        assert!(
+            matches!(verification, Verification::Passed(_)),
+            "{verification:?}"
+        );
     }
 
     #[tokio::test]

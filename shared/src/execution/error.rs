@@ -16,6 +16,9 @@ pub const VERIFICATION_FAILED: &str = "Lifeboat.VerificationFailed";
 pub const UNSUPPORTED: &str = "Lifeboat.Unsupported";
 /// A service refused a call; retrying the same call will not help.
 pub const PERMANENT: &str = "Lifeboat.Permanent";
+/// Production never settled for verification within the polls (the state machine's own
+/// error, caught into the failure path, which keeps the swap).
+pub const VERIFY_TIMEOUT: &str = "Lifeboat.VerifyTimeout";
 /// The confirmation came from someone who may not confirm this restore (not engineering,
 /// or the person who filed or approved it). Nothing was touched; the restore waits again.
 pub const CONFIRMATION_REFUSED: &str = "Lifeboat.ConfirmationRefused";

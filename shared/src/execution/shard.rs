@@ -61,9 +61,11 @@ impl Side {
     }
 }
 
-/// One segment of one side of a copy-back.
+/// One segment of one side of a copy-back. It travels through the state machine as its
+/// label (`dynamodb:orders#swap#source#3of8`), a few dozen bytes: hundreds of shards stay far
+/// inside Step Functions' 256 KB state.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "String", into = "String")]
 pub struct Shard {
     pub resource: ResourceKey,
     pub purpose: Purpose,
@@ -102,6 +104,51 @@ impl Shard {
     }
 }
 
+impl From<Shard> for String {
+    fn from(shard: Shard) -> String {
+        shard.label()
+    }
+}
+
+impl TryFrom<String> for Shard {
+    type Error = String;
+
+    /// A shard from its label; resource names never hold `#` (neither RDS identifiers nor
+    /// DynamoDB table names may).
+    fn try_from(label: String) -> Result<Shard, String> {
+        let bad = || format!("{label:?} is not a shard (resource#purpose#side#NofM)");
+        let mut parts = label.rsplitn(4, '#');
+        let (Some(position), Some(side), Some(purpose), Some(resource)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let (segment, segments) = position.split_once("of").ok_or_else(bad)?;
+        let purpose = [Purpose::Swap, Purpose::Verify, Purpose::Undo]
+            .into_iter()
+            .find(|p| p.as_str() == purpose)
+            .ok_or_else(bad)?;
+        let side = [Side::Source, Side::Target]
+            .into_iter()
+            .find(|s| s.as_str() == side)
+            .ok_or_else(bad)?;
+        let (segment, segments): (u32, u32) = (
+            segment.parse().map_err(|_| bad())?,
+            segments.parse().map_err(|_| bad())?,
+        );
+        if segment >= segments {
+            return Err(bad());
+        }
+        Ok(Shard {
+            resource: ResourceKey::try_from(resource.to_string()).map_err(|_| bad())?,
+            purpose,
+            side,
+            segment,
+            segments,
+        })
+    }
+}
+
 /// How many segments a copy-back of a source table of `bytes` takes: one per 256 MiB (a few
 /// minutes of one invocation's work), at least [`MIN_SEGMENTS`], at most [`MAX_SEGMENTS`]
 /// (DynamoDB's parallel scan allows a million; the Map state runs a handful at once).
@@ -115,9 +162,9 @@ pub fn segments_for(bytes: u64) -> u32 {
 
 /// Even a small table is copied in a few segments: the work is spread from the start.
 pub const MIN_SEGMENTS: u32 = 2;
-/// 256 segments of 256 MiB: 64 GiB per side before a segment grows past its share, and the
-/// list of shards stays far inside Step Functions' 256 KB state payload.
-pub const MAX_SEGMENTS: u32 = 256;
+/// 128 segments of 256 MiB: 32 GiB per side before a segment grows past its share; 256
+/// shards in all, whose labels stay far inside Step Functions' 256 KB state.
+pub const MAX_SEGMENTS: u32 = 128;
 
 #[cfg(test)]
 mod tests {
@@ -129,12 +176,17 @@ mod tests {
         assert_eq!(shards.len(), 6);
         assert_eq!(shards[0].label(), "dynamodb:orders#swap#source#0of3");
         assert_eq!(shards[5].label(), "dynamodb:orders#swap#target#2of3");
-        let json = serde_json::to_value(&shards[0]).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({"resource": "dynamodb:orders", "purpose": "swap", "side": "source", "segment": 0, "segments": 3})
-        );
-        assert_eq!(serde_json::from_value::<Shard>(json).unwrap(), shards[0]);
+        let json = serde_json::to_value(&shards[5]).unwrap();
+        assert_eq!(json, serde_json::json!("dynamodb:orders#swap#target#2of3"));
+        assert_eq!(serde_json::from_value::<Shard>(json).unwrap(), shards[5]);
+        for bad in [
+            "orders#swap#source#0of3",
+            "dynamodb:orders#swap#source#3of3",
+            "dynamodb:orders#copy#source#0of3",
+            "x",
+        ] {
+            assert!(Shard::try_from(bad.to_string()).is_err(), "{bad}");
+        }
     }
 
     #[test]

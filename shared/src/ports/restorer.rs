@@ -105,6 +105,19 @@ pub trait Restorer: Send + Sync {
     /// [`Restorer::kept_aside`]).
     async fn undo_swap(&self, target: &Target<'_>, safety_snapshot: &str) -> Result<Progress, PortError>;
 
+    /// Why a rollback of `resource` cannot be done this way, if it cannot (a DynamoDB table
+    /// too large to copy back): asked at resolve, before anything is made.
+    async fn refusal(&self, _resource: &ResourceKey) -> Result<Option<String>, PortError> {
+        Ok(None)
+    }
+
+    /// Whether the swap has finished its work on production though the run has not recorded
+    /// it yet (a DynamoDB copy-back whose every shard is done): such a swap is kept, never
+    /// undone.
+    async fn swap_finished(&self, _target: &Target<'_>) -> Result<bool, PortError> {
+        Ok(false)
+    }
+
     /// What a finished undo kept of the restored resource, because it had served as
     /// production (its name), if anything.
     async fn kept_aside(&self, _target: &Target<'_>) -> Result<Option<String>, PortError> {

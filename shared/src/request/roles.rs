@@ -67,6 +67,12 @@ pub fn person_of(principal: &str) -> String {
     name.to_lowercase()
 }
 
+/// Whether `principal` names a person: a role's session or an IAM user (a role's own ARN,
+/// say, names no one).
+pub fn is_person(principal: &str) -> bool {
+    assumed_role(principal).is_some() || iam_name(principal, "user").is_some()
+}
+
 /// Whether principals `a` and `b` are the same person.
 pub fn same_person(a: &str, b: &str) -> bool {
     person_of(a) == person_of(b)
@@ -146,6 +152,9 @@ mod tests {
         assert_eq!(person_of("arn:aws:iam::111122223333:user/team/Dana"), "dana");
         assert_eq!(person_of("someone"), "someone");
         assert_eq!(roles().caller(support).person, "robin");
+        assert!(is_person(support) && is_person(ENGINEER));
+        assert!(!is_person(SUPPORT_ROLE), "a role names no one");
+        assert!(!is_person("robin"));
     }
 
     #[test]

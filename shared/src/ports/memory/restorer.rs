@@ -361,6 +361,17 @@ impl Restorer for MemoryRestorer {
         Ok(state.poll("undo_swap", &target.production.name))
     }
 
+    /// Finished once the swap's pending polls are used up, whether or not a step heard it.
+    async fn swap_finished(&self, target: &Target<'_>) -> Result<bool, PortError> {
+        let state = self.enter("swap_finished", &target.production.name)?;
+        let wait = state.pending_polls.get("swap").copied().unwrap_or(0);
+        let polls = state
+            .polls
+            .get(&("swap".to_string(), target.production.name.clone()))
+            .copied();
+        Ok(polls.is_some_and(|p| p >= wait))
+    }
+
     async fn kept_aside(&self, target: &Target<'_>) -> Result<Option<String>, PortError> {
         let state = self.enter("kept_aside", &target.production.name)?;
         let retired = names(target.request_id, target.production).retired;
