@@ -193,6 +193,25 @@ impl DynamoRestorer {
         Ok(())
     }
 
+    /// `Done` once `table` has an available backup named `name`: asks for one if there is
+    /// none (once: backup names are not unique, so it looks first), then waits.
+    async fn backed_up(&self, table: &ResourceKey, name: &str) -> Result<Progress, PortError> {
+        match self.find_backup(&table.name, name).await? {
+            None => {
+                self.client
+                    .create_backup()
+                    .table_name(&table.name)
+                    .backup_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| port_error("CreateBackup", table, e))?;
+                Ok(Progress::Pending(format!("backing up {table} as {name}")))
+            }
+            Some((_, BackupStatus::Available)) => Ok(Progress::Done),
+            Some((_, status)) => Ok(Progress::Pending(format!("backup {name} is {status}"))),
+        }
+    }
+
     /// The backup of `table` named `name` (its ARN and status), looking through every page.
     async fn find_backup(
         &self,
@@ -382,26 +401,8 @@ impl Restorer for DynamoRestorer {
     async fn swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
         // The live table as it is now, after the confirmation: what an undo restores. The
         // safety backup taken before staging may be hours older.
-        let pre_swap = pre_swap_name(target);
-        let table = &target.production.name;
-        match self.find_backup(table, &pre_swap).await? {
-            None => {
-                self.client
-                    .create_backup()
-                    .table_name(table)
-                    .backup_name(&pre_swap)
-                    .send()
-                    .await
-                    .map_err(|e| port_error("CreateBackup", target.production, e))?;
-                return Ok(Progress::Pending(format!(
-                    "backing up {} as {pre_swap}",
-                    target.production
-                )));
-            }
-            Some((_, BackupStatus::Available)) => {}
-            Some((_, status)) => {
-                return Ok(Progress::Pending(format!("backup {pre_swap} is {status}")));
-            }
+        if let Progress::Pending(why) = self.backed_up(target.production, &pre_swap_name(target)).await? {
+            return Ok(Progress::Pending(why));
         }
         let (left, tally) = self.remaining(target, Purpose::Swap, target.staging).await?;
         if !left.is_empty() {
@@ -437,25 +438,8 @@ impl Restorer for DynamoRestorer {
         // 3. The live table as the failed copy-back left it, writes since the swap included:
         //    backed up and kept before the undo overwrites it.
         let table = &target.production.name;
-        let retired = retired_name(target);
-        match self.find_backup(table, &retired).await? {
-            None => {
-                self.client
-                    .create_backup()
-                    .table_name(table)
-                    .backup_name(&retired)
-                    .send()
-                    .await
-                    .map_err(|e| port_error("CreateBackup", target.production, e))?;
-                return Ok(Progress::Pending(format!(
-                    "backing up {} as {retired} before the undo",
-                    target.production
-                )));
-            }
-            Some((_, BackupStatus::Available)) => {}
-            Some((_, status)) => {
-                return Ok(Progress::Pending(format!("backup {retired} is {status}")));
-            }
+        if let Progress::Pending(why) = self.backed_up(target.production, &retired_name(target)).await? {
+            return Ok(Progress::Pending(why));
         }
         // 4. The pre-swap backup, once available, restored into the fallback table and
         //    copied back.
