@@ -3,12 +3,12 @@
 
 use std::collections::BTreeSet;
 
-use lifeboat::aws::CatalogTable;
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey};
 use lifeboat::ports::{Catalog, FailureKind, StateChange};
 use lifeboat::schedule::{Slot, TierSet};
+use lifeboat_aws::CatalogTable;
 use lifeboat_e2e::{at, calls_by, catalog, stack};
-use lifeboat_local::stack::{CATALOG_TABLE, TESTER};
+use lifeboat_local::names::{CATALOG_TABLE, TESTER};
 
 fn claimed(table: &str, hour: &str) -> RecoveryPoint {
     RecoveryPoint {

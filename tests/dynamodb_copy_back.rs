@@ -7,16 +7,16 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use lifeboat::aws::dynamodb_copy_back::{CopyBack, Tally};
-use lifeboat::aws::dynamodb_restore::{CopyBackSettings, DynamoRestorer};
 use lifeboat::catalog::ResourceKey;
 use lifeboat::execution::names::{names, RestoreNames};
 use lifeboat::execution::shard::{Purpose, Shard};
 use lifeboat::ports::restorer::{Progress, Restorer, Target, Verification};
+use lifeboat_aws::dynamodb_copy_back::{CopyBack, Tally};
+use lifeboat_aws::dynamodb_restore::{CopyBackSettings, DynamoRestorer};
 use lifeboat_e2e::stack;
 use lifeboat_local::edge::faults::{FaultAction, FaultRule};
+use lifeboat_local::names::REQUESTS_TABLE;
 use lifeboat_local::resources;
-use lifeboat_local::restore_setup::REQUESTS_TABLE;
 use lifeboat_local::LocalStack;
 
 const REQUEST: &str = "rr-c0b1e5a7-0000-4000-8000-000000000001";

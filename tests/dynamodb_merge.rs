@@ -15,16 +15,16 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use chrono::Utc;
-use lifeboat::aws::dynamodb_items::Item;
-use lifeboat::aws::dynamodb_merge::{
+use lifeboat::ports::{FailureKind, PortError};
+use lifeboat_aws::dynamodb_items::Item;
+use lifeboat_aws::dynamodb_merge::MergeLedger;
+use lifeboat_aws::dynamodb_merge::{
     decode_items, encode_items, merge_items, plan_items, select_items, ItemSelection, SelectStats,
 };
-use lifeboat::aws::dynamodb_merge_ledger::MergeLedger;
-use lifeboat::ports::{FailureKind, PortError};
 use lifeboat_e2e::stack;
 use lifeboat_local::edge::faults::{FaultAction, FaultRule};
-use lifeboat_local::restore_setup::REQUESTS_TABLE;
-use lifeboat_local::stack::TESTER;
+use lifeboat_local::names::REQUESTS_TABLE;
+use lifeboat_local::names::TESTER;
 use lifeboat_local::LocalStack;
 use serde_json::{json, Value};
 

@@ -9,8 +9,8 @@ use chrono::{TimeDelta, Utc};
 use lifeboat::inventory::TAG_INSTANCE;
 use lifeboat_e2e::*;
 use lifeboat_local::api_front::PRINCIPAL_HEADER;
+use lifeboat_local::names::{ENGINEERING_ROLE, SUPPORT_ROLE};
 use lifeboat_local::resources;
-use lifeboat_local::restore_setup::{ENGINEERING_ROLE, SUPPORT_ROLE};
 use serde_json::json;
 
 /// Support and engineering at once, so that every endpoint can succeed for generated calls.
@@ -33,7 +33,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {
     // One request filed by someone else, so decisions on it can succeed too.
     let filed = api_json(
         &stack,
-        &lifeboat_local::restore_setup::support("sam"),
+        &lifeboat_local::names::support("sam"),
         "POST",
         "/restore-requests",
         &json!({

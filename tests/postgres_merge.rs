@@ -12,9 +12,9 @@ use lifeboat::execution::selective::{ResourceExtract, SkipReason, TablePlan};
 use lifeboat::ports::memory::MemoryReports;
 use lifeboat::ports::merger::{ExtractRequest, MergeRequest, Merger};
 use lifeboat::ports::{FailureKind, ReportSink};
-use lifeboat::postgres::{Connector, PgMerger};
 use lifeboat::request::decision::{Records, Selection};
 use lifeboat_local::postgres::PgCluster;
+use lifeboat_postgres::{Connector, PgMerger};
 use serde_json::{json, Value};
 use tokio_postgres::Client;
 
@@ -476,7 +476,7 @@ async fn a_retry_after_a_crash_between_batches_merges_every_row_exactly_once() {
         rows(&f.staging, restored).await
     );
     assert_eq!(count(&f.production, "SELECT count(*) FROM notes").await, 600);
-    let ledger = lifeboat::postgres::merge::ledger(&f.production, "crash")
+    let ledger = lifeboat_postgres::merge::ledger(&f.production, "crash")
         .await
         .unwrap();
     assert_eq!(

@@ -7,15 +7,15 @@ use std::collections::BTreeMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_rds::types::Tag;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use lifeboat::aws::CatalogTable;
 use lifeboat::catalog::ResourceKey;
 use lifeboat::execution::names::names;
 use lifeboat::inventory::{TAG_INSTANCE, TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
 use lifeboat::ports::Catalog;
+use lifeboat_aws::CatalogTable;
 use lifeboat_e2e::*;
 use lifeboat_local::edge::faults::{FaultAction, FaultRule};
-use lifeboat_local::restore_setup::engineer;
-use lifeboat_local::stack::CATALOG_TABLE;
+use lifeboat_local::names::engineer;
+use lifeboat_local::names::CATALOG_TABLE;
 use lifeboat_local::LocalStack;
 use serde_json::{json, Value};
 
@@ -662,7 +662,7 @@ async fn task_token(stack: &LocalStack, id: &str) -> Option<String> {
     let item = stack
         .dynamodb()
         .get_item()
-        .table_name(lifeboat_local::restore_setup::REQUESTS_TABLE)
+        .table_name(lifeboat_local::names::REQUESTS_TABLE)
         .key("id", AttributeValue::S(id.into()))
         .consistent_read(true)
         .send()

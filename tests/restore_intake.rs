@@ -2,17 +2,18 @@
 //! restore-intake binary, DynamoDB and Step Functions in moto, windows set at the edge.
 
 use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc, Weekday};
-use lifeboat::aws::{CatalogTable, RequestsTable};
 use lifeboat::catalog::ResourceKey;
 use lifeboat::inventory::TAG_INSTANCE;
 use lifeboat::ports::restore::RequestStore;
 use lifeboat::ports::{Catalog, FailureKind};
 use lifeboat::schedule::Slot;
+use lifeboat_aws::{CatalogTable, RequestsTable};
 use lifeboat_e2e::*;
 use lifeboat_local::edge::faults::{FaultAction, FaultRule};
+use lifeboat_local::names::CATALOG_TABLE;
+use lifeboat_local::names::{engineer, support, REQUESTS_TABLE};
 use lifeboat_local::resources;
-use lifeboat_local::restore_setup::{engineer, state_machine_arn, support, REQUESTS_TABLE};
-use lifeboat_local::stack::CATALOG_TABLE;
+use lifeboat_local::restore_setup::state_machine_arn;
 use lifeboat_local::LocalStack;
 use serde_json::{json, Value};
 
@@ -290,8 +291,8 @@ async fn outside_the_window_a_held_snapshot_serves_and_the_pruner_keeps_it_until
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn who_may_do_what() {
-    let support_list = format!("{},{BOTH}", lifeboat_local::restore_setup::SUPPORT_ROLE);
-    let engineering_list = format!("{},{BOTH}", lifeboat_local::restore_setup::ENGINEERING_ROLE);
+    let support_list = format!("{},{BOTH}", lifeboat_local::names::SUPPORT_ROLE);
+    let engineering_list = format!("{},{BOTH}", lifeboat_local::names::ENGINEERING_ROLE);
     let stack = stack_with(&[
         ("LIFEBOAT_SUPPORT_PRINCIPALS", &support_list),
         ("LIFEBOAT_ENGINEERING_PRINCIPALS", &engineering_list),

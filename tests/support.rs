@@ -6,13 +6,14 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use lifeboat::aws::CatalogTable;
 use lifeboat::catalog::RecoveryPoint;
 use lifeboat::ports::Catalog;
+use lifeboat_aws::CatalogTable;
 use lifeboat_local::edge::calls::LoggedCall;
-use lifeboat_local::restore_setup::{engineer, support};
+use lifeboat_local::names::CATALOG_TABLE;
+use lifeboat_local::names::{engineer, support};
 use lifeboat_local::simulation::Tick;
-use lifeboat_local::stack::{Invocation, CATALOG_TABLE};
+use lifeboat_local::stack::Invocation;
 use lifeboat_local::{LocalStack, StackConfig};
 use serde_json::{json, Value};
 
@@ -276,7 +277,7 @@ pub async fn report(stack: &LocalStack, id: &str) -> (Value, String) {
         async move {
             let out = s3
                 .get_object()
-                .bucket(lifeboat_local::stack::REPORTS_BUCKET)
+                .bucket(lifeboat_local::names::REPORTS_BUCKET)
                 .key(&key)
                 .send()
                 .await

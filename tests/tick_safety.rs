@@ -1,15 +1,16 @@
 //! One tick at a time, on the local stack: idempotence, crashes, faults, and what is never touched.
 
 use chrono::{TimeDelta, Utc};
-use lifeboat::aws::CatalogTable;
 use lifeboat::catalog::{PointState, ResourceKey};
 use lifeboat::inventory::{TAG_INSTANCE, TAG_TIMEZONE};
 use lifeboat::ports::Catalog;
 use lifeboat::schedule::Slot;
+use lifeboat_aws::CatalogTable;
 use lifeboat_e2e::*;
 use lifeboat_local::edge::faults::{FaultAction, FaultRule};
+use lifeboat_local::names::{CATALOG_TABLE, REPORTS_BUCKET};
 use lifeboat_local::resources;
-use lifeboat_local::stack::{Invocation, CATALOG_TABLE, REPORTS_BUCKET};
+use lifeboat_local::stack::Invocation;
 use serde_json::json;
 
 const ACME: [(&str, &str); 1] = [(TAG_INSTANCE, "acme")];

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::api_front::PRINCIPAL_HEADER;
 use crate::http::{self, HttpClient};
-use crate::restore_setup::engineer;
+use crate::names::engineer;
 use crate::stack::LocalStack;
 use crate::StackError;
 

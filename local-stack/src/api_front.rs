@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use crate::edge::lambda::InvokeResult;
 use crate::edge::Edge;
 use crate::http::{self, Body, Received};
+use crate::names::ACCOUNT;
 use crate::StackError;
 
 pub const PRINCIPAL_HEADER: &str = "x-lifeboat-principal";
@@ -126,7 +127,7 @@ pub fn proxy_event(req: &Received) -> Value {
         "pathParameters": {"proxy": req.path().trim_start_matches('/')},
         "stageVariables": null,
         "requestContext": {
-            "accountId": "123456789012",
+            "accountId": ACCOUNT,
             "apiId": "local",
             "resourceId": "local",
             "resourcePath": "/{proxy+}",
@@ -137,7 +138,7 @@ pub fn proxy_event(req: &Received) -> Value {
             "identity": {
                 "userArn": principal,
                 "caller": principal,
-                "accountId": principal.map(|_| "123456789012"),
+                "accountId": principal.map(|_| ACCOUNT),
                 "sourceIp": "127.0.0.1",
             },
         },

@@ -31,8 +31,9 @@ use lifeboat::schedule::{tiers_of, Slot};
 use lifeboat::zone::Zone;
 
 use crate::edge::lambda::{FunctionHost, FunctionSpec};
+use crate::names::FUNCTIONS;
 use crate::simulation::{self, Mode};
-use crate::stack::{LocalStack, StackConfig, FUNCTIONS};
+use crate::stack::{LocalStack, StackConfig};
 use crate::{resources, StackError};
 
 pub const BASELINE: &str = "minimal-lambda";

@@ -13,6 +13,8 @@ pub mod demo;
 pub mod edge;
 pub mod http;
 pub mod moto;
+pub mod names;
+pub mod port;
 pub mod postgres;
 pub mod resources;
 pub mod restore_setup;
@@ -43,7 +45,7 @@ impl StackError {
     pub fn aws(operation: &str, err: impl std::error::Error) -> StackError {
         StackError::Aws {
             operation: operation.to_string(),
-            message: lifeboat::aws::describe(&err),
+            message: lifeboat_aws::describe(&err),
         }
     }
 }

@@ -384,7 +384,7 @@ async fn launch(
         .map_err(|e| setup_error("settings", e))?;
     let mut attempt = 1;
     loop {
-        let port = crate::stack::free_port()?;
+        let port = crate::port::free_port()?;
         let start = runner
             .command(&bin.join("pg_ctl"), work_dir)
             .arg("--pgdata")

@@ -2,24 +2,18 @@
 //! who is support and who is engineering.
 
 use aws_sdk_dynamodb::types::{BillingMode, GlobalSecondaryIndex, KeyType, Projection, ProjectionType};
-use lifeboat::aws::requests_table::INSTANCE_INDEX;
+use lifeboat_aws::requests_table::INSTANCE_INDEX;
 
-use crate::stack::{LocalStack, REGION};
+use crate::names::{arn, ACCOUNT, ENGINEERING_ROLE, REQUESTS_TABLE, STATE_MACHINE, SUPPORT_ROLE};
 use crate::tables::{key, string_attribute};
 use crate::StackError;
-
-pub const REQUESTS_TABLE: &str = "lifeboat-restore-requests";
-pub const STATE_MACHINE: &str = "lifeboat-restore";
-pub const ACCOUNT: &str = "123456789012";
-pub const SUPPORT_ROLE: &str = "arn:aws:iam::123456789012:role/lifeboat-support";
-pub const ENGINEERING_ROLE: &str = "arn:aws:iam::123456789012:role/lifeboat-engineering";
 
 /// The restore state machine, the very file the SAM template deploys.
 const DEFINITION: &str = include_str!("../../infra/statemachines/restore.asl.json");
 
 /// The executor as moto's interpreter invokes it: through the edge's Lambda Invoke API.
 pub fn executor_arn() -> String {
-    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:restore-executor")
+    arn("lambda", "function:restore-executor")
 }
 
 /// The definition with its `DefinitionSubstitutions` made as the template makes them.
@@ -28,17 +22,7 @@ pub fn definition() -> String {
 }
 
 pub fn state_machine_arn() -> String {
-    format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE}")
-}
-
-/// The IAM principal of a support agent's session (what API Gateway would report).
-pub fn support(session: &str) -> String {
-    format!("arn:aws:sts::{ACCOUNT}:assumed-role/lifeboat-support/{session}")
-}
-
-/// The IAM principal of an engineer's session.
-pub fn engineer(session: &str) -> String {
-    format!("arn:aws:sts::{ACCOUNT}:assumed-role/lifeboat-engineering/{session}")
+    arn("states", &format!("stateMachine:{STATE_MACHINE}"))
 }
 
 /// The restore-intake's environment on the local stack.
@@ -55,7 +39,8 @@ pub fn intake_env() -> Vec<(&'static str, String)> {
     ]
 }
 
-pub async fn create(stack: &LocalStack) -> Result<(), StackError> {
+/// Makes the requests table and the state machine, as the template does.
+pub async fn create(sdk: &aws_config::SdkConfig) -> Result<(), StackError> {
     // The same table as infra/template.yaml's RequestsTable.
     let by_instance = GlobalSecondaryIndex::builder()
         .index_name(INSTANCE_INDEX)
@@ -64,8 +49,7 @@ pub async fn create(stack: &LocalStack) -> Result<(), StackError> {
         .projection(Projection::builder().projection_type(ProjectionType::All).build())
         .build()
         .map_err(|e| StackError::aws("GlobalSecondaryIndex instance-requests", e))?;
-    stack
-        .dynamodb()
+    aws_sdk_dynamodb::Client::new(sdk)
         .create_table()
         .table_name(REQUESTS_TABLE)
         .key_schema(key("id", KeyType::Hash)?)
@@ -77,7 +61,7 @@ pub async fn create(stack: &LocalStack) -> Result<(), StackError> {
         .send()
         .await
         .map_err(|e| StackError::aws("CreateTable lifeboat-restore-requests", e))?;
-    aws_sdk_sfn::Client::new(stack.sdk_config())
+    aws_sdk_sfn::Client::new(sdk)
         .create_state_machine()
         .name(STATE_MACHINE)
         .definition(definition())

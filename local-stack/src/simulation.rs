@@ -11,15 +11,16 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use lifeboat::aws::CatalogTable;
 use lifeboat::catalog::RecoveryPoint;
 use lifeboat::inventory::{managed, ManagedResource};
 use lifeboat::policy::{PolicyBook, Tier};
 use lifeboat::ports::{BackupService, Catalog};
 use lifeboat::schedule::{tiers_of, Slot};
+use lifeboat_aws::CatalogTable;
 use serde_json::{json, Value};
 
-use crate::stack::{Invocation, LocalStack, CATALOG_TABLE};
+use crate::names::{arn, ACCOUNT, CATALOG_TABLE, REGION};
+use crate::stack::{Invocation, LocalStack};
 use crate::StackError;
 
 pub const CREATOR: &str = "snapshot-creator";
@@ -46,10 +47,10 @@ impl Tick {
             "id": format!("sim-{}-{}", self.function, self.time.format("%Y%m%dT%H%MZ")),
             "detail-type": "Scheduled Event",
             "source": "aws.scheduler",
-            "account": "123456789012",
+            "account": ACCOUNT,
             "time": self.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "region": "us-east-1",
-            "resources": ["arn:aws:scheduler:us-east-1:123456789012:schedule/default/lifeboat-simulation"],
+            "region": REGION,
+            "resources": [arn("scheduler", "schedule/default/lifeboat-simulation")],
             "detail": {}
         })
     }
@@ -235,7 +236,7 @@ pub async fn managed_resources(
 }
 
 fn services(stack: &LocalStack) -> Vec<Arc<dyn BackupService>> {
-    lifeboat::aws::backup_services(stack.sdk_config())
+    lifeboat_aws::backup_services(stack.sdk_config())
 }
 
 /// The points present in the catalog, as (resource, slot, tiers), for comparing end states.

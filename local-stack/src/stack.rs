@@ -7,30 +7,21 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{BillingMode, GlobalSecondaryIndex, KeyType, Projection, ProjectionType};
 use aws_sdk_lambda::primitives::Blob;
-use lifeboat::aws::{PRESENT, PRESENT_INDEX};
+use lifeboat_aws::{PRESENT, PRESENT_INDEX};
 use serde_json::Value;
 
 use crate::api_front::ApiFront;
 use crate::edge::lambda::{FunctionHost, FunctionSpec};
 use crate::edge::Edge;
 use crate::moto::MotoServer;
+use crate::names::{
+    CATALOG_TABLE, ENGINEERING_ROLE, FUNCTIONS, REGION, REPORTS_BUCKET, REQUESTS_TABLE, TESTER,
+};
+use crate::port::free_port;
 use crate::postgres::PgCluster;
 use crate::restore_setup;
 use crate::tables::{key, string_attribute};
 use crate::StackError;
-
-pub const REGION: &str = "us-east-1";
-pub const CATALOG_TABLE: &str = "lifeboat-catalog";
-pub const REPORTS_BUCKET: &str = "lifeboat-reports";
-/// The functions the edge serves, by crate name.
-pub const FUNCTIONS: [&str; 4] = [
-    "snapshot-creator",
-    "retention-pruner",
-    "restore-intake",
-    "restore-executor",
-];
-/// The access key id of calls made by tests and the simulation (functions use their names).
-pub const TESTER: &str = "tester";
 
 #[derive(Debug, Clone)]
 pub struct StackConfig {
@@ -122,7 +113,7 @@ impl LocalStack {
             sdk,
         };
         stack.create_lifeboat_resources().await?;
-        restore_setup::create(&stack).await?;
+        restore_setup::create(&stack.sdk).await?;
         Ok(stack)
     }
 
@@ -283,13 +274,10 @@ fn function_env(
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     if name == "restore-executor" {
-        env.insert(
-            "LIFEBOAT_REQUESTS_TABLE".to_string(),
-            restore_setup::REQUESTS_TABLE.to_string(),
-        );
+        env.insert("LIFEBOAT_REQUESTS_TABLE".to_string(), REQUESTS_TABLE.to_string());
         env.insert(
             "LIFEBOAT_ENGINEERING_PRINCIPALS".to_string(),
-            restore_setup::ENGINEERING_ROLE.to_string(),
+            ENGINEERING_ROLE.to_string(),
         );
         // Moto's pages take milliseconds: an undo need not wait a minute for shards in flight.
         env.insert("LIFEBOAT_COPY_BACK_FENCE_SECONDS".to_string(), "2".to_string());
@@ -319,15 +307,6 @@ pub async fn sdk_config(edge: &str, caller: &str) -> aws_config::SdkConfig {
         ))
         .load()
         .await
-}
-
-pub(crate) fn free_port() -> Result<u16, StackError> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| StackError::Setup(format!("finding a free port: {e}")))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| StackError::Setup(e.to_string()))
 }
 
 #[cfg(test)]

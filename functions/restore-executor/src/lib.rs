@@ -6,14 +6,20 @@
 //! step continues where an earlier try stopped. Failures carry the stable names of
 //! [`lifeboat::execution::error`] that the definition's `Retry` and `Catch` match.
 
+pub mod abort;
 pub mod begin;
 pub mod confirmation;
 pub mod copy_back;
-pub mod ending;
+pub mod finish;
+pub mod outcome;
 pub mod prepare;
+pub mod production;
+pub mod report;
 pub mod selective;
+pub mod staging;
 pub mod swap;
 pub mod task;
+pub mod verify;
 
 use std::sync::Arc;
 
@@ -75,10 +81,10 @@ impl Executor {
             Step::CopyBack => copy_back::copy_back(self, &task, now).await,
             Step::AwaitConfirmation => confirmation::await_confirmation(self, &task, now).await,
             Step::Swap => swap::swap(self, &task, now).await,
-            Step::Verify => swap::verify(self, &task, now).await,
+            Step::Verify => verify::verify(self, &task, now).await,
             Step::CleanUp => swap::clean_up(self, &task, now).await,
-            Step::Finish => ending::finish(self, &task, now).await,
-            Step::Abort => ending::abort(self, &task, now).await,
+            Step::Finish => finish::finish(self, &task, now).await,
+            Step::Abort => abort::abort(self, &task, now).await,
         };
         match &result {
             Ok(answer) => {

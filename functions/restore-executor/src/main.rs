@@ -3,15 +3,15 @@
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
-use lifeboat::aws::dynamodb_restore::{CopyBackSettings, DynamoRestorer};
-use lifeboat::aws::dynamodb_selective::DynamoMerger;
-use lifeboat::aws::rds_restore::RdsRestorer;
-use lifeboat::aws::{self, CatalogTable, ReportsBucket, RequestsTable};
-use lifeboat::config::{ConfigError, Settings, REPORTS_BUCKET};
 use lifeboat::execution::selective::DEFAULT_BATCH_ROWS;
 use lifeboat::ports::ReportSink;
-use lifeboat::postgres::{Connector, PgMerger};
 use lifeboat::request::roles::Roles;
+use lifeboat_aws::dynamodb_merger::DynamoMerger;
+use lifeboat_aws::dynamodb_restore::{CopyBackSettings, DynamoRestorer};
+use lifeboat_aws::rds_restore::RdsRestorer;
+use lifeboat_aws::{self as aws, CatalogTable, ReportsBucket, RequestsTable};
+use lifeboat_function::config::{ConfigError, Settings, REPORTS_BUCKET};
+use lifeboat_postgres::{Connector, PgMerger};
 use restore_executor::Executor;
 use serde_json::Value;
 use std::time::Duration;
@@ -39,10 +39,10 @@ pub const COPY_BACK_MAX_GIB: &str = "LIFEBOAT_COPY_BACK_MAX_GIB";
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lifeboat::telemetry::init();
+    lifeboat_function::telemetry::init();
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
-        Err(e) => return lifeboat::failure::serve_configuration_error(e).await,
+        Err(e) => return lifeboat_function::failure::serve_configuration_error(e).await,
     };
     let (Some(bucket), Some(table)) = (
         settings.reports_bucket.clone(),
@@ -53,12 +53,14 @@ async fn main() -> Result<(), Error> {
         } else {
             REQUESTS_TABLE
         };
-        return lifeboat::failure::serve_configuration_error(ConfigError::Missing(missing)).await;
+        return lifeboat_function::failure::serve_configuration_error(ConfigError::Missing(missing)).await;
     };
     let roles = Roles::from_lists("", &std::env::var(ENGINEERING_PRINCIPALS).unwrap_or_default());
     if roles.engineering.is_empty() {
-        return lifeboat::failure::serve_configuration_error(ConfigError::Missing(ENGINEERING_PRINCIPALS))
-            .await;
+        return lifeboat_function::failure::serve_configuration_error(ConfigError::Missing(
+            ENGINEERING_PRINCIPALS,
+        ))
+        .await;
     }
     // Built on the first event, as in the other functions.
     let executor = OnceCell::new();

@@ -17,7 +17,7 @@ use lifeboat::ports::restore::StoredRequest;
 use lifeboat::request::decision::{Mode, Selection};
 use serde_json::{json, Value};
 
-use crate::confirmation::start_changing_production;
+use crate::production::start_changing_production;
 use crate::task::Task;
 use crate::Executor;
 
@@ -204,7 +204,7 @@ pub async fn merge(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
 }
 
 /// Every extracted row is accounted for, and production's ledger agrees with the run.
-pub async fn verify(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Result<Value, StepError> {
+pub async fn verify_merge(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Result<Value, StepError> {
     let id = task.request_id()?;
     let (stored, mut run) = executor.load_run(id, Step::Verify).await?;
     let selective = run.selective.clone().unwrap_or_default();

@@ -1,7 +1,7 @@
-//! The intake's own settings, beside the common ones ([`lifeboat::config::Settings`]).
+//! The intake's own settings, beside the common ones ([`lifeboat_function::config::Settings`]).
 
-use lifeboat::config::ConfigError;
 use lifeboat::execution::input::parse_input;
+use lifeboat_function::config::ConfigError;
 
 use lifeboat::request::roles::Roles;
 

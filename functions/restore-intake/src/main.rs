@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use lambda_http::request::RequestContext;
 use lambda_http::{service_fn, Body, Error, Request, RequestExt, Response};
-use lifeboat::aws::{self, CatalogTable, RequestsTable, StepFunctions};
-use lifeboat::config::Settings;
+use lifeboat_aws::{self as aws, CatalogTable, RequestsTable, StepFunctions};
+use lifeboat_function::config::Settings;
 use restore_intake::config::IntakeSettings;
 use restore_intake::idempotency::HEADER;
 use restore_intake::{ApiRequest, ApiResponse, Intake};
@@ -14,10 +14,10 @@ use tokio::sync::OnceCell;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lifeboat::telemetry::init();
+    lifeboat_function::telemetry::init();
     let settings = match Settings::from_env().and_then(|s| Ok((s, IntakeSettings::from_env()?))) {
         Ok(settings) => settings,
-        Err(e) => return lifeboat::failure::serve_configuration_error(e).await,
+        Err(e) => return lifeboat_function::failure::serve_configuration_error(e).await,
     };
     // Built on the first request rather than before the first poll, as in the other functions.
     let intake = OnceCell::new();

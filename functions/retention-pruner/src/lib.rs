@@ -18,11 +18,11 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use lifeboat::catalog::{RecoveryPoint, ResourceKind};
 use lifeboat::event::{detail_flag, parse_tick, ClockGuard, Tick};
-use lifeboat::failure::{FailureType, FunctionError};
 use lifeboat::inventory::{unmanaged_with_points, Unmanaged};
 use lifeboat::policy::PolicyBook;
 use lifeboat::ports::{BackupService, Catalog, FailureKind, ReportSink};
 use lifeboat::retention::{plan, RetentionDecision, Verdict};
+use lifeboat_function::failure::{FailureType, FunctionError};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -156,7 +156,7 @@ impl Pruner {
             .iter()
             .filter(|r| matches!(r.finding, Finding::Vanished))
             .count();
-        lifeboat::telemetry::publish_counts(
+        lifeboat_function::telemetry::publish_counts(
             "retention-pruner",
             &[
                 (UNMANAGED_METRIC, unmanaged.len() as u64),

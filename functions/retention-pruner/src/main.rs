@@ -3,23 +3,24 @@
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use lifeboat::aws::{self, CatalogTable, ReportsBucket};
-use lifeboat::config::{ConfigError, Settings, REPORTS_BUCKET};
+use lifeboat_aws::{self as aws, CatalogTable, ReportsBucket};
+use lifeboat_function::config::{ConfigError, Settings, REPORTS_BUCKET};
 use retention_pruner::Pruner;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lifeboat::telemetry::init();
+    lifeboat_function::telemetry::init();
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
-        Err(e) => return lifeboat::failure::serve_configuration_error(e).await,
+        Err(e) => return lifeboat_function::failure::serve_configuration_error(e).await,
     };
     let Some(bucket) = settings.reports_bucket.clone() else {
-        return lifeboat::failure::serve_configuration_error(ConfigError::Missing(REPORTS_BUCKET)).await;
+        return lifeboat_function::failure::serve_configuration_error(ConfigError::Missing(REPORTS_BUCKET))
+            .await;
     };
-    // Built on the first event rather than before the first poll: see `lifeboat::aws::tls`
+    // Built on the first event rather than before the first poll: see `lifeboat_aws::tls`
     // and BENCHMARKS.md for what a cold start costs and where.
     let pruner = OnceCell::new();
     let (pruner, settings, bucket) = (&pruner, &settings, &bucket);

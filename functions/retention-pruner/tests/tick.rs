@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
-use lifeboat::failure::FailureType;
 use lifeboat::inventory::{PitrStatus, TAG_INSTANCE, TAG_MANAGED};
 use lifeboat::policy::{Policy, PolicyBook};
 use lifeboat::ports::memory::{MemoryCatalog, MemoryReports, MemoryService};
 use lifeboat::ports::{Catalog, ServicePoint};
 use lifeboat::schedule::{tiers_of, Slot};
+use lifeboat_function::failure::FailureType;
 use retention_pruner::{Finding, Outcome, Pruner};
 use serde_json::{json, Value};
 

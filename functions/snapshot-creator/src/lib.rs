@@ -14,11 +14,11 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKind};
 use lifeboat::event::{parse_tick, ClockGuard, Tick};
-use lifeboat::failure::{FailureType, FunctionError};
 use lifeboat::inventory::{managed, ManagedResource};
 use lifeboat::policy::PolicyBook;
 use lifeboat::ports::{BackupService, Catalog, Claim, NewPoint, PortError, StateChange};
 use lifeboat::schedule::{tiers_of, TierSet};
+use lifeboat_function::failure::{FailureType, FunctionError};
 use serde::Serialize;
 use serde_json::Value;
 

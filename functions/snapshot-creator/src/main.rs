@@ -3,20 +3,20 @@
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use lifeboat::aws::{self, CatalogTable};
-use lifeboat::config::Settings;
+use lifeboat_aws::{self as aws, CatalogTable};
+use lifeboat_function::config::Settings;
 use serde_json::Value;
 use snapshot_creator::Creator;
 use tokio::sync::OnceCell;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lifeboat::telemetry::init();
+    lifeboat_function::telemetry::init();
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
-        Err(e) => return lifeboat::failure::serve_configuration_error(e).await,
+        Err(e) => return lifeboat_function::failure::serve_configuration_error(e).await,
     };
-    // Built on the first event rather than before the first poll: see `lifeboat::aws::tls`
+    // Built on the first event rather than before the first poll: see `lifeboat_aws::tls`
     // and BENCHMARKS.md for what a cold start costs and where.
     let creator = OnceCell::new();
     let (creator, settings) = (&creator, &settings);

@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use lifeboat::catalog::{PointState, ResourceKind};
-use lifeboat::failure::FailureType;
 use lifeboat::inventory::{PitrStatus, TAG_INSTANCE, TAG_POLICY, TAG_TIMEZONE};
 use lifeboat::policy::PolicyBook;
 use lifeboat::ports::memory::{MemoryCatalog, MemoryService};
 use lifeboat::ports::{Catalog, Quota};
+use lifeboat_function::failure::FailureType;
 use serde_json::{json, Value};
 use snapshot_creator::{Creator, PitrCheck, PointOutcome};
 

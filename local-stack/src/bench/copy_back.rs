@@ -9,13 +9,13 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use lifeboat::aws::dynamodb_restore::{CopyBackSettings, DynamoRestorer};
 use lifeboat::catalog::ResourceKey;
 use lifeboat::execution::names::names;
 use lifeboat::execution::shard::Shard;
 use lifeboat::ports::restorer::{Progress, Restorer, Target, Verification};
+use lifeboat_aws::dynamodb_restore::{CopyBackSettings, DynamoRestorer};
 
-use crate::restore_setup::REQUESTS_TABLE;
+use crate::names::REQUESTS_TABLE;
 use crate::stack::{LocalStack, StackConfig};
 use crate::{resources, StackError};
 

@@ -21,7 +21,8 @@ use restore_intake::{ApiRequest, Intake};
 use serde_json::json;
 
 const RUNS: usize = 200;
-const SUPPORT: &str = "arn:aws:iam::123456789012:user/support";
+const SUPPORT: &str = concat!("arn:aws:iam::", crate::names::account!(), ":user/support");
+const ENGINEER: &str = concat!("arn:aws:iam::", crate::names::account!(), ":user/engineer");
 
 pub async fn intake_handling() -> String {
     let now: DateTime<Utc> = "2026-11-28T12:00:00Z".parse().expect("valid time");
@@ -86,7 +87,7 @@ async fn instance_with_a_year(now: DateTime<Utc>) -> (Intake, usize) {
         catalog,
         services: vec![rds, ddb],
         workflow: Arc::new(MemoryWorkflow::default()),
-        roles: Roles::from_lists(SUPPORT, "arn:aws:iam::123456789012:user/engineer"),
+        roles: Roles::from_lists(SUPPORT, ENGINEER),
         policies: PolicyBook::default(),
         execution_input: serde_json::Map::new(),
     };

@@ -15,14 +15,14 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use lifeboat::aws::dynamodb_selective::DynamoMerger;
 use lifeboat::catalog::ResourceKey;
 use lifeboat::execution::selective::ResourceExtract;
 use lifeboat::ports::memory::MemoryReports;
 use lifeboat::ports::merger::{ExtractRequest, MergeRequest, Merger};
 use lifeboat::ports::{FailureKind, PortError, ReportSink};
-use lifeboat::postgres::{Connector, PgMerger};
 use lifeboat::request::decision::{Records, Selection};
+use lifeboat_aws::dynamodb_merger::DynamoMerger;
+use lifeboat_postgres::{Connector, PgMerger};
 use serde_json::{json, Value};
 
 use crate::demo::crm;
@@ -69,7 +69,7 @@ pub async fn postgres_run(rows: u64) -> Result<String, StackError> {
         .map_err(|e| setup("schema", e))?;
     let started = Instant::now();
     for table in ["contacts", "applications", "notes"] {
-        lifeboat::postgres::select::pipe(&stage, &format!("SELECT * FROM {table}"), &copied, table)
+        lifeboat_postgres::select::pipe(&stage, &format!("SELECT * FROM {table}"), &copied, table)
             .await
             .map_err(|e| setup("plain COPY", e))?;
     }
@@ -251,7 +251,7 @@ pub async fn dynamodb_calls() -> Result<String, StackError> {
     let merger = DynamoMerger::new(
         stack.dynamodb(),
         Arc::new(MemoryReports::default()),
-        crate::restore_setup::REQUESTS_TABLE,
+        crate::names::REQUESTS_TABLE,
     );
     let resource = ResourceKey::dynamodb("bench-live");
     let selections = [Selection {

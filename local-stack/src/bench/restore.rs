@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::api_client::{decide, execution_end, poll, send};
 use crate::edge::windows::Window;
-use crate::restore_setup::{engineer, support};
+use crate::names::{engineer, support};
 use crate::stack::{LocalStack, StackConfig};
 use crate::{resources, StackError};
 

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::{DEMO_DB, DEMO_INSTANCE, DEMO_TABLE};
 use crate::api_client::{decide, execution_end, poll, send};
-use crate::restore_setup::{engineer, support};
+use crate::names::{engineer, support};
 use crate::stack::LocalStack;
 use crate::StackError;
 
@@ -102,7 +102,7 @@ pub async fn run(stack: &LocalStack, now: DateTime<Utc>) -> Result<String, Stack
     if let Some(report) = request["run"]["report"]["markdown"].as_str() {
         out.push_str(&format!(
             "Report: s3://{}/{report} (and .json)\n",
-            crate::stack::REPORTS_BUCKET
+            crate::names::REPORTS_BUCKET
         ));
     }
     if status != "SUCCEEDED" {

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::{crm, DEMO_DB, DEMO_INSTANCE};
 use crate::api_client::{decide, execution_end, poll, send};
-use crate::restore_setup::{engineer, support};
+use crate::names::{engineer, support};
 use crate::stack::LocalStack;
 use crate::StackError;
 
@@ -186,8 +186,8 @@ pub async fn run(stack: &LocalStack) -> Result<String, StackError> {
     if let Some(report) = request["run"]["report"]["markdown"].as_str() {
         out.push_str(&format!(
             "Report: s3://{}/{report}; extract: s3://{}/{}\n",
-            crate::stack::REPORTS_BUCKET,
-            crate::stack::REPORTS_BUCKET,
+            crate::names::REPORTS_BUCKET,
+            crate::names::REPORTS_BUCKET,
             request["run"]["selective"]["manifest"].as_str().unwrap_or("?")
         ));
     }

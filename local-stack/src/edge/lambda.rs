@@ -305,10 +305,7 @@ impl FunctionHost {
                         .header("lambda-runtime-deadline-ms", p.deadline_ms.to_string())
                         .header(
                             "lambda-runtime-invoked-function-arn",
-                            format!(
-                                "arn:aws:lambda:us-east-1:123456789012:function:{}",
-                                self.spec.name
-                            ),
+                            crate::names::arn("lambda", &format!("function:{}", self.spec.name)),
                         )
                         .header("lambda-runtime-trace-id", format!("Root=1-local-{}", p.id))
                         .body(http_body_util::Full::new(p.event.clone()))

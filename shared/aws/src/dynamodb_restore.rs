@@ -1,0 +1,617 @@
+//! [`Restorer`] for DynamoDB tables: on-demand safety backups, restores into a staging
+//! table, and the copy-back swap.
+//!
+//! A restored table is a new table without production's streams, TTL, alarms, autoscaling
+//! or tags, so production is never replaced: the swap backs the live table up once more
+//! (`lbpre-…`, after the confirmation), and once that backup is available brings the live
+//! table's items to staging's content, spread over shards the state machine runs in
+//! parallel (see [`super::dynamodb_copy_back`]). Verification compares the two tables the
+//! same way, writing nothing: a difference found then came after the copy-back finished
+//! (a straggler write, a TTL expiry) and is reported, never undone. Only a copy-back that
+//! failed part-way is undone: its shards are fenced and given time to stop; with no
+//! checkpoint, nothing was written and nothing is undone; otherwise the live table as it was
+//! left is backed up and kept (`lbr-…`), and the pre-swap backup, once available, is restored
+//! into a fallback table and copied back the same way.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::primitives::DateTime as SdkDateTime;
+use aws_sdk_dynamodb::types::{BackupStatus, BackupTypeFilter, TableStatus, Tag};
+use aws_sdk_dynamodb::Client;
+
+use super::dynamodb_copy_back::{unfinished, CopyBack, Tally};
+use super::port_error;
+use lifeboat::catalog::{ResourceKey, ResourceKind};
+use lifeboat::execution::names::names;
+use lifeboat::execution::shard::{Purpose, Shard};
+use lifeboat::inventory::{TAG_INSTANCE, TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
+use lifeboat::ports::restorer::{Progress, RestoreFrom, Restorer, Target, Verification};
+use lifeboat::ports::{Deletion, FailureKind, PortError};
+
+pub struct DynamoRestorer {
+    client: Client,
+    /// The requests table, which keeps the copy-backs' plans and checkpoints.
+    ledger: String,
+    settings: CopyBackSettings,
+}
+
+/// How copy-backs run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopyBackSettings {
+    /// Items per scanned page (`None`: DynamoDB's 1 MB pages).
+    pub page_items: Option<i32>,
+    /// How long an undo waits, after stopping the swap's shards, before it writes anything:
+    /// longer than any shard takes over one page (1 MB read, its reads and writes: seconds).
+    pub fence_wait: Duration,
+    /// The largest table a rollback copies back: beyond it, the shards' invocations would
+    /// outgrow one execution's history (25,000 events; about a dozen per invocation, each
+    /// invocation copying at least 600 MB at 1 MB/s, for the swap and again for
+    /// verification). Refused at resolve, before anything is made.
+    pub max_bytes: u64,
+}
+
+impl Default for CopyBackSettings {
+    fn default() -> Self {
+        CopyBackSettings {
+            page_items: None,
+            fence_wait: Duration::from_secs(60),
+            max_bytes: 150 << 30,
+        }
+    }
+}
+
+impl DynamoRestorer {
+    pub fn new(client: Client, ledger: impl Into<String>, settings: CopyBackSettings) -> Self {
+        DynamoRestorer {
+            client,
+            ledger: ledger.into(),
+            settings,
+        }
+    }
+
+    fn copy_back<'a>(&'a self, target: &Target<'a>) -> CopyBack<'a> {
+        CopyBack {
+            client: &self.client,
+            ledger: &self.ledger,
+            request_id: target.request_id,
+            page_items: self.settings.page_items,
+        }
+    }
+
+    /// The shards of the copy-back of `purpose` from `source` that are not done yet, with
+    /// what they add up to.
+    async fn remaining(
+        &self,
+        target: &Target<'_>,
+        purpose: Purpose,
+        source: &str,
+    ) -> Result<(Vec<Shard>, Tally), PortError> {
+        let copy_back = self.copy_back(target);
+        let tables = [source, target.production.name.as_str()];
+        let shards = copy_back.plan(target.production, purpose, tables).await?;
+        let checkpoints = copy_back.checkpoints(&shards).await?;
+        let tally = Tally::of(&shards, &checkpoints);
+        Ok((unfinished(shards, &checkpoints), tally))
+    }
+
+    /// Whether the swap's copy-back wrote (or may have written) anything.
+    async fn copy_back_started(&self, target: &Target<'_>) -> Result<bool, PortError> {
+        let copy_back = self.copy_back(target);
+        let Some(segments) = copy_back.planned(target.production, Purpose::Swap).await? else {
+            return Ok(false);
+        };
+        let shards = Shard::all(target.production, Purpose::Swap, segments);
+        Ok(copy_back.checkpoints(&shards).await?.iter().any(Option::is_some))
+    }
+
+    /// The table's status and ARN, `None` when it does not exist.
+    async fn table(&self, name: &str) -> Result<Option<(TableStatus, String)>, PortError> {
+        match self.client.describe_table().table_name(name).send().await {
+            Ok(out) => Ok(out.table().map(|t| {
+                (
+                    t.table_status().cloned().unwrap_or(TableStatus::Creating),
+                    t.table_arn().unwrap_or_default().to_string(),
+                )
+            })),
+            Err(e) => {
+                let e = port_error("DescribeTable", format!("dynamodb:{name}"), e);
+                if e.kind == FailureKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Whether `name` is ACTIVE; marks it as this request's on the way (tags can only be
+    /// put on a table that exists, and restores take none).
+    async fn ready(&self, name: &str, request_id: &str, role: &str) -> Result<Progress, PortError> {
+        match self.table(name).await? {
+            Some((TableStatus::Active, arn)) => {
+                self.client
+                    .tag_resource()
+                    .resource_arn(&arn)
+                    .tags(tag(TAG_RESTORE_REQUEST, request_id)?)
+                    .tags(tag(TAG_RESTORE_ROLE, role)?)
+                    .send()
+                    .await
+                    .map_err(|e| port_error("TagResource", &arn, e))?;
+                Ok(Progress::Done)
+            }
+            Some((status, _)) => Ok(Progress::Pending(format!("dynamodb:{name} is {status}"))),
+            None => Err(PortError::new(
+                "DescribeTable",
+                format!("dynamodb:{name}"),
+                FailureKind::NotFound,
+                format!("the {role} table is gone"),
+            )),
+        }
+    }
+
+    async fn delete_table(&self, name: &str) -> Result<Deletion, PortError> {
+        match self.client.delete_table().table_name(name).send().await {
+            Ok(_) => Ok(Deletion::Deleted),
+            Err(e) => {
+                let e = port_error("DeleteTable", format!("dynamodb:{name}"), e);
+                if e.kind == FailureKind::NotFound {
+                    Ok(Deletion::AlreadyGone)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Whether the existing table `arn`, by the staging name, may be taken as this request's
+    /// staging: not one Lifeboat manages, nor another request's.
+    async fn adoptable(&self, target: &Target<'_>, arn: &str) -> Result<(), PortError> {
+        let out = self
+            .client
+            .list_tags_of_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .map_err(|e| port_error("ListTagsOfResource", arn, e))?;
+        let tag = |key: &str| {
+            out.tags()
+                .iter()
+                .find(|t| t.key() == key)
+                .map(|t| t.value().to_string())
+        };
+        let foreign =
+            tag(TAG_INSTANCE).is_some() || tag(TAG_RESTORE_REQUEST).is_some_and(|r| r != target.request_id);
+        if foreign {
+            return Err(PortError::new(
+                "start_staging",
+                format!("dynamodb:{}", target.staging),
+                FailureKind::Refused,
+                "a table by the staging name exists and is not this request's staging",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `Done` once `table` has an available backup named `name`: asks for one if there is
+    /// none (once: backup names are not unique, so it looks first), then waits.
+    async fn backed_up(&self, table: &ResourceKey, name: &str) -> Result<Progress, PortError> {
+        match self.find_backup(&table.name, name).await? {
+            None => {
+                self.client
+                    .create_backup()
+                    .table_name(&table.name)
+                    .backup_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| port_error("CreateBackup", table, e))?;
+                Ok(Progress::Pending(format!("backing up {table} as {name}")))
+            }
+            Some((_, BackupStatus::Available)) => Ok(Progress::Done),
+            Some((_, status)) => Ok(Progress::Pending(format!("backup {name} is {status}"))),
+        }
+    }
+
+    /// The backup of `table` named `name` (its ARN and status), looking through every page.
+    async fn find_backup(
+        &self,
+        table: &str,
+        name: &str,
+    ) -> Result<Option<(String, BackupStatus)>, PortError> {
+        let mut start: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_backups()
+                .table_name(table)
+                .backup_type(BackupTypeFilter::User)
+                .set_exclusive_start_backup_arn(start.take())
+                .send()
+                .await
+                .map_err(|e| port_error("ListBackups", format!("dynamodb:{table}"), e))?;
+            if let Some(found) = out
+                .backup_summaries()
+                .iter()
+                .find(|b| b.backup_name() == Some(name))
+            {
+                return Ok(found.backup_arn().map(|arn| {
+                    (
+                        arn.to_string(),
+                        found.backup_status().cloned().unwrap_or(BackupStatus::Creating),
+                    )
+                }));
+            }
+            match out.last_evaluated_backup_arn() {
+                Some(arn) if !arn.is_empty() => start = Some(arn.to_string()),
+                _ => return Ok(None),
+            }
+        }
+    }
+
+    async fn backup_status(&self, arn: &str) -> Result<Option<(BackupStatus, String)>, PortError> {
+        match self.client.describe_backup().backup_arn(arn).send().await {
+            Ok(out) => Ok(out.backup_description().and_then(|d| {
+                let details = d.backup_details()?;
+                let table = d.source_table_details().map(|t| t.table_name().to_string())?;
+                Some((details.backup_status().clone(), table))
+            })),
+            Err(e) => {
+                let e = port_error("DescribeBackup", arn, e);
+                if e.kind == FailureKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// The backup of the live table taken when the swap starts.
+fn pre_swap_name(target: &Target<'_>) -> String {
+    names(target.request_id, target.production).pre_swap
+}
+
+/// The backup of the live table taken before an undo overwrites it (`lbr-…`): kept.
+fn retired_name(target: &Target<'_>) -> String {
+    names(target.request_id, target.production).retired
+}
+
+fn tag(key: &str, value: &str) -> Result<Tag, PortError> {
+    Tag::builder()
+        .key(key)
+        .value(value)
+        .build()
+        .map_err(|e| PortError::new("TagResource", key, FailureKind::Refused, e.to_string()))
+}
+
+/// Staging and fallback tables carry the request in their names; never production's.
+fn guard(target: &Target<'_>, name: &str) -> Result<(), PortError> {
+    if name == target.production.name || !(name == target.staging || name == target.fallback) {
+        return Err(PortError::new(
+            "DeleteTable",
+            format!("dynamodb:{name}"),
+            FailureKind::Refused,
+            "refusing to delete: not this request's staging or fallback table",
+        ));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Restorer for DynamoRestorer {
+    fn kind(&self) -> ResourceKind {
+        ResourceKind::DynamoTable
+    }
+
+    async fn snapshot_usable(&self, resource: &ResourceKey, service_id: &str) -> Result<bool, PortError> {
+        Ok(matches!(
+            self.backup_status(service_id).await?,
+            Some((BackupStatus::Available, table)) if table == resource.name
+        ))
+    }
+
+    async fn start_safety_snapshot(
+        &self,
+        resource: &ResourceKey,
+        name: &str,
+        _request_id: &str,
+    ) -> Result<String, PortError> {
+        // Backup names are not unique: look for the one a first try made.
+        if let Some((arn, _)) = self.find_backup(&resource.name, name).await? {
+            return Ok(arn);
+        }
+        let out = self
+            .client
+            .create_backup()
+            .table_name(&resource.name)
+            .backup_name(name)
+            .send()
+            .await
+            .map_err(|e| port_error("CreateBackup", resource, e))?;
+        out.backup_details()
+            .map(|d| d.backup_arn().to_string())
+            .ok_or_else(|| {
+                PortError::new(
+                    "CreateBackup",
+                    resource,
+                    FailureKind::Refused,
+                    "no backup in the answer",
+                )
+            })
+    }
+
+    async fn safety_snapshot_ready(
+        &self,
+        _resource: &ResourceKey,
+        service_id: &str,
+    ) -> Result<Progress, PortError> {
+        match self.backup_status(service_id).await? {
+            Some((BackupStatus::Available, _)) => Ok(Progress::Done),
+            Some((BackupStatus::Creating, _)) => {
+                Ok(Progress::Pending(format!("backup {service_id} is CREATING")))
+            }
+            other => Err(PortError::new(
+                "DescribeBackup",
+                service_id,
+                FailureKind::Refused,
+                format!("the safety backup is {:?}", other.map(|o| o.0)),
+            )),
+        }
+    }
+
+    async fn start_staging(&self, target: &Target<'_>, from: &RestoreFrom) -> Result<(), PortError> {
+        // A retry finds the table the first try restored (untagged until it is ACTIVE); a
+        // table that is managed, or marked as another request's, is not ours to take.
+        if let Some((_, arn)) = self.table(target.staging).await? {
+            return self.adoptable(target, &arn).await;
+        }
+        let staging = format!("dynamodb:{}", target.staging);
+        let result = match from {
+            RestoreFrom::PointInTime(t) => self
+                .client
+                .restore_table_to_point_in_time()
+                .source_table_name(&target.production.name)
+                .target_table_name(target.staging)
+                .restore_date_time(SdkDateTime::from_secs(t.timestamp()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| port_error("RestoreTableToPointInTime", &staging, e)),
+            RestoreFrom::Snapshot(arn) => self
+                .client
+                .restore_table_from_backup()
+                .target_table_name(target.staging)
+                .backup_arn(arn)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| port_error("RestoreTableFromBackup", &staging, e)),
+        };
+        match result {
+            Err(e) if e.kind == FailureKind::Conflict => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn staging_ready(&self, target: &Target<'_>) -> Result<Progress, PortError> {
+        self.ready(target.staging, target.request_id, "staging").await
+    }
+
+    async fn swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
+        // The live table as it is now, after the confirmation: what an undo restores. The
+        // safety backup taken before staging may be hours older.
+        if let Progress::Pending(why) = self.backed_up(target.production, &pre_swap_name(target)).await? {
+            return Ok(Progress::Pending(why));
+        }
+        let (left, tally) = self.remaining(target, Purpose::Swap, target.staging).await?;
+        if !left.is_empty() {
+            return Ok(Progress::Spread(left));
+        }
+        tracing::info!(production = %target.production, staging = target.staging, written = tally.written, "live table brought to the staging table's content");
+        Ok(Progress::Done)
+    }
+
+    async fn undo_swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
+        // 1. Stop the swap's shards (some may still run after the state machine gave up on
+        //    them), and give those in flight time to finish the page they are on. Never
+        //    planned: no shard ever ran, no item was written.
+        let Some(fenced_at) = self
+            .copy_back(target)
+            .fence(target.production, Purpose::Swap)
+            .await?
+        else {
+            return Ok(Progress::Done);
+        };
+        let settled_at = fenced_at + chrono::Duration::from_std(self.settings.fence_wait).unwrap_or_default();
+        if chrono::Utc::now() < settled_at {
+            return Ok(Progress::Pending(format!(
+                "the copy-back of {} is stopped; waiting until {settled_at} for shards in flight",
+                target.production
+            )));
+        }
+        // 2. No checkpoint: no item was written, and undoing would only throw away the
+        //    writes the live table took since the pre-swap backup.
+        if !self.copy_back_started(target).await? {
+            return Ok(Progress::Done);
+        }
+        // 3. The live table as the failed copy-back left it, writes since the swap included:
+        //    backed up and kept before the undo overwrites it.
+        let table = &target.production.name;
+        if let Progress::Pending(why) = self.backed_up(target.production, &retired_name(target)).await? {
+            return Ok(Progress::Pending(why));
+        }
+        // 4. The pre-swap backup, once available, restored into the fallback table and
+        //    copied back.
+        let Some((backup, status)) = self.find_backup(table, &pre_swap_name(target)).await? else {
+            return Err(PortError::new(
+                "undo swap",
+                target.production,
+                FailureKind::NotFound,
+                "the copy-back began but the pre-swap backup is gone: the live table needs an engineer",
+            ));
+        };
+        if status != BackupStatus::Available {
+            return Ok(Progress::Pending(format!(
+                "the pre-swap backup of {} is {status}",
+                target.production
+            )));
+        }
+        if self.table(target.fallback).await?.is_none() {
+            self.client
+                .restore_table_from_backup()
+                .target_table_name(target.fallback)
+                .backup_arn(&backup)
+                .send()
+                .await
+                .map_err(|e| {
+                    port_error(
+                        "RestoreTableFromBackup",
+                        format!("dynamodb:{}", target.fallback),
+                        e,
+                    )
+                })?;
+        }
+        if let Progress::Pending(why) = self.ready(target.fallback, target.request_id, "fallback").await? {
+            return Ok(Progress::Pending(why));
+        }
+        let (left, _) = self.remaining(target, Purpose::Undo, target.fallback).await?;
+        if !left.is_empty() {
+            return Ok(Progress::Spread(left));
+        }
+        guard(target, target.fallback)?;
+        self.delete_table(target.fallback).await?;
+        Ok(Progress::Done)
+    }
+
+    async fn refusal(&self, resource: &ResourceKey) -> Result<Option<String>, PortError> {
+        let bytes = self
+            .client
+            .describe_table()
+            .table_name(&resource.name)
+            .send()
+            .await
+            .map_err(|e| port_error("DescribeTable", resource, e))?
+            .table()
+            .and_then(|t| t.table_size_bytes())
+            .unwrap_or(0);
+        let max = self.settings.max_bytes;
+        Ok((u64::try_from(bytes).unwrap_or(0) > max).then(|| {
+            format!(
+                "{resource} holds {bytes} bytes, more than a rollback copies back ({max} bytes: LIFEBOAT_COPY_BACK_MAX_GIB); restore it by hand from the recovery point"
+            )
+        }))
+    }
+
+    async fn swap_finished(&self, target: &Target<'_>) -> Result<bool, PortError> {
+        let copy_back = self.copy_back(target);
+        let Some(segments) = copy_back.planned(target.production, Purpose::Swap).await? else {
+            return Ok(false);
+        };
+        let shards = Shard::all(target.production, Purpose::Swap, segments);
+        let checkpoints = copy_back.checkpoints(&shards).await?;
+        Ok(Tally::of(&shards, &checkpoints).all_done())
+    }
+
+    async fn kept_aside(&self, target: &Target<'_>) -> Result<Option<String>, PortError> {
+        let retired = retired_name(target);
+        Ok(self
+            .find_backup(&target.production.name, &retired)
+            .await?
+            .map(|_| format!("backup {retired} (the live table as the failed copy-back left it)")))
+    }
+
+    async fn verify(&self, target: &Target<'_>) -> Result<Verification, PortError> {
+        let (left, tally) = self.remaining(target, Purpose::Verify, target.staging).await?;
+        if !left.is_empty() {
+            return Ok(Verification::Spread(left));
+        }
+        let production = target.production;
+        if tally.missing_or_different == 0 && tally.extra == 0 {
+            return Ok(Verification::Passed(format!(
+                "{production} holds the restored {} items exactly",
+                tally.scanned_source
+            )));
+        }
+        Ok(Verification::PassedWithDifferences(format!(
+            "{production} holds the restored items but for {} missing or changed and {} others, \
+             written or expired after the copy-back finished (sample keys: {}); left as they are for an engineer",
+            tally.missing_or_different,
+            tally.extra,
+            tally.samples.join(", ")
+        )))
+    }
+
+    async fn run_shard(
+        &self,
+        target: &Target<'_>,
+        shard: &Shard,
+        budget: Duration,
+    ) -> Result<Progress, PortError> {
+        if shard.resource != *target.production {
+            return Err(PortError::new(
+                "run_shard",
+                target.production,
+                FailureKind::Refused,
+                format!("shard {} is not of this resource", shard.label()),
+            ));
+        }
+        let source = match shard.purpose {
+            Purpose::Swap | Purpose::Verify => target.staging,
+            Purpose::Undo => target.fallback,
+        };
+        let done = self
+            .copy_back(target)
+            .run(shard, source, &target.production.name, budget)
+            .await?;
+        Ok(if done {
+            Progress::Done
+        } else {
+            Progress::Pending(format!("shard {} goes on", shard.label()))
+        })
+    }
+
+    async fn delete_staging(&self, target: &Target<'_>) -> Result<Deletion, PortError> {
+        guard(target, target.staging)?;
+        self.delete_table(target.staging).await
+    }
+}
+
+/// What moto cannot report: a table's size (it answers 0).
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput;
+    use aws_sdk_dynamodb::types::TableDescription;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_table_too_large_to_copy_back_is_refused_naming_the_limit() {
+        let sized = |bytes: i64| {
+            mock!(Client::describe_table).then_output(move || {
+                DescribeTableOutput::builder()
+                    .table(TableDescription::builder().table_size_bytes(bytes).build())
+                    .build()
+            })
+        };
+        let orders = ResourceKey::dynamodb("orders");
+        let settings = CopyBackSettings::default();
+        let small = sized(1 << 30);
+        let restorer = DynamoRestorer::new(
+            mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&small]),
+            "requests",
+            settings,
+        );
+        assert_eq!(restorer.refusal(&orders).await.unwrap(), None);
+        let large = sized(200 << 30);
+        let restorer = DynamoRestorer::new(
+            mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&large]),
+            "requests",
+            settings,
+        );
+        let refused = restorer.refusal(&orders).await.unwrap().expect("refused");
+        assert!(refused.contains("LIFEBOAT_COPY_BACK_MAX_GIB"), "{refused}");
+        assert!(refused.contains("dynamodb:orders"), "{refused}");
+    }
+}

@@ -1,0 +1,1107 @@
+//! [`Restorer`] for RDS instances: safety snapshots, restores into a staging instance, and
+//! the rename swap.
+//!
+//! A restored instance does not inherit production's settings, so the restore is given what
+//! it accepts (subnet group, parameter group, security groups) and the swap applies the rest
+//! (backup retention, deletion protection, tags) from the instance it replaces. Production
+//! is renamed aside as the fallback and kept: deleting it is an engineer's later decision.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_rds::primitives::DateTime as SdkDateTime;
+use aws_sdk_rds::types::{DbInstance, Tag};
+use aws_sdk_rds::Client;
+
+use super::port_error;
+use lifeboat::catalog::{ResourceKey, ResourceKind};
+use lifeboat::execution::names::names;
+use lifeboat::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
+use lifeboat::ports::restorer::{Progress, RestoreFrom, Restorer, Target, Verification};
+use lifeboat::ports::{Deletion, FailureKind, PortError};
+
+pub struct RdsRestorer {
+    client: Client,
+}
+
+impl RdsRestorer {
+    pub fn new(client: Client) -> Self {
+        RdsRestorer { client }
+    }
+
+    async fn instance(&self, id: &str) -> Result<Option<DbInstance>, PortError> {
+        match self
+            .client
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.db_instances().first().cloned()),
+            Err(e) => {
+                let e = port_error("DescribeDBInstances", format!("rds:{id}"), e);
+                if e.kind == FailureKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<(), PortError> {
+        self.client
+            .modify_db_instance()
+            .db_instance_identifier(from)
+            .new_db_instance_identifier(to)
+            .apply_immediately(true)
+            .send()
+            .await
+            .map_err(|e| port_error("ModifyDBInstance (rename)", format!("rds:{from} -> {to}"), e))?;
+        Ok(())
+    }
+
+    async fn add_tags(&self, db: &DbInstance, tags: &BTreeMap<String, String>) -> Result<(), PortError> {
+        let arn = db.db_instance_arn().unwrap_or_default();
+        let mut req = self.client.add_tags_to_resource().resource_name(arn);
+        for (k, v) in tags {
+            req = req.tags(tag(k, v));
+        }
+        req.send()
+            .await
+            .map_err(|e| port_error("AddTagsToResource", arn, e))?;
+        Ok(())
+    }
+
+    async fn remove_tags(&self, db: &DbInstance, keys: &[&str]) -> Result<(), PortError> {
+        let arn = db.db_instance_arn().unwrap_or_default();
+        let mut req = self.client.remove_tags_from_resource().resource_name(arn);
+        for k in keys {
+            req = req.tag_keys(*k);
+        }
+        req.send()
+            .await
+            .map_err(|e| port_error("RemoveTagsFromResource", arn, e))?;
+        Ok(())
+    }
+
+    /// Gives the restored instance (now production) the settings of the one it replaced;
+    /// whether it had to change anything (a change takes RDS a while to apply).
+    async fn carry_settings_over(
+        &self,
+        production: &DbInstance,
+        fallback: &DbInstance,
+    ) -> Result<bool, PortError> {
+        let mut want = Settings::of(fallback);
+        let have = Settings::of(production);
+        // The policy's window is a minimum: never shorten the history the restore already has.
+        want.backup_retention = want.backup_retention.max(have.backup_retention);
+        let id = production.db_instance_identifier().unwrap_or_default();
+        let modify = want.modifiable() != have.modifiable();
+        if modify {
+            let mut req = self
+                .client
+                .modify_db_instance()
+                .db_instance_identifier(id)
+                .apply_immediately(true)
+                .set_backup_retention_period(want.backup_retention)
+                .set_deletion_protection(want.deletion_protection)
+                .set_vpc_security_group_ids(Some(want.security_groups.clone()));
+            if want.parameter_group != have.parameter_group {
+                req = req.set_db_parameter_group_name(want.parameter_group.clone());
+            }
+            req.send()
+                .await
+                .map_err(|e| port_error("ModifyDBInstance (settings)", format!("rds:{id}"), e))?;
+        }
+        let mut tags: BTreeMap<String, String> =
+            want.tags.into_iter().filter(|(k, _)| carried_over(k)).collect();
+        tags.extend(
+            have.tags
+                .get(TAG_RESTORE_REQUEST)
+                .map(|v| (TAG_RESTORE_REQUEST.to_string(), v.clone())),
+        );
+        let retag = tags.iter().any(|(k, v)| have.tags.get(k) != Some(v));
+        if retag {
+            self.add_tags(production, &tags).await?;
+        }
+        let unmark = have.tags.contains_key(TAG_RESTORE_ROLE);
+        if unmark {
+            self.remove_tags(production, &[TAG_RESTORE_ROLE]).await?;
+        }
+        Ok(modify || retag || unmark)
+    }
+}
+
+/// The settings a restore does not copy, as the restore passes them, the swap carries them
+/// over and verify compares them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Settings {
+    multi_az: Option<bool>,
+    publicly_accessible: Option<bool>,
+    storage_type: Option<String>,
+    parameter_group: Option<String>,
+    subnet_group: Option<String>,
+    security_groups: Vec<String>,
+    backup_retention: Option<i32>,
+    deletion_protection: Option<bool>,
+    tags: BTreeMap<String, String>,
+}
+
+impl Settings {
+    fn of(db: &DbInstance) -> Settings {
+        let mut security_groups: Vec<String> = db
+            .vpc_security_groups()
+            .iter()
+            .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
+            .collect();
+        security_groups.sort();
+        Settings {
+            multi_az: db.multi_az(),
+            publicly_accessible: db.publicly_accessible(),
+            storage_type: db.storage_type().map(str::to_string),
+            parameter_group: db
+                .db_parameter_groups()
+                .first()
+                .and_then(|g| g.db_parameter_group_name().map(str::to_string)),
+            subnet_group: db
+                .db_subnet_group()
+                .and_then(|g| g.db_subnet_group_name().map(str::to_string)),
+            security_groups,
+            backup_retention: db.backup_retention_period(),
+            deletion_protection: db.deletion_protection(),
+            tags: tags_of(db.tag_list()),
+        }
+    }
+
+    /// What `ModifyDBInstance` sets.
+    fn modifiable(&self) -> (&Option<String>, &Vec<String>, Option<i32>, Option<bool>) {
+        (
+            &self.parameter_group,
+            &self.security_groups,
+            self.backup_retention,
+            self.deletion_protection,
+        )
+    }
+
+    /// The differences that matter after a swap (`self`) from the instance it replaced
+    /// (`other`), by name.
+    fn differences(&self, other: &Settings) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let strip = |t: &BTreeMap<String, String>| -> BTreeMap<String, String> {
+            t.iter()
+                .filter(|(k, _)| carried_over(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        for (name, same) in [
+            ("Multi-AZ", self.multi_az == other.multi_az),
+            (
+                "public accessibility",
+                self.publicly_accessible == other.publicly_accessible,
+            ),
+            ("storage type", self.storage_type == other.storage_type),
+            ("parameter group", self.parameter_group == other.parameter_group),
+            ("subnet group", self.subnet_group == other.subnet_group),
+            ("security groups", self.security_groups == other.security_groups),
+            // At least the fallback's: a longer window is recovery history, kept.
+            (
+                "backup retention",
+                self.backup_retention >= other.backup_retention,
+            ),
+            (
+                "deletion protection",
+                self.deletion_protection == other.deletion_protection,
+            ),
+            ("tags", strip(&self.tags) == strip(&other.tags)),
+        ] {
+            if !same {
+                out.push(name);
+            }
+        }
+        out
+    }
+}
+
+/// Whether the swap gives a tag of the old production to the restored instance: not the
+/// restore's own marks, and not AWS's (`aws:…`, which RDS refuses to set: CloudFormation
+/// puts `aws:cloudformation:*` on the instances it makes).
+fn carried_over(key: &str) -> bool {
+    key != TAG_RESTORE_ROLE && key != TAG_RESTORE_REQUEST && !key.starts_with("aws:")
+}
+
+fn tags_of(list: &[Tag]) -> BTreeMap<String, String> {
+    list.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .collect()
+}
+
+fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build()
+}
+
+fn status(db: &DbInstance) -> &str {
+    db.db_instance_status().unwrap_or("unknown")
+}
+
+/// Statuses RDS leaves by itself, after a while: an instance in one of them is not failed,
+/// only busy (a backup right after a rename, settings being applied, maintenance).
+const SETTLING: &[&str] = &[
+    "backing-up",
+    "configuring-enhanced-monitoring",
+    "configuring-iam-database-auth",
+    "configuring-log-exports",
+    "maintenance",
+    "modifying",
+    "rebooting",
+    "renaming",
+    "resetting-master-credentials",
+    "starting",
+    "storage-optimization",
+    "upgrading",
+];
+
+/// Whether `db` is busy with something that settles by itself (its status, or changes RDS
+/// reports as pending).
+fn settling(db: &DbInstance) -> bool {
+    SETTLING.contains(&status(db)) || has_pending_changes(db)
+}
+
+fn has_pending_changes(db: &DbInstance) -> bool {
+    db.pending_modified_values().is_some_and(|p| {
+        p.db_instance_identifier().is_some()
+            || p.backup_retention_period().is_some()
+            || p.multi_az().is_some()
+            || p.storage_type().is_some()
+            || p.iops().is_some()
+            || p.db_instance_class().is_some()
+            || p.allocated_storage().is_some()
+    })
+}
+
+/// Changing its identifier now, or about to (RDS reports a rename as pending for a while,
+/// under the old name, before it happens).
+fn renaming(db: &DbInstance) -> bool {
+    status(db) == "renaming"
+        || db
+            .pending_modified_values()
+            .and_then(|p| p.db_instance_identifier())
+            .is_some()
+}
+
+/// Available and not about to change its identifier: RDS reports a rename as pending for
+/// a while, under the old name, before it happens.
+fn is_available(db: &DbInstance) -> bool {
+    status(db) == "available"
+        && db
+            .pending_modified_values()
+            .and_then(|p| p.db_instance_identifier())
+            .is_none()
+}
+
+/// Whether `db` carries this request's restore tags (and, if given, this role).
+fn belongs_to(db: &DbInstance, request_id: &str, role: Option<&str>) -> bool {
+    let tags = tags_of(db.tag_list());
+    tags.get(TAG_RESTORE_REQUEST).map(String::as_str) == Some(request_id)
+        && role.is_none_or(|r| tags.get(TAG_RESTORE_ROLE).map(String::as_str) == Some(r))
+}
+
+/// Whether `db` is what this request restored (staging, or production after the swap).
+fn is_restored(db: &DbInstance, request_id: &str) -> bool {
+    belongs_to(db, request_id, None) && !belongs_to(db, request_id, Some("fallback"))
+}
+
+fn waiting(what: &str, db: &DbInstance) -> Progress {
+    Progress::Pending(format!(
+        "{what}: rds:{} is {}",
+        db.db_instance_identifier().unwrap_or_default(),
+        status(db)
+    ))
+}
+
+/// The restore role of a restored instance an undo kept aside.
+const SERVED_PRODUCTION: &str = "served-production";
+
+/// Where an undo keeps the restored instance (`lbr-…`).
+fn retired_name(target: &Target<'_>) -> String {
+    names(target.request_id, target.production).retired
+}
+
+fn unexpected(operation: &'static str, target: &Target<'_>, state: String) -> PortError {
+    PortError::new(operation, target.production, FailureKind::Refused, state)
+}
+
+#[async_trait]
+impl Restorer for RdsRestorer {
+    fn kind(&self) -> ResourceKind {
+        ResourceKind::RdsInstance
+    }
+
+    async fn snapshot_usable(&self, resource: &ResourceKey, service_id: &str) -> Result<bool, PortError> {
+        let out = self
+            .client
+            .describe_db_snapshots()
+            .db_snapshot_identifier(service_id)
+            .send()
+            .await;
+        match out {
+            Ok(out) => Ok(out.db_snapshots().iter().any(|s| {
+                s.db_instance_identifier() == Some(resource.name.as_str()) && s.status() == Some("available")
+            })),
+            Err(e) => {
+                let e = port_error("DescribeDBSnapshots", service_id, e);
+                if e.kind == FailureKind::NotFound {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    async fn start_safety_snapshot(
+        &self,
+        resource: &ResourceKey,
+        name: &str,
+        request_id: &str,
+    ) -> Result<String, PortError> {
+        let result = self
+            .client
+            .create_db_snapshot()
+            .db_instance_identifier(&resource.name)
+            .db_snapshot_identifier(name)
+            .tags(tag(TAG_RESTORE_REQUEST, request_id))
+            .tags(tag(TAG_RESTORE_ROLE, "safety"))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(name.to_string()),
+            Err(e) => {
+                let e = port_error("CreateDBSnapshot", name, e);
+                // A retry finds the snapshot the first try asked for.
+                if e.kind == FailureKind::Conflict {
+                    Ok(name.to_string())
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    async fn safety_snapshot_ready(
+        &self,
+        _resource: &ResourceKey,
+        service_id: &str,
+    ) -> Result<Progress, PortError> {
+        let out = self
+            .client
+            .describe_db_snapshots()
+            .db_snapshot_identifier(service_id)
+            .send()
+            .await
+            .map_err(|e| port_error("DescribeDBSnapshots", service_id, e))?;
+        let status = out
+            .db_snapshots()
+            .first()
+            .and_then(|s| s.status())
+            .unwrap_or("unknown")
+            .to_string();
+        match status.as_str() {
+            "available" => Ok(Progress::Done),
+            "creating" | "pending" => Ok(Progress::Pending(format!(
+                "safety snapshot {service_id} is {status}"
+            ))),
+            _ => Err(PortError::new(
+                "DescribeDBSnapshots",
+                service_id,
+                FailureKind::Refused,
+                format!("the safety snapshot is {status}"),
+            )),
+        }
+    }
+
+    async fn start_staging(&self, target: &Target<'_>, from: &RestoreFrom) -> Result<(), PortError> {
+        // A retry finds what the first try asked for; anything else by that name is not
+        // ours to take (nor, later, to delete).
+        if let Some(existing) = self.instance(target.staging).await? {
+            if belongs_to(&existing, target.request_id, Some("staging")) {
+                return Ok(());
+            }
+            return Err(PortError::new(
+                "start_staging",
+                format!("rds:{}", target.staging),
+                FailureKind::Refused,
+                "an instance by the staging name exists and is not this request's staging",
+            ));
+        }
+        let Some(production) = self.instance(&target.production.name).await? else {
+            return Err(PortError::new(
+                "DescribeDBInstances",
+                target.production,
+                FailureKind::NotFound,
+                "production is gone",
+            ));
+        };
+        let settings = Settings::of(&production);
+        let tags = [
+            tag(TAG_RESTORE_REQUEST, target.request_id),
+            tag(TAG_RESTORE_ROLE, "staging"),
+        ];
+        let result = match from {
+            RestoreFrom::PointInTime(t) => self
+                .client
+                .restore_db_instance_to_point_in_time()
+                .source_db_instance_identifier(&target.production.name)
+                .target_db_instance_identifier(target.staging)
+                .restore_time(SdkDateTime::from_secs(t.timestamp()))
+                .set_db_instance_class(production.db_instance_class().map(str::to_string))
+                .set_multi_az(production.multi_az())
+                // A restore defaults to the subnet group's public setting: never more
+                // reachable than production.
+                .set_publicly_accessible(production.publicly_accessible())
+                .set_storage_type(production.storage_type().map(str::to_string))
+                .set_iops(production.iops())
+                .set_db_subnet_group_name(settings.subnet_group.clone())
+                .set_db_parameter_group_name(settings.parameter_group.clone())
+                .set_vpc_security_group_ids(Some(settings.security_groups.clone()))
+                .deletion_protection(false)
+                .set_tags(Some(tags.to_vec()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    port_error(
+                        "RestoreDBInstanceToPointInTime",
+                        format!("rds:{}", target.staging),
+                        e,
+                    )
+                }),
+            RestoreFrom::Snapshot(id) => self
+                .client
+                .restore_db_instance_from_db_snapshot()
+                .db_instance_identifier(target.staging)
+                .db_snapshot_identifier(id)
+                .set_db_instance_class(production.db_instance_class().map(str::to_string))
+                .set_multi_az(production.multi_az())
+                // A restore defaults to the subnet group's public setting: never more
+                // reachable than production.
+                .set_publicly_accessible(production.publicly_accessible())
+                .set_storage_type(production.storage_type().map(str::to_string))
+                .set_iops(production.iops())
+                .set_db_subnet_group_name(settings.subnet_group.clone())
+                .set_db_parameter_group_name(settings.parameter_group.clone())
+                .set_vpc_security_group_ids(Some(settings.security_groups.clone()))
+                .deletion_protection(false)
+                .set_tags(Some(tags.to_vec()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    port_error(
+                        "RestoreDBInstanceFromDBSnapshot",
+                        format!("rds:{}", target.staging),
+                        e,
+                    )
+                }),
+        };
+        match result {
+            Err(e) if e.kind == FailureKind::Conflict => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn staging_ready(&self, target: &Target<'_>) -> Result<Progress, PortError> {
+        match self.instance(target.staging).await? {
+            Some(db) if is_available(&db) => Ok(Progress::Done),
+            Some(db) => Ok(waiting("restoring", &db)),
+            None => Err(PortError::new(
+                "DescribeDBInstances",
+                format!("rds:{}", target.staging),
+                FailureKind::NotFound,
+                "the staging instance is gone",
+            )),
+        }
+    }
+
+    async fn swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
+        let production = self.instance(&target.production.name).await?;
+        let fallback = self.instance(target.fallback).await?;
+        let staging = self.instance(target.staging).await?;
+        match (production, fallback, staging) {
+            // 1. Production is the original: set it aside (tagged first, so it is never
+            //    mistaken for a managed resource, nor anyone else's fallback).
+            (Some(prod), None, Some(staging)) if !is_restored(&prod, target.request_id) => {
+                if !is_available(&prod) {
+                    return Ok(waiting("setting production aside", &prod));
+                }
+                if !is_available(&staging) {
+                    return Ok(waiting("setting production aside", &staging));
+                }
+                let marks = BTreeMap::from([
+                    (TAG_RESTORE_REQUEST.to_string(), target.request_id.to_string()),
+                    (TAG_RESTORE_ROLE.to_string(), "fallback".to_string()),
+                ]);
+                self.add_tags(&prod, &marks).await?;
+                self.rename(&target.production.name, target.fallback).await?;
+                Ok(Progress::Pending(format!(
+                    "renaming {} to {}",
+                    target.production, target.fallback
+                )))
+            }
+            // 2. Production's name is free: give it to staging.
+            (None, Some(fallback), Some(staging)) => {
+                if !is_available(&fallback) {
+                    return Ok(waiting("renaming staging", &fallback));
+                }
+                if !is_available(&staging) {
+                    return Ok(waiting("renaming staging", &staging));
+                }
+                self.rename(target.staging, &target.production.name).await?;
+                Ok(Progress::Pending(format!(
+                    "renaming rds:{} to {}",
+                    target.staging, target.production
+                )))
+            }
+            // 3. Staging is production now: give it the settings of the one it replaced.
+            (Some(prod), Some(fallback), None) if is_restored(&prod, target.request_id) => {
+                if !is_available(&prod) {
+                    return Ok(waiting("carrying settings over", &prod));
+                }
+                if self.carry_settings_over(&prod, &fallback).await? {
+                    return Ok(Progress::Pending(format!(
+                        "applying production's settings to {}",
+                        target.production
+                    )));
+                }
+                Ok(Progress::Done)
+            }
+            (prod, fallback, staging) => Err(unexpected(
+                "swap",
+                target,
+                format!(
+                    "unexpected state for a swap: production {}, fallback {}, staging {}",
+                    prod.is_some(),
+                    fallback.is_some(),
+                    staging.is_some()
+                ),
+            )),
+        }
+    }
+
+    async fn undo_swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
+        let production = self.instance(&target.production.name).await?;
+        let fallback = self.instance(target.fallback).await?;
+        // Nothing moves while a rename of the swap (or of the undo) is still in flight; what
+        // is only busy otherwise (a backup) is waited for only where it is renamed below.
+        let retired = self.instance(&retired_name(target)).await?;
+        for db in [
+            &production,
+            &fallback,
+            &self.instance(target.staging).await?,
+            &retired,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if renaming(db) {
+                return Ok(waiting("undoing the swap", db));
+            }
+        }
+        match (production, fallback) {
+            // The restored instance holds production's name, and so every write production
+            // took since the swap: it is moved aside and kept, never deleted (marked first,
+            // so nothing mistakes it for staging or for a managed resource).
+            (Some(prod), Some(_)) if is_restored(&prod, target.request_id) => {
+                if !is_available(&prod) {
+                    return Ok(waiting("moving the restored instance aside", &prod));
+                }
+                let retired = retired_name(target);
+                let marks = BTreeMap::from([(TAG_RESTORE_ROLE.to_string(), SERVED_PRODUCTION.to_string())]);
+                self.add_tags(&prod, &marks).await?;
+                self.rename(&target.production.name, &retired).await?;
+                Ok(Progress::Pending(format!(
+                    "renaming {} aside to rds:{retired}, kept",
+                    target.production
+                )))
+            }
+            (None, Some(fallback)) => {
+                if !is_available(&fallback) {
+                    return Ok(waiting("restoring the fallback", &fallback));
+                }
+                self.rename(target.fallback, &target.production.name).await?;
+                Ok(Progress::Pending(format!(
+                    "renaming rds:{} back to {}",
+                    target.fallback, target.production
+                )))
+            }
+            // Production is the original again: drop the fallback marks.
+            (Some(prod), None) => {
+                if belongs_to(&prod, target.request_id, Some("fallback")) {
+                    self.remove_tags(&prod, &[TAG_RESTORE_ROLE, TAG_RESTORE_REQUEST])
+                        .await?;
+                }
+                Ok(Progress::Done)
+            }
+            (prod, fallback) => Err(unexpected(
+                "undo swap",
+                target,
+                format!(
+                    "unexpected state for undoing a swap: production {}, fallback {}",
+                    prod.is_some(),
+                    fallback.is_some()
+                ),
+            )),
+        }
+    }
+
+    async fn kept_aside(&self, target: &Target<'_>) -> Result<Option<String>, PortError> {
+        let retired = retired_name(target);
+        Ok(self
+            .instance(&retired)
+            .await?
+            .filter(|db| belongs_to(db, target.request_id, Some(SERVED_PRODUCTION)))
+            .map(|_| retired))
+    }
+
+    /// One look, which may say to look again: a status RDS leaves by itself (a backup
+    /// right after the rename, settings still being applied) is `Settling`, never a failure.
+    async fn verify(&self, target: &Target<'_>) -> Result<Verification, PortError> {
+        let production = self.instance(&target.production.name).await?;
+        let fallback = self.instance(target.fallback).await?;
+        let (Some(prod), Some(fallback)) = (production, fallback) else {
+            return Ok(Verification::Failed(
+                "production or the fallback is missing".into(),
+            ));
+        };
+        if !is_restored(&prod, target.request_id) {
+            return Ok(Verification::Failed(
+                "production is not the restored instance".into(),
+            ));
+        }
+        if settling(&prod) {
+            return Ok(Verification::Settling(format!(
+                "{} is {}{}",
+                target.production,
+                status(&prod),
+                if has_pending_changes(&prod) {
+                    ", with changes pending"
+                } else {
+                    ""
+                }
+            )));
+        }
+        let mut problems = Vec::new();
+        if status(&prod) != "available" {
+            problems.push(format!("production is {}", status(&prod)));
+        }
+        if tags_of(prod.tag_list()).contains_key(TAG_RESTORE_ROLE) {
+            problems.push("production still carries the staging mark".to_string());
+        }
+        let differences = Settings::of(&prod).differences(&Settings::of(&fallback));
+        if !differences.is_empty() {
+            problems.push(format!(
+                "settings differ from the fallback's: {}",
+                differences.join(", ")
+            ));
+        }
+        Ok(if problems.is_empty() {
+            Verification::Passed(format!(
+                "{} is the restored instance, available, with the fallback's settings and tags",
+                target.production
+            ))
+        } else {
+            Verification::Failed(problems.join("; "))
+        })
+    }
+
+    async fn delete_staging(&self, target: &Target<'_>) -> Result<Deletion, PortError> {
+        let Some(staging) = self.instance(target.staging).await? else {
+            return Ok(Deletion::AlreadyGone);
+        };
+        // Only ever an instance this request restored and marked as staging.
+        if target.staging == target.production.name
+            || !belongs_to(&staging, target.request_id, Some("staging"))
+        {
+            return Err(PortError::new(
+                "DeleteDBInstance",
+                format!("rds:{}", target.staging),
+                FailureKind::Refused,
+                "refusing to delete: it is not marked as this request's staging instance",
+            ));
+        }
+        // A restore may have copied production's deletion protection.
+        if staging.deletion_protection() == Some(true) {
+            self.client
+                .modify_db_instance()
+                .db_instance_identifier(target.staging)
+                .deletion_protection(false)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map_err(|e| {
+                    port_error(
+                        "ModifyDBInstance (deletion protection)",
+                        format!("rds:{}", target.staging),
+                        e,
+                    )
+                })?;
+        }
+        match self
+            .client
+            .delete_db_instance()
+            .db_instance_identifier(target.staging)
+            .skip_final_snapshot(true)
+            .delete_automated_backups(true)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Deletion::Deleted),
+            Err(e) => {
+                let e = port_error("DeleteDBInstance", format!("rds:{}", target.staging), e);
+                if e.kind == FailureKind::NotFound {
+                    Ok(Deletion::AlreadyGone)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// What moto cannot show: RDS reporting a rename as pending under the old name, an instance
+/// still `renaming`, and settings still being applied. The SDK client answers from rules.
+#[cfg(test)]
+mod tests {
+    use aws_sdk_rds::operation::add_tags_to_resource::AddTagsToResourceOutput;
+    use aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput;
+    use aws_sdk_rds::operation::modify_db_instance::ModifyDbInstanceOutput;
+    use aws_sdk_rds::operation::remove_tags_from_resource::RemoveTagsFromResourceOutput;
+    use aws_sdk_rds::types::{DbInstance, PendingModifiedValues, Tag};
+    use aws_sdk_rds::Client;
+    use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+
+    use super::*;
+
+    const REQUEST: &str = "rr-1b4e28ba";
+
+    fn db(id: &str, status: &str, tags: &[(&str, &str)]) -> DbInstance {
+        let mut b = DbInstance::builder()
+            .db_instance_identifier(id)
+            .db_instance_arn(format!("arn:aws:rds:us-east-1:123456789012:db:{id}"))
+            .db_instance_status(status)
+            .backup_retention_period(3)
+            .deletion_protection(true);
+        for (k, v) in tags {
+            b = b.tag_list(Tag::builder().key(*k).value(*v).build());
+        }
+        b.build()
+    }
+
+    /// DescribeDBInstances of `id` answers `instance` (none: not found, as an empty list).
+    fn describe(id: &'static str, instance: Option<DbInstance>) -> Rule {
+        mock!(Client::describe_db_instances)
+            .match_requests(move |r| r.db_instance_identifier() == Some(id))
+            .then_output(move || {
+                DescribeDbInstancesOutput::builder()
+                    .set_db_instances(instance.clone().map(|i| vec![i]))
+                    .build()
+            })
+    }
+
+    fn modify() -> Rule {
+        mock!(Client::modify_db_instance).then_output(|| ModifyDbInstanceOutput::builder().build())
+    }
+
+    fn target() -> (ResourceKey, Target<'static>) {
+        let production: &'static ResourceKey = Box::leak(Box::new(ResourceKey::rds("db")));
+        (
+            production.clone(),
+            Target {
+                request_id: REQUEST,
+                production,
+                staging: "lbs-1b4e28ba-db",
+                fallback: "lbf-1b4e28ba-db",
+            },
+        )
+    }
+
+    fn staging_marks() -> [(&'static str, &'static str); 2] {
+        [(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "staging")]
+    }
+
+    #[tokio::test]
+    async fn the_swap_waits_while_a_rename_of_production_is_pending() {
+        let (_, t) = target();
+        let pending = PendingModifiedValues::builder()
+            .db_instance_identifier("lbf-1b4e28ba-db")
+            .build();
+        let prod = DbInstance::builder()
+            .db_instance_identifier("db")
+            .db_instance_status("available")
+            .pending_modified_values(pending)
+            .build();
+        let rules = [
+            describe("db", Some(prod)),
+            describe("lbf-1b4e28ba-db", None),
+            describe(
+                "lbs-1b4e28ba-db",
+                Some(db("lbs-1b4e28ba-db", "available", &staging_marks())),
+            ),
+            modify(),
+        ];
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+        let progress = RdsRestorer::new(client).swap(&t, "snap").await.unwrap();
+        assert!(
+            matches!(progress, Progress::Pending(ref why) if why.contains("rds:db")),
+            "{progress:?}"
+        );
+        assert_eq!(
+            rules[3].num_calls(),
+            0,
+            "nothing renamed while a rename is pending"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_undo_waits_while_staging_is_being_renamed() {
+        let (_, t) = target();
+        let rules = [
+            describe("db", None),
+            describe("lbf-1b4e28ba-db", Some(db("lbf-1b4e28ba-db", "available", &[]))),
+            describe(
+                "lbs-1b4e28ba-db",
+                Some(db("lbs-1b4e28ba-db", "renaming", &staging_marks())),
+            ),
+            modify(),
+            describe("lbr-1b4e28ba-db", None),
+        ];
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+        let progress = RdsRestorer::new(client).undo_swap(&t, "snap").await.unwrap();
+        assert!(
+            matches!(progress, Progress::Pending(ref why) if why.contains("renaming")),
+            "{progress:?}"
+        );
+        assert_eq!(
+            rules[3].num_calls(),
+            0,
+            "the fallback is not renamed onto a name in use"
+        );
+    }
+
+    #[tokio::test]
+    async fn settings_being_applied_are_waited_for_before_the_swap_is_done() {
+        let (_, t) = target();
+        let restored = |retention: i32| {
+            let mut d = db(
+                "db",
+                "available",
+                &[(TAG_RESTORE_REQUEST, REQUEST), ("team", "crm")],
+            );
+            d.backup_retention_period = Some(retention);
+            d
+        };
+        let fallback = db(
+            "lbf-1b4e28ba-db",
+            "available",
+            &[
+                (TAG_RESTORE_REQUEST, REQUEST),
+                (TAG_RESTORE_ROLE, "fallback"),
+                ("team", "crm"),
+            ],
+        );
+        let tags = [
+            mock!(Client::add_tags_to_resource).then_output(|| AddTagsToResourceOutput::builder().build()),
+            mock!(Client::remove_tags_from_resource)
+                .then_output(|| RemoveTagsFromResourceOutput::builder().build()),
+        ];
+        // Production's backup retention is still 1: the settings are applied, and not done yet.
+        let rules = [
+            describe("db", Some(restored(1))),
+            describe("lbf-1b4e28ba-db", Some(fallback.clone())),
+            describe("lbs-1b4e28ba-db", None),
+            modify(),
+            tags[0].clone(),
+            tags[1].clone(),
+        ];
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+        let progress = RdsRestorer::new(client).swap(&t, "snap").await.unwrap();
+        assert!(matches!(progress, Progress::Pending(_)), "{progress:?}");
+        assert_eq!(rules[3].num_calls(), 1);
+
+        // Applied: nothing left to change, so the swap is done.
+        let rules = [
+            describe("db", Some(restored(3))),
+            describe("lbf-1b4e28ba-db", Some(fallback)),
+            describe("lbs-1b4e28ba-db", None),
+            modify(),
+        ];
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+        let progress = RdsRestorer::new(client).swap(&t, "snap").await.unwrap();
+        assert_eq!(progress, Progress::Done);
+        assert_eq!(rules[3].num_calls(), 0);
+    }
+
+    /// RDS refuses to set `aws:` tags; CloudFormation's instances carry some.
+    #[tokio::test]
+    async fn aws_tags_of_the_old_production_are_neither_carried_over_nor_compared() {
+        let (_, t) = target();
+        let restored = db(
+            "db",
+            "available",
+            &[(TAG_RESTORE_REQUEST, REQUEST), ("team", "crm")],
+        );
+        let fallback = db(
+            "lbf-1b4e28ba-db",
+            "available",
+            &[
+                (TAG_RESTORE_REQUEST, REQUEST),
+                (TAG_RESTORE_ROLE, "fallback"),
+                ("team", "crm"),
+                ("aws:cloudformation:stack-name", "customers"),
+            ],
+        );
+        let rules = [
+            describe("db", Some(restored)),
+            describe("lbf-1b4e28ba-db", Some(fallback)),
+            describe("lbs-1b4e28ba-db", None),
+            modify(),
+            mock!(Client::add_tags_to_resource).then_output(|| AddTagsToResourceOutput::builder().build()),
+        ];
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+        let restorer = RdsRestorer::new(client);
+        assert_eq!(restorer.swap(&t, "snap").await.unwrap(), Progress::Done);
+        assert_eq!(rules[4].num_calls(), 0, "no aws: tag is asked for");
+        let verification = restorer.verify(&t).await.unwrap();
+        assert!(
+            matches!(verification, Verification::Passed(_)),
+            "{verification:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_restored_instance_keeps_a_window_longer_than_the_fallbacks() {
+        let (_, t) = target();
+        let mut restored = db("db", "available", &[(TAG_RESTORE_REQUEST, REQUEST)]);
+        restored.backup_retention_period = Some(14);
+        let fallback = db(
+            "lbf-1b4e28ba-db",
+            "available",
+            &[(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "fallback")],
+        );
+        let rules = [
+            describe("db", Some(restored)),
+            describe("lbf-1b4e28ba-db", Some(fallback)),
+            describe("lbs-1b4e28ba-db", None),
+            modify(),
+        ];
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+        let restorer = RdsRestorer::new(client);
+        assert_eq!(restorer.swap(&t, "snap").await.unwrap(), Progress::Done);
+        assert_eq!(rules[3].num_calls(), 0, "14 days are not cut to the fallback's 3");
+        let verification = restorer.verify(&t).await.unwrap();
+        assert!(
+            matches!(verification, Verification::Passed(_)),
+            "{verification:?}"
+        );
+    }
+
+    /// Once the restored instance has carried production's name it holds what production
+    /// took since: the undo moves it aside under `lbr-` and marks it, and never deletes it.
+    #[tokio::test]
+    async fn the_undo_keeps_the_restored_instance_aside_and_deletes_nothing() {
+        let (_, t) = target();
+        let restored = db("db", "available", &[(TAG_RESTORE_REQUEST, REQUEST)]);
+        let fallback = db(
+            "lbf-1b4e28ba-db",
+            "available",
+            &[(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "fallback")],
+        );
+        let renamed_to = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = renamed_to.clone();
+        let rename = mock!(Client::modify_db_instance)
+            .match_requests(move |r| {
+                seen.lock()
+                    .unwrap()
+                    .push(r.new_db_instance_identifier().unwrap_or_default().to_string());
+                true
+            })
+            .then_output(|| ModifyDbInstanceOutput::builder().build());
+        let tag = mock!(Client::add_tags_to_resource)
+            .match_requests(|r| r.tags().iter().any(|t| t.value() == Some(SERVED_PRODUCTION)))
+            .then_output(|| AddTagsToResourceOutput::builder().build());
+        let delete = mock!(Client::delete_db_instance).then_output(|| {
+            aws_sdk_rds::operation::delete_db_instance::DeleteDbInstanceOutput::builder().build()
+        });
+        let rules = [
+            describe("db", Some(restored)),
+            describe("lbf-1b4e28ba-db", Some(fallback)),
+            describe("lbs-1b4e28ba-db", None),
+            describe("lbr-1b4e28ba-db", None),
+            rename,
+            tag,
+            delete,
+        ];
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+        let progress = RdsRestorer::new(client).undo_swap(&t, "snap").await.unwrap();
+        assert!(
+            matches!(progress, Progress::Pending(ref why) if why.contains("kept")),
+            "{progress:?}"
+        );
+        assert_eq!(*renamed_to.lock().unwrap(), ["lbr-1b4e28ba-db"]);
+        assert_eq!(
+            rules[5].num_calls(),
+            1,
+            "marked as having served production first"
+        );
+        assert_eq!(rules[6].num_calls(), 0, "nothing deleted");
+    }
+
+    #[tokio::test]
+    async fn verify_waits_for_states_that_settle_and_fails_only_on_a_real_difference() {
+        let (_, t) = target();
+        let restored = |status: &str| db("db", status, &[(TAG_RESTORE_REQUEST, REQUEST)]);
+        let fallback = || {
+            db(
+                "lbf-1b4e28ba-db",
+                "available",
+                &[(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "fallback")],
+            )
+        };
+        let pending = {
+            let mut d = restored("available");
+            d.pending_modified_values = Some(
+                PendingModifiedValues::builder()
+                    .backup_retention_period(3)
+                    .build(),
+            );
+            d
+        };
+        let public = {
+            let mut d = restored("available");
+            d.publicly_accessible = Some(true);
+            d
+        };
+        for (production, expect) in [
+            (restored("backing-up"), "settling"),
+            (restored("modifying"), "settling"),
+            (pending, "settling"),
+            (restored("storage-full"), "failed"),
+            (public, "failed"),
+            (restored("available"), "passed"),
+        ] {
+            let rules = [
+                describe("db", Some(production)),
+                describe("lbf-1b4e28ba-db", Some(fallback())),
+            ];
+            let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+            let v = RdsRestorer::new(client).verify(&t).await.unwrap();
+            let got = match &v {
+                Verification::Settling(_) => "settling",
+                Verification::Failed(_) => "failed",
+                Verification::Passed(_) => "passed",
+                _ => "other",
+            };
+            assert_eq!(got, expect, "{v:?}");
+        }
+    }
+}

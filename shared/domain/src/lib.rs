@@ -1,0 +1,22 @@
+//! Lifeboat's domain: what the functions decide, with no AWS or database type in sight (this
+//! crate depends on neither; the adapters are `lifeboat-aws` and `lifeboat-postgres`, the
+//! functions' edge `lifeboat-function`).
+//!
+//! - [`policy`] (named policy documents),
+//!   [`schedule`] (slots and tiers in a resource's time zone), [`retention`] (what to delete
+//!   and why), [`catalog`] (the recovery-point model), [`inventory`] (managed resources from
+//!   tags), [`event`] (the scheduled tick), [`request`] (restore requests: filing, triage,
+//!   recovery options, decisions and their life), [`execution`] (a restore's run, its
+//!   input, names, errors and report).
+//! - [`ports`]: the traits the functions need, with in-memory implementations for tests.
+
+pub mod catalog;
+pub mod event;
+pub mod execution;
+pub mod inventory;
+pub mod policy;
+pub mod ports;
+pub mod request;
+pub mod retention;
+pub mod schedule;
+pub mod zone;

@@ -1,0 +1,233 @@
+//! Ports: what the functions need from the outside world, as traits.
+//!
+//! The AWS adapters of `lifeboat-aws` implement them for a deployment (and the local stack);
+//! [`memory`] implements them in memory for domain tests. Nothing here names an AWS type.
+
+pub mod memory;
+pub mod merger;
+pub mod restore;
+pub mod restorer;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
+use crate::inventory::{DiscoveredResource, PitrStatus};
+use crate::request::options::RestorableWindow;
+use crate::schedule::{Slot, TierSet};
+
+/// How a call to a port failed, which decides whether retrying can help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The service asked us to slow down.
+    Throttled,
+    /// The service failed or could not be reached; a retry may succeed.
+    Unavailable,
+    /// The thing asked for does not exist.
+    NotFound,
+    /// A conditional write lost (someone else changed the record first).
+    Conflict,
+    /// The service refused the request; retrying the same request will not help.
+    Refused,
+}
+
+impl FailureKind {
+    pub fn is_retryable(self) -> bool {
+        matches!(self, FailureKind::Throttled | FailureKind::Unavailable)
+    }
+}
+
+/// A failed call: which operation, on which resource, and what the service said.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation} on {resource} failed ({kind:?}): {message}")]
+pub struct PortError {
+    pub operation: &'static str,
+    pub resource: String,
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+impl PortError {
+    pub fn new(
+        operation: &'static str,
+        resource: impl fmt::Display,
+        kind: FailureKind,
+        message: impl Into<String>,
+    ) -> Self {
+        PortError {
+            operation,
+            resource: resource.to_string(),
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// A Lifeboat-named snapshot or backup as its service holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePoint {
+    pub resource: ResourceKey,
+    pub slot: Slot,
+    /// RDS snapshot identifier or DynamoDB backup ARN.
+    pub service_id: String,
+    pub state: PointState,
+    /// Tags on the point (RDS snapshots carry Lifeboat's; DynamoDB backups carry none).
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What to create: the point of `resource` for `slot`, named by [`ResourceKey::point_name`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPoint {
+    pub resource: ResourceKey,
+    pub instance_id: String,
+    pub slot: Slot,
+    pub tiers: TierSet,
+    pub policy: String,
+    pub timezone: String,
+}
+
+/// A service quota and its use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quota {
+    pub name: String,
+    pub used: u64,
+    pub max: u64,
+}
+
+/// Whether a delete removed something or found it already gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    Deleted,
+    AlreadyGone,
+}
+
+/// One backup service (RDS or DynamoDB), as the scheduled functions use it.
+#[async_trait]
+pub trait BackupService: Send + Sync {
+    fn kind(&self) -> ResourceKind;
+
+    /// Every resource of this service that carries any tags, with its tags.
+    async fn discover(&self) -> Result<Vec<DiscoveredResource>, PortError>;
+
+    /// The continuous-backup state of a resource (for services whose discovery lacks it).
+    async fn pitr_status(&self, resource: &ResourceKey) -> Result<PitrStatus, PortError>;
+
+    /// Turns continuous backups on with a window of at least `days`. A longer window is left
+    /// as it is: shortening one deletes recovery history (the policy's window is a minimum).
+    async fn raise_pitr_window(&self, resource: &ResourceKey, days: u8) -> Result<(), PortError>;
+
+    /// The continuous-backup window the service reports for a resource; `None` when
+    /// continuous backups are off or the service reports no window.
+    async fn restorable_window(&self, resource: &ResourceKey) -> Result<Option<RestorableWindow>, PortError>;
+
+    /// The quota on manual snapshots, where the service has one and tells it.
+    async fn snapshot_quota(&self) -> Result<Option<Quota>, PortError>;
+
+    /// Every Lifeboat-named point the service holds.
+    async fn points(&self) -> Result<Vec<ServicePoint>, PortError>;
+
+    /// The point of `resource` for `slot`, if the service holds it.
+    async fn find_point(&self, resource: &ResourceKey, slot: Slot)
+        -> Result<Option<ServicePoint>, PortError>;
+
+    /// Asks the service to create the point. Not idempotent on its own for every service:
+    /// callers claim the slot in the catalog first and look before creating again.
+    async fn create_point(&self, point: &NewPoint) -> Result<ServicePoint, PortError>;
+
+    /// Deletes a point Lifeboat created.
+    async fn delete_point(&self, resource: &ResourceKey, service_id: &str) -> Result<Deletion, PortError>;
+}
+
+/// The outcome of claiming a slot in the catalog.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// The record was written: this run creates the point.
+    Claimed,
+    /// A record for the slot exists already (a retry, or a concurrent run).
+    Exists(Box<RecoveryPoint>),
+}
+
+/// A change to a catalogued point's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateChange {
+    pub state: PointState,
+    pub service_id: Option<String>,
+    pub note: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// The recovery-point catalog.
+#[async_trait]
+pub trait Catalog: Send + Sync {
+    /// The records of these (resource, slot) pairs that exist.
+    async fn get_points(&self, keys: &[(ResourceKey, Slot)]) -> Result<Vec<RecoveryPoint>, PortError>;
+
+    /// Writes `point` unless a record for its slot exists.
+    async fn claim(&self, point: &RecoveryPoint) -> Result<Claim, PortError>;
+
+    /// Every record of one resource, in any state.
+    async fn points_of(&self, resource: &ResourceKey) -> Result<Vec<RecoveryPoint>, PortError>;
+
+    /// The latest available point of `resource` taken before `t` (whose slot starts before it).
+    async fn latest_available_before(
+        &self,
+        resource: &ResourceKey,
+        t: DateTime<Utc>,
+    ) -> Result<Option<RecoveryPoint>, PortError>;
+
+    /// Every record, in any state.
+    async fn all_points(&self) -> Result<Vec<RecoveryPoint>, PortError>;
+
+    /// The records of points the services should hold (`creating` or `available`). Deleted
+    /// and missing records stay as the record of why, but retention need not read them.
+    async fn present_points(&self) -> Result<Vec<RecoveryPoint>, PortError>;
+
+    /// Sets the state (and service id, note) of a record; a `Conflict` error for a deleted one.
+    async fn update_state(
+        &self,
+        resource: &ResourceKey,
+        slot: Slot,
+        change: &StateChange,
+    ) -> Result<(), PortError>;
+
+    /// Sets the state of several records, in as few calls as the catalog allows; the outcome
+    /// of each change, in order.
+    async fn update_states(
+        &self,
+        changes: &[(ResourceKey, Slot, StateChange)],
+    ) -> Vec<Result<(), PortError>> {
+        let mut results = Vec::with_capacity(changes.len());
+        for (resource, slot, change) in changes {
+            results.push(self.update_state(resource, *slot, change).await);
+        }
+        results
+    }
+
+    /// Marks a present, unheld record deleted; a `Conflict` error when a hold was placed or
+    /// the state changed meanwhile, so the caller must not delete the point.
+    async fn mark_deleted(
+        &self,
+        resource: &ResourceKey,
+        slot: Slot,
+        note: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), PortError>;
+
+    /// Adds a hold on a present record; a `Conflict` error when the point is deleted or missing.
+    async fn add_hold(&self, resource: &ResourceKey, slot: Slot, holder: &str) -> Result<(), PortError>;
+
+    /// Removes a hold from a record.
+    async fn remove_hold(&self, resource: &ResourceKey, slot: Slot, holder: &str) -> Result<(), PortError>;
+}
+
+/// Where reports go (the reports bucket), and the extracts of selective restores beside
+/// them.
+#[async_trait]
+pub trait ReportSink: Send + Sync {
+    async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), PortError>;
+    /// What was put at `key` (an extract batch, read back by the merge).
+    async fn get(&self, key: &str) -> Result<Vec<u8>, PortError>;
+}
