@@ -16,6 +16,7 @@ pub mod prepare;
 pub mod production;
 pub mod report;
 pub mod selective;
+pub mod settings;
 pub mod staging;
 pub mod swap;
 pub mod task;

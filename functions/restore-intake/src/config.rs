@@ -1,15 +1,14 @@
 //! The intake's own settings, beside the common ones ([`lifeboat_function::config::Settings`]).
 
 use lifeboat::execution::input::parse_input;
-use lifeboat_function::config::ConfigError;
+use lifeboat_function::config::{ConfigError, Env};
+pub use lifeboat_function::config::{ENGINEERING_PRINCIPALS, REQUESTS_TABLE};
 
 use lifeboat::request::roles::Roles;
 
-pub const REQUESTS_TABLE: &str = "LIFEBOAT_REQUESTS_TABLE";
 pub const STATE_MACHINE_ARN: &str = "LIFEBOAT_RESTORE_STATE_MACHINE_ARN";
 /// Comma-separated IAM user and role ARNs.
 pub const SUPPORT_PRINCIPALS: &str = "LIFEBOAT_SUPPORT_PRINCIPALS";
-pub const ENGINEERING_PRINCIPALS: &str = "LIFEBOAT_ENGINEERING_PRINCIPALS";
 /// Optional: how executions the intake starts poll and how long they wait for confirmation
 /// (unset: the state machine's defaults, see `lifeboat::execution::input`).
 pub const EXECUTION_SETTINGS: [(&str, &str); 3] = [
@@ -36,22 +35,19 @@ impl IntakeSettings {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<IntakeSettings, ConfigError> {
-        let required = |name: &'static str| {
-            get(name)
-                .filter(|v| !v.is_empty())
-                .ok_or(ConfigError::Missing(name))
-        };
-        let state_machine_arn = required(STATE_MACHINE_ARN)?;
-        if !state_machine_arn.starts_with("arn:") || !state_machine_arn.contains(":stateMachine:") {
-            return Err(ConfigError::Invalid {
-                name: STATE_MACHINE_ARN,
-                value: state_machine_arn,
-                problem: "must be a state machine ARN (arn:…:states:…:stateMachine:…)".into(),
-            });
-        }
+        let env = Env(get);
+        let state_machine_arn = env
+            .parsed(STATE_MACHINE_ARN, |arn| {
+                if arn.starts_with("arn:") && arn.contains(":stateMachine:") {
+                    Ok(arn.to_string())
+                } else {
+                    Err("must be a state machine ARN (arn:…:states:…:stateMachine:…)")
+                }
+            })?
+            .ok_or(ConfigError::Missing(STATE_MACHINE_ARN))?;
         let roles = Roles::from_lists(
-            &get(SUPPORT_PRINCIPALS).unwrap_or_default(),
-            &get(ENGINEERING_PRINCIPALS).unwrap_or_default(),
+            &env.text(SUPPORT_PRINCIPALS).unwrap_or_default(),
+            &env.text(ENGINEERING_PRINCIPALS).unwrap_or_default(),
         );
         // An intake nobody may use is a deployment mistake, not a policy.
         if roles.support.is_empty() || roles.engineering.is_empty() {
@@ -64,12 +60,7 @@ impl IntakeSettings {
         }
         let mut execution_input = serde_json::Map::new();
         for (variable, field) in EXECUTION_SETTINGS {
-            if let Some(value) = get(variable).filter(|v| !v.is_empty()) {
-                let number = value.parse::<u64>().map_err(|_| ConfigError::Invalid {
-                    name: variable,
-                    value: value.clone(),
-                    problem: "must be a whole number".into(),
-                })?;
+            if let Some(number) = env.number::<u64>(variable)? {
                 execution_input.insert(field.to_string(), number.into());
             }
         }
@@ -84,7 +75,7 @@ impl IntakeSettings {
             });
         }
         Ok(IntakeSettings {
-            requests_table: required(REQUESTS_TABLE)?,
+            requests_table: env.required(REQUESTS_TABLE)?,
             state_machine_arn,
             roles,
             execution_input,

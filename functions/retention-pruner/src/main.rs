@@ -2,32 +2,23 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_runtime::Error;
 use lifeboat_aws::{self as aws, CatalogTable, ReportsBucket};
+use lifeboat_function::bootstrap;
 use lifeboat_function::config::{ConfigError, Settings, REPORTS_BUCKET};
 use retention_pruner::Pruner;
-use serde_json::Value;
-use tokio::sync::OnceCell;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lifeboat_function::telemetry::init();
-    let settings = match Settings::from_env() {
-        Ok(settings) => settings,
-        Err(e) => return lifeboat_function::failure::serve_configuration_error(e).await,
-    };
-    let Some(bucket) = settings.reports_bucket.clone() else {
-        return lifeboat_function::failure::serve_configuration_error(ConfigError::Missing(REPORTS_BUCKET))
-            .await;
-    };
-    // Built on the first event rather than before the first poll: see `lifeboat_aws::tls`
-    // and BENCHMARKS.md for what a cold start costs and where.
-    let pruner = OnceCell::new();
-    let (pruner, settings, bucket) = (&pruner, &settings, &bucket);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let pruner = pruner.get_or_init(|| build(settings, bucket)).await;
-        pruner.handle(event.payload, chrono::Utc::now()).await
-    }))
+    bootstrap::serve(
+        || {
+            let settings = Settings::from_env()?;
+            let bucket = (settings.reports_bucket.clone()).ok_or(ConfigError::Missing(REPORTS_BUCKET))?;
+            Ok((settings, bucket))
+        },
+        async |(settings, bucket): &(Settings, String)| build(settings, bucket).await,
+        async |pruner: &Pruner, event, now| pruner.handle(event, now).await,
+    )
     .await
 }
 

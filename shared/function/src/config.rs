@@ -14,6 +14,10 @@ pub const MAX_DELETIONS_PER_RUN: &str = "LIFEBOAT_MAX_DELETIONS_PER_RUN";
 pub const DRY_RUN: &str = "LIFEBOAT_DRY_RUN";
 pub const S3_FORCE_PATH_STYLE: &str = "LIFEBOAT_S3_FORCE_PATH_STYLE";
 pub const TLS_TRUST: &str = "LIFEBOAT_TLS_TRUST";
+/// The restore requests table (the intake writes it, the executor works from it).
+pub const REQUESTS_TABLE: &str = "LIFEBOAT_REQUESTS_TABLE";
+/// Comma-separated IAM user and role ARNs of engineering: who decides and confirms restores.
+pub const ENGINEERING_PRINCIPALS: &str = "LIFEBOAT_ENGINEERING_PRINCIPALS";
 
 /// The pruner's bound when none is configured: a normal hour deletes about one point per
 /// resource, so this covers a fleet of hundreds while capping the damage of a bad run.
@@ -50,55 +54,84 @@ impl Settings {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
-        let catalog_table = get(CATALOG_TABLE)
-            .filter(|v| !v.is_empty())
-            .ok_or(ConfigError::Missing(CATALOG_TABLE))?;
-        let policies = match get(POLICIES).filter(|v| !v.trim().is_empty()) {
-            None => PolicyBook::default(),
-            Some(text) => PolicyBook::from_json(&text).map_err(|e: PolicyError| ConfigError::Invalid {
-                name: POLICIES,
-                value: text.chars().take(80).collect(),
-                problem: e.to_string(),
-            })?,
-        };
-        let max_deletions_per_run = match get(MAX_DELETIONS_PER_RUN) {
-            None => DEFAULT_MAX_DELETIONS_PER_RUN,
-            Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
-                name: MAX_DELETIONS_PER_RUN,
-                value: v.clone(),
-                problem: "must be a whole number".into(),
-            })?,
-        };
-        let tls_trust = match get(TLS_TRUST).filter(|v| !v.is_empty()) {
-            None => TlsTrust::default(),
-            Some(v) => TlsTrust::parse(&v).ok_or_else(|| ConfigError::Invalid {
-                name: TLS_TRUST,
-                value: v.clone(),
-                problem: "must be amazon or system".into(),
-            })?,
-        };
+        let env = Env(get);
+        let policies = env
+            .parsed(POLICIES, |text| {
+                PolicyBook::from_json(text).map_err(|e: PolicyError| e.to_string())
+            })?
+            .unwrap_or_default();
+        let tls_trust = env
+            .parsed(TLS_TRUST, |v| {
+                TlsTrust::parse(v).ok_or("must be amazon or system")
+            })?
+            .unwrap_or_default();
         Ok(Settings {
-            catalog_table,
-            reports_bucket: get(REPORTS_BUCKET).filter(|v| !v.is_empty()),
+            catalog_table: env.required(CATALOG_TABLE)?,
+            reports_bucket: env.text(REPORTS_BUCKET),
             policies,
-            simulation: flag(&get, SIMULATION)?,
-            max_deletions_per_run,
-            dry_run: flag(&get, DRY_RUN)?,
-            s3_force_path_style: flag(&get, S3_FORCE_PATH_STYLE)?,
+            simulation: env.flag(SIMULATION)?,
+            max_deletions_per_run: env
+                .number(MAX_DELETIONS_PER_RUN)?
+                .unwrap_or(DEFAULT_MAX_DELETIONS_PER_RUN),
+            dry_run: env.flag(DRY_RUN)?,
+            s3_force_path_style: env.flag(S3_FORCE_PATH_STYLE)?,
             tls_trust,
         })
     }
 }
 
-fn flag(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<bool, ConfigError> {
-    match get(name).as_deref() {
-        None | Some("") | Some("0") | Some("false") => Ok(false),
-        Some("1") | Some("true") => Ok(true),
-        Some(other) => Err(ConfigError::Invalid {
+/// The one way settings are read: a variable that is set but cannot be understood is an
+/// error naming it, never a silent default. An empty value counts as unset.
+pub struct Env<F>(pub F);
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    /// The variable's value, if set and not empty.
+    pub fn text(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.text(name).ok_or(ConfigError::Missing(name))
+    }
+
+    /// The variable read by `parse`, whose error says what the value must be.
+    pub fn parsed<T, P: std::fmt::Display>(
+        &self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, P>,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some(value) = self.text(name) else {
+            return Ok(None);
+        };
+        parse(&value).map(Some).map_err(|problem| ConfigError::Invalid {
             name,
-            value: other.to_string(),
-            problem: "must be true or false".into(),
-        }),
+            // Enough to recognise the value in a log, not a whole policy document.
+            value: value.chars().take(80).collect(),
+            problem: problem.to_string(),
+        })
+    }
+
+    /// A whole number (zero included).
+    pub fn number<T: std::str::FromStr>(&self, name: &'static str) -> Result<Option<T>, ConfigError> {
+        self.parsed(name, |v| v.trim().parse().map_err(|_| "must be a whole number"))
+    }
+
+    /// A whole number above zero: a count or a duration that zero would make meaningless.
+    pub fn positive(&self, name: &'static str) -> Result<Option<u64>, ConfigError> {
+        self.parsed(name, |v| match v.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err("must be a whole number above 0"),
+        })
+    }
+
+    pub fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
+        Ok(self
+            .parsed(name, |v| match v {
+                "0" | "false" => Ok(false),
+                "1" | "true" => Ok(true),
+                _ => Err("must be true or false"),
+            })?
+            .unwrap_or(false))
     }
 }
 

@@ -1,4 +1,5 @@
-//! What every Lifeboat function shares at its edge, around its handler: [`config`] (the
+//! What every Lifeboat function shares at its edge, around its handler: [`bootstrap`] (how
+//! a function starts and serves events), [`config`] (the
 //! settings every function reads once at start, validated, naming a bad variable),
 //! [`failure`] (how an invocation fails, with stable error names the schedules, the state
 //! machine and the alarms match), and [`telemetry`] (logs, and metrics as log lines).
@@ -6,6 +7,7 @@
 //! Not for the handlers' decisions (the domain, `lifeboat`) nor for talking to AWS
 //! (`lifeboat-aws`).
 
+pub mod bootstrap;
 pub mod config;
 pub mod failure;
 pub mod telemetry;
