@@ -1,16 +1,73 @@
-//! `lifeboat-local`: the local stack from the command line.
-//!
-//! - `lifeboat-local up`: start the stack, print its endpoints, stay up until Ctrl-C.
-//! - `lifeboat-local demo [--days N] [--end RFC3339]`: start the stack, tag a demo instance,
-//!   fast-forward N days (400 by default) and print the coverage table.
-//! - `lifeboat-local bench [planning] [cold-start] [calls] [--dir DIR]`: retention planning
-//!   at fleet scale, cold starts and sizes of the binaries in DIR (the release build), AWS
-//!   calls per resource per tick of a simulated fleet; all three by default.
+//! `lifeboat-local`: the local stack from the command line (`lifeboat-local --help`).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
-use lifeboat_local::{demo, LocalStack, StackConfig};
+use clap::{Parser, Subcommand, ValueEnum};
+use lifeboat_local::{bench, demo, LocalStack, StackConfig};
+
+/// Lifeboat's local stack: moto, the edge (Lambda APIs, forwarding, faults), PostgreSQL and
+/// the real function binaries, on loopback, with no AWS account.
+#[derive(Parser)]
+#[command(name = "lifeboat-local", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the stack, print its endpoints, and stay up until Ctrl-C.
+    Up,
+    /// Start the stack, tag a demo customer instance, fast-forward the schedules through the
+    /// real binaries and print the coverage table; then a rollback and a selective restore
+    /// through the request API. Exits non-zero if coverage differs from the policy.
+    Demo {
+        /// Simulated days to fast-forward.
+        #[arg(long, default_value_t = 400)]
+        days: i64,
+        /// The simulation's last instant, RFC 3339 (default: now).
+        #[arg(long, value_parser = rfc3339)]
+        end: Option<DateTime<Utc>>,
+    },
+    /// Print the benchmarks' figures (see BENCHMARKS.md): the parts named, or all of them.
+    Bench {
+        /// Which parts to run; none means all.
+        #[arg(value_enum)]
+        parts: Vec<Part>,
+        /// Where the function binaries whose sizes and cold starts are measured live
+        /// (default: beside this executable).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// The merge benchmark's child process: one merge, its figures as JSON on stdout.
+    #[command(hide = true)]
+    MergeWorker {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        store: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Part {
+    /// Retention planning at fleet scale.
+    Planning,
+    /// Restore requests through the intake's handler.
+    Intake,
+    /// A rollback's orchestration overhead on the local stack.
+    Restore,
+    /// Selective merges: PostgreSQL at 100,000 and 1,000,000 rows, DynamoDB calls per item.
+    Merge,
+    /// The DynamoDB copy-back and its verification, shard by shard.
+    CopyBack,
+    /// Cold starts and sizes of the function binaries in --dir.
+    ColdStart,
+    /// AWS calls per resource per tick of a simulated fleet.
+    Calls,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -18,8 +75,7 @@ async fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args).await {
+    match run(Cli::parse().command).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("lifeboat-local: {e}");
@@ -28,146 +84,166 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(args: &[String]) -> Result<ExitCode, String> {
-    let command = args.first().map(String::as_str).unwrap_or("help");
-    let option = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+fn rfc3339(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("not an RFC 3339 time ({e}), e.g. 2026-11-28T23:00:00Z"))
+}
+
+async fn run(command: Command) -> Result<ExitCode, String> {
+    let text = |e: &dyn std::fmt::Display| e.to_string();
     match command {
-        "up" => {
+        Command::Up => {
             let stack = LocalStack::start(StackConfig::from_env())
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| text(&e))?;
             print_endpoints(&stack);
             println!("Functions: snapshot-creator, retention-pruner (Lambda Invoke API on the edge). Ctrl-C stops.");
-            tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+            tokio::signal::ctrl_c().await.map_err(|e| text(&e))?;
             Ok(ExitCode::SUCCESS)
         }
-        "demo" => {
-            let days: i64 = option("--days").map_or(Ok(400), |d| {
-                d.parse().map_err(|_| format!("--days {d:?} is not a number"))
-            })?;
-            let end = match option("--end") {
-                Some(t) => DateTime::parse_from_rfc3339(&t)
-                    .map_err(|e| format!("--end {t:?}: {e}"))?
-                    .with_timezone(&Utc),
-                None => Utc::now(),
-            };
-            let stack = LocalStack::start(StackConfig::from_env())
-                .await
-                .map_err(|e| e.to_string())?;
-            print_endpoints(&stack);
-            let (table, exact) = demo::run(&stack, days, end).await.map_err(|e| e.to_string())?;
-            println!("\n{table}");
-            let restore = demo::restore_request::run(&stack, Utc::now())
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("\n{restore}");
-            let selective = demo::selective::run(&stack).await.map_err(|e| e.to_string())?;
-            println!("{selective}");
-            if exact {
-                println!("Coverage is exactly the policy's.");
-                Ok(ExitCode::SUCCESS)
-            } else {
-                println!("Coverage differs from the policy (see above).");
-                Ok(ExitCode::FAILURE)
-            }
-        }
-        "bench" => {
-            let dir = option("--dir").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        Command::Demo { days, end } => demo(days, end.unwrap_or_else(Utc::now)).await,
+        Command::Bench { parts, dir } => {
+            let dir = dir.unwrap_or_else(|| {
                 std::env::current_exe()
                     .ok()
                     .and_then(|e| e.parent().map(|p| p.to_path_buf()))
                     .unwrap_or_default()
             });
-            // `bench planning`, `intake`, `restore`, `merge`, `copy-back`, `cold-start`,
-            // `calls`, or all of them.
-            let all = !args.iter().any(|a| {
-                [
-                    "planning",
-                    "cold-start",
-                    "calls",
-                    "intake",
-                    "restore",
-                    "merge",
-                    "merge-worker",
-                    "copy-back",
-                ]
-                .contains(&a.as_str())
-            });
-            let part = |name: &str| all || args.iter().any(|a| a == name);
-            // The merge benchmark's child process: one run, its figures as JSON.
-            if args.iter().any(|a| a == "merge-worker") {
-                let (url, store) = (
-                    option("--url").unwrap_or_default(),
-                    option("--store").unwrap_or_default(),
-                );
-                let figures = lifeboat_local::bench::merge::merge_worker(&url, std::path::Path::new(&store))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                println!("{figures}");
-                return Ok(ExitCode::SUCCESS);
-            }
-            if part("planning") {
-                println!("{}", lifeboat_local::bench::retention_planning());
-            }
-            if part("intake") {
-                println!("{}", lifeboat_local::bench::intake::intake_handling().await);
-            }
-            if part("restore") {
-                let figures = lifeboat_local::bench::restore::orchestration_overhead(&dir)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                println!("{figures}");
-            }
-            if part("merge") {
-                use lifeboat_local::bench::merge;
-                println!("{}", merge::postgres_heading());
-                for rows in [100_000, 1_000_000] {
-                    print!("{}", merge::postgres_run(rows).await.map_err(|e| e.to_string())?);
-                }
-                println!("{}", merge::dynamodb_calls().await.map_err(|e| e.to_string())?);
-            }
-            if part("copy-back") {
-                for items in [10_000, 50_000] {
-                    let figures = lifeboat_local::bench::copy_back::copy_back(items)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    println!("{figures}");
-                }
-            }
-            if part("cold-start") {
-                let figures = lifeboat_local::bench::cold_starts(&dir)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                println!("{figures}");
-            }
-            if part("calls") {
-                let end = "2026-11-28T12:00:00Z".parse().expect("valid time");
-                let calls = lifeboat_local::bench::calls_per_tick(4, 4, 4, end)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                println!("{calls}");
+            let parts = if parts.is_empty() {
+                Part::value_variants().to_vec()
+            } else {
+                parts
+            };
+            for part in parts {
+                println!("{}", figures(part, &dir).await?);
             }
             Ok(ExitCode::SUCCESS)
         }
-        _ => {
-            println!("usage: lifeboat-local up | demo [--days N] [--end RFC3339] | bench [--dir DIR]");
-            Ok(if command == "help" || command == "--help" {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+        Command::MergeWorker { url, store } => {
+            println!(
+                "{}",
+                bench::merge::merge_worker(&url, &store)
+                    .await
+                    .map_err(|e| text(&e))?
+            );
+            Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+async fn demo(days: i64, end: DateTime<Utc>) -> Result<ExitCode, String> {
+    let stack = LocalStack::start(StackConfig::from_env())
+        .await
+        .map_err(|e| e.to_string())?;
+    print_endpoints(&stack);
+    let (table, exact) = demo::run(&stack, days, end).await.map_err(|e| e.to_string())?;
+    println!("\n{table}");
+    let restore = demo::restore_request::run(&stack, Utc::now())
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("\n{restore}");
+    let selective = demo::selective::run(&stack).await.map_err(|e| e.to_string())?;
+    println!("{selective}");
+    if exact {
+        println!("Coverage is exactly the policy's.");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("Coverage differs from the policy (see above).");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// One part's figures, as text.
+async fn figures(part: Part, dir: &std::path::Path) -> Result<String, String> {
+    let text = |e: &dyn std::fmt::Display| e.to_string();
+    Ok(match part {
+        Part::Planning => bench::retention_planning().to_string(),
+        Part::Intake => bench::intake::intake_handling().await.to_string(),
+        Part::Restore => bench::restore::orchestration_overhead(dir)
+            .await
+            .map_err(|e| text(&e))?
+            .to_string(),
+        Part::Merge => {
+            let mut out = bench::merge::postgres_heading().to_string();
+            out.push('\n');
+            for rows in [100_000, 1_000_000] {
+                out += &bench::merge::postgres_run(rows)
+                    .await
+                    .map_err(|e| text(&e))?
+                    .to_string();
+            }
+            out + &bench::merge::dynamodb_calls()
+                .await
+                .map_err(|e| text(&e))?
+                .to_string()
+        }
+        Part::CopyBack => {
+            let mut out = Vec::new();
+            for items in [10_000, 50_000] {
+                out.push(
+                    bench::copy_back::copy_back(items)
+                        .await
+                        .map_err(|e| text(&e))?
+                        .to_string(),
+                );
+            }
+            out.join("\n")
+        }
+        Part::ColdStart => bench::cold_starts(dir).await.map_err(|e| text(&e))?.to_string(),
+        Part::Calls => {
+            let end = "2026-11-28T12:00:00Z".parse().expect("valid time");
+            bench::calls_per_tick(4, 4, 4, end)
+                .await
+                .map_err(|e| text(&e))?
+                .to_string()
+        }
+    })
 }
 
 fn print_endpoints(stack: &LocalStack) {
     println!("Local stack is up:");
     for (what, url) in stack.endpoints() {
         println!("  {what}: {url}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_mistyped_bench_part_is_refused_not_run_as_all() {
+        let e = Cli::try_parse_from(["lifeboat-local", "bench", "plannning"])
+            .err()
+            .expect("refused");
+        assert_eq!(e.kind(), clap::error::ErrorKind::InvalidValue);
+        let Command::Bench { parts, .. } =
+            Cli::try_parse_from(["lifeboat-local", "bench", "copy-back", "calls"])
+                .expect("parts")
+                .command
+        else {
+            panic!("bench");
+        };
+        assert!(parts == [Part::CopyBack, Part::Calls]);
+    }
+
+    #[test]
+    fn every_bench_part_is_in_the_help() {
+        let help = Cli::command()
+            .find_subcommand_mut("bench")
+            .expect("bench")
+            .render_long_help()
+            .to_string();
+        for part in Part::value_variants() {
+            let name = part.to_possible_value().expect("visible").get_name().to_string();
+            assert!(help.contains(&name), "{name} missing from:\n{help}");
+        }
     }
 }

@@ -4,7 +4,7 @@
 //!   with `rows` rows in all, every one of them missing from production. A plain `COPY` of
 //!   the same rows into the same (empty) tables, measured in the same run, is the yardstick;
 //!   then the merge engine extracts (`missing`, with dependants) and merges them. The
-//!   extract and the merge run in a child process (`bench merge-worker`), which reports its
+//!   extract and the merge run in a child process (`lifeboat-local merge-worker`), which reports its
 //!   own peak resident memory for the merge phase (the peak is reset after the extract
 //!   through `/proc/self/clear_refs`), with the extract stored in files as it is in S3.
 //! - DynamoDB: calls per restored item, counted by the edge, for `missing` items of a table.
@@ -80,7 +80,7 @@ pub async fn postgres_run(rows: u64) -> Result<String, StackError> {
         .map_err(|e| setup("schema", e))?;
 
     let worker = tokio::process::Command::new(std::env::current_exe().map_err(|e| setup("exe", e))?)
-        .args(["bench", "merge-worker", "--url", &cluster.url(), "--store"])
+        .args(["merge-worker", "--url", &cluster.url(), "--store"])
         .arg(work.join("extract"))
         .output()
         .await
