@@ -14,8 +14,15 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use bytes::Bytes;
 use hyper::{Response, StatusCode};
-use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+use aws_lambda_events::apigw::{
+    ApiGatewayProxyRequest, ApiGatewayProxyRequestContext, ApiGatewayProxyResponse, ApiGatewayRequestIdentity,
+};
+use aws_lambda_events::encodings::Body as LambdaBody;
+use aws_lambda_events::query_map::QueryMap;
 use tokio::net::TcpListener;
+use uuid::Uuid;
 
 use crate::edge::lambda::InvokeResult;
 use crate::edge::Edge;
@@ -26,6 +33,8 @@ use crate::StackError;
 pub const PRINCIPAL_HEADER: &str = "x-lifeboat-principal";
 pub const FUNCTION: &str = "restore-intake";
 const STAGE: &str = "local";
+/// One proxy resource serves every path, as the template's API does.
+const RESOURCE: &str = "/{proxy+}";
 
 pub struct ApiFront {
     port: u16,
@@ -66,8 +75,16 @@ async fn answer(edge: &Edge, req: Received) -> Response<Body> {
     let Some(host) = edge.function(FUNCTION) else {
         return http::text(StatusCode::SERVICE_UNAVAILABLE, "restore-intake is not running");
     };
-    let event = proxy_event(&req);
-    match host.invoke(Bytes::from(event.to_string())).await {
+    let event = match serde_json::to_vec(&proxy_event(&req)) {
+        Ok(event) => event,
+        Err(e) => {
+            return http::text(
+                StatusCode::BAD_REQUEST,
+                &format!("the request cannot be an event: {e}"),
+            )
+        }
+    };
+    match host.invoke(Bytes::from(event)).await {
         InvokeResult::Ok(out) => proxy_response(&out),
         // API Gateway answers 502 when the integration fails.
         InvokeResult::FunctionError(error) => {
@@ -77,124 +94,80 @@ async fn answer(edge: &Edge, req: Received) -> Response<Body> {
 }
 
 /// The API Gateway REST API proxy event of a request.
-pub fn proxy_event(req: &Received) -> Value {
-    let mut headers = Map::new();
-    let mut multi_headers = Map::new();
-    for (name, value) in &req.headers {
-        if name.as_str() == PRINCIPAL_HEADER {
-            continue;
-        }
-        let value = value.to_str().unwrap_or_default().to_string();
-        headers.insert(name.to_string(), Value::String(value.clone()));
-        multi_headers
-            .entry(name.to_string())
-            .or_insert_with(|| Value::Array(Vec::new()))
-            .as_array_mut()
-            .expect("an array")
-            .push(Value::String(value));
-    }
-    let mut query = Map::new();
-    let mut multi_query = Map::new();
+pub fn proxy_event(req: &Received) -> ApiGatewayProxyRequest {
+    let mut headers = req.headers.clone();
+    headers.remove(PRINCIPAL_HEADER);
+    let mut query: HashMap<String, Vec<String>> = HashMap::new();
     for (k, v) in form_urlencoded::parse(req.uri.query().unwrap_or_default().as_bytes()) {
-        query.insert(k.to_string(), Value::String(v.to_string()));
-        multi_query
-            .entry(k.to_string())
-            .or_insert_with(|| Value::Array(Vec::new()))
-            .as_array_mut()
-            .expect("an array")
-            .push(Value::String(v.to_string()));
+        query.entry(k.into_owned()).or_default().push(v.into_owned());
     }
     let (body, encoded) = match std::str::from_utf8(&req.body) {
         Ok(text) => (text.to_string(), false),
         Err(_) => (BASE64.encode(&req.body), true),
     };
-    let principal = req.header(PRINCIPAL_HEADER);
-    let empty = |m: Map<String, Value>| {
-        if m.is_empty() {
-            Value::Null
-        } else {
-            Value::Object(m)
-        }
-    };
-    json!({
-        "resource": "/{proxy+}",
-        "path": req.path(),
-        "httpMethod": req.method.as_str(),
-        "headers": headers,
-        "multiValueHeaders": multi_headers,
-        "queryStringParameters": empty(query),
-        "multiValueQueryStringParameters": empty(multi_query),
-        "pathParameters": {"proxy": req.path().trim_start_matches('/')},
-        "stageVariables": null,
-        "requestContext": {
-            "accountId": ACCOUNT,
-            "apiId": "local",
-            "resourceId": "local",
-            "resourcePath": "/{proxy+}",
-            "httpMethod": req.method.as_str(),
-            "path": format!("/{STAGE}{}", req.path()),
-            "stage": STAGE,
-            "requestId": uuid_like(),
-            "identity": {
-                "userArn": principal,
-                "caller": principal,
-                "accountId": principal.map(|_| ACCOUNT),
-                "sourceIp": "127.0.0.1",
-            },
-        },
-        "body": if req.body.is_empty() { Value::Null } else { Value::String(body) },
-        "isBase64Encoded": encoded,
-    })
+    let principal = req.header(PRINCIPAL_HEADER).map(str::to_string);
+
+    let mut identity = ApiGatewayRequestIdentity::default();
+    identity.account_id = principal.as_ref().map(|_| ACCOUNT.to_string());
+    identity.user_arn = principal.clone();
+    identity.caller = principal;
+    identity.source_ip = Some("127.0.0.1".into());
+
+    let mut context = ApiGatewayProxyRequestContext::default();
+    context.account_id = Some(ACCOUNT.into());
+    context.apiid = Some("local".into());
+    context.resource_id = Some("local".into());
+    context.resource_path = Some(RESOURCE.into());
+    context.http_method = req.method.clone();
+    context.path = Some(format!("/{STAGE}{}", req.path()));
+    context.stage = Some(STAGE.into());
+    context.request_id = Some(Uuid::new_v4().to_string());
+    context.identity = identity;
+
+    let mut event = ApiGatewayProxyRequest::default();
+    event.resource = Some(RESOURCE.into());
+    event.path = Some(req.path().to_string());
+    event.http_method = req.method.clone();
+    event.multi_value_headers = headers.clone();
+    event.headers = headers;
+    event.query_string_parameters = QueryMap::from(query.clone());
+    event.multi_value_query_string_parameters = QueryMap::from(query);
+    event.path_parameters = HashMap::from([("proxy".into(), req.path().trim_start_matches('/').into())]);
+    event.request_context = context;
+    event.body = (!req.body.is_empty()).then_some(body);
+    event.is_base64_encoded = encoded;
+    event
 }
 
 /// The HTTP response of the function's proxy answer.
 fn proxy_response(out: &[u8]) -> Response<Body> {
-    let Ok(answer) = serde_json::from_slice::<Value>(out) else {
+    let Ok(answer) = serde_json::from_slice::<ApiGatewayProxyResponse>(out) else {
         return http::text(
             StatusCode::BAD_GATEWAY,
-            "restore-intake answered something that is not JSON",
+            "restore-intake answered something that is not an API Gateway proxy response",
         );
     };
-    let status = answer["statusCode"]
-        .as_u64()
-        .and_then(|s| StatusCode::from_u16(s as u16).ok())
+    let status = u16::try_from(answer.status_code)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::BAD_GATEWAY);
     let mut builder = Response::builder().status(status);
-    let mut headers: Vec<(String, String)> = Vec::new();
-    if let Some(map) = answer["headers"].as_object() {
-        headers.extend(
-            map.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))),
-        );
-    }
-    if let Some(map) = answer["multiValueHeaders"].as_object() {
-        for (k, values) in map {
-            for v in values.as_array().into_iter().flatten().filter_map(Value::as_str) {
-                if !headers
-                    .iter()
-                    .any(|(hk, hv)| hk.eq_ignore_ascii_case(k) && hv == v)
-                {
-                    headers.push((k.clone(), v.to_string()));
-                }
-            }
+    let mut headers = answer.headers;
+    for (name, value) in &answer.multi_value_headers {
+        if !headers.get_all(name).iter().any(|v| v == value) {
+            headers.append(name, value.clone());
         }
     }
-    for (k, v) in headers {
-        builder = builder.header(k, v);
+    if let Some(map) = builder.headers_mut() {
+        map.extend(headers);
     }
-    let body = answer["body"].as_str().unwrap_or_default();
-    let bytes = if answer["isBase64Encoded"].as_bool() == Some(true) {
-        BASE64.decode(body).unwrap_or_default()
-    } else {
-        body.as_bytes().to_vec()
+    let bytes = match answer.body {
+        Some(LambdaBody::Text(text)) if answer.is_base64_encoded => BASE64.decode(text).unwrap_or_default(),
+        Some(LambdaBody::Text(text)) => text.into_bytes(),
+        Some(LambdaBody::Binary(bytes)) => bytes,
+        _ => Vec::new(),
     };
     builder
         .body(Body::new(Bytes::from(bytes)))
         .unwrap_or_else(|_| http::text(StatusCode::BAD_GATEWAY, "restore-intake answered bad headers"))
-}
-
-fn uuid_like() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    format!("local-{:012}", NEXT.fetch_add(1, Ordering::Relaxed))
 }

@@ -3,7 +3,7 @@
 //! - `POST /2015-03-31/functions/{name}/invocations`: the Lambda Invoke API, served by running
 //!   the function's real binary (see [`lambda`]).
 //! - `/_lifeboat/...`: the control API of tests and the simulation (call ledger, faults,
-//!   quotas, function processes).
+//!   quotas, function processes; see [`control`]).
 //! - RDS `DescribeAccountAttributes`, which moto lacks, answered from moto's own snapshots.
 //! - Everything else: forwarded to moto, counted, and subject to injected faults.
 //! - RDS calls that move data (create, snapshot, restore, rename, delete): once moto answered
@@ -11,6 +11,7 @@
 
 pub mod aws_call;
 pub mod calls;
+mod control;
 pub mod databases;
 pub mod faults;
 pub mod lambda;
@@ -31,7 +32,7 @@ use crate::StackError;
 use aws_call::AwsCall;
 use calls::CallLedger;
 use databases::{Databases, Pending};
-use faults::{FaultAction, FaultRule, Faults};
+use faults::{FaultAction, Faults};
 use lambda::{FunctionHost, InvokeResult};
 
 /// RDS's default quota of manual DB snapshots per region.
@@ -151,7 +152,7 @@ impl Edge {
 
     async fn handle(self: Arc<Self>, req: Received) -> Response<Body> {
         if req.path().starts_with("/_lifeboat/") {
-            return self.control(req).await;
+            return control::answer(&self, &req);
         }
         if let Some(name) = invoked_function(&req) {
             return self.invoke(&name, req).await;
@@ -373,82 +374,6 @@ impl Edge {
         response
             .body(http_body_util::Full::new(body))
             .expect("valid response")
-    }
-
-    async fn control(&self, req: Received) -> Response<Body> {
-        let path = req
-            .path()
-            .trim_start_matches("/_lifeboat/")
-            .trim_end_matches('/')
-            .to_string();
-        let segments: Vec<&str> = path.split('/').collect();
-        match (req.method.clone(), segments.as_slice()) {
-            (Method::GET, ["calls"]) => http::json(StatusCode::OK, &json!({"calls": self.ledger.log()})),
-            (Method::DELETE, ["calls"]) => {
-                self.ledger.clear();
-                http::json(StatusCode::OK, &json!({}))
-            }
-            (Method::GET, ["faults"]) => http::json(StatusCode::OK, &json!({"faults": self.faults.list()})),
-            (Method::POST, ["faults"]) => match serde_json::from_slice::<FaultRule>(&req.body) {
-                Ok(rule) => {
-                    self.faults.add(rule);
-                    http::json(StatusCode::CREATED, &json!({}))
-                }
-                Err(e) => http::json(
-                    StatusCode::BAD_REQUEST,
-                    &json!({"error": format!("bad fault rule: {e}")}),
-                ),
-            },
-            (Method::DELETE, ["faults"]) => {
-                self.faults.clear();
-                http::json(StatusCode::OK, &json!({}))
-            }
-            (Method::PUT, ["quotas", "rds-manual-snapshots"]) => {
-                match serde_json::from_slice::<serde_json::Value>(&req.body)
-                    .ok()
-                    .and_then(|v| v["max"].as_u64())
-                {
-                    Some(max) => {
-                        self.set_rds_snapshot_quota(max);
-                        http::json(StatusCode::OK, &json!({"max": max}))
-                    }
-                    None => http::json(
-                        StatusCode::BAD_REQUEST,
-                        &json!({"error": "expected {\"max\": <number>}"}),
-                    ),
-                }
-            }
-            (Method::PUT, ["restorable-windows", resource]) => {
-                match serde_json::from_slice::<windows::Window>(&req.body) {
-                    Ok(window) => {
-                        self.windows.set(resource, window);
-                        http::json(StatusCode::OK, &json!({}))
-                    }
-                    Err(e) => http::json(
-                        StatusCode::BAD_REQUEST,
-                        &json!({"error": format!("expected {{\"earliest\": …, \"latest\": …}}: {e}")}),
-                    ),
-                }
-            }
-            (Method::DELETE, ["restorable-windows"]) => {
-                self.windows.clear();
-                http::json(StatusCode::OK, &json!({}))
-            }
-            (Method::POST, ["functions", name, "kill"]) => match self.function(name) {
-                Some(host) => {
-                    host.kill();
-                    http::json(StatusCode::OK, &json!({}))
-                }
-                None => http::json(
-                    StatusCode::NOT_FOUND,
-                    &json!({"error": format!("no function {name}")}),
-                ),
-            },
-            _ => http::json(
-                StatusCode::NOT_FOUND,
-                &json!({"error": format!("no control endpoint {} {path}", req.method)}),
-            ),
-        }
     }
 }
 
