@@ -7,12 +7,12 @@
 //! asking again at once only adds to the load, so every retry waits.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, WriteRequest};
 use aws_sdk_dynamodb::Client;
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 
 use super::port_error;
 use lifeboat::ports::{FailureKind, PortError};
@@ -58,28 +58,42 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    /// The wait before try `attempt + 1`: exponential, capped, with "equal jitter" (half
-    /// fixed, half random) so that concurrent writers throttled together spread out.
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let full = self
-            .base_delay
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(MAX_DELAY);
-        full / 2 + full.mul_f64(random_fraction() / 2.0)
+    /// The waits of one retried batch or transaction, from its first failure on.
+    pub fn retry(&self) -> Retry {
+        Retry {
+            // Exponential from the base delay, capped, with a jitter (up to the delay again)
+            // so that concurrent writers throttled together spread out; a wait before each
+            // try after the first.
+            delays: ExponentialBuilder::new()
+                .with_min_delay(self.base_delay)
+                .with_max_delay(MAX_DELAY)
+                .with_max_times(self.max_tries.saturating_sub(1) as usize)
+                .with_jitter()
+                .build(),
+            tries: 0,
+        }
     }
 }
 
-/// A number in [0, 1) from the standard library's randomly keyed hasher (no RNG crate needed
-/// for a jitter).
-pub(crate) fn random_fraction() -> f64 {
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+/// Where one retried call stands: how many tries failed, and the waits left.
+pub struct Retry {
+    delays: ExponentialBackoff,
+    tries: u32,
+}
+
+impl Retry {
+    /// After a failed try: waits before the next, or, when the tries are spent, answers how
+    /// many were made.
+    pub async fn wait(&mut self) -> Result<(), u32> {
+        self.tries += 1;
+        match self.delays.next() {
+            Some(delay) => {
+                tokio::time::sleep(delay).await;
+                Ok(())
+            }
+            None => Err(self.tries),
+        }
+    }
 }
 
 pub(crate) fn is_capacity_error<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
@@ -99,7 +113,7 @@ pub async fn get_items(
 ) -> Result<Vec<Item>, PortError> {
     let resource = || format!("dynamodb:{table}");
     let mut found = Vec::new();
-    let mut tries = 0;
+    let mut retry = backoff.retry();
     loop {
         count();
         match client
@@ -122,8 +136,7 @@ pub async fn get_items(
             }
             Err(e) => return Err(port_error("BatchGetItem", resource(), e)),
         }
-        tries += 1;
-        if tries >= backoff.max_tries {
+        if let Err(tries) = retry.wait().await {
             return Err(PortError::new(
                 "BatchGetItem",
                 resource(),
@@ -134,7 +147,6 @@ pub async fn get_items(
                 ),
             ));
         }
-        tokio::time::sleep(backoff.delay(tries)).await;
     }
 }
 
@@ -147,7 +159,7 @@ pub async fn write_items(
     backoff: &Backoff,
 ) -> Result<(), PortError> {
     let resource = || format!("dynamodb:{table}");
-    let mut tries = 0;
+    let mut retry = backoff.retry();
     loop {
         match client
             .batch_write_item()
@@ -170,8 +182,7 @@ pub async fn write_items(
             }
             Err(e) => return Err(port_error("BatchWriteItem", resource(), e)),
         }
-        tries += 1;
-        if tries >= backoff.max_tries {
+        if let Err(tries) = retry.wait().await {
             return Err(PortError::new(
                 "BatchWriteItem",
                 resource(),
@@ -179,7 +190,6 @@ pub async fn write_items(
                 format!("{} items still unprocessed after {tries} tries", batch.len()),
             ));
         }
-        tokio::time::sleep(backoff.delay(tries)).await;
     }
 }
 
@@ -277,14 +287,21 @@ mod tests {
         assert_eq!(rule.num_calls(), MAX_TRIES as usize);
     }
 
-    #[test]
-    fn backoff_grows_with_jitter_and_a_cap() {
+    #[tokio::test(start_paused = true)]
+    async fn retries_wait_longer_each_time_up_to_a_cap_then_give_up() {
         let b = Backoff::default();
-        for attempt in 1..12 {
-            let full = (b.base_delay * (1 << attempt)).min(MAX_DELAY);
-            let d = b.delay(attempt);
-            assert!(d >= full / 2 && d <= full, "{attempt}: {d:?} of {full:?}");
+        let mut retry = b.retry();
+        for failed in 1..b.max_tries {
+            let nominal = (b.base_delay * (1 << (failed - 1))).min(MAX_DELAY);
+            let started = tokio::time::Instant::now();
+            assert_eq!(retry.wait().await, Ok(()), "try {failed}");
+            let waited = started.elapsed();
+            assert!(
+                waited >= nominal && waited <= nominal * 2,
+                "{failed}: {waited:?} of {nominal:?}"
+            );
         }
+        assert_eq!(retry.wait().await, Err(b.max_tries));
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! present, capacity errors and conflicts retried after a backoff with the same token.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasher, Hasher};
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
@@ -15,7 +14,7 @@ use super::key_schema::{key_schema_counted, KeySchema};
 use super::ledger::{keys_sha256, Entry, MergeLedger};
 use super::plan::check_item_keys;
 use super::{resource, Calls, Ctx, MergeOutcome};
-use crate::dynamodb_items::{is_capacity_error, key_of, random_fraction, Backoff, Item, CONCURRENCY};
+use crate::dynamodb_items::{is_capacity_error, key_of, Backoff, Item, CONCURRENCY};
 use crate::port_error;
 use lifeboat::ports::{FailureKind, PortError};
 
@@ -40,12 +39,7 @@ pub(super) const CONDITION_FAILED: &str = "ConditionalCheckFailed";
 /// transaction, after an error that left its outcome unknown or in progress, so that
 /// DynamoDB applies it at most once.
 pub(super) fn request_token() -> String {
-    let part = || {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(random_fraction().to_bits());
-        hasher.finish()
-    };
-    format!("lb-{:016x}{:016x}", part(), part())
+    format!("lb-{}", uuid::Uuid::new_v4().simple())
 }
 
 /// Writes each item whose key the live table lacks, never overwriting one it holds (see the
@@ -170,7 +164,7 @@ impl Ctx<'_> {
         ledger: Option<(&MergeLedger, usize)>,
     ) -> Result<(usize, Vec<Value>), PortError> {
         let mut present = Vec::new();
-        let mut capacity_tries = 0;
+        let mut retry = self.tuning.retry();
         let mut token = request_token();
         let keys =
             ledger.map(|_| keys_sha256(&pending.iter().map(|i| schema.key_json(i)).collect::<Vec<_>>()));
@@ -240,19 +234,17 @@ impl Ctx<'_> {
                 return Err(port_error("TransactWriteItems", resource(table), error));
             };
             if capacity {
-                capacity_tries += 1;
-                if capacity_tries >= self.tuning.max_tries {
+                if let Err(tries) = retry.wait().await {
                     return Err(PortError::new(
                         "TransactWriteItems",
                         resource(table),
                         FailureKind::Throttled,
                         format!(
-                            "{} items still not written after {capacity_tries} throttled or conflicting tries",
+                            "{} items still not written after {tries} throttled or conflicting tries",
                             pending.len()
                         ),
                     ));
                 }
-                tokio::time::sleep(self.tuning.delay(capacity_tries)).await;
             }
         }
         Ok((0, present))
