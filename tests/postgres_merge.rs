@@ -11,7 +11,7 @@ use lifeboat::catalog::ResourceKey;
 use lifeboat::execution::selective::{ResourceExtract, SkipReason, TablePlan};
 use lifeboat::ports::memory::MemoryReports;
 use lifeboat::ports::merger::{ExtractRequest, MergeRequest, Merger};
-use lifeboat::ports::{FailureKind, ReportSink};
+use lifeboat::ports::{FailureKind, ObjectStore};
 use lifeboat::request::decision::{Records, Selection};
 use lifeboat_local::postgres::PgCluster;
 use lifeboat_postgres::{Connector, PgMerger};
@@ -82,7 +82,7 @@ async fn fixture(loss: &str) -> Fixture {
     let store = Arc::new(MemoryReports::default());
     let merger = PgMerger::new(
         Connector::local(&cluster.url()).unwrap(),
-        store.clone() as Arc<dyn ReportSink>,
+        store.clone() as Arc<dyn ObjectStore>,
     );
     Fixture {
         cluster,
@@ -237,7 +237,7 @@ async fn missing_contacts_come_back_with_their_dependants_and_nothing_later_is_o
     );
     for b in &contacts.batches {
         assert!(
-            ReportSink::get(f.store.as_ref(), &b.key)
+            ObjectStore::get(f.store.as_ref(), &b.key)
                 .await
                 .unwrap()
                 .starts_with(&[0x1f, 0x8b]),
@@ -486,7 +486,7 @@ async fn a_retry_after_a_crash_between_batches_merges_every_row_exactly_once() {
 
     // A batch whose stored file changed since the extract is refused, nothing written.
     let tampered = &contacts.batches[2];
-    let other = ReportSink::get(f.store.as_ref(), &contacts.batches[3].key)
+    let other = ObjectStore::get(f.store.as_ref(), &contacts.batches[3].key)
         .await
         .unwrap();
     f.store

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc, Weekday};
 use lifeboat::catalog::ResourceKey;
 use lifeboat::inventory::TAG_INSTANCE;
-use lifeboat::ports::restore::RequestStore;
+use lifeboat::ports::RequestStore;
 use lifeboat::ports::{Catalog, FailureKind};
 use lifeboat::schedule::Slot;
 use lifeboat_aws::{CatalogTable, RequestsTable};

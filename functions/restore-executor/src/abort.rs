@@ -6,8 +6,8 @@
 use chrono::{DateTime, Utc};
 use lifeboat::execution::error::{StepError, VERIFY_TIMEOUT};
 use lifeboat::execution::run::{Outcome, Phase, ResourceRun, Run, Step};
-use lifeboat::ports::restore::StoredRequest;
 use lifeboat::ports::restorer::Progress;
+use lifeboat::ports::StoredRequest;
 use lifeboat::request::decision::Mode;
 use lifeboat::request::lifecycle::Status;
 use serde_json::{json, Value};

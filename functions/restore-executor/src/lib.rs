@@ -29,9 +29,9 @@ use lifeboat::catalog::{ResourceKey, ResourceKind};
 use lifeboat::execution::error::{StepError, NOT_APPROVED, PERMANENT, RETRYABLE, UNSUPPORTED};
 use lifeboat::execution::run::{ResourceRun, Run, Step};
 use lifeboat::ports::merger::Merger;
-use lifeboat::ports::restore::{RequestStore, ResourceLocks, StoredRequest};
 use lifeboat::ports::restorer::{Restorer, Target};
-use lifeboat::ports::{BackupService, Catalog, FailureKind, ReportSink};
+use lifeboat::ports::{BackupService, Catalog, FailureKind, ObjectStore};
+use lifeboat::ports::{RequestStore, ResourceLocks, StoredRequest};
 use lifeboat::request::roles::Roles;
 use serde_json::Value;
 
@@ -51,7 +51,7 @@ pub struct Executor {
     /// For the services' point-in-time windows.
     pub services: Vec<Arc<dyn BackupService>>,
     pub restorers: Vec<Arc<dyn Restorer>>,
-    pub reports: Arc<dyn ReportSink>,
+    pub reports: Arc<dyn ObjectStore>,
     /// Selective restores' engines, one per service.
     pub mergers: Vec<Arc<dyn Merger>>,
     /// Rows (or items) per extract batch.

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use lambda_runtime::{Diagnostic, Error};
-use lifeboat::ports::ReportSink;
+use lifeboat::ports::ObjectStore;
 use lifeboat_aws::dynamodb_merger::DynamoMerger;
 use lifeboat_aws::dynamodb_restore::DynamoRestorer;
 use lifeboat_aws::rds_restore::RdsRestorer;
@@ -36,7 +36,7 @@ fn build(settings: &ExecutorSettings) -> Executor {
         .force_path_style(settings.common.s3_force_path_style)
         .build();
     let requests = Arc::new(RequestsTable::new(dynamodb.clone(), &settings.requests_table));
-    let reports: Arc<dyn ReportSink> = Arc::new(ReportsBucket::new(
+    let reports: Arc<dyn ObjectStore> = Arc::new(ReportsBucket::new(
         aws_sdk_s3::Client::from_conf(s3),
         settings.reports_bucket.clone(),
     ));

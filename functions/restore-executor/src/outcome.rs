@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use lifeboat::execution::error::{StepError, PERMANENT};
 use lifeboat::execution::run::{report_keys, Run, Step};
-use lifeboat::ports::restore::StoredRequest;
+use lifeboat::ports::StoredRequest;
 use lifeboat::request::holds;
 use lifeboat::request::lifecycle::{check_transition, AuditEntry, Status};
 use serde_json::{json, Value};

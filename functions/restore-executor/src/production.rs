@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use lifeboat::execution::error::{StepError, CONFIRMATION_REFUSED, PERMANENT};
 use lifeboat::execution::run::{Phase, Run, Step};
-use lifeboat::ports::restore::StoredRequest;
+use lifeboat::ports::StoredRequest;
 use lifeboat::request::decision::Mode;
 use lifeboat::request::lifecycle::RestoreRequest;
 use lifeboat::request::principal::{is_person, same_person};

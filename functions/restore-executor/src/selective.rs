@@ -13,7 +13,7 @@ use lifeboat::execution::selective::{
     manifest_key, BatchResult, MergedBatch, ResourceExtract, SelectiveRun, MAX_BATCHES,
 };
 use lifeboat::ports::merger::{ExtractRequest, MergeRequest, VerifyRequest};
-use lifeboat::ports::restore::StoredRequest;
+use lifeboat::ports::StoredRequest;
 use lifeboat::request::decision::{Mode, Selection};
 use serde_json::{json, Value};
 

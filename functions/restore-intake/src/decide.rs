@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use lifeboat::catalog::{PointState, ResourceKey};
-use lifeboat::ports::restore::StoredRequest;
+use lifeboat::ports::StoredRequest;
 use lifeboat::request::decision::{parse_decision, ChosenPoint, Decision, DecisionInput, Verdict};
 use lifeboat::request::lifecycle::{check_transition, AuditEntry, Caller, Status};
 use lifeboat::request::options::Source;

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use lifeboat::inventory::managed;
-use lifeboat::ports::restore::StoredRequest;
 use lifeboat::ports::FailureKind;
+use lifeboat::ports::StoredRequest;
 use lifeboat::request::filing::parse_filing;
 use lifeboat::request::lifecycle::{Caller, RestoreRequest};
 use lifeboat::request::options::{recovery_options, InstanceResource};

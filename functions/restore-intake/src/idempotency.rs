@@ -10,7 +10,7 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use lifeboat::ports::restore::Remembered;
+use lifeboat::ports::Remembered;
 use lifeboat::request::lifecycle::Caller;
 use lifeboat::request::problem::Invalid;
 use uuid::Uuid;

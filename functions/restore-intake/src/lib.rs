@@ -1,5 +1,6 @@
-//! The restore-request API (DESIGN.md, "The restore-request API"): support files requests,
-//! engineering decides them, approval starts the restore state machine once.
+//! The restore-request API (the README's "The restore-request API", and `openapi.yaml` beside
+//! this crate): support files requests, engineering decides them, approval starts the restore
+//! state machine once.
 //!
 //! [`Intake::handle`] takes an [`ApiRequest`] and answers an [`ApiResponse`]; `main.rs`
 //! converts API Gateway's events into the first and the second into its answers. Each
@@ -18,8 +19,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use lifeboat::policy::PolicyBook;
-use lifeboat::ports::restore::{IdempotencyStore, RequestStore, RestoreWorkflow, StoredRequest};
 use lifeboat::ports::{BackupService, Catalog};
+use lifeboat::ports::{IdempotencyStore, RequestStore, RestoreWorkflow, StoredRequest};
 use lifeboat::request::lifecycle::{Action, Caller};
 
 pub use api::{ApiError, ApiRequest, ApiResponse};

@@ -7,10 +7,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
 use lifeboat::inventory::{PitrStatus, TAG_INSTANCE};
 use lifeboat::policy::{PolicyBook, Tier};
-use lifeboat::ports::memory::restore::{MemoryIdempotency, MemoryRequests, MemoryWorkflow};
 use lifeboat::ports::memory::{MemoryCatalog, MemoryService};
-use lifeboat::ports::restore::{RequestStore, RestoreWorkflow};
+use lifeboat::ports::memory::{MemoryIdempotency, MemoryRequests, MemoryWorkflow};
 use lifeboat::ports::{Catalog, PortError};
+use lifeboat::ports::{RequestStore, RestoreWorkflow};
 use lifeboat::request::lifecycle::AuditEntry;
 use lifeboat::request::options::RestorableWindow;
 use lifeboat::request::roles::Roles;
@@ -377,11 +377,11 @@ struct CompetingApproval {
 
 #[async_trait::async_trait]
 impl RequestStore for CompetingApproval {
-    async fn create(&self, request: &lifeboat::ports::restore::StoredRequest) -> Result<(), PortError> {
+    async fn create(&self, request: &lifeboat::ports::StoredRequest) -> Result<(), PortError> {
         self.inner.create(request).await
     }
 
-    async fn get(&self, id: &str) -> Result<Option<lifeboat::ports::restore::StoredRequest>, PortError> {
+    async fn get(&self, id: &str) -> Result<Option<lifeboat::ports::StoredRequest>, PortError> {
         self.inner.get(id).await
     }
 
@@ -395,7 +395,7 @@ impl RequestStore for CompetingApproval {
 
     async fn replace(
         &self,
-        request: &lifeboat::ports::restore::StoredRequest,
+        request: &lifeboat::ports::StoredRequest,
         expected_version: u64,
     ) -> Result<(), PortError> {
         if !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {

@@ -20,7 +20,7 @@ use lifeboat::catalog::{RecoveryPoint, ResourceKind};
 use lifeboat::event::{detail_flag, parse_tick, ClockGuard, Tick};
 use lifeboat::inventory::{unmanaged_with_points, Unmanaged};
 use lifeboat::policy::PolicyBook;
-use lifeboat::ports::{BackupService, Catalog, FailureKind, ReportSink};
+use lifeboat::ports::{BackupService, Catalog, FailureKind, ObjectStore};
 use lifeboat::retention::{plan, RetentionDecision, Verdict};
 use lifeboat_function::failure::{FailureType, FunctionError};
 use serde::Serialize;
@@ -40,7 +40,7 @@ pub const VANISHED_METRIC: &str = "VanishedPoints";
 pub struct Pruner {
     pub catalog: Arc<dyn Catalog>,
     pub services: Vec<Arc<dyn BackupService>>,
-    pub reports: Arc<dyn ReportSink>,
+    pub reports: Arc<dyn ObjectStore>,
     pub policies: PolicyBook,
     pub simulation: bool,
     pub max_deletions_per_run: usize,

@@ -19,7 +19,7 @@ use lifeboat::catalog::ResourceKey;
 use lifeboat::execution::selective::ResourceExtract;
 use lifeboat::ports::memory::MemoryReports;
 use lifeboat::ports::merger::{ExtractRequest, MergeRequest, Merger};
-use lifeboat::ports::{FailureKind, PortError, ReportSink};
+use lifeboat::ports::{FailureKind, ObjectStore, PortError};
 use lifeboat::request::decision::{Records, Selection};
 use lifeboat_aws::dynamodb_merger::DynamoMerger;
 use lifeboat_postgres::{Connector, PgMerger};
@@ -114,7 +114,7 @@ pub async fn postgres_run(rows: u64) -> Result<String, StackError> {
 
 /// The child process: extract `stage` against `prod`, then merge, printing its figures.
 pub async fn merge_worker(url: &str, store: &Path) -> Result<String, StackError> {
-    let store: Arc<dyn ReportSink> = Arc::new(FileStore(store.to_path_buf()));
+    let store: Arc<dyn ObjectStore> = Arc::new(FileStore(store.to_path_buf()));
     let merger = PgMerger::new(Connector::local(url).map_err(|e| setup("url", e))?, store);
     let resource = ResourceKey::rds("prod");
     let selections = [Selection {
@@ -192,7 +192,7 @@ fn reset_peak() {
 struct FileStore(PathBuf);
 
 #[async_trait]
-impl ReportSink for FileStore {
+impl ObjectStore for FileStore {
     async fn put(&self, key: &str, body: Vec<u8>, _content_type: &str) -> Result<(), PortError> {
         let path = self.0.join(key);
         let fail = |e: std::io::Error| PortError::new("put", key, FailureKind::Unavailable, e.to_string());

@@ -26,18 +26,18 @@ use lifeboat::execution::selective::{
 };
 use lifeboat::ports::merger::MergeCheck;
 use lifeboat::ports::merger::{ExtractRequest, MergeRequest, Merger, VerifyRequest};
-use lifeboat::ports::{FailureKind, PortError, ReportSink};
+use lifeboat::ports::{FailureKind, ObjectStore, PortError};
 use lifeboat::request::decision::Records;
 
 pub struct DynamoMerger {
     client: Client,
-    store: Arc<dyn ReportSink>,
+    store: Arc<dyn ObjectStore>,
     /// Lifeboat's requests table, which holds the merge ledger's entries.
     ledger_table: String,
 }
 
 impl DynamoMerger {
-    pub fn new(client: Client, store: Arc<dyn ReportSink>, ledger_table: impl Into<String>) -> Self {
+    pub fn new(client: Client, store: Arc<dyn ObjectStore>, ledger_table: impl Into<String>) -> Self {
         DynamoMerger {
             client,
             store,

@@ -5,7 +5,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 
 use super::port_error;
-use lifeboat::ports::{PortError, ReportSink};
+use lifeboat::ports::{ObjectStore, PortError};
 
 pub struct ReportsBucket {
     client: Client,
@@ -22,7 +22,7 @@ impl ReportsBucket {
 }
 
 #[async_trait]
-impl ReportSink for ReportsBucket {
+impl ObjectStore for ReportsBucket {
     async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), PortError> {
         self.client
             .put_object()

@@ -17,8 +17,8 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::port_error;
-use lifeboat::ports::restore::{IdempotencyStore, Remembered, RequestStore, ResourceLocks, StoredRequest};
 use lifeboat::ports::{FailureKind, PortError};
+use lifeboat::ports::{IdempotencyStore, Remembered, RequestStore, ResourceLocks, StoredRequest};
 use lifeboat::request::lifecycle::{RestoreRequest, Status};
 
 type Item = HashMap<String, AttributeValue>;

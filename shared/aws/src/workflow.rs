@@ -5,7 +5,7 @@ use aws_sdk_sfn::Client;
 use serde_json::Value;
 
 use super::port_error;
-use lifeboat::ports::restore::RestoreWorkflow;
+use lifeboat::ports::RestoreWorkflow;
 use lifeboat::ports::{FailureKind, PortError};
 
 pub struct StepFunctions {

@@ -3,10 +3,16 @@
 //! The AWS adapters of `lifeboat-aws` implement them for a deployment (and the local stack);
 //! [`memory`] implements them in memory for domain tests. Nothing here names an AWS type.
 
+pub mod locks;
 pub mod memory;
 pub mod merger;
-pub mod restore;
+pub mod requests;
 pub mod restorer;
+pub mod workflow;
+
+pub use locks::ResourceLocks;
+pub use requests::{IdempotencyStore, Remembered, RequestStore, StoredRequest};
+pub use workflow::RestoreWorkflow;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -223,10 +229,10 @@ pub trait Catalog: Send + Sync {
     async fn remove_hold(&self, resource: &ResourceKey, slot: Slot, holder: &str) -> Result<(), PortError>;
 }
 
-/// Where reports go (the reports bucket), and the extracts of selective restores beside
-/// them.
+/// The reports bucket, as a store of objects by key: reports written there, and the
+/// extracts of selective restores written and read back.
 #[async_trait]
-pub trait ReportSink: Send + Sync {
+pub trait ObjectStore: Send + Sync {
     async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), PortError>;
     /// What was put at `key` (an extract batch, read back by the merge).
     async fn get(&self, key: &str) -> Result<Vec<u8>, PortError>;

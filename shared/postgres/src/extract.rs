@@ -16,14 +16,14 @@ use super::PgError;
 use lifeboat::catalog::ResourceKey;
 use lifeboat::execution::packing::{pack, sha256};
 use lifeboat::execution::selective::{batch_key, BatchFile, TableExtract, TablePlan};
-use lifeboat::ports::ReportSink;
+use lifeboat::ports::ObjectStore;
 
 /// Where and how big the batches are.
 pub struct ExtractJob<'a> {
     pub request_id: &'a str,
     pub resource: &'a ResourceKey,
     pub batch_rows: u64,
-    pub store: &'a dyn ReportSink,
+    pub store: &'a dyn ObjectStore,
 }
 
 /// The columns a batch carries, checked to be insertable in production.

@@ -16,15 +16,15 @@ use lifeboat::execution::selective::{BatchResult, MergedBatch, ResourceExtract};
 use lifeboat::ports::merger::MergeCheck;
 use lifeboat::ports::merger::{ExtractRequest, MergeRequest, Merger, VerifyRequest};
 use lifeboat::ports::restorer::Progress;
-use lifeboat::ports::{PortError, ReportSink};
+use lifeboat::ports::{ObjectStore, PortError};
 
 pub struct PgMerger {
     connector: Connector,
-    store: Arc<dyn ReportSink>,
+    store: Arc<dyn ObjectStore>,
 }
 
 impl PgMerger {
-    pub fn new(connector: Connector, store: Arc<dyn ReportSink>) -> Self {
+    pub fn new(connector: Connector, store: Arc<dyn ObjectStore>) -> Self {
         PgMerger { connector, store }
     }
 

@@ -4,9 +4,15 @@
 //! RDS snapshot but not per DynamoDB backup, conditional catalog writes) and can be told to
 //! fail a given operation on a given resource.
 
+pub mod locks;
 pub mod merger;
-pub mod restore;
+pub mod requests;
 pub mod restorer;
+pub mod workflow;
+
+pub use locks::MemoryLocks;
+pub use requests::{MemoryIdempotency, MemoryRequests};
+pub use workflow::MemoryWorkflow;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
@@ -15,7 +21,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    BackupService, Catalog, Claim, Deletion, FailureKind, NewPoint, PortError, Quota, ReportSink,
+    BackupService, Catalog, Claim, Deletion, FailureKind, NewPoint, ObjectStore, PortError, Quota,
     ServicePoint, StateChange,
 };
 use crate::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
@@ -430,7 +436,7 @@ impl MemoryReports {
 }
 
 #[async_trait]
-impl ReportSink for MemoryReports {
+impl ObjectStore for MemoryReports {
     async fn put(&self, key: &str, body: Vec<u8>, _content_type: &str) -> Result<(), PortError> {
         self.reports
             .lock()

@@ -1,16 +1,12 @@
-//! In-memory restore-side ports: requests, idempotency records, and a workflow that records
-//! what it was asked to start and resume.
+//! In-memory restore requests and idempotency records.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use serde_json::Value;
 
-use crate::ports::restore::{
-    IdempotencyStore, Remembered, RequestStore, ResourceLocks, RestoreWorkflow, StoredRequest,
-};
 use crate::ports::{FailureKind, PortError};
+use crate::ports::{IdempotencyStore, Remembered, RequestStore, StoredRequest};
 use crate::request::lifecycle::{RestoreRequest, Status};
 
 #[derive(Debug, Default)]
@@ -97,72 +93,5 @@ impl IdempotencyStore for MemoryIdempotency {
             .entry(scope.to_string())
             .or_insert_with(|| answer.clone())
             .clone())
-    }
-}
-
-/// Records executions by name (starting one twice starts nothing new) and confirmations.
-#[derive(Debug, Default)]
-pub struct MemoryWorkflow {
-    pub executions: Mutex<BTreeMap<String, Value>>,
-    pub confirmed: Mutex<Vec<(String, Value)>>,
-}
-
-#[async_trait]
-impl RestoreWorkflow for MemoryWorkflow {
-    async fn start(&self, name: &str, input: &Value) -> Result<String, PortError> {
-        self.executions
-            .lock()
-            .expect("lock")
-            .entry(name.to_string())
-            .or_insert_with(|| input.clone());
-        Ok(format!("execution:{name}"))
-    }
-
-    async fn confirm(&self, token: &str, output: &Value) -> Result<(), PortError> {
-        self.confirmed
-            .lock()
-            .expect("lock")
-            .push((token.to_string(), output.clone()));
-        Ok(())
-    }
-}
-
-/// Resource locks in memory.
-#[derive(Debug, Default)]
-pub struct MemoryLocks {
-    held: Mutex<BTreeMap<String, String>>,
-}
-
-impl MemoryLocks {
-    /// Who holds the lock on `resource`.
-    pub fn holder(&self, resource: &str) -> Option<String> {
-        self.held.lock().expect("locks lock").get(resource).cloned()
-    }
-}
-
-#[async_trait]
-impl ResourceLocks for MemoryLocks {
-    async fn acquire(&self, resource: &str, holder: &str) -> Result<(), PortError> {
-        let mut held = self.held.lock().expect("locks lock");
-        match held.get(resource) {
-            Some(current) if current != holder => Err(PortError::new(
-                "acquire",
-                resource,
-                FailureKind::Conflict,
-                format!("held by {current}"),
-            )),
-            _ => {
-                held.insert(resource.to_string(), holder.to_string());
-                Ok(())
-            }
-        }
-    }
-
-    async fn release(&self, resource: &str, holder: &str) -> Result<(), PortError> {
-        let mut held = self.held.lock().expect("locks lock");
-        if held.get(resource).is_some_and(|h| h == holder) {
-            held.remove(resource);
-        }
-        Ok(())
     }
 }

@@ -1,9 +1,8 @@
-//! Ports of the restore side: the request store, idempotency records, and the restore
-//! workflow (the state machine an approval starts and a confirmation resumes).
+//! Where restore requests are kept: the request store (with its optimistic lock) and the
+//! intake's idempotency records.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
 use super::PortError;
 use crate::request::lifecycle::{RestoreRequest, Status};
@@ -53,27 +52,4 @@ pub trait IdempotencyStore: Send + Sync {
 
     /// Remembers the answer unless one is remembered already; returns the one that stays.
     async fn remember(&self, scope: &str, answer: &Remembered) -> Result<Remembered, PortError>;
-}
-
-/// One restore at a time per production resource: two approved requests for the same
-/// instance must not both swap it.
-#[async_trait]
-pub trait ResourceLocks: Send + Sync {
-    /// Takes the lock on `resource` for `holder` (a request id); taking it again as the same
-    /// holder succeeds. A `Conflict` error naming the holder when another has it.
-    async fn acquire(&self, resource: &str, holder: &str) -> Result<(), PortError>;
-
-    /// Releases `holder`'s lock on `resource`; nothing when `holder` does not hold it.
-    async fn release(&self, resource: &str, holder: &str) -> Result<(), PortError>;
-}
-
-/// The restore state machine.
-#[async_trait]
-pub trait RestoreWorkflow: Send + Sync {
-    /// Starts the execution `name` with `input`. Starting it again, however often, starts
-    /// nothing new: the answer is the existing execution's id.
-    async fn start(&self, name: &str, input: &Value) -> Result<String, PortError>;
-
-    /// Resumes the execution waiting on `token`.
-    async fn confirm(&self, token: &str, output: &Value) -> Result<(), PortError>;
 }

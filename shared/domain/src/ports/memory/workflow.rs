@@ -1,0 +1,36 @@
+//! An in-memory restore workflow that records what it was asked to start and resume.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::ports::{PortError, RestoreWorkflow};
+
+/// Records executions by name (starting one twice starts nothing new) and confirmations.
+#[derive(Debug, Default)]
+pub struct MemoryWorkflow {
+    pub executions: Mutex<BTreeMap<String, Value>>,
+    pub confirmed: Mutex<Vec<(String, Value)>>,
+}
+
+#[async_trait]
+impl RestoreWorkflow for MemoryWorkflow {
+    async fn start(&self, name: &str, input: &Value) -> Result<String, PortError> {
+        self.executions
+            .lock()
+            .expect("lock")
+            .entry(name.to_string())
+            .or_insert_with(|| input.clone());
+        Ok(format!("execution:{name}"))
+    }
+
+    async fn confirm(&self, token: &str, output: &Value) -> Result<(), PortError> {
+        self.confirmed
+            .lock()
+            .expect("lock")
+            .push((token.to_string(), output.clone()));
+        Ok(())
+    }
+}
