@@ -1,0 +1,335 @@
+//! What moto cannot show: RDS status changes that take time (pending renames, settings being
+//! applied, backups right after a swap), answered by mocked clients.
+
+use aws_sdk_rds::operation::add_tags_to_resource::AddTagsToResourceOutput;
+use aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput;
+use aws_sdk_rds::operation::modify_db_instance::ModifyDbInstanceOutput;
+use aws_sdk_rds::operation::remove_tags_from_resource::RemoveTagsFromResourceOutput;
+use aws_sdk_rds::types::{DbInstance, PendingModifiedValues, Tag};
+use aws_sdk_rds::Client;
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+
+use super::*;
+
+const REQUEST: &str = "rr-1b4e28ba";
+
+fn db(id: &str, status: &str, tags: &[(&str, &str)]) -> DbInstance {
+    let mut b = DbInstance::builder()
+        .db_instance_identifier(id)
+        .db_instance_arn(format!("arn:aws:rds:us-east-1:123456789012:db:{id}"))
+        .db_instance_status(status)
+        .backup_retention_period(3)
+        .deletion_protection(true);
+    for (k, v) in tags {
+        b = b.tag_list(Tag::builder().key(*k).value(*v).build());
+    }
+    b.build()
+}
+
+/// DescribeDBInstances of `id` answers `instance` (none: not found, as an empty list).
+fn describe(id: &'static str, instance: Option<DbInstance>) -> Rule {
+    mock!(Client::describe_db_instances)
+        .match_requests(move |r| r.db_instance_identifier() == Some(id))
+        .then_output(move || {
+            DescribeDbInstancesOutput::builder()
+                .set_db_instances(instance.clone().map(|i| vec![i]))
+                .build()
+        })
+}
+
+fn modify() -> Rule {
+    mock!(Client::modify_db_instance).then_output(|| ModifyDbInstanceOutput::builder().build())
+}
+
+fn target() -> (ResourceKey, Target<'static>) {
+    let production: &'static ResourceKey = Box::leak(Box::new(ResourceKey::rds("db")));
+    (
+        production.clone(),
+        Target {
+            request_id: REQUEST,
+            production,
+            staging: "lbs-1b4e28ba-db",
+            fallback: "lbf-1b4e28ba-db",
+        },
+    )
+}
+
+fn staging_marks() -> [(&'static str, &'static str); 2] {
+    [(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "staging")]
+}
+
+#[tokio::test]
+async fn the_swap_waits_while_a_rename_of_production_is_pending() {
+    let (_, t) = target();
+    let pending = PendingModifiedValues::builder()
+        .db_instance_identifier("lbf-1b4e28ba-db")
+        .build();
+    let prod = DbInstance::builder()
+        .db_instance_identifier("db")
+        .db_instance_status("available")
+        .pending_modified_values(pending)
+        .build();
+    let rules = [
+        describe("db", Some(prod)),
+        describe("lbf-1b4e28ba-db", None),
+        describe(
+            "lbs-1b4e28ba-db",
+            Some(db("lbs-1b4e28ba-db", "available", &staging_marks())),
+        ),
+        modify(),
+    ];
+    let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+    let progress = RdsRestorer::new(client).swap(&t, "snap").await.unwrap();
+    assert!(
+        matches!(progress, Progress::Pending(ref why) if why.contains("rds:db")),
+        "{progress:?}"
+    );
+    assert_eq!(
+        rules[3].num_calls(),
+        0,
+        "nothing renamed while a rename is pending"
+    );
+}
+
+#[tokio::test]
+async fn the_undo_waits_while_staging_is_being_renamed() {
+    let (_, t) = target();
+    let rules = [
+        describe("db", None),
+        describe("lbf-1b4e28ba-db", Some(db("lbf-1b4e28ba-db", "available", &[]))),
+        describe(
+            "lbs-1b4e28ba-db",
+            Some(db("lbs-1b4e28ba-db", "renaming", &staging_marks())),
+        ),
+        modify(),
+        describe("lbr-1b4e28ba-db", None),
+    ];
+    let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+    let progress = RdsRestorer::new(client).undo_swap(&t, "snap").await.unwrap();
+    assert!(
+        matches!(progress, Progress::Pending(ref why) if why.contains("renaming")),
+        "{progress:?}"
+    );
+    assert_eq!(
+        rules[3].num_calls(),
+        0,
+        "the fallback is not renamed onto a name in use"
+    );
+}
+
+#[tokio::test]
+async fn settings_being_applied_are_waited_for_before_the_swap_is_done() {
+    let (_, t) = target();
+    let restored = |retention: i32| {
+        let mut d = db(
+            "db",
+            "available",
+            &[(TAG_RESTORE_REQUEST, REQUEST), ("team", "crm")],
+        );
+        d.backup_retention_period = Some(retention);
+        d
+    };
+    let fallback = db(
+        "lbf-1b4e28ba-db",
+        "available",
+        &[
+            (TAG_RESTORE_REQUEST, REQUEST),
+            (TAG_RESTORE_ROLE, "fallback"),
+            ("team", "crm"),
+        ],
+    );
+    let tags = [
+        mock!(Client::add_tags_to_resource).then_output(|| AddTagsToResourceOutput::builder().build()),
+        mock!(Client::remove_tags_from_resource)
+            .then_output(|| RemoveTagsFromResourceOutput::builder().build()),
+    ];
+    // Production's backup retention is still 1: the settings are applied, and not done yet.
+    let rules = [
+        describe("db", Some(restored(1))),
+        describe("lbf-1b4e28ba-db", Some(fallback.clone())),
+        describe("lbs-1b4e28ba-db", None),
+        modify(),
+        tags[0].clone(),
+        tags[1].clone(),
+    ];
+    let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+    let progress = RdsRestorer::new(client).swap(&t, "snap").await.unwrap();
+    assert!(matches!(progress, Progress::Pending(_)), "{progress:?}");
+    assert_eq!(rules[3].num_calls(), 1);
+
+    // Applied: nothing left to change, so the swap is done.
+    let rules = [
+        describe("db", Some(restored(3))),
+        describe("lbf-1b4e28ba-db", Some(fallback)),
+        describe("lbs-1b4e28ba-db", None),
+        modify(),
+    ];
+    let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+    let progress = RdsRestorer::new(client).swap(&t, "snap").await.unwrap();
+    assert_eq!(progress, Progress::Done);
+    assert_eq!(rules[3].num_calls(), 0);
+}
+
+/// RDS refuses to set `aws:` tags; CloudFormation's instances carry some.
+#[tokio::test]
+async fn aws_tags_of_the_old_production_are_neither_carried_over_nor_compared() {
+    let (_, t) = target();
+    let restored = db(
+        "db",
+        "available",
+        &[(TAG_RESTORE_REQUEST, REQUEST), ("team", "crm")],
+    );
+    let fallback = db(
+        "lbf-1b4e28ba-db",
+        "available",
+        &[
+            (TAG_RESTORE_REQUEST, REQUEST),
+            (TAG_RESTORE_ROLE, "fallback"),
+            ("team", "crm"),
+            ("aws:cloudformation:stack-name", "customers"),
+        ],
+    );
+    let rules = [
+        describe("db", Some(restored)),
+        describe("lbf-1b4e28ba-db", Some(fallback)),
+        describe("lbs-1b4e28ba-db", None),
+        modify(),
+        mock!(Client::add_tags_to_resource).then_output(|| AddTagsToResourceOutput::builder().build()),
+    ];
+    let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+    let restorer = RdsRestorer::new(client);
+    assert_eq!(restorer.swap(&t, "snap").await.unwrap(), Progress::Done);
+    assert_eq!(rules[4].num_calls(), 0, "no aws: tag is asked for");
+    let verification = restorer.verify(&t).await.unwrap();
+    assert!(
+        matches!(verification, Verification::Passed(_)),
+        "{verification:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_restored_instance_keeps_a_window_longer_than_the_fallbacks() {
+    let (_, t) = target();
+    let mut restored = db("db", "available", &[(TAG_RESTORE_REQUEST, REQUEST)]);
+    restored.backup_retention_period = Some(14);
+    let fallback = db(
+        "lbf-1b4e28ba-db",
+        "available",
+        &[(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "fallback")],
+    );
+    let rules = [
+        describe("db", Some(restored)),
+        describe("lbf-1b4e28ba-db", Some(fallback)),
+        describe("lbs-1b4e28ba-db", None),
+        modify(),
+    ];
+    let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+    let restorer = RdsRestorer::new(client);
+    assert_eq!(restorer.swap(&t, "snap").await.unwrap(), Progress::Done);
+    assert_eq!(rules[3].num_calls(), 0, "14 days are not cut to the fallback's 3");
+    let verification = restorer.verify(&t).await.unwrap();
+    assert!(
+        matches!(verification, Verification::Passed(_)),
+        "{verification:?}"
+    );
+}
+
+/// Once the restored instance has carried production's name it holds what production
+/// took since: the undo moves it aside under `lbr-` and marks it, and never deletes it.
+#[tokio::test]
+async fn the_undo_keeps_the_restored_instance_aside_and_deletes_nothing() {
+    let (_, t) = target();
+    let restored = db("db", "available", &[(TAG_RESTORE_REQUEST, REQUEST)]);
+    let fallback = db(
+        "lbf-1b4e28ba-db",
+        "available",
+        &[(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "fallback")],
+    );
+    let renamed_to = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = renamed_to.clone();
+    let rename = mock!(Client::modify_db_instance)
+        .match_requests(move |r| {
+            seen.lock()
+                .unwrap()
+                .push(r.new_db_instance_identifier().unwrap_or_default().to_string());
+            true
+        })
+        .then_output(|| ModifyDbInstanceOutput::builder().build());
+    let tag = mock!(Client::add_tags_to_resource)
+        .match_requests(|r| r.tags().iter().any(|t| t.value() == Some(SERVED_PRODUCTION)))
+        .then_output(|| AddTagsToResourceOutput::builder().build());
+    let delete = mock!(Client::delete_db_instance).then_output(|| {
+        aws_sdk_rds::operation::delete_db_instance::DeleteDbInstanceOutput::builder().build()
+    });
+    let rules = [
+        describe("db", Some(restored)),
+        describe("lbf-1b4e28ba-db", Some(fallback)),
+        describe("lbs-1b4e28ba-db", None),
+        describe("lbr-1b4e28ba-db", None),
+        rename,
+        tag,
+        delete,
+    ];
+    let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+    let progress = RdsRestorer::new(client).undo_swap(&t, "snap").await.unwrap();
+    assert!(
+        matches!(progress, Progress::Pending(ref why) if why.contains("kept")),
+        "{progress:?}"
+    );
+    assert_eq!(*renamed_to.lock().unwrap(), ["lbr-1b4e28ba-db"]);
+    assert_eq!(
+        rules[5].num_calls(),
+        1,
+        "marked as having served production first"
+    );
+    assert_eq!(rules[6].num_calls(), 0, "nothing deleted");
+}
+
+#[tokio::test]
+async fn verify_waits_for_states_that_settle_and_fails_only_on_a_real_difference() {
+    let (_, t) = target();
+    let restored = |status: &str| db("db", status, &[(TAG_RESTORE_REQUEST, REQUEST)]);
+    let fallback = || {
+        db(
+            "lbf-1b4e28ba-db",
+            "available",
+            &[(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "fallback")],
+        )
+    };
+    let pending = {
+        let mut d = restored("available");
+        d.pending_modified_values = Some(
+            PendingModifiedValues::builder()
+                .backup_retention_period(3)
+                .build(),
+        );
+        d
+    };
+    let public = {
+        let mut d = restored("available");
+        d.publicly_accessible = Some(true);
+        d
+    };
+    for (production, expect) in [
+        (restored("backing-up"), "settling"),
+        (restored("modifying"), "settling"),
+        (pending, "settling"),
+        (restored("storage-full"), "failed"),
+        (public, "failed"),
+        (restored("available"), "passed"),
+    ] {
+        let rules = [
+            describe("db", Some(production)),
+            describe("lbf-1b4e28ba-db", Some(fallback())),
+        ];
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+        let v = RdsRestorer::new(client).verify(&t).await.unwrap();
+        let got = match &v {
+            Verification::Settling(_) => "settling",
+            Verification::Failed(_) => "failed",
+            Verification::Passed(_) => "passed",
+            _ => "other",
+        };
+        assert_eq!(got, expect, "{v:?}");
+    }
+}
