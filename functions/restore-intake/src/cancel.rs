@@ -5,21 +5,15 @@
 //! refused; a cancel that wins that race makes the executor's lock fail, and the execution
 //! ends without touching anything.
 
-use chrono::{DateTime, Utc};
 use lifeboat::request::decision::parse_optional_reason;
-use lifeboat::request::lifecycle::{check_transition, AuditEntry, Caller, Status};
+use lifeboat::request::lifecycle::{check_transition, AuditEntry, Status};
 
 use crate::api::{ApiError, ApiResponse};
-use crate::Intake;
+use crate::{Change, Intake};
 use lifeboat::request::holds;
 
-pub async fn cancel(
-    intake: &Intake,
-    caller: &Caller,
-    id: &str,
-    body: &[u8],
-    now: DateTime<Utc>,
-) -> Result<ApiResponse, ApiError> {
+pub async fn cancel(intake: &Intake, change: Change<'_>) -> Result<ApiResponse, ApiError> {
+    let (caller, id, body, now) = (change.caller, change.id, change.body, change.now);
     let reason = parse_optional_reason(body)?;
     let stored = intake.load(id).await?;
     check_transition(&stored.request, Status::Cancelled)?;

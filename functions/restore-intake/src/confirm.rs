@@ -8,15 +8,10 @@ use lifeboat::request::lifecycle::{AuditEntry, Caller};
 use serde_json::json;
 
 use crate::api::{ApiError, ApiResponse};
-use crate::Intake;
+use crate::{Change, Intake};
 
-pub async fn confirm(
-    intake: &Intake,
-    caller: &Caller,
-    id: &str,
-    body: &[u8],
-    now: DateTime<Utc>,
-) -> Result<ApiResponse, ApiError> {
+pub async fn confirm(intake: &Intake, change: Change<'_>) -> Result<ApiResponse, ApiError> {
+    let (caller, id, body, now) = (change.caller, change.id, change.body, change.now);
     let reason = parse_optional_reason(body)?;
     let stored = intake.load(id).await?;
     // A second person: neither whoever filed the request nor whoever approved it.

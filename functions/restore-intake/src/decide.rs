@@ -7,27 +7,21 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Utc};
 use lifeboat::catalog::{PointState, ResourceKey};
 use lifeboat::ports::StoredRequest;
 use lifeboat::request::decision::{parse_decision, ChosenPoint, Decision, DecisionInput, Verdict};
-use lifeboat::request::lifecycle::{check_transition, AuditEntry, Caller, Status};
+use lifeboat::request::lifecycle::{check_transition, AuditEntry, Status};
 use lifeboat::request::options::Source;
 use lifeboat::request::problem::{FieldError, Invalid};
 use lifeboat::schedule::Slot;
 use serde_json::json;
 
 use crate::api::{ApiError, ApiResponse};
-use crate::Intake;
+use crate::{Change, Intake};
 use lifeboat::request::holds;
 
-pub async fn decide(
-    intake: &Intake,
-    caller: &Caller,
-    id: &str,
-    body: &[u8],
-    now: DateTime<Utc>,
-) -> Result<ApiResponse, ApiError> {
+pub async fn decide(intake: &Intake, change: Change<'_>) -> Result<ApiResponse, ApiError> {
+    let (caller, id, body, now) = (change.caller, change.id, change.body, change.now);
     let input = parse_decision(body)?;
     let stored = intake.load(id).await?;
     caller.may_decide(&stored.request)?;

@@ -26,6 +26,15 @@ use lifeboat::request::lifecycle::{Action, Caller};
 pub use api::{ApiError, ApiRequest, ApiResponse};
 use lifeboat::request::roles::Roles;
 
+/// A change asked of one request: by whom, which, with what body, when.
+#[derive(Clone, Copy)]
+pub struct Change<'a> {
+    pub caller: &'a Caller,
+    pub id: &'a str,
+    pub body: &'a [u8],
+    pub now: DateTime<Utc>,
+}
+
 pub struct Intake {
     pub requests: Arc<dyn RequestStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
@@ -109,11 +118,17 @@ impl Intake {
         now: DateTime<Utc>,
         key_scope: Option<String>,
     ) -> Result<ApiResponse, ApiError> {
+        let change = Change {
+            caller,
+            id: "",
+            body,
+            now,
+        };
         match route {
             Route::File => file::file(self, caller, body, now, key_scope).await,
-            Route::Decide(id) => decide::decide(self, caller, &id, body, now).await,
-            Route::Cancel(id) => cancel::cancel(self, caller, &id, body, now).await,
-            Route::Confirm(id) => confirm::confirm(self, caller, &id, body, now).await,
+            Route::Decide(id) => decide::decide(self, Change { id: &id, ..change }).await,
+            Route::Cancel(id) => cancel::cancel(self, Change { id: &id, ..change }).await,
+            Route::Confirm(id) => confirm::confirm(self, Change { id: &id, ..change }).await,
             Route::List | Route::Get(_) => unreachable!("reads are not posts"),
         }
     }

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use lifeboat::catalog::ResourceKey;
 use lifeboat::execution::names::names;
 use lifeboat::execution::shard::Shard;
@@ -40,9 +40,9 @@ pub async fn copy_back(items: usize) -> Result<String, StackError> {
             ("note".to_string(), AttributeValue::S("x".repeat(200))),
         ])
     };
-    fill(&stack, &n.staging, (0..items).map(|i| item(i, "as restored"))).await?;
+    super::fill_table(&stack, &n.staging, (0..items).map(|i| item(i, "as restored"))).await?;
     let live = (0..items + items / 10).map(|i| item(i, if i % 10 == 0 { "changed" } else { "as restored" }));
-    fill(&stack, &production.name, live).await?;
+    super::fill_table(&stack, &production.name, live).await?;
 
     let settings = CopyBackSettings {
         fence_wait: Duration::ZERO,
@@ -111,32 +111,4 @@ async fn run_all(
         }
     }
     Ok((started.elapsed(), runs))
-}
-
-async fn fill(
-    stack: &LocalStack,
-    table: &str,
-    items: impl Iterator<Item = HashMap<String, AttributeValue>>,
-) -> Result<(), StackError> {
-    let items: Vec<_> = items.collect();
-    for chunk in items.chunks(25) {
-        let writes = chunk
-            .iter()
-            .map(|i| {
-                let put = PutRequest::builder()
-                    .set_item(Some(i.clone()))
-                    .build()
-                    .map_err(|e| setup("put", e))?;
-                Ok(WriteRequest::builder().put_request(put).build())
-            })
-            .collect::<Result<Vec<_>, StackError>>()?;
-        stack
-            .dynamodb()
-            .batch_write_item()
-            .request_items(table, writes)
-            .send()
-            .await
-            .map_err(|e| setup("BatchWriteItem", e))?;
-    }
-    Ok(())
 }

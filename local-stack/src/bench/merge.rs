@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use lifeboat::catalog::ResourceKey;
 use lifeboat::execution::selective::ResourceExtract;
 use lifeboat::ports::memory::MemoryReports;
@@ -226,26 +226,7 @@ pub async fn dynamodb_calls() -> Result<String, StackError> {
         .collect::<std::collections::HashMap<_, _>>()
     };
     for (table, every) in [("bench-staging", 1), ("bench-live", 10)] {
-        let items: Vec<_> = (0..DYNAMODB_ITEMS).step_by(every).map(item).collect();
-        for chunk in items.chunks(25) {
-            let writes = chunk
-                .iter()
-                .map(|i| {
-                    let put = PutRequest::builder()
-                        .set_item(Some(i.clone()))
-                        .build()
-                        .map_err(|e| setup("put", e))?;
-                    Ok(WriteRequest::builder().put_request(put).build())
-                })
-                .collect::<Result<Vec<_>, StackError>>()?;
-            stack
-                .dynamodb()
-                .batch_write_item()
-                .request_items(table, writes)
-                .send()
-                .await
-                .map_err(|e| setup("BatchWriteItem", e))?;
-        }
+        super::fill_table(&stack, table, (0..DYNAMODB_ITEMS).step_by(every).map(item)).await?;
     }
     stack.edge.ledger.clear();
     let merger = DynamoMerger::new(

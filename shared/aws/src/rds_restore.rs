@@ -268,62 +268,45 @@ impl Restorer for RdsRestorer {
             tag(TAG_RESTORE_REQUEST, target.request_id),
             tag(TAG_RESTORE_ROLE, "staging"),
         ];
+        // Both kinds of restore are given production's settings and the staging marks, and
+        // fail naming the staging instance.
+        macro_rules! like_production {
+            ($request:expr, $operation:literal) => {
+                $request
+                    .set_db_instance_class(production.db_instance_class().map(str::to_string))
+                    .set_multi_az(production.multi_az())
+                    // A restore defaults to the subnet group's public setting: never more
+                    // reachable than production.
+                    .set_publicly_accessible(production.publicly_accessible())
+                    .set_storage_type(production.storage_type().map(str::to_string))
+                    .set_iops(production.iops())
+                    .set_db_subnet_group_name(settings.subnet_group.clone())
+                    .set_db_parameter_group_name(settings.parameter_group.clone())
+                    .set_vpc_security_group_ids(Some(settings.security_groups.clone()))
+                    .deletion_protection(false)
+                    .set_tags(Some(tags.to_vec()))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| port_error($operation, format!("rds:{}", target.staging), e))
+            };
+        }
         let result = match from {
-            RestoreFrom::PointInTime(t) => self
-                .client
-                .restore_db_instance_to_point_in_time()
-                .source_db_instance_identifier(&target.production.name)
-                .target_db_instance_identifier(target.staging)
-                .restore_time(SdkDateTime::from_secs(t.timestamp()))
-                .set_db_instance_class(production.db_instance_class().map(str::to_string))
-                .set_multi_az(production.multi_az())
-                // A restore defaults to the subnet group's public setting: never more
-                // reachable than production.
-                .set_publicly_accessible(production.publicly_accessible())
-                .set_storage_type(production.storage_type().map(str::to_string))
-                .set_iops(production.iops())
-                .set_db_subnet_group_name(settings.subnet_group.clone())
-                .set_db_parameter_group_name(settings.parameter_group.clone())
-                .set_vpc_security_group_ids(Some(settings.security_groups.clone()))
-                .deletion_protection(false)
-                .set_tags(Some(tags.to_vec()))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    port_error(
-                        "RestoreDBInstanceToPointInTime",
-                        format!("rds:{}", target.staging),
-                        e,
-                    )
-                }),
-            RestoreFrom::Snapshot(id) => self
-                .client
-                .restore_db_instance_from_db_snapshot()
-                .db_instance_identifier(target.staging)
-                .db_snapshot_identifier(id)
-                .set_db_instance_class(production.db_instance_class().map(str::to_string))
-                .set_multi_az(production.multi_az())
-                // A restore defaults to the subnet group's public setting: never more
-                // reachable than production.
-                .set_publicly_accessible(production.publicly_accessible())
-                .set_storage_type(production.storage_type().map(str::to_string))
-                .set_iops(production.iops())
-                .set_db_subnet_group_name(settings.subnet_group.clone())
-                .set_db_parameter_group_name(settings.parameter_group.clone())
-                .set_vpc_security_group_ids(Some(settings.security_groups.clone()))
-                .deletion_protection(false)
-                .set_tags(Some(tags.to_vec()))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    port_error(
-                        "RestoreDBInstanceFromDBSnapshot",
-                        format!("rds:{}", target.staging),
-                        e,
-                    )
-                }),
+            RestoreFrom::PointInTime(t) => like_production!(
+                self.client
+                    .restore_db_instance_to_point_in_time()
+                    .source_db_instance_identifier(&target.production.name)
+                    .target_db_instance_identifier(target.staging)
+                    .restore_time(SdkDateTime::from_secs(t.timestamp())),
+                "RestoreDBInstanceToPointInTime"
+            ),
+            RestoreFrom::Snapshot(id) => like_production!(
+                self.client
+                    .restore_db_instance_from_db_snapshot()
+                    .db_instance_identifier(target.staging)
+                    .db_snapshot_identifier(id),
+                "RestoreDBInstanceFromDBSnapshot"
+            ),
         };
         match result {
             Err(e) if e.kind == FailureKind::Conflict => Ok(()),

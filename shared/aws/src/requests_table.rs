@@ -47,6 +47,20 @@ impl RequestsTable {
         HashMap::from([("id".to_string(), s(id))])
     }
 
+    /// The item `id`, read consistently (what a conditional write just refused is visible).
+    async fn read(&self, id: &str) -> Result<Option<Item>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| port_error("GetItem", id, e))?;
+        Ok(out.item)
+    }
+
     fn to_item(&self, stored: &StoredRequest) -> Result<Item, PortError> {
         let r = &stored.request;
         let document = serde_json::to_string(r)
@@ -123,16 +137,7 @@ impl RequestStore for RequestsTable {
             // Not a request id: one of the other records the table holds.
             return Ok(None);
         }
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(RequestsTable::key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| port_error("GetItem", id, e))?;
-        out.item().map(|item| self.decode(item)).transpose()
+        self.read(id).await?.map(|item| self.decode(&item)).transpose()
     }
 
     async fn list(
@@ -196,27 +201,15 @@ impl ResourceLocks for RequestsTable {
             .expression_attribute_values(":h", s(holder))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let mut e = port_error("PutItem", &id, e);
-                if e.kind == FailureKind::Conflict {
-                    // Name the holder, so the refusal says which request to look at.
-                    let current = self
-                        .client
-                        .get_item()
-                        .table_name(&self.table)
-                        .set_key(Some(Self::key(&id)))
-                        .consistent_read(true)
-                        .send()
-                        .await
-                        .ok()
-                        .and_then(|out| out.item().and_then(|i| text(i, "holder")).map(str::to_string));
-                    e.message = format!("held by {}", current.as_deref().unwrap_or("another request"));
-                }
-                Err(e)
-            }
+        let Err(e) = result else { return Ok(()) };
+        let mut e = port_error("PutItem", &id, e);
+        if e.kind == FailureKind::Conflict {
+            // Name the holder, so the refusal says which request to look at.
+            let current = (self.read(&id).await.ok().flatten())
+                .and_then(|item| text(&item, "holder").map(str::to_string));
+            e.message = format!("held by {}", current.as_deref().unwrap_or("another request"));
         }
+        Err(e)
     }
 
     async fn release(&self, resource: &str, holder: &str) -> Result<(), PortError> {
@@ -230,17 +223,10 @@ impl ResourceLocks for RequestsTable {
             .expression_attribute_values(":h", s(holder))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let e = port_error("DeleteItem", &id, e);
-                // Not held, or held by someone else: nothing of ours to release.
-                if e.kind == FailureKind::Conflict {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            }
+        match result.map_err(|e| port_error("DeleteItem", &id, e)) {
+            // Not held, or held by someone else: nothing of ours to release.
+            Err(e) if e.kind == FailureKind::Conflict => Ok(()),
+            other => other.map(|_| ()),
         }
     }
 }
@@ -249,16 +235,7 @@ impl ResourceLocks for RequestsTable {
 impl IdempotencyStore for RequestsTable {
     async fn recall(&self, scope: &str) -> Result<Option<Remembered>, PortError> {
         let id = format!("{IDEMPOTENCY_PREFIX}{scope}");
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(RequestsTable::key(&id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| port_error("GetItem", &id, e))?;
-        Ok(out.item().and_then(remembered))
+        Ok(self.read(&id).await?.as_ref().and_then(remembered))
     }
 
     async fn remember(&self, scope: &str, answer: &Remembered) -> Result<Remembered, PortError> {
