@@ -7,6 +7,7 @@
 pub mod merger;
 pub mod restore;
 pub mod restorer;
+pub mod world;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
