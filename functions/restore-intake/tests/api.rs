@@ -1,5 +1,5 @@
 //! The API's logic on in-memory ports: authorization, idempotency, decisions, holds.
-//! (The same behaviours run end to end through the local stack in `tests/restore_intake.rs`.)
+//! (The same behaviours run end to end through the local stack in `tests/e2e/restore_intake/`.)
 
 use std::ops::Deref;
 use std::sync::Arc;
