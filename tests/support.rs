@@ -2,8 +2,11 @@
 //!
 //! Each test starts its own stack (moto, the edge, the real function binaries from the
 //! debug build: `scripts/test` builds them first) and stops it when the stack is dropped.
+//! The tests are one binary (`e2e/main.rs`) and run side by side: nothing here is shared
+//! between stacks.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use lifeboat::catalog::RecoveryPoint;
@@ -27,6 +30,13 @@ pub async fn stack() -> LocalStack {
 /// A stack whose functions get these extra environment variables.
 pub async fn stack_with(env: &[(&str, &str)]) -> LocalStack {
     let mut config = StackConfig::from_env();
+    // The tests of one binary start stacks side by side: numbered, no two can share a work
+    // directory (logs, PostgreSQL's files) even if they start within the clock's resolution.
+    static STACKS: AtomicUsize = AtomicUsize::new(0);
+    let n = STACKS.fetch_add(1, Ordering::Relaxed);
+    let mut dir = config.work_dir.into_os_string();
+    dir.push(format!("-{n}"));
+    config.work_dir = dir.into();
     config.function_env = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -2,14 +2,15 @@
 //! makes as the template does, the roles it says are support and engineering, and its
 //! functions. In one place so that every part of the stack, its tests and benchmarks agree.
 
-/// The account every ARN of the local stack names (moto's default).
+/// The account every ARN of the local stack names (moto's default), as a literal for
+/// constants built with `concat!` (`lifeboat_local::account!()`).
+#[macro_export]
 macro_rules! account {
     () => {
         "123456789012"
     };
 }
-/// For constants built from the account with `concat!`.
-pub(crate) use account;
+pub use crate::account;
 
 pub const ACCOUNT: &str = account!();
 pub const REGION: &str = "us-east-1";

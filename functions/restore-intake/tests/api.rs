@@ -1,75 +1,56 @@
 //! The API's logic on in-memory ports: authorization, idempotency, decisions, holds.
-//! (The same behaviours run end to end through the local stack in `tests/restore_intake.rs`.)
+//! (The same behaviours run end to end through the local stack in `tests/e2e/restore_intake/`.)
 
+use std::ops::Deref;
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
-use lifeboat::inventory::{PitrStatus, TAG_INSTANCE};
 use lifeboat::policy::{PolicyBook, Tier};
-use lifeboat::ports::memory::{MemoryCatalog, MemoryService};
-use lifeboat::ports::memory::{MemoryIdempotency, MemoryRequests, MemoryWorkflow};
+use lifeboat::ports::memory::world::{self, now, ENGINEER, ENGINEERING_ROLE, ENGINEER_2, SUPPORT};
 use lifeboat::ports::{Catalog, PortError};
 use lifeboat::ports::{RequestStore, RestoreWorkflow};
 use lifeboat::request::lifecycle::AuditEntry;
-use lifeboat::request::options::RestorableWindow;
 use lifeboat::request::roles::Roles;
 use lifeboat::schedule::{Slot, TierSet};
 use restore_intake::{ApiRequest, ApiResponse, Intake};
 use serde_json::{json, Value};
 
-const SUPPORT: &str = "arn:aws:iam::111122223333:user/sam-support";
 const SUPPORT_2: &str = "arn:aws:iam::111122223333:user/sue-support";
-const ENGINEER: &str = "arn:aws:iam::111122223333:user/erin-engineer";
-const ENGINEER_2: &str = "arn:aws:iam::111122223333:user/eli-engineer";
 const BOTH: &str = "arn:aws:iam::111122223333:user/bo-both";
 const STRANGER: &str = "arn:aws:iam::111122223333:user/stranger";
 /// Roles people assume: one person may hold several (their session name is the person).
 const SUPPORT_ROLE: &str = "arn:aws:iam::111122223333:role/lifeboat-support";
 const SUPPORT_ROLE_2: &str = "arn:aws:iam::111122223333:role/lifeboat-support-oncall";
-const ENGINEERING_ROLE: &str = "arn:aws:iam::111122223333:role/lifeboat-engineering";
 
 fn session(role: &str, person: &str) -> String {
     let name = role.rsplit('/').next().unwrap();
     format!("arn:aws:sts::111122223333:assumed-role/{name}/{person}")
 }
 
+/// The shared in-memory world, and the intake wired to it (RDS only).
 struct World {
-    catalog: Arc<MemoryCatalog>,
-    workflow: Arc<MemoryWorkflow>,
+    ports: world::World,
     intake: Intake,
 }
 
-fn now() -> DateTime<Utc> {
-    "2026-11-28T12:00:00Z".parse().unwrap()
+impl Deref for World {
+    type Target = world::World;
+    fn deref(&self) -> &world::World {
+        &self.ports
+    }
 }
 
 /// Instance `acme`: RDS `db` with a 72-hour window, a weekly point a week ago.
 fn world() -> World {
-    let catalog = Arc::new(MemoryCatalog::default());
-    let rds = Arc::new(MemoryService::new(ResourceKind::RdsInstance));
-    let key = rds.add_resource(
-        "db",
-        &[(TAG_INSTANCE, "acme")],
-        PitrStatus {
-            enabled: true,
-            window_days: Some(3),
-        },
-    );
-    rds.set_window(
-        &key,
-        RestorableWindow {
-            earliest: now() - TimeDelta::hours(72),
-            latest: now() - TimeDelta::minutes(5),
-        },
-    );
-    let workflow = Arc::new(MemoryWorkflow::default());
+    let ports = world::World::new();
+    ports.add_acme_resource(ResourceKind::RdsInstance, "db");
     let intake = Intake {
-        requests: Arc::new(MemoryRequests::default()),
-        idempotency: Arc::new(MemoryIdempotency::default()),
-        catalog: catalog.clone(),
-        services: vec![rds],
-        workflow: workflow.clone(),
+        requests: ports.requests.clone(),
+        idempotency: ports.idempotency.clone(),
+        catalog: ports.catalog.clone(),
+        services: vec![ports.rds.clone()],
+        workflow: ports.workflow.clone(),
         roles: Roles::from_lists(
             &format!("{SUPPORT},{SUPPORT_2},{BOTH},{SUPPORT_ROLE},{SUPPORT_ROLE_2}"),
             &format!("{ENGINEER},{ENGINEER_2},{BOTH},{ENGINEERING_ROLE}"),
@@ -77,11 +58,7 @@ fn world() -> World {
         policies: PolicyBook::default(),
         execution_input: serde_json::Map::new(),
     };
-    World {
-        catalog,
-        workflow,
-        intake,
-    }
+    World { ports, intake }
 }
 
 async fn add_point(w: &World, slot: &str) -> Slot {

@@ -1,53 +1,49 @@
 //! The pruner's logic on in-memory ports: what it deletes, what it never deletes, and its report.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::ops::Deref;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
-use lifeboat::inventory::{PitrStatus, TAG_INSTANCE, TAG_MANAGED};
+use lifeboat::inventory::{TAG_INSTANCE, TAG_MANAGED};
 use lifeboat::policy::{Policy, PolicyBook};
-use lifeboat::ports::memory::{MemoryCatalog, MemoryReports, MemoryService};
+use lifeboat::ports::memory::world::{self, at, scheduled_event};
 use lifeboat::ports::{Catalog, ServicePoint};
 use lifeboat::schedule::{tiers_of, Slot};
 use lifeboat_function::failure::FailureType;
 use retention_pruner::{Finding, Outcome, Pruner};
 use serde_json::{json, Value};
 
+/// The shared in-memory world, and the pruner wired to its catalog, both services and
+/// its reports.
 struct World {
-    catalog: Arc<MemoryCatalog>,
-    rds: Arc<MemoryService>,
-    ddb: Arc<MemoryService>,
-    reports: Arc<MemoryReports>,
+    ports: world::World,
     pruner: Pruner,
 }
 
+impl Deref for World {
+    type Target = world::World;
+    fn deref(&self) -> &world::World {
+        &self.ports
+    }
+}
+
 fn world(max_deletions: usize) -> World {
-    let catalog = Arc::new(MemoryCatalog::default());
-    let rds = Arc::new(MemoryService::new(ResourceKind::RdsInstance));
-    let ddb = Arc::new(MemoryService::new(ResourceKind::DynamoTable));
-    let reports = Arc::new(MemoryReports::default());
+    let ports = world::World::new();
     let pruner = Pruner {
-        catalog: catalog.clone(),
-        services: vec![rds.clone(), ddb.clone()],
-        reports: reports.clone(),
+        catalog: ports.catalog.clone(),
+        services: ports.services(),
+        reports: ports.reports.clone(),
         policies: PolicyBook::default(),
         simulation: false,
         max_deletions_per_run: max_deletions,
         dry_run: false,
     };
-    World {
-        catalog,
-        rds,
-        ddb,
-        reports,
-        pruner,
-    }
+    World { ports, pruner }
 }
 
 fn tick(time: &str, detail: Value) -> Value {
-    json!({"version":"0","id":"evt","detail-type":"Scheduled Event","source":"aws.scheduler",
-           "account":"123456789012","time":time,"region":"eu-west-1","resources":[],"detail":detail})
+    scheduled_event(time, detail)
 }
 
 /// The catalog record of `slot`.
@@ -62,10 +58,6 @@ fn record_at(w: &World, slot: Slot) -> RecoveryPoint {
 /// A pruning tick at `time`, with the wall clock at the same time.
 async fn prune(w: &World, time: &str) -> retention_pruner::PruneReport {
     w.pruner.handle(tick(time, json!({})), at(time)).await.unwrap()
-}
-
-fn at(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
 }
 
 /// A point both catalogued and held by the service, as the creator and a reconcile leave it.
@@ -121,14 +113,8 @@ fn hourly(w: &World, key: &ResourceKey, last: &str, hours: i64) {
 async fn expired_points_go_and_the_report_says_why() {
     let w = world(100);
     let db = ResourceKey::rds("db");
-    w.rds.add_resource(
-        "db",
-        &[(TAG_INSTANCE, "acme")],
-        PitrStatus {
-            enabled: true,
-            window_days: Some(3),
-        },
-    );
+    w.rds
+        .add_resource("db", &[(TAG_INSTANCE, "acme")], world::PITR_3_DAYS);
     // Tuesday 2026-11-24 hours: no weekly or monthly tier among them.
     hourly(&w, &db, "2026-11-24T12:00:00Z", 10);
     // At 2026-11-27T06:30 the points up to 06:00 on the 24th are 72 hours old.
@@ -234,14 +220,8 @@ async fn a_dry_run_changes_nothing() {
 #[tokio::test]
 async fn points_lifeboat_did_not_make_are_never_touched_and_lifeboat_points_are_adopted() {
     let w = world(100);
-    w.rds.add_resource(
-        "db",
-        &[(TAG_INSTANCE, "acme")],
-        PitrStatus {
-            enabled: true,
-            window_days: Some(3),
-        },
-    );
+    w.rds
+        .add_resource("db", &[(TAG_INSTANCE, "acme")], world::PITR_3_DAYS);
     let db = ResourceKey::rds("db");
     hourly(&w, &db, "2026-11-24T12:00:00Z", 1);
     // A Lifeboat-named snapshot the catalog lacks, long expired: adopted, then pruned.

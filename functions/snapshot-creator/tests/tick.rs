@@ -1,59 +1,49 @@
 //! The creator's logic on in-memory ports: idempotence, isolation of failures, quota, drift.
 
-use std::sync::Arc;
+use std::ops::Deref;
 
-use chrono::{DateTime, Utc};
 use lifeboat::catalog::{PointState, ResourceKind};
 use lifeboat::inventory::{PitrStatus, TAG_INSTANCE, TAG_POLICY, TAG_TIMEZONE};
 use lifeboat::policy::PolicyBook;
-use lifeboat::ports::memory::{MemoryCatalog, MemoryService};
+use lifeboat::ports::memory::world::{self, at, scheduled_event};
 use lifeboat::ports::{Catalog, Quota};
 use lifeboat_function::failure::FailureType;
 use serde_json::{json, Value};
 use snapshot_creator::{Creator, PitrCheck, PointOutcome};
 
-const GOOD_PITR: PitrStatus = PitrStatus {
-    enabled: true,
-    window_days: Some(3),
-};
+const GOOD_PITR: PitrStatus = world::PITR_3_DAYS;
 
+/// The shared in-memory world, and the creator wired to its catalog and both services.
 struct World {
-    catalog: Arc<MemoryCatalog>,
-    rds: Arc<MemoryService>,
-    ddb: Arc<MemoryService>,
+    ports: world::World,
     creator: Creator,
 }
 
-fn world(policies: PolicyBook) -> World {
-    let catalog = Arc::new(MemoryCatalog::default());
-    let rds = Arc::new(MemoryService::new(ResourceKind::RdsInstance));
-    let ddb = Arc::new(MemoryService::new(ResourceKind::DynamoTable));
-    let creator = Creator {
-        catalog: catalog.clone(),
-        services: vec![rds.clone(), ddb.clone()],
-        policies,
-        simulation: false,
-    };
-    World {
-        catalog,
-        rds,
-        ddb,
-        creator,
+impl Deref for World {
+    type Target = world::World;
+    fn deref(&self) -> &world::World {
+        &self.ports
     }
 }
 
+fn world(policies: PolicyBook) -> World {
+    let ports = world::World::new();
+    let creator = Creator {
+        catalog: ports.catalog.clone(),
+        services: ports.services(),
+        policies,
+        simulation: false,
+    };
+    World { ports, creator }
+}
+
 fn tick(time: &str) -> Value {
-    json!({"version":"0","id":"evt","detail-type":"Scheduled Event","source":"aws.scheduler",
-           "account":"123456789012","time":time,"region":"eu-west-1","resources":[],"detail":{}})
+    scheduled_event(time, json!({}))
 }
 
 /// A creation tick at `time`, with the wall clock at the same time.
 async fn create(w: &World, time: &str) -> snapshot_creator::TickSummary {
     w.creator.handle(tick(time), at(time)).await.unwrap()
-}
-
-fn at(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
 }
 
 #[tokio::test]

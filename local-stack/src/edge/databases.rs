@@ -430,7 +430,7 @@ mod tests {
                 &[
                     (
                         "DBSnapshotIdentifier",
-                        "arn:aws:rds:us-east-1:123456789012:snapshot:s1"
+                        crate::names::arn("rds", "snapshot:s1").as_str()
                     ),
                     ("DBInstanceIdentifier", "db-2")
                 ]

@@ -62,6 +62,147 @@ pub struct FaultRule {
     pub action: FaultAction,
 }
 
+/// A [`FaultRule`] being written: what it matches, how often it fires; one of its action
+/// methods ([`FaultRuleBuilder::throttle`], ...) finishes it. So a rule reads as one line:
+/// `FaultRule::on("rds", "ModifyDBInstance").times(1).refuse("InvalidDBInstanceState")`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a fault rule needs an action (throttle, refuse, ...) to be a rule"]
+pub struct FaultRuleBuilder {
+    service: Option<String>,
+    operation: Option<String>,
+    caller: Option<String>,
+    target_contains: Option<String>,
+    target_equals: Option<String>,
+    after: Option<String>,
+    skip: u32,
+    times: Option<u32>,
+}
+
+impl FaultRule {
+    /// A rule on every call of `operation` of `service` (`rds`, `dynamodb`, `s3`, `states`...).
+    pub fn on(service: &str, operation: &str) -> FaultRuleBuilder {
+        FaultRuleBuilder {
+            service: Some(service.to_string()),
+            ..FaultRule::on_operation(operation)
+        }
+    }
+
+    /// A rule on every call of `operation`, whatever the service.
+    pub fn on_operation(operation: &str) -> FaultRuleBuilder {
+        FaultRuleBuilder {
+            service: None,
+            operation: Some(operation.to_string()),
+            caller: None,
+            target_contains: None,
+            target_equals: None,
+            after: None,
+            skip: 0,
+            times: None,
+        }
+    }
+}
+
+impl FaultRuleBuilder {
+    /// Only calls made by `caller` (a function's name, or the tester).
+    pub fn by(self, caller: &str) -> Self {
+        FaultRuleBuilder {
+            caller: Some(caller.to_string()),
+            ..self
+        }
+    }
+
+    /// Only calls whose target contains `part`.
+    pub fn target_contains(self, part: &str) -> Self {
+        FaultRuleBuilder {
+            target_contains: Some(part.to_string()),
+            ..self
+        }
+    }
+
+    /// Only calls whose target is exactly `target`.
+    pub fn target_equals(self, target: &str) -> Self {
+        FaultRuleBuilder {
+            target_equals: Some(target.to_string()),
+            ..self
+        }
+    }
+
+    /// Dormant until a call of `operation` (by the rule's caller, if named) has passed.
+    pub fn after(self, operation: &str) -> Self {
+        FaultRuleBuilder {
+            after: Some(operation.to_string()),
+            ..self
+        }
+    }
+
+    /// Lets the first `n` matching calls through.
+    pub fn skip(self, n: u32) -> Self {
+        FaultRuleBuilder { skip: n, ..self }
+    }
+
+    /// Fires `n` times, then is gone (without it: on every matching call).
+    pub fn times(self, n: u32) -> Self {
+        FaultRuleBuilder {
+            times: Some(n),
+            ..self
+        }
+    }
+
+    /// Answers the service's throttling error.
+    pub fn throttle(self) -> FaultRule {
+        self.then(FaultAction::Throttle)
+    }
+
+    /// Answers `status` (5xx) with the service's internal-error shape.
+    pub fn server_error(self, status: u16) -> FaultRule {
+        self.then(FaultAction::ServerError { status })
+    }
+
+    /// Answers 400 with `code`.
+    pub fn refuse(self, code: &str) -> FaultRule {
+        self.then(FaultAction::Refuse {
+            code: code.to_string(),
+        })
+    }
+
+    /// Waits `millis`, then forwards.
+    pub fn delay(self, millis: u64) -> FaultRule {
+        self.then(FaultAction::Delay { millis })
+    }
+
+    /// Forwards, then reports `available` resources as `creating`.
+    pub fn report_creating(self) -> FaultRule {
+        self.then(FaultAction::ReportCreating)
+    }
+
+    /// Forwards, then reports an `available` RDS instance in `status`.
+    pub fn report_status(self, status: &str) -> FaultRule {
+        self.then(FaultAction::ReportStatus {
+            status: status.to_string(),
+        })
+    }
+
+    /// Forwards, then kills the calling function's process before it sees the answer.
+    pub fn kill_caller(self) -> FaultRule {
+        self.then(FaultAction::KillCaller)
+    }
+
+    /// The rule, doing `action` when it fires.
+    pub fn then(self, action: FaultAction) -> FaultRule {
+        FaultRule {
+            service: self.service,
+            operation: self.operation,
+            caller: self.caller,
+            target_contains: self.target_contains,
+            target_equals: self.target_equals,
+            after: self.after,
+            skip: self.skip,
+            times: self.times,
+            action,
+        }
+    }
+}
+
 impl FaultRule {
     fn matches(&self, call: &AwsCall) -> bool {
         let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
@@ -233,17 +374,13 @@ mod tests {
     #[test]
     fn rules_fire_a_bounded_number_of_times_after_their_skip() {
         let faults = Faults::default();
-        faults.add(FaultRule {
-            service: Some("rds".into()),
-            operation: Some("CreateDBSnapshot".into()),
-            caller: None,
-            target_contains: Some("db-b".into()),
-            target_equals: None,
-            after: None,
-            skip: 1,
-            times: Some(2),
-            action: FaultAction::Throttle,
-        });
+        faults.add(
+            FaultRule::on("rds", "CreateDBSnapshot")
+                .target_contains("db-b")
+                .skip(1)
+                .times(2)
+                .throttle(),
+        );
         assert_eq!(faults.fire(&call("CreateDBSnapshot", "lifeboat-db-a-x")), None);
         assert_eq!(
             faults.fire(&call("CreateDBSnapshot", "lifeboat-db-b-x")),
@@ -265,19 +402,13 @@ mod tests {
     #[test]
     fn a_rule_after_an_operation_sleeps_until_that_operation_passes() {
         let faults = Faults::default();
-        faults.add(FaultRule {
-            service: None,
-            operation: Some("DescribeDBInstances".into()),
-            caller: None,
-            target_contains: None,
-            target_equals: Some("db".into()),
-            after: Some("RemoveTagsFromResource".into()),
-            skip: 0,
-            times: Some(1),
-            action: FaultAction::ReportStatus {
-                status: "backing-up".into(),
-            },
-        });
+        faults.add(
+            FaultRule::on_operation("DescribeDBInstances")
+                .target_equals("db")
+                .after("RemoveTagsFromResource")
+                .times(1)
+                .report_status("backing-up"),
+        );
         assert_eq!(faults.fire(&call("DescribeDBInstances", "db")), None, "asleep");
         assert_eq!(
             faults.fire(&call("RemoveTagsFromResource", "arn")),

@@ -9,6 +9,7 @@ pub mod merger;
 pub mod requests;
 pub mod restorer;
 pub mod workflow;
+pub mod world;
 
 pub use locks::MemoryLocks;
 pub use requests::{MemoryIdempotency, MemoryRequests};

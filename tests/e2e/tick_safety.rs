@@ -7,27 +7,13 @@ use lifeboat::ports::Catalog;
 use lifeboat::schedule::Slot;
 use lifeboat_aws::CatalogTable;
 use lifeboat_e2e::*;
-use lifeboat_local::edge::faults::{FaultAction, FaultRule};
+use lifeboat_local::edge::faults::FaultRule;
 use lifeboat_local::names::{CATALOG_TABLE, REPORTS_BUCKET};
 use lifeboat_local::resources;
 use lifeboat_local::stack::Invocation;
 use serde_json::json;
 
 const ACME: [(&str, &str); 1] = [(TAG_INSTANCE, "acme")];
-
-fn rule(service: &str, operation: &str, target: Option<&str>, times: u32, action: FaultAction) -> FaultRule {
-    FaultRule {
-        service: Some(service.into()),
-        operation: Some(operation.into()),
-        caller: None,
-        target_contains: target.map(str::to_string),
-        target_equals: None,
-        after: None,
-        skip: 0,
-        times: Some(times),
-        action,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_tick_twice_creates_nothing_new() {
@@ -63,13 +49,12 @@ async fn a_crash_part_way_through_a_tick_converges_on_retry() {
     resources::rds_instance(&stack, "db", &ACME, 3).await.unwrap();
     resources::dynamodb_table(&stack, "orders", &ACME).await.unwrap();
     // moto makes the backup, then the edge kills the creator before it hears back.
-    stack.edge.faults.add(rule(
-        "dynamodb",
-        "CreateBackup",
-        Some("orders"),
-        1,
-        FaultAction::KillCaller,
-    ));
+    stack.edge.faults.add(
+        FaultRule::on("dynamodb", "CreateBackup")
+            .target_contains("orders")
+            .times(1)
+            .kill_caller(),
+    );
     let crashed = stack
         .invoke(CREATOR, &event(CREATOR, "2026-11-28T03:00:00Z"))
         .await
@@ -302,13 +287,12 @@ async fn a_throttled_snapshot_call_is_retried_and_the_others_are_not_held_up() {
     for id in ["db-a", "db-b", "db-c"] {
         resources::rds_instance(&stack, id, &ACME, 3).await.unwrap();
     }
-    stack.edge.faults.add(rule(
-        "rds",
-        "CreateDBSnapshot",
-        Some("db-b"),
-        2,
-        FaultAction::Throttle,
-    ));
+    stack.edge.faults.add(
+        FaultRule::on("rds", "CreateDBSnapshot")
+            .target_contains("db-b")
+            .times(2)
+            .throttle(),
+    );
     stack.edge.ledger.clear();
     tick(&stack, CREATOR, "2026-11-28T03:00:00Z").await;
     assert_eq!(
@@ -379,13 +363,11 @@ async fn points_reported_creating_are_kept_until_available_and_dry_runs_change_n
     tick(&stack, CREATOR, "2026-11-24T03:00:00Z").await;
     tick(&stack, CREATOR, "2026-11-24T04:00:00Z").await;
     // The service keeps saying `creating` for this poll.
-    stack.edge.faults.add(rule(
-        "rds",
-        "DescribeDBSnapshots",
-        None,
-        1,
-        FaultAction::ReportCreating,
-    ));
+    stack.edge.faults.add(
+        FaultRule::on("rds", "DescribeDBSnapshots")
+            .times(1)
+            .report_creating(),
+    );
     let report = tick(&stack, PRUNER, "2026-12-24T04:30:00Z").await;
     assert_eq!(report["deleted"], 0);
     let reasons: Vec<_> = report["decisions"]
@@ -473,16 +455,11 @@ async fn a_failing_resource_fails_the_tick_with_a_distinct_error_but_not_the_oth
     let stack = stack().await;
     resources::rds_instance(&stack, "db", &ACME, 3).await.unwrap();
     resources::dynamodb_table(&stack, "orders", &ACME).await.unwrap();
-    stack.edge.faults.add(FaultRule {
-        times: None,
-        ..rule(
-            "dynamodb",
-            "CreateBackup",
-            Some("orders"),
-            1,
-            FaultAction::ServerError { status: 500 },
-        )
-    });
+    stack.edge.faults.add(
+        FaultRule::on("dynamodb", "CreateBackup")
+            .target_contains("orders")
+            .server_error(500),
+    );
     let message = expect_failure(
         &stack,
         CREATOR,

@@ -14,7 +14,7 @@ use lifeboat::ports::restorer::{Progress, Restorer, Target, Verification};
 use lifeboat_aws::dynamodb_copy_back::{CopyBack, Tally};
 use lifeboat_aws::dynamodb_restore::{CopyBackSettings, DynamoRestorer};
 use lifeboat_e2e::stack;
-use lifeboat_local::edge::faults::{FaultAction, FaultRule};
+use lifeboat_local::edge::faults::FaultRule;
 use lifeboat_local::names::REQUESTS_TABLE;
 use lifeboat_local::resources;
 use lifeboat_local::LocalStack;
@@ -249,17 +249,12 @@ async fn an_undo_does_nothing_before_the_copy_back_began_and_waits_for_the_pre_s
         "a fenced shard writes nothing more: {fenced}"
     );
     // The pre-swap backup reads as CREATING once (the kept backup's lookup comes first).
-    stack.edge.faults.add(FaultRule {
-        service: Some("dynamodb".into()),
-        operation: Some("ListBackups".into()),
-        caller: None,
-        target_contains: None,
-        target_equals: None,
-        after: None,
-        skip: 1,
-        times: Some(1),
-        action: FaultAction::ReportCreating,
-    });
+    stack.edge.faults.add(
+        FaultRule::on("dynamodb", "ListBackups")
+            .skip(1)
+            .times(1)
+            .report_creating(),
+    );
     let waiting = restorer.undo_swap(&target, "").await.unwrap();
     assert!(
         matches!(waiting, Progress::Pending(ref why) if why.contains("CREATING")),

@@ -142,18 +142,22 @@ async fn fast_forwarding_400_days_keeps_exactly_the_policy_points() {
     );
 }
 
+/// Seven days, the fewest in which fast-forward still skips most ticks (the hourly tier keeps
+/// 72 hours), placed so that they hold what tells the modes apart: hourly points pruned as
+/// they expire, the month end of 31 October (a Saturday: weekly and monthly) in every zone
+/// and New York's change from daylight time on 1 November.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn full_mode_over_10_days_ends_where_fast_forward_does() {
+async fn full_mode_over_7_days_ends_where_fast_forward_does() {
     let (full, fast) = tokio::join!(stack(), stack());
     tokio::join!(tag_fleet(&full), tag_fleet(&fast));
-    let end = at("2026-11-08T12:00:00Z");
-    let start = end - TimeDelta::days(10);
+    let end = at("2026-11-05T00:00:00Z");
+    let start = end - TimeDelta::days(7);
     let managed = simulation::managed_resources(&full, &PolicyBook::default())
         .await
         .unwrap();
     let full_ticks = simulation::plan(Mode::Full, start, end, &managed);
     let fast_ticks = simulation::plan(Mode::FastForward, start, end, &managed);
-    assert_eq!(full_ticks.len(), 2 * (10 * 24 + 1));
+    assert_eq!(full_ticks.len(), 2 * (7 * 24 + 1));
     assert!(
         fast_ticks.len() < full_ticks.len() / 2,
         "fast-forward skips most ticks"

@@ -14,7 +14,7 @@ use lifeboat_local::resources;
 use serde_json::json;
 
 /// Support and engineering at once, so that every endpoint can succeed for generated calls.
-const CALLER: &str = "arn:aws:iam::123456789012:user/schemathesis";
+const CALLER: &str = concat!("arn:aws:iam::", lifeboat_local::account!(), ":user/schemathesis");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {

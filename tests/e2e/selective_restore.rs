@@ -12,7 +12,7 @@ use lifeboat::execution::names::names;
 use lifeboat::inventory::TAG_INSTANCE;
 use lifeboat_e2e::*;
 use lifeboat_local::demo::crm::{self, Loss};
-use lifeboat_local::edge::faults::{FaultAction, FaultRule};
+use lifeboat_local::edge::faults::FaultRule;
 use lifeboat_local::names::REPORTS_BUCKET;
 use lifeboat_local::names::{engineer, REQUESTS_TABLE};
 use lifeboat_local::{resources, LocalStack};
@@ -247,19 +247,12 @@ async fn a_failure_before_the_merge_leaves_production_untouched() {
         .unwrap();
     let after_loss = crm_rows(&db, "true").await;
     // The extract cannot be stored.
-    stack.edge.faults.add(FaultRule {
-        service: Some("s3".into()),
-        operation: Some("PutObject".into()),
-        caller: Some("restore-executor".into()),
-        target_contains: Some("/extract/".into()),
-        target_equals: None,
-        after: None,
-        skip: 0,
-        times: None,
-        action: FaultAction::Refuse {
-            code: "AccessDenied".into(),
-        },
-    });
+    stack.edge.faults.add(
+        FaultRule::on("s3", "PutObject")
+            .by("restore-executor")
+            .target_contains("/extract/")
+            .refuse("AccessDenied"),
+    );
     let id = file(&stack, Utc::now() - TimeDelta::minutes(30)).await;
     let selection =
         json!([{"resource": "rds:db", "table": "contacts", "missing": true, "with_dependants": true}]);
@@ -308,28 +301,21 @@ async fn a_crash_between_batches_then_the_retry_leaves_every_row_exactly_once() 
     // The merge's first write marks it started; its second records batch 0, already
     // committed in production: that write fails (every SDK attempt), so the invocation fails
     // after the commit. Then the process dies reading batch 2: a crash between batches.
-    stack.edge.faults.add(FaultRule {
-        service: Some("dynamodb".into()),
-        operation: Some("PutItem".into()),
-        caller: Some("restore-executor".into()),
-        target_contains: Some(REQUESTS_TABLE.into()),
-        target_equals: None,
-        after: None,
-        skip: 1,
-        times: Some(3),
-        action: FaultAction::ServerError { status: 500 },
-    });
-    stack.edge.faults.add(FaultRule {
-        service: Some("s3".into()),
-        operation: Some("GetObject".into()),
-        caller: Some("restore-executor".into()),
-        target_contains: Some("public.contacts/00002".into()),
-        target_equals: None,
-        after: None,
-        skip: 0,
-        times: Some(1),
-        action: FaultAction::KillCaller,
-    });
+    stack.edge.faults.add(
+        FaultRule::on("dynamodb", "PutItem")
+            .by("restore-executor")
+            .target_contains(REQUESTS_TABLE)
+            .skip(1)
+            .times(3)
+            .server_error(500),
+    );
+    stack.edge.faults.add(
+        FaultRule::on("s3", "GetObject")
+            .by("restore-executor")
+            .target_contains("public.contacts/00002")
+            .times(1)
+            .kill_caller(),
+    );
     confirm(&stack, &id).await;
     let end = finished(&stack, &execution).await;
     assert_eq!(end.status, "SUCCEEDED", "{end:?}");

@@ -22,7 +22,7 @@ use lifeboat_aws::dynamodb_merge::{
     decode_items, encode_items, merge_items, plan_items, select_items, ItemSelection, SelectStats,
 };
 use lifeboat_e2e::stack;
-use lifeboat_local::edge::faults::{FaultAction, FaultRule};
+use lifeboat_local::edge::faults::FaultRule;
 use lifeboat_local::names::REQUESTS_TABLE;
 use lifeboat_local::names::TESTER;
 use lifeboat_local::LocalStack;
@@ -615,21 +615,11 @@ async fn all_entries(client: &Client) -> Vec<Item> {
 async fn a_throttled_merge_backs_off_and_completes_or_fails_retryable() {
     let (stack, client) = tables().await;
     let items: Vec<Item> = (0..30).map(|i| order("cust#1", i, "back")).collect();
-    let throttle = |times| FaultRule {
-        service: Some("dynamodb".into()),
-        operation: Some("TransactWriteItems".into()),
-        caller: Some(TESTER.into()),
-        target_contains: None,
-        target_equals: None,
-        after: None,
-        skip: 0,
-        times,
-        action: FaultAction::Throttle,
-    };
+    let transactions = || FaultRule::on("dynamodb", "TransactWriteItems").by(TESTER);
 
     // Throttled three times, then through: every item written once.
     stack.edge.ledger.clear();
-    stack.edge.faults.add(throttle(Some(3)));
+    stack.edge.faults.add(transactions().times(3).throttle());
     let outcome = merge_items(&client, LIVE, items[..20].to_vec(), None)
         .await
         .unwrap();
@@ -645,7 +635,7 @@ async fn a_throttled_merge_backs_off_and_completes_or_fails_retryable() {
 
     // Throttled on every try: a retryable error naming the operation and the table, and
     // nothing more written.
-    stack.edge.faults.add(throttle(None));
+    stack.edge.faults.add(transactions().throttle());
     let err = merge_items(&client, LIVE, items, None).await.unwrap_err();
     stack.edge.faults.clear();
     assert_eq!(err.kind, FailureKind::Throttled);

@@ -1,0 +1,29 @@
+//! The end-to-end tests, one binary: a module per area, each test on a local stack of its own
+//! (moto, the edge, PostgreSQL and the real function binaries, on ports each stack picks), so
+//! that tests of every area run side by side. The shared helpers are the `lifeboat_e2e`
+//! library (`tests/support.rs`).
+//!
+//! Run one area or one test with a filter: `cargo test -p lifeboat-e2e --test e2e restore_intake::`.
+
+/// The catalog table's reads and writes against moto's DynamoDB.
+mod catalog_table;
+/// The DynamoDB restorer's copy-back, shard by shard.
+mod dynamodb_copy_back;
+/// The DynamoDB merge on its own.
+mod dynamodb_merge;
+/// schemathesis against the API's OpenAPI document.
+mod openapi_conformance;
+/// The policy over 400 fast-forwarded days, and full mode against fast-forward.
+mod policy_over_time;
+/// The local stack's RDS data plane.
+mod postgres_data_plane;
+/// The PostgreSQL merge engine on its own.
+mod postgres_merge;
+/// Restores executed by the real state machine and the real executor.
+mod restore_execution;
+/// The restore-request API through the API front.
+mod restore_intake;
+/// Selective restores on real PostgreSQL databases and DynamoDB.
+mod selective_restore;
+/// Scheduled ticks: what the creator and the pruner do, and never do, to the services.
+mod tick_safety;
