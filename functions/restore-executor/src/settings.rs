@@ -62,7 +62,8 @@ impl ExecutorSettings {
         if roles.engineering.is_empty() {
             return Err(ConfigError::Missing(ENGINEERING_PRINCIPALS));
         }
-        let seconds = |name| Ok::<_, ConfigError>(env.positive(name)?.map(Duration::from_secs));
+        // Zero is a budget too: each invocation then starts one batch (or page) and returns.
+        let seconds = |name| Ok::<_, ConfigError>(env.number(name)?.map(Duration::from_secs));
         let defaults = CopyBackSettings::default();
         let copy_back = CopyBackSettings {
             page_items: env.parsed(COPY_BACK_PAGE_ITEMS, |v| match v.trim().parse::<i32>() {
@@ -135,14 +136,16 @@ mod tests {
     fn values_are_read() {
         let s = settings(&[
             (MERGE_BATCH_ROWS, "500"),
-            (MERGE_BUDGET_SECONDS, "30"),
+            (MERGE_BUDGET_SECONDS, "0"),
+            (COPY_BACK_BUDGET_SECONDS, "30"),
             (COPY_BACK_PAGE_ITEMS, "25"),
             (COPY_BACK_FENCE_SECONDS, "0"),
             (COPY_BACK_MAX_GIB, "2"),
         ])
         .unwrap();
         assert_eq!(s.batch_rows, 500);
-        assert_eq!(s.merge_budget, Duration::from_secs(30));
+        assert_eq!(s.merge_budget, Duration::ZERO, "one batch per invocation");
+        assert_eq!(s.shard_budget, Duration::from_secs(30));
         assert_eq!(s.copy_back.page_items, Some(25));
         assert_eq!(s.copy_back.fence_wait, Duration::ZERO);
         assert_eq!(s.copy_back.max_bytes, 2 << 30);
