@@ -322,7 +322,7 @@ async fn a_throttled_snapshot_call_is_retried_and_the_others_are_not_held_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_snapshot_quota_is_refused_up_front_and_named() {
+async fn a_short_snapshot_quota_takes_what_fits_and_names_the_rest() {
     let stack = stack().await;
     resources::rds_instance(&stack, "db-a", &ACME, 3).await.unwrap();
     resources::rds_instance(&stack, "db-b", &ACME, 3).await.unwrap();
@@ -341,7 +341,15 @@ async fn the_snapshot_quota_is_refused_up_front_and_named() {
         message.contains("ManualSnapshots") && message.contains("2 used of 3"),
         "{message}"
     );
-    assert_eq!(rds_snapshots(&stack).await.len(), 2, "no snapshot made half-way");
+    assert!(
+        message.contains("took 1") && message.contains("skipped 1: rds:db-b"),
+        "{message}"
+    );
+    assert_eq!(
+        rds_snapshots(&stack).await.len(),
+        3,
+        "the snapshot that fits is made"
+    );
     assert_eq!(
         dynamodb_backups(&stack).await.len(),
         2,

@@ -12,11 +12,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
-use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKind};
+use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey};
 use lifeboat::event::{parse_tick, ClockGuard, Tick};
 use lifeboat::inventory::{managed, ManagedResource};
-use lifeboat::policy::PolicyBook;
+use lifeboat::policy::{PolicyBook, Tier};
 use lifeboat::ports::{BackupService, Catalog, Claim, NewPoint, PortError, StateChange};
+use lifeboat::quota::{self, Candidate};
 use lifeboat::schedule::{tiers_of, TierSet};
 use lifeboat_function::failure::{FailureType, FunctionError};
 use serde::Serialize;
@@ -27,6 +28,9 @@ pub use pitr::PitrCheck;
 /// How many resources are worked on at once: enough that one throttled resource's backoff
 /// does not hold up the rest, few enough to stay well inside the services' rate limits.
 const CONCURRENCY: usize = 8;
+
+/// How far back a resource's points count as recent when a short quota ranks resources.
+const RECENT: chrono::TimeDelta = chrono::TimeDelta::hours(72);
 
 /// The oldest tick the creator acts on: the schedule's and Lambda's retries give up within
 /// 25 minutes; a snapshot taken later than this would not hold its slot's data.
@@ -53,7 +57,8 @@ pub enum PointOutcome {
     FoundAfterRetry,
     /// This slot is none of the policy's tiers.
     NotASlot,
-    /// Not attempted: creating it would exceed the service's snapshot quota.
+    /// Not attempted: the service's snapshot quota could not hold every point of the tick,
+    /// and the points that fit went to resources that needed them more.
     RefusedByQuota,
     Failed,
 }
@@ -97,10 +102,10 @@ impl Creator {
         let mut failures = Vec::new();
         let resources = self.inventory(&mut failures).await;
         let planned = self.plan(&tick, resources).await?;
-        let refused = self.over_quota(&planned, &mut failures).await;
+        let refused = self.over_quota(&tick, &planned, &mut failures).await;
         let mut reports: Vec<ResourceReport> = stream::iter(planned)
             .map(|p| {
-                let quota_refused = refused.contains(&p.resource.key.kind);
+                let quota_refused = refused.contains(&p.resource.key);
                 self.handle_resource(&tick, p, quota_refused)
             })
             .buffer_unordered(CONCURRENCY)
@@ -160,36 +165,82 @@ impl Creator {
             .collect())
     }
 
-    /// The services whose quota the new points would exceed; none of their points is made.
-    async fn over_quota(&self, planned: &[Planned], failures: &mut Vec<String>) -> Vec<ResourceKind> {
+    /// The resources whose new points a service's quota cannot hold. When a quota is short,
+    /// the points that fit are still made, in order of value (see [`lifeboat::quota`]); the
+    /// rest are refused and reported, and the invocation fails so the alarm fires.
+    async fn over_quota(
+        &self,
+        tick: &Tick,
+        planned: &[Planned],
+        failures: &mut Vec<String>,
+    ) -> Vec<ResourceKey> {
         let mut refused = Vec::new();
         for service in &self.services {
-            let needed = planned
+            let needing: Vec<&Planned> = planned
                 .iter()
                 .filter(|p| p.resource.key.kind == service.kind() && p.needs_creation())
-                .count() as u64;
+                .collect();
+            let needed = needing.len() as u64;
             if needed == 0 {
                 continue;
             }
-            match service.snapshot_quota().await {
-                Ok(Some(q)) if q.used + needed > q.max => {
-                    failures.push(format!(
-                        "quota {}: {} used of {}, this tick needs {needed} more; no {} point was created. \
-                         Raise the quota or lower the fleet's retention.",
-                        q.name,
-                        q.used,
-                        q.max,
-                        service.kind().as_str()
-                    ));
-                    refused.push(service.kind());
-                }
-                Ok(_) => {}
+            let q = match service.snapshot_quota().await {
+                Ok(Some(q)) if q.used + needed > q.max => q,
+                Ok(_) => continue,
                 // Not knowing the quota is no reason to skip a backup: the create calls
                 // themselves will still be refused by the service if it is really exhausted.
-                Err(e) => tracing::warn!(error = %e, "could not read the snapshot quota"),
-            }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the snapshot quota");
+                    continue;
+                }
+            };
+            let candidates = self.candidates(tick, &needing).await;
+            let admission = quota::admit(candidates, q.max.saturating_sub(q.used));
+            let skipped: Vec<String> = admission.skipped.iter().map(|c| c.resource.to_string()).collect();
+            failures.push(format!(
+                "quota {}: {} used of {}, this tick needs {needed} more: took {} ({} monthly, {} weekly, \
+                 {} hourly), skipped {}: {}. Raise the quota or lower the fleet's retention.",
+                q.name,
+                q.used,
+                q.max,
+                admission.admitted.len(),
+                admission.admitted_of(Tier::Monthly),
+                admission.admitted_of(Tier::Weekly),
+                admission.admitted_of(Tier::Hourly),
+                skipped.len(),
+                skipped.join(", "),
+            ));
+            refused.extend(admission.skipped.into_iter().map(|c| c.resource));
         }
         refused
+    }
+
+    /// The resources needing a point, with what ranks them when not all fit: the point's
+    /// longest tier and the resource's present points of the last three days (read only when
+    /// a quota is short; unreadable counts as none, so the doubt favours a point).
+    async fn candidates(&self, tick: &Tick, needing: &[&Planned]) -> Vec<Candidate> {
+        let since = tick.slot.start() - RECENT;
+        stream::iter(needing)
+            .map(|p| async move {
+                let recent_points = match self.catalog.points_of(&p.resource.key).await {
+                    Ok(points) => points
+                        .iter()
+                        .filter(|r| r.state.is_present() && r.slot.start() >= since)
+                        .count(),
+                    Err(e) => {
+                        tracing::warn!(resource = %p.resource.key, error = %e, "could not count recent points");
+                        0
+                    }
+                };
+                Candidate {
+                    resource: p.resource.key.clone(),
+                    tier: p.tiers.0.keys().max().copied().unwrap_or(Tier::Hourly),
+                    recent_points,
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await
     }
 
     async fn handle_resource(&self, tick: &Tick, planned: Planned, quota_refused: bool) -> ResourceReport {

@@ -2,7 +2,7 @@
 
 use std::ops::Deref;
 
-use lifeboat::catalog::{PointState, ResourceKind};
+use lifeboat::catalog::PointState;
 use lifeboat::inventory::{PitrStatus, TAG_INSTANCE, TAG_POLICY, TAG_TIMEZONE};
 use lifeboat::policy::PolicyBook;
 use lifeboat::ports::memory::world::{self, at, scheduled_event};
@@ -141,7 +141,7 @@ async fn a_bad_tag_fails_only_its_resource() {
 }
 
 #[tokio::test]
-async fn the_quota_is_checked_before_anything_is_created() {
+async fn a_short_quota_takes_the_points_that_fit_and_fails_the_tick_naming_the_rest() {
     let w = world(PolicyBook::default());
     for name in ["a", "b", "c"] {
         w.rds.add_resource(name, &[(TAG_INSTANCE, "acme")], GOOD_PITR);
@@ -157,15 +157,61 @@ async fn the_quota_is_checked_before_anything_is_created() {
         .handle(tick("2026-11-28T03:00:00Z"), at("2026-11-28T03:00:00Z"))
         .await
         .unwrap_err();
+    // The alarm still fires, and says what was taken and what was not.
     assert_eq!(err.kind, FailureType::QuotaExceeded);
     assert!(err.message.contains("ManualSnapshots"), "{}", err.message);
-    assert!(w.rds.all_points().is_empty(), "no RDS snapshot is made half-way");
+    assert!(
+        err.message.contains("took 2") && err.message.contains("skipped 1: rds:c"),
+        "{}",
+        err.message
+    );
+    // Equal in need (hourly, no recent point): the order is by name, so a retry agrees.
+    let made: Vec<String> = w
+        .rds
+        .all_points()
+        .iter()
+        .map(|p| p.resource.name.clone())
+        .collect();
+    assert_eq!(made, ["a", "b"], "the points that fit are made");
     assert_eq!(w.ddb.all_points().len(), 1, "other services go on");
-    assert!(w
+    assert!(
+        !w.catalog.snapshot().iter().any(|p| p.resource.name == "c"),
+        "nothing claimed for the point left out"
+    );
+}
+
+#[tokio::test]
+async fn at_month_end_a_short_quota_gives_the_monthly_point_to_the_resource_most_in_need() {
+    let w = world(PolicyBook::default());
+    // `x` has two recent points; `y` arrives later and has none.
+    w.rds.add_resource("x", &[(TAG_INSTANCE, "acme")], GOOD_PITR);
+    for hour in ["2026-11-30T21:00:00Z", "2026-11-30T22:00:00Z"] {
+        w.creator.handle(tick(hour), at(hour)).await.unwrap();
+    }
+    w.rds.add_resource("y", &[(TAG_INSTANCE, "acme")], GOOD_PITR);
+    // The month-end tick needs two monthly points and one fits (an all-or-nothing check
+    // made none).
+    w.rds.set_quota(Quota {
+        name: "RDS ManualSnapshots".into(),
+        used: 2,
+        max: 3,
+    });
+    let month_end = "2026-11-30T23:00:00Z";
+    let err = w
+        .creator
+        .handle(tick(month_end), at(month_end))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, FailureType::QuotaExceeded);
+    assert!(err.message.contains("took 1 (1 monthly"), "{}", err.message);
+    let at_month_end: Vec<String> = w
         .catalog
         .snapshot()
         .iter()
-        .all(|p| p.resource.kind == ResourceKind::DynamoTable));
+        .filter(|p| p.slot.start() == at(month_end))
+        .map(|p| p.resource.name.clone())
+        .collect();
+    assert_eq!(at_month_end, ["y"], "the resource without a recent point gets it");
 }
 
 #[tokio::test]

@@ -7,7 +7,8 @@
 //!   and why), [`catalog`] (the recovery-point model), [`inventory`] (managed resources from
 //!   tags), [`event`] (the scheduled tick), [`request`] (restore requests: filing, triage,
 //!   recovery options, decisions and their life), [`execution`] (a restore's run, its
-//!   input, names, errors and report).
+//!   input, names, errors and report), [`quota`] (which new points a short snapshot quota
+//!   admits).
 //! - [`ports`]: the traits the functions need, with in-memory implementations for tests.
 
 pub mod catalog;
@@ -16,6 +17,7 @@ pub mod execution;
 pub mod inventory;
 pub mod policy;
 pub mod ports;
+pub mod quota;
 pub mod request;
 pub mod retention;
 pub mod schedule;
