@@ -66,7 +66,7 @@ impl ExecutorSettings {
         let seconds = |name| Ok::<_, ConfigError>(env.number(name)?.map(Duration::from_secs));
         let defaults = CopyBackSettings::default();
         let copy_back = CopyBackSettings {
-            page_items: env.parsed(COPY_BACK_PAGE_ITEMS, |v| match v.trim().parse::<i32>() {
+            page_items: env.parsed(COPY_BACK_PAGE_ITEMS, |v| match v.parse::<i32>() {
                 Ok(n) if n > 0 => Ok(n),
                 _ => Err("must be a whole number above 0 (items per scanned page)"),
             })?,

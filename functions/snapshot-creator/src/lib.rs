@@ -178,7 +178,7 @@ impl Creator {
         for service in &self.services {
             let needing: Vec<&Planned> = planned
                 .iter()
-                .filter(|p| p.resource.key.kind == service.kind() && p.needs_creation())
+                .filter(|p| p.resource.key.kind == service.kind() && p.may_create())
                 .collect();
             let needed = needing.len() as u64;
             if needed == 0 {
@@ -253,7 +253,7 @@ impl Creator {
         let mut errors = Vec::new();
         let point = if planned.tiers.is_empty() {
             PointOutcome::NotASlot
-        } else if quota_refused && planned.needs_creation() {
+        } else if quota_refused && planned.may_create() {
             PointOutcome::RefusedByQuota
         } else {
             match self.ensure_point(service, tick, &planned).await {
@@ -335,8 +335,15 @@ struct Planned {
 }
 
 impl Planned {
-    fn needs_creation(&self) -> bool {
-        !self.tiers.is_empty() && self.record.is_none()
+    /// Whether handling it may ask the service for a point, so takes a place in the quota:
+    /// no record yet, or an earlier try's claim with no point recorded (that try may have
+    /// stopped before asking the service, and this one then asks).
+    fn may_create(&self) -> bool {
+        !self.tiers.is_empty()
+            && self
+                .record
+                .as_ref()
+                .is_none_or(|r| r.service_id.is_none() && r.state.is_present())
     }
 }
 

@@ -181,6 +181,34 @@ async fn a_short_quota_takes_the_points_that_fit_and_fails_the_tick_naming_the_r
 }
 
 #[tokio::test]
+async fn a_claim_left_without_a_point_takes_a_place_in_a_short_quota() {
+    let w = world(PolicyBook::default());
+    for name in ["a", "b"] {
+        w.rds.add_resource(name, &[(TAG_INSTANCE, "acme")], GOOD_PITR);
+    }
+    // The first try claims both slots and makes `a`'s point; `b`'s create fails.
+    w.rds.fail("create_point", "b");
+    let first = "2026-11-28T03:00:00Z";
+    assert!(w.creator.handle(tick(first), at(first)).await.is_err());
+    w.rds.heal("create_point", "b");
+    // The retry: `a` now holds the last place but one; `b`'s claim still asks for a point,
+    // and so does a newly tagged `c`: one place for two.
+    w.rds.add_resource("c", &[(TAG_INSTANCE, "acme")], GOOD_PITR);
+    w.rds.set_quota(Quota {
+        name: "RDS ManualSnapshots".into(),
+        used: 1,
+        max: 2,
+    });
+    let err = w.creator.handle(tick(first), at(first)).await.unwrap_err();
+    assert_eq!(err.kind, FailureType::QuotaExceeded, "{}", err.message);
+    assert_eq!(
+        w.rds.all_points().len(),
+        2,
+        "never more points than the quota holds"
+    );
+}
+
+#[tokio::test]
 async fn at_month_end_a_short_quota_gives_the_monthly_point_to_the_resource_most_in_need() {
     let w = world(PolicyBook::default());
     // `x` has two recent points; `y` arrives later and has none.

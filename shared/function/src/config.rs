@@ -56,8 +56,10 @@ impl Settings {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
         let env = Env(get);
         let policies = env
-            .parsed(POLICIES, |text| {
-                PolicyBook::from_json(text).map_err(|e: PolicyError| e.to_string())
+            .parsed(POLICIES, |text| match text.trim() {
+                // Blank, as a template passes an unset parameter: no extra policies.
+                "" => Ok(PolicyBook::default()),
+                text => PolicyBook::from_json(text).map_err(|e: PolicyError| e.to_string()),
             })?
             .unwrap_or_default();
         let tls_trust = env
@@ -85,9 +87,10 @@ impl Settings {
 pub struct Env<F>(pub F);
 
 impl<F: Fn(&str) -> Option<String>> Env<F> {
-    /// The variable's value, if set and not empty.
+    /// The variable's value, if set and not empty. A value of spaces is a value, and an
+    /// invalid one for numbers and flags: it is refused, never read as unset.
     pub fn text(&self, name: &str) -> Option<String> {
-        (self.0)(name).filter(|v| !v.trim().is_empty())
+        (self.0)(name).filter(|v| !v.is_empty())
     }
 
     pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
@@ -113,12 +116,12 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
 
     /// A whole number (zero included).
     pub fn number<T: std::str::FromStr>(&self, name: &'static str) -> Result<Option<T>, ConfigError> {
-        self.parsed(name, |v| v.trim().parse().map_err(|_| "must be a whole number"))
+        self.parsed(name, |v| v.parse().map_err(|_| "must be a whole number"))
     }
 
     /// A whole number above zero: a count or a duration that zero would make meaningless.
     pub fn positive(&self, name: &'static str) -> Result<Option<u64>, ConfigError> {
-        self.parsed(name, |v| match v.trim().parse::<u64>() {
+        self.parsed(name, |v| match v.parse::<u64>() {
             Ok(n) if n > 0 => Ok(n),
             _ => Err("must be a whole number above 0"),
         })
@@ -161,6 +164,21 @@ mod tests {
         assert!(e.to_string().contains(SIMULATION));
         let e = settings(&[(CATALOG_TABLE, "c"), (TLS_TRUST, "everyone")]).unwrap_err();
         assert!(e.to_string().contains(TLS_TRUST));
+    }
+
+    #[test]
+    fn an_empty_value_is_unset_but_spaces_are_refused() {
+        let s = settings(&[(CATALOG_TABLE, "c"), (DRY_RUN, ""), (MAX_DELETIONS_PER_RUN, "")]).unwrap();
+        assert!(!s.dry_run);
+        assert_eq!(s.max_deletions_per_run, DEFAULT_MAX_DELETIONS_PER_RUN);
+        for name in [DRY_RUN, MAX_DELETIONS_PER_RUN] {
+            let e = settings(&[(CATALOG_TABLE, "c"), (name, " ")]).unwrap_err();
+            assert!(e.to_string().contains(name), "{e}");
+        }
+        assert!(
+            settings(&[(CATALOG_TABLE, "c"), (POLICIES, "  ")]).is_ok(),
+            "no extra policies"
+        );
     }
 
     #[test]
