@@ -25,6 +25,9 @@ from moto.server import main
 main(sys.argv[1:])
 ";
 
+/// How many ports moto is tried on before the stack gives up.
+const START_ATTEMPTS: u32 = 4;
+
 /// A running moto server; stopped when dropped.
 pub struct MotoServer {
     child: Child,
@@ -44,9 +47,29 @@ pub fn python() -> PathBuf {
 }
 
 impl MotoServer {
-    /// Starts moto on `port`, with its own Lambda calls (from Step Functions) sent to
-    /// `lambda_port` (the edge), and turns Step Functions execution on.
-    pub async fn start(port: u16, lambda_port: u16, log: &Path) -> Result<MotoServer, StackError> {
+    /// Starts moto on a free loopback port, with its own Lambda calls (from Step Functions)
+    /// sent to `lambda_port` (the edge), and turns Step Functions execution on.
+    ///
+    /// The port is free when picked but moto binds it only once Python has started, about a
+    /// second later: another server of the process (a stack's function host, asking the OS
+    /// for any port) may get it first. Moto then exits and the port answers as that server,
+    /// so a start that does not end with moto itself configured is tried again on another
+    /// port.
+    pub async fn start(lambda_port: u16, log: &Path) -> Result<MotoServer, StackError> {
+        let mut attempt = 1;
+        loop {
+            match MotoServer::start_on(crate::port::free_port()?, lambda_port, log).await {
+                Ok(server) => return Ok(server),
+                Err(e) if attempt < START_ATTEMPTS => {
+                    tracing::warn!(attempt, error = %e, "moto did not start; trying another port");
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn start_on(port: u16, lambda_port: u16, log: &Path) -> Result<MotoServer, StackError> {
         let python = python();
         if !python.exists() {
             return Err(StackError::Setup(format!(
@@ -74,6 +97,12 @@ impl MotoServer {
         let mut server = MotoServer { child, port };
         server.wait_until_listening(Duration::from_secs(60)).await?;
         server.enable_step_functions_execution().await?;
+        // Answered, but perhaps by another server on the port while this moto failed to bind.
+        if let Ok(Some(status)) = server.child.try_wait() {
+            return Err(StackError::Setup(format!(
+                "moto exited at start ({status}) while port {port} answered; see its log"
+            )));
+        }
         Ok(server)
     }
 

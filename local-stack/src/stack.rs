@@ -17,7 +17,6 @@ use crate::moto::MotoServer;
 use crate::names::{
     CATALOG_TABLE, ENGINEERING_ROLE, FUNCTIONS, REGION, REPORTS_BUCKET, REQUESTS_TABLE, TESTER,
 };
-use crate::port::free_port;
 use crate::postgres::PgCluster;
 use crate::restore_setup;
 use crate::tables::{key, string_attribute};
@@ -84,8 +83,9 @@ impl LocalStack {
             .map_err(|e| StackError::Setup(format!("creating {}: {e}", config.work_dir.display())))?;
         let edge = Edge::bind().await?;
         // Both take a second or so: side by side.
+        let moto_log = config.work_dir.join("moto.log");
         let (moto, postgres) = tokio::join!(
-            async { MotoServer::start(free_port()?, edge.port(), &config.work_dir.join("moto.log")).await },
+            MotoServer::start(edge.port(), &moto_log),
             PgCluster::start(&config.work_dir),
         );
         let (moto, postgres) = (moto?, Arc::new(postgres?));
