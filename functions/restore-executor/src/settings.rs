@@ -66,9 +66,11 @@ impl ExecutorSettings {
         let seconds = |name| Ok::<_, ConfigError>(env.number(name)?.map(Duration::from_secs));
         let defaults = CopyBackSettings::default();
         let copy_back = CopyBackSettings {
-            page_items: env.parsed(COPY_BACK_PAGE_ITEMS, |v| match v.parse::<i32>() {
-                Ok(n) if n > 0 => Ok(n),
-                _ => Err("must be a whole number above 0 (items per scanned page)"),
+            page_items: env.parsed(COPY_BACK_PAGE_ITEMS, |v| {
+                v.parse::<i32>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or("must be a whole number above 0")
             })?,
             fence_wait: env
                 .number(COPY_BACK_FENCE_SECONDS)?

@@ -118,17 +118,18 @@ impl Intake {
         now: DateTime<Utc>,
         key_scope: Option<String>,
     ) -> Result<ApiResponse, ApiError> {
-        let change = Change {
+        // The request the route names is the only id a change can carry.
+        let change = |id| Change {
             caller,
-            id: "",
+            id,
             body,
             now,
         };
         match route {
             Route::File => file::file(self, caller, body, now, key_scope).await,
-            Route::Decide(id) => decide::decide(self, Change { id: &id, ..change }).await,
-            Route::Cancel(id) => cancel::cancel(self, Change { id: &id, ..change }).await,
-            Route::Confirm(id) => confirm::confirm(self, Change { id: &id, ..change }).await,
+            Route::Decide(id) => decide::decide(self, change(&id)).await,
+            Route::Cancel(id) => cancel::cancel(self, change(&id)).await,
+            Route::Confirm(id) => confirm::confirm(self, change(&id)).await,
             Route::List | Route::Get(_) => unreachable!("reads are not posts"),
         }
     }
