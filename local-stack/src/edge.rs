@@ -5,7 +5,8 @@
 //! - `/_lifeboat/...`: the control API of tests and the simulation (call ledger, faults,
 //!   quotas, function processes; see [`control`]).
 //! - RDS `DescribeAccountAttributes`, which moto lacks, answered from moto's own snapshots.
-//! - Everything else: forwarded to moto, counted, and subject to injected faults.
+//! - Everything else: metered against AWS's rate limits (see [`rate_limit`]), forwarded to
+//!   moto, counted, and subject to injected faults.
 //! - RDS calls that move data (create, snapshot, restore, rename, delete): once moto answered
 //!   them with success, the instances' PostgreSQL databases follow (see [`databases`]).
 
@@ -15,6 +16,7 @@ mod control;
 pub mod databases;
 pub mod faults;
 pub mod lambda;
+pub mod rate_limit;
 mod rds_quota;
 pub mod windows;
 
@@ -46,6 +48,7 @@ pub struct Edge {
     client: HttpClient,
     pub ledger: CallLedger,
     pub faults: Faults,
+    pub rate_limits: rate_limit::RateLimits,
     functions: RwLock<BTreeMap<String, Arc<FunctionHost>>>,
     rds_snapshot_quota: Mutex<u64>,
     /// Continuous-backup windows set by tests (see [`windows`]).
@@ -77,6 +80,7 @@ impl Edge {
             client: HttpClient::new(),
             ledger: CallLedger::default(),
             faults: Faults::default(),
+            rate_limits: rate_limit::RateLimits::default(),
             functions: RwLock::default(),
             rds_snapshot_quota: Mutex::new(DEFAULT_RDS_MANUAL_SNAPSHOT_QUOTA),
             windows: windows::Windows::default(),
@@ -178,7 +182,11 @@ impl Edge {
     /// An AWS call: faults, then the edge's own answer or moto's, with the data following.
     async fn aws(self: Arc<Self>, req: Received) -> Response<Body> {
         let call = AwsCall::of(&req);
-        // Faults come first, so calls the edge emulates can fail too.
+        // AWS refuses a call over its budget before anything else looks at it.
+        if !self.rate_limits.admit(&call) {
+            return self.throttled(&call, "rate_limited", "Rate exceeded");
+        }
+        // Faults come next, so calls the edge emulates can fail too.
         let action = self.faults.fire(&call);
         if let Some(delay) = action.as_ref().and_then(FaultAction::delay) {
             tokio::time::sleep(delay).await;
@@ -203,15 +211,7 @@ impl Edge {
             }
         }
         match action {
-            Some(FaultAction::Throttle) => {
-                let (ct, body) = faults::error_body(
-                    &call.service,
-                    faults::throttling_code(&call.service),
-                    "Rate exceeded (injected by the edge)",
-                );
-                self.ledger.record(&call, 400, Some("throttle".into()));
-                http::respond(StatusCode::BAD_REQUEST, ct, body)
-            }
+            Some(FaultAction::Throttle) => self.throttled(&call, "throttle", "Rate exceeded (injected by the edge)"),
             Some(FaultAction::ServerError { status }) => {
                 let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 let (ct, body) = faults::error_body(
@@ -281,6 +281,13 @@ impl Edge {
         } else {
             windows::answer(self, call, req).await
         }
+    }
+
+    /// The service's throttling error, recorded in the ledger as `why`.
+    fn throttled(&self, call: &AwsCall, why: &str, message: &str) -> Response<Body> {
+        let (ct, body) = faults::error_body(&call.service, faults::throttling_code(&call.service), message);
+        self.ledger.record(call, 400, Some(why.into()));
+        http::respond(StatusCode::BAD_REQUEST, ct, body)
     }
 
     /// The answer to a call whose data could not follow: a 500, so that the caller sees it

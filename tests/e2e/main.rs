@@ -25,5 +25,7 @@ mod restore_execution;
 mod restore_intake;
 /// Selective restores on real PostgreSQL databases and DynamoDB.
 mod selective_restore;
+/// AWS's rate limits, metered by the edge.
+mod throttling;
 /// Scheduled ticks: what the creator and the pruner do, and never do, to the services.
 mod tick_safety;

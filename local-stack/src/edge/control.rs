@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use super::faults::FaultRule;
+use super::rate_limit::Limit;
 use super::windows::Window;
 use super::Edge;
 use crate::http::{self, Body, Received};
@@ -39,6 +40,20 @@ const ROUTES: &[(&str, &str, Handler)] = &[
         edge.faults.clear();
         ok(json!({}))
     }),
+    ("GET", "rate-limits", |edge, _, _| {
+        ok(json!({"limits": edge.rate_limits.list()}))
+    }),
+    (
+        "PUT",
+        "rate-limits",
+        |edge, req, _| match body::<RateLimitsBody>(req, "{\"limits\": [{\"service\", \"operations\", \"per_second\", \"burst\"}]}") {
+            Ok(RateLimitsBody { limits }) => match edge.rate_limits.set(limits) {
+                Ok(()) => ok(json!({"limits": edge.rate_limits.list()})),
+                Err(e) => bad_request(e),
+            },
+            Err(e) => bad_request(e),
+        },
+    ),
     (
         "PUT",
         "quotas/rds-manual-snapshots",
@@ -94,6 +109,13 @@ pub(super) fn answer(edge: &Edge, req: &Received) -> Response<Body> {
         StatusCode::NOT_FOUND,
         &json!({"error": format!("no control endpoint {} {path}", req.method)}),
     )
+}
+
+/// `PUT rate-limits`: the limits that replace the edge's (none switches metering off).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitsBody {
+    limits: Vec<Limit>,
 }
 
 /// The segments `pattern`'s `{…}` parts capture, if `segments` match it.

@@ -45,6 +45,18 @@ pub fn backup_services(
     ]
 }
 
+/// How many times the SDK tries one call: AWS's standard 3 spends a throttled call's tries
+/// within about three seconds, less than one refill of a busy account's budget.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// Adaptive retry: besides backing off and retrying throttling and transient errors, as the
+/// standard mode does, the client slows its own sending rate once it is throttled, so the
+/// shards of a tick that share an account's budget settle under it instead of spending it
+/// on refusals.
+pub fn retry_config() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS)
+}
+
 /// The SDK configuration of a function, from the environment Lambda gives it: the region
 /// (`AWS_REGION`), the function role's credentials (`AWS_ACCESS_KEY_ID`, ...) and, on the
 /// local stack, `AWS_ENDPOINT_URL`; with the HTTPS client that trusts what `trust` says.
@@ -64,7 +76,7 @@ pub fn load_config(trust: TlsTrust) -> aws_config::SdkConfig {
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(region)
         .credentials_provider(credentials)
-        .retry_config(aws_config::retry::RetryConfig::standard())
+        .retry_config(retry_config())
         .time_source(aws_smithy_async::time::SystemTimeSource::new());
     if let Some(sleep) = aws_smithy_async::rt::sleep::default_async_sleep() {
         builder = builder.sleep_impl(sleep);
