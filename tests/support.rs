@@ -59,8 +59,15 @@ pub fn event(function: &'static str, time: &str) -> Value {
 
 /// Invokes `function` for the tick at `time` and expects success.
 pub async fn tick(stack: &LocalStack, function: &'static str, time: &str) -> Value {
+    tick_with(stack, function, time, json!({})).await
+}
+
+/// [`tick`] with the event's `detail` (`{"reconcile_all": true}`, `{"dry_run": true}`).
+pub async fn tick_with(stack: &LocalStack, function: &'static str, time: &str, detail: Value) -> Value {
+    let mut event = event(function, time);
+    event["detail"] = detail;
     match stack
-        .invoke(function, &event(function, time))
+        .invoke(function, &event)
         .await
         .expect("the Invoke API answers")
     {

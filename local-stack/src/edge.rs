@@ -211,7 +211,9 @@ impl Edge {
             }
         }
         match action {
-            Some(FaultAction::Throttle) => self.throttled(&call, "throttle", "Rate exceeded (injected by the edge)"),
+            Some(FaultAction::Throttle) => {
+                self.throttled(&call, "throttle", "Rate exceeded (injected by the edge)")
+            }
             Some(FaultAction::ServerError { status }) => {
                 let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 let (ct, body) = faults::error_body(

@@ -28,7 +28,7 @@ pub struct StackConfig {
     pub functions_dir: PathBuf,
     /// Where logs go.
     pub work_dir: PathBuf,
-    /// Extra environment for every function (e.g. `LIFEBOAT_MAX_DELETIONS_PER_RUN`).
+    /// Extra environment for every function (e.g. `LIFEBOAT_MAX_DELETIONS_PER_RESOURCE`).
     pub function_env: BTreeMap<String, String>,
     pub function_timeout: Duration,
 }

@@ -193,7 +193,7 @@ async fn approved_without_execution(stack: &LocalStack, now: DateTime<Utc>) -> S
     let id = file(stack, now - TimeDelta::minutes(30)).await;
     stack.edge.faults.add(
         FaultRule::on("states", "StartExecution")
-            .times(3)
+            .times(lifeboat_aws::MAX_ATTEMPTS)
             .server_error(500),
     );
     let target = (now - TimeDelta::minutes(35))

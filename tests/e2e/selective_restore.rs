@@ -306,7 +306,7 @@ async fn a_crash_between_batches_then_the_retry_leaves_every_row_exactly_once() 
             .by("restore-executor")
             .target_contains(REQUESTS_TABLE)
             .skip(1)
-            .times(3)
+            .times(lifeboat_aws::MAX_ATTEMPTS)
             .server_error(500),
     );
     stack.edge.faults.add(
@@ -323,7 +323,11 @@ async fn a_crash_between_batches_then_the_retry_leaves_every_row_exactly_once() 
         .iter()
         .filter(|c| c.injected.is_some())
         .count();
-    assert_eq!(injected, 4, "both faults fired");
+    assert_eq!(
+        injected,
+        lifeboat_aws::MAX_ATTEMPTS as usize + 1,
+        "both faults fired: every try of the write, and the crash"
+    );
 
     assert_eq!(crm_rows(&db, "$c <= 300").await, before);
     assert_eq!(count(&db, "SELECT count(*) FROM contacts").await, CONTACTS);

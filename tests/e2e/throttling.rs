@@ -14,7 +14,11 @@ const ACME: [(&str, &str); 1] = [(TAG_INSTANCE, "acme")];
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tick_over_the_rds_budget_is_throttled_and_still_makes_every_point() {
     let stack = stack().await;
-    assert_eq!(stack.edge.rate_limits.list(), aws_defaults(), "AWS's limits are on by default");
+    assert_eq!(
+        stack.edge.rate_limits.list(),
+        aws_defaults(),
+        "AWS's limits are on by default"
+    );
     let ids = ["db-a", "db-b", "db-c", "db-d"];
     for id in ids {
         resources::rds_instance(&stack, id, &ACME, 3).await.unwrap();
@@ -31,7 +35,10 @@ async fn a_tick_over_the_rds_budget_is_throttled_and_still_makes_every_point() {
         .unwrap();
     stack.edge.ledger.clear();
     tick(&stack, CREATOR, "2026-11-28T03:00:00Z").await;
-    let expected: Vec<String> = ids.iter().map(|id| format!("lifeboat-{id}-20261128t0300z")).collect();
+    let expected: Vec<String> = ids
+        .iter()
+        .map(|id| format!("lifeboat-{id}-20261128t0300z"))
+        .collect();
     assert_eq!(rds_snapshots(&stack).await, expected);
     let calls = calls_by(&stack, CREATOR);
     let throttled = calls

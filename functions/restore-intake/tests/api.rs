@@ -668,3 +668,41 @@ async fn a_confirmation_racing_the_executor_is_still_recorded() {
     assert!(by.contains(&("restore-executor", Some("swapping"))), "{by:?}");
     assert!(by.contains(&(ENGINEER, Some("staging checked"))), "{by:?}");
 }
+
+/// Filing finds the instance's resources by a query scoped to its tag, never by listing the
+/// fleet: a thousand other customers' resources change nothing in what it asks.
+#[tokio::test]
+async fn filing_reads_the_instance_not_the_fleet() {
+    let w = world();
+    for i in 0..1000 {
+        w.rds.add_resource(
+            &format!("other-{i}"),
+            &[(lifeboat::inventory::TAG_INSTANCE, &format!("customer-{i}"))],
+            world::PITR_3_DAYS,
+        );
+    }
+    let (status, body) = call(
+        &w,
+        SUPPORT,
+        "POST",
+        "/restore-requests",
+        filing("2026-11-28T09:00:00Z"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        body["recovery_options"][0]["source"]["kind"], "point_in_time",
+        "{body}"
+    );
+    let calls = w.rds.calls();
+    assert!(calls.contains(&"discover_instance acme".to_string()), "{calls:?}");
+    assert!(
+        !calls.iter().any(|c| c.starts_with("discover *")),
+        "the fleet was listed: {calls:?}"
+    );
+    assert!(
+        !calls.iter().any(|c| c.contains("other-")),
+        "another customer's resource was asked about: {calls:?}"
+    );
+}

@@ -1,41 +1,62 @@
-//! retention-pruner: on its tick, reconciles the catalog with the services, deletes the points
-//! whose every tier has expired, and writes a report of every decision and its reason.
+//! retention-pruner: on its tick, brings the catalog in line with the services, deletes the
+//! points whose every tier has expired, and writes a report of every decision and its reason.
+//!
+//! Its work grows with what changed, not with what exists. The catalog is the source of
+//! truth; the services are asked only what the catalog cannot know:
+//! - each point still being created is looked up once per tick until the service says
+//!   it is available (about one call per resource per hour, see [`confirm`]);
+//! - each resource's points are listed at the service once a day, on its turn of the
+//!   [rotation](lifeboat::rotation) (every resource at once when the event asks, with
+//!   `detail.reconcile_all`), to find points gone, adopted, duplicated or half-deleted
+//!   (see [`reconcile`]);
+//! - deletions are decided from the catalog, at most the configured number per resource per
+//!   run, so the steady state (about one expiry per resource per hour) keeps up at any fleet
+//!   size; expired points left for a later run are the backlog, counted and alarmed on.
 //!
 //! What it never deletes: the newest point of a resource, a held point, a point still being
 //! created, anything Lifeboat did not create (the services' listings keep only Lifeboat-named
 //! points, RDS snapshots also tagged `lifeboat:managed`; an uncatalogued DynamoDB backup,
-//! named but unprovable, is adopted under a hold), and more than the configured number per run. Before deleting, it marks the
-//! record deleted with a condition that no hold was placed meanwhile; a deletion interrupted
-//! after that is finished by the next run's reconciliation. A dry run decides and reports but
-//! changes nothing.
+//! named but unprovable, is adopted under a hold). Before deleting, it marks the record
+//! deleted with a condition that no hold was placed meanwhile; a deletion interrupted after
+//! that is finished on the resource's next turn. A dry run decides and reports but changes
+//! nothing.
 
 mod adopt;
+mod backlog;
+mod confirm;
+mod delete;
 mod reconcile;
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
-use lifeboat::catalog::{RecoveryPoint, ResourceKind};
+use lifeboat::catalog::{RecoveryPoint, ResourceKey, ResourceKind};
 use lifeboat::event::{detail_flag, parse_tick, ClockGuard, Tick};
-use lifeboat::inventory::{unmanaged_with_points, Unmanaged};
+use lifeboat::inventory::{managed, unmanaged_with_points, DiscoveredResource, ManagedResource, Unmanaged};
 use lifeboat::policy::PolicyBook;
-use lifeboat::ports::{BackupService, Catalog, FailureKind, ObjectStore};
-use lifeboat::retention::{plan, RetentionDecision, Verdict};
+use lifeboat::ports::{BackupService, Catalog, ObjectStore};
+use lifeboat::retention::{plan, RetentionDecision};
+use lifeboat::rotation;
+use lifeboat::schedule::Slot;
 use lifeboat_function::failure::{FailureType, FunctionError};
 use serde::Serialize;
 use serde_json::Value;
 
 pub use adopt::UNVERIFIED_ORIGIN;
+pub use backlog::Backlog;
 pub use reconcile::{Finding, Reconciled};
 
-/// Deletions under way at once.
+/// Resources worked on at once (each one's look-ups and deletions in turn).
 const CONCURRENCY: usize = 8;
 /// Metrics of every tick (namespace `Lifeboat`, dimension `Function`), which the template
-/// alarms on: resources with points that nothing backs up any more, and points the services
-/// no longer hold.
+/// alarms on: resources with points that nothing backs up any more, points the services
+/// no longer hold, and expired points not yet deleted (how many, and the oldest's age).
 pub const UNMANAGED_METRIC: &str = "UnmanagedResourcesWithPoints";
 pub const VANISHED_METRIC: &str = "VanishedPoints";
+pub const BACKLOG_METRIC: &str = "ExpiredBacklog";
+pub const BACKLOG_AGE_METRIC: &str = "ExpiredBacklogOldestHours";
 
 pub struct Pruner {
     pub catalog: Arc<dyn Catalog>,
@@ -43,7 +64,8 @@ pub struct Pruner {
     pub reports: Arc<dyn ObjectStore>,
     pub policies: PolicyBook,
     pub simulation: bool,
-    pub max_deletions_per_run: usize,
+    /// How many of one resource's points one run may delete.
+    pub max_deletions_per_resource: usize,
     /// The deployment's default; an event's `detail.dry_run` overrides it.
     pub dry_run: bool,
 }
@@ -79,17 +101,39 @@ pub struct PruneReport {
     pub tick_time: DateTime<Utc>,
     pub event_id: String,
     pub dry_run: bool,
-    pub max_deletions_per_run: usize,
+    pub max_deletions_per_resource: usize,
     pub deleted: usize,
     pub kept: usize,
+    /// The resources whose points were listed at the service this run (their turn of the
+    /// rotation, or all of them when the event asked).
+    pub reconciled_resources: usize,
     pub reconciliation: Vec<Reconciled>,
     /// Resources with recovery points that are no longer backed up: named on every tick
     /// until someone tags them again or their points are gone.
     pub unmanaged: Vec<Unmanaged>,
+    pub backlog: Backlog,
     pub decisions: Vec<DecisionRecord>,
     pub failures: Vec<String>,
     /// Where the report was written.
     pub report_key: String,
+}
+
+/// The managed resources the services reported, by key, and each service's discovery (for
+/// the kinds whose discovery answered).
+struct Inventory {
+    managed: HashMap<ResourceKey, ManagedResource>,
+    discovered: Vec<(ResourceKind, Vec<DiscoveredResource>)>,
+}
+
+/// One resource's work this run: its present records and, on its turn, what its service holds.
+struct ResourceRun {
+    key: ResourceKey,
+    records: Vec<RecoveryPoint>,
+    /// Whether its points were listed at the service (its turn of the rotation).
+    listed: bool,
+    reconciliation: Vec<Reconciled>,
+    /// Its listing failed: nothing of it is deleted this run.
+    unlisted: Option<String>,
 }
 
 impl Pruner {
@@ -106,44 +150,57 @@ impl Pruner {
         let tick = parse_tick(&event, (!self.simulation).then_some(guard))?;
         // An event may ask for a dry run, never switch off a deployment's.
         let dry_run = self.dry_run || detail_flag(&tick, "dry_run")?.unwrap_or(false);
-        tracing::info!(slot = %tick.slot, dry_run, "retention tick");
+        let reconcile_all = detail_flag(&tick, "reconcile_all")?.unwrap_or(false);
+        tracing::info!(slot = %tick.slot, dry_run, reconcile_all, "retention tick");
         let mut records = self.catalog.present_points().await.map_err(|e| {
             FunctionError::new(FailureType::DependencyFailed, format!("reading the catalog: {e}"))
         })?;
         let mut failures = Vec::new();
-        let mut reconciliation = Vec::new();
-        let mut unreachable: Vec<ResourceKind> = Vec::new();
-        for service in &self.services {
-            match service.points().await {
-                Ok(held) => reconciliation.extend(
-                    reconcile::reconcile(
-                        service.as_ref(),
-                        self.catalog.as_ref(),
-                        &self.policies,
-                        &mut records,
-                        held,
-                        tick.time,
-                        dry_run,
-                    )
-                    .await,
-                ),
-                Err(e) => {
-                    // Without the service's view nothing of it is deleted this run.
-                    failures.push(format!("listing {} points: {e}", service.kind().as_str()));
-                    unreachable.push(service.kind());
-                }
+        let inventory = self.inventory(&mut failures).await;
+        let mut reconciliation = confirm::confirm(
+            &self.services,
+            self.catalog.as_ref(),
+            &mut records,
+            tick.time,
+            dry_run,
+        )
+        .await;
+        let runs = self
+            .reconcile_turns(
+                &tick,
+                by_resource(records, &inventory),
+                &inventory,
+                reconcile_all,
+                dry_run,
+            )
+            .await;
+        let reconciled_resources = runs.iter().filter(|r| r.listed).count();
+        let mut decisions = Vec::new();
+        let mut present = Vec::new();
+        for run in runs {
+            reconciliation.extend(run.reconciliation);
+            match run.unlisted {
+                Some(e) => failures.push(format!(
+                    "listing the points of {}: {e}; none of them deleted this run",
+                    run.key
+                )),
+                None => decisions.extend(plan(&run.records, tick.time, self.max_deletions_per_resource)),
             }
+            present.extend(run.records);
         }
         failures.extend(reconciliation.iter().filter_map(|r| {
             r.error
                 .as_ref()
                 .map(|e| format!("{}@{}: reconciling: {e}", r.resource, r.slot))
         }));
-        records.retain(|r| !unreachable.contains(&r.resource.kind));
-        let unmanaged = self.unmanaged(&records, &mut failures).await;
-        let decisions = plan(&records, tick.time, self.max_deletions_per_run);
+        let unmanaged = self.unmanaged(&present, &inventory);
+        let by_slot: HashMap<(&ResourceKey, Slot), &RecoveryPoint> =
+            present.iter().map(|r| ((&r.resource, r.slot), r)).collect();
         let decisions: Vec<DecisionRecord> = stream::iter(decisions)
-            .map(|d| self.carry_out(&tick, &records, d, dry_run))
+            .map(|d| {
+                let record = by_slot.get(&(&d.resource, d.slot)).copied();
+                delete::carry_out(self, &tick, record, d, dry_run)
+            })
             .buffered(CONCURRENCY)
             .collect()
             .await;
@@ -152,6 +209,7 @@ impl Pruner {
                 .as_ref()
                 .map(|e| format!("{}@{}: deleting: {e}", d.decision.resource, d.decision.slot))
         }));
+        let backlog = Backlog::of(&decisions, tick.time);
         let vanished = reconciliation
             .iter()
             .filter(|r| matches!(r.finding, Finding::Vanished))
@@ -161,6 +219,8 @@ impl Pruner {
             &[
                 (UNMANAGED_METRIC, unmanaged.len() as u64),
                 (VANISHED_METRIC, vanished as u64),
+                (BACKLOG_METRIC, backlog.points as u64),
+                (BACKLOG_AGE_METRIC, backlog.oldest_hours),
             ],
             tick.time,
         );
@@ -169,14 +229,16 @@ impl Pruner {
             tick_time: tick.time,
             event_id: tick.event_id.clone(),
             dry_run,
-            max_deletions_per_run: self.max_deletions_per_run,
+            max_deletions_per_resource: self.max_deletions_per_resource,
             deleted: decisions
                 .iter()
                 .filter(|d| matches!(d.outcome, Outcome::Deleted | Outcome::AlreadyGone))
                 .count(),
             kept: decisions.iter().filter(|d| !d.decision.is_delete()).count(),
+            reconciled_resources,
             reconciliation,
             unmanaged,
+            backlog,
             decisions,
             failures,
             report_key: report_key(&tick, dry_run),
@@ -185,108 +247,94 @@ impl Pruner {
         finish(report)
     }
 
-    /// The resources of `records` that are no longer managed, for the services that could
-    /// say which they manage (a discovery that fails is a failure of the tick).
-    async fn unmanaged(&self, records: &[RecoveryPoint], failures: &mut Vec<String>) -> Vec<Unmanaged> {
-        let mut found = Vec::new();
+    /// Every service's managed resources; a discovery that fails is a failure of the tick
+    /// (and leaves that service's resources out of the unmanaged check).
+    async fn inventory(&self, failures: &mut Vec<String>) -> Inventory {
+        let mut inventory = Inventory {
+            managed: HashMap::new(),
+            discovered: Vec::new(),
+        };
         for service in &self.services {
             let kind = service.kind();
             match service.discover().await {
-                Ok(discovered) => {
-                    let points: Vec<RecoveryPoint> = records
-                        .iter()
-                        .filter(|r| r.resource.kind == kind)
-                        .cloned()
-                        .collect();
-                    found.extend(unmanaged_with_points(&points, &discovered, &self.policies));
+                Ok(found) => {
+                    inventory.managed.extend(
+                        found
+                            .iter()
+                            .filter_map(|f| managed(f, &self.policies).ok().flatten())
+                            .map(|m| (m.key.clone(), m)),
+                    );
+                    inventory.discovered.push((kind, found));
                 }
                 Err(e) => failures.push(format!("discovering {} resources: {e}", kind.as_str())),
             }
+        }
+        inventory
+    }
+
+    /// Lists and reconciles the resources whose turn it is (all of them with `all`); the
+    /// others pass through unchanged.
+    async fn reconcile_turns(
+        &self,
+        tick: &Tick,
+        resources: BTreeMap<ResourceKey, Vec<RecoveryPoint>>,
+        inventory: &Inventory,
+        all: bool,
+        dry_run: bool,
+    ) -> Vec<ResourceRun> {
+        stream::iter(resources)
+            .map(|(key, records)| async move {
+                let mut run = ResourceRun {
+                    key,
+                    records,
+                    listed: false,
+                    reconciliation: Vec::new(),
+                    unlisted: None,
+                };
+                let service = self.services.iter().find(|s| s.kind() == run.key.kind);
+                let Some(service) = service.filter(|_| all || rotation::turn_at(&run.key, tick.slot)) else {
+                    return run;
+                };
+                run.listed = true;
+                match service.points_of(&run.key).await {
+                    Ok(held) => {
+                        run.reconciliation = reconcile::reconcile(
+                            service.as_ref(),
+                            self.catalog.as_ref(),
+                            &self.policies,
+                            &inventory.managed,
+                            &mut run.records,
+                            held,
+                            tick.time,
+                            dry_run,
+                        )
+                        .await
+                    }
+                    Err(e) => run.unlisted = Some(e.to_string()),
+                }
+                run
+            })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await
+    }
+
+    /// The resources of `records` that are no longer managed, for the services whose
+    /// discovery answered.
+    fn unmanaged(&self, records: &[RecoveryPoint], inventory: &Inventory) -> Vec<Unmanaged> {
+        let mut found = Vec::new();
+        for (kind, discovered) in &inventory.discovered {
+            let points: Vec<RecoveryPoint> = records
+                .iter()
+                .filter(|r| r.resource.kind == *kind)
+                .cloned()
+                .collect();
+            found.extend(unmanaged_with_points(&points, discovered, &self.policies));
         }
         for u in &found {
             tracing::warn!(resource = %u.resource, points = u.points, why = %u.why, "recovery points of a resource no longer backed up");
         }
         found
-    }
-
-    async fn carry_out(
-        &self,
-        tick: &Tick,
-        records: &[RecoveryPoint],
-        d: RetentionDecision,
-        dry_run: bool,
-    ) -> DecisionRecord {
-        let Verdict::Delete { expired_at } = d.verdict else {
-            return DecisionRecord {
-                decision: d,
-                outcome: Outcome::Kept,
-                error: None,
-            };
-        };
-        if dry_run {
-            return DecisionRecord {
-                decision: d,
-                outcome: Outcome::WouldDelete,
-                error: None,
-            };
-        }
-        let note = format!(
-            "deleted by retention-pruner at tick {}: every tier expired (last at {expired_at})",
-            tick.slot
-        );
-        // Holds that have ended go first: the deletion's condition is that no hold remains
-        // (a hold placed meanwhile still stops it).
-        let expired_holds = records
-            .iter()
-            .find(|r| r.resource == d.resource && r.slot == d.slot)
-            .map(|r| r.expired_holds(tick.time))
-            .unwrap_or_default();
-        for hold in &expired_holds {
-            if let Err(e) = self.catalog.remove_hold(&d.resource, d.slot, hold).await {
-                return DecisionRecord {
-                    decision: d,
-                    outcome: Outcome::Failed,
-                    error: Some(format!("removing the ended hold {hold}: {e}")),
-                };
-            }
-        }
-        if let Err(e) = self
-            .catalog
-            .mark_deleted(&d.resource, d.slot, &note, tick.time)
-            .await
-        {
-            let outcome = if e.kind == FailureKind::Conflict {
-                Outcome::KeptByConcurrentChange
-            } else {
-                Outcome::Failed
-            };
-            let error = (outcome == Outcome::Failed).then(|| e.to_string());
-            return DecisionRecord {
-                decision: d,
-                outcome,
-                error,
-            };
-        }
-        let service_id = records
-            .iter()
-            .find(|r| r.resource == d.resource && r.slot == d.slot)
-            .and_then(|r| r.service_id.clone());
-        let service = self.services.iter().find(|s| s.kind() == d.resource.kind);
-        let (outcome, error) = match (service, service_id) {
-            (Some(service), Some(id)) => match service.delete_point(&d.resource, &id).await {
-                Ok(lifeboat::ports::Deletion::Deleted) => (Outcome::Deleted, None),
-                Ok(lifeboat::ports::Deletion::AlreadyGone) => (Outcome::AlreadyGone, None),
-                // The record already says deleted: the next run's reconciliation finishes it.
-                Err(e) => (Outcome::Failed, Some(e.to_string())),
-            },
-            _ => (Outcome::AlreadyGone, None),
-        };
-        tracing::info!(resource = %d.resource, slot = %d.slot, ?outcome, "retention deletion");
-        DecisionRecord {
-            decision: d,
-            outcome,
-            error,
-        }
     }
 
     async fn write(&self, report: &PruneReport) -> Result<(), FunctionError> {
@@ -298,6 +346,23 @@ impl Pruner {
                 FunctionError::new(FailureType::DependencyFailed, format!("writing the report: {e}"))
             })
     }
+}
+
+/// The present records by resource, with every managed resource present (one without
+/// records still takes its turn: the service may hold points the catalog lacks).
+fn by_resource(
+    records: Vec<RecoveryPoint>,
+    inventory: &Inventory,
+) -> BTreeMap<ResourceKey, Vec<RecoveryPoint>> {
+    let mut resources: BTreeMap<ResourceKey, Vec<RecoveryPoint>> = inventory
+        .managed
+        .keys()
+        .map(|k| (k.clone(), Vec::new()))
+        .collect();
+    for r in records {
+        resources.entry(r.resource.clone()).or_default().push(r);
+    }
+    resources
 }
 
 /// One key per tick (a retried tick overwrites its own report; the bucket keeps versions).
@@ -313,6 +378,7 @@ pub fn report_key(tick: &Tick, dry_run: bool) -> String {
 fn finish(report: PruneReport) -> Result<PruneReport, FunctionError> {
     tracing::info!(
         slot = %report.slot, deleted = report.deleted, kept = report.kept,
+        backlog = report.backlog.points, reconciled = report.reconciled_resources,
         failures = report.failures.len(), report = %report.report_key, "retention tick done"
     );
     if report.failures.is_empty() {

@@ -39,7 +39,7 @@ async fn build(settings: &Settings, bucket: &str) -> Pruner {
         )),
         policies: settings.policies.clone(),
         simulation: settings.simulation,
-        max_deletions_per_run: settings.max_deletions_per_run,
+        max_deletions_per_resource: settings.max_deletions_per_resource,
         dry_run: settings.dry_run,
     }
 }

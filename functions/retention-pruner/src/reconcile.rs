@@ -12,12 +12,13 @@
 //!
 //! The catalog is read for present records only; the rest are found by claiming the slot of
 //! each leftover service point, which answers with the existing record when there is one.
+//! One resource at a time, on its turn of the rotation: its points listed at the service.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey};
-use lifeboat::inventory::{managed, ManagedResource};
+use lifeboat::inventory::ManagedResource;
 
 use crate::adopt::adopted;
 use lifeboat::policy::PolicyBook;
@@ -42,6 +43,8 @@ pub enum Finding {
     DeletionFinished,
     /// A second point of the same slot (made by a retried creation) was deleted.
     DuplicateDeleted { service_id: String },
+    /// A point still being created could not be looked up at its service this tick.
+    Unconfirmed,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -54,11 +57,14 @@ pub struct Reconciled {
     pub error: Option<String>,
 }
 
-/// Reconciles `records` (the catalog, updated in place) against one service's `held` points.
+/// Reconciles `records` (one resource's present records, updated in place) against `held`,
+/// what its service holds of it; `managed` gives adopted points their resource's settings.
+#[allow(clippy::too_many_arguments)]
 pub async fn reconcile(
     service: &dyn BackupService,
     catalog: &dyn Catalog,
     policies: &PolicyBook,
+    managed: &HashMap<ResourceKey, ManagedResource>,
     records: &mut Vec<RecoveryPoint>,
     held: Vec<ServicePoint>,
     now: DateTime<Utc>,
@@ -89,8 +95,38 @@ pub async fn reconcile(
             pending.push((index, finding, change));
         }
     }
-    // Written together: most hours every resource has one point that became available, and
-    // the catalog takes them all in one call.
+    findings.extend(write(catalog, records, pending, dry_run).await);
+    // What is left is held by the service but absent from the present records: unknown to
+    // the catalog (adopt it), or recorded as deleted or missing (finish or revive it).
+    let leftovers: Vec<ServicePoint> = held.into_values().filter(|p| p.state.is_present()).collect();
+    if !leftovers.is_empty() {
+        for p in leftovers {
+            let point = adopted(&p, managed.get(&p.resource), policies, now);
+            let (finding, error, present) = if dry_run {
+                (Finding::Adopted, None, Some(point))
+            } else {
+                settle_leftover(service, catalog, point, &p, now).await
+            };
+            findings.push(Reconciled {
+                resource: p.resource.clone(),
+                slot: p.slot,
+                finding,
+                error,
+            });
+            records.extend(present);
+        }
+    }
+    findings
+}
+
+/// Writes the catalog changes `pending` calls for (each: an index into `records`, the
+/// finding, the change) in one batch, and applies those written to `records`.
+pub(crate) async fn write(
+    catalog: &dyn Catalog,
+    records: &mut [RecoveryPoint],
+    pending: Vec<(usize, Finding, StateChange)>,
+    dry_run: bool,
+) -> Vec<Reconciled> {
     let changes: Vec<_> = pending
         .iter()
         .map(|(index, _, change)| {
@@ -107,6 +143,7 @@ pub async fn reconcile(
     } else {
         catalog.update_states(&changes).await
     };
+    let mut findings = Vec::with_capacity(pending.len());
     for ((index, finding, change), written) in pending.into_iter().zip(written) {
         let record = &mut records[index];
         if written.is_ok() {
@@ -121,27 +158,6 @@ pub async fn reconcile(
             finding,
             error: written.err().map(|e| e.to_string()),
         });
-    }
-    // What is left is held by the service but absent from the present records: unknown to
-    // the catalog (adopt it), or recorded as deleted or missing (finish or revive it).
-    let leftovers: Vec<ServicePoint> = held.into_values().filter(|p| p.state.is_present()).collect();
-    if !leftovers.is_empty() {
-        let resources = managed_resources(service, policies).await;
-        for p in leftovers {
-            let point = adopted(&p, resources.get(&p.resource), policies, now);
-            let (finding, error, present) = if dry_run {
-                (Finding::Adopted, None, Some(point))
-            } else {
-                settle_leftover(service, catalog, point, &p, now).await
-            };
-            findings.push(Reconciled {
-                resource: p.resource.clone(),
-                slot: p.slot,
-                finding,
-                error,
-            });
-            records.extend(present);
-        }
     }
     findings
 }
@@ -257,12 +273,16 @@ async fn settle_leftover(
 }
 
 /// A claim is as old as its record's last change (the creator's tick time), not its slot.
-fn recently_claimed(record: &RecoveryPoint, now: DateTime<Utc>) -> bool {
+pub(crate) fn recently_claimed(record: &RecoveryPoint, now: DateTime<Utc>) -> bool {
     record.service_id.is_none() && now - record.updated_at < CLAIM_GRACE
 }
 
 /// The catalog change a finding about a present record calls for.
-fn change_for(finding: &Finding, at_service: Option<&ServicePoint>, now: DateTime<Utc>) -> StateChange {
+pub(crate) fn change_for(
+    finding: &Finding,
+    at_service: Option<&ServicePoint>,
+    now: DateTime<Utc>,
+) -> StateChange {
     match (finding, at_service) {
         (Finding::Synced { to, .. }, Some(p)) => StateChange {
             state: *to,
@@ -276,24 +296,5 @@ fn change_for(finding: &Finding, at_service: Option<&ServicePoint>, now: DateTim
             note: Some("vanished: the service no longer holds this point".into()),
             at: now,
         },
-    }
-}
-
-/// The service's managed resources by key, for adoption; empty when discovery fails (the
-/// adopted point then falls back to the tags on the point or the standard policy).
-async fn managed_resources(
-    service: &dyn BackupService,
-    policies: &PolicyBook,
-) -> HashMap<ResourceKey, ManagedResource> {
-    match service.discover().await {
-        Ok(found) => found
-            .iter()
-            .filter_map(|f| managed(f, policies).ok().flatten())
-            .map(|m| (m.key.clone(), m))
-            .collect(),
-        Err(e) => {
-            tracing::warn!(error = %e, "discovery failed; adopting with the points' own tags");
-            HashMap::new()
-        }
     }
 }

@@ -36,7 +36,7 @@ fn world(max_deletions: usize) -> World {
         reports: ports.reports.clone(),
         policies: PolicyBook::default(),
         simulation: false,
-        max_deletions_per_run: max_deletions,
+        max_deletions_per_resource: max_deletions,
         dry_run: false,
     };
     World { ports, pruner }
@@ -55,9 +55,27 @@ fn record_at(w: &World, slot: Slot) -> RecoveryPoint {
         .expect("a record of the slot")
 }
 
+/// The catalog record of `key` at `slot`.
+fn record_at_of(w: &World, key: &ResourceKey, slot: Slot) -> RecoveryPoint {
+    w.catalog
+        .snapshot()
+        .into_iter()
+        .find(|p| &p.resource == key && p.slot == slot)
+        .expect("a record of the slot")
+}
+
 /// A pruning tick at `time`, with the wall clock at the same time.
 async fn prune(w: &World, time: &str) -> retention_pruner::PruneReport {
     w.pruner.handle(tick(time, json!({})), at(time)).await.unwrap()
+}
+
+/// A pruning tick that lists every resource's points at its service, as on each resource's
+/// turn of the rotation (once a day) or when an engineer asks.
+async fn prune_reconciling_all(w: &World, time: &str) -> retention_pruner::PruneReport {
+    w.pruner
+        .handle(tick(time, json!({"reconcile_all": true})), at(time))
+        .await
+        .unwrap()
 }
 
 /// A point both catalogued and held by the service, as the creator and a reconcile leave it.
@@ -180,13 +198,90 @@ async fn the_newest_point_survives_even_when_expired_and_held_points_survive() {
 }
 
 #[tokio::test]
-async fn the_run_limit_bounds_deletions() {
+async fn the_deletion_bound_is_per_resource_and_what_it_leaves_is_the_backlog() {
     let w = world(2);
     let db = ResourceKey::rds("db");
+    let table = ResourceKey::dynamodb("orders");
+    // Six hours each: five expired points besides the newest, which is kept.
     hourly(&w, &db, "2026-11-24T12:00:00Z", 6);
-    let report = prune(&w, "2026-12-30T00:30:00Z").await;
-    assert_eq!(report.deleted, 2);
+    hourly(&w, &table, "2026-11-24T12:00:00Z", 6);
+    let report = prune(&w, "2026-11-30T00:30:00Z").await;
+    assert_eq!(report.deleted, 4, "two of each resource, not four of one");
     assert_eq!(w.rds.all_points().len(), 4);
+    assert_eq!(w.ddb.all_points().len(), 4);
+    let oldest_left = at("2026-11-24T09:00:00Z") + TimeDelta::hours(72);
+    assert_eq!(
+        report.backlog,
+        retention_pruner::Backlog {
+            points: 6,
+            oldest_expired_at: Some(oldest_left),
+            oldest_hours: (at("2026-11-30T00:30:00Z") - oldest_left).num_hours() as u64,
+        },
+        "the oldest expiries went first; the rest wait"
+    );
+    let next = prune(&w, "2026-11-30T01:30:00Z").await;
+    assert_eq!(next.deleted, 4);
+    assert_eq!(next.backlog.points, 2, "the backlog drains at the bound");
+    let last = prune(&w, "2026-11-30T02:30:00Z").await;
+    assert_eq!(
+        (last.deleted, last.backlog.points, last.backlog.oldest_hours),
+        (2, 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_new_point_is_confirmed_by_name_and_each_resource_is_listed_once_a_day() {
+    let w = world(100);
+    let db = ResourceKey::rds("db");
+    let table = ResourceKey::dynamodb("orders");
+    w.rds
+        .add_resource("db", &[(TAG_INSTANCE, "acme")], world::PITR_3_DAYS);
+    w.ddb
+        .add_resource("orders", &[(TAG_INSTANCE, "acme")], world::PITR_3_DAYS);
+    hourly(&w, &db, "2026-11-24T12:00:00Z", 3);
+    hourly(&w, &table, "2026-11-24T12:00:00Z", 3);
+    // The creator's claim of the newest slot, not yet confirmed: no service id, `creating`.
+    let newest = Slot::containing(at("2026-11-24T12:00:00Z"));
+    let claim = RecoveryPoint {
+        state: PointState::Creating,
+        service_id: None,
+        ..record_at_of(&w, &db, newest)
+    };
+    w.catalog.insert(claim);
+    let first = prune(&w, "2026-11-24T12:30:00Z").await;
+    assert!(first.reconciliation.iter().any(|r| r.resource == db
+        && r.slot == newest
+        && r.finding
+            == Finding::Synced {
+                from: PointState::Creating,
+                to: PointState::Available
+            }));
+    let confirmed = record_at_of(&w, &db, newest);
+    assert_eq!(confirmed.state, PointState::Available);
+    assert_eq!(confirmed.service_id, Some(db.point_name(newest)));
+    for hour in 1..24 {
+        let time = at("2026-11-24T12:30:00Z") + TimeDelta::hours(hour);
+        prune(&w, &time.to_rfc3339()).await;
+    }
+    for (service, name) in [(&w.rds, "db"), (&w.ddb, "orders")] {
+        let calls = service.calls();
+        let count = |op: &str| calls.iter().filter(|c| *c == &format!("{op} {name}")).count();
+        assert_eq!(
+            count("points_of"),
+            1,
+            "{name}: listed once in 24 ticks: {calls:?}"
+        );
+        assert!(
+            !calls.iter().any(|c| c == "points *"),
+            "the region is never listed"
+        );
+    }
+    let db_calls = w.rds.calls();
+    assert_eq!(
+        db_calls.iter().filter(|c| *c == "find_point db").count(),
+        1,
+        "a point is looked up until confirmed, then no more"
+    );
 }
 
 #[tokio::test]
@@ -228,7 +323,7 @@ async fn points_lifeboat_did_not_make_are_never_touched_and_lifeboat_points_are_
     let orphan = Slot::containing(at("2026-11-20T05:00:00Z"));
     w.rds
         .add_point(untagged_point(&db, orphan, db.point_name(orphan)));
-    let report = prune(&w, "2026-11-24T12:30:00Z").await;
+    let report = prune_reconciling_all(&w, "2026-11-24T12:30:00Z").await;
     assert!(report
         .reconciliation
         .iter()
@@ -247,7 +342,7 @@ async fn vanished_points_are_reported_and_creating_records_are_synced() {
     // The 11:00 point disappears from the service behind Lifeboat's back.
     w.rds
         .remove_point(&db.point_name(Slot::containing(at("2026-11-24T11:00:00Z"))));
-    let report = prune(&w, "2026-11-24T12:30:00Z").await;
+    let report = prune_reconciling_all(&w, "2026-11-24T12:30:00Z").await;
     assert_eq!(report.reconciliation.len(), 1);
     assert_eq!(report.reconciliation[0].finding, Finding::Vanished);
     let states: Vec<_> = w.catalog.snapshot().into_iter().map(|p| p.state).collect();
@@ -255,29 +350,33 @@ async fn vanished_points_are_reported_and_creating_records_are_synced() {
 }
 
 #[tokio::test]
-async fn a_failing_listing_spares_that_service_and_fails_the_run_after_the_report() {
+async fn a_failing_listing_spares_that_resource_and_fails_the_run_after_the_report() {
     let w = world(100);
     let db = ResourceKey::rds("db");
     let table = ResourceKey::dynamodb("orders");
     hourly(&w, &db, "2026-11-24T12:00:00Z", 3);
     hourly(&w, &table, "2026-11-24T12:00:00Z", 3);
-    w.rds.fail("points", "*");
+    w.rds.fail("points_of", "db");
     let err = w
         .pruner
         .handle(
-            tick("2026-12-30T00:30:00Z", json!({})),
+            tick("2026-12-30T00:30:00Z", json!({"reconcile_all": true})),
             at("2026-12-30T00:30:00Z"),
         )
         .await
         .unwrap_err();
     assert_eq!(err.kind, FailureType::ResourcesFailed);
-    assert!(err.message.contains("listing rds points"), "{}", err.message);
+    assert!(
+        err.message.contains("listing the points of rds:db"),
+        "{}",
+        err.message
+    );
     assert_eq!(
         w.rds.all_points().len(),
         3,
-        "nothing of the unlisted service is deleted"
+        "nothing of the unlisted resource is deleted"
     );
-    assert_eq!(w.ddb.all_points().len(), 1, "the other service is pruned");
+    assert_eq!(w.ddb.all_points().len(), 1, "the other resource is pruned");
     assert_eq!(w.reports.keys().len(), 1);
 }
 
@@ -322,7 +421,7 @@ async fn a_deletion_interrupted_after_the_catalog_said_deleted_is_finished() {
         .await
         .unwrap();
     assert_eq!(w.rds.all_points().len(), 2);
-    let report = prune(&w, "2026-11-24T12:30:00Z").await;
+    let report = prune_reconciling_all(&w, "2026-11-24T12:30:00Z").await;
     assert!(report
         .reconciliation
         .iter()
@@ -339,7 +438,7 @@ async fn a_second_backup_of_one_slot_is_deleted_and_the_catalogued_one_kept() {
     hourly(&w, &table, "2026-11-24T12:00:00Z", 1);
     let slot = Slot::containing(at("2026-11-24T12:00:00Z"));
     w.ddb.add_point(untagged_point(&table, slot, "arn:duplicate"));
-    let report = prune(&w, "2026-11-24T12:30:00Z").await;
+    let report = prune_reconciling_all(&w, "2026-11-24T12:30:00Z").await;
     assert!(report.reconciliation.iter().any(
         |r| matches!(&r.finding, Finding::DuplicateDeleted { service_id } if service_id == "arn:duplicate")
     ));
@@ -354,8 +453,8 @@ async fn an_adopted_dynamodb_backup_is_held_not_deleted() {
     hourly(&w, &table, "2026-11-24T12:00:00Z", 1);
     let orphan = Slot::containing(at("2026-10-01T05:00:00Z"));
     w.ddb.add_point(untagged_point(&table, orphan, "arn:orphan"));
-    prune(&w, "2026-11-24T12:30:00Z").await;
-    prune(&w, "2028-11-24T12:30:00Z").await;
+    prune_reconciling_all(&w, "2026-11-24T12:30:00Z").await;
+    prune_reconciling_all(&w, "2028-11-24T12:30:00Z").await;
     assert!(
         w.ddb.all_points().iter().any(|p| p.service_id == "arn:orphan"),
         "its origin is unproven"

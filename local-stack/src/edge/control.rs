@@ -43,17 +43,18 @@ const ROUTES: &[(&str, &str, Handler)] = &[
     ("GET", "rate-limits", |edge, _, _| {
         ok(json!({"limits": edge.rate_limits.list()}))
     }),
-    (
-        "PUT",
-        "rate-limits",
-        |edge, req, _| match body::<RateLimitsBody>(req, "{\"limits\": [{\"service\", \"operations\", \"per_second\", \"burst\"}]}") {
+    ("PUT", "rate-limits", |edge, req, _| {
+        match body::<RateLimitsBody>(
+            req,
+            "{\"limits\": [{\"service\", \"operations\", \"per_second\", \"burst\"}]}",
+        ) {
             Ok(RateLimitsBody { limits }) => match edge.rate_limits.set(limits) {
                 Ok(()) => ok(json!({"limits": edge.rate_limits.list()})),
                 Err(e) => bad_request(e),
             },
             Err(e) => bad_request(e),
-        },
-    ),
+        }
+    }),
     (
         "PUT",
         "quotas/rds-manual-snapshots",

@@ -181,14 +181,21 @@ mod tests {
         assert_eq!(admitted(&limits, &snapshot, 400, start), 300, "the burst");
         assert!(!limits.admit_at(&snapshot, start), "an empty bucket refuses");
         let later = start + Duration::from_secs(2);
-        assert_eq!(admitted(&limits, &snapshot, 100, later), 24, "12 a second refill it");
+        assert_eq!(
+            admitted(&limits, &snapshot, 100, later),
+            24,
+            "12 a second refill it"
+        );
     }
 
     #[test]
     fn every_rds_operation_shares_one_budget() {
         let limits = RateLimits::default();
         let at = Instant::now();
-        assert_eq!(admitted(&limits, &call("rds", "DescribeDBSnapshots"), 300, at), 300);
+        assert_eq!(
+            admitted(&limits, &call("rds", "DescribeDBSnapshots"), 300, at),
+            300
+        );
         assert!(!limits.admit_at(&call("rds", "CreateDBSnapshot"), at));
     }
 
@@ -214,7 +221,10 @@ mod tests {
         setup.caller = TESTER.into();
         assert_eq!(admitted(&limits, &setup, 1000, at), 1000);
         limits.set(Vec::new()).unwrap();
-        assert_eq!(admitted(&limits, &call("rds", "CreateDBSnapshot"), 1000, at), 1000);
+        assert_eq!(
+            admitted(&limits, &call("rds", "CreateDBSnapshot"), 1000, at),
+            1000
+        );
     }
 
     #[test]

@@ -12,11 +12,11 @@ use aws_sdk_dynamodb::types::{
     BackupStatus, BackupSummary, BackupTypeFilter, PointInTimeRecoveryDescription,
     PointInTimeRecoverySpecification, PointInTimeRecoveryStatus,
 };
-use aws_sdk_resourcegroupstagging::types::TagFilter;
 
+use super::tagged::tagged;
 use super::{port_error, utc};
 use lifeboat::catalog::{parse_point_name, PointState, ResourceKey, ResourceKind};
-use lifeboat::inventory::{DiscoveredResource, PitrStatus, TAG_INSTANCE};
+use lifeboat::inventory::{DiscoveredResource, PitrStatus};
 use lifeboat::ports::{BackupService, Deletion, FailureKind, NewPoint, PortError, Quota, ServicePoint};
 use lifeboat::request::options::RestorableWindow;
 use lifeboat::schedule::Slot;
@@ -29,6 +29,21 @@ pub struct DynamoBackups {
 impl DynamoBackups {
     pub fn new(dynamodb: aws_sdk_dynamodb::Client, tagging: aws_sdk_resourcegroupstagging::Client) -> Self {
         DynamoBackups { dynamodb, tagging }
+    }
+
+    /// The tables tagged `lifeboat:instance` (with `instance`'s value only, when given).
+    async fn tables(&self, instance: Option<&str>) -> Result<Vec<DiscoveredResource>, PortError> {
+        let tagged = tagged(&self.tagging, "dynamodb:table", instance).await?;
+        Ok(tagged
+            .into_iter()
+            .filter_map(|t| {
+                Some(DiscoveredResource {
+                    key: ResourceKey::dynamodb(table_name_of(&t.arn)?),
+                    tags: t.tags,
+                    pitr: None,
+                })
+            })
+            .collect())
     }
 
     /// The table's point-in-time recovery description (status, window, period).
@@ -105,32 +120,11 @@ impl BackupService for DynamoBackups {
     }
 
     async fn discover(&self) -> Result<Vec<DiscoveredResource>, PortError> {
-        let mut found = Vec::new();
-        let mut pages = self
-            .tagging
-            .get_resources()
-            .resource_type_filters("dynamodb:table")
-            .tag_filters(TagFilter::builder().key(TAG_INSTANCE).build())
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| port_error("GetResources", "dynamodb:*", e))?;
-            for mapping in page.resource_tag_mapping_list() {
-                let Some(name) = mapping.resource_arn().and_then(table_name_of) else {
-                    continue;
-                };
-                found.push(DiscoveredResource {
-                    key: ResourceKey::dynamodb(name),
-                    tags: mapping
-                        .tags()
-                        .iter()
-                        .map(|t| (t.key().to_string(), t.value().to_string()))
-                        .collect(),
-                    pitr: None,
-                });
-            }
-        }
-        Ok(found)
+        self.tables(None).await
+    }
+
+    async fn discover_instance(&self, instance_id: &str) -> Result<Vec<DiscoveredResource>, PortError> {
+        self.tables(Some(instance_id)).await
     }
 
     async fn pitr_status(&self, resource: &ResourceKey) -> Result<PitrStatus, PortError> {
@@ -199,6 +193,11 @@ impl BackupService for DynamoBackups {
 
     async fn points(&self) -> Result<Vec<ServicePoint>, PortError> {
         self.list(None).await
+    }
+
+    async fn points_of(&self, resource: &ResourceKey) -> Result<Vec<ServicePoint>, PortError> {
+        let points = self.list(Some(&resource.name)).await?;
+        Ok(points.into_iter().filter(|p| &p.resource == resource).collect())
     }
 
     async fn find_point(

@@ -15,6 +15,7 @@ pub mod rds;
 pub mod rds_restore;
 pub mod reports;
 pub mod requests_table;
+mod tagged;
 pub mod tls;
 pub mod workflow;
 
@@ -37,7 +38,10 @@ pub fn backup_services(
     config: &aws_config::SdkConfig,
 ) -> Vec<std::sync::Arc<dyn lifeboat::ports::BackupService>> {
     vec![
-        std::sync::Arc::new(RdsSnapshots::new(aws_sdk_rds::Client::new(config))),
+        std::sync::Arc::new(RdsSnapshots::new(
+            aws_sdk_rds::Client::new(config),
+            aws_sdk_resourcegroupstagging::Client::new(config),
+        )),
         std::sync::Arc::new(DynamoBackups::new(
             aws_sdk_dynamodb::Client::new(config),
             aws_sdk_resourcegroupstagging::Client::new(config),

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::{DbSnapshot, Tag};
 use aws_sdk_rds::Client;
 
+use super::tagged::tagged;
 use super::{port_error, utc};
 use lifeboat::catalog::{parse_point_name, PointState, ResourceKey, ResourceKind};
 use lifeboat::inventory::{
@@ -21,12 +22,20 @@ pub const MANUAL_SNAPSHOTS_QUOTA: &str = "ManualSnapshots";
 
 pub struct RdsSnapshots {
     client: Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 impl RdsSnapshots {
-    pub fn new(client: Client) -> Self {
-        RdsSnapshots { client }
+    pub fn new(client: Client, tagging: aws_sdk_resourcegroupstagging::Client) -> Self {
+        RdsSnapshots { client, tagging }
     }
+}
+
+/// `arn:aws:rds:REGION:ACCOUNT:db:NAME` → `NAME`.
+fn instance_name_of(arn: &str) -> Option<&str> {
+    arn.split_once(":db:")
+        .map(|(_, name)| name)
+        .filter(|n| !n.contains(':'))
 }
 
 fn tags_of(list: &[Tag]) -> BTreeMap<String, String> {
@@ -99,6 +108,22 @@ impl BackupService for RdsSnapshots {
             }
         }
         Ok(found)
+    }
+
+    /// Through the tagging API: DescribeDBInstances cannot filter by tag. The continuous
+    /// backup state is left out (`pitr: None`); whoever needs it asks [`Self::pitr_status`].
+    async fn discover_instance(&self, instance_id: &str) -> Result<Vec<DiscoveredResource>, PortError> {
+        let tagged = tagged(&self.tagging, "rds:db", Some(instance_id)).await?;
+        Ok(tagged
+            .into_iter()
+            .filter_map(|t| {
+                Some(DiscoveredResource {
+                    key: ResourceKey::rds(instance_name_of(&t.arn)?),
+                    tags: t.tags,
+                    pitr: None,
+                })
+            })
+            .collect())
     }
 
     async fn restorable_window(&self, resource: &ResourceKey) -> Result<Option<RestorableWindow>, PortError> {
@@ -202,6 +227,27 @@ impl BackupService for RdsSnapshots {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| port_error("DescribeDBSnapshots", "rds:*", e))?;
             points.extend(page.db_snapshots().iter().filter_map(service_point));
+        }
+        Ok(points)
+    }
+
+    async fn points_of(&self, resource: &ResourceKey) -> Result<Vec<ServicePoint>, PortError> {
+        let mut points = Vec::new();
+        let mut pages = self
+            .client
+            .describe_db_snapshots()
+            .db_instance_identifier(&resource.name)
+            .snapshot_type("manual")
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| port_error("DescribeDBSnapshots", resource, e))?;
+            points.extend(
+                page.db_snapshots()
+                    .iter()
+                    .filter_map(service_point)
+                    .filter(|p| &p.resource == resource),
+            );
         }
         Ok(points)
     }

@@ -127,10 +127,13 @@ pub fn unmanaged_with_points(
     for p in points.iter().filter(|p| p.state.is_present()) {
         *counts.entry(&p.resource).or_default() += 1;
     }
+    // By key: a fleet's thousands of resources are each looked up once.
+    let discovered: BTreeMap<&ResourceKey, &DiscoveredResource> =
+        discovered.iter().map(|d| (&d.key, d)).collect();
     counts
         .into_iter()
         .filter_map(|(resource, points)| {
-            let why = match discovered.iter().find(|d| &d.key == resource) {
+            let why = match discovered.get(resource).copied() {
                 None => "not found: deleted, or no longer tagged lifeboat:instance (the service lists only tagged resources)".to_string(),
                 Some(found) => match managed(found, policies) {
                     Ok(Some(_)) => return None,

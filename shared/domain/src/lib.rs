@@ -8,7 +8,7 @@
 //!   tags), [`event`] (the scheduled tick), [`request`] (restore requests: filing, triage,
 //!   recovery options, decisions and their life), [`execution`] (a restore's run, its
 //!   input, names, errors and report), [`quota`] (which new points a short snapshot quota
-//!   admits).
+//!   admits), [`rotation`] (per-resource checks spread over a day's ticks).
 //! - [`ports`]: the traits the functions need, with in-memory implementations for tests.
 
 pub mod catalog;
@@ -20,5 +20,6 @@ pub mod ports;
 pub mod quota;
 pub mod request;
 pub mod retention;
+pub mod rotation;
 pub mod schedule;
 pub mod zone;

@@ -118,6 +118,10 @@ pub trait BackupService: Send + Sync {
     /// Every resource of this service that carries any tags, with its tags.
     async fn discover(&self) -> Result<Vec<DiscoveredResource>, PortError>;
 
+    /// The resources tagged for one customer instance (`lifeboat:instance`), found without
+    /// listing the fleet.
+    async fn discover_instance(&self, instance_id: &str) -> Result<Vec<DiscoveredResource>, PortError>;
+
     /// The continuous-backup state of a resource (for services whose discovery lacks it).
     async fn pitr_status(&self, resource: &ResourceKey) -> Result<PitrStatus, PortError>;
 
@@ -132,8 +136,12 @@ pub trait BackupService: Send + Sync {
     /// The quota on manual snapshots, where the service has one and tells it.
     async fn snapshot_quota(&self) -> Result<Option<Quota>, PortError>;
 
-    /// Every Lifeboat-named point the service holds.
+    /// Every Lifeboat-named point the service holds in the region: a listing of the whole
+    /// fleet, for the simulation's and audits' views, never for an hourly tick.
     async fn points(&self) -> Result<Vec<ServicePoint>, PortError>;
+
+    /// The Lifeboat-named points of one resource (also of a resource that no longer exists).
+    async fn points_of(&self, resource: &ResourceKey) -> Result<Vec<ServicePoint>, PortError>;
 
     /// The point of `resource` for `slot`, if the service holds it.
     async fn find_point(&self, resource: &ResourceKey, slot: Slot)

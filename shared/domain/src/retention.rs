@@ -27,8 +27,9 @@ pub enum KeepReason {
     Held { by: BTreeSet<String> },
     /// Expired, but the service is still creating it; deleted on a later run.
     StillCreating,
-    /// Expired, but this run already deleted as many points as it may.
-    RunLimitReached { limit: usize },
+    /// Expired at `expired_at`, but this run already deleted as many of the resource's points
+    /// as it may: left for the next run (a backlog).
+    DeletionBoundReached { limit: usize, expired_at: DateTime<Utc> },
 }
 
 /// The verdict on one point.
@@ -57,7 +58,8 @@ impl RetentionDecision {
 }
 
 /// Decides every present point of `points` (deleted and missing ones are skipped), in input
-/// order. At most `max_deletions` are `Delete`; the oldest expiries are chosen first.
+/// order. At most `max_deletions` are `Delete`; the oldest expiries are chosen first. The
+/// pruner calls it once per resource, so the bound is per resource.
 pub fn plan(points: &[RecoveryPoint], now: DateTime<Utc>, max_deletions: usize) -> Vec<RetentionDecision> {
     let newest = newest_per_resource(points);
     let mut decisions: Vec<RetentionDecision> = Vec::with_capacity(points.len());
@@ -77,8 +79,11 @@ pub fn plan(points: &[RecoveryPoint], now: DateTime<Utc>, max_deletions: usize) 
     if deletable.len() > max_deletions {
         // Oldest expiry first; the slot breaks ties so the choice is deterministic.
         deletable.sort_unstable_by_key(|&(at, i)| (at, decisions[i].slot, i));
-        for &(_, i) in &deletable[max_deletions..] {
-            decisions[i].verdict = Verdict::Keep(KeepReason::RunLimitReached { limit: max_deletions });
+        for &(expired_at, i) in &deletable[max_deletions..] {
+            decisions[i].verdict = Verdict::Keep(KeepReason::DeletionBoundReached {
+                limit: max_deletions,
+                expired_at,
+            });
         }
     }
     decisions
@@ -233,7 +238,7 @@ mod tests {
     }
 
     #[test]
-    fn the_run_limit_deletes_the_oldest_first() {
+    fn the_deletion_bound_deletes_the_oldest_first() {
         let start = at("2026-01-01T00:00:00Z");
         let points: Vec<_> = (0..10)
             .map(|h| point("db", &(start + TimeDelta::hours(h)).to_rfc3339()))
@@ -243,7 +248,10 @@ mod tests {
         assert_eq!(deleted, points[..3].iter().map(|p| p.slot).collect::<Vec<_>>());
         assert_eq!(
             d[5].verdict,
-            Verdict::Keep(KeepReason::RunLimitReached { limit: 3 })
+            Verdict::Keep(KeepReason::DeletionBoundReached {
+                limit: 3,
+                expired_at: points[5].expires_at()
+            })
         );
     }
 

@@ -227,7 +227,7 @@ proptest! {
                     prop_assert!(eligible, "deleted an ineligible point {:?}", p);
                     deleted_expiry = deleted_expiry.max(Some(p.expires_at()));
                 }
-                Verdict::Keep(KeepReason::RunLimitReached { .. }) => {
+                Verdict::Keep(KeepReason::DeletionBoundReached { .. }) => {
                     prop_assert!(eligible);
                     prop_assert_eq!(deletes, max_deletions, "deferred although the bound was not reached");
                     deferred_expiry = Some(deferred_expiry.map_or(p.expires_at(), |e: DateTime<Utc>| e.min(p.expires_at())));

@@ -10,7 +10,7 @@ pub const CATALOG_TABLE: &str = "LIFEBOAT_CATALOG_TABLE";
 pub const REPORTS_BUCKET: &str = "LIFEBOAT_REPORTS_BUCKET";
 pub const POLICIES: &str = "LIFEBOAT_POLICIES";
 pub const SIMULATION: &str = "LIFEBOAT_SIMULATION";
-pub const MAX_DELETIONS_PER_RUN: &str = "LIFEBOAT_MAX_DELETIONS_PER_RUN";
+pub const MAX_DELETIONS_PER_RESOURCE: &str = "LIFEBOAT_MAX_DELETIONS_PER_RESOURCE";
 pub const DRY_RUN: &str = "LIFEBOAT_DRY_RUN";
 pub const S3_FORCE_PATH_STYLE: &str = "LIFEBOAT_S3_FORCE_PATH_STYLE";
 pub const TLS_TRUST: &str = "LIFEBOAT_TLS_TRUST";
@@ -19,9 +19,10 @@ pub const REQUESTS_TABLE: &str = "LIFEBOAT_REQUESTS_TABLE";
 /// Comma-separated IAM user and role ARNs of engineering: who decides and confirms restores.
 pub const ENGINEERING_PRINCIPALS: &str = "LIFEBOAT_ENGINEERING_PRINCIPALS";
 
-/// The pruner's bound when none is configured: a normal hour deletes about one point per
-/// resource, so this covers a fleet of hundreds while capping the damage of a bad run.
-pub const DEFAULT_MAX_DELETIONS_PER_RUN: usize = 500;
+/// The pruner's bound per resource and run when none is configured: a normal hour expires
+/// one point per resource, three when an hourly, a weekly and a monthly point expire
+/// together; twice that lets a backlog drain while capping what one bad run can delete.
+pub const DEFAULT_MAX_DELETIONS_PER_RESOURCE: usize = 6;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -30,7 +31,7 @@ pub struct Settings {
     pub policies: PolicyBook,
     /// Set only by the local stack and tests: lifts the guard against future event times.
     pub simulation: bool,
-    pub max_deletions_per_run: usize,
+    pub max_deletions_per_resource: usize,
     pub dry_run: bool,
     pub s3_force_path_style: bool,
     pub tls_trust: TlsTrust,
@@ -72,9 +73,9 @@ impl Settings {
             reports_bucket: env.text(REPORTS_BUCKET),
             policies,
             simulation: env.flag(SIMULATION)?,
-            max_deletions_per_run: env
-                .number(MAX_DELETIONS_PER_RUN)?
-                .unwrap_or(DEFAULT_MAX_DELETIONS_PER_RUN),
+            max_deletions_per_resource: env
+                .number(MAX_DELETIONS_PER_RESOURCE)?
+                .unwrap_or(DEFAULT_MAX_DELETIONS_PER_RESOURCE),
             dry_run: env.flag(DRY_RUN)?,
             s3_force_path_style: env.flag(S3_FORCE_PATH_STYLE)?,
             tls_trust,
@@ -156,8 +157,8 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        let e = settings(&[(CATALOG_TABLE, "c"), (MAX_DELETIONS_PER_RUN, "many")]).unwrap_err();
-        assert!(e.to_string().contains(MAX_DELETIONS_PER_RUN));
+        let e = settings(&[(CATALOG_TABLE, "c"), (MAX_DELETIONS_PER_RESOURCE, "many")]).unwrap_err();
+        assert!(e.to_string().contains(MAX_DELETIONS_PER_RESOURCE));
         let e = settings(&[(CATALOG_TABLE, "c"), (POLICIES, "[{\"name\":\"x\"}]")]).unwrap_err();
         assert!(e.to_string().contains(POLICIES));
         let e = settings(&[(CATALOG_TABLE, "c"), (SIMULATION, "yes")]).unwrap_err();
@@ -168,10 +169,15 @@ mod tests {
 
     #[test]
     fn an_empty_value_is_unset_but_spaces_are_refused() {
-        let s = settings(&[(CATALOG_TABLE, "c"), (DRY_RUN, ""), (MAX_DELETIONS_PER_RUN, "")]).unwrap();
+        let s = settings(&[
+            (CATALOG_TABLE, "c"),
+            (DRY_RUN, ""),
+            (MAX_DELETIONS_PER_RESOURCE, ""),
+        ])
+        .unwrap();
         assert!(!s.dry_run);
-        assert_eq!(s.max_deletions_per_run, DEFAULT_MAX_DELETIONS_PER_RUN);
-        for name in [DRY_RUN, MAX_DELETIONS_PER_RUN] {
+        assert_eq!(s.max_deletions_per_resource, DEFAULT_MAX_DELETIONS_PER_RESOURCE);
+        for name in [DRY_RUN, MAX_DELETIONS_PER_RESOURCE] {
             let e = settings(&[(CATALOG_TABLE, "c"), (name, " ")]).unwrap_err();
             assert!(e.to_string().contains(name), "{e}");
         }
@@ -186,6 +192,6 @@ mod tests {
         let s = settings(&[(CATALOG_TABLE, "c")]).unwrap();
         assert!(!s.simulation);
         assert!(!s.dry_run);
-        assert_eq!(s.max_deletions_per_run, DEFAULT_MAX_DELETIONS_PER_RUN);
+        assert_eq!(s.max_deletions_per_resource, DEFAULT_MAX_DELETIONS_PER_RESOURCE);
     }
 }

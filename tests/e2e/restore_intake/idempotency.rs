@@ -143,7 +143,7 @@ async fn an_approval_whose_start_failed_starts_it_when_retried() {
     // Step Functions fails every attempt of the SDK's retries.
     stack.edge.faults.add(
         FaultRule::on("states", "StartExecution")
-            .times(3)
+            .times(lifeboat_aws::MAX_ATTEMPTS)
             .server_error(500),
     );
     let decide = format!("/restore-requests/{id}/decision");

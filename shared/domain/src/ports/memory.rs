@@ -26,7 +26,7 @@ use super::{
     ServicePoint, StateChange,
 };
 use crate::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
-use crate::inventory::{DiscoveredResource, PitrStatus};
+use crate::inventory::{DiscoveredResource, PitrStatus, TAG_INSTANCE};
 use crate::request::options::RestorableWindow;
 use crate::schedule::Slot;
 
@@ -155,6 +155,20 @@ impl BackupService for MemoryService {
             .collect())
     }
 
+    async fn discover_instance(&self, instance_id: &str) -> Result<Vec<DiscoveredResource>, PortError> {
+        let state = self.enter("discover_instance", instance_id)?;
+        Ok(state
+            .resources
+            .iter()
+            .filter(|(_, (tags, _))| tags.get(TAG_INSTANCE).map(String::as_str) == Some(instance_id))
+            .map(|(key, (tags, _))| DiscoveredResource {
+                key: key.clone(),
+                tags: tags.clone(),
+                pitr: None,
+            })
+            .collect())
+    }
+
     async fn pitr_status(&self, resource: &ResourceKey) -> Result<PitrStatus, PortError> {
         let state = self.enter("pitr_status", &resource.name)?;
         Ok(state.resources[resource].1)
@@ -184,6 +198,16 @@ impl BackupService for MemoryService {
     async fn points(&self) -> Result<Vec<ServicePoint>, PortError> {
         let state = self.enter("points", "*")?;
         Ok(state.points.clone())
+    }
+
+    async fn points_of(&self, resource: &ResourceKey) -> Result<Vec<ServicePoint>, PortError> {
+        let state = self.enter("points_of", &resource.name)?;
+        Ok(state
+            .points
+            .iter()
+            .filter(|p| &p.resource == resource)
+            .cloned()
+            .collect())
     }
 
     async fn find_point(
