@@ -2,7 +2,8 @@
 //!
 //! [`LocalStack`] starts moto server, the [`edge`] and a [`postgres`] cluster (the RDS
 //! instances' data), registers the real function binaries with the edge, and creates the
-//! catalog table and reports bucket. [`simulation`] drives the scheduled functions through
+//! catalog table, reports bucket and state machines ([`restore_setup`], [`fleet_tick`]).
+//! [`simulation`] drives the scheduled functions through
 //! it tick by tick and reports coverage; [`demo`] is the main job of the README. Tests use
 //! the same pieces.
 
@@ -11,6 +12,7 @@ pub mod api_front;
 pub mod bench;
 pub mod demo;
 pub mod edge;
+pub mod fleet_tick;
 pub mod http;
 pub mod moto;
 pub mod names;

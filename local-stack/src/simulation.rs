@@ -107,6 +107,8 @@ fn matters_at_end(slot: Slot, last: Slot, resources: &[ManagedResource]) -> bool
 pub struct TickCalls {
     pub tick: Tick,
     pub calls: u64,
+    /// Calls the edge refused for the account's rate limits (retried by the SDK).
+    pub throttled: u64,
     pub by_operation: BTreeMap<String, u64>,
 }
 
@@ -130,6 +132,11 @@ impl RunReport {
             .collect();
         let mean = per.iter().sum::<f64>() / per.len().max(1) as f64;
         (mean, per.iter().copied().fold(0.0, f64::max))
+    }
+
+    /// Calls refused for the rate limits, over every tick.
+    pub fn throttled(&self) -> u64 {
+        self.calls.iter().map(|c| c.throttled).sum()
     }
 
     /// Calls of `function` per tick, by operation (mean over its ticks).
@@ -182,14 +189,38 @@ impl RunReport {
     }
 }
 
+/// How a tick reaches its function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// One invocation for the whole tick, through the Lambda Invoke API.
+    Whole,
+    /// Through the function's fleet-tick state machine: plan, shards, finish (see
+    /// [`crate::fleet_tick`]), as the template's schedules start it.
+    FanOut,
+}
+
 /// Fires the ticks in order through the Lambda Invoke API and records each tick's AWS calls.
 pub async fn run(stack: &LocalStack, ticks: &[Tick]) -> Result<RunReport, StackError> {
+    run_delivered(stack, ticks, Delivery::Whole).await
+}
+
+/// Fires the ticks in order, each delivered as `delivery` says, and records each tick's AWS
+/// calls (its function's, in every stage).
+pub async fn run_delivered(
+    stack: &LocalStack,
+    ticks: &[Tick],
+    delivery: Delivery,
+) -> Result<RunReport, StackError> {
     let mut report = RunReport::default();
     for tick in ticks {
         stack.edge.ledger.clear();
-        let outcome = stack.invoke(tick.function, &tick.event()).await?;
+        let outcome = match delivery {
+            Delivery::Whole => stack.invoke(tick.function, &tick.event()).await?,
+            Delivery::FanOut => crate::fleet_tick::run(stack, tick.function, &tick.event()).await?,
+        };
         let mut by_operation = BTreeMap::new();
         let mut calls = 0;
+        let mut throttled = 0;
         for c in stack
             .edge
             .ledger
@@ -201,10 +232,12 @@ pub async fn run(stack: &LocalStack, ticks: &[Tick]) -> Result<RunReport, StackE
                 .entry(format!("{}:{}", c.service, c.operation))
                 .or_default() += 1;
             calls += 1;
+            throttled += u64::from(c.injected.as_deref() == Some("rate_limited"));
         }
         report.calls.push(TickCalls {
             tick: tick.clone(),
             calls,
+            throttled,
             by_operation,
         });
         if let Invocation::Failed { error_type, message } = outcome {

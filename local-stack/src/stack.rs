@@ -18,9 +18,9 @@ use crate::names::{
     CATALOG_TABLE, ENGINEERING_ROLE, FUNCTIONS, REGION, REPORTS_BUCKET, REQUESTS_TABLE, TESTER,
 };
 use crate::postgres::PgCluster;
-use crate::restore_setup;
 use crate::tables::{key, string_attribute};
 use crate::StackError;
+use crate::{fleet_tick, restore_setup};
 
 #[derive(Debug, Clone)]
 pub struct StackConfig {
@@ -114,6 +114,7 @@ impl LocalStack {
         };
         stack.create_lifeboat_resources().await?;
         restore_setup::create(&stack.sdk).await?;
+        fleet_tick::create(&stack.sdk).await?;
         Ok(stack)
     }
 

@@ -1,10 +1,14 @@
 //! AWS's rate limits on the local stack: the edge meters the functions' calls with AWS's token
 //! buckets and answers the services' real throttling errors; the functions still do the work.
 
-use lifeboat::inventory::TAG_INSTANCE;
+use chrono::TimeDelta;
+use lifeboat::inventory::{TAG_INSTANCE, TAG_POLICY};
+use lifeboat::policy::PolicyBook;
 use lifeboat_e2e::*;
 use lifeboat_local::edge::rate_limit::{aws_defaults, Limit};
+use lifeboat_local::names::REPORTS_BUCKET;
 use lifeboat_local::resources;
+use lifeboat_local::simulation::{self, Delivery, Mode};
 
 const ACME: [(&str, &str); 1] = [(TAG_INSTANCE, "acme")];
 
@@ -53,4 +57,81 @@ async fn a_tick_over_the_rds_budget_is_throttled_and_still_makes_every_point() {
             .all(|c| c.service == "rds" && c.status == 400),
         "only RDS is refused, with the service's throttling status"
     );
+}
+
+/// A policy whose hourly points live six hours, so that half a day of ticks prunes too.
+const BRIEF: &str = r#"[{"name": "brief", "hourly": {"retention": {"hours": 6}}}]"#;
+
+/// The production path: every tick through its fleet-tick state machine (plan, shards of
+/// three resources two at a time, finish), with an RDS budget and a `ListBackups` budget the
+/// shards outrun. Half a day of hourly ticks keeps exactly the policy's points, with no
+/// failed tick.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_fanned_out_in_shards_under_tight_rate_limits_keeps_exactly_its_points() {
+    let stack = stack_with(&[
+        ("LIFEBOAT_POLICIES", BRIEF),
+        ("LIFEBOAT_SHARD_SIZE", "3"),
+        ("LIFEBOAT_SHARD_CONCURRENCY", "2"),
+    ])
+    .await;
+    let tags = [(TAG_INSTANCE, "acme"), (TAG_POLICY, "brief")];
+    for i in 0..4 {
+        resources::rds_instance(&stack, &format!("db-{i}"), &tags, 3)
+            .await
+            .unwrap();
+    }
+    for i in 0..3 {
+        resources::dynamodb_table(&stack, &format!("table-{i}"), &tags)
+            .await
+            .unwrap();
+    }
+    let limit = |service: &str, operations: &[&str], per_second: f64, burst: f64| Limit {
+        service: service.into(),
+        operations: operations.iter().map(|o| o.to_string()).collect(),
+        per_second,
+        burst,
+    };
+    stack
+        .edge
+        .rate_limits
+        .set(vec![
+            limit("rds", &[], 4.0, 4.0),
+            limit("dynamodb", &["ListBackups"], 2.0, 2.0),
+            limit("dynamodb", &["CreateBackup"], 50.0, 50.0),
+        ])
+        .unwrap();
+    let policies = PolicyBook::from_json(BRIEF).unwrap();
+    let managed = simulation::managed_resources(&stack, &policies).await.unwrap();
+    assert_eq!(managed.len(), 7);
+    let end = at("2026-11-28T12:00:00Z");
+    let start = end - TimeDelta::hours(12);
+    let ticks = simulation::plan(Mode::Full, start, end, &managed);
+    let report = simulation::run_delivered(&stack, &ticks, Delivery::FanOut)
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let coverage = simulation::coverage(&stack, &managed, start, end, ticks.last().unwrap().time)
+        .await
+        .unwrap();
+    assert!(
+        coverage.is_exact(),
+        "{}",
+        simulation::render(&coverage, &report, managed.len())
+    );
+    assert!(
+        report.throttled() > 0,
+        "the budgets were outrun: {}",
+        report.render_calls(managed.len())
+    );
+    // Each tick ran as three shards of at most three resources.
+    let shards = stack
+        .s3()
+        .list_objects_v2()
+        .bucket(REPORTS_BUCKET)
+        .prefix("ticks/snapshot-creator/2026/11/28/20261128t1200z/")
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = shards.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys.len(), 3, "{keys:?}");
 }

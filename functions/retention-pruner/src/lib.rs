@@ -25,6 +25,7 @@ mod adopt;
 mod backlog;
 mod confirm;
 mod delete;
+mod fanout;
 mod reconcile;
 
 use std::collections::{BTreeMap, HashMap};
@@ -34,12 +35,14 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use lifeboat::catalog::{RecoveryPoint, ResourceKey, ResourceKind};
 use lifeboat::event::{detail_flag, parse_tick, ClockGuard, Tick};
+use lifeboat::fanout::{staged, Stage};
 use lifeboat::inventory::{managed, unmanaged_with_points, DiscoveredResource, ManagedResource, Unmanaged};
 use lifeboat::policy::PolicyBook;
 use lifeboat::ports::{BackupService, Catalog, ObjectStore};
 use lifeboat::retention::{plan, RetentionDecision};
 use lifeboat::rotation;
 use lifeboat::schedule::Slot;
+use lifeboat_function::config::Fanout;
 use lifeboat_function::failure::{FailureType, FunctionError};
 use serde::Serialize;
 use serde_json::Value;
@@ -68,6 +71,8 @@ pub struct Pruner {
     pub max_deletions_per_resource: usize,
     /// The deployment's default; an event's `detail.dry_run` overrides it.
     pub dry_run: bool,
+    /// How a fanned-out tick is split.
+    pub fanout: Fanout,
 }
 
 /// What was done about one decision.
@@ -136,27 +141,135 @@ struct ResourceRun {
     unlisted: Option<String>,
 }
 
+/// What pruning a set of resources did: the core of a whole tick and of a shard.
+struct Pruned {
+    reconciliation: Vec<Reconciled>,
+    reconciled_resources: usize,
+    decisions: Vec<DecisionRecord>,
+    /// The present records after reconciliation.
+    present: Vec<RecoveryPoint>,
+    failures: Vec<String>,
+    backlog: Backlog,
+}
+
+impl Pruned {
+    fn vanished(&self) -> usize {
+        self.reconciliation
+            .iter()
+            .filter(|r| matches!(r.finding, Finding::Vanished))
+            .count()
+    }
+
+    fn deleted(&self) -> usize {
+        self.decisions
+            .iter()
+            .filter(|d| matches!(d.outcome, Outcome::Deleted | Outcome::AlreadyGone))
+            .count()
+    }
+
+    fn kept(&self) -> usize {
+        self.decisions.iter().filter(|d| !d.decision.is_delete()).count()
+    }
+}
+
+/// A tick's options, from its event's `detail`.
+#[derive(Debug, Clone, Copy)]
+struct Options {
+    dry_run: bool,
+    reconcile_all: bool,
+}
+
 impl Pruner {
+    /// Handles one invocation: a whole tick (a Scheduled Event), or one stage of a
+    /// fanned-out tick (see [`lifeboat::fanout`] and [`fanout`]).
+    pub async fn invoke(&self, payload: Value, wall_clock: DateTime<Utc>) -> Result<Value, FunctionError> {
+        let staged = staged(&payload)?;
+        let (tick, options) = self.tick(&staged.event, wall_clock)?;
+        let answer = match staged.stage {
+            Stage::Whole => serde_json::to_value(self.run(&tick, options).await?),
+            Stage::Plan => serde_json::to_value(self.plan_shards(&tick).await?),
+            Stage::Shard { key } => serde_json::to_value(self.run_shard(&tick, options, &key).await?),
+            Stage::Finish { plan, results } => {
+                return self.finish_shards(&tick, options, &plan, &results).await
+            }
+        };
+        Ok(answer.expect("answers serialize"))
+    }
+
+    /// A whole tick.
     pub async fn handle(
         &self,
         event: Value,
         wall_clock: DateTime<Utc>,
     ) -> Result<PruneReport, FunctionError> {
+        let (tick, options) = self.tick(&event, wall_clock)?;
+        self.run(&tick, options).await
+    }
+
+    fn tick(&self, event: &Value, wall_clock: DateTime<Utc>) -> Result<(Tick, Options), FunctionError> {
         // An old tick only deletes less than a current one would, so only the future is guarded.
         let guard = ClockGuard {
             now: wall_clock,
             max_age: None,
         };
-        let tick = parse_tick(&event, (!self.simulation).then_some(guard))?;
-        // An event may ask for a dry run, never switch off a deployment's.
-        let dry_run = self.dry_run || detail_flag(&tick, "dry_run")?.unwrap_or(false);
-        let reconcile_all = detail_flag(&tick, "reconcile_all")?.unwrap_or(false);
-        tracing::info!(slot = %tick.slot, dry_run, reconcile_all, "retention tick");
-        let mut records = self.catalog.present_points().await.map_err(|e| {
+        let tick = parse_tick(event, (!self.simulation).then_some(guard))?;
+        let options = Options {
+            // An event may ask for a dry run, never switch off a deployment's.
+            dry_run: self.dry_run || detail_flag(&tick, "dry_run")?.unwrap_or(false),
+            reconcile_all: detail_flag(&tick, "reconcile_all")?.unwrap_or(false),
+        };
+        tracing::info!(slot = %tick.slot, ?options, "retention tick");
+        Ok((tick, options))
+    }
+
+    async fn run(&self, tick: &Tick, options: Options) -> Result<PruneReport, FunctionError> {
+        let records = self.catalog.present_points().await.map_err(|e| {
             FunctionError::new(FailureType::DependencyFailed, format!("reading the catalog: {e}"))
         })?;
         let mut failures = Vec::new();
         let inventory = self.inventory(&mut failures).await;
+        let pruned = self.prune(tick, options, records, &inventory).await;
+        let unmanaged = self.unmanaged(&pruned.present, &inventory);
+        self.publish_figures(
+            tick,
+            unmanaged.len() as u64,
+            pruned.vanished() as u64,
+            pruned.backlog.points as u64,
+            pruned.backlog.oldest_hours,
+        );
+        failures.extend(pruned.failures.iter().cloned());
+        let report = PruneReport {
+            slot: tick.slot.to_string(),
+            tick_time: tick.time,
+            event_id: tick.event_id.clone(),
+            dry_run: options.dry_run,
+            max_deletions_per_resource: self.max_deletions_per_resource,
+            deleted: pruned.deleted(),
+            kept: pruned.kept(),
+            reconciled_resources: pruned.reconciled_resources,
+            reconciliation: pruned.reconciliation,
+            unmanaged,
+            backlog: pruned.backlog,
+            decisions: pruned.decisions,
+            failures,
+            report_key: report_key(tick, options.dry_run),
+        };
+        self.write(&report.report_key, &report).await?;
+        finish(report)
+    }
+
+    /// Confirms, reconciles (on their turn) and prunes `resources` (their present records).
+    async fn prune(
+        &self,
+        tick: &Tick,
+        options: Options,
+        mut records: Vec<RecoveryPoint>,
+        inventory: &Inventory,
+    ) -> Pruned {
+        let Options {
+            dry_run,
+            reconcile_all,
+        } = options;
         let mut reconciliation = confirm::confirm(
             &self.services,
             self.catalog.as_ref(),
@@ -167,14 +280,15 @@ impl Pruner {
         .await;
         let runs = self
             .reconcile_turns(
-                &tick,
-                by_resource(records, &inventory),
-                &inventory,
+                tick,
+                by_resource(records, inventory),
+                inventory,
                 reconcile_all,
                 dry_run,
             )
             .await;
         let reconciled_resources = runs.iter().filter(|r| r.listed).count();
+        let mut failures = Vec::new();
         let mut decisions = Vec::new();
         let mut present = Vec::new();
         for run in runs {
@@ -193,13 +307,12 @@ impl Pruner {
                 .as_ref()
                 .map(|e| format!("{}@{}: reconciling: {e}", r.resource, r.slot))
         }));
-        let unmanaged = self.unmanaged(&present, &inventory);
         let by_slot: HashMap<(&ResourceKey, Slot), &RecoveryPoint> =
             present.iter().map(|r| ((&r.resource, r.slot), r)).collect();
         let decisions: Vec<DecisionRecord> = stream::iter(decisions)
             .map(|d| {
                 let record = by_slot.get(&(&d.resource, d.slot)).copied();
-                delete::carry_out(self, &tick, record, d, dry_run)
+                delete::carry_out(self, tick, record, d, dry_run)
             })
             .buffered(CONCURRENCY)
             .collect()
@@ -210,41 +323,28 @@ impl Pruner {
                 .map(|e| format!("{}@{}: deleting: {e}", d.decision.resource, d.decision.slot))
         }));
         let backlog = Backlog::of(&decisions, tick.time);
-        let vanished = reconciliation
-            .iter()
-            .filter(|r| matches!(r.finding, Finding::Vanished))
-            .count();
+        Pruned {
+            reconciliation,
+            reconciled_resources,
+            decisions,
+            present,
+            failures,
+            backlog,
+        }
+    }
+
+    /// The tick's metrics, which the template alarms on.
+    fn publish_figures(&self, tick: &Tick, unmanaged: u64, vanished: u64, backlog: u64, backlog_hours: u64) {
         lifeboat_function::telemetry::publish_counts(
             "retention-pruner",
             &[
-                (UNMANAGED_METRIC, unmanaged.len() as u64),
-                (VANISHED_METRIC, vanished as u64),
-                (BACKLOG_METRIC, backlog.points as u64),
-                (BACKLOG_AGE_METRIC, backlog.oldest_hours),
+                (UNMANAGED_METRIC, unmanaged),
+                (VANISHED_METRIC, vanished),
+                (BACKLOG_METRIC, backlog),
+                (BACKLOG_AGE_METRIC, backlog_hours),
             ],
             tick.time,
         );
-        let report = PruneReport {
-            slot: tick.slot.to_string(),
-            tick_time: tick.time,
-            event_id: tick.event_id.clone(),
-            dry_run,
-            max_deletions_per_resource: self.max_deletions_per_resource,
-            deleted: decisions
-                .iter()
-                .filter(|d| matches!(d.outcome, Outcome::Deleted | Outcome::AlreadyGone))
-                .count(),
-            kept: decisions.iter().filter(|d| !d.decision.is_delete()).count(),
-            reconciled_resources,
-            reconciliation,
-            unmanaged,
-            backlog,
-            decisions,
-            failures,
-            report_key: report_key(&tick, dry_run),
-        };
-        self.write(&report).await?;
-        finish(report)
     }
 
     /// Every service's managed resources; a discovery that fails is a failure of the tick
@@ -337,13 +437,16 @@ impl Pruner {
         found
     }
 
-    async fn write(&self, report: &PruneReport) -> Result<(), FunctionError> {
+    async fn write(&self, key: &str, report: &impl Serialize) -> Result<(), FunctionError> {
         let body = serde_json::to_vec_pretty(report).expect("reports serialize");
         self.reports
-            .put(&report.report_key, body, "application/json")
+            .put(key, body, "application/json")
             .await
             .map_err(|e| {
-                FunctionError::new(FailureType::DependencyFailed, format!("writing the report: {e}"))
+                FunctionError::new(
+                    FailureType::DependencyFailed,
+                    format!("writing the report {key}: {e}"),
+                )
             })
     }
 }

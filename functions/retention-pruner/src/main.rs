@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use lambda_runtime::Error;
-use lifeboat_aws::{self as aws, CatalogTable, ReportsBucket};
+use lifeboat_aws::{self as aws, CatalogTable};
 use lifeboat_function::bootstrap;
 use lifeboat_function::config::{ConfigError, Settings, REPORTS_BUCKET};
 use retention_pruner::Pruner;
@@ -17,29 +17,24 @@ async fn main() -> Result<(), Error> {
             Ok((settings, bucket))
         },
         async |(settings, bucket): &(Settings, String)| build(settings, bucket).await,
-        async |pruner: &Pruner, event, now| pruner.handle(event, now).await,
+        async |pruner: &Pruner, event, now| pruner.invoke(event, now).await,
     )
     .await
 }
 
 async fn build(settings: &Settings, bucket: &str) -> Pruner {
     let config = aws::load_config(settings.tls_trust);
-    let s3 = aws_sdk_s3::config::Builder::from(&config)
-        .force_path_style(settings.s3_force_path_style)
-        .build();
     Pruner {
         catalog: Arc::new(CatalogTable::new(
             aws_sdk_dynamodb::Client::new(&config),
             &settings.catalog_table,
         )),
         services: aws::backup_services(&config),
-        reports: Arc::new(ReportsBucket::new(
-            aws_sdk_s3::Client::from_conf(s3),
-            bucket.to_string(),
-        )),
+        reports: Arc::new(aws::reports_bucket(&config, bucket, settings.s3_force_path_style)),
         policies: settings.policies.clone(),
         simulation: settings.simulation,
         max_deletions_per_resource: settings.max_deletions_per_resource,
         dry_run: settings.dry_run,
+        fanout: settings.fanout,
     }
 }

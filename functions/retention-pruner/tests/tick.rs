@@ -38,6 +38,10 @@ fn world(max_deletions: usize) -> World {
         simulation: false,
         max_deletions_per_resource: max_deletions,
         dry_run: false,
+        fanout: lifeboat_function::config::Fanout {
+            shard_size: 1,
+            concurrency: 2,
+        },
     };
     World { ports, pruner }
 }
@@ -461,4 +465,69 @@ async fn an_adopted_dynamodb_backup_is_held_not_deleted() {
     );
     let record = record_at(&w, orphan);
     assert!(record.holds.contains(retention_pruner::UNVERIFIED_ORIGIN));
+}
+
+/// One stage of a fanned-out tick at `time` (see `lifeboat::fanout`).
+async fn stage(
+    w: &World,
+    time: &str,
+    stage: Value,
+) -> Result<Value, lifeboat_function::failure::FunctionError> {
+    let mut payload = stage;
+    payload["event"] = tick(time, json!({}));
+    w.pruner.invoke(payload, at(time)).await
+}
+
+#[tokio::test]
+async fn a_fanned_out_tick_prunes_shard_by_shard_and_the_finish_sums_up() {
+    let w = world(100);
+    w.rds
+        .add_resource("db", &[(TAG_INSTANCE, "acme")], world::PITR_3_DAYS);
+    w.ddb
+        .add_resource("orders", &[(TAG_INSTANCE, "acme")], world::PITR_3_DAYS);
+    // A resource deleted long ago: its points remain, nothing backs it up any more.
+    let gone = ResourceKey::rds("gone");
+    for key in [
+        ResourceKey::rds("db"),
+        ResourceKey::dynamodb("orders"),
+        gone.clone(),
+    ] {
+        hourly(&w, &key, "2026-11-24T12:00:00Z", 6);
+    }
+    let time = "2026-11-30T00:30:00Z";
+    let plan: lifeboat::fanout::Plan =
+        serde_json::from_value(stage(&w, time, json!({"stage": "plan"})).await.unwrap()).unwrap();
+    assert_eq!((plan.resources, plan.shards.len(), plan.concurrency), (3, 3, 2));
+    assert_eq!(plan.counts["unmanaged"], 1);
+    let mut results = Vec::new();
+    for key in &plan.shards {
+        let result = stage(&w, time, json!({"stage": "shard", "shard": key}))
+            .await
+            .unwrap();
+        results.push(result);
+    }
+    assert!(results.iter().all(|r| r["counts"]["deleted"] == 5), "{results:?}");
+    assert_eq!(
+        w.rds.all_points().len() + w.ddb.all_points().len(),
+        3,
+        "each resource's newest point stays"
+    );
+    let finish = stage(
+        &w,
+        time,
+        json!({"stage": "finish", "plan": plan, "results": results}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(finish["totals"]["deleted"], 15, "{finish}");
+    assert_eq!(finish["unmanaged"], 1);
+    let keys = w.reports.keys();
+    assert!(
+        keys.iter().any(|k| k.starts_with("retention/2026/11/30/")),
+        "{keys:?}"
+    );
+    for shard in plan.shards {
+        let report = format!("{}.report.json", shard.trim_end_matches(".json"));
+        assert!(keys.contains(&report), "{report} in {keys:?}");
+    }
 }

@@ -6,6 +6,7 @@
 //! making a second one. One resource's failure does not stop the others; the invocation then
 //! fails with `ResourcesFailed` (or `QuotaExceeded`) so the schedule's retry and alarms see it.
 
+mod fanout;
 mod pitr;
 
 use std::sync::Arc;
@@ -14,11 +15,13 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey};
 use lifeboat::event::{parse_tick, ClockGuard, Tick};
-use lifeboat::inventory::{managed, ManagedResource};
+use lifeboat::fanout::{staged, Stage};
+use lifeboat::inventory::{managed, DiscoveredResource, ManagedResource};
 use lifeboat::policy::{PolicyBook, Tier};
-use lifeboat::ports::{BackupService, Catalog, Claim, NewPoint, PortError, StateChange};
+use lifeboat::ports::{BackupService, Catalog, Claim, NewPoint, ObjectStore, PortError, StateChange};
 use lifeboat::quota::{self, Candidate};
 use lifeboat::schedule::{tiers_of, TierSet};
+use lifeboat_function::config::Fanout;
 use lifeboat_function::failure::{FailureType, FunctionError};
 use serde::Serialize;
 use serde_json::Value;
@@ -27,7 +30,7 @@ pub use pitr::PitrCheck;
 
 /// How many resources are worked on at once: enough that one throttled resource's backoff
 /// does not hold up the rest, few enough to stay well inside the services' rate limits.
-const CONCURRENCY: usize = 8;
+pub(crate) const CONCURRENCY: usize = 8;
 
 /// How far back a resource's points count as recent when a short quota ranks resources.
 const RECENT: chrono::TimeDelta = chrono::TimeDelta::hours(72);
@@ -43,6 +46,10 @@ pub struct Creator {
     pub policies: PolicyBook,
     /// Lifts the future-event guard (local stack and tests only).
     pub simulation: bool,
+    /// Where a fanned-out tick's shards are kept (the reports bucket); `None` where ticks
+    /// only run whole.
+    pub shards: Option<Arc<dyn ObjectStore>>,
+    pub fanout: Fanout,
 }
 
 /// What happened to one resource's point this tick.
@@ -61,6 +68,16 @@ pub enum PointOutcome {
     /// and the points that fit went to resources that needed them more.
     RefusedByQuota,
     Failed,
+}
+
+impl PointOutcome {
+    /// Its name, as reports write it (`created`, `refused_by_quota`, ...).
+    pub fn name(&self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -86,50 +103,89 @@ pub struct TickSummary {
 }
 
 impl Creator {
-    /// Handles one invocation. `wall_clock` is the real time, used only to refuse ticks from
-    /// the future or too old to be this hour's (unless simulating).
+    /// Handles one invocation: a whole tick (a Scheduled Event), or one stage of a
+    /// fanned-out tick (see [`lifeboat::fanout`]). `wall_clock` is the real time, used only
+    /// to refuse ticks from the future or too old to be this hour's (unless simulating).
+    pub async fn invoke(&self, payload: Value, wall_clock: DateTime<Utc>) -> Result<Value, FunctionError> {
+        let staged = staged(&payload)?;
+        let tick = self.tick(&staged.event, wall_clock)?;
+        let answer = match staged.stage {
+            Stage::Whole => serde_json::to_value(self.run(&tick).await?),
+            Stage::Plan => serde_json::to_value(self.plan_shards(&tick).await?),
+            Stage::Shard { key } => serde_json::to_value(self.run_shard(&tick, &key).await?),
+            Stage::Finish { plan, results } => return fanout::finish(&tick, &plan, &results),
+        };
+        Ok(answer.expect("answers serialize"))
+    }
+
+    /// A whole tick.
     pub async fn handle(
         &self,
         event: Value,
         wall_clock: DateTime<Utc>,
     ) -> Result<TickSummary, FunctionError> {
+        let tick = self.tick(&event, wall_clock)?;
+        self.run(&tick).await
+    }
+
+    fn tick(&self, event: &Value, wall_clock: DateTime<Utc>) -> Result<Tick, FunctionError> {
         let guard = ClockGuard {
             now: wall_clock,
             max_age: Some(MAX_TICK_AGE),
         };
-        let tick = parse_tick(&event, (!self.simulation).then_some(guard))?;
+        let tick = parse_tick(event, (!self.simulation).then_some(guard))?;
         tracing::info!(slot = %tick.slot, event_id = %tick.event_id, "snapshot tick");
+        Ok(tick)
+    }
+
+    async fn run(&self, tick: &Tick) -> Result<TickSummary, FunctionError> {
         let mut failures = Vec::new();
-        let resources = self.inventory(&mut failures).await;
-        let planned = self.plan(&tick, resources).await?;
-        let refused = self.over_quota(&tick, &planned, &mut failures).await;
-        let mut reports: Vec<ResourceReport> = stream::iter(planned)
-            .map(|p| {
-                let quota_refused = refused.contains(&p.resource.key);
-                self.handle_resource(&tick, p, quota_refused)
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
-        reports.sort_by(|a, b| a.resource.cmp(&b.resource));
+        let resources = self
+            .inventory(&mut failures)
+            .await
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect();
+        let planned = self.plan(tick, resources).await?;
+        let refused = self.over_quota(tick, &planned, &mut failures).await;
         let summary = TickSummary {
             slot: tick.slot.to_string(),
             event_id: tick.event_id.clone(),
-            resources: reports,
+            resources: self.handle_planned(tick, planned, &refused).await,
             failures,
         };
         finish(summary)
     }
 
-    /// Every managed resource of every service; failures are collected, not fatal.
-    async fn inventory(&self, failures: &mut Vec<String>) -> Vec<ManagedResource> {
+    /// Handles each planned resource; `refused` are those the quota admitted no point for.
+    async fn handle_planned(
+        &self,
+        tick: &Tick,
+        planned: Vec<Planned>,
+        refused: &[ResourceKey],
+    ) -> Vec<ResourceReport> {
+        let mut reports: Vec<ResourceReport> = stream::iter(planned)
+            .map(|p| {
+                let quota_refused = refused.contains(&p.resource.key);
+                self.handle_resource(tick, p, quota_refused)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        reports.sort_by(|a, b| a.resource.cmp(&b.resource));
+        reports
+    }
+
+    /// Every managed resource of every service, as discovered and as managed; failures are
+    /// collected, not fatal.
+    async fn inventory(&self, failures: &mut Vec<String>) -> Vec<(DiscoveredResource, ManagedResource)> {
         let mut resources = Vec::new();
         for service in &self.services {
             match service.discover().await {
                 Ok(found) => {
                     for f in found {
                         match managed(&f, &self.policies) {
-                            Ok(Some(m)) => resources.push(m),
+                            Ok(Some(m)) => resources.push((f, m)),
                             Ok(None) => {}
                             Err(e) => failures.push(e.to_string()),
                         }

@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     bootstrap::serve(
         Settings::from_env,
         async |settings: &Settings| build(settings).await,
-        async |creator: &Creator, event, now| creator.handle(event, now).await,
+        async |creator: &Creator, event, now| creator.invoke(event, now).await,
     )
     .await
 }
@@ -28,5 +28,8 @@ async fn build(settings: &Settings) -> Creator {
         services: aws::backup_services(&config),
         policies: settings.policies.clone(),
         simulation: settings.simulation,
+        shards: (settings.reports_bucket.as_deref())
+            .map(|bucket| Arc::new(aws::reports_bucket(&config, bucket, settings.s3_force_path_style)) as _),
+        fanout: settings.fanout,
     }
 }

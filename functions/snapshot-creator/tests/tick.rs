@@ -3,10 +3,12 @@
 use std::ops::Deref;
 
 use lifeboat::catalog::PointState;
+use lifeboat::fanout::{Plan, ShardResult};
 use lifeboat::inventory::{PitrStatus, TAG_INSTANCE, TAG_POLICY, TAG_TIMEZONE};
 use lifeboat::policy::PolicyBook;
 use lifeboat::ports::memory::world::{self, at, scheduled_event};
 use lifeboat::ports::{Catalog, Quota};
+use lifeboat_function::config::Fanout;
 use lifeboat_function::failure::FailureType;
 use serde_json::{json, Value};
 use snapshot_creator::{Creator, PitrCheck, PointOutcome};
@@ -33,6 +35,11 @@ fn world(policies: PolicyBook) -> World {
         services: ports.services(),
         policies,
         simulation: false,
+        shards: Some(ports.reports.clone()),
+        fanout: Fanout {
+            shard_size: 2,
+            concurrency: 3,
+        },
     };
     World { ports, creator }
 }
@@ -334,4 +341,165 @@ async fn the_weekly_slot_is_recorded_with_its_tiers() {
     assert_eq!(records[0].tiers.names(), vec!["hourly", "weekly"]);
     assert_eq!(records[0].state, PointState::Creating);
     assert_eq!(records[0].timezone, "America/New_York");
+}
+
+/// One stage of a fanned-out tick at `time` (see `lifeboat::fanout`).
+async fn stage(
+    w: &World,
+    time: &str,
+    stage: Value,
+) -> Result<Value, lifeboat_function::failure::FunctionError> {
+    let mut payload = stage;
+    payload["event"] = tick(time);
+    w.creator.invoke(payload, at(time)).await
+}
+
+/// The plan, every shard (the first one twice, as a retry would), and the finish.
+async fn fan_out(
+    w: &World,
+    time: &str,
+) -> (
+    Plan,
+    Vec<ShardResult>,
+    Result<Value, lifeboat_function::failure::FunctionError>,
+) {
+    let plan: Plan = serde_json::from_value(stage(w, time, json!({"stage": "plan"})).await.unwrap()).unwrap();
+    let mut results = Vec::new();
+    for (i, key) in plan.shards.iter().enumerate() {
+        let run = || stage(w, time, json!({"stage": "shard", "shard": key}));
+        if i == 0 {
+            run().await.unwrap();
+        }
+        results.push(serde_json::from_value::<ShardResult>(run().await.unwrap()).unwrap());
+    }
+    let finish = stage(
+        w,
+        time,
+        json!({"stage": "finish", "plan": plan, "results": results}),
+    )
+    .await;
+    (plan, results, finish)
+}
+
+#[tokio::test]
+async fn a_fanned_out_tick_makes_one_point_per_resource_shard_by_shard() {
+    let w = world(PolicyBook::default());
+    for name in ["a", "b", "c"] {
+        w.rds.add_resource(name, &[(TAG_INSTANCE, "acme")], GOOD_PITR);
+    }
+    for name in ["orders", "events"] {
+        w.ddb.add_resource(name, &[(TAG_INSTANCE, "acme")], GOOD_PITR);
+    }
+    let (plan, results, finish) = fan_out(&w, "2026-11-28T03:00:00Z").await;
+    assert_eq!((plan.resources, plan.shards.len(), plan.concurrency), (5, 3, 3));
+    assert_eq!(
+        results.iter().map(|r| r.resources).collect::<Vec<_>>(),
+        vec![2, 2, 1],
+        "every resource in exactly one shard"
+    );
+    assert_eq!(w.rds.all_points().len(), 3);
+    assert_eq!(
+        w.ddb.all_points().len(),
+        2,
+        "the retried shard made no second backup"
+    );
+    let finish = finish.unwrap();
+    assert_eq!(finish["totals"]["created"], 3, "{finish}");
+    assert_eq!(
+        finish["totals"]["found_after_retry"], 2,
+        "the retried shard's second try found its two points: {finish}"
+    );
+}
+
+#[tokio::test]
+async fn the_plan_ranks_the_whole_fleet_for_a_short_quota_and_the_finish_fails_naming_it() {
+    let w = world(PolicyBook::default());
+    for name in ["a", "b", "c"] {
+        w.rds.add_resource(name, &[(TAG_INSTANCE, "acme")], GOOD_PITR);
+    }
+    w.rds.set_quota(Quota {
+        name: "RDS ManualSnapshots".into(),
+        used: 98,
+        max: 100,
+    });
+    let (plan, results, finish) = fan_out(&w, "2026-11-28T03:00:00Z").await;
+    assert!(plan.quota_short);
+    assert!(
+        plan.failures[0].contains("skipped 1: rds:c"),
+        "{:?}",
+        plan.failures
+    );
+    let made: Vec<String> = w
+        .rds
+        .all_points()
+        .iter()
+        .map(|p| p.resource.name.clone())
+        .collect();
+    assert_eq!(
+        made,
+        ["a", "b"],
+        "the shard of c left it out, as the plan ranked it"
+    );
+    assert_eq!(results[1].counts["refused_by_quota"], 1);
+    let err = finish.unwrap_err();
+    assert_eq!(err.kind, FailureType::QuotaExceeded);
+    assert!(err.message.contains("ManualSnapshots"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn a_shard_that_failed_or_never_ran_fails_the_finish() {
+    let w = world(PolicyBook::default());
+    w.rds.add_resource("a", &[(TAG_INSTANCE, "acme")], GOOD_PITR);
+    w.rds.fail("create_point", "a");
+    let (_, results, finish) = fan_out(&w, "2026-11-28T03:00:00Z").await;
+    assert_eq!(results[0].failure_count, 1);
+    let err = finish.unwrap_err();
+    assert_eq!(err.kind, FailureType::ResourcesFailed);
+    assert!(
+        err.message.contains("rds:a: creating the point"),
+        "{}",
+        err.message
+    );
+    let plan = Plan {
+        shards: vec!["s0".into(), "s1".into()],
+        ..Plan::default()
+    };
+    let failed = ShardResult {
+        shard: "s0".into(),
+        failed: true,
+        error: Some("Lambda.Unknown".into()),
+        ..ShardResult::default()
+    };
+    let err = stage(
+        &w,
+        "2026-11-28T03:00:00Z",
+        json!({"stage": "finish", "plan": plan, "results": [failed]}),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.message.contains("shard s0 failed: Lambda.Unknown"),
+        "{}",
+        err.message
+    );
+    assert!(err.message.contains("shard s1 has no result"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn a_staged_invocation_without_its_bucket_or_fields_is_refused_and_writes_nothing() {
+    let mut w = world(PolicyBook::default());
+    w.rds.add_resource("a", &[(TAG_INSTANCE, "acme")], GOOD_PITR);
+    let err = stage(&w, "2026-11-28T03:00:00Z", json!({"stage": "shard"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, FailureType::InvalidEvent);
+    assert!(err.message.contains("`shard`"), "{}", err.message);
+    w.creator.shards = None;
+    let err = stage(&w, "2026-11-28T03:00:00Z", json!({"stage": "plan"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, FailureType::Configuration);
+    assert!(err.message.contains("LIFEBOAT_REPORTS_BUCKET"), "{}", err.message);
+    assert!(w.catalog.snapshot().is_empty());
+    assert!(w.rds.all_points().is_empty());
 }

@@ -49,6 +49,15 @@ pub fn backup_services(
     ]
 }
 
+/// The reports bucket (retention reports, restore reports, a fanned-out tick's shards).
+/// `force_path_style` for endpoints without virtual-hosted buckets (the local stack).
+pub fn reports_bucket(config: &aws_config::SdkConfig, bucket: &str, force_path_style: bool) -> ReportsBucket {
+    let s3 = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(force_path_style)
+        .build();
+    ReportsBucket::new(aws_sdk_s3::Client::from_conf(s3), bucket)
+}
+
 /// How many times the SDK tries one call: AWS's standard 3 spends a throttled call's tries
 /// within about three seconds, less than one refill of a busy account's budget.
 pub const MAX_ATTEMPTS: u32 = 5;

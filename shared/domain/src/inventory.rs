@@ -29,7 +29,7 @@ pub const TAG_RESTORE_ROLE: &str = "lifeboat:restore-role";
 pub const TAG_RESTORE_REQUEST: &str = "lifeboat:restore-request";
 
 /// The continuous-backup state a service reports for a resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PitrStatus {
     pub enabled: bool,
     /// The window in days, when the service reports one.
@@ -37,7 +37,7 @@ pub struct PitrStatus {
 }
 
 /// A resource found by a service, before its tags are read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DiscoveredResource {
     pub key: ResourceKey,
     pub tags: BTreeMap<String, String>,

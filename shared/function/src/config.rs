@@ -14,6 +14,9 @@ pub const MAX_DELETIONS_PER_RESOURCE: &str = "LIFEBOAT_MAX_DELETIONS_PER_RESOURC
 pub const DRY_RUN: &str = "LIFEBOAT_DRY_RUN";
 pub const S3_FORCE_PATH_STYLE: &str = "LIFEBOAT_S3_FORCE_PATH_STYLE";
 pub const TLS_TRUST: &str = "LIFEBOAT_TLS_TRUST";
+/// Resources per shard of a fanned-out tick, and how many shards run at once.
+pub const SHARD_SIZE: &str = "LIFEBOAT_SHARD_SIZE";
+pub const SHARD_CONCURRENCY: &str = "LIFEBOAT_SHARD_CONCURRENCY";
 /// The restore requests table (the intake writes it, the executor works from it).
 pub const REQUESTS_TABLE: &str = "LIFEBOAT_REQUESTS_TABLE";
 /// Comma-separated IAM user and role ARNs of engineering: who decides and confirms restores.
@@ -24,6 +27,24 @@ pub const ENGINEERING_PRINCIPALS: &str = "LIFEBOAT_ENGINEERING_PRINCIPALS";
 /// together; twice that lets a backlog drain while capping what one bad run can delete.
 pub const DEFAULT_MAX_DELETIONS_PER_RESOURCE: usize = 6;
 
+/// How a tick is split (see `lifeboat::fanout`). The defaults: shards of 50 resources, a
+/// few minutes' work each, 4 at once, which keeps a fleet's calls within RDS's account
+/// budget of 12 a second (see the README's sizing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fanout {
+    pub shard_size: usize,
+    pub concurrency: u32,
+}
+
+impl Default for Fanout {
+    fn default() -> Self {
+        Fanout {
+            shard_size: 50,
+            concurrency: 4,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub catalog_table: String,
@@ -33,6 +54,7 @@ pub struct Settings {
     pub simulation: bool,
     pub max_deletions_per_resource: usize,
     pub dry_run: bool,
+    pub fanout: Fanout,
     pub s3_force_path_style: bool,
     pub tls_trust: TlsTrust,
 }
@@ -77,6 +99,16 @@ impl Settings {
                 .number(MAX_DELETIONS_PER_RESOURCE)?
                 .unwrap_or(DEFAULT_MAX_DELETIONS_PER_RESOURCE),
             dry_run: env.flag(DRY_RUN)?,
+            fanout: Fanout {
+                shard_size: env
+                    .positive(SHARD_SIZE)?
+                    .map_or(Fanout::default().shard_size, |n| n as usize),
+                concurrency: env
+                    .positive(SHARD_CONCURRENCY)?
+                    .map_or(Fanout::default().concurrency, |n| {
+                        n.min(u64::from(u32::MAX)) as u32
+                    }),
+            },
             s3_force_path_style: env.flag(S3_FORCE_PATH_STYLE)?,
             tls_trust,
         })

@@ -1,0 +1,112 @@
+//! The fleet-tick state machines: the template's own definition
+//! (`infra/statemachines/fleet-tick.asl.json`), one per scheduled function, run by moto's
+//! interpreter with every stage served by the function's real binary through the edge.
+//! The simulation sends its ticks through them when asked ([`crate::simulation::Delivery`]).
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::names::{arn, ACCOUNT};
+use crate::stack::{Invocation, LocalStack};
+use crate::StackError;
+
+/// The definition the SAM template deploys for each scheduled function.
+const DEFINITION: &str = include_str!("../../infra/statemachines/fleet-tick.asl.json");
+
+/// The scheduled functions whose ticks fan out.
+pub const FUNCTIONS: [&str; 2] = ["snapshot-creator", "retention-pruner"];
+
+/// How often an execution's status is read while it runs.
+const POLL: Duration = Duration::from_millis(50);
+
+/// `function`'s state machine's name.
+pub fn state_machine_name(function: &str) -> String {
+    format!("lifeboat-{function}-tick")
+}
+
+pub fn state_machine_arn(function: &str) -> String {
+    arn(
+        "states",
+        &format!("stateMachine:{}", state_machine_name(function)),
+    )
+}
+
+/// The definition with its `DefinitionSubstitutions` made as the template makes them.
+pub fn definition(function: &str) -> String {
+    DEFINITION.replace("${FunctionArn}", &arn("lambda", &format!("function:{function}")))
+}
+
+/// Makes both state machines, as the template does.
+pub async fn create(sdk: &aws_config::SdkConfig) -> Result<(), StackError> {
+    let sfn = aws_sdk_sfn::Client::new(sdk);
+    for function in FUNCTIONS {
+        sfn.create_state_machine()
+            .name(state_machine_name(function))
+            .definition(definition(function))
+            .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/lifeboat-fleet-tick"))
+            .send()
+            .await
+            .map_err(|e| {
+                StackError::aws(&format!("CreateStateMachine {}", state_machine_name(function)), e)
+            })?;
+    }
+    Ok(())
+}
+
+/// Runs `function`'s tick for `event` through its state machine, as the schedule starts it,
+/// and waits for the execution to end: its output, or its error and cause.
+pub async fn run(stack: &LocalStack, function: &str, event: &Value) -> Result<Invocation, StackError> {
+    let sfn = aws_sdk_sfn::Client::new(stack.sdk_config());
+    // Named after the event, as the schedule names its executions: one per tick.
+    let name: String = event["id"]
+        .as_str()
+        .unwrap_or("tick")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect();
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(state_machine_arn(function))
+        .name(name)
+        .input(event.to_string())
+        .send()
+        .await
+        .map_err(|e| StackError::aws("StartExecution", e))?;
+    let arn = started.execution_arn();
+    // Every stage is bounded by the function's timeout; the Map's stages run in waves.
+    let deadline = tokio::time::Instant::now() + stack.config.function_timeout * 20;
+    loop {
+        let out = sfn
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .map_err(|e| StackError::aws("DescribeExecution", e))?;
+        match out.status().as_str() {
+            "RUNNING" if tokio::time::Instant::now() < deadline => tokio::time::sleep(POLL).await,
+            "RUNNING" => {
+                return Err(StackError::Setup(format!(
+                    "execution {arn} still running at its deadline"
+                )))
+            }
+            "SUCCEEDED" => {
+                let output = out.output().and_then(|o| serde_json::from_str(o).ok());
+                return Ok(Invocation::Succeeded(output.unwrap_or(Value::Null)));
+            }
+            _ => {
+                return Ok(Invocation::Failed {
+                    error_type: out.error().unwrap_or_default().to_string(),
+                    message: out.cause().unwrap_or_default().to_string(),
+                })
+            }
+        }
+    }
+}
