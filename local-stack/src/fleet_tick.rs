@@ -1,7 +1,7 @@
 //! The fleet-tick state machines: the template's own definition
 //! (`infra/statemachines/fleet-tick.asl.json`), one per scheduled function, run by moto's
 //! interpreter with every stage served by the function's real binary through the edge.
-//! The simulation sends its ticks through them when asked ([`crate::simulation::Delivery`]).
+//! The simulation sends its ticks through them when asked (its `Delivery::FanOut`).
 
 use std::time::Duration;
 
