@@ -270,6 +270,11 @@ fn function_env(
         ("LIFEBOAT_S3_FORCE_PATH_STYLE", "true"),
         // The local stack replays time; only it and tests set this switch.
         ("LIFEBOAT_SIMULATION", "true"),
+        // Moto answers at once and most tests want speed: the functions pace far above the
+        // edge's AWS limits (tests of pacing and throttling set real budgets).
+        ("LIFEBOAT_RDS_CALLS_PER_SECOND", "1000"),
+        ("LIFEBOAT_DYNAMODB_LIST_BACKUPS_PER_SECOND", "1000"),
+        ("LIFEBOAT_DYNAMODB_CREATE_BACKUPS_PER_SECOND", "1000"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -59,19 +59,24 @@ async fn a_tick_over_the_rds_budget_is_throttled_and_still_makes_every_point() {
     );
 }
 
-/// A policy whose hourly points live six hours, so that half a day of ticks prunes too.
-const BRIEF: &str = r#"[{"name": "brief", "hourly": {"retention": {"hours": 6}}}]"#;
+/// A policy whose hourly points live three hours, so that a few hours of ticks prune too.
+const BRIEF: &str = r#"[{"name": "brief", "hourly": {"retention": {"hours": 3}}}]"#;
 
 /// The production path: every tick through its fleet-tick state machine (plan, shards of
-/// three resources two at a time, finish), with an RDS budget and a `ListBackups` budget the
-/// shards outrun. Half a day of hourly ticks keeps exactly the policy's points, with no
-/// failed tick.
+/// three resources two at a time, finish), the functions pacing themselves at the default
+/// budget (RDS 8 calls a second, `ListBackups` 3: each of two shards half of that), against
+/// an account whose limits the edge sets lower still, so that throttling happens anyway and
+/// the SDK's retries meet it. Six hours of hourly ticks keep exactly the policy's points,
+/// with no failed tick.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fleet_fanned_out_in_shards_under_tight_rate_limits_keeps_exactly_its_points() {
     let stack = stack_with(&[
         ("LIFEBOAT_POLICIES", BRIEF),
         ("LIFEBOAT_SHARD_SIZE", "3"),
         ("LIFEBOAT_SHARD_CONCURRENCY", "2"),
+        ("LIFEBOAT_RDS_CALLS_PER_SECOND", "8"),
+        ("LIFEBOAT_DYNAMODB_LIST_BACKUPS_PER_SECOND", "3"),
+        ("LIFEBOAT_DYNAMODB_CREATE_BACKUPS_PER_SECOND", "30"),
     ])
     .await;
     let tags = [(TAG_INSTANCE, "acme"), (TAG_POLICY, "brief")];
@@ -95,8 +100,8 @@ async fn a_fleet_fanned_out_in_shards_under_tight_rate_limits_keeps_exactly_its_
         .edge
         .rate_limits
         .set(vec![
-            limit("rds", &[], 4.0, 4.0),
-            limit("dynamodb", &["ListBackups"], 2.0, 2.0),
+            limit("rds", &[], 3.0, 3.0),
+            limit("dynamodb", &["ListBackups"], 1.0, 1.0),
             limit("dynamodb", &["CreateBackup"], 50.0, 50.0),
         ])
         .unwrap();
@@ -104,7 +109,7 @@ async fn a_fleet_fanned_out_in_shards_under_tight_rate_limits_keeps_exactly_its_
     let managed = simulation::managed_resources(&stack, &policies).await.unwrap();
     assert_eq!(managed.len(), 7);
     let end = at("2026-11-28T12:00:00Z");
-    let start = end - TimeDelta::hours(12);
+    let start = end - TimeDelta::hours(6);
     let ticks = simulation::plan(Mode::Full, start, end, &managed);
     let report = simulation::run_delivered(&stack, &ticks, Delivery::FanOut)
         .await

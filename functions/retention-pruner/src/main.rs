@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use lambda_runtime::Error;
 use lifeboat_aws::{self as aws, CatalogTable};
-use lifeboat_function::bootstrap;
 use lifeboat_function::config::{ConfigError, Settings, REPORTS_BUCKET};
+use lifeboat_function::{bootstrap, pacing};
 use retention_pruner::Pruner;
 
 #[tokio::main]
@@ -29,7 +29,11 @@ async fn build(settings: &Settings, bucket: &str) -> Pruner {
             aws_sdk_dynamodb::Client::new(&config),
             &settings.catalog_table,
         )),
-        services: aws::backup_services(&config),
+        services: pacing::paced(
+            aws::backup_services(&config),
+            settings.budget,
+            settings.fanout.concurrency,
+        ),
         reports: Arc::new(aws::reports_bucket(&config, bucket, settings.s3_force_path_style)),
         policies: settings.policies.clone(),
         simulation: settings.simulation,

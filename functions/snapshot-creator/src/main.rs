@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use lambda_runtime::Error;
 use lifeboat_aws::{self as aws, CatalogTable};
-use lifeboat_function::bootstrap;
 use lifeboat_function::config::Settings;
+use lifeboat_function::{bootstrap, pacing};
 use snapshot_creator::Creator;
 
 #[tokio::main]
@@ -25,7 +25,11 @@ async fn build(settings: &Settings) -> Creator {
             aws_sdk_dynamodb::Client::new(&config),
             &settings.catalog_table,
         )),
-        services: aws::backup_services(&config),
+        services: pacing::paced(
+            aws::backup_services(&config),
+            settings.budget,
+            settings.fanout.concurrency,
+        ),
         policies: settings.policies.clone(),
         simulation: settings.simulation,
         shards: (settings.reports_bucket.as_deref())

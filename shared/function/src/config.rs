@@ -6,6 +6,8 @@
 use lifeboat::policy::{PolicyBook, PolicyError};
 use lifeboat_aws::TlsTrust;
 
+use crate::pacing::Budget;
+
 pub const CATALOG_TABLE: &str = "LIFEBOAT_CATALOG_TABLE";
 pub const REPORTS_BUCKET: &str = "LIFEBOAT_REPORTS_BUCKET";
 pub const POLICIES: &str = "LIFEBOAT_POLICIES";
@@ -17,6 +19,10 @@ pub const TLS_TRUST: &str = "LIFEBOAT_TLS_TRUST";
 /// Resources per shard of a fanned-out tick, and how many shards run at once.
 pub const SHARD_SIZE: &str = "LIFEBOAT_SHARD_SIZE";
 pub const SHARD_CONCURRENCY: &str = "LIFEBOAT_SHARD_CONCURRENCY";
+/// Calls a second the scheduled functions make, together (see [`crate::pacing::Budget`]).
+pub const RDS_CALLS_PER_SECOND: &str = "LIFEBOAT_RDS_CALLS_PER_SECOND";
+pub const DYNAMODB_LIST_BACKUPS_PER_SECOND: &str = "LIFEBOAT_DYNAMODB_LIST_BACKUPS_PER_SECOND";
+pub const DYNAMODB_CREATE_BACKUPS_PER_SECOND: &str = "LIFEBOAT_DYNAMODB_CREATE_BACKUPS_PER_SECOND";
 /// The restore requests table (the intake writes it, the executor works from it).
 pub const REQUESTS_TABLE: &str = "LIFEBOAT_REQUESTS_TABLE";
 /// Comma-separated IAM user and role ARNs of engineering: who decides and confirms restores.
@@ -55,6 +61,7 @@ pub struct Settings {
     pub max_deletions_per_resource: usize,
     pub dry_run: bool,
     pub fanout: Fanout,
+    pub budget: Budget,
     pub s3_force_path_style: bool,
     pub tls_trust: TlsTrust,
 }
@@ -108,6 +115,23 @@ impl Settings {
                     .map_or(Fanout::default().concurrency, |n| {
                         n.min(u64::from(u32::MAX)) as u32
                     }),
+            },
+            budget: {
+                let rate = |name, default: f64| {
+                    Ok::<_, ConfigError>(env.positive(name)?.map_or(default, |n| n as f64))
+                };
+                let defaults = Budget::default();
+                Budget {
+                    rds: rate(RDS_CALLS_PER_SECOND, defaults.rds)?,
+                    dynamodb_list_backups: rate(
+                        DYNAMODB_LIST_BACKUPS_PER_SECOND,
+                        defaults.dynamodb_list_backups,
+                    )?,
+                    dynamodb_create_backup: rate(
+                        DYNAMODB_CREATE_BACKUPS_PER_SECOND,
+                        defaults.dynamodb_create_backup,
+                    )?,
+                }
             },
             s3_force_path_style: env.flag(S3_FORCE_PATH_STYLE)?,
             tls_trust,

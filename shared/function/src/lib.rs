@@ -2,7 +2,8 @@
 //! a function starts and serves events), [`config`] (the
 //! settings every function reads once at start, validated, naming a bad variable),
 //! [`failure`] (how an invocation fails, with stable error names the schedules, the state
-//! machine and the alarms match), [`shards`] (a fanned-out tick's shard objects), and [`telemetry`] (logs, and metrics as log lines).
+//! machine and the alarms match), [`shards`] (a fanned-out tick's shard objects), [`pacing`] (calls
+//! spread within the account's rate limits), and [`telemetry`] (logs, and metrics as log lines).
 //!
 //! Not for the handlers' decisions (the domain, `lifeboat`) nor for talking to AWS
 //! (`lifeboat-aws`).
@@ -10,5 +11,6 @@
 pub mod bootstrap;
 pub mod config;
 pub mod failure;
+pub mod pacing;
 pub mod shards;
 pub mod telemetry;
