@@ -11,8 +11,11 @@
 //! - Selective restore: the PostgreSQL merge beside a plain COPY, its peak memory, and
 //!   DynamoDB calls per restored item ([`merge`]).
 //! - The DynamoDB rollback's copy-back and its verification, shard by shard ([`copy_back`]).
+//! - A fleet's hour at 1,000, 5,000 and 20,000 resources: the fan-out, the pacing and AWS's
+//!   rate limits, on emulated services and a simulated clock ([`fleet`]).
 
 pub mod copy_back;
+pub mod fleet;
 pub mod intake;
 pub mod merge;
 pub mod restore;

@@ -67,6 +67,8 @@ enum Part {
     ColdStart,
     /// AWS calls per resource per tick of a simulated fleet.
     Calls,
+    /// A fleet's hour at 1,000, 5,000 and 20,000 resources under AWS's rate limits (emulated).
+    Fleet,
 }
 
 #[tokio::main]
@@ -191,6 +193,7 @@ async fn figures(part: Part, dir: &std::path::Path) -> Result<String, String> {
             out.join("\n")
         }
         Part::ColdStart => bench::cold_starts(dir).await.map_err(|e| text(&e))?.to_string(),
+        Part::Fleet => bench::fleet::fleet_hours(),
         Part::Calls => {
             let end = "2026-11-28T12:00:00Z".parse().expect("valid time");
             bench::calls_per_tick(4, 4, 4, end)

@@ -531,3 +531,25 @@ async fn a_fanned_out_tick_prunes_shard_by_shard_and_the_finish_sums_up() {
         assert!(keys.contains(&report), "{report} in {keys:?}");
     }
 }
+
+/// A point whose id the creator recorded is confirmed by that id (for DynamoDB a
+/// `DescribeBackup`, not the account's five `ListBackups` a second).
+#[tokio::test]
+async fn a_new_point_with_its_id_is_confirmed_by_id_not_by_listing() {
+    let w = world(100);
+    let table = ResourceKey::dynamodb("orders");
+    w.ddb
+        .add_resource("orders", &[(TAG_INSTANCE, "acme")], world::PITR_3_DAYS);
+    hourly(&w, &table, "2026-11-24T12:00:00Z", 2);
+    let newest = Slot::containing(at("2026-11-24T12:00:00Z"));
+    let answered = RecoveryPoint {
+        state: PointState::Creating,
+        ..record_at_of(&w, &table, newest)
+    };
+    w.catalog.insert(answered);
+    prune(&w, "2026-11-24T12:30:00Z").await;
+    assert_eq!(record_at_of(&w, &table, newest).state, PointState::Available);
+    let calls = w.ddb.calls();
+    assert!(calls.contains(&"describe_point orders".to_string()), "{calls:?}");
+    assert!(!calls.iter().any(|c| c.starts_with("find_point")), "{calls:?}");
+}

@@ -352,7 +352,8 @@ impl Creator {
                 let intent = intent(tick, resource, &planned.tiers);
                 match self.catalog.claim(&intent).await? {
                     Claim::Claimed => {
-                        service.create_point(&new_point(&intent)).await?;
+                        let created = service.create_point(&new_point(&intent)).await?;
+                        self.record(tick, &created).await;
                         return Ok(PointOutcome::Created);
                     }
                     Claim::Exists(record) => *record,
@@ -381,6 +382,26 @@ impl Creator {
             .update_state(&resource.key, tick.slot, &change)
             .await?;
         Ok(outcome)
+    }
+}
+
+impl Creator {
+    /// Records the service's answer (its id and state) on the claim, so the pruner confirms
+    /// the point by id. Not recorded, the claim is still found by name: only logged.
+    async fn record(&self, tick: &Tick, created: &lifeboat::ports::ServicePoint) {
+        let change = StateChange {
+            state: created.state,
+            service_id: Some(created.service_id.clone()),
+            note: None,
+            at: tick.time,
+        };
+        if let Err(e) = self
+            .catalog
+            .update_state(&created.resource, created.slot, &change)
+            .await
+        {
+            tracing::warn!(resource = %created.resource, slot = %created.slot, error = %e, "the point's id was not recorded; it is found by name");
+        }
     }
 }
 

@@ -66,6 +66,19 @@ async fn each_managed_resource_gets_one_point_per_slot_even_when_the_tick_repeat
         "{first:?}"
     );
     assert_eq!(first.resources.len(), 2);
+    assert!(
+        w.catalog.snapshot().iter().all(|r| r.service_id.is_some()),
+        "the services' answers are recorded on the claims"
+    );
+    // As if the first run had stopped after asking the services, before recording their
+    // answers: claims without ids.
+    for record in w.catalog.snapshot() {
+        w.catalog.insert(lifeboat::catalog::RecoveryPoint {
+            service_id: None,
+            state: PointState::Creating,
+            ..record
+        });
+    }
     let second = w.creator.handle(tick("2026-11-28T03:00:00Z"), now).await.unwrap();
     assert_eq!(w.rds.all_points().len(), 1);
     assert_eq!(
@@ -73,7 +86,7 @@ async fn each_managed_resource_gets_one_point_per_slot_even_when_the_tick_repeat
         1,
         "a repeated tick must not make a second DynamoDB backup"
     );
-    // The first run left records without service ids; the second found the points.
+    // The claims without ids: the second run found the points instead of making more.
     assert!(
         second
             .resources
@@ -339,7 +352,12 @@ async fn the_weekly_slot_is_recorded_with_its_tiers() {
     create(&w, "2026-11-29T04:00:00Z").await;
     let records = w.catalog.all_points().await.unwrap();
     assert_eq!(records[0].tiers.names(), vec!["hourly", "weekly"]);
-    assert_eq!(records[0].state, PointState::Creating);
+    // As the service answered the creation (the memory service: at once).
+    assert_eq!(records[0].state, PointState::Available);
+    assert_eq!(
+        records[0].service_id.as_deref(),
+        Some("lifeboat-db-20261129t0400z")
+    );
     assert_eq!(records[0].timezone, "America/New_York");
 }
 
@@ -406,8 +424,8 @@ async fn a_fanned_out_tick_makes_one_point_per_resource_shard_by_shard() {
     let finish = finish.unwrap();
     assert_eq!(finish["totals"]["created"], 3, "{finish}");
     assert_eq!(
-        finish["totals"]["found_after_retry"], 2,
-        "the retried shard's second try found its two points: {finish}"
+        finish["totals"]["already_present"], 2,
+        "the retried shard's second try found its two points recorded: {finish}"
     );
 }
 

@@ -85,18 +85,22 @@ impl DynamoBackups {
     }
 }
 
+fn backup_state(status: &BackupStatus) -> PointState {
+    match status {
+        BackupStatus::Available => PointState::Available,
+        BackupStatus::Creating => PointState::Creating,
+        BackupStatus::Deleted => PointState::Deleted,
+        _ => PointState::Missing,
+    }
+}
+
 /// A Lifeboat backup: named by Lifeboat for the table it backs up.
 fn service_point(b: &BackupSummary) -> Option<ServicePoint> {
     let (resource, slot) = parse_point_name(b.backup_name()?)?;
     if Some(resource) != b.table_name() {
         return None;
     }
-    let state = match b.backup_status()? {
-        BackupStatus::Available => PointState::Available,
-        BackupStatus::Creating => PointState::Creating,
-        BackupStatus::Deleted => PointState::Deleted,
-        _ => PointState::Missing,
-    };
+    let state = backup_state(b.backup_status()?);
     Some(ServicePoint {
         resource: ResourceKey::dynamodb(resource),
         slot,
@@ -209,6 +213,41 @@ impl BackupService for DynamoBackups {
         Ok(points
             .into_iter()
             .find(|p| p.slot == slot && p.state.is_present()))
+    }
+
+    async fn describe_point(
+        &self,
+        resource: &ResourceKey,
+        service_id: &str,
+    ) -> Result<Option<ServicePoint>, PortError> {
+        match self
+            .dynamodb
+            .describe_backup()
+            .backup_arn(service_id)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.backup_description().and_then(|d| {
+                let details = d.backup_details()?;
+                let (table, slot) = parse_point_name(details.backup_name())?;
+                let source = d.source_table_details().map(|t| t.table_name())?;
+                (table == resource.name && source == table).then(|| ServicePoint {
+                    resource: resource.clone(),
+                    slot,
+                    service_id: details.backup_arn().to_string(),
+                    state: backup_state(details.backup_status()),
+                    tags: BTreeMap::new(),
+                })
+            })),
+            Err(e) => {
+                let e = port_error("DescribeBackup", service_id, e);
+                if e.kind == FailureKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
     }
 
     async fn create_point(&self, point: &NewPoint) -> Result<ServicePoint, PortError> {

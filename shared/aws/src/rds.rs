@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use aws_sdk_rds::types::{DbSnapshot, Tag};
+use aws_sdk_rds::types::{DbSnapshot, Filter, Tag};
 use aws_sdk_rds::Client;
 
 use super::tagged::tagged;
@@ -28,6 +28,29 @@ pub struct RdsSnapshots {
 impl RdsSnapshots {
     pub fn new(client: Client, tagging: aws_sdk_resourcegroupstagging::Client) -> Self {
         RdsSnapshots { client, tagging }
+    }
+}
+
+impl RdsSnapshots {
+    /// The Lifeboat snapshot named `name`, if RDS holds it.
+    async fn snapshot(&self, name: &str) -> Result<Option<ServicePoint>, PortError> {
+        match self
+            .client
+            .describe_db_snapshots()
+            .db_snapshot_identifier(name)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.db_snapshots().iter().find_map(service_point)),
+            Err(e) => {
+                let e = port_error("DescribeDBSnapshots", name, e);
+                if e.kind == FailureKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
     }
 }
 
@@ -257,24 +280,37 @@ impl BackupService for RdsSnapshots {
         resource: &ResourceKey,
         slot: Slot,
     ) -> Result<Option<ServicePoint>, PortError> {
-        let name = resource.point_name(slot);
-        match self
+        self.snapshot(&resource.point_name(slot)).await
+    }
+
+    /// A snapshot's id is its name.
+    async fn describe_point(
+        &self,
+        _resource: &ResourceKey,
+        service_id: &str,
+    ) -> Result<Option<ServicePoint>, PortError> {
+        self.snapshot(service_id).await
+    }
+
+    /// One `DescribeDBSnapshots` filtered by the snapshots' ids.
+    async fn describe_points(&self, ids: &[(ResourceKey, String)]) -> Result<Vec<ServicePoint>, PortError> {
+        let filter = Filter::builder()
+            .name("db-snapshot-id")
+            .set_values(Some(ids.iter().map(|(_, id)| id.clone()).collect()))
+            .build();
+        let mut found = Vec::new();
+        let mut pages = self
             .client
             .describe_db_snapshots()
-            .db_snapshot_identifier(&name)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out.db_snapshots().iter().find_map(service_point)),
-            Err(e) => {
-                let e = port_error("DescribeDBSnapshots", &name, e);
-                if e.kind == FailureKind::NotFound {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            }
+            .snapshot_type("manual")
+            .filters(filter)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| port_error("DescribeDBSnapshots", "rds:*", e))?;
+            found.extend(page.db_snapshots().iter().filter_map(service_point));
         }
+        Ok(found)
     }
 
     async fn create_point(&self, point: &NewPoint) -> Result<ServicePoint, PortError> {

@@ -110,6 +110,9 @@ pub enum Deletion {
     AlreadyGone,
 }
 
+/// The most ids one [`BackupService::describe_points`] call is given.
+pub const DESCRIBE_BATCH: usize = 50;
+
 /// One backup service (RDS or DynamoDB), as the scheduled functions use it.
 #[async_trait]
 pub trait BackupService: Send + Sync {
@@ -146,6 +149,26 @@ pub trait BackupService: Send + Sync {
     /// The point of `resource` for `slot`, if the service holds it.
     async fn find_point(&self, resource: &ResourceKey, slot: Slot)
         -> Result<Option<ServicePoint>, PortError>;
+
+    /// The point the service knows by `service_id` (from its creation's answer), if it
+    /// still holds it: one look-up by id, which for DynamoDB is not a `ListBackups` (5 a
+    /// second per account) but a `DescribeBackup`.
+    async fn describe_point(
+        &self,
+        resource: &ResourceKey,
+        service_id: &str,
+    ) -> Result<Option<ServicePoint>, PortError>;
+
+    /// The points of `ids` (resource, service id) the service still holds, in as few calls
+    /// as it allows: at most [`DESCRIBE_BATCH`] ids are passed at once; RDS answers them in
+    /// one call. By default, one [`BackupService::describe_point`] each.
+    async fn describe_points(&self, ids: &[(ResourceKey, String)]) -> Result<Vec<ServicePoint>, PortError> {
+        let mut found = Vec::new();
+        for (resource, id) in ids {
+            found.extend(self.describe_point(resource, id).await?);
+        }
+        Ok(found)
+    }
 
     /// Asks the service to create the point. Not idempotent on its own for every service:
     /// callers claim the slot in the catalog first and look before creating again.

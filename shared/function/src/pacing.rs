@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use lifeboat::catalog::{ResourceKey, ResourceKind};
 use lifeboat::inventory::{DiscoveredResource, PitrStatus};
-use lifeboat::ports::{BackupService, Deletion, NewPoint, PortError, Quota, ServicePoint};
+use lifeboat::ports::{BackupService, Deletion, NewPoint, PortError, Quota, ServicePoint, DESCRIBE_BATCH};
 use lifeboat::request::options::RestorableWindow;
 use lifeboat::schedule::Slot;
 use tokio::sync::Mutex;
@@ -168,6 +168,24 @@ impl BackupService for Paced {
     ) -> Result<Option<ServicePoint>, PortError> {
         self.turn(self.listing.as_ref()).await;
         self.inner.find_point(resource, slot).await
+    }
+
+    async fn describe_point(
+        &self,
+        resource: &ResourceKey,
+        service_id: &str,
+    ) -> Result<Option<ServicePoint>, PortError> {
+        self.turn(None).await;
+        self.inner.describe_point(resource, service_id).await
+    }
+
+    async fn describe_points(&self, ids: &[(ResourceKey, String)]) -> Result<Vec<ServicePoint>, PortError> {
+        let mut found = Vec::new();
+        for batch in ids.chunks(DESCRIBE_BATCH) {
+            self.turn(None).await;
+            found.extend(self.inner.describe_points(batch).await?);
+        }
+        Ok(found)
     }
 
     async fn create_point(&self, point: &NewPoint) -> Result<ServicePoint, PortError> {

@@ -223,6 +223,15 @@ impl BackupService for MemoryService {
             .cloned())
     }
 
+    async fn describe_point(
+        &self,
+        resource: &ResourceKey,
+        service_id: &str,
+    ) -> Result<Option<ServicePoint>, PortError> {
+        let state = self.enter("describe_point", &resource.name)?;
+        Ok(state.points.iter().find(|p| p.service_id == service_id).cloned())
+    }
+
     async fn create_point(&self, point: &NewPoint) -> Result<ServicePoint, PortError> {
         let mut state = self.enter("create_point", &point.resource.name)?;
         let name = point.resource.point_name(point.slot);
@@ -332,10 +341,17 @@ impl Catalog for MemoryCatalog {
     }
 
     async fn points_of(&self, resource: &ResourceKey) -> Result<Vec<RecoveryPoint>, PortError> {
+        // One partition, as DynamoDB's Query reads it: a range of the map, not a scan (the
+        // fleet benchmark holds over a million records).
+        let from = (
+            resource.clone(),
+            Slot::containing(chrono::DateTime::<chrono::Utc>::UNIX_EPOCH),
+        );
         Ok(self
-            .snapshot()
-            .into_iter()
-            .filter(|p| &p.resource == resource)
+            .lock()
+            .range(from..)
+            .take_while(|((r, _), _)| r == resource)
+            .map(|(_, p)| p.clone())
             .collect())
     }
 
