@@ -368,8 +368,22 @@ async fn points_reported_creating_are_kept_until_available_and_dry_runs_change_n
     )
     .await
     .unwrap();
+    // RDS answers each creation with `creating`, as it does for minutes: the creator records
+    // that answer (and the snapshot's id) on its claim.
+    stack.edge.faults.add(
+        FaultRule::on("rds", "CreateDBSnapshot")
+            .times(2)
+            .report_creating(),
+    );
     tick(&stack, CREATOR, "2026-11-24T03:00:00Z").await;
     tick(&stack, CREATOR, "2026-11-24T04:00:00Z").await;
+    assert!(
+        catalog(&stack)
+            .await
+            .iter()
+            .all(|p| p.state == PointState::Creating && p.service_id.is_some()),
+        "the claims carry the service's answers"
+    );
     // The service keeps saying `creating` for this poll.
     stack.edge.faults.add(
         FaultRule::on("rds", "DescribeDBSnapshots")

@@ -56,9 +56,14 @@ async fn described(
                 Ok(found) => batch
                     .into_iter()
                     .map(|i| {
-                        let point = found
-                            .iter()
-                            .find(|p| Some(&p.service_id) == records[i].service_id.as_ref());
+                        // The id, and the resource and slot it must be of: what is confirmed
+                        // here is what a later run deletes by that id.
+                        let r = &records[i];
+                        let point = found.iter().find(|p| {
+                            Some(&p.service_id) == r.service_id.as_ref()
+                                && p.resource == r.resource
+                                && p.slot == r.slot
+                        });
                         (i, Ok(point.cloned()))
                     })
                     .collect::<Vec<_>>(),

@@ -81,7 +81,7 @@ impl Pruner {
             concurrency: self.fanout.concurrency,
             resources: count,
             counts: BTreeMap::from([("unmanaged".to_string(), unmanaged.len() as u64)]),
-            failures,
+            failures: fanout::bounded_failures(&failures),
             quota_short: false,
         })
     }
@@ -93,16 +93,19 @@ impl Pruner {
         key: &str,
     ) -> Result<ShardResult, FunctionError> {
         let shard: Shard = shards::read(self.reports.as_ref(), key).await?;
+        let (records, unreadable, mut failures) = self.records_of(&shard.resources).await;
+        // A resource whose records could not be read is left out whole: without them its
+        // points at the service would look unknown to the catalog.
         let inventory = Inventory {
             managed: shard
                 .managed
                 .iter()
+                .filter(|d| !unreadable.contains(&d.key))
                 .filter_map(|d| managed(d, &self.policies).ok().flatten())
                 .map(|m| (m.key.clone(), m))
                 .collect(),
             discovered: Vec::new(),
         };
-        let (records, mut failures) = self.records_of(&shard.resources).await;
         let pruned = self.prune(tick, options, records, &inventory).await;
         failures.extend(pruned.failures.iter().cloned());
         let counts = BTreeMap::from([
@@ -127,7 +130,12 @@ impl Pruner {
             "decisions": pruned.decisions,
             "failures": failures,
         });
-        self.write(&shard_report_key(key), &report).await?;
+        // Not fatal: the shard's deletions are done, and a retry of the whole shard would
+        // delete a second bound's worth. The result still carries the figures and failures.
+        if let Err(e) = self.write(&shard_report_key(key), &report).await {
+            tracing::error!(shard = key, error = %e, "the shard's report was not written");
+            failures.push(format!("writing the shard's report: {e}"));
+        }
         tracing::info!(
             shard = key,
             resources = shard.resources.len(),
@@ -139,23 +147,30 @@ impl Pruner {
 
     /// The present records of `resources`, one catalog query each; a resource whose query
     /// fails is left out of this run, and named.
-    async fn records_of(&self, resources: &[ResourceKey]) -> (Vec<RecoveryPoint>, Vec<String>) {
+    async fn records_of(
+        &self,
+        resources: &[ResourceKey],
+    ) -> (Vec<RecoveryPoint>, BTreeSet<ResourceKey>, Vec<String>) {
         let read: Vec<_> = stream::iter(resources)
             .map(|key| async move { (key, self.catalog.points_of(key).await) })
             .buffered(CONCURRENCY)
             .collect()
             .await;
         let mut records = Vec::new();
+        let mut unreadable = BTreeSet::new();
         let mut failures = Vec::new();
         for (key, result) in read {
             match result {
                 Ok(points) => records.extend(points.into_iter().filter(|p| p.state.is_present())),
-                Err(e) => failures.push(format!(
-                    "reading the catalog of {key}: {e}; left for the next run"
-                )),
+                Err(e) => {
+                    failures.push(format!(
+                        "reading the catalog of {key}: {e}; left for the next run"
+                    ));
+                    unreadable.insert(key.clone());
+                }
             }
         }
-        (records, failures)
+        (records, unreadable, failures)
     }
 
     pub(crate) async fn finish_shards(

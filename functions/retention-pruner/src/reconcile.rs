@@ -272,9 +272,11 @@ async fn settle_leftover(
     }
 }
 
-/// A claim is as old as its record's last change (the creator's tick time), not its slot.
+/// A point still being created is as old as its record's last change (the creator's tick
+/// time), not its slot; within the grace a service that does not show it yet (a creation on
+/// its way, an eventually consistent read) is no reason to call it missing.
 pub(crate) fn recently_claimed(record: &RecoveryPoint, now: DateTime<Utc>) -> bool {
-    record.service_id.is_none() && now - record.updated_at < CLAIM_GRACE
+    record.state == PointState::Creating && now - record.updated_at < CLAIM_GRACE
 }
 
 /// The catalog change a finding about a present record calls for.

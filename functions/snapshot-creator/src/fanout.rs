@@ -52,6 +52,9 @@ impl Creator {
         let (discovered, managed): (Vec<_>, Vec<_>) = found.into_iter().unzip();
         let planned = self.plan(tick, managed).await?;
         let refused = self.over_quota(tick, &planned, &mut failures).await;
+        for f in &failures {
+            tracing::error!(slot = %tick.slot, failure = %f, "planning");
+        }
         let objects: Vec<(String, Shard)> = fanout::split(discovered, self.fanout.shard_size)
             .into_iter()
             .enumerate()
@@ -73,7 +76,8 @@ impl Creator {
             resources,
             counts: BTreeMap::new(),
             quota_short: !refused.is_empty(),
-            failures,
+            // A short quota names every skipped resource: the log keeps the whole text.
+            failures: fanout::bounded_failures(&failures),
         })
     }
 

@@ -25,9 +25,39 @@ use serde_json::Value;
 use crate::event::EventError;
 use crate::schedule::Slot;
 
-/// A shard's failures carried in its result (the shard's own report holds them all): enough
-/// to say what went wrong in the execution's history, small enough for its payload.
-pub const FAILURES_PER_RESULT: usize = 5;
+/// A shard's failures carried in its result (the function's log, and the pruner's shard
+/// report, hold them all): enough to say what went wrong in the execution's history, small
+/// enough that 400 shards' results stay far inside a state's 256 KB.
+pub const FAILURES_PER_RESULT: usize = 2;
+/// The longest failure text a result or a plan carries, in characters.
+pub const FAILURE_CHARS: usize = 240;
+/// The most failures a plan carries (the rest counted).
+pub const FAILURES_PER_PLAN: usize = 20;
+
+/// `text` cut to [`FAILURE_CHARS`] characters, marked when cut.
+pub fn bounded(text: &str) -> String {
+    if text.chars().count() <= FAILURE_CHARS {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(FAILURE_CHARS).collect();
+    format!("{cut}… (cut; the function's log has it whole)")
+}
+
+/// At most [`FAILURES_PER_PLAN`] of `failures`, each [`bounded`], and a count of the rest.
+pub fn bounded_failures(failures: &[String]) -> Vec<String> {
+    let mut kept: Vec<String> = failures
+        .iter()
+        .take(FAILURES_PER_PLAN)
+        .map(|f| bounded(f))
+        .collect();
+    if failures.len() > FAILURES_PER_PLAN {
+        kept.push(format!(
+            "{} more (in the function's log)",
+            failures.len() - FAILURES_PER_PLAN
+        ));
+    }
+    kept
+}
 
 /// What one invocation is asked to do, and the Scheduled Event it belongs to.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,7 +135,11 @@ impl ShardResult {
             error: None,
             resources,
             counts,
-            failures: failures.iter().take(FAILURES_PER_RESULT).cloned().collect(),
+            failures: failures
+                .iter()
+                .take(FAILURES_PER_RESULT)
+                .map(|f| bounded(f))
+                .collect(),
             failure_count: failures.len(),
         }
     }
@@ -217,7 +251,7 @@ pub fn failures(plan: &Plan, results: &[ShardResult]) -> Vec<String> {
         all.extend(r.failures.iter().map(|f| format!("shard {}: {f}", r.shard)));
         if r.failure_count > r.failures.len() {
             all.push(format!(
-                "shard {}: {} more (its report has them all)",
+                "shard {}: {} more (the function's log has them all)",
                 r.shard,
                 r.failure_count - r.failures.len()
             ));
@@ -330,15 +364,29 @@ mod tests {
         let all = failures(&plan, &results);
         assert_eq!(all[0], "quota short");
         assert!(all.contains(&"shard a: db-0 failed".to_string()), "{all:?}");
-        assert!(
-            all.contains(&"shard a: 2 more (its report has them all)".to_string()),
-            "{all:?}"
+        let more = format!(
+            "shard a: {} more (the function's log has them all)",
+            7 - FAILURES_PER_RESULT
         );
+        assert!(all.contains(&more), "{all:?}");
         assert!(
             all.contains(&"shard b failed: Lambda.Unknown".to_string()),
             "{all:?}"
         );
         assert!(all.contains(&"shard c has no result".to_string()), "{all:?}");
+    }
+
+    #[test]
+    fn what_a_result_or_plan_carries_is_bounded_whatever_the_failures() {
+        let long = "x".repeat(100_000);
+        let many: Vec<String> = (0..1000).map(|_| long.clone()).collect();
+        let result = ShardResult::new("s", 50, BTreeMap::new(), &many);
+        assert!(serde_json::to_string(&result).unwrap().len() < 1_000);
+        assert_eq!(result.failure_count, 1000);
+        let plan = bounded_failures(&many);
+        assert_eq!(plan.len(), FAILURES_PER_PLAN + 1);
+        assert!(plan.iter().map(String::len).sum::<usize>() < 8_000);
+        assert_eq!(bounded("short"), "short");
     }
 
     #[test]
