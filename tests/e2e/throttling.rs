@@ -63,20 +63,17 @@ async fn a_tick_over_the_rds_budget_is_throttled_and_still_makes_every_point() {
 const BRIEF: &str = r#"[{"name": "brief", "hourly": {"retention": {"hours": 3}}}]"#;
 
 /// The production path: every tick through its fleet-tick state machine (plan, shards of
-/// three resources two at a time, finish), the functions pacing themselves at the default
-/// budget (RDS 8 calls a second, `ListBackups` 3: each of two shards half of that), against
-/// an account whose limits the edge sets lower still, so that throttling happens anyway and
-/// the SDK's retries meet it. Six hours of hourly ticks keep exactly the policy's points,
-/// with no failed tick.
+/// three resources two at a time, finish), against an account whose RDS budget is three calls a
+/// second. The functions pace far above it (the local stack's default), so that the shards
+/// outrun it whatever the machine's load (their own pacing is measured by its unit tests and
+/// `bench fleet`): the SDK's retries meet it. Six hours of hourly ticks keep exactly the
+/// policy's points, with no failed tick.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fleet_fanned_out_in_shards_under_tight_rate_limits_keeps_exactly_its_points() {
     let stack = stack_with(&[
         ("LIFEBOAT_POLICIES", BRIEF),
         ("LIFEBOAT_SHARD_SIZE", "3"),
         ("LIFEBOAT_SHARD_CONCURRENCY", "2"),
-        ("LIFEBOAT_RDS_CALLS_PER_SECOND", "8"),
-        ("LIFEBOAT_DYNAMODB_LIST_BACKUPS_PER_SECOND", "3"),
-        ("LIFEBOAT_DYNAMODB_CREATE_BACKUPS_PER_SECOND", "30"),
     ])
     .await;
     let tags = [(TAG_INSTANCE, "acme"), (TAG_POLICY, "brief")];
