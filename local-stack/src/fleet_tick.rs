@@ -59,17 +59,8 @@ pub async fn create(sdk: &aws_config::SdkConfig) -> Result<(), StackError> {
 pub async fn run(stack: &LocalStack, function: &str, event: &Value) -> Result<Invocation, StackError> {
     let sfn = aws_sdk_sfn::Client::new(stack.sdk_config());
     // Named after the event, as the schedule names its executions: one per tick.
-    let name: String = event["id"]
-        .as_str()
-        .unwrap_or("tick")
+    let name: String = lifeboat::fanout::safe_name(event["id"].as_str().unwrap_or("tick"))
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
         .take(80)
         .collect();
     let started = sfn

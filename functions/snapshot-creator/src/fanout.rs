@@ -124,18 +124,9 @@ pub(crate) fn finish(tick: &Tick, plan: &Plan, results: &[ShardResult]) -> Resul
         );
     }
     tracing::error!(slot = %tick.slot, ?totals, failures = failures.len(), "tick done with failures");
-    let kind = if plan.quota_short {
-        FailureType::QuotaExceeded
-    } else {
-        FailureType::ResourcesFailed
-    };
-    Err(FunctionError::new(
-        kind,
-        format!(
-            "slot {}: {} problem(s): {}",
-            tick.slot,
-            failures.len(),
-            failures.join("; ")
-        ),
+    Err(crate::tick_failed(
+        &tick.slot.to_string(),
+        plan.quota_short,
+        &failures,
     ))
 }

@@ -467,18 +467,21 @@ fn finish(summary: TickSummary) -> Result<TickSummary, FunctionError> {
         return Ok(summary);
     }
     tracing::error!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "tick done with failures");
-    let kind = if quota {
+    Err(tick_failed(&summary.slot, quota, &problems))
+}
+
+/// A tick's failure, whole or fanned out: `QuotaExceeded` when the quota was short (the
+/// alarm names the cause), else `ResourcesFailed`, with every problem.
+pub(crate) fn tick_failed(slot: &str, quota_short: bool, problems: &[String]) -> FunctionError {
+    let kind = if quota_short {
         FailureType::QuotaExceeded
     } else {
         FailureType::ResourcesFailed
     };
-    Err(FunctionError::new(
-        kind,
-        format!(
-            "slot {}: {} problem(s): {}",
-            summary.slot,
-            problems.len(),
-            problems.join("; ")
-        ),
-    ))
+    let message = format!(
+        "slot {slot}: {} problem(s): {}",
+        problems.len(),
+        problems.join("; ")
+    );
+    FunctionError::new(kind, message)
 }

@@ -4,9 +4,9 @@
 //! AWS's rate limits and realistic latencies, on a simulated clock.
 //!
 //! What the emulation models (moto cannot hold 20,000 instances at speed):
-//! - AWS's token buckets per account: RDS 12 calls a second (bursts of 300) for every
-//!   operation together; DynamoDB `ListBackups` 5 a second, `CreateBackup` 50; other calls
-//!   unmetered. A call finding its bucket empty is throttled and retried as the SDK does
+//! - AWS's token buckets per account, the local stack's edge's own (`edge::rate_limit`): RDS
+//!   12 calls a second (bursts of 300) for every operation together; DynamoDB `ListBackups` 5
+//!   a second, `CreateBackup` 50; other calls unmetered. A call finding its bucket empty is throttled and retried as the SDK does
 //!   (exponential backoff with jitter, 5 tries); a call still refused then fails.
 //! - Latency: 150 ms for RDS calls, 50 ms for DynamoDB control-plane calls, 200 ms for a
 //!   listing page; an RDS snapshot is `creating` for 10 minutes, a DynamoDB backup for 1.
@@ -43,38 +43,17 @@ use lifeboat_function::pacing::{self, Budget};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
+use crate::edge::aws_call::AwsCall;
+use crate::edge::rate_limit::RateLimits;
+
 /// The fleet sizes measured.
 pub const SIZES: [usize; 3] = [1_000, 5_000, 20_000];
 const ZONES: [&str; 4] = ["UTC", "America/New_York", "Europe/Berlin", "Asia/Tokyo"];
 /// The SDK's tries of one call.
 const TRIES: u32 = 5;
 
-/// AWS's limits, as the emulation meters them.
-struct Bucket {
-    per_second: f64,
-    burst: f64,
-    tokens: f64,
-    at: Instant,
-}
-
-impl Bucket {
-    fn new(per_second: f64, burst: f64) -> Bucket {
-        Bucket {
-            per_second,
-            burst,
-            tokens: burst,
-            at: Instant::now(),
-        }
-    }
-
-    fn take(&mut self) -> bool {
-        let now = Instant::now();
-        self.tokens =
-            (self.tokens + now.duration_since(self.at).as_secs_f64() * self.per_second).min(self.burst);
-        self.at = now;
-        (self.tokens >= 1.0).then(|| self.tokens -= 1.0).is_some()
-    }
-}
+/// A call: its service (as SigV4 names it) and operation.
+type Op = (&'static str, &'static str);
 
 /// What the account saw.
 #[derive(Default)]
@@ -84,42 +63,33 @@ struct Counters {
     failed: AtomicU64,
 }
 
-/// The emulated account: buckets, counters, and a seeded jitter (runs are repeatable).
+/// The emulated account: the edge's token buckets with AWS's limits (the same
+/// [`RateLimits`] the local stack meters with), counters, and a seeded jitter (runs are
+/// repeatable).
 struct Account {
-    rds: Mutex<Bucket>,
-    list_backups: Mutex<Bucket>,
-    create_backup: Mutex<Bucket>,
+    limits: RateLimits,
     counters: Counters,
     jitter: Mutex<u64>,
-}
-
-#[derive(Clone, Copy)]
-enum Meter {
-    Rds,
-    ListBackups,
-    CreateBackup,
-    Unmetered,
 }
 
 impl Account {
     fn new() -> Account {
         Account {
-            rds: Mutex::new(Bucket::new(12.0, 300.0)),
-            list_backups: Mutex::new(Bucket::new(5.0, 5.0)),
-            create_backup: Mutex::new(Bucket::new(50.0, 50.0)),
+            limits: RateLimits::default(),
             counters: Counters::default(),
             jitter: Mutex::new(0x9e37_79b9_7f4a_7c15),
         }
     }
 
-    fn admitted(&self, meter: Meter) -> bool {
-        let bucket = match meter {
-            Meter::Rds => &self.rds,
-            Meter::ListBackups => &self.list_backups,
-            Meter::CreateBackup => &self.create_backup,
-            Meter::Unmetered => return true,
+    /// Whether the account's budget admits the call now, on the simulated clock.
+    fn admitted(&self, (service, operation): Op) -> bool {
+        let call = AwsCall {
+            caller: "bench".into(),
+            service: service.into(),
+            operation: operation.into(),
+            target: String::new(),
         };
-        bucket.lock().expect("bucket").take()
+        self.limits.admit_at(&call, Instant::now().into_std())
     }
 
     /// A fraction in [0, 1), from a xorshift generator.
@@ -133,10 +103,10 @@ impl Account {
 
     /// One call as the SDK makes it: tries until admitted (backing off between tries), then
     /// waits the call's latency.
-    async fn call(&self, operation: &'static str, meter: Meter, latency: Duration) -> Result<(), PortError> {
+    async fn call(&self, op: Op, latency: Duration) -> Result<(), PortError> {
         for attempt in 0..TRIES {
             self.counters.calls.fetch_add(1, Ordering::Relaxed);
-            if self.admitted(meter) {
+            if self.admitted(op) {
                 tokio::time::sleep(latency).await;
                 return Ok(());
             }
@@ -145,12 +115,7 @@ impl Account {
             tokio::time::sleep(Duration::from_secs_f64(cap * self.jitter())).await;
         }
         self.counters.failed.fetch_add(1, Ordering::Relaxed);
-        Err(PortError::new(
-            operation,
-            "*",
-            FailureKind::Throttled,
-            "Rate exceeded",
-        ))
+        Err(PortError::new(op.1, "*", FailureKind::Throttled, "Rate exceeded"))
     }
 }
 
@@ -164,9 +129,11 @@ struct Service {
 }
 
 impl Service {
-    fn meter(&self, rds: Meter, dynamodb: Meter) -> Meter {
+    /// The operation this service's call is: RDS's, or DynamoDB's (`dynamodb` unless named
+    /// with its service, as the Tagging API's).
+    fn op(&self, rds: &'static str, dynamodb: Op) -> Op {
         match self.kind {
-            ResourceKind::RdsInstance => rds,
+            ResourceKind::RdsInstance => ("rds", rds),
             ResourceKind::DynamoTable => dynamodb,
         }
     }
@@ -199,10 +166,8 @@ impl Service {
     }
 
     async fn list(&self, resource: &ResourceKey) -> Result<Vec<ServicePoint>, PortError> {
-        let meter = self.meter(Meter::Rds, Meter::ListBackups);
-        self.account
-            .call("list points", meter, Duration::from_millis(200))
-            .await?;
+        let op = self.op("DescribeDBSnapshots", ("dynamodb", "ListBackups"));
+        self.account.call(op, Duration::from_millis(200)).await?;
         let points = self.points.lock().expect("points");
         Ok(points
             .get(resource)
@@ -219,17 +184,15 @@ impl BackupService for Service {
     async fn discover(&self) -> Result<Vec<DiscoveredResource>, PortError> {
         // One page a hundred resources (DescribeDBInstances, the Tagging API's GetResources).
         for _ in 0..self.resources.len().div_ceil(100) {
-            let meter = self.meter(Meter::Rds, Meter::Unmetered);
-            self.account
-                .call("discover", meter, Duration::from_millis(200))
-                .await?;
+            let op = self.op("DescribeDBInstances", ("tagging", "GetResources"));
+            self.account.call(op, Duration::from_millis(200)).await?;
         }
         Ok(self.resources.clone())
     }
 
     async fn discover_instance(&self, instance_id: &str) -> Result<Vec<DiscoveredResource>, PortError> {
         self.account
-            .call("discover_instance", Meter::Unmetered, self.latency())
+            .call(("tagging", "GetResources"), self.latency())
             .await?;
         Ok(self
             .resources
@@ -240,16 +203,14 @@ impl BackupService for Service {
     }
 
     async fn pitr_status(&self, _resource: &ResourceKey) -> Result<PitrStatus, PortError> {
-        let meter = self.meter(Meter::Rds, Meter::Unmetered);
-        self.account.call("pitr_status", meter, self.latency()).await?;
+        let op = self.op("DescribeDBInstances", ("dynamodb", "DescribeContinuousBackups"));
+        self.account.call(op, self.latency()).await?;
         Ok(PITR)
     }
 
     async fn raise_pitr_window(&self, _resource: &ResourceKey, _days: u8) -> Result<(), PortError> {
-        let meter = self.meter(Meter::Rds, Meter::Unmetered);
-        self.account
-            .call("raise_pitr_window", meter, self.latency())
-            .await
+        let op = self.op("ModifyDBInstance", ("dynamodb", "UpdateContinuousBackups"));
+        self.account.call(op, self.latency()).await
     }
 
     async fn restorable_window(
@@ -260,10 +221,15 @@ impl BackupService for Service {
     }
 
     async fn snapshot_quota(&self) -> Result<Option<Quota>, PortError> {
-        let meter = self.meter(Meter::Rds, Meter::Unmetered);
-        self.account.call("snapshot_quota", meter, self.latency()).await?;
+        // DynamoDB has no count quota; its adapter asks nothing.
+        if self.kind == ResourceKind::DynamoTable {
+            return Ok(None);
+        }
+        self.account
+            .call(("rds", "DescribeAccountAttributes"), self.latency())
+            .await?;
         // Raised as the README's sizing says: 90 per instance.
-        Ok(matches!(self.kind, ResourceKind::RdsInstance).then(|| Quota {
+        Ok(Some(Quota {
             name: "ManualSnapshots".into(),
             used: 0,
             max: 90 * self.resources.len() as u64 + 100,
@@ -296,9 +262,8 @@ impl BackupService for Service {
         resource: &ResourceKey,
         service_id: &str,
     ) -> Result<Option<ServicePoint>, PortError> {
-        // DescribeDBSnapshots by id; DynamoDB's DescribeBackup, not one of its metered calls.
-        let meter = self.meter(Meter::Rds, Meter::Unmetered);
-        self.account.call("describe_point", meter, self.latency()).await?;
+        let op = self.op("DescribeDBSnapshots", ("dynamodb", "DescribeBackup"));
+        self.account.call(op, self.latency()).await?;
         let points = self.points.lock().expect("points");
         Ok(points
             .get(resource)
@@ -311,12 +276,12 @@ impl BackupService for Service {
     async fn describe_points(&self, ids: &[(ResourceKey, String)]) -> Result<Vec<ServicePoint>, PortError> {
         if self.kind == ResourceKind::RdsInstance {
             self.account
-                .call("describe_points", Meter::Rds, Duration::from_millis(200))
+                .call(("rds", "DescribeDBSnapshots"), Duration::from_millis(200))
                 .await?;
         } else {
             for _ in ids {
                 self.account
-                    .call("describe_point", Meter::Unmetered, self.latency())
+                    .call(("dynamodb", "DescribeBackup"), self.latency())
                     .await?;
             }
         }
@@ -333,8 +298,8 @@ impl BackupService for Service {
     }
 
     async fn create_point(&self, point: &NewPoint) -> Result<ServicePoint, PortError> {
-        let meter = self.meter(Meter::Rds, Meter::CreateBackup);
-        self.account.call("create_point", meter, self.latency()).await?;
+        let op = self.op("CreateDBSnapshot", ("dynamodb", "CreateBackup"));
+        self.account.call(op, self.latency()).await?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let created = ServicePoint {
             resource: point.resource.clone(),
@@ -354,8 +319,8 @@ impl BackupService for Service {
     }
 
     async fn delete_point(&self, resource: &ResourceKey, service_id: &str) -> Result<Deletion, PortError> {
-        let meter = self.meter(Meter::Rds, Meter::Unmetered);
-        self.account.call("delete_point", meter, self.latency()).await?;
+        let op = self.op("DeleteDBSnapshot", ("dynamodb", "DeleteBackup"));
+        self.account.call(op, self.latency()).await?;
         let mut points = self.points.lock().expect("points");
         let held = points.entry(resource.clone()).or_default();
         let before = held.len();

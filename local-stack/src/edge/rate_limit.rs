@@ -139,7 +139,8 @@ impl RateLimits {
         self.admit_at(call, Instant::now())
     }
 
-    fn admit_at(&self, call: &AwsCall, now: Instant) -> bool {
+    /// [`RateLimits::admit`] at `now` (the fleet benchmark's simulated clock).
+    pub(crate) fn admit_at(&self, call: &AwsCall, now: Instant) -> bool {
         if call.caller == TESTER {
             return true;
         }

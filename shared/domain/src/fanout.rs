@@ -206,8 +206,18 @@ pub fn split<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
 /// event, so that two executions of one slot (the schedule's and a person's) never read
 /// each other's shards.
 pub fn shard_key(function: &str, slot: Slot, event_id: &str, index: usize) -> String {
-    let id: String = event_id
-        .chars()
+    let id = safe_name(event_id);
+    format!(
+        "ticks/{function}/{}/{}/{id}/shard-{index:05}.json",
+        slot.start().format("%Y/%m/%d"),
+        slot.label()
+    )
+}
+
+/// `text` with every character but ASCII letters, digits and `-` made `_`: safe in an
+/// object key and as a Step Functions execution name (which the tick's event id names).
+pub fn safe_name(text: &str) -> String {
+    text.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' {
                 c
@@ -215,12 +225,7 @@ pub fn shard_key(function: &str, slot: Slot, event_id: &str, index: usize) -> St
                 '_'
             }
         })
-        .collect();
-    format!(
-        "ticks/{function}/{}/{}/{id}/shard-{index:05}.json",
-        slot.start().format("%Y/%m/%d"),
-        slot.label()
-    )
+        .collect()
 }
 
 /// The shards' figures together: sums, and maxima for names ending `_max`.
