@@ -15,7 +15,7 @@ use lifeboat_aws::CatalogTable;
 use lifeboat_local::edge::calls::LoggedCall;
 use lifeboat_local::names::CATALOG_TABLE;
 use lifeboat_local::names::{engineer, support};
-use lifeboat_local::simulation::Tick;
+use lifeboat_local::simulation::{self, RunReport, Tick};
 use lifeboat_local::stack::Invocation;
 use lifeboat_local::{LocalStack, StackConfig};
 use serde_json::{json, Value};
@@ -381,4 +381,24 @@ pub fn hour_before(now: DateTime<Utc>, hours: i64) -> DateTime<Utc> {
     (now - TimeDelta::hours(hours))
         .duration_trunc(TimeDelta::hours(1))
         .unwrap()
+}
+
+/// Fails the test, printing the coverage table, unless the points kept after the last of
+/// `ticks` (a run of `start..=end` that `report` describes) are exactly the policy's.
+pub async fn assert_exact_coverage(
+    stack: &LocalStack,
+    managed: &[lifeboat::inventory::ManagedResource],
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+    ticks: &[Tick],
+    report: &RunReport,
+) {
+    let last = ticks.last().expect("a run has ticks").time;
+    let coverage = simulation::coverage(stack, managed, start, end, last)
+        .await
+        .unwrap();
+    assert!(
+        coverage.is_exact(),
+        "{}",
+        simulation::render(&coverage, report, managed.len())
+    );
 }

@@ -13,10 +13,13 @@
 //! - The DynamoDB rollback's copy-back and its verification, shard by shard ([`copy_back`]).
 //! - A fleet's hour at 1,000, 5,000 and 20,000 resources: the fan-out, the pacing and AWS's
 //!   rate limits, on emulated services and a simulated clock ([`fleet`]).
+//! - 300 resources over three simulated days on the local stack, end to end, with AWS's rate
+//!   limits on ([`local_fleet`]; named only, it takes about an hour).
 
 pub mod copy_back;
 pub mod fleet;
 pub mod intake;
+pub mod local_fleet;
 pub mod merge;
 pub mod restore;
 

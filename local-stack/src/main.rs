@@ -33,7 +33,7 @@ enum Command {
     },
     /// Print the benchmarks' figures (see BENCHMARKS.md): the parts named, or all of them.
     Bench {
-        /// Which parts to run; none means all.
+        /// Which parts to run; none means all but local-fleet.
         #[arg(value_enum)]
         parts: Vec<Part>,
         /// Where the function binaries whose sizes and cold starts are measured live
@@ -69,6 +69,9 @@ enum Part {
     Calls,
     /// A fleet's hour at 1,000, 5,000 and 20,000 resources under AWS's rate limits (emulated).
     Fleet,
+    /// 300 resources over three simulated days on the local stack with AWS's rate limits on
+    /// (about an hour: run only when named).
+    LocalFleet,
 }
 
 #[tokio::main]
@@ -113,7 +116,11 @@ async fn run(command: Command) -> Result<ExitCode, String> {
                     .unwrap_or_default()
             });
             let parts = if parts.is_empty() {
-                Part::value_variants().to_vec()
+                Part::value_variants()
+                    .iter()
+                    .copied()
+                    .filter(|p| *p != Part::LocalFleet)
+                    .collect()
             } else {
                 parts
             };
@@ -200,6 +207,12 @@ async fn figures(part: Part, dir: &std::path::Path) -> Result<String, String> {
                 .await
                 .map_err(|e| text(&e))?
                 .to_string()
+        }
+        Part::LocalFleet => {
+            let end = "2026-11-28T12:00:00Z".parse().expect("valid time");
+            bench::local_fleet::local_fleet(150, 150, 3, end)
+                .await
+                .map_err(|e| text(&e))?
         }
     })
 }

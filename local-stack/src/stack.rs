@@ -31,6 +31,10 @@ pub struct StackConfig {
     /// Extra environment for every function (e.g. `LIFEBOAT_MAX_DELETIONS_PER_RESOURCE`).
     pub function_env: BTreeMap<String, String>,
     pub function_timeout: Duration,
+    /// Whether RDS calls move the instances' PostgreSQL databases (see
+    /// [`crate::edge::databases`]). Off only for benchmarks of the control plane at fleet
+    /// scale, where a database copy per snapshot would not fit in memory.
+    pub rds_data: bool,
 }
 
 impl StackConfig {
@@ -50,6 +54,7 @@ impl StackConfig {
             work_dir,
             function_env: BTreeMap::new(),
             function_timeout: Duration::from_secs(300),
+            rds_data: true,
         }
     }
 }
@@ -90,7 +95,9 @@ impl LocalStack {
         );
         let (moto, postgres) = (moto?, Arc::new(postgres?));
         edge.attach_moto(moto.url());
-        edge.attach_postgres(&postgres);
+        if config.rds_data {
+            edge.attach_postgres(&postgres);
+        }
         for name in FUNCTIONS {
             let host = FunctionHost::start(FunctionSpec {
                 name: name.to_string(),

@@ -171,12 +171,48 @@ async fn full_mode_over_7_days_ends_where_fast_forward_does() {
     assert!(fast_report.failures.is_empty(), "{:?}", fast_report.failures);
     let full_state = simulation::end_state(&full).await.unwrap();
     assert_eq!(full_state, simulation::end_state(&fast).await.unwrap());
-    let coverage = simulation::coverage(&full, &managed, start, end, full_ticks.last().unwrap().time)
-        .await
-        .unwrap();
-    assert!(
-        coverage.is_exact(),
-        "{}",
-        simulation::render(&coverage, &full_report, managed.len())
+    assert_exact_coverage(&full, &managed, (start, end), &full_ticks, &full_report).await;
+}
+
+/// A policy whose RDS hourly points are the continuous backup window's (README: "Hourly points
+/// from the continuous backup window").
+const LEAN: &str = r#"[{"name": "lean", "point_in_time": {"window_days": 3},
+    "hourly": {"retention": {"hours": 72}, "source": "point_in_time"},
+    "weekly": {"weekday": "saturday", "hour": 23, "retention": {"months": 1}}}]"#;
+
+/// Over a Saturday night the instance under `lean` gets its weekly snapshot and nothing else,
+/// the table under the same policy every hourly backup, and both keep exactly the policy's
+/// points; a loss inside the window is then offered a point-in-time restore, with the weekly
+/// snapshot as its fallback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hourly_points_from_the_window_take_no_snapshot_and_restore_to_a_point_in_time() {
+    let stack = stack_with(&[("LIFEBOAT_POLICIES", LEAN)]).await;
+    let tags = [(TAG_INSTANCE, "acme"), (lifeboat::inventory::TAG_POLICY, "lean")];
+    resources::rds_instance(&stack, "db", &tags, 3).await.unwrap();
+    resources::dynamodb_table(&stack, "orders", &tags).await.unwrap();
+    let policies = PolicyBook::from_json(LEAN).unwrap();
+    let managed = simulation::managed_resources(&stack, &policies).await.unwrap();
+    let end = at("2026-11-29T01:00:00Z");
+    let start = end - TimeDelta::hours(4);
+    let ticks = simulation::plan(Mode::Full, start, end, &managed);
+    let report = simulation::run(&stack, &ticks).await.unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_exact_coverage(&stack, &managed, (start, end), &ticks, &report).await;
+    assert_eq!(rds_snapshots(&stack).await, ["lifeboat-db-20261128t2300z"]);
+    assert_eq!(
+        dynamodb_backups(&stack).await.len(),
+        5,
+        "one an hour, 21:00 to 01:00"
     );
+
+    let now = Utc::now();
+    for resource in ["rds:db", "dynamodb:orders"] {
+        set_window(&stack, resource, now - TimeDelta::hours(72), now).await;
+    }
+    let id = file(&stack, now - TimeDelta::hours(2)).await;
+    let filed = request(&stack, &id).await;
+    let options = filed["recovery_options"].as_array().unwrap();
+    let db = options.iter().find(|o| o["resource"] == "rds:db").unwrap();
+    assert_eq!(db["source"]["kind"], "point_in_time", "{db}");
+    assert_eq!(db["fallback"]["slot"], "2026-11-28T23:00:00Z", "{db}");
 }

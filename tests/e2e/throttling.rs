@@ -112,14 +112,7 @@ async fn a_fleet_fanned_out_in_shards_under_tight_rate_limits_keeps_exactly_its_
         .await
         .unwrap();
     assert!(report.failures.is_empty(), "{:?}", report.failures);
-    let coverage = simulation::coverage(&stack, &managed, start, end, ticks.last().unwrap().time)
-        .await
-        .unwrap();
-    assert!(
-        coverage.is_exact(),
-        "{}",
-        simulation::render(&coverage, &report, managed.len())
-    );
+    assert_exact_coverage(&stack, &managed, (start, end), &ticks, &report).await;
     assert!(
         report.throttled() > 0,
         "the budgets were outrun: {}",

@@ -20,7 +20,7 @@ use lifeboat::inventory::{managed, DiscoveredResource, ManagedResource};
 use lifeboat::policy::{PolicyBook, Tier};
 use lifeboat::ports::{BackupService, Catalog, Claim, NewPoint, ObjectStore, PortError, StateChange};
 use lifeboat::quota::{self, Candidate};
-use lifeboat::schedule::{tiers_of, TierSet};
+use lifeboat::schedule::TierSet;
 use lifeboat_function::config::Fanout;
 use lifeboat_function::failure::{FailureType, FunctionError};
 use serde::Serialize;
@@ -64,6 +64,9 @@ pub enum PointOutcome {
     FoundAfterRetry,
     /// This slot is none of the policy's tiers.
     NotASlot,
+    /// The slot's only tier is hourly, and the instance's continuous backup window serves it
+    /// (`hourly.source: point_in_time`): no snapshot is taken.
+    ServedByWindow,
     /// Not attempted: the service's snapshot quota could not hold every point of the tick,
     /// and the points that fit went to resources that needed them more.
     RefusedByQuota,
@@ -210,7 +213,7 @@ impl Creator {
         Ok(resources
             .into_iter()
             .map(|resource| {
-                let tiers = tiers_of(&resource.policy, resource.timezone, tick.slot);
+                let tiers = resource.point_tiers(tick.slot);
                 let record = existing.iter().find(|p| p.resource == resource.key).cloned();
                 Planned {
                     resource,
@@ -307,7 +310,9 @@ impl Creator {
             .expect("resources come from the services")
             .as_ref();
         let mut errors = Vec::new();
-        let point = if planned.tiers.is_empty() {
+        let point = if planned.tiers.is_empty() && planned.resource.hourly_from_window() {
+            PointOutcome::ServedByWindow
+        } else if planned.tiers.is_empty() {
             PointOutcome::NotASlot
         } else if quota_refused && planned.may_create() {
             PointOutcome::RefusedByQuota

@@ -361,6 +361,57 @@ async fn the_weekly_slot_is_recorded_with_its_tiers() {
     assert_eq!(records[0].timezone, "America/New_York");
 }
 
+/// A policy whose RDS hourly points are the continuous backup window's.
+const LEAN: &str = r#"[{"name": "lean", "point_in_time": {"window_days": 3},
+    "hourly": {"retention": {"hours": 72}, "source": "point_in_time"},
+    "weekly": {"weekday": "saturday", "hour": 23, "retention": {"months": 1}}}]"#;
+
+#[tokio::test]
+async fn an_instance_whose_window_serves_the_hourly_tier_takes_only_weekly_snapshots() {
+    let w = world(PolicyBook::from_json(LEAN).unwrap());
+    let tags = [(TAG_INSTANCE, "acme"), (TAG_POLICY, "lean")];
+    let off = PitrStatus {
+        enabled: false,
+        window_days: None,
+    };
+    w.rds.add_resource("db", &tags, off);
+    w.ddb.add_resource("orders", &tags, GOOD_PITR);
+    // No place left in the quota: an hour that needs no snapshot does not fail for it.
+    w.rds.set_quota(Quota {
+        name: "RDS ManualSnapshots".into(),
+        used: 100,
+        max: 100,
+    });
+    let hour = create(&w, "2026-11-28T03:00:00Z").await;
+    let db = hour.resources.iter().find(|r| r.resource == "rds:db").unwrap();
+    assert_eq!(db.point, PointOutcome::ServedByWindow);
+    assert!(
+        matches!(db.pitr, PitrCheck::DriftCorrected { found: None, set: 3 }),
+        "the window that serves the hourly tier is kept on: {:?}",
+        db.pitr
+    );
+    assert!(w.rds.all_points().is_empty(), "no snapshot");
+    assert_eq!(w.ddb.all_points().len(), 1, "tables keep their hourly backups");
+    w.rds.set_quota(Quota {
+        name: "RDS ManualSnapshots".into(),
+        used: 0,
+        max: 100,
+    });
+    create(&w, "2026-11-28T23:00:00Z").await;
+    let records = w
+        .catalog
+        .points_of(&lifeboat::catalog::ResourceKey::rds("db"))
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        records[0].tiers.names(),
+        ["weekly"],
+        "kept as long as the weekly tier says"
+    );
+    assert_eq!(w.rds.all_points().len(), 1);
+}
+
 /// One stage of a fanned-out tick at `time` (see `lifeboat::fanout`).
 async fn stage(
     w: &World,

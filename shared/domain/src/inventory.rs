@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 
 use crate::zone::Zone;
 
-use crate::catalog::{RecoveryPoint, ResourceKey};
-use crate::policy::{Policy, PolicyBook, STANDARD};
+use crate::catalog::{RecoveryPoint, ResourceKey, ResourceKind};
+use crate::policy::{Policy, PolicyBook, Tier, STANDARD};
+use crate::schedule::{tiers_of, Slot, TierSet};
 
 pub const TAG_INSTANCE: &str = "lifeboat:instance";
 pub const TAG_TIMEZONE: &str = "lifeboat:timezone";
@@ -53,6 +54,24 @@ pub struct ManagedResource {
     pub timezone: Zone,
     pub policy: Policy,
     pub pitr: Option<PitrStatus>,
+}
+
+impl ManagedResource {
+    /// The tiers this resource's point for `slot` serves: the policy's tiers due at the slot,
+    /// less the hourly tier when the continuous backup window serves it instead (an RDS
+    /// instance under `hourly.source: point_in_time`). Empty: no point is taken.
+    pub fn point_tiers(&self, slot: Slot) -> TierSet {
+        let mut tiers = tiers_of(&self.policy, self.timezone, slot);
+        if self.hourly_from_window() {
+            tiers.0.remove(&Tier::Hourly);
+        }
+        tiers
+    }
+
+    /// Whether this resource's hourly points are its continuous backup window's.
+    pub fn hourly_from_window(&self) -> bool {
+        self.key.kind == ResourceKind::RdsInstance && self.policy.hourly_from_window()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -192,6 +211,31 @@ mod tests {
         assert_eq!(m.timezone, Zone::utc());
         assert_eq!(m.policy.name, "standard");
         assert_eq!(m.instance_id, "acme");
+    }
+
+    #[test]
+    fn an_instance_whose_window_serves_the_hourly_tier_takes_only_weekly_and_monthly_points() {
+        let book = PolicyBook::from_json(
+            r#"[{"name":"lean","point_in_time":{"window_days":3},
+                 "hourly":{"retention":{"hours":72},"source":"point_in_time"},
+                 "weekly":{"weekday":"saturday","hour":23,"retention":{"months":1}}}]"#,
+        )
+        .unwrap();
+        let tags = [(TAG_INSTANCE, "acme"), (TAG_POLICY, "lean")];
+        let db = managed(&found(&tags), &book).unwrap().unwrap();
+        let table = DiscoveredResource {
+            key: ResourceKey::dynamodb("orders"),
+            ..found(&tags)
+        };
+        let table = managed(&table, &book).unwrap().unwrap();
+        let slot = |t: &str| Slot::containing(t.parse().unwrap());
+        let hour = slot("2026-11-28T03:00:00Z");
+        let saturday = slot("2026-11-28T23:00:00Z");
+        assert!(db.hourly_from_window() && !table.hourly_from_window());
+        assert!(db.point_tiers(hour).is_empty(), "no snapshot for an hourly point");
+        assert_eq!(db.point_tiers(saturday).names(), ["weekly"]);
+        assert_eq!(table.point_tiers(hour).names(), ["hourly"], "tables keep backups");
+        assert_eq!(table.point_tiers(saturday).names(), ["hourly", "weekly"]);
     }
 
     #[test]

@@ -104,6 +104,35 @@ pub enum MonthDay {
 #[serde(deny_unknown_fields)]
 pub struct HourlyTier {
     pub retention: Retention,
+    /// Where an RDS instance's hourly points come from (DynamoDB tables always get backups).
+    #[serde(default, skip_serializing_if = "HourlySource::is_snapshot")]
+    pub source: HourlySource,
+}
+
+/// Where an RDS instance's hourly points come from.
+///
+/// A manual snapshot each hour costs a place in the account's `ManualSnapshots` quota (about
+/// 90 per instance under the standard policy); a fleet that cannot raise it that far can let
+/// the continuous backup window serve the hourly tier: an hourly point is then the window's
+/// restore target at the top of each hour, kept for as long as the window covers it, and no
+/// snapshot is taken for it. The trade-off: RDS deletes an instance's automated backups with
+/// the instance unless they are retained at deletion, where a manual snapshot outlives it.
+/// DynamoDB on-demand backups count against no quota and outlive their table, so tables keep
+/// them whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HourlySource {
+    /// A manual snapshot each hour.
+    #[default]
+    Snapshot,
+    /// The continuous backup window's restore target at each hour.
+    PointInTime,
+}
+
+impl HourlySource {
+    pub fn is_snapshot(&self) -> bool {
+        *self == HourlySource::Snapshot
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,6 +213,7 @@ impl Policy {
             }),
             hourly: Some(HourlyTier {
                 retention: Retention::Hours(72),
+                source: HourlySource::Snapshot,
             }),
             weekly: Some(WeeklyTier {
                 weekday: Weekday::Sat,
@@ -235,6 +265,14 @@ impl Policy {
         }
         if let Some(h) = self.hourly {
             check_retention(&self.name, "hourly.retention", h.retention)?;
+            let window_hours = self.point_in_time.map_or(0, |p| i64::from(p.window_days) * 24);
+            if h.source == HourlySource::PointInTime && window_hours < h.retention.max_hours() {
+                return Err(invalid(
+                    "hourly.source",
+                    "is point_in_time: the policy's point_in_time.window_days must cover the \
+                     hourly retention, or hourly points would leave the window before they expire",
+                ));
+            }
         }
         if let Some(w) = self.weekly {
             if w.hour > 23 {
@@ -266,6 +304,11 @@ impl Policy {
             Tier::Weekly => self.weekly.map(|t| t.retention),
             Tier::Monthly => self.monthly.map(|t| t.retention),
         }
+    }
+
+    /// Whether RDS instances' hourly points are the continuous backup window's, not snapshots.
+    pub fn hourly_from_window(&self) -> bool {
+        self.hourly.is_some_and(|h| h.source == HourlySource::PointInTime)
     }
 
     /// The longest any tier of this policy keeps a point, in hours (an upper bound).
@@ -393,6 +436,26 @@ mod tests {
     }
 
     #[test]
+    fn hourly_points_are_snapshots_unless_the_window_is_named() {
+        assert!(!Policy::standard().hourly_from_window());
+        let text = serde_json::to_string(&Policy::standard()).unwrap();
+        assert!(!text.contains("source"), "the default is not written: {text}");
+        let lean = Policy::from_json(
+            r#"{"name":"lean","point_in_time":{"window_days":3},
+                "hourly":{"retention":{"hours":72},"source":"point_in_time"},
+                "weekly":{"weekday":"saturday","hour":23,"retention":{"months":1}}}"#,
+        )
+        .unwrap();
+        assert!(lean.hourly_from_window());
+        let text = serde_json::to_string(&lean).unwrap();
+        assert_eq!(Policy::from_json(&text).unwrap(), lean);
+        match Policy::from_json(r#"{"name":"x","hourly":{"retention":{"hours":1},"source":"pitr"}}"#) {
+            Err(PolicyError::Malformed(e)) => assert!(e.contains("point_in_time"), "{e}"),
+            other => panic!("an unknown source is refused naming the known ones: {other:?}"),
+        }
+    }
+
+    #[test]
     fn bad_documents_say_which_field_is_wrong() {
         let cases = [
             (
@@ -416,6 +479,15 @@ mod tests {
                 "name",
             ),
             (r#"{"name":"x"}"#, "hourly/weekly/monthly"),
+            (
+                r#"{"name":"x","hourly":{"retention":{"hours":72},"source":"point_in_time"}}"#,
+                "hourly.source",
+            ),
+            (
+                r#"{"name":"x","point_in_time":{"window_days":2},
+                    "hourly":{"retention":{"hours":72},"source":"point_in_time"}}"#,
+                "hourly.source",
+            ),
         ];
         for (doc, field) in cases {
             match Policy::from_json(doc) {

@@ -68,7 +68,10 @@ fn policy() -> impl Strategy<Value = Policy> {
                 window_days: 3,
                 correct_drift: true,
             }),
-            hourly: h.map(|retention| HourlyTier { retention }),
+            hourly: h.map(|retention| HourlyTier {
+                retention,
+                source: Default::default(),
+            }),
             weekly: w.map(|(weekday, hour, retention)| WeeklyTier {
                 weekday,
                 hour,
