@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{BillingMode, GlobalSecondaryIndex, KeyType, Projection, ProjectionType};
 use aws_sdk_lambda::primitives::Blob;
-use lifeboat_aws::{PRESENT, PRESENT_INDEX};
+use lifeboat_aws::{PRESENT, PRESENT_BY_RESOURCE_INDEX, PRESENT_INDEX};
 use serde_json::Value;
 
 use crate::api_front::ApiFront;
@@ -194,6 +194,13 @@ impl LocalStack {
             .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build()
             .map_err(|e| StackError::aws("GlobalSecondaryIndex present-points", e))?;
+        let present_by_resource = GlobalSecondaryIndex::builder()
+            .index_name(PRESENT_BY_RESOURCE_INDEX)
+            .key_schema(key("resource", KeyType::Hash)?)
+            .key_schema(key(PRESENT, KeyType::Range)?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .map_err(|e| StackError::aws("GlobalSecondaryIndex present-by-resource", e))?;
         self.dynamodb()
             .create_table()
             .table_name(CATALOG_TABLE)
@@ -203,6 +210,7 @@ impl LocalStack {
             .attribute_definitions(string_attribute("slot")?)
             .attribute_definitions(string_attribute(PRESENT)?)
             .global_secondary_indexes(present_index)
+            .global_secondary_indexes(present_by_resource)
             .billing_mode(BillingMode::PayPerRequest)
             .send()
             .await

@@ -120,3 +120,56 @@ async fn the_latest_available_point_before_a_time_skips_deleted_and_unfinished_o
     assert_eq!(latest("2026-11-24T03:30:00Z").await, Some(three.slot));
     assert_eq!(latest("2026-11-24T03:00:00Z").await, None);
 }
+
+/// The shards' read: one resource's present records through the sparse index by resource,
+/// without its deleted or missing records, and without another resource's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resources_present_records_come_without_its_deleted_history() {
+    let stack = stack().await;
+    let table = CatalogTable::new(stack.dynamodb(), CATALOG_TABLE);
+    let [three, four, five, six] = ["03", "04", "05", "06"].map(|h| claimed("orders", h));
+    let other = claimed("users", "03");
+    for p in [&three, &four, &five, &six, &other] {
+        table.claim(p).await.expect("claim");
+    }
+    let results = table
+        .update_states(&[now_available(&three), now_available(&four), now_available(&five)])
+        .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    table
+        .mark_deleted(&four.resource, four.slot, "expired", at("2026-11-24T05:30:00Z"))
+        .await
+        .unwrap();
+    let vanished = StateChange {
+        state: PointState::Missing,
+        service_id: None,
+        note: Some("vanished".into()),
+        at: at("2026-11-24T05:30:00Z"),
+    };
+    table
+        .update_state(&five.resource, five.slot, &vanished)
+        .await
+        .unwrap();
+    let present = table
+        .present_points_of(&ResourceKey::dynamodb("orders"))
+        .await
+        .unwrap();
+    let mut found: Vec<(Slot, PointState)> = present.iter().map(|p| (p.slot, p.state)).collect();
+    found.sort_by_key(|(slot, _)| *slot);
+    assert_eq!(
+        found,
+        [
+            (three.slot, PointState::Available),
+            (six.slot, PointState::Creating)
+        ]
+    );
+    assert_eq!(
+        table
+            .points_of(&ResourceKey::dynamodb("orders"))
+            .await
+            .unwrap()
+            .len(),
+        4,
+        "the table keeps every record"
+    );
+}

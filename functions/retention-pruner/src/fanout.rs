@@ -145,14 +145,15 @@ impl Pruner {
         Ok(ShardResult::new(key, shard.resources.len(), counts, &failures))
     }
 
-    /// The present records of `resources`, one catalog query each; a resource whose query
-    /// fails is left out of this run, and named.
+    /// The present records of `resources`, one query of the catalog's present index each (not
+    /// the year of deleted records each resource also has); a resource whose query fails is
+    /// left out of this run, and named.
     async fn records_of(
         &self,
         resources: &[ResourceKey],
     ) -> (Vec<RecoveryPoint>, BTreeSet<ResourceKey>, Vec<String>) {
         let read: Vec<_> = stream::iter(resources)
-            .map(|key| async move { (key, self.catalog.points_of(key).await) })
+            .map(|key| async move { (key, self.catalog.present_points_of(key).await) })
             .buffered(CONCURRENCY)
             .collect()
             .await;
@@ -161,7 +162,7 @@ impl Pruner {
         let mut failures = Vec::new();
         for (key, result) in read {
             match result {
-                Ok(points) => records.extend(points.into_iter().filter(|p| p.state.is_present())),
+                Ok(points) => records.extend(points),
                 Err(e) => {
                     failures.push(format!(
                         "reading the catalog of {key}: {e}; left for the next run"

@@ -7,7 +7,8 @@
 #    warnings and errors still reach its log): not logged.
 # 3. A DynamoDB Query on a table's own key reads every item of the table, sorted, and keeps
 #    those of the partition asked for: O(table) per call, which made the catalog's queries
-#    (one per resource per tick) grow with its history. Here it reads the partition alone.
+#    (one per resource per tick) grow with its history. Here it reads the partition alone,
+#    also for an index keyed by the table's own hash key (a subset of the partition).
 #    The scope is per thread (moto serves requests on threads), and Scans, index queries and
 #    every other reader of the table still see all of it.
 # 4. A DynamoDB TransactWriteItems deep-copies every table it names, to put the copy back if
@@ -39,9 +40,18 @@ def _scoped_all_items(self):
     return _all_items(self)
 
 
+def _index_hash_attr(table, index_name):
+    for index in table.all_indexes():
+        if index.name == index_name:
+            return next((k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"), None)
+    return None
+
+
 def _partition_query(self, hash_key, *args, **kwargs):
     index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
-    if index_name or hash_key is None:
+    # An index keyed by the table's own hash key holds a subset of the partition.
+    by_partition = not index_name or _index_hash_attr(self, index_name) == self.hash_key_attr
+    if not by_partition or hash_key is None:
         return _query(self, hash_key, *args, **kwargs)
     if hash_key not in self.items:
         partition = []

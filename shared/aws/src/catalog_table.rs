@@ -23,6 +23,9 @@ type Item = HashMap<String, AttributeValue>;
 /// The sparse global secondary index of present records (`creating` or `available`): only
 /// they carry the attribute `present`, so only they are in it.
 pub const PRESENT_INDEX: &str = "present-points";
+/// The same sparse index, by resource: `resource` and `present` as its keys, so that it holds
+/// only the records of present points (an item lacking a key attribute is not indexed).
+pub const PRESENT_BY_RESOURCE_INDEX: &str = "present-by-resource";
 pub const PRESENT: &str = "present";
 const PRESENT_VALUE: &str = "1";
 
@@ -142,20 +145,28 @@ impl CatalogTable {
     /// The index is eventually consistent; a record read a moment stale is caught by the
     /// conditional writes that follow (a deletion marks only a present record).
     async fn query_present(&self) -> Result<Vec<RecoveryPoint>, PortError> {
-        let mut points = Vec::new();
-        let mut pages = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(PRESENT_INDEX)
             .key_condition_expression("#present = :yes")
             .expression_attribute_names("#present", PRESENT)
-            .expression_attribute_values(":yes", s(PRESENT_VALUE))
-            .into_paginator()
-            .send();
+            .expression_attribute_values(":yes", s(PRESENT_VALUE));
+        self.query_points(query, format!("{}/index/{PRESENT_INDEX}", self.table))
+            .await
+    }
+
+    /// Every record a query answers, page by page.
+    async fn query_points(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        target: String,
+    ) -> Result<Vec<RecoveryPoint>, PortError> {
+        let mut points = Vec::new();
+        let mut pages = query.into_paginator().send();
         while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| port_error("Query", format!("{}/index/{PRESENT_INDEX}", self.table), e))?;
+            let page = page.map_err(|e| port_error("Query", &target, e))?;
             for item in page.items() {
                 points.push(decode(&self.table, item)?);
             }
@@ -377,24 +388,31 @@ impl Catalog for CatalogTable {
     }
 
     async fn points_of(&self, resource: &ResourceKey) -> Result<Vec<RecoveryPoint>, PortError> {
-        let mut points = Vec::new();
-        let mut pages = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("#r = :r")
             .expression_attribute_names("#r", "resource")
             .expression_attribute_values(":r", s(resource.to_string()))
-            .consistent_read(true)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| port_error("Query", format!("{}/{resource}", self.table), e))?;
-            for item in page.items() {
-                points.push(decode(&self.table, item)?);
-            }
-        }
-        Ok(points)
+            .consistent_read(true);
+        self.query_points(query, format!("{}/{resource}", self.table))
+            .await
+    }
+
+    async fn present_points_of(&self, resource: &ResourceKey) -> Result<Vec<RecoveryPoint>, PortError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(PRESENT_BY_RESOURCE_INDEX)
+            .key_condition_expression("#r = :r AND #present = :yes")
+            .expression_attribute_names("#r", "resource")
+            .expression_attribute_names("#present", PRESENT)
+            .expression_attribute_values(":r", s(resource.to_string()))
+            .expression_attribute_values(":yes", s(PRESENT_VALUE));
+        let target = format!("{}/index/{PRESENT_BY_RESOURCE_INDEX}/{resource}", self.table);
+        self.query_points(query, target).await
     }
 
     /// Newest first from the slot before `t`, skipping the records of deleted points (a loss

@@ -25,7 +25,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 
 use lifeboat::ports::{FailureKind, PortError};
 
-pub use catalog_table::{CatalogTable, PRESENT, PRESENT_INDEX};
+pub use catalog_table::{CatalogTable, PRESENT, PRESENT_BY_RESOURCE_INDEX, PRESENT_INDEX};
 pub use dynamodb::DynamoBackups;
 pub use rds::RdsSnapshots;
 pub use reports::ReportsBucket;

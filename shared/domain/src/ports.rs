@@ -208,6 +208,12 @@ pub trait Catalog: Send + Sync {
     /// Every record of one resource, in any state.
     async fn points_of(&self, resource: &ResourceKey) -> Result<Vec<RecoveryPoint>, PortError>;
 
+    /// The records of one resource's present points (`creating` or `available`), without the
+    /// records of deleted points it keeps for 400 days (a year of hourly history per
+    /// resource, which an hourly read of [`Catalog::points_of`] would pay for every time).
+    /// May be a moment stale: whoever acts on it writes conditionally.
+    async fn present_points_of(&self, resource: &ResourceKey) -> Result<Vec<RecoveryPoint>, PortError>;
+
     /// The latest available point of `resource` taken before `t` (whose slot starts before it).
     async fn latest_available_before(
         &self,

@@ -355,6 +355,12 @@ impl Catalog for MemoryCatalog {
             .collect())
     }
 
+    async fn present_points_of(&self, resource: &ResourceKey) -> Result<Vec<RecoveryPoint>, PortError> {
+        let mut points = self.points_of(resource).await?;
+        points.retain(|p| p.state.is_present());
+        Ok(points)
+    }
+
     async fn latest_available_before(
         &self,
         resource: &ResourceKey,
