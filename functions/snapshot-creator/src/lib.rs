@@ -281,11 +281,8 @@ impl Creator {
         let since = tick.slot.start() - RECENT;
         stream::iter(needing)
             .map(|p| async move {
-                let recent_points = match self.catalog.points_of(&p.resource.key).await {
-                    Ok(points) => points
-                        .iter()
-                        .filter(|r| r.state.is_present() && r.slot.start() >= since)
-                        .count(),
+                let recent_points = match self.catalog.present_points_of(&p.resource.key).await {
+                    Ok(points) => points.iter().filter(|r| r.slot.start() >= since).count(),
                     Err(e) => {
                         tracing::warn!(resource = %p.resource.key, error = %e, "could not count recent points");
                         0
