@@ -532,6 +532,63 @@ async fn a_fanned_out_tick_prunes_shard_by_shard_and_the_finish_sums_up() {
     }
 }
 
+/// A shard that cannot read one resource's records leaves that resource alone (without them,
+/// its points at the service would look unknown to the catalog), prunes the others, and the
+/// finish fails naming it.
+#[tokio::test]
+async fn a_resource_whose_records_cannot_be_read_is_left_alone_and_named() {
+    let w = world(100);
+    let db = ResourceKey::rds("db");
+    let orders = ResourceKey::dynamodb("orders");
+    w.rds
+        .add_resource("db", &[(TAG_INSTANCE, "acme")], world::PITR_3_DAYS);
+    w.ddb
+        .add_resource("orders", &[(TAG_INSTANCE, "acme")], world::PITR_3_DAYS);
+    for key in [&db, &orders] {
+        hourly(&w, key, "2026-11-24T12:00:00Z", 6);
+    }
+    w.catalog.fail_reads_of(&orders);
+    let records_before = w.catalog.snapshot();
+    // Every resource on its reconciliation turn: the unreadable one would be listed too.
+    let time = "2026-11-30T00:30:00Z";
+    let run = |stage: Value| {
+        let mut payload = stage;
+        payload["event"] = tick(time, json!({"reconcile_all": true}));
+        w.pruner.invoke(payload, at(time))
+    };
+    let plan: lifeboat::fanout::Plan =
+        serde_json::from_value(run(json!({"stage": "plan"})).await.unwrap()).unwrap();
+    let mut results = Vec::new();
+    for key in &plan.shards {
+        results.push(run(json!({"stage": "shard", "shard": key})).await.unwrap());
+    }
+    assert_eq!(w.rds.all_points().len(), 1, "the readable resource is pruned");
+    assert_eq!(
+        w.ddb.all_points().len(),
+        6,
+        "nothing of the unreadable one is deleted"
+    );
+    let untouched: Vec<_> = w
+        .catalog
+        .snapshot()
+        .into_iter()
+        .filter(|p| p.resource == orders)
+        .collect();
+    let before: Vec<_> = records_before
+        .into_iter()
+        .filter(|p| p.resource == orders)
+        .collect();
+    assert_eq!(untouched, before, "nor is any of its records changed or adopted");
+    let err = run(json!({"stage": "finish", "plan": plan, "results": results}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.message.contains("reading the catalog of dynamodb:orders"),
+        "{}",
+        err.message
+    );
+}
+
 /// A point whose id the creator recorded is confirmed by that id (for DynamoDB a
 /// `DescribeBackup`, not the account's five `ListBackups` a second).
 #[tokio::test]

@@ -15,7 +15,7 @@ pub use locks::MemoryLocks;
 pub use requests::{MemoryIdempotency, MemoryRequests};
 pub use workflow::MemoryWorkflow;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -288,6 +288,8 @@ impl BackupService for MemoryService {
 #[derive(Debug, Default)]
 pub struct MemoryCatalog {
     records: Mutex<BTreeMap<(ResourceKey, Slot), RecoveryPoint>>,
+    /// Resources whose records cannot be read (a failed query), injected by tests.
+    unreadable: Mutex<BTreeSet<ResourceKey>>,
 }
 
 impl MemoryCatalog {
@@ -299,8 +301,33 @@ impl MemoryCatalog {
         self.lock().insert((point.resource.clone(), point.slot), point);
     }
 
+    /// From now on, reading `resource`'s records fails (as a throttled or refused query would).
+    pub fn fail_reads_of(&self, resource: &ResourceKey) {
+        self.unreadable
+            .lock()
+            .expect("memory catalog lock")
+            .insert(resource.clone());
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(ResourceKey, Slot), RecoveryPoint>> {
         self.records.lock().expect("memory catalog lock")
+    }
+
+    fn readable(&self, operation: &'static str, resource: &ResourceKey) -> Result<(), PortError> {
+        if self
+            .unreadable
+            .lock()
+            .expect("memory catalog lock")
+            .contains(resource)
+        {
+            return Err(PortError::new(
+                operation,
+                resource.to_string(),
+                FailureKind::Unavailable,
+                "injected failure",
+            ));
+        }
+        Ok(())
     }
 
     fn with_record<T>(
@@ -343,6 +370,7 @@ impl Catalog for MemoryCatalog {
     async fn points_of(&self, resource: &ResourceKey) -> Result<Vec<RecoveryPoint>, PortError> {
         // One partition, as DynamoDB's Query reads it: a range of the map, not a scan (the
         // fleet benchmark holds over a million records).
+        self.readable("points_of", resource)?;
         let from = (
             resource.clone(),
             Slot::containing(chrono::DateTime::<chrono::Utc>::UNIX_EPOCH),
