@@ -280,6 +280,10 @@ impl Edge {
     async fn emulated(&self, call: &AwsCall, req: &Received) -> Option<Response<Body>> {
         if call.service == "rds" && call.operation == "DescribeAccountAttributes" {
             Some(rds_quota::answer(self, req).await)
+        } else if call.service == "rds"
+            && matches!(call.operation.as_str(), "CreateDBSnapshot" | "CopyDBSnapshot")
+        {
+            rds_quota::refusal(self, req).await
         } else {
             windows::answer(self, call, req).await
         }

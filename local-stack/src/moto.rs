@@ -73,8 +73,8 @@ impl MotoServer {
             // moto's Step Functions interpreter calls Lambda at localhost:$MOTO_PORT.
             .env("MOTO_PORT", lambda_port.to_string())
             .env("MOTO_CALL_RESET_API", "false")
-            // The edge enforces the account's manual-snapshot quota (settable per test); moto's
-            // own limit (1,000 by default) would refuse a large fleet's snapshots behind it.
+            // The edge reports and enforces the account's manual-snapshot quota (settable per
+            // test, `edge::rds_quota`); moto's own fixed limit (1,000) would refuse behind it.
             .env("MOTO_RDS_SNAPSHOT_LIMIT", "10000000")
             .stdin(Stdio::null())
             .stdout(Stdio::from(

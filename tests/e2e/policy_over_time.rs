@@ -176,7 +176,7 @@ async fn full_mode_over_7_days_ends_where_fast_forward_does() {
 
 /// A policy whose RDS hourly points are the continuous backup window's (README: "Hourly points
 /// from the continuous backup window").
-const LEAN: &str = r#"[{"name": "lean", "point_in_time": {"window_days": 3},
+const LEAN: &str = r#"[{"name": "lean", "point_in_time": {"window_days": 4},
     "hourly": {"retention": {"hours": 72}, "source": "point_in_time"},
     "weekly": {"weekday": "saturday", "hour": 23, "retention": {"months": 1}}}]"#;
 
@@ -188,7 +188,7 @@ const LEAN: &str = r#"[{"name": "lean", "point_in_time": {"window_days": 3},
 async fn hourly_points_from_the_window_take_no_snapshot_and_restore_to_a_point_in_time() {
     let stack = stack_with(&[("LIFEBOAT_POLICIES", LEAN)]).await;
     let tags = [(TAG_INSTANCE, "acme"), (lifeboat::inventory::TAG_POLICY, "lean")];
-    resources::rds_instance(&stack, "db", &tags, 3).await.unwrap();
+    resources::rds_instance(&stack, "db", &tags, 4).await.unwrap();
     resources::dynamodb_table(&stack, "orders", &tags).await.unwrap();
     let policies = PolicyBook::from_json(LEAN).unwrap();
     let managed = simulation::managed_resources(&stack, &policies).await.unwrap();

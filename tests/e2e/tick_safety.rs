@@ -355,6 +355,19 @@ async fn a_short_snapshot_quota_takes_what_fits_and_names_the_rest() {
         2,
         "DynamoDB is not held back"
     );
+    // Full now: RDS itself refuses one more, whoever asks.
+    let refused = stack
+        .rds()
+        .create_db_snapshot()
+        .db_instance_identifier("db-b")
+        .db_snapshot_identifier("by-hand")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_rds::error::ProvideErrorMetadata::code(&refused.into_service_error()),
+        Some("SnapshotQuotaExceeded")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,10 +14,10 @@
 //! each leftover service point, which answers with the existing record when there is one.
 //! One resource at a time, on its turn of the rotation: its points listed at the service.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey};
+use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
 use lifeboat::inventory::ManagedResource;
 
 use crate::adopt::adopted;
@@ -71,7 +71,7 @@ pub async fn reconcile(
     dry_run: bool,
 ) -> Vec<Reconciled> {
     let kind = service.kind();
-    let (mut held, duplicates) = group_held(held, records.iter().filter(|r| r.resource.kind == kind));
+    let (mut held, duplicates) = without_duplicates(catalog, records, held, kind).await;
     let mut findings = remove_duplicates(service, duplicates, dry_run).await;
     let mut pending = Vec::new();
     for (index, record) in records
@@ -160,6 +160,50 @@ pub(crate) async fn write(
         });
     }
     findings
+}
+
+/// The service's points by slot, one each, and the extra ones to delete. Which copy of a
+/// slot stays is the one the catalog records, so the records of slots with several copies
+/// are read again, consistently (`records` come from an index that may lag the id the
+/// creator recorded), and replace those in `records`; unreadable, no copy is deleted this run.
+async fn without_duplicates(
+    catalog: &dyn Catalog,
+    records: &mut [RecoveryPoint],
+    held: Vec<ServicePoint>,
+    kind: ResourceKind,
+) -> (HashMap<(ResourceKey, Slot), ServicePoint>, Vec<ServicePoint>) {
+    let of_kind = |records: &[RecoveryPoint]| -> Vec<RecoveryPoint> {
+        records
+            .iter()
+            .filter(|r| r.resource.kind == kind)
+            .cloned()
+            .collect()
+    };
+    let (kept, duplicates) = group_held(held.clone(), of_kind(records).iter());
+    if duplicates.is_empty() {
+        return (kept, duplicates);
+    }
+    let slots: BTreeSet<(ResourceKey, Slot)> =
+        duplicates.iter().map(|p| (p.resource.clone(), p.slot)).collect();
+    let slots: Vec<_> = slots.into_iter().collect();
+    match catalog.get_points(&slots).await {
+        Ok(fresh) => {
+            // A record no longer present is left as read: the conditional writes refuse it.
+            for f in fresh.into_iter().filter(|f| f.state.is_present()) {
+                if let Some(r) = records
+                    .iter_mut()
+                    .find(|r| r.resource == f.resource && r.slot == f.slot)
+                {
+                    *r = f;
+                }
+            }
+            group_held(held, of_kind(records).iter())
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the records of duplicated points again: none deleted this run");
+            (kept, Vec::new())
+        }
+    }
 }
 
 /// The service's points by slot, one each, and the extra ones: of several points for one

@@ -450,6 +450,34 @@ async fn a_second_backup_of_one_slot_is_deleted_and_the_catalogued_one_kept() {
     assert_eq!(left, vec![table.point_name(slot)]);
 }
 
+/// Of two copies of a slot, the one the catalog records stays, even when the present index
+/// lags the record's id: the records of duplicated slots are read again, consistently.
+#[tokio::test]
+async fn of_duplicates_the_recorded_copy_stays_though_the_index_lags() {
+    let w = world(100);
+    let table = ResourceKey::dynamodb("orders");
+    w.ddb
+        .add_resource("orders", &[(TAG_INSTANCE, "acme")], world::PITR_3_DAYS);
+    hourly(&w, &table, "2026-11-24T12:00:00Z", 1);
+    let slot = Slot::containing(at("2026-11-24T12:00:00Z"));
+    let recorded = table.point_name(slot);
+    // A retried creation's second copy, whose id sorts first.
+    w.ddb.add_point(untagged_point(&table, slot, "arn:0-retry"));
+    // The index shows the record without the id that identifies the copy it means (written
+    // since, as a repair by an earlier reconciliation writes one).
+    w.catalog.lag_index(RecoveryPoint {
+        service_id: None,
+        ..record_at(&w, slot)
+    });
+    let report = prune_reconciling_all(&w, "2026-11-24T12:30:00Z").await;
+    assert!(report.reconciliation.iter().any(
+        |r| matches!(&r.finding, Finding::DuplicateDeleted { service_id } if service_id == "arn:0-retry")
+    ));
+    let left: Vec<_> = w.ddb.all_points().into_iter().map(|p| p.service_id).collect();
+    assert_eq!(left, vec![recorded.clone()]);
+    assert_eq!(record_at(&w, slot).service_id, Some(recorded));
+}
+
 #[tokio::test]
 async fn an_adopted_dynamodb_backup_is_held_not_deleted() {
     let w = world(100);

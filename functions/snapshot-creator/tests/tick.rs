@@ -2,7 +2,7 @@
 
 use std::ops::Deref;
 
-use lifeboat::catalog::PointState;
+use lifeboat::catalog::{PointState, ResourceKey};
 use lifeboat::fanout::{Plan, ShardResult};
 use lifeboat::inventory::{PitrStatus, TAG_INSTANCE, TAG_POLICY, TAG_TIMEZONE};
 use lifeboat::policy::PolicyBook;
@@ -362,7 +362,7 @@ async fn the_weekly_slot_is_recorded_with_its_tiers() {
 }
 
 /// A policy whose RDS hourly points are the continuous backup window's.
-const LEAN: &str = r#"[{"name": "lean", "point_in_time": {"window_days": 3},
+const LEAN: &str = r#"[{"name": "lean", "point_in_time": {"window_days": 4},
     "hourly": {"retention": {"hours": 72}, "source": "point_in_time"},
     "weekly": {"weekday": "saturday", "hour": 23, "retention": {"months": 1}}}]"#;
 
@@ -370,45 +370,52 @@ const LEAN: &str = r#"[{"name": "lean", "point_in_time": {"window_days": 3},
 async fn an_instance_whose_window_serves_the_hourly_tier_takes_only_weekly_snapshots() {
     let w = world(PolicyBook::from_json(LEAN).unwrap());
     let tags = [(TAG_INSTANCE, "acme"), (TAG_POLICY, "lean")];
-    let off = PitrStatus {
-        enabled: false,
-        window_days: None,
+    let four_days = PitrStatus {
+        enabled: true,
+        window_days: Some(4),
     };
-    w.rds.add_resource("db", &tags, off);
+    w.rds.add_resource("db", &tags, four_days);
     w.ddb.add_resource("orders", &tags, GOOD_PITR);
     // No place left in the quota: an hour that needs no snapshot does not fail for it.
-    w.rds.set_quota(Quota {
+    let quota = |used| Quota {
         name: "RDS ManualSnapshots".into(),
-        used: 100,
+        used,
         max: 100,
-    });
+    };
+    w.rds.set_quota(quota(100));
     let hour = create(&w, "2026-11-28T03:00:00Z").await;
     let db = hour.resources.iter().find(|r| r.resource == "rds:db").unwrap();
     assert_eq!(db.point, PointOutcome::ServedByWindow);
-    assert!(
-        matches!(db.pitr, PitrCheck::DriftCorrected { found: None, set: 3 }),
-        "the window that serves the hourly tier is kept on: {:?}",
-        db.pitr
-    );
+    assert_eq!(db.pitr, PitrCheck::Ok { window_days: 4 });
     assert!(w.rds.all_points().is_empty(), "no snapshot");
     assert_eq!(w.ddb.all_points().len(), 1, "tables keep their hourly backups");
-    w.rds.set_quota(Quota {
-        name: "RDS ManualSnapshots".into(),
-        used: 0,
-        max: 100,
-    });
+    w.rds.set_quota(quota(0));
     create(&w, "2026-11-28T23:00:00Z").await;
-    let records = w
-        .catalog
-        .points_of(&lifeboat::catalog::ResourceKey::rds("db"))
-        .await
-        .unwrap();
+    let records = w.catalog.points_of(&ResourceKey::rds("db")).await.unwrap();
     assert_eq!(records.len(), 1);
     assert_eq!(
         records[0].tiers.names(),
         ["weekly"],
         "kept as long as the weekly tier says"
     );
+}
+
+/// A window that is off (or shorter, or raised but not yet applied) serves no hour: the
+/// hour gets its snapshot, and the window is raised.
+#[tokio::test]
+async fn until_its_window_is_there_an_instance_gets_hourly_snapshots() {
+    let w = world(PolicyBook::from_json(LEAN).unwrap());
+    let off = PitrStatus {
+        enabled: false,
+        window_days: None,
+    };
+    w.rds
+        .add_resource("db", &[(TAG_INSTANCE, "acme"), (TAG_POLICY, "lean")], off);
+    let hour = create(&w, "2026-11-28T03:00:00Z").await;
+    let db = &hour.resources[0];
+    assert_eq!(db.point, PointOutcome::Created);
+    assert_eq!(db.tiers, ["hourly"]);
+    assert_eq!(db.pitr, PitrCheck::DriftCorrected { found: None, set: 4 });
     assert_eq!(w.rds.all_points().len(), 1);
 }
 

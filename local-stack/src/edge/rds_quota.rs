@@ -1,6 +1,8 @@
-//! RDS `DescribeAccountAttributes`, which moto does not implement: the `ManualSnapshots`
-//! quota, with its use counted from moto's own manual snapshots and its maximum settable
-//! through the control API (RDS's default is 100).
+//! The RDS `ManualSnapshots` quota: its use counted from moto's own manual snapshots, its
+//! maximum settable through the control API (RDS's default is 100). The edge answers
+//! `DescribeAccountAttributes`, which moto does not implement, and refuses a snapshot over
+//! the quota with RDS's `SnapshotQuotaExceeded` (moto's own limit is lifted, so that this
+//! quota is the one that counts).
 
 use bytes::Bytes;
 use hyper::{Response, StatusCode};
@@ -9,16 +11,9 @@ use super::Edge;
 use crate::http::{self, Body, Received};
 
 pub async fn answer(edge: &Edge, req: &Received) -> Response<Body> {
-    let known = *edge.rds_manual_snapshots.lock().expect("count lock");
-    let used = match known {
-        Some(n) => n,
-        None => match manual_snapshots(edge, req).await {
-            Ok(n) => {
-                *edge.rds_manual_snapshots.lock().expect("count lock") = Some(n);
-                n
-            }
-            Err(e) => return http::text(StatusCode::BAD_GATEWAY, &e),
-        },
+    let used = match used(edge, req).await {
+        Ok(n) => n,
+        Err(e) => return http::text(StatusCode::BAD_GATEWAY, &e),
     };
     let max = *edge.rds_snapshot_quota.lock().expect("quota lock");
     let body = format!(
@@ -32,6 +27,32 @@ pub async fn answer(edge: &Edge, req: &Received) -> Response<Body> {
 </DescribeAccountAttributesResponse>"#
     );
     http::respond(StatusCode::OK, "text/xml", body.into_bytes())
+}
+
+/// RDS's refusal of a `CreateDBSnapshot` or `CopyDBSnapshot` once the quota is used up;
+/// `None` lets the call through (also when the use cannot be counted: moto then answers).
+pub async fn refusal(edge: &Edge, req: &Received) -> Option<Response<Body>> {
+    let used = used(edge, req).await.ok()?;
+    let max = *edge.rds_snapshot_quota.lock().expect("quota lock");
+    (used >= max).then(|| {
+        let (content_type, body) = super::faults::error_body(
+            "rds",
+            "SnapshotQuotaExceeded",
+            "The request cannot be processed because it would exceed the maximum number of snapshots.",
+        );
+        http::respond(StatusCode::BAD_REQUEST, content_type, body)
+    })
+}
+
+/// The manual snapshots in use: counted once from moto, then tracked call by call.
+async fn used(edge: &Edge, req: &Received) -> Result<u64, String> {
+    let known = *edge.rds_manual_snapshots.lock().expect("count lock");
+    if let Some(n) = known {
+        return Ok(n);
+    }
+    let n = manual_snapshots(edge, req).await?;
+    *edge.rds_manual_snapshots.lock().expect("count lock") = Some(n);
+    Ok(n)
 }
 
 /// Counts moto's manual DB snapshots, page by page.

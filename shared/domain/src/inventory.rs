@@ -58,8 +58,8 @@ pub struct ManagedResource {
 
 impl ManagedResource {
     /// The tiers this resource's point for `slot` serves: the policy's tiers due at the slot,
-    /// less the hourly tier when the continuous backup window serves it instead (an RDS
-    /// instance under `hourly.source: point_in_time`). Empty: no point is taken.
+    /// less the hourly tier when the continuous backup window serves it instead (see
+    /// [`Self::hourly_from_window`]). Empty: no point is taken.
     pub fn point_tiers(&self, slot: Slot) -> TierSet {
         let mut tiers = tiers_of(&self.policy, self.timezone, slot);
         if self.hourly_from_window() {
@@ -68,9 +68,20 @@ impl ManagedResource {
         tiers
     }
 
-    /// Whether this resource's hourly points are its continuous backup window's.
+    /// Whether this resource's hourly points are its continuous backup window's: an RDS
+    /// instance under `hourly.source: point_in_time` whose window, as its service reports it
+    /// now, is on and at least the policy's. A window that is off, shorter, unknown, or
+    /// raised but not yet applied (RDS applies a retention that switches backups on in the
+    /// maintenance window) serves nothing: the hour gets its snapshot, as under the standard
+    /// policy, until the window is there.
     pub fn hourly_from_window(&self) -> bool {
-        self.key.kind == ResourceKind::RdsInstance && self.policy.hourly_from_window()
+        let window_there = match (self.policy.point_in_time, self.pitr) {
+            (Some(wanted), Some(found)) => {
+                found.enabled && found.window_days.is_some_and(|days| days >= wanted.window_days)
+            }
+            _ => false,
+        };
+        self.key.kind == ResourceKind::RdsInstance && self.policy.hourly_from_window() && window_there
     }
 }
 
@@ -216,13 +227,20 @@ mod tests {
     #[test]
     fn an_instance_whose_window_serves_the_hourly_tier_takes_only_weekly_and_monthly_points() {
         let book = PolicyBook::from_json(
-            r#"[{"name":"lean","point_in_time":{"window_days":3},
+            r#"[{"name":"lean","point_in_time":{"window_days":4},
                  "hourly":{"retention":{"hours":72},"source":"point_in_time"},
                  "weekly":{"weekday":"saturday","hour":23,"retention":{"months":1}}}]"#,
         )
         .unwrap();
         let tags = [(TAG_INSTANCE, "acme"), (TAG_POLICY, "lean")];
-        let db = managed(&found(&tags), &book).unwrap().unwrap();
+        let with_window = |days: Option<u8>| DiscoveredResource {
+            pitr: Some(PitrStatus {
+                enabled: days.is_some(),
+                window_days: days,
+            }),
+            ..found(&tags)
+        };
+        let db = managed(&with_window(Some(4)), &book).unwrap().unwrap();
         let table = DiscoveredResource {
             key: ResourceKey::dynamodb("orders"),
             ..found(&tags)
@@ -236,6 +254,18 @@ mod tests {
         assert_eq!(db.point_tiers(saturday).names(), ["weekly"]);
         assert_eq!(table.point_tiers(hour).names(), ["hourly"], "tables keep backups");
         assert_eq!(table.point_tiers(saturday).names(), ["hourly", "weekly"]);
+        // Until the window is there, the hour gets its snapshot.
+        for window in [None, Some(3)] {
+            let short = managed(&with_window(window), &book).unwrap().unwrap();
+            assert!(!short.hourly_from_window(), "{window:?}");
+            assert_eq!(short.point_tiers(hour).names(), ["hourly"], "{window:?}");
+        }
+        let unknown = managed(&found(&tags), &book).unwrap().unwrap();
+        assert_eq!(
+            unknown.point_tiers(hour).names(),
+            ["hourly"],
+            "not known: a snapshot"
+        );
     }
 
     #[test]

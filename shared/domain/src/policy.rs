@@ -115,7 +115,8 @@ pub struct HourlyTier {
 /// 90 per instance under the standard policy); a fleet that cannot raise it that far can let
 /// the continuous backup window serve the hourly tier: an hourly point is then the window's
 /// restore target at the top of each hour, kept for as long as the window covers it, and no
-/// snapshot is taken for it. The trade-off: RDS deletes an instance's automated backups with
+/// snapshot is taken for it (while the instance's window is on and long enough; see
+/// `ManagedResource::hourly_from_window`). The trade-off: RDS deletes an instance's automated backups with
 /// the instance unless they are retained at deletion, where a manual snapshot outlives it.
 /// DynamoDB on-demand backups count against no quota and outlive their table, so tables keep
 /// them whatever this says.
@@ -265,12 +266,15 @@ impl Policy {
         }
         if let Some(h) = self.hourly {
             check_retention(&self.name, "hourly.retention", h.retention)?;
+            // A day beyond the retention: RDS's earliest restorable time trails the window's
+            // nominal start (it replays from a daily backup).
             let window_hours = self.point_in_time.map_or(0, |p| i64::from(p.window_days) * 24);
-            if h.source == HourlySource::PointInTime && window_hours < h.retention.max_hours() {
+            if h.source == HourlySource::PointInTime && window_hours < h.retention.max_hours() + 24 {
                 return Err(invalid(
                     "hourly.source",
                     "is point_in_time: the policy's point_in_time.window_days must cover the \
-                     hourly retention, or hourly points would leave the window before they expire",
+                     hourly retention and a day more, or hourly points could leave the window \
+                     before they expire",
                 ));
             }
         }
@@ -441,7 +445,7 @@ mod tests {
         let text = serde_json::to_string(&Policy::standard()).unwrap();
         assert!(!text.contains("source"), "the default is not written: {text}");
         let lean = Policy::from_json(
-            r#"{"name":"lean","point_in_time":{"window_days":3},
+            r#"{"name":"lean","point_in_time":{"window_days":4},
                 "hourly":{"retention":{"hours":72},"source":"point_in_time"},
                 "weekly":{"weekday":"saturday","hour":23,"retention":{"months":1}}}"#,
         )
@@ -484,7 +488,7 @@ mod tests {
                 "hourly.source",
             ),
             (
-                r#"{"name":"x","point_in_time":{"window_days":2},
+                r#"{"name":"x","point_in_time":{"window_days":3},
                     "hourly":{"retention":{"hours":72},"source":"point_in_time"}}"#,
                 "hourly.source",
             ),

@@ -290,6 +290,9 @@ pub struct MemoryCatalog {
     records: Mutex<BTreeMap<(ResourceKey, Slot), RecoveryPoint>>,
     /// Resources whose records cannot be read (a failed query), injected by tests.
     unreadable: Mutex<BTreeSet<ResourceKey>>,
+    /// Older versions of records that the present indexes still show (DynamoDB's indexes are
+    /// eventually consistent), injected by tests; consistent reads see the records.
+    lagging: Mutex<BTreeMap<(ResourceKey, Slot), RecoveryPoint>>,
 }
 
 impl MemoryCatalog {
@@ -307,6 +310,24 @@ impl MemoryCatalog {
             .lock()
             .expect("memory catalog lock")
             .insert(resource.clone());
+    }
+
+    /// From now on, the present indexes show `version` for its record, until it is cleared.
+    pub fn lag_index(&self, version: RecoveryPoint) {
+        self.lagging
+            .lock()
+            .expect("memory catalog lock")
+            .insert((version.resource.clone(), version.slot), version);
+    }
+
+    /// The present records as an index shows them: lagging versions in place of records.
+    fn as_indexed(&self, records: Vec<RecoveryPoint>) -> Vec<RecoveryPoint> {
+        let lagging = self.lagging.lock().expect("memory catalog lock");
+        records
+            .into_iter()
+            .map(|r| lagging.get(&(r.resource.clone(), r.slot)).cloned().unwrap_or(r))
+            .filter(|r| r.state.is_present())
+            .collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(ResourceKey, Slot), RecoveryPoint>> {
@@ -384,9 +405,8 @@ impl Catalog for MemoryCatalog {
     }
 
     async fn present_points_of(&self, resource: &ResourceKey) -> Result<Vec<RecoveryPoint>, PortError> {
-        let mut points = self.points_of(resource).await?;
-        points.retain(|p| p.state.is_present());
-        Ok(points)
+        let points = self.points_of(resource).await?;
+        Ok(self.as_indexed(points))
     }
 
     async fn latest_available_before(
@@ -409,11 +429,7 @@ impl Catalog for MemoryCatalog {
     }
 
     async fn present_points(&self) -> Result<Vec<RecoveryPoint>, PortError> {
-        Ok(self
-            .snapshot()
-            .into_iter()
-            .filter(|p| p.state.is_present())
-            .collect())
+        Ok(self.as_indexed(self.snapshot()))
     }
 
     async fn update_state(
