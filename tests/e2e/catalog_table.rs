@@ -122,7 +122,8 @@ async fn the_latest_available_point_before_a_time_skips_deleted_and_unfinished_o
 }
 
 /// The shards' read: one resource's present records through the sparse index by resource,
-/// without its deleted or missing records, and without another resource's.
+/// without its deleted or missing records, and without another resource's; and the plan's:
+/// present points per resource.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resources_present_records_come_without_its_deleted_history() {
     let stack = stack().await;
@@ -171,5 +172,14 @@ async fn a_resources_present_records_come_without_its_deleted_history() {
             .len(),
         4,
         "the table keeps every record"
+    );
+    // A fleet's plan reads only how many each resource has.
+    let counts = table.present_counts().await.unwrap();
+    assert_eq!(
+        counts.into_iter().collect::<Vec<_>>(),
+        [
+            (ResourceKey::dynamodb("orders"), 2),
+            (ResourceKey::dynamodb("users"), 1)
+        ]
     );
 }

@@ -36,7 +36,9 @@ use futures::stream::{self, StreamExt};
 use lifeboat::catalog::{RecoveryPoint, ResourceKey, ResourceKind};
 use lifeboat::event::{detail_flag, parse_tick, ClockGuard, Tick};
 use lifeboat::fanout::{staged, Stage};
-use lifeboat::inventory::{managed, unmanaged_with_points, DiscoveredResource, ManagedResource, Unmanaged};
+use lifeboat::inventory::{
+    managed, present_counts, unmanaged_of, DiscoveredResource, ManagedResource, Unmanaged,
+};
 use lifeboat::policy::PolicyBook;
 use lifeboat::ports::{BackupService, Catalog, ObjectStore};
 use lifeboat::retention::{plan, RetentionDecision};
@@ -229,7 +231,7 @@ impl Pruner {
         let mut failures = Vec::new();
         let inventory = self.inventory(&mut failures).await;
         let pruned = self.prune(tick, options, records, &inventory).await;
-        let unmanaged = self.unmanaged(&pruned.present, &inventory);
+        let unmanaged = self.unmanaged(&present_counts(&pruned.present), &inventory);
         self.publish_figures(
             tick,
             unmanaged.len() as u64,
@@ -421,15 +423,17 @@ impl Pruner {
 
     /// The resources of `records` that are no longer managed, for the services whose
     /// discovery answered.
-    fn unmanaged(&self, records: &[RecoveryPoint], inventory: &Inventory) -> Vec<Unmanaged> {
+    /// The resources with present points (`counts`: how many each) that discovery found
+    /// unmanaged or not at all, per service that answered.
+    fn unmanaged(&self, counts: &BTreeMap<ResourceKey, usize>, inventory: &Inventory) -> Vec<Unmanaged> {
         let mut found = Vec::new();
         for (kind, discovered) in &inventory.discovered {
-            let points: Vec<RecoveryPoint> = records
+            let of_kind: BTreeMap<ResourceKey, usize> = counts
                 .iter()
-                .filter(|r| r.resource.kind == *kind)
-                .cloned()
+                .filter(|(r, _)| r.kind == *kind)
+                .map(|(r, n)| (r.clone(), *n))
                 .collect();
-            found.extend(unmanaged_with_points(&points, discovered, &self.policies));
+            found.extend(unmanaged_of(&of_kind, discovered, &self.policies));
         }
         for u in &found {
             tracing::warn!(resource = %u.resource, points = u.points, why = %u.why, "recovery points of a resource no longer backed up");

@@ -455,6 +455,44 @@ impl Catalog for CatalogTable {
         self.query_present().await
     }
 
+    /// The sparse index's keys only (a projection of `resource`): a page still reads up to
+    /// 1 MB of records, but nothing else crosses the wire or stays in memory.
+    async fn present_counts(&self) -> Result<BTreeMap<ResourceKey, usize>, PortError> {
+        let mut counts = BTreeMap::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(PRESENT_INDEX)
+            .key_condition_expression("#present = :yes")
+            .projection_expression("#r")
+            .expression_attribute_names("#present", PRESENT)
+            .expression_attribute_names("#r", "resource")
+            .expression_attribute_values(":yes", s(PRESENT_VALUE))
+            .into_paginator()
+            .send();
+        let target = format!("{}/index/{PRESENT_INDEX}", self.table);
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| port_error("Query", &target, e))?;
+            for item in page.items() {
+                let resource = item
+                    .get("resource")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|r| ResourceKey::try_from(r.clone()).ok())
+                    .ok_or_else(|| {
+                        PortError::new(
+                            "Query",
+                            &target,
+                            FailureKind::Refused,
+                            "an index item without a readable resource",
+                        )
+                    })?;
+                *counts.entry(resource).or_default() += 1;
+            }
+        }
+        Ok(counts)
+    }
+
     async fn update_state(
         &self,
         resource: &ResourceKey,

@@ -146,6 +146,15 @@ pub struct Unmanaged {
     pub why: String,
 }
 
+/// How many present points each resource of `points` has.
+pub fn present_counts(points: &[RecoveryPoint]) -> BTreeMap<ResourceKey, usize> {
+    let mut counts = BTreeMap::new();
+    for p in points.iter().filter(|p| p.state.is_present()) {
+        *counts.entry(p.resource.clone()).or_default() += 1;
+    }
+    counts
+}
+
 /// The resources of `points` (present recovery points) that `discovered` (a service's
 /// resources, for the kinds it covers) does not show as managed, and why.
 pub fn unmanaged_with_points(
@@ -153,15 +162,22 @@ pub fn unmanaged_with_points(
     discovered: &[DiscoveredResource],
     policies: &PolicyBook,
 ) -> Vec<Unmanaged> {
-    let mut counts: BTreeMap<&ResourceKey, usize> = BTreeMap::new();
-    for p in points.iter().filter(|p| p.state.is_present()) {
-        *counts.entry(&p.resource).or_default() += 1;
-    }
+    unmanaged_of(&present_counts(points), discovered, policies)
+}
+
+/// The resources of `counts` (present points per resource) that `discovered` (a service's
+/// resources, for the kinds it covers) does not show as managed, and why.
+pub fn unmanaged_of(
+    counts: &BTreeMap<ResourceKey, usize>,
+    discovered: &[DiscoveredResource],
+    policies: &PolicyBook,
+) -> Vec<Unmanaged> {
     // By key: a fleet's thousands of resources are each looked up once.
     let discovered: BTreeMap<&ResourceKey, &DiscoveredResource> =
         discovered.iter().map(|d| (&d.key, d)).collect();
     counts
-        .into_iter()
+        .iter()
+        .map(|(resource, points)| (resource, *points))
         .filter_map(|(resource, points)| {
             let why = match discovered.get(resource).copied() {
                 None => "not found: deleted, or no longer tagged lifeboat:instance (the service lists only tagged resources)".to_string(),

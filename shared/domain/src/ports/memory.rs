@@ -432,6 +432,12 @@ impl Catalog for MemoryCatalog {
         Ok(self.as_indexed(self.snapshot()))
     }
 
+    async fn present_counts(&self) -> Result<BTreeMap<ResourceKey, usize>, PortError> {
+        Ok(crate::inventory::present_counts(
+            &self.as_indexed(self.snapshot()),
+        ))
+    }
+
     async fn update_state(
         &self,
         resource: &ResourceKey,
