@@ -189,15 +189,17 @@ async fn without_duplicates(
     match catalog.get_points(&slots).await {
         Ok(fresh) => {
             // A record no longer present is left as read: the conditional writes refuse it.
-            for f in fresh.into_iter().filter(|f| f.state.is_present()) {
+            let fresh: Vec<RecoveryPoint> = fresh.into_iter().filter(|f| f.state.is_present()).collect();
+            for f in &fresh {
                 if let Some(r) = records
                     .iter_mut()
                     .find(|r| r.resource == f.resource && r.slot == f.slot)
                 {
-                    *r = f;
+                    *r = f.clone();
                 }
             }
-            group_held(held, of_kind(records).iter())
+            // Also a record the index does not show yet: the fresh read decides.
+            group_held(held, of_kind(records).iter().chain(fresh.iter()))
         }
         Err(e) => {
             tracing::warn!(error = %e, "could not read the records of duplicated points again: none deleted this run");
@@ -207,7 +209,8 @@ async fn without_duplicates(
 }
 
 /// The service's points by slot, one each, and the extra ones: of several points for one
-/// slot, the one the catalog records stays (else the first by id, for a stable choice).
+/// slot, the one the catalog records stays if the service still holds it (else the first
+/// held by id, for a stable choice).
 fn group_held<'a>(
     held: Vec<ServicePoint>,
     records: impl Iterator<Item = &'a RecoveryPoint>,
@@ -224,9 +227,11 @@ fn group_held<'a>(
     for (key, mut points) in groups {
         points.sort_by(|a, b| a.service_id.cmp(&b.service_id));
         let wanted = recorded.get(&(&key.0, key.1)).copied();
+        // A copy the service is deleting or has deleted never stays in place of a live one.
         let keep = points
             .iter()
-            .position(|p| Some(p.service_id.as_str()) == wanted)
+            .position(|p| Some(p.service_id.as_str()) == wanted && p.state.is_present())
+            .or_else(|| points.iter().position(|p| p.state.is_present()))
             .unwrap_or(0);
         kept.insert(key, points.swap_remove(keep));
         extra.extend(points);

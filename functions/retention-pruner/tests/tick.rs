@@ -478,6 +478,56 @@ async fn of_duplicates_the_recorded_copy_stays_though_the_index_lags() {
     assert_eq!(record_at(&w, slot).service_id, Some(recorded));
 }
 
+/// The same when the index does not show the slot's record at all yet.
+#[tokio::test]
+async fn of_duplicates_the_recorded_copy_stays_though_the_index_lacks_the_record() {
+    let w = world(100);
+    let table = ResourceKey::dynamodb("orders");
+    w.ddb
+        .add_resource("orders", &[(TAG_INSTANCE, "acme")], world::PITR_3_DAYS);
+    hourly(&w, &table, "2026-11-24T12:00:00Z", 1);
+    let slot = Slot::containing(at("2026-11-24T12:00:00Z"));
+    let recorded = table.point_name(slot);
+    w.ddb.add_point(untagged_point(&table, slot, "arn:0-retry"));
+    // An index entry not there yet reads as no present record.
+    w.catalog.lag_index(RecoveryPoint {
+        state: PointState::Missing,
+        ..record_at(&w, slot)
+    });
+    prune_reconciling_all(&w, "2026-11-24T12:30:00Z").await;
+    let left: Vec<_> = w.ddb.all_points().into_iter().map(|p| p.service_id).collect();
+    assert_eq!(left, vec![recorded.clone()]);
+    assert_eq!(record_at(&w, slot).service_id, Some(recorded));
+}
+
+/// A recorded copy the service has deleted (by hand) never stays in place of a live one.
+#[tokio::test]
+async fn of_duplicates_a_live_copy_stays_when_the_recorded_one_is_deleted() {
+    let w = world(100);
+    let table = ResourceKey::dynamodb("orders");
+    w.ddb
+        .add_resource("orders", &[(TAG_INSTANCE, "acme")], world::PITR_3_DAYS);
+    hourly(&w, &table, "2026-11-24T12:00:00Z", 1);
+    let slot = Slot::containing(at("2026-11-24T12:00:00Z"));
+    let recorded = table.point_name(slot);
+    w.ddb.remove_point(&recorded);
+    w.ddb.add_point(ServicePoint {
+        state: PointState::Deleted,
+        ..untagged_point(&table, slot, recorded.clone())
+    });
+    w.ddb.add_point(untagged_point(&table, slot, "arn:z-retry"));
+    prune_reconciling_all(&w, "2026-11-24T12:30:00Z").await;
+    let live: Vec<_> = w
+        .ddb
+        .all_points()
+        .into_iter()
+        .filter(|p| p.state.is_present())
+        .map(|p| p.service_id)
+        .collect();
+    assert_eq!(live, vec!["arn:z-retry".to_string()]);
+    assert_eq!(record_at(&w, slot).service_id.as_deref(), Some("arn:z-retry"));
+}
+
 #[tokio::test]
 async fn an_adopted_dynamodb_backup_is_held_not_deleted() {
     let w = world(100);
