@@ -450,10 +450,8 @@ async fn a_second_backup_of_one_slot_is_deleted_and_the_catalogued_one_kept() {
     assert_eq!(left, vec![table.point_name(slot)]);
 }
 
-/// Of two copies of a slot, the one the catalog records stays, even when the present index
-/// lags the record's id: the records of duplicated slots are read again, consistently.
-#[tokio::test]
-async fn of_duplicates_the_recorded_copy_stays_though_the_index_lags() {
+/// A table with one catalogued hourly point, held at the service under its recorded id.
+fn one_recorded_point() -> (World, ResourceKey, Slot, String) {
     let w = world(100);
     let table = ResourceKey::dynamodb("orders");
     w.ddb
@@ -461,6 +459,21 @@ async fn of_duplicates_the_recorded_copy_stays_though_the_index_lags() {
     hourly(&w, &table, "2026-11-24T12:00:00Z", 1);
     let slot = Slot::containing(at("2026-11-24T12:00:00Z"));
     let recorded = table.point_name(slot);
+    (w, table, slot, recorded)
+}
+
+/// The service holds only `service_id` for the slot, and the catalog records it.
+fn assert_only_copy(w: &World, slot: Slot, service_id: &str) {
+    let left: Vec<_> = w.ddb.all_points().into_iter().map(|p| p.service_id).collect();
+    assert_eq!(left, [service_id]);
+    assert_eq!(record_at(w, slot).service_id.as_deref(), Some(service_id));
+}
+
+/// Of two copies of a slot, the one the catalog records stays, even when the present index
+/// lags the record's id: the records of duplicated slots are read again, consistently.
+#[tokio::test]
+async fn of_duplicates_the_recorded_copy_stays_though_the_index_lags() {
+    let (w, table, slot, recorded) = one_recorded_point();
     // A retried creation's second copy, whose id sorts first.
     w.ddb.add_point(untagged_point(&table, slot, "arn:0-retry"));
     // The index shows the record without the id that identifies the copy it means (written
@@ -473,21 +486,13 @@ async fn of_duplicates_the_recorded_copy_stays_though_the_index_lags() {
     assert!(report.reconciliation.iter().any(
         |r| matches!(&r.finding, Finding::DuplicateDeleted { service_id } if service_id == "arn:0-retry")
     ));
-    let left: Vec<_> = w.ddb.all_points().into_iter().map(|p| p.service_id).collect();
-    assert_eq!(left, vec![recorded.clone()]);
-    assert_eq!(record_at(&w, slot).service_id, Some(recorded));
+    assert_only_copy(&w, slot, &recorded);
 }
 
 /// The same when the index does not show the slot's record at all yet.
 #[tokio::test]
 async fn of_duplicates_the_recorded_copy_stays_though_the_index_lacks_the_record() {
-    let w = world(100);
-    let table = ResourceKey::dynamodb("orders");
-    w.ddb
-        .add_resource("orders", &[(TAG_INSTANCE, "acme")], world::PITR_3_DAYS);
-    hourly(&w, &table, "2026-11-24T12:00:00Z", 1);
-    let slot = Slot::containing(at("2026-11-24T12:00:00Z"));
-    let recorded = table.point_name(slot);
+    let (w, table, slot, recorded) = one_recorded_point();
     w.ddb.add_point(untagged_point(&table, slot, "arn:0-retry"));
     // An index entry not there yet reads as no present record.
     w.catalog.lag_index(RecoveryPoint {
@@ -495,21 +500,13 @@ async fn of_duplicates_the_recorded_copy_stays_though_the_index_lacks_the_record
         ..record_at(&w, slot)
     });
     prune_reconciling_all(&w, "2026-11-24T12:30:00Z").await;
-    let left: Vec<_> = w.ddb.all_points().into_iter().map(|p| p.service_id).collect();
-    assert_eq!(left, vec![recorded.clone()]);
-    assert_eq!(record_at(&w, slot).service_id, Some(recorded));
+    assert_only_copy(&w, slot, &recorded);
 }
 
 /// A recorded copy the service has deleted (by hand) never stays in place of a live one.
 #[tokio::test]
 async fn of_duplicates_a_live_copy_stays_when_the_recorded_one_is_deleted() {
-    let w = world(100);
-    let table = ResourceKey::dynamodb("orders");
-    w.ddb
-        .add_resource("orders", &[(TAG_INSTANCE, "acme")], world::PITR_3_DAYS);
-    hourly(&w, &table, "2026-11-24T12:00:00Z", 1);
-    let slot = Slot::containing(at("2026-11-24T12:00:00Z"));
-    let recorded = table.point_name(slot);
+    let (w, table, slot, recorded) = one_recorded_point();
     w.ddb.remove_point(&recorded);
     w.ddb.add_point(ServicePoint {
         state: PointState::Deleted,
