@@ -8,10 +8,12 @@
 //!   tags), [`event`] (the scheduled tick), [`request`] (restore requests: filing, triage,
 //!   recovery options, decisions and their life), [`execution`] (a restore's run, its
 //!   input, names, errors and report), [`quota`] (which new points a short snapshot quota
-//!   admits), [`rotation`] (per-resource checks spread over a day's ticks), [`fanout`] (a
+//!   admits), [`audit`] (the daily audit: promised points against restorable ones, and
+//!   exposure), [`rotation`] (per-resource checks spread over a day's ticks), [`fanout`] (a
 //!   tick split into shards run in parallel).
 //! - [`ports`]: the traits the functions need, with in-memory implementations for tests.
 
+pub mod audit;
 pub mod catalog;
 pub mod event;
 pub mod execution;

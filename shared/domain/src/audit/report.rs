@@ -1,0 +1,266 @@
+//! The day's audit report: each customer instance's resources and coverage, the findings,
+//! the exposures found and revoked, and the resources nothing backs up any more.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::coverage::ResourceAudit;
+use super::exposure::Exposure;
+use crate::inventory::Unmanaged;
+
+/// What kind of thing is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// A backup someone outside the account could restore (revoked when found).
+    Exposed,
+    /// Promised points that are not restorable.
+    MissingPoints,
+    /// A managed resource never backed up.
+    NoPoints,
+    /// The continuous backup window is off or shorter than the policy's.
+    WindowShort,
+    /// The catalog offers a point its service does not hold.
+    CatalogOnly,
+    /// A point its service still has not made available.
+    NotAvailable,
+    /// A Lifeboat point the service holds and the catalog does not offer.
+    ServiceOnly,
+    /// A resource with points that Lifeboat no longer manages.
+    Unmanaged,
+    /// A resource whose tags Lifeboat cannot read.
+    BadTags,
+    /// Something the audit could not check (a service call failed).
+    NotChecked,
+}
+
+/// One thing wrong, about one subject (a resource, snapshot or bucket).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub subject: String,
+    pub what: String,
+}
+
+impl Finding {
+    pub fn new(kind: FindingKind, subject: String, what: String) -> Finding {
+        Finding { kind, subject, what }
+    }
+}
+
+/// One customer instance: its resources, its coverage, what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstanceAudit {
+    pub instance_id: String,
+    /// Restorable promised points of all its resources' tiers, as a percentage of those
+    /// promised; 100 when nothing is promised yet, 0 for a resource never backed up.
+    pub coverage_percent: f64,
+    pub promised: usize,
+    pub restorable: usize,
+    pub resources: Vec<ResourceAudit>,
+    /// Its resources' findings and its exposures'.
+    pub findings: Vec<Finding>,
+}
+
+/// The day's report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditReport {
+    pub generated_at: DateTime<Utc>,
+    pub instances: Vec<InstanceAudit>,
+    pub exposures: Vec<Exposure>,
+    pub unmanaged: Vec<Unmanaged>,
+    /// Findings about no one instance (an exposed bucket, unreadable tags, failed checks).
+    pub findings: Vec<Finding>,
+}
+
+impl AuditReport {
+    /// Groups resource audits by instance, attaching each exposure's finding to the
+    /// instance that owns it (by `owner`, a resource key) or to the report.
+    pub fn assemble(
+        generated_at: DateTime<Utc>,
+        resources: Vec<ResourceAudit>,
+        exposures: Vec<Exposure>,
+        unmanaged: Vec<Unmanaged>,
+        mut findings: Vec<Finding>,
+    ) -> AuditReport {
+        let mut by_instance: BTreeMap<String, Vec<ResourceAudit>> = BTreeMap::new();
+        for r in resources {
+            by_instance.entry(r.instance_id.clone()).or_default().push(r);
+        }
+        let owner_of: BTreeMap<String, String> = by_instance
+            .iter()
+            .flat_map(|(i, rs)| rs.iter().map(move |r| (r.resource.to_string(), i.clone())))
+            .collect();
+        let mut instances: Vec<InstanceAudit> = by_instance
+            .into_iter()
+            .map(|(instance_id, resources)| InstanceAudit::of(instance_id, resources))
+            .collect();
+        for e in &exposures {
+            let finding = Finding::new(
+                FindingKind::Exposed,
+                e.subject.clone(),
+                format!(
+                    "restorable by {} outside the account: {}",
+                    e.exposed_to.join(", "),
+                    match &e.error {
+                        None if e.revoked => "revoked".to_string(),
+                        None => "not revoked (dry run)".to_string(),
+                        Some(error) => format!("NOT revoked: {error}"),
+                    }
+                ),
+            );
+            match owner_of
+                .get(&e.owner)
+                .and_then(|i| instances.iter_mut().find(|x| &x.instance_id == i))
+            {
+                Some(instance) => instance.findings.insert(0, finding),
+                None => findings.push(finding),
+            }
+        }
+        findings.extend(unmanaged.iter().map(|u| {
+            Finding::new(
+                FindingKind::Unmanaged,
+                u.resource.to_string(),
+                format!("{} points left, no longer backed up: {}", u.points, u.why),
+            )
+        }));
+        AuditReport {
+            generated_at,
+            instances,
+            exposures,
+            unmanaged,
+            findings,
+        }
+    }
+
+    /// Every finding, the report's and its instances'.
+    pub fn all_findings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .chain(self.instances.iter().flat_map(|i| i.findings.iter()))
+    }
+}
+
+impl InstanceAudit {
+    fn of(instance_id: String, resources: Vec<ResourceAudit>) -> InstanceAudit {
+        let promised: usize = resources.iter().map(ResourceAudit::promised).sum();
+        let restorable: usize = resources.iter().map(ResourceAudit::restorable).sum();
+        let never_backed_up = resources.iter().any(|r| r.since.is_none());
+        let coverage_percent = if never_backed_up {
+            0.0
+        } else if promised == 0 {
+            100.0
+        } else {
+            // Integer arithmetic first, so that all restorable is exactly 100.
+            (restorable * 1000 / promised) as f64 / 10.0
+        };
+        let findings = resources
+            .iter()
+            .flat_map(|r| r.findings.iter().cloned())
+            .collect();
+        InstanceAudit {
+            instance_id,
+            coverage_percent,
+            promised,
+            restorable,
+            resources,
+            findings,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::coverage::{TierCoverage, WindowCheck};
+    use crate::catalog::ResourceKey;
+    use crate::policy::Tier;
+    use crate::schedule::Slot;
+
+    fn resource(
+        instance: &str,
+        name: &str,
+        promised: usize,
+        restorable: usize,
+        since: bool,
+    ) -> ResourceAudit {
+        ResourceAudit {
+            resource: ResourceKey::rds(name),
+            instance_id: instance.into(),
+            policy: "standard".into(),
+            timezone: "UTC".into(),
+            since: since.then(|| Slot::containing("2026-01-01T00:00:00Z".parse().unwrap())),
+            tiers: vec![TierCoverage {
+                tier: Tier::Hourly,
+                promised,
+                restorable,
+                missing: vec![],
+            }],
+            window: WindowCheck {
+                wanted_days: None,
+                found: None,
+                meets_policy: true,
+            },
+            points: vec![],
+            findings: vec![],
+        }
+    }
+
+    fn at() -> DateTime<Utc> {
+        "2026-12-03T06:30:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn coverage_is_per_instance_over_all_its_resources_and_exactly_100_when_whole() {
+        let report = AuditReport::assemble(
+            at(),
+            vec![
+                resource("acme", "acme-db", 70, 70, true),
+                resource("acme", "acme-db2", 16, 16, true),
+                resource("globex", "globex-db", 70, 63, true),
+                resource("initech", "initech-db", 0, 0, false),
+                resource("umbrella", "umbrella-db", 0, 0, true),
+            ],
+            vec![],
+            vec![],
+            vec![],
+        );
+        let by: BTreeMap<&str, f64> = report
+            .instances
+            .iter()
+            .map(|i| (i.instance_id.as_str(), i.coverage_percent))
+            .collect();
+        assert_eq!(by["acme"], 100.0);
+        assert_eq!(by["globex"], 90.0);
+        assert_eq!(by["initech"], 0.0, "never backed up");
+        assert_eq!(by["umbrella"], 100.0, "nothing promised yet");
+    }
+
+    #[test]
+    fn an_exposure_is_its_instance_s_first_finding_and_an_unowned_one_the_report_s() {
+        let exposure = |subject: &str, owner: &str, error: Option<&str>| Exposure {
+            subject: subject.into(),
+            owner: owner.into(),
+            exposed_to: vec!["all".into()],
+            revoked: error.is_none(),
+            error: error.map(String::from),
+        };
+        let report = AuditReport::assemble(
+            at(),
+            vec![resource("acme", "acme-db", 1, 1, true)],
+            vec![
+                exposure("acme-db-manual", "rds:acme-db", None),
+                exposure("lifeboat-reports", "lifeboat-reports", Some("AccessDenied")),
+            ],
+            vec![],
+            vec![],
+        );
+        assert_eq!(report.instances[0].findings[0].kind, FindingKind::Exposed);
+        assert!(report.instances[0].findings[0].what.ends_with("revoked"));
+        assert_eq!(report.findings[0].subject, "lifeboat-reports");
+        assert!(report.findings[0].what.contains("NOT revoked: AccessDenied"));
+        assert_eq!(report.all_findings().count(), 2);
+    }
+}
