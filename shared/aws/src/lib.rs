@@ -4,6 +4,7 @@
 //! [`PortError`]s that name the operation and resource. Endpoints come from the standard SDK
 //! configuration, so the local stack only sets `AWS_ENDPOINT_URL`.
 
+pub mod bucket_access;
 pub mod catalog_table;
 pub mod dynamodb;
 pub mod dynamodb_copy_back;
@@ -13,6 +14,7 @@ pub mod dynamodb_merger;
 pub mod dynamodb_restore;
 pub mod rds;
 pub mod rds_restore;
+pub mod rds_sharing;
 pub mod reports;
 pub mod requests_table;
 mod tagged;
@@ -25,9 +27,11 @@ use aws_smithy_runtime_api::client::result::SdkError;
 
 use lifeboat::ports::{FailureKind, PortError};
 
+pub use bucket_access::S3BucketAccess;
 pub use catalog_table::{CatalogTable, PRESENT, PRESENT_BY_RESOURCE_INDEX, PRESENT_INDEX};
 pub use dynamodb::DynamoBackups;
 pub use rds::RdsSnapshots;
+pub use rds_sharing::RdsSharing;
 pub use reports::ReportsBucket;
 pub use requests_table::RequestsTable;
 pub use tls::TlsTrust;
@@ -52,10 +56,23 @@ pub fn backup_services(
 /// The reports bucket (retention reports, restore reports, a fanned-out tick's shards).
 /// `force_path_style` for endpoints without virtual-hosted buckets (the local stack).
 pub fn reports_bucket(config: &aws_config::SdkConfig, bucket: &str, force_path_style: bool) -> ReportsBucket {
+    ReportsBucket::new(s3_client(config, force_path_style), bucket)
+}
+
+/// The reports bucket's public-access settings (see [`reports_bucket`]).
+pub fn reports_bucket_access(
+    config: &aws_config::SdkConfig,
+    bucket: &str,
+    force_path_style: bool,
+) -> S3BucketAccess {
+    S3BucketAccess::new(s3_client(config, force_path_style), bucket)
+}
+
+fn s3_client(config: &aws_config::SdkConfig, force_path_style: bool) -> aws_sdk_s3::Client {
     let s3 = aws_sdk_s3::config::Builder::from(config)
         .force_path_style(force_path_style)
         .build();
-    ReportsBucket::new(aws_sdk_s3::Client::from_conf(s3), bucket)
+    aws_sdk_s3::Client::from_conf(s3)
 }
 
 /// How many times the SDK tries one call: AWS's standard 3 spends a throttled call's tries

@@ -3,6 +3,7 @@
 //! The AWS adapters of `lifeboat-aws` implement them for a deployment (and the local stack);
 //! [`memory`] implements them in memory for domain tests. Nothing here names an AWS type.
 
+pub mod exposure;
 pub mod locks;
 pub mod memory;
 pub mod merger;
@@ -10,6 +11,7 @@ pub mod requests;
 pub mod restorer;
 pub mod workflow;
 
+pub use exposure::{BucketAccess, SnapshotSharing};
 pub use locks::ResourceLocks;
 pub use requests::{IdempotencyStore, Remembered, RequestStore, StoredRequest};
 pub use workflow::RestoreWorkflow;

@@ -18,6 +18,14 @@ pub fn turn_at(resource: &ResourceKey, slot: Slot) -> bool {
     stable_hash(resource) % ROTATION_TICKS == hour % ROTATION_TICKS
 }
 
+/// Whether `resource` takes its turn of a weekly rotation on the UTC day of `slot`: work
+/// worth doing weekly per resource (the audit's look at who may restore each snapshot) is
+/// spread over the seven days.
+pub fn weekly_turn_at(resource: &ResourceKey, slot: Slot) -> bool {
+    let day = slot.start().timestamp().div_euclid(86_400) as u64;
+    stable_hash(resource) % 7 == day % 7
+}
+
 /// FNV-1a over the key's text: stable across processes and releases (unlike std's hasher,
 /// seeded per process), so a resource keeps its hour from one invocation to the next.
 fn stable_hash(resource: &ResourceKey) -> u64 {
@@ -38,6 +46,18 @@ mod tests {
     fn day_from(start: &str) -> impl Iterator<Item = Slot> {
         let first = Slot::containing(start.parse::<chrono::DateTime<Utc>>().unwrap());
         (0..ROTATION_TICKS as i64).map(move |h| Slot::containing(first.start() + TimeDelta::hours(h)))
+    }
+
+    #[test]
+    fn every_resource_takes_exactly_one_weekly_turn_in_any_seven_days() {
+        let first = Slot::containing("2026-12-03T06:00:00Z".parse::<chrono::DateTime<Utc>>().unwrap());
+        for i in 0..100 {
+            let key = ResourceKey::rds(format!("db-{i}"));
+            let turns = (0..7)
+                .filter(|d| weekly_turn_at(&key, Slot::containing(first.start() + TimeDelta::days(*d))))
+                .count();
+            assert_eq!(turns, 1, "{key}");
+        }
     }
 
     #[test]

@@ -14,7 +14,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use lifeboat::catalog::{ResourceKey, ResourceKind};
 use lifeboat::inventory::{DiscoveredResource, PitrStatus};
-use lifeboat::ports::{BackupService, Deletion, NewPoint, PortError, Quota, ServicePoint, DESCRIBE_BATCH};
+use lifeboat::ports::{
+    BackupService, Deletion, NewPoint, PortError, Quota, ServicePoint, SnapshotSharing, DESCRIBE_BATCH,
+};
 use lifeboat::request::options::RestorableWindow;
 use lifeboat::schedule::Slot;
 use tokio::sync::Mutex;
@@ -196,6 +198,42 @@ impl BackupService for Paced {
     async fn delete_point(&self, resource: &ResourceKey, service_id: &str) -> Result<Deletion, PortError> {
         self.turn(None).await;
         self.inner.delete_point(resource, service_id).await
+    }
+}
+
+/// Snapshot sharing whose calls wait for their turn at `budget.rds` divided by `share` (its
+/// part of the RDS budget beside the caller's other RDS calls).
+pub fn paced_sharing(
+    inner: Arc<dyn SnapshotSharing>,
+    budget: Budget,
+    share: u32,
+) -> Arc<dyn SnapshotSharing> {
+    Arc::new(PacedSharing {
+        inner,
+        gate: Gate::new(budget.rds / f64::from(share.max(1))),
+    })
+}
+
+struct PacedSharing {
+    inner: Arc<dyn SnapshotSharing>,
+    gate: Gate,
+}
+
+#[async_trait]
+impl SnapshotSharing for PacedSharing {
+    async fn snapshots_of(&self, instance: &str) -> Result<Vec<String>, PortError> {
+        self.gate.wait().await;
+        self.inner.snapshots_of(instance).await
+    }
+
+    async fn restorers(&self, snapshot: &str) -> Result<Vec<String>, PortError> {
+        self.gate.wait().await;
+        self.inner.restorers(snapshot).await
+    }
+
+    async fn revoke(&self, snapshot: &str, values: &[String]) -> Result<(), PortError> {
+        self.gate.wait().await;
+        self.inner.revoke(snapshot, values).await
     }
 }
 

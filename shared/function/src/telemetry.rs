@@ -26,21 +26,55 @@ pub fn publish_counts(function: &str, counts: &[(&str, u64)], at: DateTime<Utc>)
 
 /// The embedded-metric-format document of [`publish_counts`].
 pub fn metric_line(function: &str, counts: &[(&str, u64)], at: DateTime<Utc>) -> Value {
-    let metrics: Vec<Value> = counts
+    let values: Vec<(&str, f64, &str)> = counts.iter().map(|(n, v)| (*n, *v as f64, "Count")).collect();
+    metric_line_of(function, None, &values, at)
+}
+
+/// Publishes `values` (name, value, CloudWatch unit) of `function` for one `(dimension,
+/// value)` besides `Function` (a customer instance's coverage, say).
+pub fn publish_values(
+    function: &str,
+    dimension: (&str, &str),
+    values: &[(&str, f64, &str)],
+    at: DateTime<Utc>,
+) {
+    println!("{}", metric_line_of(function, Some(dimension), values, at));
+}
+
+/// The embedded-metric-format document: `values` under the dimensions `Function` and, when
+/// given, `dimension`.
+pub fn metric_line_of(
+    function: &str,
+    dimension: Option<(&str, &str)>,
+    values: &[(&str, f64, &str)],
+    at: DateTime<Utc>,
+) -> Value {
+    let metrics: Vec<Value> = values
         .iter()
-        .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
+        .map(|(name, _, unit)| json!({"Name": name, "Unit": unit}))
         .collect();
+    let mut dimensions = vec!["Function"];
+    dimensions.extend(dimension.map(|(name, _)| name));
     let mut line = Map::new();
     line.insert(
         "_aws".into(),
         json!({
             "Timestamp": at.timestamp_millis(),
-            "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [["Function"]], "Metrics": metrics}],
+            "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [dimensions], "Metrics": metrics}],
         }),
     );
     line.insert("Function".into(), json!(function));
-    for (name, value) in counts {
-        line.insert((*name).to_string(), json!(value));
+    if let Some((name, value)) = dimension {
+        line.insert(name.into(), json!(value));
+    }
+    for (name, value, _) in values {
+        // Whole numbers stay integers in the document, as CloudWatch and readers expect.
+        let number = if value.fract() == 0.0 && value.abs() < 9.0e15 {
+            json!(*value as i64)
+        } else {
+            json!(value)
+        };
+        line.insert((*name).to_string(), number);
     }
     Value::Object(line)
 }
@@ -60,5 +94,24 @@ mod tests {
         assert_eq!(directive["Metrics"][0]["Name"], "VanishedPoints");
         assert_eq!(line["Function"], "retention-pruner");
         assert_eq!(line["VanishedPoints"], 2);
+    }
+
+    #[test]
+    fn a_metric_line_with_a_dimension_names_it_and_keeps_fractions() {
+        let at: DateTime<Utc> = "2026-11-28T03:30:00Z".parse().unwrap();
+        let line = metric_line_of(
+            "recovery-audit",
+            Some(("Instance", "acme")),
+            &[("CoveragePercent", 97.5, "Percent")],
+            at,
+        );
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Dimensions"], json!([["Function", "Instance"]]));
+        assert_eq!(
+            directive["Metrics"][0],
+            json!({"Name": "CoveragePercent", "Unit": "Percent"})
+        );
+        assert_eq!(line["Instance"], "acme");
+        assert_eq!(line["CoveragePercent"], 97.5);
     }
 }

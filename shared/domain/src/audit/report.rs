@@ -148,13 +148,11 @@ impl InstanceAudit {
         let promised: usize = resources.iter().map(ResourceAudit::promised).sum();
         let restorable: usize = resources.iter().map(ResourceAudit::restorable).sum();
         let never_backed_up = resources.iter().any(|r| r.since.is_none());
-        let coverage_percent = if never_backed_up {
-            0.0
-        } else if promised == 0 {
-            100.0
-        } else {
-            // Integer arithmetic first, so that all restorable is exactly 100.
-            (restorable * 1000 / promised) as f64 / 10.0
+        // Integer arithmetic first, so that all restorable is exactly 100.
+        let coverage_percent = match (never_backed_up, (restorable * 1000).checked_div(promised)) {
+            (true, _) => 0.0,
+            (false, None) => 100.0,
+            (false, Some(permille)) => permille as f64 / 10.0,
         };
         let findings = resources
             .iter()

@@ -4,6 +4,7 @@
 //! RDS snapshot but not per DynamoDB backup, conditional catalog writes) and can be told to
 //! fail a given operation on a given resource.
 
+pub mod exposure;
 pub mod locks;
 pub mod merger;
 pub mod requests;
@@ -11,6 +12,7 @@ pub mod restorer;
 pub mod workflow;
 pub mod world;
 
+pub use exposure::{MemoryBucketAccess, MemorySharing};
 pub use locks::MemoryLocks;
 pub use requests::{MemoryIdempotency, MemoryRequests};
 pub use workflow::MemoryWorkflow;

@@ -1,0 +1,111 @@
+//! recovery-audit: once a day (and on demand, for the fleet or one customer instance), what
+//! the policy promises each managed resource against what exists and can be restored, the
+//! continuous backup windows, the resources nothing backs up any more, and every backup
+//! shared outside the account, which it revokes at once.
+//!
+//! It reads; the one thing it changes is sharing: a snapshot's `restore` attribute loses the
+//! values that reach outside the account (`all`, other accounts) and the reports bucket gets
+//! its public-access blocks back. Nothing is deleted, renamed or restored. A dry run
+//! (`detail.dry_run`) reports the exposure and leaves it.
+//!
+//! Output: `audits/<date>/report.json` and `report.html` (one self-contained page, the first
+//! thing to open in an emergency; an on-demand audit of one instance writes under
+//! `audits/<date>/instances/<id>/`), and metrics per instance (`CoveragePercent`) and for the
+//! fleet (`ExposedSnapshots`, `UnmanagedWithPoints`, `AuditFindings`). The invocation fails
+//! after writing the report when an exposure could not be revoked or a resource could not be
+//! checked, so that the function's error alarm fires too.
+
+mod evidence;
+mod exposure;
+mod options;
+pub mod page;
+mod publish;
+pub mod settings;
+pub mod timeline;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use lifeboat::audit::{AuditReport, FindingKind};
+use lifeboat::policy::PolicyBook;
+use lifeboat::ports::{BackupService, BucketAccess, Catalog, ObjectStore, SnapshotSharing};
+use lifeboat_function::failure::{FailureType, FunctionError};
+use serde::Serialize;
+use serde_json::Value;
+
+pub use options::AuditRun;
+pub use publish::{COVERAGE_METRIC, EXPOSED_METRIC, FINDINGS_METRIC, UNMANAGED_METRIC};
+
+pub struct Auditor {
+    pub catalog: Arc<dyn Catalog>,
+    pub services: Vec<Arc<dyn BackupService>>,
+    pub sharing: Arc<dyn SnapshotSharing>,
+    /// The reports bucket's public-access settings.
+    pub bucket: Arc<dyn BucketAccess>,
+    pub reports: Arc<dyn ObjectStore>,
+    pub policies: PolicyBook,
+    /// The account id: the one `restore` value that is not an exposure.
+    pub account: String,
+    pub simulation: bool,
+    /// The deployment's default; an event's `detail.dry_run` overrides it.
+    pub dry_run: bool,
+}
+
+/// The invocation's answer: where the report is, and its headline figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditSummary {
+    pub report_key: String,
+    pub page_key: String,
+    pub instances: usize,
+    /// The instances below 100 percent, with their coverage.
+    pub short: Vec<(String, f64)>,
+    pub exposures: usize,
+    pub findings: usize,
+}
+
+impl Auditor {
+    /// Handles one invocation: a Scheduled Event, whose `detail` may name one `instance`,
+    /// ask for a `dry_run`, or `sweep_all` snapshots' sharing rather than the day's seventh.
+    pub async fn invoke(&self, payload: Value, wall_clock: DateTime<Utc>) -> Result<Value, FunctionError> {
+        let run = AuditRun::parse(&payload, wall_clock, self.simulation, self.dry_run)?;
+        tracing::info!(at = %run.at, instance = ?run.instance, dry_run = run.dry_run, "audit");
+        let summary = self.audit(&run).await?;
+        Ok(serde_json::to_value(summary).expect("summaries serialize"))
+    }
+
+    /// Audits, writes the report and metrics, then fails if something could not be checked
+    /// or an exposure could not be closed.
+    pub async fn audit(&self, run: &AuditRun) -> Result<AuditSummary, FunctionError> {
+        let gathered = self.gather(run).await;
+        let exposures = self.sweep(run, &gathered.managed).await;
+        let mut findings = gathered.findings;
+        findings.extend(exposures.findings);
+        let report = AuditReport::assemble(
+            run.at,
+            gathered.audits,
+            exposures.found,
+            gathered.unmanaged,
+            findings,
+        );
+        let summary = self.publish(run, &report).await?;
+        let unrevoked = report
+            .exposures
+            .iter()
+            .filter(|e| !e.revoked && e.error.is_some())
+            .count();
+        let unchecked = report
+            .all_findings()
+            .filter(|f| f.kind == FindingKind::NotChecked)
+            .count();
+        if unrevoked + unchecked > 0 {
+            return Err(FunctionError::new(
+                FailureType::ResourcesFailed,
+                format!(
+                    "audit at {}: {unrevoked} exposures could not be revoked, {unchecked} checks failed; see s3 {}",
+                    run.at, summary.report_key
+                ),
+            ));
+        }
+        Ok(summary)
+    }
+}

@@ -1,0 +1,423 @@
+//! The audit's logic on in-memory ports: coverage per instance, findings, exposure revoked
+//! (and left alone in a dry run), what it writes, and how it fails.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
+use lifeboat::inventory::TAG_INSTANCE;
+use lifeboat::policy::{Policy, PolicyBook};
+use lifeboat::ports::memory::world::{self, at, scheduled_event, PITR_3_DAYS};
+use lifeboat::ports::memory::{MemoryBucketAccess, MemorySharing};
+use lifeboat::ports::ServicePoint;
+use lifeboat::request::options::RestorableWindow;
+use lifeboat::schedule::{tiers_of, Slot};
+use lifeboat::zone::Zone;
+use lifeboat_function::failure::FailureType;
+use recovery_audit::Auditor;
+use serde_json::{json, Value};
+
+const ACCOUNT: &str = "123456789012";
+/// The audit's time: Thursday 2026-12-03, 06:30 UTC.
+const AT: &str = "2026-12-03T06:30:00Z";
+
+struct World {
+    ports: world::World,
+    sharing: Arc<MemorySharing>,
+    bucket: Arc<MemoryBucketAccess>,
+    auditor: Auditor,
+}
+
+fn world() -> World {
+    let ports = world::World::new();
+    let sharing = Arc::new(MemorySharing::default());
+    let bucket = Arc::new(MemoryBucketAccess::closed("lifeboat-reports"));
+    let auditor = Auditor {
+        catalog: ports.catalog.clone(),
+        services: ports.services(),
+        sharing: sharing.clone(),
+        bucket: bucket.clone(),
+        reports: ports.reports.clone(),
+        policies: PolicyBook::default(),
+        account: ACCOUNT.into(),
+        simulation: true,
+        dry_run: false,
+    };
+    World {
+        ports,
+        sharing,
+        bucket,
+        auditor,
+    }
+}
+
+impl World {
+    /// A resource of `instance`, backed up under the standard policy since `since`: every
+    /// point the policy still keeps at [`AT`] recorded and held, and a full 3-day window.
+    fn backed_up(&self, kind: ResourceKind, name: &str, instance: &str, since: &str) -> ResourceKey {
+        let service = self.ports.service(kind);
+        let key = service.add_resource(name, &[(TAG_INSTANCE, instance)], PITR_3_DAYS);
+        let now = at(AT);
+        service.set_window(
+            &key,
+            RestorableWindow {
+                earliest: now - TimeDelta::days(3),
+                latest: now - TimeDelta::minutes(5),
+            },
+        );
+        let policy = Policy::standard();
+        let mut slot = Slot::containing(at(since));
+        while slot.start() <= now {
+            let tiers = tiers_of(&policy, Zone::utc(), slot);
+            if tiers.live_at(now).next().is_some() {
+                let id = key.point_name(slot);
+                self.ports.catalog.insert(RecoveryPoint {
+                    resource: key.clone(),
+                    instance_id: instance.into(),
+                    slot,
+                    tiers,
+                    service_id: Some(id.clone()),
+                    state: PointState::Available,
+                    holds: BTreeSet::new(),
+                    policy: "standard".into(),
+                    timezone: "UTC".into(),
+                    note: None,
+                    updated_at: slot.start(),
+                });
+                service.add_point(ServicePoint {
+                    resource: key.clone(),
+                    slot,
+                    service_id: id,
+                    state: PointState::Available,
+                    tags: BTreeMap::new(),
+                });
+            }
+            slot = slot.next();
+        }
+        key
+    }
+
+    async fn audit(&self, detail: Value) -> Result<Value, lifeboat_function::failure::FunctionError> {
+        self.auditor.invoke(scheduled_event(AT, detail), at(AT)).await
+    }
+
+    fn report(&self, key: &str) -> Value {
+        serde_json::from_slice(&self.ports.reports.get(key).expect("the report was written")).unwrap()
+    }
+
+    fn page(&self, key: &str) -> String {
+        String::from_utf8(self.ports.reports.get(key).expect("the page was written")).unwrap()
+    }
+}
+
+fn coverage(report: &Value) -> BTreeMap<String, f64> {
+    report["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["instance_id"].as_str().unwrap().to_string(),
+                i["coverage_percent"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn finding_kinds(report: &Value, instance: usize) -> Vec<String> {
+    report["instances"][instance]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_fleet_with_every_promised_point_is_fully_covered_and_its_report_and_page_are_written() {
+    let w = world();
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "acme-db",
+        "acme",
+        "2025-06-01T00:00:00Z",
+    );
+    w.backed_up(
+        ResourceKind::DynamoTable,
+        "acme-orders",
+        "acme",
+        "2025-06-01T00:00:00Z",
+    );
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "globex-db",
+        "globex",
+        "2026-11-20T00:00:00Z",
+    );
+    let summary = w.audit(json!({})).await.expect("the audit succeeds");
+    assert_eq!(summary["report_key"], "audits/2026-12-03/report.json");
+    assert_eq!(summary["short"], json!([]));
+    let report = w.report("audits/2026-12-03/report.json");
+    assert_eq!(
+        coverage(&report),
+        BTreeMap::from([("acme".into(), 100.0), ("globex".into(), 100.0)])
+    );
+    assert_eq!(report["instances"][0]["promised"], 2 * (70 + 4 + 12));
+    assert_eq!(
+        report["instances"][1]["promised"],
+        70 + 2 + 1,
+        "globex since 20 November: two Saturdays and a month end"
+    );
+    assert!(finding_kinds(&report, 0).is_empty() && finding_kinds(&report, 1).is_empty());
+    let page = w.page("audits/2026-12-03/report.html");
+    assert!(page.contains(r#"data-instance="acme""#) && page.contains("100% covered"));
+    assert_eq!(page.matches("<svg").count(), 2, "a timeline per instance");
+}
+
+#[tokio::test]
+async fn a_lost_point_and_a_short_window_lower_the_instance_s_coverage_and_are_named() {
+    let w = world();
+    let db = w.backed_up(
+        ResourceKind::RdsInstance,
+        "acme-db",
+        "acme",
+        "2025-06-01T00:00:00Z",
+    );
+    w.ports
+        .rds
+        .remove_point(&db.point_name(Slot::containing(at("2026-11-28T23:00:00Z"))));
+    w.ports.rds.set_window(
+        &db,
+        RestorableWindow {
+            earliest: at(AT) - TimeDelta::days(1),
+            latest: at(AT),
+        },
+    );
+    let summary = w.audit(json!({})).await.expect("findings are not failures");
+    assert_eq!(summary["short"], json!([["acme", 98.8]]));
+    let report = w.report("audits/2026-12-03/report.json");
+    assert_eq!(
+        finding_kinds(&report, 0),
+        ["missing_points", "catalog_only", "window_short"]
+    );
+    let page = w.page("audits/2026-12-03/report.html");
+    assert!(page.contains("98.8% covered") && page.contains("window_short"));
+    assert!(page.contains(r#"class="missing weekly" data-slot="2026-11-28T23:00:00Z""#));
+}
+
+#[tokio::test]
+async fn a_snapshot_shared_outside_the_account_is_revoked_and_reported_whoever_made_it() {
+    let w = world();
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "acme-db",
+        "acme",
+        "2026-12-01T00:00:00Z",
+    );
+    w.sharing.add_snapshot(
+        "acme-db",
+        "acme-db-before-migration",
+        &["all", ACCOUNT, "210987654321"],
+    );
+    w.sharing.add_snapshot("acme-db", "acme-db-private", &[ACCOUNT]);
+    w.sharing.add_snapshot("other-db", "other-db-public", &["all"]);
+    let summary = w.audit(json!({"sweep_all": true})).await.expect("revoked");
+    assert_eq!(summary["exposures"], 1);
+    assert_eq!(w.sharing.restorers_now("acme-db-before-migration"), [ACCOUNT]);
+    assert_eq!(
+        w.sharing.restorers_now("other-db-public"),
+        ["all"],
+        "not a managed resource's"
+    );
+    assert_eq!(
+        w.sharing.revocations(),
+        [(
+            "acme-db-before-migration".to_string(),
+            vec!["210987654321".to_string(), "all".to_string()]
+        )]
+    );
+    let report = w.report("audits/2026-12-03/report.json");
+    assert_eq!(report["exposures"][0]["revoked"], true);
+    assert_eq!(finding_kinds(&report, 0)[0], "exposed");
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_an_exposure_and_leaves_it() {
+    let w = world();
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "acme-db",
+        "acme",
+        "2026-12-01T00:00:00Z",
+    );
+    w.sharing.add_snapshot("acme-db", "acme-db-shared", &["all"]);
+    w.bucket.open("BlockPublicPolicy off");
+    w.audit(json!({"sweep_all": true, "dry_run": true}))
+        .await
+        .expect("a dry run");
+    assert_eq!(w.sharing.restorers_now("acme-db-shared"), ["all"]);
+    assert!(w.sharing.revocations().is_empty());
+    let report = w.report("audits/2026-12-03/report.json");
+    assert_eq!(report["exposures"].as_array().unwrap().len(), 2);
+    assert_eq!(report["exposures"][0]["revoked"], false);
+}
+
+#[tokio::test]
+async fn an_exposure_that_cannot_be_revoked_fails_the_audit_after_its_report_is_written() {
+    let w = world();
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "acme-db",
+        "acme",
+        "2026-12-01T00:00:00Z",
+    );
+    w.sharing.add_snapshot("acme-db", "acme-db-shared", &["all"]);
+    w.sharing.fail_revoking("acme-db-shared");
+    let e = w.audit(json!({"sweep_all": true})).await.unwrap_err();
+    assert_eq!(e.kind, FailureType::ResourcesFailed);
+    assert!(
+        e.message.contains("1 exposures could not be revoked"),
+        "{}",
+        e.message
+    );
+    let report = w.report("audits/2026-12-03/report.json");
+    assert!(report["exposures"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("AccessDenied"));
+}
+
+#[tokio::test]
+async fn an_open_reports_bucket_is_closed_again() {
+    let w = world();
+    w.bucket.open("BlockPublicAcls off");
+    w.bucket.open("IgnorePublicAcls off");
+    w.audit(json!({})).await.expect("closed");
+    let report = w.report("audits/2026-12-03/report.json");
+    assert_eq!(report["exposures"][0]["subject"], "lifeboat-reports");
+    assert_eq!(report["exposures"][0]["revoked"], true);
+    assert_eq!(report["findings"][0]["kind"], "exposed");
+}
+
+#[tokio::test]
+async fn each_instance_s_snapshots_are_swept_once_in_seven_daily_audits() {
+    let w = world();
+    let names: Vec<String> = (0..12).map(|i| format!("db-{i}")).collect();
+    for name in &names {
+        w.ports
+            .rds
+            .add_resource(name, &[(TAG_INSTANCE, name)], PITR_3_DAYS);
+        w.sharing.add_snapshot(name, &format!("{name}-shared"), &["all"]);
+    }
+    let first: DateTime<Utc> = at(AT);
+    for day in 0..7 {
+        let time = (first + TimeDelta::days(day)).to_rfc3339();
+        // Failing checks (no points at all) do not stop the sweep; only its revocations count here.
+        let _ = w
+            .auditor
+            .invoke(scheduled_event(&time, json!({})), first + TimeDelta::days(day))
+            .await;
+    }
+    let revoked: Vec<String> = w.sharing.revocations().into_iter().map(|(s, _)| s).collect();
+    let unique: BTreeSet<&String> = revoked.iter().collect();
+    assert_eq!(revoked.len(), names.len(), "{revoked:?}");
+    assert_eq!(unique.len(), names.len());
+}
+
+#[tokio::test]
+async fn a_resource_that_cannot_be_read_shows_no_coverage_and_fails_the_audit() {
+    let w = world();
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "acme-db",
+        "acme",
+        "2026-12-01T00:00:00Z",
+    );
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "globex-db",
+        "globex",
+        "2026-12-01T00:00:00Z",
+    );
+    w.ports.rds.fail("points_of", "globex-db");
+    let e = w.audit(json!({})).await.unwrap_err();
+    assert_eq!(e.kind, FailureType::ResourcesFailed);
+    let report = w.report("audits/2026-12-03/report.json");
+    assert_eq!(
+        coverage(&report),
+        BTreeMap::from([("acme".into(), 100.0), ("globex".into(), 0.0)])
+    );
+    assert_eq!(finding_kinds(&report, 1), ["not_checked"]);
+}
+
+#[tokio::test]
+async fn a_resource_no_longer_managed_with_points_left_is_a_fleet_finding() {
+    let w = world();
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "acme-db",
+        "acme",
+        "2026-12-01T00:00:00Z",
+    );
+    let old = w.backed_up(
+        ResourceKind::RdsInstance,
+        "gone-db",
+        "initech",
+        "2026-12-01T00:00:00Z",
+    );
+    w.ports.rds.add_resource(&old.name, &[], PITR_3_DAYS);
+    w.audit(json!({}))
+        .await
+        .expect("an unmanaged resource is a finding, not a failure");
+    let report = w.report("audits/2026-12-03/report.json");
+    assert_eq!(report["unmanaged"][0]["resource"], "rds:gone-db");
+    assert_eq!(report["findings"][0]["kind"], "unmanaged");
+    assert_eq!(coverage(&report).len(), 1);
+}
+
+#[tokio::test]
+async fn an_audit_of_one_instance_reads_only_its_resources_and_writes_beside_the_day_s() {
+    let w = world();
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "acme-db",
+        "acme",
+        "2026-12-01T00:00:00Z",
+    );
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "globex-db",
+        "globex",
+        "2026-12-01T00:00:00Z",
+    );
+    w.sharing.add_snapshot("acme-db", "acme-db-shared", &["all"]);
+    let summary = w.audit(json!({"instance": "acme"})).await.expect("audited");
+    assert_eq!(
+        summary["report_key"],
+        "audits/2026-12-03/instances/acme/report.json"
+    );
+    let report = w.report("audits/2026-12-03/instances/acme/report.json");
+    assert_eq!(coverage(&report).into_keys().collect::<Vec<_>>(), ["acme"]);
+    assert_eq!(
+        w.sharing.restorers_now("acme-db-shared"),
+        Vec::<String>::new(),
+        "its own snapshots all swept"
+    );
+    assert!(
+        !w.ports.rds.calls().iter().any(|c| c.contains("globex")),
+        "{:?}",
+        w.ports.rds.calls()
+    );
+}
+
+#[tokio::test]
+async fn a_bad_event_is_refused_and_nothing_is_written() {
+    let w = world();
+    w.sharing.add_snapshot("acme-db", "acme-db-shared", &["all"]);
+    let e = w.audit(json!({"instance": 42})).await.unwrap_err();
+    assert_eq!(e.kind, FailureType::InvalidEvent);
+    assert!(e.message.contains("detail.instance"));
+    assert!(w.ports.reports.keys().is_empty());
+    assert!(w.sharing.revocations().is_empty());
+}
