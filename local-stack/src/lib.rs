@@ -10,6 +10,7 @@
 pub mod api_client;
 pub mod api_front;
 pub mod bench;
+pub mod browser;
 pub mod demo;
 pub mod edge;
 pub mod fleet_tick;

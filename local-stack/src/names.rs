@@ -24,11 +24,12 @@ pub const SUPPORT_ROLE: &str = concat!("arn:aws:iam::", account!(), ":role/lifeb
 pub const ENGINEERING_ROLE: &str = concat!("arn:aws:iam::", account!(), ":role/lifeboat-engineering");
 
 /// The functions the edge serves, by crate name.
-pub const FUNCTIONS: [&str; 4] = [
+pub const FUNCTIONS: [&str; 5] = [
     "snapshot-creator",
     "retention-pruner",
     "restore-intake",
     "restore-executor",
+    "recovery-audit",
 ];
 /// The access key id of calls made by tests and the simulation (functions use their names).
 pub const TESTER: &str = "tester";

@@ -15,7 +15,7 @@ use crate::edge::lambda::{FunctionHost, FunctionSpec};
 use crate::edge::Edge;
 use crate::moto::MotoServer;
 use crate::names::{
-    CATALOG_TABLE, ENGINEERING_ROLE, FUNCTIONS, REGION, REPORTS_BUCKET, REQUESTS_TABLE, TESTER,
+    ACCOUNT, CATALOG_TABLE, ENGINEERING_ROLE, FUNCTIONS, REGION, REPORTS_BUCKET, REQUESTS_TABLE, TESTER,
 };
 use crate::postgres::PgCluster;
 use crate::tables::{key, string_attribute};
@@ -221,6 +221,20 @@ impl LocalStack {
             .send()
             .await
             .map_err(|e| StackError::aws("CreateBucket lifeboat-reports", e))?;
+        // Closed to the public, as the template's ReportsBucket is.
+        let closed = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+            .block_public_acls(true)
+            .ignore_public_acls(true)
+            .block_public_policy(true)
+            .restrict_public_buckets(true)
+            .build();
+        self.s3()
+            .put_public_access_block()
+            .bucket(REPORTS_BUCKET)
+            .public_access_block_configuration(closed)
+            .send()
+            .await
+            .map_err(|e| StackError::aws("PutPublicAccessBlock lifeboat-reports", e))?;
         Ok(())
     }
 
@@ -302,6 +316,9 @@ fn function_env(
         );
         // Moto's pages take milliseconds: an undo need not wait a minute for shards in flight.
         env.insert("LIFEBOAT_COPY_BACK_FENCE_SECONDS".to_string(), "2".to_string());
+    }
+    if name == "recovery-audit" {
+        env.insert("LIFEBOAT_ACCOUNT_ID".to_string(), ACCOUNT.to_string());
     }
     if name == "restore-intake" {
         env.extend(

@@ -19,6 +19,8 @@ mod policy_over_time;
 mod postgres_data_plane;
 /// The PostgreSQL merge engine on its own.
 mod postgres_merge;
+/// The daily audit: coverage, exposure revoked, its page in Chromium.
+mod recovery_audit;
 /// Restores executed by the real state machine and the real executor.
 mod restore_execution;
 /// The restore-request API through the API front.

@@ -1,19 +1,19 @@
 //! The day's audit as one self-contained HTML page (inline style and SVG, no script, no
 //! font or image from elsewhere): the fleet's findings first, then per customer instance its
-//! coverage, its findings, a table of tiers and the timeline of its last year.
+//! coverage, its findings, a table of tiers and timelines of its last week and year.
 
 use std::fmt::Write;
 
 use lifeboat::audit::{AuditReport, Finding, InstanceAudit};
 
-use crate::timeline::{chart, escape};
+use crate::timeline::{chart, escape, WEEK, YEAR};
 
 const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:24px;color:#222}\
-h1{font-size:22px}h2{font-size:18px;margin-top:32px}\
+h1{font-size:22px}h2{font-size:18px;margin-top:32px}h3{font-size:14px;color:#555}\
 .ok{color:#1a7f37}.short{color:#c62828;font-weight:bold}\
 ul.findings li{margin:2px 0}.kind{font-family:monospace;background:#f4f4f4;padding:0 4px}\
 table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:2px 8px;text-align:right}\
-svg .label{font-size:11px}svg .month{stroke:#eee;font-size:9px;fill:#888}svg .axis{stroke:#ccc}\
+svg .label{font-size:11px}svg line.grid{stroke:#eee}svg text.grid{font-size:9px;fill:#666}svg .axis{stroke:#ccc}\
 svg .window{fill:#b3d4fc;opacity:.6}svg .point{stroke:#333;stroke-width:.5}\
 svg .hourly{fill:#9e9e9e}svg .weekly{fill:#1565c0}svg .monthly{fill:#6a1b9a}\
 svg .unrestorable{fill:#fff;stroke:#c62828;stroke-width:1.5}svg line.missing{stroke:#c62828;stroke-width:1.5}";
@@ -82,7 +82,10 @@ fn instance_section(html: &mut String, instance: &InstanceAudit, report: &AuditR
         }
     }
     html.push_str("</table>");
-    html.push_str(&chart(&instance.resources, report.generated_at));
+    html.push_str("<h3>The last seven days</h3>");
+    html.push_str(&chart(&instance.resources, report.generated_at, WEEK));
+    html.push_str("<h3>The last year</h3>");
+    html.push_str(&chart(&instance.resources, report.generated_at, YEAR));
     html.push_str("</section>");
 }
 

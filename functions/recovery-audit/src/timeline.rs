@@ -1,4 +1,4 @@
-//! An instance's last year as an SVG chart: a row per resource, every present recovery point
+//! An instance's last year (or week) as an SVG chart: a row per resource, every present recovery point
 //! a mark coloured by its longest tier (hollow and red-edged when it is not restorable), the
 //! continuous backup window as a band, and the promised points that are missing as red
 //! ticks under the row. Plain SVG text, no script: the page must open anywhere, offline.
@@ -9,27 +9,34 @@ use chrono::{DateTime, TimeDelta, Utc};
 use lifeboat::audit::ResourceAudit;
 use lifeboat::policy::Tier;
 
-/// How far back the chart reaches.
-pub const SPAN: TimeDelta = TimeDelta::days(366);
+/// The year the policy's longest tier keeps, and the week an emergency usually needs.
+pub const YEAR: TimeDelta = TimeDelta::days(366);
+pub const WEEK: TimeDelta = TimeDelta::days(7);
 const WIDTH: f64 = 1000.0;
 const LABEL: f64 = 180.0;
 const ROW: f64 = 34.0;
 const TOP: f64 = 24.0;
 
-/// The chart of `resources` at `at`.
-pub fn chart(resources: &[ResourceAudit], at: DateTime<Utc>) -> String {
+/// The chart of `resources` over the `span` up to `at`.
+pub fn chart(resources: &[ResourceAudit], at: DateTime<Utc>, span: TimeDelta) -> String {
     let height = TOP + ROW * resources.len() as f64 + 8.0;
-    let from = at - SPAN;
+    let from = at - span;
     let x = |t: DateTime<Utc>| {
-        let share = (t - from).num_seconds() as f64 / SPAN.num_seconds() as f64;
+        let share = (t - from).num_seconds() as f64 / span.num_seconds() as f64;
         LABEL + share.clamp(0.0, 1.0) * (WIDTH - LABEL - 10.0)
     };
     let mut svg = String::new();
     let _ = write!(
         svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" class="timeline" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" aria-label="recovery points of the last year">"#
+        r#"<svg class="timeline" data-days="{}" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" aria-label="recovery points of the last {} days">"#,
+        span.num_days(),
+        span.num_days()
     );
-    months(&mut svg, from, at, height, &x);
+    if span > TimeDelta::days(31) {
+        gridlines(&mut svg, months_between(from, at), "%b %y", height, &x);
+    } else {
+        gridlines(&mut svg, days_between(from, at), "%a %d", height, &x);
+    }
     for (i, r) in resources.iter().enumerate() {
         let y = TOP + ROW * i as f64;
         let _ = write!(
@@ -57,7 +64,7 @@ pub fn chart(resources: &[ResourceAudit], at: DateTime<Utc>) -> String {
                 w.latest.to_rfc3339()
             );
         }
-        for p in &r.points {
+        for p in r.points.iter().filter(|p| p.slot.start() >= from) {
             let tier = p.tiers.iter().max().copied().unwrap_or(Tier::Hourly);
             let state = if p.restorable {
                 "restorable"
@@ -77,7 +84,7 @@ pub fn chart(resources: &[ResourceAudit], at: DateTime<Utc>) -> String {
             );
         }
         for t in &r.tiers {
-            for slot in &t.missing {
+            for slot in t.missing.iter().filter(|s| s.start() >= from) {
                 let _ = write!(
                     svg,
                     r#"<line class="missing {}" data-slot="{slot}" x1="{:.1}" x2="{:.1}" y1="{}" y2="{}"><title>missing {} point {slot}</title></line>"#,
@@ -104,32 +111,44 @@ fn radius(tier: Tier) -> f64 {
     }
 }
 
-/// A faint line and label at each month's start.
-fn months(
+/// A faint line and a label at each of `marks`.
+fn gridlines(
     svg: &mut String,
-    from: DateTime<Utc>,
-    at: DateTime<Utc>,
+    marks: Vec<DateTime<Utc>>,
+    format: &str,
     height: f64,
     x: &impl Fn(DateTime<Utc>) -> f64,
 ) {
-    use chrono::Datelike;
-    let mut month = from
-        .date_naive()
-        .with_day(1)
-        .expect("day 1 exists")
-        .checked_add_months(chrono::Months::new(1));
-    while let Some(m) = month.filter(|m| m.and_hms_opt(0, 0, 0).expect("midnight").and_utc() <= at) {
-        let t = m.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+    for t in marks {
         let _ = write!(
             svg,
-            r#"<line class="month" x1="{0:.1}" x2="{0:.1}" y1="14" y2="{1}"/><text class="month" x="{2:.1}" y="11">{3}</text>"#,
+            r#"<line class="grid" x1="{0:.1}" x2="{0:.1}" y1="14" y2="{1}"/><text class="grid" x="{2:.1}" y="11">{3}</text>"#,
             x(t),
             height - 4.0,
             x(t) + 2.0,
-            m.format("%b %y")
+            t.format(format)
         );
-        month = m.checked_add_months(chrono::Months::new(1));
     }
+}
+
+/// The first instants of the months after `from`, up to `to`.
+fn months_between(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    use chrono::Datelike;
+    let first = from.date_naive().with_day(1).expect("day 1 exists");
+    std::iter::successors(Some(first), |m| m.checked_add_months(chrono::Months::new(1)))
+        .skip(1)
+        .map(|m| m.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
+        .take_while(|t| *t <= to)
+        .collect()
+}
+
+/// The midnights after `from`, up to `to`.
+fn days_between(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    std::iter::successors(Some(from.date_naive()), |d| d.succ_opt())
+        .skip(1)
+        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
+        .take_while(|t| *t <= to)
+        .collect()
 }
 
 /// Text safe inside HTML and SVG, in content and in quoted attributes.
@@ -146,4 +165,94 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use lifeboat::audit::{PointMark, TierCoverage, WindowCheck};
+    use lifeboat::catalog::ResourceKey;
+    use lifeboat::schedule::Slot;
+
+    use super::*;
+
+    fn slot(t: &str) -> Slot {
+        Slot::containing(t.parse().unwrap())
+    }
+
+    fn resource(name: &str) -> ResourceAudit {
+        ResourceAudit {
+            resource: ResourceKey::rds(name),
+            instance_id: "acme".into(),
+            policy: "standard".into(),
+            timezone: "UTC".into(),
+            since: Some(slot("2026-01-31T23:00:00Z")),
+            tiers: vec![TierCoverage {
+                tier: Tier::Weekly,
+                promised: 2,
+                restorable: 1,
+                missing: vec![slot("2026-11-28T23:00:00Z")],
+            }],
+            window: WindowCheck {
+                wanted_days: Some(3),
+                found: None,
+                meets_policy: false,
+            },
+            points: vec![
+                PointMark {
+                    slot: slot("2026-01-31T23:00:00Z"),
+                    tiers: vec![Tier::Monthly],
+                    restorable: true,
+                },
+                PointMark {
+                    slot: slot("2026-11-21T23:00:00Z"),
+                    tiers: vec![Tier::Hourly, Tier::Weekly],
+                    restorable: true,
+                },
+                PointMark {
+                    slot: slot("2026-12-02T10:00:00Z"),
+                    tiers: vec![Tier::Hourly],
+                    restorable: false,
+                },
+            ],
+            findings: vec![],
+        }
+    }
+
+    #[test]
+    fn each_point_is_a_mark_of_its_longest_tier_and_each_missing_point_a_tick() {
+        let at = "2026-12-03T06:30:00Z".parse().unwrap();
+        let svg = chart(&[resource("acme-db"), resource("acme<db>")], at, YEAR);
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert_eq!(svg.matches(r#"<g class="resource""#).count(), 2);
+        assert_eq!(svg.matches(r#"class="point monthly restorable""#).count(), 2);
+        assert_eq!(svg.matches(r#"class="point weekly restorable""#).count(), 2);
+        assert_eq!(svg.matches(r#"class="point hourly unrestorable""#).count(), 2);
+        assert_eq!(
+            svg.matches(r#"class="missing weekly" data-slot="2026-11-28T23:00:00Z""#)
+                .count(),
+            2
+        );
+        assert_eq!(
+            svg.matches(r#"<text class="grid""#).count(),
+            12,
+            "a label per month"
+        );
+        assert!(
+            svg.contains("acme&lt;db&gt;") && !svg.contains("acme<db>"),
+            "names are escaped"
+        );
+    }
+
+    #[test]
+    fn a_week_s_chart_leaves_out_what_is_older_and_labels_days() {
+        let at = "2026-12-03T06:30:00Z".parse().unwrap();
+        let svg = chart(&[resource("acme-db")], at, WEEK);
+        assert_eq!(svg.matches("<circle").count(), 1, "only the point of 2 December");
+        assert_eq!(svg.matches(r#"class="missing"#).count(), 1);
+        assert_eq!(
+            svg.matches(r#"<text class="grid""#).count(),
+            7,
+            "a label per midnight"
+        );
+    }
 }

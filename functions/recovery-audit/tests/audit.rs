@@ -172,7 +172,11 @@ async fn a_fleet_with_every_promised_point_is_fully_covered_and_its_report_and_p
     assert!(finding_kinds(&report, 0).is_empty() && finding_kinds(&report, 1).is_empty());
     let page = w.page("audits/2026-12-03/report.html");
     assert!(page.contains(r#"data-instance="acme""#) && page.contains("100% covered"));
-    assert_eq!(page.matches("<svg").count(), 2, "a timeline per instance");
+    assert_eq!(
+        page.matches("<svg").count(),
+        4,
+        "a week's and a year's timeline per instance"
+    );
 }
 
 #[tokio::test]

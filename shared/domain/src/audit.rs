@@ -6,16 +6,19 @@
 //!   together (a point counts as restorable only when both hold it and the service says it
 //!   is available), its continuous backup window, and what is wrong.
 //! - [`exposure`]: who a snapshot's `restore` attribute lets restore it.
+//! - [`finding`]: one thing wrong, of one kind.
 //! - [`report`]: the day's report, per customer instance, with its coverage percentage.
 //!
 //! Pure: the audit function gathers the evidence through the ports and decides here.
 
 pub mod coverage;
 pub mod exposure;
+pub mod finding;
 pub mod promised;
 pub mod report;
 
 pub use coverage::{audit_resource, Evidence, PointMark, ResourceAudit, TierCoverage, WindowCheck};
 pub use exposure::{exposed_to, Exposure};
+pub use finding::{Finding, FindingKind};
 pub use promised::{promised_slots, GRACE};
-pub use report::{AuditReport, Finding, FindingKind, InstanceAudit};
+pub use report::{AuditReport, InstanceAudit};

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
+use super::finding::{Finding, FindingKind};
 use super::promised::{promised_slots, GRACE};
-use super::report::{Finding, FindingKind};
 use crate::catalog::{PointState, RecoveryPoint, ResourceKey};
 use crate::inventory::ManagedResource;
 use crate::policy::Tier;

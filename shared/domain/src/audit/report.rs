@@ -8,47 +8,8 @@ use serde::Serialize;
 
 use super::coverage::ResourceAudit;
 use super::exposure::Exposure;
+use super::finding::{Finding, FindingKind};
 use crate::inventory::Unmanaged;
-
-/// What kind of thing is wrong.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FindingKind {
-    /// A backup someone outside the account could restore (revoked when found).
-    Exposed,
-    /// Promised points that are not restorable.
-    MissingPoints,
-    /// A managed resource never backed up.
-    NoPoints,
-    /// The continuous backup window is off or shorter than the policy's.
-    WindowShort,
-    /// The catalog offers a point its service does not hold.
-    CatalogOnly,
-    /// A point its service still has not made available.
-    NotAvailable,
-    /// A Lifeboat point the service holds and the catalog does not offer.
-    ServiceOnly,
-    /// A resource with points that Lifeboat no longer manages.
-    Unmanaged,
-    /// A resource whose tags Lifeboat cannot read.
-    BadTags,
-    /// Something the audit could not check (a service call failed).
-    NotChecked,
-}
-
-/// One thing wrong, about one subject (a resource, snapshot or bucket).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    pub kind: FindingKind,
-    pub subject: String,
-    pub what: String,
-}
-
-impl Finding {
-    pub fn new(kind: FindingKind, subject: String, what: String) -> Finding {
-        Finding { kind, subject, what }
-    }
-}
 
 /// One customer instance: its resources, its coverage, what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
