@@ -22,7 +22,8 @@ enum Command {
     Up,
     /// Start the stack, tag a demo customer instance, fast-forward the schedules through the
     /// real binaries and print the coverage table; then a rollback and a selective restore
-    /// through the request API. Exits non-zero if coverage differs from the policy.
+    /// through the request API, and the daily audit after a snapshot was shared publicly.
+    /// Exits non-zero if coverage differs from the policy or the sharing is not revoked.
     Demo {
         /// Simulated days to fast-forward.
         #[arg(long, default_value_t = 400)]
@@ -103,7 +104,10 @@ async fn run(command: Command) -> Result<ExitCode, String> {
                 .await
                 .map_err(|e| text(&e))?;
             print_endpoints(&stack);
-            println!("Functions: snapshot-creator, retention-pruner (Lambda Invoke API on the edge). Ctrl-C stops.");
+            println!(
+                "Functions: {} (Lambda Invoke API on the edge). Ctrl-C stops.",
+                lifeboat_local::names::FUNCTIONS.join(", ")
+            );
             tokio::signal::ctrl_c().await.map_err(|e| text(&e))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -154,6 +158,14 @@ async fn demo(days: i64, end: DateTime<Utc>) -> Result<ExitCode, String> {
     println!("\n{restore}");
     let selective = demo::selective::run(&stack).await.map_err(|e| e.to_string())?;
     println!("{selective}");
+    let (audit, revoked) = demo::audit::run(&stack, Utc::now())
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("\n{audit}");
+    if !revoked {
+        println!("The audit did not revoke the public snapshot (see above).");
+        return Ok(ExitCode::FAILURE);
+    }
     if exact {
         println!("Coverage is exactly the policy's.");
         Ok(ExitCode::SUCCESS)

@@ -45,6 +45,11 @@ impl Auditor {
                 )),
             }
         }
+        tracing::info!(
+            snapshots = snapshots.len(),
+            sweep_all = run.sweep_all,
+            "audit: checking who may restore each snapshot"
+        );
         let checked: Vec<_> = stream::iter(snapshots)
             .map(|(owner, id)| async move {
                 let restorers = self.sharing.restorers(&id).await;

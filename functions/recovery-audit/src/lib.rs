@@ -68,7 +68,7 @@ impl Auditor {
     /// ask for a `dry_run`, or `sweep_all` snapshots' sharing rather than the day's seventh.
     pub async fn invoke(&self, payload: Value, wall_clock: DateTime<Utc>) -> Result<Value, FunctionError> {
         let run = AuditRun::parse(&payload, wall_clock, self.simulation, self.dry_run)?;
-        tracing::info!(at = %run.at, instance = ?run.instance, dry_run = run.dry_run, "audit");
+        tracing::info!(at = %run.at, instance = ?run.instance, dry_run = run.dry_run, sweep_all = run.sweep_all, "audit");
         let summary = self.audit(&run).await?;
         Ok(serde_json::to_value(summary).expect("summaries serialize"))
     }

@@ -32,10 +32,11 @@ impl SnapshotSharing for RdsSharing {
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| port_error("DescribeDBSnapshots", instance, e))?;
+            // The filter is the service's: a snapshot keeps the instance name it was taken
+            // under, which after a rollback's renames is not the instance's current name.
             ids.extend(
                 page.db_snapshots()
                     .iter()
-                    .filter(|s| s.db_instance_identifier() == Some(instance))
                     .filter_map(|s| s.db_snapshot_identifier().map(String::from)),
             );
         }
