@@ -141,6 +141,23 @@ async fn the_audit_proves_coverage_revokes_sharing_finds_a_lost_point_and_its_pa
         .iter()
         .all(|e| e["revoked"] == true));
 
+    // Shared again, and CloudTrail's record of the call reaches the audit (as the template's
+    // rule delivers it): revoked at once, without waiting for a sweep.
+    share(&stack, "acme-db-before-upgrade", &["all"]).await;
+    let record = json!({"version": "0", "id": "ct-1", "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.rds", "time": audit_at.to_rfc3339(), "detail": {"eventSource": "rds.amazonaws.com",
+        "eventName": "ModifyDBSnapshotAttribute", "requestParameters": {"dBSnapshotIdentifier": "acme-db-before-upgrade",
+        "attributeName": "restore", "valuesToAdd": ["all"]}}});
+    match stack
+        .invoke(AUDIT, &record)
+        .await
+        .expect("the Invoke API answers")
+    {
+        Invocation::Succeeded(v) => assert_eq!(v["exposure"]["revoked"], true, "{v}"),
+        failed => panic!("the fast path failed: {failed:?}"),
+    }
+    assert!(restorers(&stack, "acme-db-before-upgrade").await.is_empty());
+
     // A weekly point deleted behind Lifeboat's back: the next audit finds it missing.
     stack
         .rds()

@@ -65,7 +65,7 @@ impl Auditor {
                     if !outside.is_empty() {
                         swept
                             .found
-                            .push(self.close_snapshot(run, owner, id, outside).await);
+                            .push(self.close_snapshot(run.dry_run, owner, id, outside).await);
                     }
                 }
                 Err(e) => swept.findings.push(Finding::new(
@@ -87,14 +87,15 @@ impl Auditor {
         swept
     }
 
-    async fn close_snapshot(
+    /// Revokes `outside` from snapshot `id` (of `owner`), unless `dry_run`.
+    pub(crate) async fn close_snapshot(
         &self,
-        run: &AuditRun,
+        dry_run: bool,
         owner: String,
         id: String,
         outside: Vec<String>,
     ) -> Exposure {
-        let outcome = if run.dry_run {
+        let outcome = if dry_run {
             None
         } else {
             Some(self.sharing.revoke(&id, &outside).await)

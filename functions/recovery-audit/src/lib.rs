@@ -6,7 +6,9 @@
 //! It reads; the one thing it changes is sharing: a snapshot's `restore` attribute loses the
 //! values that reach outside the account (`all`, other accounts) and the reports bucket gets
 //! its public-access blocks back. Nothing is deleted, renamed or restored. A dry run
-//! (`detail.dry_run`) reports the exposure and leaves it.
+//! (`detail.dry_run`) reports the exposure and leaves it. Besides the daily run, CloudTrail's
+//! record of each `ModifyDBSnapshotAttribute` call reaches it within minutes, and the one
+//! snapshot named is checked at once ([`sharing_change`]).
 //!
 //! Output: `audits/<date>/report.json` and `report.html` (one self-contained page, the first
 //! thing to open in an emergency; an on-demand audit of one instance writes under
@@ -21,6 +23,7 @@ mod options;
 pub mod page;
 mod publish;
 pub mod settings;
+pub mod sharing_change;
 pub mod timeline;
 
 use std::sync::Arc;
@@ -65,8 +68,13 @@ pub struct AuditSummary {
 
 impl Auditor {
     /// Handles one invocation: a Scheduled Event, whose `detail` may name one `instance`,
-    /// ask for a `dry_run`, or `sweep_all` snapshots' sharing rather than the day's seventh.
+    /// ask for a `dry_run`, or `sweep_all` snapshots' sharing rather than the day's seventh;
+    /// or CloudTrail's record of a snapshot's sharing changed (see [`sharing_change`]).
     pub async fn invoke(&self, payload: Value, wall_clock: DateTime<Utc>) -> Result<Value, FunctionError> {
+        if let Some(change) = sharing_change::parse(&payload)? {
+            let verdict = self.sharing_changed(&change, wall_clock).await?;
+            return Ok(serde_json::to_value(verdict).expect("verdicts serialize"));
+        }
         let run = AuditRun::parse(&payload, wall_clock, self.simulation, self.dry_run)?;
         tracing::info!(at = %run.at, instance = ?run.instance, dry_run = run.dry_run, sweep_all = run.sweep_all, "audit");
         let summary = self.audit(&run).await?;

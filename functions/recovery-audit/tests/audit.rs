@@ -425,3 +425,86 @@ async fn a_bad_event_is_refused_and_nothing_is_written() {
     assert!(w.ports.reports.keys().is_empty());
     assert!(w.sharing.revocations().is_empty());
 }
+
+/// CloudTrail's record of a `ModifyDBSnapshotAttribute` call, as EventBridge delivers it.
+fn sharing_record(snapshot: &str, values: &[&str]) -> Value {
+    json!({"version": "0", "id": "ct-1", "detail-type": "AWS API Call via CloudTrail", "source": "aws.rds",
+        "account": ACCOUNT, "time": AT, "region": "eu-west-1", "resources": [],
+        "detail": {"eventSource": "rds.amazonaws.com", "eventName": "ModifyDBSnapshotAttribute",
+            "requestParameters": {"dBSnapshotIdentifier": snapshot, "attributeName": "restore", "valuesToAdd": values}}})
+}
+
+#[tokio::test]
+async fn a_snapshot_shared_is_revoked_as_soon_as_cloudtrail_reports_the_call() {
+    let w = world();
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "acme-db",
+        "acme",
+        "2026-12-01T00:00:00Z",
+    );
+    w.sharing
+        .add_snapshot("acme-db", "acme-db-copy", &["all", ACCOUNT]);
+    let verdict = w
+        .auditor
+        .invoke(sharing_record("acme-db-copy", &["all"]), at(AT))
+        .await
+        .expect("revoked");
+    assert_eq!(w.sharing.restorers_now("acme-db-copy"), [ACCOUNT]);
+    assert_eq!(verdict["exposure"]["revoked"], true);
+    let key = verdict["report_key"].as_str().unwrap();
+    assert!(
+        key.starts_with("audits/2026-12-03/sharing/acme-db-copy-"),
+        "{key}"
+    );
+    assert_eq!(w.report(key)["exposure"]["exposed_to"], json!(["all"]));
+}
+
+#[tokio::test]
+async fn a_sharing_record_of_an_unmanaged_or_private_snapshot_changes_and_writes_nothing() {
+    let w = world();
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "acme-db",
+        "acme",
+        "2026-12-01T00:00:00Z",
+    );
+    w.ports
+        .rds
+        .add_resource("analytics-db", &[("team", "data")], PITR_3_DAYS);
+    w.sharing
+        .add_snapshot("analytics-db", "analytics-public", &["all"]);
+    w.sharing.add_snapshot("acme-db", "acme-db-private", &[ACCOUNT]);
+    for snapshot in ["analytics-public", "acme-db-private", "no-such-snapshot"] {
+        let verdict = w
+            .auditor
+            .invoke(sharing_record(snapshot, &[]), at(AT))
+            .await
+            .expect("nothing to do");
+        assert_eq!(verdict["exposure"], Value::Null, "{snapshot}");
+    }
+    assert!(w.sharing.revocations().is_empty());
+    assert!(w.ports.reports.keys().is_empty());
+}
+
+#[tokio::test]
+async fn a_sharing_record_whose_revocation_fails_fails_the_invocation_for_lambda_to_retry() {
+    let w = world();
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "acme-db",
+        "acme",
+        "2026-12-01T00:00:00Z",
+    );
+    w.sharing
+        .add_snapshot("acme-db", "acme-db-copy", &["210987654321"]);
+    w.sharing.fail_revoking("acme-db-copy");
+    let e = w
+        .auditor
+        .invoke(sharing_record("acme-db-copy", &["210987654321"]), at(AT))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, FailureType::ResourcesFailed);
+    assert!(e.message.contains("acme-db-copy"), "{}", e.message);
+    assert_eq!(w.ports.reports.keys().len(), 1, "the verdict is written first");
+}

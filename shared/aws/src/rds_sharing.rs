@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::Client;
 
 use super::port_error;
-use lifeboat::ports::{PortError, SnapshotSharing};
+use lifeboat::ports::{FailureKind, PortError, SnapshotSharing};
 
 /// The snapshot attribute that lists who may copy or restore a manual snapshot.
 const RESTORE: &str = "restore";
@@ -41,6 +41,29 @@ impl SnapshotSharing for RdsSharing {
             );
         }
         Ok(ids)
+    }
+
+    async fn instance_of(&self, snapshot: &str) -> Result<Option<String>, PortError> {
+        match self
+            .client
+            .describe_db_snapshots()
+            .db_snapshot_identifier(snapshot)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out
+                .db_snapshots()
+                .iter()
+                .find_map(|s| s.db_instance_identifier().map(String::from))),
+            Err(e) => {
+                let e = port_error("DescribeDBSnapshots", snapshot, e);
+                if e.kind == FailureKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
     }
 
     async fn restorers(&self, snapshot: &str) -> Result<Vec<String>, PortError> {

@@ -226,6 +226,11 @@ impl SnapshotSharing for PacedSharing {
         self.inner.snapshots_of(instance).await
     }
 
+    async fn instance_of(&self, snapshot: &str) -> Result<Option<String>, PortError> {
+        self.gate.wait().await;
+        self.inner.instance_of(snapshot).await
+    }
+
     async fn restorers(&self, snapshot: &str) -> Result<Vec<String>, PortError> {
         self.gate.wait().await;
         self.inner.restorers(snapshot).await

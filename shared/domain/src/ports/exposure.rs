@@ -13,6 +13,9 @@ pub trait SnapshotSharing: Send + Sync {
     /// shared and are not listed.
     async fn snapshots_of(&self, instance: &str) -> Result<Vec<String>, PortError>;
 
+    /// The RDS instance the snapshot was taken of; `None` when no such snapshot exists.
+    async fn instance_of(&self, snapshot: &str) -> Result<Option<String>, PortError>;
+
     /// The values of the snapshot's `restore` attribute: `all`, or account ids.
     async fn restorers(&self, snapshot: &str) -> Result<Vec<String>, PortError>;
 

@@ -54,6 +54,15 @@ impl SnapshotSharing for MemorySharing {
             .collect())
     }
 
+    async fn instance_of(&self, snapshot: &str) -> Result<Option<String>, PortError> {
+        Ok(self
+            .snapshots
+            .lock()
+            .unwrap()
+            .get(snapshot)
+            .map(|(of, _)| of.clone()))
+    }
+
     async fn restorers(&self, snapshot: &str) -> Result<Vec<String>, PortError> {
         let snapshots = self.snapshots.lock().unwrap();
         let (_, restorers) = snapshots.get(snapshot).ok_or_else(|| {
