@@ -176,7 +176,7 @@ async fn the_audit_proves_coverage_revokes_sharing_finds_a_lost_point_and_its_pa
         )
         .await;
     }
-    let answer = match audit(&stack, next, json!({})).await {
+    let answer = match audit(&stack, next, json!({"sweep_all": true})).await {
         Invocation::Succeeded(v) => v,
         failed => panic!("the audit failed: {failed:?}"),
     };

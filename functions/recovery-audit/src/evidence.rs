@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 use lifeboat::audit::{audit_resource, Evidence, Finding, FindingKind, ResourceAudit, WindowCheck};
-use lifeboat::inventory::{managed, unmanaged_of, DiscoveredResource, ManagedResource, Unmanaged};
+use lifeboat::inventory::{
+    managed, unmanaged_of, DiscoveredResource, ManagedResource, Unmanaged, TAG_INSTANCE,
+};
 use lifeboat::ports::{BackupService, PortError};
 
 use crate::{AuditRun, Auditor};
@@ -18,13 +20,15 @@ pub(crate) struct Gathered {
     pub audits: Vec<ResourceAudit>,
     pub unmanaged: Vec<Unmanaged>,
     pub findings: Vec<Finding>,
+    /// The services whose discovery failed: no instance's coverage can be proven.
+    pub undiscovered: Vec<String>,
 }
 
 impl Auditor {
     pub(crate) async fn gather(&self, run: &AuditRun) -> Gathered {
         let mut findings = Vec::new();
         let mut discovered: Vec<DiscoveredResource> = Vec::new();
-        let mut every_service_answered = true;
+        let mut undiscovered = Vec::new();
         for service in &self.services {
             let found = match &run.instance {
                 Some(instance) => service.discover_instance(instance).await,
@@ -33,33 +37,39 @@ impl Auditor {
             match found {
                 Ok(found) => discovered.extend(found),
                 Err(e) => {
-                    every_service_answered = false;
+                    undiscovered.push(service.kind().as_str().to_string());
                     findings.push(not_checked(service.kind().as_str().to_string(), &e));
                 }
             }
         }
+        let in_scope = |instance: &str| run.instance.as_deref().is_none_or(|i| i == instance);
         let mut managed_resources = Vec::new();
+        // A resource whose tags name an instance but cannot be read is that instance's,
+        // never backed up: it counts against the instance instead of vanishing from it.
+        let mut misconfigured = Vec::new();
         for found in &discovered {
             match managed(found, &self.policies) {
-                Ok(Some(m)) if run.instance.as_ref().is_none_or(|i| *i == m.instance_id) => {
-                    managed_resources.push(m)
-                }
+                Ok(Some(m)) if in_scope(&m.instance_id) => managed_resources.push(m),
                 Ok(_) => {}
-                Err(e) => findings.push(Finding::new(
-                    FindingKind::BadTags,
-                    found.key.to_string(),
-                    e.to_string(),
-                )),
+                Err(e) => match found.tags.get(TAG_INSTANCE).filter(|i| in_scope(i)) {
+                    Some(instance) => misconfigured.push(badly_tagged(found, instance, e.to_string())),
+                    None => findings.push(Finding::new(
+                        FindingKind::BadTags,
+                        found.key.to_string(),
+                        e.to_string(),
+                    )),
+                },
             }
         }
-        let audits = stream::iter(&managed_resources)
+        let mut audits = stream::iter(&managed_resources)
             .map(|m| self.audit_one(run, m))
             .buffer_unordered(CONCURRENCY)
             .collect::<Vec<_>>()
             .await;
+        audits.extend(misconfigured);
         // Which resources are no longer managed is a question about the fleet; a partial
         // discovery would call every resource of a silent service unmanaged.
-        let unmanaged = if run.instance.is_none() && every_service_answered {
+        let unmanaged = if run.instance.is_none() && undiscovered.is_empty() {
             match self.catalog.present_counts().await {
                 Ok(counts) => unmanaged_of(&counts, &discovered, &self.policies),
                 Err(e) => {
@@ -75,6 +85,7 @@ impl Auditor {
             audits,
             unmanaged,
             findings,
+            undiscovered,
         }
     }
 
@@ -113,6 +124,30 @@ impl Auditor {
 fn not_checked(subject: String, e: &PortError) -> Finding {
     tracing::error!(subject, error = %e, "audit: could not check");
     Finding::new(FindingKind::NotChecked, subject, e.to_string())
+}
+
+/// A resource whose `lifeboat:instance` tag names `instance` but whose other tags cannot be
+/// read: the scheduled functions skip it, so it is never backed up.
+fn badly_tagged(found: &DiscoveredResource, instance: &str, why: String) -> ResourceAudit {
+    ResourceAudit {
+        resource: found.key.clone(),
+        instance_id: instance.to_string(),
+        policy: "?".into(),
+        timezone: "?".into(),
+        since: None,
+        tiers: Vec::new(),
+        window: WindowCheck {
+            wanted_days: None,
+            found: None,
+            meets_policy: false,
+        },
+        points: Vec::new(),
+        findings: vec![Finding::new(
+            FindingKind::BadTags,
+            found.key.to_string(),
+            format!("{why}: Lifeboat skips it, so it is not backed up"),
+        )],
+    }
 }
 
 /// A resource that could not be checked: no coverage can be claimed for it, so its

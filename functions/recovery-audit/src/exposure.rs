@@ -8,7 +8,8 @@
 use futures::stream::{self, StreamExt};
 use lifeboat::audit::{exposed_to, Exposure, Finding, FindingKind};
 use lifeboat::catalog::ResourceKind;
-use lifeboat::inventory::ManagedResource;
+use lifeboat::inventory::{ManagedResource, Unmanaged};
+use lifeboat::ports::FailureKind;
 use lifeboat::rotation::weekly_turn_at;
 use lifeboat::schedule::Slot;
 
@@ -24,23 +25,30 @@ pub(crate) struct Swept {
 }
 
 impl Auditor {
-    pub(crate) async fn sweep(&self, run: &AuditRun, managed: &[ManagedResource]) -> Swept {
+    /// `unmanaged`: resources Lifeboat no longer manages whose points it still keeps (an
+    /// offboarded customer's monthly snapshots): theirs are swept too.
+    pub(crate) async fn sweep(
+        &self,
+        run: &AuditRun,
+        managed: &[ManagedResource],
+        unmanaged: &[Unmanaged],
+    ) -> Swept {
         let mut swept = Swept {
             found: Vec::new(),
             findings: Vec::new(),
         };
         let day = Slot::containing(run.at);
-        let instances = managed
-            .iter()
-            .filter(|m| m.key.kind == ResourceKind::RdsInstance)
-            .filter(|m| run.sweep_all || weekly_turn_at(&m.key, day));
+        let instances = (managed.iter().map(|m| &m.key))
+            .chain(unmanaged.iter().map(|u| &u.resource))
+            .filter(|key| key.kind == ResourceKind::RdsInstance)
+            .filter(|key| run.sweep_all || weekly_turn_at(key, day));
         let mut snapshots = Vec::new();
-        for m in instances {
-            match self.sharing.snapshots_of(&m.key.name).await {
-                Ok(ids) => snapshots.extend(ids.into_iter().map(|id| (m.key.to_string(), id))),
+        for key in instances {
+            match self.sharing.snapshots_of(&key.name).await {
+                Ok(ids) => snapshots.extend(ids.into_iter().map(|id| (key.to_string(), id))),
                 Err(e) => swept.findings.push(Finding::new(
                     FindingKind::NotChecked,
-                    m.key.to_string(),
+                    key.to_string(),
                     format!("its snapshots' sharing could not be listed: {e}"),
                 )),
             }
@@ -61,13 +69,16 @@ impl Auditor {
         for (owner, id, restorers) in checked {
             match restorers {
                 Ok(values) => {
-                    let outside = exposed_to(&values, &self.account);
+                    let outside = self.outside(&values);
                     if !outside.is_empty() {
                         swept
                             .found
                             .push(self.close_snapshot(run.dry_run, owner, id, outside).await);
                     }
                 }
+                // Deleted between the listing and the look (the pruner at work): nothing
+                // is left to share.
+                Err(e) if e.kind == FailureKind::NotFound => {}
                 Err(e) => swept.findings.push(Finding::new(
                     FindingKind::NotChecked,
                     id,
@@ -85,6 +96,15 @@ impl Auditor {
             )),
         }
         swept
+    }
+
+    /// The values of a `restore` attribute that reach outside the account and the accounts
+    /// it trusts.
+    pub(crate) fn outside(&self, restorers: &[String]) -> Vec<String> {
+        exposed_to(restorers, &self.account)
+            .into_iter()
+            .filter(|v| !self.trusted_accounts.contains(v))
+            .collect()
     }
 
     /// Revokes `outside` from snapshot `id` (of `owner`), unless `dry_run`.

@@ -37,7 +37,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use options::AuditRun;
-pub use publish::{COVERAGE_METRIC, EXPOSED_METRIC, FINDINGS_METRIC, UNMANAGED_METRIC};
+pub use publish::{
+    COVERAGE_METRIC, EXPOSED_METRIC, FINDINGS_METRIC, LOWEST_COVERAGE_METRIC, UNMANAGED_METRIC,
+};
 
 pub struct Auditor {
     pub catalog: Arc<dyn Catalog>,
@@ -47,8 +49,10 @@ pub struct Auditor {
     pub bucket: Arc<dyn BucketAccess>,
     pub reports: Arc<dyn ObjectStore>,
     pub policies: PolicyBook,
-    /// The account id: the one `restore` value that is not an exposure.
+    /// The account id and the accounts trusted with the company's backups (a DR account):
+    /// the `restore` values that are not an exposure.
     pub account: String,
+    pub trusted_accounts: Vec<String>,
     pub simulation: bool,
     /// The deployment's default; an event's `detail.dry_run` overrides it.
     pub dry_run: bool,
@@ -57,8 +61,11 @@ pub struct Auditor {
 /// The invocation's answer: where the report is, and its headline figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditSummary {
+    /// The day's latest report (a dry run's own, which is not the day's).
     pub report_key: String,
     pub page_key: String,
+    /// This run's own report, which no later run replaces.
+    pub run_key: String,
     pub instances: usize,
     /// The instances below 100 percent, with their coverage.
     pub short: Vec<(String, f64)>,
@@ -85,16 +92,30 @@ impl Auditor {
     /// or an exposure could not be closed.
     pub async fn audit(&self, run: &AuditRun) -> Result<AuditSummary, FunctionError> {
         let gathered = self.gather(run).await;
-        let exposures = self.sweep(run, &gathered.managed).await;
+        if let Some(instance) = &run.instance {
+            if gathered.audits.is_empty() && gathered.undiscovered.is_empty() {
+                return Err(FunctionError::new(
+                    FailureType::InvalidEvent,
+                    format!("field `detail.instance`: no resource carries lifeboat:instance={instance}"),
+                ));
+            }
+        }
+        let exposures = self.sweep(run, &gathered.managed, &gathered.unmanaged).await;
         let mut findings = gathered.findings;
         findings.extend(exposures.findings);
-        let report = AuditReport::assemble(
+        let mut report = AuditReport::assemble(
             run.at,
             gathered.audits,
             exposures.found,
             gathered.unmanaged,
             findings,
         );
+        if !gathered.undiscovered.is_empty() {
+            report.mark_unproven(&format!(
+                "the {} resources could not be discovered",
+                gathered.undiscovered.join(" and ")
+            ));
+        }
         let summary = self.publish(run, &report).await?;
         let unrevoked = report
             .exposures

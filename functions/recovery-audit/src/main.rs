@@ -46,6 +46,7 @@ async fn build(settings: &AuditSettings) -> Auditor {
         )),
         policies: common.policies.clone(),
         account: settings.account.clone(),
+        trusted_accounts: settings.trusted_accounts.clone(),
         simulation: common.simulation,
         dry_run: common.dry_run,
     }

@@ -1,6 +1,6 @@
 //! What one invocation is asked to audit, from its Scheduled Event.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use lifeboat::event::{detail_flag, parse_tick, ClockGuard, EventError};
 use serde_json::Value;
 
@@ -17,35 +17,69 @@ pub struct AuditRun {
     pub sweep_all: bool,
 }
 
+/// How old an audit's event may be: a scheduled audit retried by the scheduler and then by
+/// Lambda arrives within two hours; an older one would audit today's state under another
+/// day's name (and overwrite that day's report).
+pub const MAX_EVENT_AGE: TimeDelta = TimeDelta::hours(3);
+
+/// The options an event's `detail` may carry.
+const OPTIONS: [&str; 3] = ["instance", "dry_run", "sweep_all"];
+
 impl AuditRun {
+    /// Parses the event. A deployment set to dry run stays one whatever the event says.
     pub fn parse(
         event: &Value,
         wall_clock: DateTime<Utc>,
         simulation: bool,
-        default_dry_run: bool,
+        deployment_dry_run: bool,
     ) -> Result<AuditRun, EventError> {
         let guard = ClockGuard {
             now: wall_clock,
-            max_age: None,
+            max_age: Some(MAX_EVENT_AGE),
         };
-        let tick = parse_tick(event, (!simulation).then_some(guard))?;
+        let tick = parse_tick(event, (!simulation).then_some(guard)).map_err(|e| match e {
+            EventError::TooOld {
+                time,
+                now,
+                age_minutes,
+            } => EventError::Invalid(format!(
+                "event time {time} is {age_minutes} minutes behind the wall clock ({now}); an audit \
+                 more than {} hours old is refused: it would audit today's state under another day's name",
+                MAX_EVENT_AGE.num_hours()
+            )),
+            other => other,
+        })?;
+        if let Some(unknown) = tick.detail.keys().find(|k| !OPTIONS.contains(&k.as_str())) {
+            return Err(EventError::Invalid(format!(
+                "field `detail.{unknown}` is not an option of the audit (known: {})",
+                OPTIONS.join(", ")
+            )));
+        }
         let instance = match tick.detail.get("instance") {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+            Some(Value::String(s)) if is_instance_id(s) => Some(s.clone()),
             Some(other) => {
                 return Err(EventError::Invalid(format!(
-                    "field `detail.instance` must be a customer instance id (a non-empty string), got {other}"
+                    "field `detail.instance` must be a customer instance id (letters, digits, '-', '_', '.'; 1 to 128), got {other}"
                 )))
             }
         };
         Ok(AuditRun {
             at: tick.time,
             event_id: tick.event_id.clone(),
-            dry_run: detail_flag(&tick, "dry_run")?.unwrap_or(default_dry_run),
+            dry_run: deployment_dry_run || detail_flag(&tick, "dry_run")?.unwrap_or(false),
             sweep_all: detail_flag(&tick, "sweep_all")?.unwrap_or(false) || instance.is_some(),
             instance,
         })
     }
+}
+
+/// What an instance id may be here: it becomes part of a report's key.
+fn is_instance_id(s: &str) -> bool {
+    (1..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && !s.starts_with('.')
 }
 
 #[cfg(test)]
@@ -87,12 +121,31 @@ mod tests {
         for (detail, field) in [
             (json!({"instance": 7}), "detail.instance"),
             (json!({"instance": " "}), "detail.instance"),
+            (json!({"instance": "acme/../globex"}), "detail.instance"),
+            (json!({"dryrun": true}), "detail.dryrun"),
             (json!({"dry_run": "yes"}), "detail.dry_run"),
             (json!({"sweep_all": 1}), "detail.sweep_all"),
         ] {
             let e = AuditRun::parse(&event(detail), now(), false, false).unwrap_err();
             assert!(e.to_string().contains(field), "{e}");
         }
+    }
+
+    #[test]
+    fn a_deployment_in_dry_run_stays_in_dry_run_whatever_the_event_says() {
+        let run = AuditRun::parse(&event(json!({"dry_run": false})), now(), false, true).unwrap();
+        assert!(run.dry_run);
+    }
+
+    #[test]
+    fn an_audit_older_than_a_retried_schedule_is_refused() {
+        let late = "2026-12-03T09:31:00Z".parse().unwrap();
+        let e = AuditRun::parse(&event(json!({})), late, false, false).unwrap_err();
+        assert!(e.to_string().contains("behind the wall clock"), "{e}");
+        assert!(
+            AuditRun::parse(&event(json!({})), late, true, false).is_ok(),
+            "a simulation replays"
+        );
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub const EXPOSED_METRIC: &str = "ExposedSnapshots";
 /// Resources with points that nothing backs up any more.
 pub const UNMANAGED_METRIC: &str = "UnmanagedWithPoints";
 pub const FINDINGS_METRIC: &str = "AuditFindings";
+/// The lowest `CoveragePercent` of the run (dimension `Function` only): what the coverage
+/// alarm reads, a plain metric a daily alarm can evaluate.
+pub const LOWEST_COVERAGE_METRIC: &str = "LowestCoveragePercent";
 
 impl Auditor {
     pub(crate) async fn publish(
@@ -22,25 +25,37 @@ impl Auditor {
         run: &AuditRun,
         report: &AuditReport,
     ) -> Result<AuditSummary, FunctionError> {
-        let prefix = report_prefix(run);
-        let (report_key, page_key) = (format!("{prefix}/report.json"), format!("{prefix}/report.html"));
         let json = serde_json::to_vec_pretty(report).expect("reports serialize");
         let html = page::render(report).into_bytes();
-        for (key, body, content_type) in [
-            (&report_key, json, "application/json"),
-            (&page_key, html, "text/html; charset=utf-8"),
-        ] {
-            self.reports.put(key, body, content_type).await.map_err(|e| {
-                FunctionError::new(
-                    FailureType::DependencyFailed,
-                    format!("writing the audit report: {e}"),
-                )
-            })?;
+        // Every run keeps its own report (a later run, a retry or a dry run never replaces
+        // the record of what an earlier one revoked); a real run is also the day's latest.
+        let (run_prefix, latest_prefix) = prefixes(run);
+        let mut prefixes = vec![run_prefix.clone()];
+        prefixes.extend(latest_prefix.clone());
+        for prefix in &prefixes {
+            for (name, body, content_type) in [
+                ("report.json", &json, "application/json"),
+                ("report.html", &html, "text/html; charset=utf-8"),
+            ] {
+                let key = format!("{prefix}/{name}");
+                self.reports
+                    .put(&key, body.clone(), content_type)
+                    .await
+                    .map_err(|e| {
+                        FunctionError::new(
+                            FailureType::DependencyFailed,
+                            format!("writing the audit report: {e}"),
+                        )
+                    })?;
+            }
         }
+        let prefix = latest_prefix.unwrap_or_else(|| run_prefix.clone());
+        let (report_key, page_key) = (format!("{prefix}/report.json"), format!("{prefix}/report.html"));
         metrics(report, run.at);
         let summary = AuditSummary {
             report_key,
             page_key,
+            run_key: format!("{run_prefix}/report.json"),
             instances: report.instances.len(),
             short: report
                 .instances
@@ -56,24 +71,35 @@ impl Auditor {
     }
 }
 
-/// `audits/<date>`, or `audits/<date>/instances/<id>` for an audit of one instance.
-fn report_prefix(run: &AuditRun) -> String {
+/// The run's own prefix (`<base>/runs/<HHMMSS>`, `-dry-run` for a dry run) and, for a
+/// real run, the day's latest (`<base>`), where `<base>` is `audits/<date>`, or
+/// `audits/<date>/instances/<id>` for an audit of one instance.
+fn prefixes(run: &AuditRun) -> (String, Option<String>) {
     let date = run.at.format("%Y-%m-%d");
-    match &run.instance {
+    let base = match &run.instance {
         None => format!("audits/{date}"),
         Some(instance) => format!("audits/{date}/instances/{instance}"),
-    }
+    };
+    let dry = if run.dry_run { "-dry-run" } else { "" };
+    let run_prefix = format!("{base}/runs/{}{dry}", run.at.format("%H%M%S"));
+    (run_prefix, (!run.dry_run).then_some(base))
 }
 
 fn metrics(report: &AuditReport, at: DateTime<Utc>) {
     for instance in &report.instances {
         publish_values(
             FUNCTION,
-            ("Instance", &instance.instance_id),
+            Some(("Instance", &instance.instance_id)),
             &[(COVERAGE_METRIC, instance.coverage_percent, "Percent")],
             at,
         );
     }
+    publish_values(
+        FUNCTION,
+        None,
+        &[(LOWEST_COVERAGE_METRIC, report.lowest_coverage(), "Percent")],
+        at,
+    );
     let findings = report.all_findings();
     publish_counts(
         FUNCTION,

@@ -5,12 +5,16 @@ use lifeboat_function::config::{ConfigError, Env, Settings, REPORTS_BUCKET};
 /// The account the audit runs in: the one `restore` value that is not an exposure. The
 /// template sets it from `AWS::AccountId`.
 pub const ACCOUNT_ID: &str = "LIFEBOAT_ACCOUNT_ID";
+/// Comma-separated account ids trusted with the company's backups (a disaster-recovery
+/// account): sharing with them is not an exposure. Empty by default.
+pub const TRUSTED_ACCOUNTS: &str = "LIFEBOAT_TRUSTED_ACCOUNTS";
 
 #[derive(Debug, Clone)]
 pub struct AuditSettings {
     pub common: Settings,
     pub reports_bucket: String,
     pub account: String,
+    pub trusted_accounts: Vec<String>,
 }
 
 impl AuditSettings {
@@ -24,19 +28,34 @@ impl AuditSettings {
         let reports_bucket = (common.reports_bucket.clone()).ok_or(ConfigError::Missing(REPORTS_BUCKET))?;
         let account = env
             .parsed(ACCOUNT_ID, |v| {
-                if v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit()) {
+                if is_account_id(v) {
                     Ok(v.to_string())
                 } else {
                     Err("must be a 12-digit AWS account id")
                 }
             })?
             .ok_or(ConfigError::Missing(ACCOUNT_ID))?;
+        let trusted_accounts = env
+            .parsed(TRUSTED_ACCOUNTS, |v| {
+                let ids: Vec<String> = v.split(',').map(|id| id.trim().to_string()).collect();
+                if ids.iter().all(|id| is_account_id(id)) {
+                    Ok(ids)
+                } else {
+                    Err("must be 12-digit AWS account ids separated by commas")
+                }
+            })?
+            .unwrap_or_default();
         Ok(AuditSettings {
             common,
             reports_bucket,
             account,
+            trusted_accounts,
         })
     }
+}
+
+fn is_account_id(v: &str) -> bool {
+    v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[cfg(test)]

@@ -1,12 +1,13 @@
 //! The fast path of exposure: CloudTrail's record of a `ModifyDBSnapshotAttribute` call,
 //! delivered by an EventBridge rule within minutes of the call. The one snapshot it names is
-//! checked and, when it is a managed instance's and reaches outside the account, revoked at
-//! once. The daily sweep's weekly rotation is the backstop for what this path misses (a rule
+//! checked and, when it is a backup Lifeboat answers for (a managed instance's, an
+//! offboarded one's whose points Lifeboat keeps, or Lifeboat-named) and reaches outside the
+//! account and the accounts it trusts, revoked at once. The daily sweep's weekly rotation is the backstop for what this path misses (a rule
 //! disabled, an event lost).
 
 use chrono::{DateTime, Utc};
-use lifeboat::audit::{exposed_to, Exposure};
-use lifeboat::catalog::ResourceKind;
+use lifeboat::audit::Exposure;
+use lifeboat::catalog::{parse_point_name, ResourceKey, ResourceKind};
 use lifeboat::event::EventError;
 use lifeboat::inventory::managed;
 use lifeboat_function::failure::{FailureType, FunctionError};
@@ -59,9 +60,11 @@ pub fn parse(event: &Value) -> Result<Option<SharingChange>, EventError> {
 #[derive(Debug, Clone, Serialize)]
 pub struct SharingVerdict {
     pub snapshot: String,
-    /// The instance it was taken of, when it still exists.
+    /// The instance it was taken of, when the snapshot still exists.
     pub instance: Option<String>,
-    pub managed: bool,
+    /// Whether it is a backup Lifeboat answers for: of a managed instance, or of one whose
+    /// points Lifeboat still keeps (an offboarded customer's), or Lifeboat-named.
+    pub in_scope: bool,
     pub exposure: Option<Exposure>,
     pub report_key: String,
 }
@@ -80,22 +83,25 @@ impl Auditor {
             .instance_of(&change.snapshot)
             .await
             .map_err(dependency)?;
-        let managed = match &instance {
-            Some(name) => self.is_managed_rds(name).await.map_err(dependency)?,
+        let in_scope = match &instance {
+            Some(name) => self
+                .answers_for(name, &change.snapshot)
+                .await
+                .map_err(dependency)?,
             None => false,
         };
-        let exposure = match (&instance, managed) {
+        let exposure = match (&instance, in_scope) {
             (Some(name), true) => {
                 let restorers = self
                     .sharing
                     .restorers(&change.snapshot)
                     .await
                     .map_err(dependency)?;
-                let outside = exposed_to(&restorers, &self.account);
+                let outside = self.outside(&restorers);
                 if outside.is_empty() {
                     None
                 } else {
-                    let owner = lifeboat::catalog::ResourceKey::rds(name.clone()).to_string();
+                    let owner = ResourceKey::rds(name.clone()).to_string();
                     Some(
                         self.close_snapshot(self.dry_run, owner, change.snapshot.clone(), outside)
                             .await,
@@ -107,7 +113,7 @@ impl Auditor {
         let verdict = SharingVerdict {
             snapshot: change.snapshot.clone(),
             instance,
-            managed,
+            in_scope,
             report_key: format!(
                 "audits/{}/sharing/{}-{}.json",
                 now.format("%Y-%m-%d"),
@@ -137,14 +143,18 @@ impl Auditor {
         Ok(verdict)
     }
 
-    async fn is_managed_rds(&self, instance: &str) -> Result<bool, lifeboat::ports::PortError> {
-        for service in self
-            .services
-            .iter()
-            .filter(|s| s.kind() == ResourceKind::RdsInstance)
-        {
+    /// Whether snapshot `snapshot` of RDS instance `instance` is one Lifeboat answers for.
+    async fn answers_for(&self, instance: &str, snapshot: &str) -> Result<bool, lifeboat::ports::PortError> {
+        if parse_point_name(snapshot).is_some() {
+            return Ok(true);
+        }
+        let key = ResourceKey::rds(instance);
+        if !self.catalog.present_points_of(&key).await?.is_empty() {
+            return Ok(true);
+        }
+        for service in (self.services.iter()).filter(|s| s.kind() == ResourceKind::RdsInstance) {
             let found = service.discover().await?;
-            if let Some(d) = found.iter().find(|d| d.key.name == instance) {
+            if let Some(d) = found.iter().find(|d| d.key == key) {
                 return Ok(matches!(managed(d, &self.policies), Ok(Some(_))));
             }
         }

@@ -19,6 +19,8 @@ use recovery_audit::Auditor;
 use serde_json::{json, Value};
 
 const ACCOUNT: &str = "123456789012";
+/// The company's disaster-recovery account, trusted with its backups.
+const DR_ACCOUNT: &str = "444455556666";
 /// The audit's time: Thursday 2026-12-03, 06:30 UTC.
 const AT: &str = "2026-12-03T06:30:00Z";
 
@@ -41,6 +43,7 @@ fn world() -> World {
         reports: ports.reports.clone(),
         policies: PolicyBook::default(),
         account: ACCOUNT.into(),
+        trusted_accounts: vec![DR_ACCOUNT.into()],
         simulation: true,
         dry_run: false,
     };
@@ -163,11 +166,15 @@ async fn a_fleet_with_every_promised_point_is_fully_covered_and_its_report_and_p
         coverage(&report),
         BTreeMap::from([("acme".into(), 100.0), ("globex".into(), 100.0)])
     );
-    assert_eq!(report["instances"][0]["promised"], 2 * (70 + 4 + 12));
+    assert_eq!(
+        report["instances"][0]["promised"],
+        2 * (70 + 4 + 12 + 1),
+        "each with its window"
+    );
     assert_eq!(
         report["instances"][1]["promised"],
-        70 + 2 + 1,
-        "globex since 20 November: two Saturdays and a month end"
+        70 + 2 + 1 + 1,
+        "globex since 20 November: two Saturdays, a month end and the window"
     );
     assert!(finding_kinds(&report, 0).is_empty() && finding_kinds(&report, 1).is_empty());
     let page = w.page("audits/2026-12-03/report.html");
@@ -199,14 +206,18 @@ async fn a_lost_point_and_a_short_window_lower_the_instance_s_coverage_and_are_n
         },
     );
     let summary = w.audit(json!({})).await.expect("findings are not failures");
-    assert_eq!(summary["short"], json!([["acme", 98.8]]));
+    assert_eq!(
+        summary["short"],
+        json!([["acme", 97.7]]),
+        "85 of 87: a weekly point and the window"
+    );
     let report = w.report("audits/2026-12-03/report.json");
     assert_eq!(
         finding_kinds(&report, 0),
         ["missing_points", "catalog_only", "window_short"]
     );
     let page = w.page("audits/2026-12-03/report.html");
-    assert!(page.contains("98.8% covered") && page.contains("window_short"));
+    assert!(page.contains("97.7% covered") && page.contains("window_short"));
     assert!(page.contains(r#"class="missing weekly" data-slot="2026-11-28T23:00:00Z""#));
 }
 
@@ -257,14 +268,33 @@ async fn a_dry_run_reports_an_exposure_and_leaves_it() {
     );
     w.sharing.add_snapshot("acme-db", "acme-db-shared", &["all"]);
     w.bucket.open("BlockPublicPolicy off");
-    w.audit(json!({"sweep_all": true, "dry_run": true}))
+    let summary = w
+        .audit(json!({"sweep_all": true, "dry_run": true}))
         .await
         .expect("a dry run");
     assert_eq!(w.sharing.restorers_now("acme-db-shared"), ["all"]);
     assert!(w.sharing.revocations().is_empty());
-    let report = w.report("audits/2026-12-03/report.json");
+    use lifeboat::ports::BucketAccess;
+    assert_eq!(
+        w.bucket.public_openings().await.unwrap(),
+        ["BlockPublicPolicy off"],
+        "left open"
+    );
+    assert_eq!(
+        summary["report_key"],
+        "audits/2026-12-03/runs/063000-dry-run/report.json"
+    );
+    assert!(
+        w.ports.reports.get("audits/2026-12-03/report.json").is_none(),
+        "not the day's report"
+    );
+    let report = w.report("audits/2026-12-03/runs/063000-dry-run/report.json");
     assert_eq!(report["exposures"].as_array().unwrap().len(), 2);
-    assert_eq!(report["exposures"][0]["revoked"], false);
+    assert!(report["exposures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["revoked"] == false));
 }
 
 #[tokio::test]
@@ -507,4 +537,149 @@ async fn a_sharing_record_whose_revocation_fails_fails_the_invocation_for_lambda
     assert_eq!(e.kind, FailureType::ResourcesFailed);
     assert!(e.message.contains("acme-db-copy"), "{}", e.message);
     assert_eq!(w.ports.reports.keys().len(), 1, "the verdict is written first");
+}
+
+#[tokio::test]
+async fn every_run_keeps_its_own_report_and_the_day_s_is_the_latest() {
+    let w = world();
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "acme-db",
+        "acme",
+        "2026-12-01T00:00:00Z",
+    );
+    w.sharing.add_snapshot("acme-db", "acme-db-shared", &["all"]);
+    w.audit(json!({"sweep_all": true})).await.expect("revoked");
+    let later = at(AT) + TimeDelta::minutes(20);
+    w.auditor
+        .invoke(scheduled_event(&later.to_rfc3339(), json!({})), later)
+        .await
+        .expect("a second run");
+    let first = w.report("audits/2026-12-03/runs/063000/report.json");
+    assert_eq!(
+        first["exposures"][0]["revoked"], true,
+        "the revocation stays on record"
+    );
+    let latest = w.report("audits/2026-12-03/report.json");
+    assert_eq!(latest["generated_at"], "2026-12-03T06:50:00Z");
+}
+
+#[tokio::test]
+async fn sharing_with_a_trusted_account_is_not_an_exposure() {
+    let w = world();
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "acme-db",
+        "acme",
+        "2026-12-01T00:00:00Z",
+    );
+    w.sharing
+        .add_snapshot("acme-db", "acme-db-dr-copy", &[DR_ACCOUNT, "all"]);
+    w.audit(json!({"sweep_all": true})).await.expect("audited");
+    assert_eq!(w.sharing.restorers_now("acme-db-dr-copy"), [DR_ACCOUNT]);
+}
+
+#[tokio::test]
+async fn an_offboarded_instance_s_kept_snapshots_are_swept_and_revoked_on_cloudtrail_s_record() {
+    let w = world();
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "acme-db",
+        "acme",
+        "2026-12-01T00:00:00Z",
+    );
+    let gone = w.backed_up(
+        ResourceKind::RdsInstance,
+        "initech-db",
+        "initech",
+        "2026-12-01T00:00:00Z",
+    );
+    w.ports.rds.add_resource(&gone.name, &[], PITR_3_DAYS);
+    w.sharing.add_snapshot("initech-db", "initech-db-final", &["all"]);
+    w.audit(json!({"sweep_all": true})).await.expect("audited");
+    assert!(
+        w.sharing.restorers_now("initech-db-final").is_empty(),
+        "swept as unmanaged with points"
+    );
+    w.sharing
+        .add_snapshot("initech-db", "initech-db-final-2", &["all"]);
+    w.auditor
+        .invoke(sharing_record("initech-db-final-2", &["all"]), at(AT))
+        .await
+        .expect("revoked");
+    assert!(
+        w.sharing.restorers_now("initech-db-final-2").is_empty(),
+        "its points are Lifeboat's to answer for"
+    );
+}
+
+#[tokio::test]
+async fn a_resource_whose_tags_cannot_be_read_counts_against_its_instance() {
+    let w = world();
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "acme-db",
+        "acme",
+        "2026-12-01T00:00:00Z",
+    );
+    w.ports.ddb.add_resource(
+        "acme-orders",
+        &[(TAG_INSTANCE, "acme"), ("lifeboat:timezone", "Europe/Berln")],
+        PITR_3_DAYS,
+    );
+    w.audit(json!({})).await.expect("findings are not failures");
+    let report = w.report("audits/2026-12-03/report.json");
+    assert_eq!(coverage(&report)["acme"], 0.0);
+    assert!(finding_kinds(&report, 0).contains(&"bad_tags".to_string()));
+}
+
+#[tokio::test]
+async fn a_service_that_cannot_be_discovered_leaves_no_instance_looking_covered() {
+    let w = world();
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "acme-db",
+        "acme",
+        "2026-12-01T00:00:00Z",
+    );
+    w.ports.ddb.fail("discover", "*");
+    let e = w.audit(json!({})).await.unwrap_err();
+    assert_eq!(e.kind, FailureType::ResourcesFailed);
+    let report = w.report("audits/2026-12-03/report.json");
+    assert_eq!(coverage(&report)["acme"], 0.0, "its tables are unknown");
+    assert!(
+        report["unmanaged"].as_array().unwrap().is_empty(),
+        "no resource is called unmanaged"
+    );
+}
+
+#[tokio::test]
+async fn a_snapshot_deleted_during_the_sweep_is_no_failure() {
+    let w = world();
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "acme-db",
+        "acme",
+        "2026-12-01T00:00:00Z",
+    );
+    w.sharing.add_snapshot("acme-db", "acme-db-pruned", &[]);
+    w.sharing.vanish_on_look("acme-db-pruned");
+    w.audit(json!({"sweep_all": true}))
+        .await
+        .expect("nothing to check is left");
+}
+
+#[tokio::test]
+async fn an_audit_of_an_instance_nothing_carries_is_refused_and_writes_nothing() {
+    let w = world();
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "acme-db",
+        "acme",
+        "2026-12-01T00:00:00Z",
+    );
+    let e = w.audit(json!({"instance": "acmee"})).await.unwrap_err();
+    assert_eq!(e.kind, FailureType::InvalidEvent);
+    assert!(e.message.contains("lifeboat:instance=acmee"), "{}", e.message);
+    assert!(w.ports.reports.keys().is_empty());
 }

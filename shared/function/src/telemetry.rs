@@ -30,15 +30,15 @@ pub fn metric_line(function: &str, counts: &[(&str, u64)], at: DateTime<Utc>) ->
     metric_line_of(function, None, &values, at)
 }
 
-/// Publishes `values` (name, value, CloudWatch unit) of `function` for one `(dimension,
-/// value)` besides `Function` (a customer instance's coverage, say).
+/// Publishes `values` (name, value, CloudWatch unit) of `function`, for a `(dimension,
+/// value)` besides `Function` when given (a customer instance's coverage, say).
 pub fn publish_values(
     function: &str,
-    dimension: (&str, &str),
+    dimension: Option<(&str, &str)>,
     values: &[(&str, f64, &str)],
     at: DateTime<Utc>,
 ) {
-    println!("{}", metric_line_of(function, Some(dimension), values, at));
+    println!("{}", metric_line_of(function, dimension, values, at));
 }
 
 /// The embedded-metric-format document: `values` under the dimensions `Function` and, when

@@ -76,12 +76,15 @@ pub struct ResourceAudit {
 }
 
 impl ResourceAudit {
+    /// The promised points of every tier, and the continuous backup window as one more
+    /// promise when the policy asks for one: a window that is off or short cannot read 100.
     pub fn promised(&self) -> usize {
-        self.tiers.iter().map(|t| t.promised).sum()
+        self.tiers.iter().map(|t| t.promised).sum::<usize>() + usize::from(self.window.wanted_days.is_some())
     }
 
     pub fn restorable(&self) -> usize {
-        self.tiers.iter().map(|t| t.restorable).sum()
+        self.tiers.iter().map(|t| t.restorable).sum::<usize>()
+            + usize::from(self.window.wanted_days.is_some() && self.window.meets_policy)
     }
 }
 
@@ -93,7 +96,11 @@ const WINDOW_LAG: TimeDelta = TimeDelta::hours(1);
 pub fn audit_resource(evidence: &Evidence<'_>, now: DateTime<Utc>) -> ResourceAudit {
     let resource = evidence.resource;
     let key = &resource.key;
-    let since = evidence.records.iter().map(|r| r.slot).min();
+    // The earlier of the catalog's first record and the service's first point: a catalog
+    // that lost a resource's records must not make it look young (and promise less).
+    let since = (evidence.records.iter().map(|r| r.slot))
+        .chain(evidence.held.iter().map(|p| p.slot))
+        .min();
     let catalog: BTreeMap<Slot, &RecoveryPoint> = evidence
         .records
         .iter()
@@ -362,7 +369,7 @@ mod tests {
             },
             now,
         );
-        assert_eq!(audit.promised(), 70 + 4 + 12);
+        assert_eq!(audit.promised(), 70 + 4 + 12 + 1, "and the window");
         assert_eq!(audit.restorable(), audit.promised());
         assert!(audit.findings.is_empty(), "{:?}", audit.findings);
         assert!(audit.window.meets_policy);
@@ -467,6 +474,30 @@ mod tests {
     }
 
     #[test]
+    fn a_catalog_that_lost_its_records_does_not_make_a_resource_look_young() {
+        let now = at("2026-12-03T06:30:00Z");
+        let r = resource(Policy::standard());
+        let (mut records, held) = everything(&r, "2025-06-01T00:00:00Z", now);
+        records.retain(|p| p.slot.start() > now - TimeDelta::days(2));
+        let audit = audit_resource(
+            &Evidence {
+                resource: &r,
+                records: &records,
+                held: &held,
+                window: window(now, 3),
+            },
+            now,
+        );
+        assert_eq!(audit.since, held.iter().map(|p| p.slot).min());
+        let monthly = audit.tiers.iter().find(|t| t.tier == Tier::Monthly).unwrap();
+        assert_eq!(
+            (monthly.promised, monthly.restorable),
+            (12, 0),
+            "held, but no restore can name them"
+        );
+    }
+
+    #[test]
     fn a_resource_never_backed_up_is_a_finding_and_promises_nothing_to_count() {
         let now = at("2026-12-03T06:30:00Z");
         let r = resource(Policy::standard());
@@ -504,6 +535,11 @@ mod tests {
                 now,
             );
             assert_eq!(audit.window.meets_policy, ok, "{w:?}");
+            assert_eq!(
+                audit.promised() - audit.restorable(),
+                usize::from(!ok),
+                "the window is a promise"
+            );
             assert_eq!(kinds(&audit).contains(&FindingKind::WindowShort), !ok);
         }
         let stopped = Some(RestorableWindow {

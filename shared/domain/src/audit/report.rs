@@ -96,6 +96,27 @@ impl AuditReport {
         }
     }
 
+    /// Marks every instance's coverage unproven (0) with a finding saying `why`: what a
+    /// failed discovery leaves, since an instance's resources of that service are unknown.
+    pub fn mark_unproven(&mut self, why: &str) {
+        for instance in &mut self.instances {
+            instance.coverage_percent = 0.0;
+            instance.findings.push(Finding::new(
+                FindingKind::NotChecked,
+                instance.instance_id.clone(),
+                format!("coverage cannot be proven: {why}"),
+            ));
+        }
+    }
+
+    /// The lowest coverage of any instance (100 with none): what the coverage alarm reads.
+    pub fn lowest_coverage(&self) -> f64 {
+        self.instances
+            .iter()
+            .map(|i| i.coverage_percent)
+            .fold(100.0, f64::min)
+    }
+
     /// Every finding, the report's and its instances'.
     pub fn all_findings(&self) -> impl Iterator<Item = &Finding> {
         self.findings

@@ -13,6 +13,7 @@ use crate::ports::{FailureKind, PortError};
 pub struct MemorySharing {
     snapshots: Mutex<BTreeMap<String, (String, BTreeSet<String>)>>,
     failing: Mutex<BTreeSet<String>>,
+    vanishing: Mutex<BTreeSet<String>>,
     revocations: Mutex<Vec<(String, Vec<String>)>>,
 }
 
@@ -27,6 +28,11 @@ impl MemorySharing {
     /// Makes every revocation of `snapshot` fail.
     pub fn fail_revoking(&self, snapshot: &str) {
         self.failing.lock().unwrap().insert(snapshot.into());
+    }
+
+    /// Makes `snapshot` listed but gone when its sharing is read (deleted meanwhile).
+    pub fn vanish_on_look(&self, snapshot: &str) {
+        self.vanishing.lock().unwrap().insert(snapshot.into());
     }
 
     pub fn restorers_now(&self, snapshot: &str) -> Vec<String> {
@@ -64,6 +70,9 @@ impl SnapshotSharing for MemorySharing {
     }
 
     async fn restorers(&self, snapshot: &str) -> Result<Vec<String>, PortError> {
+        if self.vanishing.lock().unwrap().contains(snapshot) {
+            self.snapshots.lock().unwrap().remove(snapshot);
+        }
         let snapshots = self.snapshots.lock().unwrap();
         let (_, restorers) = snapshots.get(snapshot).ok_or_else(|| {
             PortError::new(
