@@ -9,12 +9,13 @@
 //!   recovery options, decisions and their life), [`execution`] (a restore's run, its
 //!   input, names, errors and report), [`quota`] (which new points a short snapshot quota
 //!   admits), [`audit`] (the daily audit: promised points against restorable ones, and
-//!   exposure), [`rotation`] (per-resource checks spread over a day's ticks), [`fanout`] (a
+//!   exposure), [`drill`] (restore drills: plan, checks, report), [`rotation`] (per-resource checks spread over a day's ticks), [`fanout`] (a
 //!   tick split into shards run in parallel).
 //! - [`ports`]: the traits the functions need, with in-memory implementations for tests.
 
 pub mod audit;
 pub mod catalog;
+pub mod drill;
 pub mod event;
 pub mod execution;
 pub mod fanout;

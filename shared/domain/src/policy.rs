@@ -10,6 +10,8 @@ use std::fmt;
 use chrono::{DateTime, Months, TimeDelta, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
+use crate::drill::checks::DrillSpec;
+
 /// The name of the policy every resource gets unless a tag names another.
 pub const STANDARD: &str = "standard";
 
@@ -183,6 +185,9 @@ pub struct Policy {
     pub weekly: Option<WeeklyTier>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub monthly: Option<MonthlyTier>,
+    /// The instance's own restore-drill checks (see `lifeboat::drill::checks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<DrillSpec>,
 }
 
 /// What is wrong with a policy document.
@@ -226,6 +231,7 @@ impl Policy {
                 hour: 23,
                 retention: Retention::Months(12),
             }),
+            drill: None,
         }
     }
 
@@ -297,6 +303,10 @@ impl Policy {
                 }
             }
             check_retention(&self.name, "monthly.retention", m.retention)?;
+        }
+        if let Some(spec) = &self.drill {
+            spec.validate()
+                .map_err(|e| invalid("drill.checks", &e.to_string()))?;
         }
         Ok(self)
     }
@@ -418,6 +428,20 @@ mod weekday_name {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_policy_names_its_drill_checks_and_a_bad_one_is_refused() {
+        let with = |checks: &str| {
+            format!(
+                r#"{{"name":"crm","weekly":{{"weekday":"saturday","hour":23,"retention":{{"months":1}}}},"drill":{{"checks":{checks}}}}}"#
+            )
+        };
+        let p =
+            Policy::from_json(&with(r#"[{"sql":"select count(*) from contacts","at_least":1}]"#)).unwrap();
+        assert_eq!(p.drill.unwrap().checks.len(), 1);
+        let e = Policy::from_json(&with(r#"[{"sql":"update contacts set x=1","at_least":1}]"#)).unwrap_err();
+        assert!(e.to_string().contains("drill.checks"), "{e}");
+    }
 
     #[test]
     fn standard_round_trips_through_json() {

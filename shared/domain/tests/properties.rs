@@ -78,6 +78,7 @@ fn policy() -> impl Strategy<Value = Policy> {
                 retention,
             }),
             monthly: m.map(|(day, hour, retention)| MonthlyTier { day, hour, retention }),
+            drill: None,
         })
 }
 

@@ -63,12 +63,12 @@ pub fn names(request_id: &str, resource: &ResourceKey) -> RestoreNames {
 }
 
 /// Truncated to DynamoDB's 255 characters.
-fn table_name(name: &str) -> String {
+pub(crate) fn table_name(name: &str) -> String {
     name.chars().take(255).collect()
 }
 
 /// Truncated to RDS's limit, without a trailing or doubled hyphen.
-fn rds_identifier(name: &str) -> String {
+pub(crate) fn rds_identifier(name: &str) -> String {
     let mut out = String::with_capacity(RDS_MAX);
     for c in name.chars().take(RDS_MAX) {
         if !(c == '-' && out.ends_with('-')) {
