@@ -17,6 +17,8 @@ mod openapi_conformance;
 mod policy_over_time;
 /// The local stack's RDS data plane.
 mod postgres_data_plane;
+/// What a restore drill checks in a PostgreSQL sandbox.
+mod postgres_drill;
 /// The PostgreSQL merge engine on its own.
 mod postgres_merge;
 /// The daily audit: coverage, exposure revoked, its page in Chromium.

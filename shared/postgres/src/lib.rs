@@ -12,10 +12,12 @@
 //! - [`merge`] copies one batch into production in one transaction: `COPY` into a temporary
 //!   table, `INSERT … ON CONFLICT DO NOTHING`, and a ledger row (`lifeboat.merged_batches`)
 //!   that makes the batch happen exactly once, however often it is retried.
+//! - [`drill_inspection`] reads what a restore drill checks, read-only.
 //! - [`connect`] opens connections: locally a URL, in AWS the instance's endpoint with TLS
 //!   and credentials from Secrets Manager.
 
 pub mod connect;
+pub mod drill_inspection;
 pub mod extract;
 pub mod ident;
 pub mod merge;

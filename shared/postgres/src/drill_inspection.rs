@@ -1,0 +1,131 @@
+//! What a restore drill reads in a restored sandbox and in production, read-only: tables and
+//! their columns, each table's row count, and an instance's own check queries.
+//!
+//! Every statement runs in a `READ ONLY` transaction with a statement timeout, so a check
+//! that would write (a data-modifying `WITH`) is refused by the database itself, and a
+//! count of a large production table cannot hold it for long. Production's counts are the
+//! database's own estimate (`pg_class.reltuples`, kept by autovacuum) where it has one:
+//! a drill must never put a full scan of every table on a customer's production.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use lifeboat::drill::checks::{
+    compare_counts, compare_schema, sql_check, CheckResult, DrillCheck, DrillSpec,
+};
+use tokio_postgres::Client;
+
+use super::schema::Schema as Catalog;
+use super::PgError;
+
+/// How long one statement of a drill may run.
+const STATEMENT_TIMEOUT: &str = "60s";
+
+/// The rows of `sql`, run on `client` inside a read-only transaction with the drill's
+/// statement timeout, rolled back whatever happened.
+async fn read_only(client: &Client, what: &str, sql: &str) -> Result<Vec<tokio_postgres::Row>, PgError> {
+    client
+        .batch_execute(&format!(
+            "BEGIN TRANSACTION READ ONLY; SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'"
+        ))
+        .await
+        .map_err(|e| PgError::query("starting a read-only transaction", e))?;
+    let rows = client.query(sql, &[]).await.map_err(|e| PgError::query(what, e));
+    client
+        .batch_execute("ROLLBACK")
+        .await
+        .map_err(|e| PgError::query("ending the read-only transaction", e))?;
+    rows
+}
+
+/// Tables (`schema.table`) and their columns.
+pub async fn columns(client: &Client) -> Result<lifeboat::drill::checks::Schema, PgError> {
+    let catalog = Catalog::load(client).await?;
+    Ok(catalog
+        .tables
+        .values()
+        .map(|t| {
+            (
+                t.id(),
+                t.columns.iter().map(|c| c.name.clone()).collect::<BTreeSet<_>>(),
+            )
+        })
+        .collect())
+}
+
+/// Exact row counts of `tables` (the sandbox's: every table must be readable); `None` for
+/// a table that could not be read.
+pub async fn exact_counts(client: &Client, catalog: &Catalog) -> BTreeMap<String, Option<u64>> {
+    let mut counts = BTreeMap::new();
+    for table in catalog.tables.values() {
+        let sql = format!("SELECT count(*) FROM {}", table.sql());
+        let count = read_only(client, "counting rows", &sql)
+            .await
+            .ok()
+            .and_then(|rows| rows.first().map(|r| r.get::<_, i64>(0)))
+            .map(|n| n.max(0) as u64);
+        counts.insert(table.id(), count);
+    }
+    counts
+}
+
+/// Production's row counts: the planner's estimate where the table has been analyzed, an
+/// exact count (bounded by the statement timeout) where it has not.
+pub async fn production_counts(client: &Client, catalog: &Catalog) -> Result<BTreeMap<String, u64>, PgError> {
+    let rows = read_only(
+        client,
+        "reading row estimates",
+        "SELECT n.nspname::text || '.' || c.relname::text, c.reltuples::float8
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind IN ('r', 'p')",
+    )
+    .await?;
+    let estimates: BTreeMap<String, f64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let mut counts = BTreeMap::new();
+    for table in catalog.tables.values() {
+        let id = table.id();
+        let count = match estimates.get(&id) {
+            // -1 (PostgreSQL 14+) or 0: never analyzed; count it.
+            Some(estimate) if *estimate > 0.0 => *estimate as u64,
+            _ => {
+                let sql = format!("SELECT count(*) FROM {}", table.sql());
+                let rows = read_only(client, "counting production rows", &sql).await?;
+                rows.first().map_or(0, |r| r.get::<_, i64>(0).max(0) as u64)
+            }
+        };
+        counts.insert(id, count);
+    }
+    Ok(counts)
+}
+
+/// The number an instance's own check query returns, read-only.
+pub async fn check_value(client: &Client, sql: &str) -> Result<i64, String> {
+    let rows = read_only(client, "running the check", sql)
+        .await
+        .map_err(|e| e.message)?;
+    let row = rows.first().ok_or("the query returned no row")?;
+    row.try_get::<_, i64>(0)
+        .or_else(|_| row.try_get::<_, i32>(0).map(i64::from))
+        .map_err(|_| "the query's first column is not a whole number (cast it to bigint)".to_string())
+}
+
+/// Everything a drill checks in an RDS/PostgreSQL sandbox against production: schema, row
+/// counts, and the instance's own checks.
+pub async fn inspect(
+    production: &Client,
+    sandbox: &Client,
+    spec: &DrillSpec,
+) -> Result<Vec<CheckResult>, PgError> {
+    let (live_catalog, restored_catalog) = (Catalog::load(production).await?, Catalog::load(sandbox).await?);
+    let mut results = compare_schema(&columns(production).await?, &columns(sandbox).await?);
+    let live = production_counts(production, &live_catalog).await?;
+    results.extend(compare_counts(
+        &live,
+        &exact_counts(sandbox, &restored_catalog).await,
+    ));
+    for (index, check) in spec.checks.iter().enumerate() {
+        if let DrillCheck::Sql { sql, at_least } = check {
+            results.push(sql_check(index, sql, *at_least, check_value(sandbox, sql).await));
+        }
+    }
+    Ok(results)
+}

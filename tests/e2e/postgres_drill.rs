@@ -1,0 +1,114 @@
+//! What a restore drill checks in a PostgreSQL sandbox, against a real server: a faithful
+//! restore passes, an empty table fails, an instance's own check passes at its floor, and a
+//! check that would write is refused by the database while production keeps every row.
+
+use std::collections::BTreeMap;
+
+use lifeboat::drill::checks::{CheckResult, DrillSpec};
+use lifeboat_local::postgres::PgCluster;
+use lifeboat_postgres::drill_inspection::inspect;
+use serde_json::json;
+use tokio_postgres::Client;
+
+const SCHEMA: &str = "
+CREATE TABLE contacts (id bigint PRIMARY KEY, email text NOT NULL);
+CREATE TABLE notes (id bigint PRIMARY KEY, contact_id bigint REFERENCES contacts (id), body text);
+CREATE TABLE archive (id bigint PRIMARY KEY);
+INSERT INTO contacts SELECT i, 'c' || i || '@example.com' FROM generate_series(1, 500) i;
+INSERT INTO notes SELECT i, i, 'note ' || i FROM generate_series(1, 200) i;
+";
+
+struct Fixture {
+    _cluster: PgCluster,
+    dir: std::path::PathBuf,
+    production: Client,
+    sandbox: Client,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Production `prod` and its restored sandbox `lbd-sandbox`, a copy, with `damage` done
+/// to the sandbox.
+async fn fixture(damage: &str) -> Fixture {
+    let dir = std::env::temp_dir().join(format!(
+        "lifeboat-pgdrill-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().format("%H%M%S%f")
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cluster = PgCluster::start(&dir).await.unwrap();
+    cluster.create_database("prod").await.unwrap();
+    let production = cluster.connect("prod").await.unwrap();
+    production.batch_execute(SCHEMA).await.unwrap();
+    cluster.copy_database("prod", "lbd-sandbox").await.unwrap();
+    let sandbox = cluster.connect("lbd-sandbox").await.unwrap();
+    if !damage.is_empty() {
+        sandbox.batch_execute(damage).await.unwrap();
+    }
+    Fixture {
+        _cluster: cluster,
+        dir,
+        production,
+        sandbox,
+    }
+}
+
+fn by_name(results: Vec<CheckResult>) -> BTreeMap<String, CheckResult> {
+    results.into_iter().map(|r| (r.name.clone(), r)).collect()
+}
+
+fn spec(checks: serde_json::Value) -> DrillSpec {
+    let spec: DrillSpec = serde_json::from_value(json!({ "checks": checks })).unwrap();
+    spec.validate().unwrap();
+    spec
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_faithful_sandbox_passes_every_check_with_its_counts_and_own_checks() {
+    let f = fixture("").await;
+    let checks = spec(
+        json!([{"sql": "select count(*) from contacts where email like '%@example.com'", "at_least": 500}]),
+    );
+    let results = by_name(inspect(&f.production, &f.sandbox, &checks).await.unwrap());
+    assert!(results.values().all(|r| r.passed), "{results:#?}");
+    assert!(results["rows public.contacts"].detail.contains("500 rows, 1.00"));
+    assert!(results["rows public.archive"].passed, "empty in both");
+    assert!(results.keys().any(|k| k.starts_with("check 0")));
+    assert!(results.contains_key("schema public.notes"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_with_an_emptied_table_fails_and_a_check_below_its_floor_fails() {
+    let f = fixture("DELETE FROM notes").await;
+    let checks = spec(json!([{"sql": "select count(*) from notes", "at_least": 1}]));
+    let results = by_name(inspect(&f.production, &f.sandbox, &checks).await.unwrap());
+    assert!(!results["rows public.notes"].passed);
+    assert!(results["rows public.notes"]
+        .detail
+        .contains("empty in the sandbox, 200 rows in production"));
+    let own = results.iter().find(|(k, _)| k.starts_with("check 0")).unwrap().1;
+    assert!(!own.passed && own.detail.contains("below the floor"), "{own:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_that_would_write_is_refused_by_the_database_and_writes_nothing() {
+    let f = fixture("").await;
+    let writing = spec(
+        json!([{"sql": "with gone as (delete from contacts returning 1) select count(*) from gone", "at_least": 0}]),
+    );
+    let results = by_name(inspect(&f.production, &f.sandbox, &writing).await.unwrap());
+    let own = results.iter().find(|(k, _)| k.starts_with("check 0")).unwrap().1;
+    assert!(!own.passed && own.detail.contains("read-only"), "{own:?}");
+    for db in [&f.sandbox, &f.production] {
+        let n: i64 = db
+            .query_one("select count(*) from contacts", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 500, "nothing deleted");
+    }
+}
