@@ -402,3 +402,14 @@ pub async fn assert_exact_coverage(
         simulation::render(&coverage, report, managed.len())
     );
 }
+
+/// The object at `key` in the reports bucket.
+pub async fn reports_object(stack: &LocalStack, key: &str) -> Vec<u8> {
+    let out = (stack.s3().get_object())
+        .bucket(lifeboat_local::names::REPORTS_BUCKET)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("s3://{}/{key}: {e:?}", lifeboat_local::names::REPORTS_BUCKET));
+    out.body.collect().await.unwrap().into_bytes().to_vec()
+}

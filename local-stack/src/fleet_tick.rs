@@ -71,9 +71,17 @@ pub async fn run(stack: &LocalStack, function: &str, event: &Value) -> Result<In
         .send()
         .await
         .map_err(|e| StackError::aws("StartExecution", e))?;
-    let arn = started.execution_arn();
     // Every stage is bounded by the function's timeout; the Map's stages run in waves.
     let deadline = tokio::time::Instant::now() + stack.config.function_timeout * 20;
+    finished(&sfn, started.execution_arn(), deadline).await
+}
+
+/// Waits for execution `arn` to end (until `deadline`): its output, or its error and cause.
+pub async fn finished(
+    sfn: &aws_sdk_sfn::Client,
+    arn: &str,
+    deadline: tokio::time::Instant,
+) -> Result<Invocation, StackError> {
     loop {
         let out = sfn
             .describe_execution()

@@ -12,6 +12,7 @@ pub mod api_front;
 pub mod bench;
 pub mod browser;
 pub mod demo;
+pub mod drills;
 pub mod edge;
 pub mod fleet_tick;
 pub mod http;

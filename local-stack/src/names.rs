@@ -24,12 +24,13 @@ pub const SUPPORT_ROLE: &str = concat!("arn:aws:iam::", account!(), ":role/lifeb
 pub const ENGINEERING_ROLE: &str = concat!("arn:aws:iam::", account!(), ":role/lifeboat-engineering");
 
 /// The functions the edge serves, by crate name.
-pub const FUNCTIONS: [&str; 5] = [
+pub const FUNCTIONS: [&str; 6] = [
     "snapshot-creator",
     "retention-pruner",
     "restore-intake",
     "restore-executor",
     "recovery-audit",
+    "restore-drill",
 ];
 /// The access key id of calls made by tests and the simulation (functions use their names).
 pub const TESTER: &str = "tester";

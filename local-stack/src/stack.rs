@@ -20,7 +20,7 @@ use crate::names::{
 use crate::postgres::PgCluster;
 use crate::tables::{key, string_attribute};
 use crate::StackError;
-use crate::{fleet_tick, restore_setup};
+use crate::{drills, fleet_tick, restore_setup};
 
 #[derive(Debug, Clone)]
 pub struct StackConfig {
@@ -122,6 +122,7 @@ impl LocalStack {
         stack.create_lifeboat_resources().await?;
         restore_setup::create(&stack.sdk).await?;
         fleet_tick::create(&stack.sdk).await?;
+        drills::create(&stack.sdk).await?;
         Ok(stack)
     }
 
@@ -308,7 +309,7 @@ fn function_env(
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    if name == "restore-executor" {
+    if name == "restore-executor" || name == "restore-drill" {
         env.insert("LIFEBOAT_REQUESTS_TABLE".to_string(), REQUESTS_TABLE.to_string());
         env.insert(
             "LIFEBOAT_ENGINEERING_PRINCIPALS".to_string(),

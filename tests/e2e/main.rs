@@ -23,6 +23,8 @@ mod postgres_drill;
 mod postgres_merge;
 /// The daily audit: coverage, exposure revoked, its page in Chromium.
 mod recovery_audit;
+/// Restore drills through the drill state machine.
+mod restore_drill;
 /// Restores executed by the real state machine and the real executor.
 mod restore_execution;
 /// The restore-request API through the API front.

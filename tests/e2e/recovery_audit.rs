@@ -9,7 +9,6 @@ use lifeboat::inventory::TAG_INSTANCE;
 use lifeboat::policy::PolicyBook;
 use lifeboat::schedule::Slot;
 use lifeboat_e2e::*;
-use lifeboat_local::names::REPORTS_BUCKET;
 use lifeboat_local::simulation::{self, Mode};
 use lifeboat_local::stack::Invocation;
 use lifeboat_local::{browser, resources, LocalStack};
@@ -21,18 +20,6 @@ async fn audit(stack: &LocalStack, time: DateTime<Utc>, detail: Value) -> Invoca
     let mut event = event(PRUNER, &time.to_rfc3339());
     event["detail"] = detail;
     stack.invoke(AUDIT, &event).await.expect("the Invoke API answers")
-}
-
-async fn object(stack: &LocalStack, key: &str) -> Vec<u8> {
-    let out = stack
-        .s3()
-        .get_object()
-        .bucket(REPORTS_BUCKET)
-        .key(key)
-        .send()
-        .await;
-    let out = out.unwrap_or_else(|e| panic!("s3://{REPORTS_BUCKET}/{key}: {e:?}"));
-    out.body.collect().await.unwrap().into_bytes().to_vec()
 }
 
 async fn restorers(stack: &LocalStack, snapshot: &str) -> Vec<String> {
@@ -121,7 +108,8 @@ async fn the_audit_proves_coverage_revokes_sharing_finds_a_lost_point_and_its_pa
     assert!(restorers(&stack, &weekly).await.is_empty());
     assert!(restorers(&stack, "acme-db-before-upgrade").await.is_empty());
     assert_eq!(answer["report_key"], "audits/2026-11-30/report.json");
-    let day: Value = serde_json::from_slice(&object(&stack, "audits/2026-11-30/report.json").await).unwrap();
+    let day: Value =
+        serde_json::from_slice(&reports_object(&stack, "audits/2026-11-30/report.json").await).unwrap();
     let acme = &day["instances"][0];
     assert_eq!(
         (acme["instance_id"].as_str(), acme["coverage_percent"].as_f64()),
@@ -189,7 +177,7 @@ async fn the_audit_proves_coverage_revokes_sharing_finds_a_lost_point_and_its_pa
         answer["page_key"], "audits/2026-12-01/report.html",
         "the next day's"
     );
-    let html = object(&stack, "audits/2026-12-01/report.html").await;
+    let html = reports_object(&stack, "audits/2026-12-01/report.html").await;
     let page_text = String::from_utf8(html.clone()).unwrap();
     for outside in [
         "<script", "src=", "href=", "url(", "@import", "http://", "https://",

@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{Diagnostic, Error};
+use lambda_runtime::Error;
 use lifeboat::ports::ObjectStore;
 use lifeboat_aws::dynamodb_merger::DynamoMerger;
 use lifeboat_aws::dynamodb_restore::DynamoRestorer;
 use lifeboat_aws::rds_restore::RdsRestorer;
 use lifeboat_aws::{self as aws, CatalogTable, ReportsBucket, RequestsTable};
 use lifeboat_function::bootstrap;
+use lifeboat_function::failure::step_failure;
 use lifeboat_postgres::{Connector, PgMerger};
 use restore_executor::settings::ExecutorSettings;
 use restore_executor::Executor;
@@ -18,13 +19,7 @@ async fn main() -> Result<(), Error> {
     bootstrap::serve(
         ExecutorSettings::from_env,
         async |settings: &ExecutorSettings| build(settings),
-        async |executor: &Executor, event, now| {
-            // The step's stable name is the error type the definition's Retry and Catch match.
-            (executor.handle(event, now).await).map_err(|e| Diagnostic {
-                error_type: e.name.to_string(),
-                error_message: e.message,
-            })
-        },
+        async |executor: &Executor, event, now| executor.handle(event, now).await.map_err(step_failure),
     )
     .await
 }
@@ -58,7 +53,10 @@ fn build(settings: &ExecutorSettings) -> Executor {
         ],
         reports: reports.clone(),
         mergers: vec![
-            Arc::new(PgMerger::new(connector(&config, settings), reports.clone())),
+            Arc::new(PgMerger::new(
+                Connector::for_function(&config, settings.postgres_url.as_deref(), &settings.db_ca_bundle),
+                reports.clone(),
+            )),
             Arc::new(DynamoMerger::new(dynamodb, reports, &settings.requests_table)),
         ],
         batch_rows: settings.batch_rows,
@@ -66,17 +64,4 @@ fn build(settings: &ExecutorSettings) -> Executor {
         shard_budget: settings.shard_budget,
         roles: settings.roles.clone(),
     }
-}
-
-/// The local stack's server when `LIFEBOAT_POSTGRES_URL` is set, else RDS with TLS. A
-/// connector that cannot be made answers every connection with why.
-fn connector(config: &aws_config::SdkConfig, settings: &ExecutorSettings) -> Connector {
-    let made = match &settings.postgres_url {
-        Some(url) => Connector::local(url),
-        None => Connector::rds(config, &settings.db_ca_bundle),
-    };
-    made.unwrap_or_else(|e| {
-        tracing::error!(error = %e, "no database connections for selective restores");
-        Connector::Unavailable(e.message)
-    })
 }

@@ -8,6 +8,7 @@ pub mod bucket_access;
 pub mod catalog_table;
 pub mod dynamodb;
 pub mod dynamodb_copy_back;
+pub mod dynamodb_inspection;
 pub mod dynamodb_items;
 pub mod dynamodb_merge;
 pub mod dynamodb_merger;

@@ -4,6 +4,7 @@
 //! [`memory`] implements them in memory for domain tests. Nothing here names an AWS type.
 
 pub mod exposure;
+pub mod inspector;
 pub mod locks;
 pub mod memory;
 pub mod merger;
@@ -12,6 +13,7 @@ pub mod restorer;
 pub mod workflow;
 
 pub use exposure::{BucketAccess, SnapshotSharing};
+pub use inspector::SandboxInspector;
 pub use locks::ResourceLocks;
 pub use requests::{IdempotencyStore, Remembered, RequestStore, StoredRequest};
 pub use workflow::RestoreWorkflow;

@@ -99,3 +99,11 @@ impl From<FunctionError> for Diagnostic {
         }
     }
 }
+/// A state machine step's failure as Lambda reports it: the step's stable name is the error
+/// type the definition's `Retry` and `Catch` match.
+pub fn step_failure(e: lifeboat::execution::error::StepError) -> Diagnostic {
+    Diagnostic {
+        error_type: e.name.to_string(),
+        error_message: e.message,
+    }
+}

@@ -39,6 +39,19 @@ impl Connector {
         })
     }
 
+    /// The local stack's server when `local_url` is given, else RDS with TLS. A connector
+    /// that cannot be made answers every connection with why (logged once here).
+    pub fn for_function(sdk: &aws_config::SdkConfig, local_url: Option<&str>, ca_bundle: &str) -> Connector {
+        let made = match local_url {
+            Some(url) => Connector::local(url),
+            None => Connector::rds(sdk, ca_bundle),
+        };
+        made.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "no database connections");
+            Connector::Unavailable(e.message)
+        })
+    }
+
     /// RDS, with TLS trusting the certificates in the PEM file `ca_bundle`.
     pub fn rds(sdk: &aws_config::SdkConfig, ca_bundle: &str) -> Result<Connector, PgError> {
         let pem = std::fs::read(ca_bundle)

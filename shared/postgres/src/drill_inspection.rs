@@ -129,3 +129,37 @@ pub async fn inspect(
     }
     Ok(results)
 }
+
+/// The drill's inspector of RDS/PostgreSQL sandboxes, through the same connections as
+/// selective restores (locally a URL, in AWS the instance's endpoint with TLS).
+pub struct PgInspector {
+    connector: super::Connector,
+}
+
+impl PgInspector {
+    pub fn new(connector: super::Connector) -> Self {
+        PgInspector { connector }
+    }
+}
+
+#[async_trait::async_trait]
+impl lifeboat::ports::SandboxInspector for PgInspector {
+    fn kind(&self) -> lifeboat::catalog::ResourceKind {
+        lifeboat::catalog::ResourceKind::RdsInstance
+    }
+
+    async fn inspect(
+        &self,
+        production: &lifeboat::catalog::ResourceKey,
+        sandbox: &str,
+        spec: &DrillSpec,
+    ) -> Result<Vec<CheckResult>, lifeboat::ports::PortError> {
+        let live =
+            (self.connector.connect(&production.name).await).map_err(|e| e.at("connect", production))?;
+        let restored =
+            (self.connector.connect(sandbox).await).map_err(|e| e.at("connect", format!("rds:{sandbox}")))?;
+        inspect(&live, &restored, spec)
+            .await
+            .map_err(|e| e.at("inspect", format!("rds:{sandbox}")))
+    }
+}

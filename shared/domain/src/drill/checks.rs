@@ -75,7 +75,7 @@ impl DrillSpec {
 }
 
 /// One comparison or check and its outcome.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
     pub name: String,
     pub passed: bool,

@@ -1,0 +1,101 @@
+//! restore-drill: the steps of the drill state machine (`infra/statemachines/drill.asl.json`).
+//! A drill restores each of a customer instance's resources from a recovery point into a
+//! sandbox (`lbd-…`), checks the sandbox's data against production, deletes the sandbox in
+//! every outcome, and reports (`drills/<instance>/<date>/report.{json,md}`, metrics
+//! `DrillSucceeded` and `DrillRestoreSeconds` per instance).
+//!
+//! It never touches production: it reads production's catalog records, tags and data (read
+//! only), and writes only sandboxes it names and tags as its own (`lifeboat:restore-role`,
+//! so no scheduled function manages them), and deletes only those (the restorers refuse to
+//! delete what is not marked as this drill's).
+//!
+//! Steps: [`plan`] (which point each resource restores), [`sandbox`] (`start`, `ready`,
+//! `clean_up`), [`check`], [`report`].
+
+pub mod check;
+pub mod plan;
+pub mod report;
+pub mod sandbox;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use lifeboat::catalog::ResourceKind;
+use lifeboat::execution::error::{StepError, INVALID_INPUT, UNSUPPORTED};
+use lifeboat::policy::PolicyBook;
+use lifeboat::ports::restorer::Restorer;
+use lifeboat::ports::{BackupService, Catalog, ObjectStore, SandboxInspector};
+use serde::Deserialize;
+use serde_json::Value;
+
+pub use plan::{DrillPlan, PlanItem};
+
+pub struct Driller {
+    pub catalog: Arc<dyn Catalog>,
+    pub services: Vec<Arc<dyn BackupService>>,
+    pub restorers: Vec<Arc<dyn Restorer>>,
+    pub inspectors: Vec<Arc<dyn SandboxInspector>>,
+    pub reports: Arc<dyn ObjectStore>,
+    pub policies: PolicyBook,
+}
+
+/// The event each task of the drill state machine sends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, tag = "step", rename_all = "snake_case")]
+pub enum Task {
+    Plan {
+        input: Value,
+    },
+    Start {
+        item: PlanItem,
+    },
+    Ready {
+        item: PlanItem,
+    },
+    Check {
+        plan: DrillPlan,
+        restored: Vec<Value>,
+    },
+    CleanUp {
+        item: PlanItem,
+    },
+    Report {
+        plan: DrillPlan,
+        restored: Vec<Value>,
+        checked: Value,
+        cleaned: Vec<Value>,
+    },
+}
+
+impl Driller {
+    /// Runs one task; its answer is the state's result.
+    pub async fn handle(&self, event: Value, now: DateTime<Utc>) -> Result<Value, StepError> {
+        let task: Task = serde_json::from_value(event)
+            .map_err(|e| StepError::new(INVALID_INPUT, format!("drill task: {e}")))?;
+        let answer = match task {
+            Task::Plan { input } => serde_json::to_value(self.plan(&input, now).await?),
+            Task::Start { item } => serde_json::to_value(self.start(&item).await?),
+            Task::Ready { item } => serde_json::to_value(self.ready(&item, now).await?),
+            Task::Check { plan, restored } => serde_json::to_value(self.check(&plan, &restored).await?),
+            Task::CleanUp { item } => serde_json::to_value(self.clean_up(&item).await?),
+            Task::Report {
+                plan,
+                restored,
+                checked,
+                cleaned,
+            } => serde_json::to_value(self.report(&plan, &restored, &checked, &cleaned, now).await?),
+        };
+        Ok(answer.expect("answers serialize"))
+    }
+
+    fn restorer(&self, kind: ResourceKind) -> Result<&Arc<dyn Restorer>, StepError> {
+        self.restorers
+            .iter()
+            .find(|r| r.kind() == kind)
+            .ok_or_else(|| StepError::new(UNSUPPORTED, format!("no restorer for {}", kind.as_str())))
+    }
+
+    fn inspector(&self, kind: ResourceKind) -> Option<&Arc<dyn SandboxInspector>> {
+        self.inspectors.iter().find(|i| i.kind() == kind)
+    }
+}

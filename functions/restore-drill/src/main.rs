@@ -1,0 +1,88 @@
+//! The restore-drill Lambda: wires the AWS adapters and serves the drill state machine's tasks.
+
+use std::sync::Arc;
+
+use lambda_runtime::Error;
+use lifeboat_aws::dynamodb_inspection::DynamoInspector;
+use lifeboat_aws::dynamodb_restore::{CopyBackSettings, DynamoRestorer};
+use lifeboat_aws::rds_restore::RdsRestorer;
+use lifeboat_aws::{self as aws, CatalogTable};
+use lifeboat_function::bootstrap;
+use lifeboat_function::config::{ConfigError, Env, Settings, REPORTS_BUCKET, REQUESTS_TABLE};
+use lifeboat_function::failure::step_failure;
+use lifeboat_postgres::drill_inspection::PgInspector;
+use lifeboat_postgres::Connector;
+use restore_drill::Driller;
+
+/// The local stack's PostgreSQL server; unset in AWS (RDS endpoints with TLS).
+const POSTGRES_URL: &str = "LIFEBOAT_POSTGRES_URL";
+const DB_CA_BUNDLE: &str = "LIFEBOAT_DB_CA_BUNDLE";
+
+struct DrillSettings {
+    common: Settings,
+    reports_bucket: String,
+    requests_table: String,
+    postgres_url: Option<String>,
+    db_ca_bundle: String,
+}
+
+fn settings() -> Result<DrillSettings, ConfigError> {
+    let get = |name: &str| std::env::var(name).ok();
+    let common = Settings::from_lookup(get)?;
+    let env = Env(get);
+    Ok(DrillSettings {
+        reports_bucket: common
+            .reports_bucket
+            .clone()
+            .ok_or(ConfigError::Missing(REPORTS_BUCKET))?,
+        requests_table: env.required(REQUESTS_TABLE)?,
+        postgres_url: env.text(POSTGRES_URL),
+        db_ca_bundle: env
+            .text(DB_CA_BUNDLE)
+            .unwrap_or_else(|| "/opt/rds-global-bundle.pem".into()),
+        common,
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    bootstrap::serve(
+        settings,
+        async |settings: &DrillSettings| build(settings),
+        async |driller: &Driller, event, now| driller.handle(event, now).await.map_err(step_failure),
+    )
+    .await
+}
+
+fn build(settings: &DrillSettings) -> Driller {
+    let config = aws::load_config(settings.common.tls_trust);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let connector =
+        Connector::for_function(&config, settings.postgres_url.as_deref(), &settings.db_ca_bundle);
+    Driller {
+        catalog: Arc::new(CatalogTable::new(
+            dynamodb.clone(),
+            &settings.common.catalog_table,
+        )),
+        services: aws::backup_services(&config),
+        restorers: vec![
+            Arc::new(RdsRestorer::new(aws_sdk_rds::Client::new(&config))),
+            // The copy-back settings serve rollbacks only; a drill restores a table whole.
+            Arc::new(DynamoRestorer::new(
+                dynamodb.clone(),
+                &settings.requests_table,
+                CopyBackSettings::default(),
+            )),
+        ],
+        inspectors: vec![
+            Arc::new(PgInspector::new(connector)),
+            Arc::new(DynamoInspector::new(dynamodb)),
+        ],
+        reports: Arc::new(aws::reports_bucket(
+            &config,
+            &settings.reports_bucket,
+            settings.common.s3_force_path_style,
+        )),
+        policies: settings.common.policies.clone(),
+    }
+}

@@ -1,0 +1,141 @@
+//! The `plan` step: the instance's managed resources and, for each, the recovery point the
+//! drill restores and the sandbox it restores into. Nothing is written.
+
+use chrono::{DateTime, Utc};
+use lifeboat::catalog::ResourceKey;
+use lifeboat::drill::plan::{choose_point, drill_id, sandbox_name, PointChoice};
+use lifeboat::execution::error::{StepError, INVALID_INPUT, NOT_RESTORABLE};
+use lifeboat::inventory::managed;
+use lifeboat::schedule::Slot;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::Driller;
+
+/// One resource's part of a drill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanItem {
+    pub drill_id: String,
+    pub resource: ResourceKey,
+    pub point: Slot,
+    /// The snapshot identifier or backup ARN restored.
+    pub service_id: String,
+    pub sandbox: String,
+    pub policy: String,
+    pub started_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrillPlan {
+    pub drill_id: String,
+    pub instance_id: String,
+    pub started_at: DateTime<Utc>,
+    pub choice: PointChoice,
+    pub resources: Vec<PlanItem>,
+}
+
+/// What a drill's execution input may carry (the polling settings are the state machine's).
+const INPUTS: [&str; 4] = ["instance_id", "point", "poll_interval_seconds", "max_polls"];
+
+/// The execution input: `{"instance_id": "acme"}`, optionally with `"point"`: `"latest"`
+/// (the default), `"random"`, or a slot (`"2026-11-28T23:00:00Z"`).
+fn parse_input(input: &Value, drill: &str) -> Result<(String, PointChoice), StepError> {
+    let invalid = |m: String| StepError::new(INVALID_INPUT, m);
+    let object = input
+        .as_object()
+        .ok_or_else(|| invalid("the drill's input must be an object: {\"instance_id\": \"…\"}".into()))?;
+    if let Some(unknown) = (object.keys()).find(|k| !INPUTS.contains(&k.as_str())) {
+        return Err(invalid(format!(
+            "field `{unknown}` is not an input of a drill ({})",
+            INPUTS.join(", ")
+        )));
+    }
+    let instance = object
+        .get("instance_id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty() && s.len() <= 128)
+        .ok_or_else(|| invalid("field `instance_id` must name the customer instance to drill".into()))?;
+    let choice = match object.get("point") {
+        None | Some(Value::Null) => PointChoice::Latest,
+        Some(Value::String(s)) if s == "latest" => PointChoice::Latest,
+        // The seed is the drill's id: a retried plan chooses the same point.
+        Some(Value::String(s)) if s == "random" => PointChoice::Random {
+            seed: drill.bytes().fold(0u64, |h, b| h.rotate_left(5) ^ u64::from(b)),
+        },
+        Some(Value::String(s)) => PointChoice::Slot {
+            slot: Slot::try_from(s.clone()).map_err(|e| invalid(format!("field `point`: {e}")))?,
+        },
+        Some(other) => {
+            return Err(invalid(format!(
+                "field `point` must be \"latest\", \"random\" or a slot time, got {other}"
+            )))
+        }
+    };
+    Ok((instance.to_string(), choice))
+}
+
+impl Driller {
+    pub async fn plan(&self, input: &Value, now: DateTime<Utc>) -> Result<DrillPlan, StepError> {
+        let instance_hint = input
+            .get("instance_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let drill = drill_id(instance_hint, now);
+        let (instance, choice) = parse_input(input, &drill)?;
+        let mut resources = Vec::new();
+        for service in &self.services {
+            let found =
+                (service.discover_instance(&instance).await).map_err(|e| StepError::from_port("plan", e))?;
+            for d in &found {
+                let m = match managed(d, &self.policies) {
+                    Ok(Some(m)) if m.instance_id == instance => m,
+                    Ok(_) => continue,
+                    Err(e) => return Err(StepError::new(NOT_RESTORABLE, format!("step plan: {e}"))),
+                };
+                let records =
+                    (self.catalog.points_of(&m.key).await).map_err(|e| StepError::from_port("plan", e))?;
+                let point = choose_point(&records, choice).ok_or_else(|| {
+                    StepError::new(
+                        NOT_RESTORABLE,
+                        format!(
+                            "step plan: {} has no available recovery point for {choice:?}",
+                            m.key
+                        ),
+                    )
+                })?;
+                let service_id = point.service_id.clone().ok_or_else(|| {
+                    StepError::new(
+                        NOT_RESTORABLE,
+                        format!("step plan: {} at {} has no service id yet", m.key, point.slot),
+                    )
+                })?;
+                resources.push(PlanItem {
+                    drill_id: drill.clone(),
+                    sandbox: sandbox_name(&drill, &m.key),
+                    resource: m.key.clone(),
+                    point: point.slot,
+                    service_id,
+                    policy: m.policy.name.clone(),
+                    started_at: now,
+                });
+            }
+        }
+        if resources.is_empty() {
+            return Err(StepError::new(
+                NOT_RESTORABLE,
+                format!("step plan: no managed resource carries lifeboat:instance={instance}"),
+            ));
+        }
+        resources.sort_by(|a, b| a.resource.cmp(&b.resource));
+        tracing::info!(drill = %drill, instance = %instance, resources = resources.len(), "drill planned");
+        Ok(DrillPlan {
+            drill_id: drill,
+            instance_id: instance,
+            started_at: now,
+            choice,
+            resources,
+        })
+    }
+}

@@ -1,0 +1,95 @@
+//! The `report` step: the drill's outcome written (`drills/<instance>/<date>/report.{json,md}`)
+//! and published (`DrillSucceeded`, `DrillRestoreSeconds`, dimension `Instance`). The
+//! execution fails after it when the drill did, so the failed-executions alarm fires.
+
+use chrono::{DateTime, Utc};
+use lifeboat::drill::report::{DrillReport, ResourceDrill};
+use lifeboat::execution::error::StepError;
+use lifeboat_function::telemetry::publish_values;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::check::Checked;
+use crate::{DrillPlan, Driller};
+
+pub const FUNCTION: &str = "restore-drill";
+pub const SUCCEEDED_METRIC: &str = "DrillSucceeded";
+pub const RESTORE_SECONDS_METRIC: &str = "DrillRestoreSeconds";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub succeeded: bool,
+    pub report_key: String,
+    pub restore_seconds: Option<i64>,
+}
+
+impl Driller {
+    pub async fn report(
+        &self,
+        plan: &DrillPlan,
+        _restored: &[Value],
+        checked: &Value,
+        cleaned: &[Value],
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, StepError> {
+        let checked: Vec<Checked> = serde_json::from_value(checked.clone()).unwrap_or_default();
+        let resources = plan
+            .resources
+            .iter()
+            .map(|item| {
+                let name = item.resource.to_string();
+                let c = checked.iter().find(|c| c.resource == name);
+                let deleted = cleaned
+                    .iter()
+                    .any(|x| x["resource"] == name.as_str() && x["deleted"] == true);
+                ResourceDrill {
+                    resource: item.resource.clone(),
+                    point: item.point,
+                    sandbox: item.sandbox.clone(),
+                    restore_seconds: c.and_then(|c| c.restore_seconds),
+                    data_age_seconds: (plan.started_at - item.point.start()).num_seconds(),
+                    checks: c.map(|c| c.checks.clone()).unwrap_or_default(),
+                    sandbox_deleted: deleted,
+                    error: match c {
+                        Some(c) => c.error.clone(),
+                        None => Some("not checked (the drill stopped before its check)".into()),
+                    },
+                }
+            })
+            .collect();
+        let report = DrillReport {
+            drill_id: plan.drill_id.clone(),
+            instance_id: plan.instance_id.clone(),
+            started_at: plan.started_at,
+            finished_at: now,
+            resources,
+        };
+        let stem = report.key_stem();
+        let json = serde_json::to_vec_pretty(&report).expect("reports serialize");
+        for (key, body, kind) in [
+            (format!("{stem}.json"), json, "application/json"),
+            (
+                format!("{stem}.md"),
+                report.markdown().into_bytes(),
+                "text/markdown; charset=utf-8",
+            ),
+        ] {
+            (self.reports.put(&key, body, kind).await).map_err(|e| StepError::from_port("report", e))?;
+        }
+        let mut values = vec![(
+            SUCCEEDED_METRIC,
+            if report.succeeded() { 1.0 } else { 0.0 },
+            "Count",
+        )];
+        if let Some(seconds) = report.restore_seconds() {
+            values.push((RESTORE_SECONDS_METRIC, seconds as f64, "Seconds"));
+        }
+        publish_values(FUNCTION, Some(("Instance", &plan.instance_id)), &values, now);
+        tracing::info!(drill = %plan.drill_id, succeeded = report.succeeded(), "drill reported");
+        Ok(Outcome {
+            succeeded: report.succeeded(),
+            report_key: format!("{stem}.json"),
+            restore_seconds: report.restore_seconds(),
+        })
+    }
+}

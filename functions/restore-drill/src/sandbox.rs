@@ -1,0 +1,100 @@
+//! The sandbox of one resource: restored from the plan's point (`start`), polled until
+//! usable (`ready`), and deleted (`clean_up`), only ever the sandbox this drill named and
+//! tagged (the restorers refuse anything else).
+
+use chrono::{DateTime, Utc};
+use lifeboat::execution::error::StepError;
+use lifeboat::ports::restorer::{Progress, RestoreFrom, Target};
+use lifeboat::ports::Deletion;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::{Driller, PlanItem};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Readiness {
+    pub ready: bool,
+    /// When it was seen usable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Cleaned {
+    pub resource: String,
+    pub sandbox: String,
+    pub deleted: bool,
+    pub detail: String,
+}
+
+fn target(item: &PlanItem) -> Target<'_> {
+    // A drill has no fallback: nothing of production is ever moved.
+    Target {
+        request_id: &item.drill_id,
+        production: &item.resource,
+        staging: &item.sandbox,
+        fallback: "",
+    }
+}
+
+impl Driller {
+    pub async fn start(&self, item: &PlanItem) -> Result<Value, StepError> {
+        let from = RestoreFrom::Snapshot(item.service_id.clone());
+        (self
+            .restorer(item.resource.kind)?
+            .start_staging(&target(item), &from)
+            .await)
+            .map_err(|e| StepError::from_port("start", e))?;
+        tracing::info!(drill = %item.drill_id, resource = %item.resource, sandbox = %item.sandbox, "drill sandbox restoring");
+        Ok(Value::Null)
+    }
+
+    pub async fn ready(&self, item: &PlanItem, now: DateTime<Utc>) -> Result<Readiness, StepError> {
+        let progress = (self
+            .restorer(item.resource.kind)?
+            .staging_ready(&target(item))
+            .await)
+            .map_err(|e| StepError::from_port("ready", e))?;
+        Ok(match progress {
+            Progress::Done => Readiness {
+                ready: true,
+                at: Some(now),
+                waiting_for: None,
+            },
+            Progress::Pending(what) => Readiness {
+                ready: false,
+                at: None,
+                waiting_for: Some(what),
+            },
+            Progress::Spread(_) => Readiness {
+                ready: false,
+                at: None,
+                waiting_for: Some("shards".into()),
+            },
+        })
+    }
+
+    /// Deletes the sandbox; a sandbox the service is still working on is retried by the
+    /// state machine (`Lifeboat.Retryable`).
+    pub async fn clean_up(&self, item: &PlanItem) -> Result<Cleaned, StepError> {
+        // A conflict (still restoring) is retryable; a refusal (not this drill's) is not.
+        let deletion = (self
+            .restorer(item.resource.kind)?
+            .delete_staging(&target(item))
+            .await)
+            .map_err(|e| StepError::from_port("clean_up", e))?;
+        let detail = match deletion {
+            Deletion::Deleted => "deleted",
+            Deletion::AlreadyGone => "already gone (never made, or deleted by an earlier try)",
+        };
+        tracing::info!(drill = %item.drill_id, sandbox = %item.sandbox, detail, "drill sandbox cleaned up");
+        Ok(Cleaned {
+            resource: item.resource.to_string(),
+            sandbox: item.sandbox.clone(),
+            deleted: true,
+            detail: detail.into(),
+        })
+    }
+}

@@ -1,0 +1,231 @@
+//! Restore drills on the local stack: the template's drill state machine, run by moto with
+//! the real restore-drill binary, restores an instance's RDS database (real PostgreSQL
+//! data) and DynamoDB table into lbd- sandboxes, checks them against production, deletes
+//! them, and reports; production's data, settings and tags are the same after as before.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::Utc;
+use lifeboat::inventory::{TAG_INSTANCE, TAG_POLICY};
+use lifeboat_e2e::*;
+use lifeboat_local::demo::crm;
+use lifeboat_local::edge::faults::FaultRule;
+use lifeboat_local::stack::Invocation;
+use lifeboat_local::{drills, resources, LocalStack};
+use serde_json::{json, Value};
+
+/// Production as a drill must leave it: the database's contacts, the table's items, and
+/// both resources' tags and RDS settings.
+async fn production(stack: &LocalStack) -> (i64, usize, Value) {
+    let db = stack.postgres().connect("acme-db").await.unwrap();
+    let contacts: i64 = db
+        .query_one("select count(*) from contacts", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let items = stack
+        .dynamodb()
+        .scan()
+        .table_name("acme-orders")
+        .send()
+        .await
+        .unwrap()
+        .count() as usize;
+    let instance = stack
+        .rds()
+        .describe_db_instances()
+        .db_instance_identifier("acme-db")
+        .send()
+        .await
+        .unwrap();
+    let i = &instance.db_instances()[0];
+    let settings = json!({
+        "status": i.db_instance_status(),
+        "class": i.db_instance_class(),
+        "retention": i.backup_retention_period(),
+        "public": i.publicly_accessible(),
+        "tags": i.tag_list().iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect::<BTreeMap<_, _>>(),
+    });
+    (contacts, items, settings)
+}
+
+/// acme's database (CRM data) and orders table, with a scheduled point of each three hours ago.
+async fn acme(stack: &LocalStack, policy: &str) {
+    let tags = [(TAG_INSTANCE, "acme"), (TAG_POLICY, policy)];
+    resources::rds_instance(stack, "acme-db", &tags, 3).await.unwrap();
+    let db = stack.postgres().connect("acme-db").await.unwrap();
+    crm::seed(&db, 500).await.unwrap();
+    resources::dynamodb_table(stack, "acme-orders", &tags)
+        .await
+        .unwrap();
+    for i in 0..7 {
+        stack
+            .dynamodb()
+            .put_item()
+            .table_name("acme-orders")
+            .item("pk", AttributeValue::S(format!("order#{i}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    scheduled_points(stack, hour_before(Utc::now(), 3)).await;
+}
+
+/// No sandbox is left: no lbd- instance, table or database.
+async fn no_sandbox_left(stack: &LocalStack) {
+    let instances = stack.rds().describe_db_instances().send().await.unwrap();
+    let names: Vec<&str> = instances
+        .db_instances()
+        .iter()
+        .filter_map(|i| i.db_instance_identifier())
+        .collect();
+    assert!(!names.iter().any(|n| n.starts_with("lbd-")), "{names:?}");
+    let tables = stack.dynamodb().list_tables().send().await.unwrap();
+    assert!(
+        !tables.table_names().iter().any(|t| t.starts_with("lbd-")),
+        "{:?}",
+        tables.table_names()
+    );
+}
+
+async fn report(stack: &LocalStack, output: &Value) -> Value {
+    let key = output["outcome"]["report_key"]
+        .as_str()
+        .expect("the drill reported");
+    serde_json::from_slice(&reports_object(stack, key).await).unwrap()
+}
+
+/// Today's drill report of acme (a failed execution's output does not carry its key).
+async fn todays_report(stack: &LocalStack) -> Value {
+    let key = format!("drills/acme/{}/report.json", Utc::now().format("%Y-%m-%d"));
+    serde_json::from_slice(&reports_object(stack, &key).await).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_restores_every_resource_into_a_sandbox_checks_it_deletes_it_and_leaves_production_alone() {
+    let stack = stack().await;
+    acme(&stack, "standard").await;
+    let before = production(&stack).await;
+
+    let output = match drills::run(&stack, "drill-acme-1", &json!({"instance_id": "acme"}))
+        .await
+        .unwrap()
+    {
+        Invocation::Succeeded(output) => output,
+        failed => panic!("the drill failed: {failed:?}"),
+    };
+    let report = report(&stack, &output).await;
+    let resources = report["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 2, "{report:#}");
+    for r in resources {
+        assert!(r["sandbox"].as_str().unwrap().starts_with("lbd-"), "{r}");
+        assert_eq!(r["sandbox_deleted"], true, "{r}");
+        assert!(r["restore_seconds"].as_i64().is_some(), "{r}");
+        assert!(r["data_age_seconds"].as_i64().unwrap() >= 3 * 3600 - 60, "{r}");
+        assert!(
+            r["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["passed"] == true),
+            "{r}"
+        );
+    }
+    let checks: Vec<&str> = resources
+        .iter()
+        .flat_map(|r| r["checks"].as_array().unwrap())
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(checks.contains(&"rows public.contacts"), "{checks:?}");
+    assert!(checks.contains(&"rows acme-orders"), "{checks:?}");
+    no_sandbox_left(&stack).await;
+    assert_eq!(production(&stack).await, before, "production is as it was");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_whose_own_check_fails_fails_and_still_deletes_its_sandboxes() {
+    let policy = json!([{"name": "crm", "weekly": {"weekday": "saturday", "hour": 23, "retention": {"months": 1}},
+        "hourly": {"retention": {"hours": 72}},
+        "drill": {"checks": [{"sql": "select count(*) from contacts", "at_least": 1000000},
+                             {"key": {"pk": {"S": "order#3"}}}]}}]);
+    let stack = stack_with(&[("LIFEBOAT_POLICIES", &policy.to_string())]).await;
+    acme(&stack, "crm").await;
+    let before = production(&stack).await;
+
+    match drills::run(&stack, "drill-acme-2", &json!({"instance_id": "acme"}))
+        .await
+        .unwrap()
+    {
+        Invocation::Failed { error_type, .. } => assert_eq!(error_type, "Lifeboat.DrillFailed"),
+        succeeded => panic!("a check below its floor must fail the drill: {succeeded:?}"),
+    }
+    let report = todays_report(&stack).await;
+    let checks: Vec<&Value> = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["checks"].as_array().unwrap())
+        .collect();
+    let own_sql = checks
+        .iter()
+        .find(|c| c["name"].as_str().unwrap().starts_with("check 0"))
+        .unwrap();
+    assert_eq!(own_sql["passed"], false, "{own_sql}");
+    let own_key = checks
+        .iter()
+        .find(|c| c["name"].as_str().unwrap().starts_with("check 1"))
+        .unwrap();
+    assert_eq!(own_key["passed"], true, "{own_key}");
+    no_sandbox_left(&stack).await;
+    assert_eq!(production(&stack).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_of_an_instance_nothing_carries_fails_at_its_plan_and_makes_nothing() {
+    let stack = stack().await;
+    match drills::run(&stack, "drill-nobody", &json!({"instance_id": "nobody"}))
+        .await
+        .unwrap()
+    {
+        Invocation::Failed { error_type, .. } => assert_eq!(error_type, "Lifeboat.DrillNotPlanned"),
+        succeeded => panic!("{succeeded:?}"),
+    }
+    no_sandbox_left(&stack).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_whose_restore_fails_fails_cleans_up_the_other_sandbox_and_leaves_production_alone() {
+    let stack = stack().await;
+    acme(&stack, "standard").await;
+    let before = production(&stack).await;
+    stack.edge.faults.add(
+        FaultRule::on("rds", "RestoreDBInstanceFromDBSnapshot")
+            .by("restore-drill")
+            .refuse("InsufficientDBInstanceCapacity"),
+    );
+
+    match drills::run(&stack, "drill-acme-3", &json!({"instance_id": "acme"}))
+        .await
+        .unwrap()
+    {
+        Invocation::Failed { error_type, .. } => assert_eq!(error_type, "Lifeboat.DrillFailed"),
+        succeeded => panic!("a failed restore must fail the drill: {succeeded:?}"),
+    }
+    let report = todays_report(&stack).await;
+    let db = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resource"] == "rds:acme-db")
+        .unwrap();
+    assert!(
+        db["error"]
+            .as_str()
+            .unwrap()
+            .contains("InsufficientDBInstanceCapacity"),
+        "{db}"
+    );
+    no_sandbox_left(&stack).await;
+    assert_eq!(production(&stack).await, before);
+}
