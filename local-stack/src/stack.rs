@@ -318,6 +318,12 @@ fn function_env(
         // Moto's pages take milliseconds: an undo need not wait a minute for shards in flight.
         env.insert("LIFEBOAT_COPY_BACK_FENCE_SECONDS".to_string(), "2".to_string());
     }
+    if name == "restore-drill" {
+        env.insert(
+            "LIFEBOAT_DRILL_STATE_MACHINE_ARN".to_string(),
+            drills::state_machine_arn(),
+        );
+    }
     if name == "recovery-audit" {
         env.insert("LIFEBOAT_ACCOUNT_ID".to_string(), ACCOUNT.to_string());
     }

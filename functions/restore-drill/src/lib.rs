@@ -10,12 +10,14 @@
 //! delete what is not marked as this drill's).
 //!
 //! Steps: [`plan`] (which point each resource restores), [`sandbox`] (`start`, `ready`,
-//! `clean_up`), [`check`], [`report`].
+//! `clean_up`), [`check`], [`report`]; and [`schedule`]: an hourly event starts the drill of
+//! each instance whose hour of the week it is.
 
 pub mod check;
 pub mod plan;
 pub mod report;
 pub mod sandbox;
+pub mod schedule;
 
 use std::sync::Arc;
 
@@ -24,7 +26,7 @@ use lifeboat::catalog::ResourceKind;
 use lifeboat::execution::error::{StepError, INVALID_INPUT, UNSUPPORTED};
 use lifeboat::policy::PolicyBook;
 use lifeboat::ports::restorer::Restorer;
-use lifeboat::ports::{BackupService, Catalog, ObjectStore, SandboxInspector};
+use lifeboat::ports::{BackupService, Catalog, ObjectStore, RestoreWorkflow, SandboxInspector};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -37,6 +39,11 @@ pub struct Driller {
     pub inspectors: Vec<Arc<dyn SandboxInspector>>,
     pub reports: Arc<dyn ObjectStore>,
     pub policies: PolicyBook,
+    /// The drill state machine, which the hourly schedule's event starts for the instances
+    /// whose turn it is (see [`schedule`]).
+    pub drills: Option<Arc<dyn RestoreWorkflow>>,
+    /// Set only by the local stack and tests: lifts the guard against future event times.
+    pub simulation: bool,
 }
 
 /// The event each task of the drill state machine sends.
@@ -68,8 +75,12 @@ pub enum Task {
 }
 
 impl Driller {
-    /// Runs one task; its answer is the state's result.
+    /// Runs one task (its answer is the state's result), or, for the hourly schedule's
+    /// event, starts the drills whose turn it is.
     pub async fn handle(&self, event: Value, now: DateTime<Utc>) -> Result<Value, StepError> {
+        if event.get("detail-type").is_some() {
+            return Ok(serde_json::to_value(self.start_due(&event, now).await?).expect("answers serialize"));
+        }
         let task: Task = serde_json::from_value(event)
             .map_err(|e| StepError::new(INVALID_INPUT, format!("drill task: {e}")))?;
         let answer = match task {

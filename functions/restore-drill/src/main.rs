@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use lambda_runtime::Error;
+use lifeboat::ports::RestoreWorkflow;
 use lifeboat_aws::dynamodb_inspection::DynamoInspector;
 use lifeboat_aws::dynamodb_restore::{CopyBackSettings, DynamoRestorer};
 use lifeboat_aws::rds_restore::RdsRestorer;
-use lifeboat_aws::{self as aws, CatalogTable};
+use lifeboat_aws::{self as aws, CatalogTable, StepFunctions};
 use lifeboat_function::bootstrap;
 use lifeboat_function::config::{ConfigError, Env, Settings, REPORTS_BUCKET, REQUESTS_TABLE};
 use lifeboat_function::failure::step_failure;
@@ -17,6 +18,8 @@ use restore_drill::Driller;
 /// The local stack's PostgreSQL server; unset in AWS (RDS endpoints with TLS).
 const POSTGRES_URL: &str = "LIFEBOAT_POSTGRES_URL";
 const DB_CA_BUNDLE: &str = "LIFEBOAT_DB_CA_BUNDLE";
+/// The drill state machine, which the hourly schedule's event starts executions of.
+const DRILL_STATE_MACHINE_ARN: &str = "LIFEBOAT_DRILL_STATE_MACHINE_ARN";
 
 struct DrillSettings {
     common: Settings,
@@ -24,6 +27,7 @@ struct DrillSettings {
     requests_table: String,
     postgres_url: Option<String>,
     db_ca_bundle: String,
+    drill_state_machine: Option<String>,
 }
 
 fn settings() -> Result<DrillSettings, ConfigError> {
@@ -40,6 +44,7 @@ fn settings() -> Result<DrillSettings, ConfigError> {
         db_ca_bundle: env
             .text(DB_CA_BUNDLE)
             .unwrap_or_else(|| "/opt/rds-global-bundle.pem".into()),
+        drill_state_machine: env.text(DRILL_STATE_MACHINE_ARN),
         common,
     })
 }
@@ -84,5 +89,9 @@ fn build(settings: &DrillSettings) -> Driller {
             settings.common.s3_force_path_style,
         )),
         policies: settings.common.policies.clone(),
+        drills: (settings.drill_state_machine.as_ref()).map(|arn| {
+            Arc::new(StepFunctions::new(aws_sdk_sfn::Client::new(&config), arn)) as Arc<dyn RestoreWorkflow>
+        }),
+        simulation: settings.common.simulation,
     }
 }

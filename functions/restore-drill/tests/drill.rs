@@ -1,0 +1,248 @@
+//! The drill's steps on in-memory ports: what a plan chooses and refuses, a sandbox restored
+//! and deleted and never production, a report, and the hourly starts.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
+use lifeboat::drill::plan::drill_turn_at;
+use lifeboat::execution::error::{INVALID_INPUT, NOT_RESTORABLE, PERMANENT};
+use lifeboat::inventory::TAG_INSTANCE;
+use lifeboat::policy::PolicyBook;
+use lifeboat::ports::memory::restorer::MemoryRestorer;
+use lifeboat::ports::memory::world::{self, at, scheduled_event, PITR_3_DAYS};
+use lifeboat::schedule::{Slot, TierSet};
+use restore_drill::{DrillPlan, Driller, PlanItem};
+use serde_json::{json, Value};
+
+struct World {
+    ports: world::World,
+    restorer: Arc<MemoryRestorer>,
+    driller: Driller,
+}
+
+fn world() -> World {
+    let ports = world::World::new();
+    let restorer = Arc::new(MemoryRestorer::new(ResourceKind::RdsInstance));
+    let driller = Driller {
+        catalog: ports.catalog.clone(),
+        services: ports.services(),
+        restorers: vec![restorer.clone()],
+        inspectors: vec![],
+        reports: ports.reports.clone(),
+        policies: PolicyBook::default(),
+        drills: Some(ports.workflow.clone()),
+        simulation: true,
+    };
+    World {
+        ports,
+        restorer,
+        driller,
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    at("2026-12-03T06:10:00Z")
+}
+
+impl World {
+    /// An RDS instance of `instance` with available points at `slots` (and one in the making).
+    fn instance(&self, name: &str, instance: &str, slots: &[&str]) -> ResourceKey {
+        let key = self
+            .ports
+            .rds
+            .add_resource(name, &[(TAG_INSTANCE, instance)], PITR_3_DAYS);
+        self.restorer.add_production(name, "live");
+        let mut all: Vec<(&str, PointState)> = slots.iter().map(|s| (*s, PointState::Available)).collect();
+        all.push(("2026-12-03T06:00:00Z", PointState::Creating));
+        for (slot, state) in all {
+            let slot = Slot::containing(at(slot));
+            let id = key.point_name(slot);
+            self.restorer.add_snapshot(&key, &id, &format!("data of {slot}"));
+            self.ports.catalog.insert(RecoveryPoint {
+                resource: key.clone(),
+                instance_id: instance.into(),
+                slot,
+                tiers: TierSet::default(),
+                service_id: Some(id),
+                state,
+                holds: BTreeSet::new(),
+                policy: "standard".into(),
+                timezone: "UTC".into(),
+                note: None,
+                updated_at: slot.start(),
+            });
+        }
+        key
+    }
+
+    async fn step(&self, task: Value) -> Result<Value, lifeboat::execution::error::StepError> {
+        self.driller.handle(task, now()).await
+    }
+}
+
+#[tokio::test]
+async fn a_plan_restores_each_resource_s_latest_available_point_into_an_lbd_sandbox() {
+    let w = world();
+    w.instance(
+        "acme-db",
+        "acme",
+        &["2026-12-02T10:00:00Z", "2026-12-03T04:00:00Z"],
+    );
+    w.instance("globex-db", "globex", &["2026-12-03T04:00:00Z"]);
+    let plan: DrillPlan = serde_json::from_value(
+        w.step(json!({"step": "plan", "input": {"instance_id": "acme"}}))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(plan.resources.len(), 1, "only acme's");
+    let item = &plan.resources[0];
+    assert_eq!(
+        item.point.to_string(),
+        "2026-12-03T04:00:00Z",
+        "the latest available, not the one in the making"
+    );
+    assert!(item.sandbox.starts_with("lbd-") && item.sandbox.ends_with("-acme-db"));
+    assert_eq!(plan.drill_id, "drill-acme-20261203t0600z");
+}
+
+#[tokio::test]
+async fn a_plan_with_bad_input_or_nothing_to_restore_is_refused_and_restores_nothing() {
+    let w = world();
+    w.instance("acme-db", "acme", &[]);
+    for (input, name, says) in [
+        (
+            json!({"instance_id": "acme", "force": true}),
+            INVALID_INPUT,
+            "field `force`",
+        ),
+        (json!({}), INVALID_INPUT, "instance_id"),
+        (
+            json!({"instance_id": "acme", "point": 3}),
+            INVALID_INPUT,
+            "field `point`",
+        ),
+        (
+            json!({"instance_id": "acme"}),
+            NOT_RESTORABLE,
+            "no available recovery point",
+        ),
+        (
+            json!({"instance_id": "nobody"}),
+            NOT_RESTORABLE,
+            "lifeboat:instance=nobody",
+        ),
+    ] {
+        let e = w.step(json!({"step": "plan", "input": input})).await.unwrap_err();
+        assert_eq!(e.name, name, "{e}");
+        assert!(e.message.contains(says), "{e}");
+    }
+    assert_eq!(w.restorer.calls("start_staging"), 0);
+}
+
+#[tokio::test]
+async fn a_sandbox_is_restored_from_the_planned_point_and_deleted_and_production_never_is() {
+    let w = world();
+    w.instance("acme-db", "acme", &["2026-12-03T04:00:00Z"]);
+    let plan: DrillPlan = serde_json::from_value(
+        w.step(json!({"step": "plan", "input": {"instance_id": "acme"}}))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let item = serde_json::to_value(&plan.resources[0]).unwrap();
+    w.step(json!({"step": "start", "item": item})).await.unwrap();
+    let sandbox = plan.resources[0].sandbox.clone();
+    assert_eq!(
+        w.restorer.content(&sandbox).as_deref(),
+        Some("data of 2026-12-03T04:00:00Z")
+    );
+    let ready = w.step(json!({"step": "ready", "item": item})).await.unwrap();
+    assert_eq!(ready["ready"], true);
+    let cleaned = w.step(json!({"step": "clean_up", "item": item})).await.unwrap();
+    assert_eq!(cleaned["deleted"], true);
+    assert!(w.restorer.content(&sandbox).is_none());
+
+    // A plan item forged to name production as its sandbox deletes nothing.
+    let mut forged: PlanItem = plan.resources[0].clone();
+    forged.sandbox = "acme-db".into();
+    let e = w
+        .step(json!({"step": "clean_up", "item": forged}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.name, PERMANENT, "{e}");
+    assert_eq!(w.restorer.content("acme-db").as_deref(), Some("live"));
+}
+
+#[tokio::test]
+async fn a_report_is_written_and_a_drill_without_checks_or_cleanup_fails() {
+    let w = world();
+    w.instance("acme-db", "acme", &["2026-12-03T04:00:00Z"]);
+    let plan = w
+        .step(json!({"step": "plan", "input": {"instance_id": "acme"}}))
+        .await
+        .unwrap();
+    let restored = json!([{"ready": {"ready": true, "at": (now() + TimeDelta::minutes(20)).to_rfc3339()}}]);
+    let checked = w
+        .step(json!({"step": "check", "plan": plan, "restored": restored}))
+        .await
+        .unwrap();
+    assert!(
+        checked[0]["error"].as_str().unwrap().contains("no inspector"),
+        "{checked}"
+    );
+    let outcome = w
+        .step(
+            json!({"step": "report", "plan": plan, "restored": restored, "checked": checked,
+            "cleaned": [{"resource": "rds:acme-db", "deleted": true}]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome["succeeded"], false);
+    assert_eq!(outcome["restore_seconds"], 20 * 60);
+    let md = String::from_utf8(w.ports.reports.get("drills/acme/2026-12-03/report.md").unwrap()).unwrap();
+    assert!(md.contains("FAILED") && md.contains("no inspector"), "{md}");
+}
+
+#[tokio::test]
+async fn each_hour_starts_the_drills_whose_turn_it_is_once() {
+    let w = world();
+    let instances: Vec<String> = (0..40).map(|i| format!("customer-{i}")).collect();
+    for (i, instance) in instances.iter().enumerate() {
+        w.instance(&format!("db-{i}"), instance, &["2026-12-03T04:00:00Z"]);
+    }
+    // The hour of the week at which the most of them are due.
+    let due_at = |slot: Slot| instances.iter().filter(|i| drill_turn_at(i, slot)).count();
+    let slot = (0..168)
+        .map(|h| Slot::containing(now() + TimeDelta::hours(h)))
+        .max_by_key(|s| due_at(*s))
+        .unwrap();
+    let due: Vec<&String> = instances.iter().filter(|i| drill_turn_at(i, slot)).collect();
+    assert!(!due.is_empty());
+    let started = w
+        .step(scheduled_event(&slot.start().to_rfc3339(), json!({})))
+        .await
+        .unwrap();
+    assert_eq!(started["drills"].as_array().unwrap().len(), due.len());
+    let again = w
+        .step(scheduled_event(&slot.start().to_rfc3339(), json!({})))
+        .await
+        .unwrap();
+    assert_eq!(
+        again["drills"], started["drills"],
+        "a retried hour names the same executions"
+    );
+    let one = w
+        .step(scheduled_event(
+            &slot.start().to_rfc3339(),
+            json!({"instance": "customer-7"}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        one["drills"],
+        json!([format!("drill-customer-7-{}", slot.label())])
+    );
+}
