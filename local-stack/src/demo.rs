@@ -1,10 +1,12 @@
 //! The main job of the README: a demo customer instance kept for a simulated 400 days, then
 //! a restore request filed and approved for it ([`restore_request`]), and a selective
 //! restore of contacts an integration deleted ([`selective`], on [`crm`] data), and the
-//! daily audit after a snapshot was shared publicly ([`audit`]).
+//! restore drill of the demo instance ([`drill`]) and the daily audit after a snapshot was
+//! shared publicly ([`audit`]).
 
 pub mod audit;
 pub mod crm;
+pub mod drill;
 pub mod restore_request;
 pub mod selective;
 

@@ -22,8 +22,9 @@ enum Command {
     Up,
     /// Start the stack, tag a demo customer instance, fast-forward the schedules through the
     /// real binaries and print the coverage table; then a rollback and a selective restore
-    /// through the request API, and the daily audit after a snapshot was shared publicly.
-    /// Exits non-zero if coverage differs from the policy or the sharing is not revoked.
+    /// through the request API, a restore drill, and the daily audit after a snapshot was
+    /// shared publicly. Exits non-zero if coverage differs from the policy, the drill fails or
+    /// the sharing is not revoked.
     Demo {
         /// Simulated days to fast-forward.
         #[arg(long, default_value_t = 400)]
@@ -158,6 +159,12 @@ async fn demo(days: i64, end: DateTime<Utc>) -> Result<ExitCode, String> {
     println!("\n{restore}");
     let selective = demo::selective::run(&stack).await.map_err(|e| e.to_string())?;
     println!("{selective}");
+    let (drill, drilled) = demo::drill::run(&stack).await.map_err(|e| e.to_string())?;
+    println!("\n{drill}");
+    if !drilled {
+        println!("The restore drill of the demo instance failed (see above).");
+        return Ok(ExitCode::FAILURE);
+    }
     let (audit, revoked) = demo::audit::run(&stack, Utc::now())
         .await
         .map_err(|e| e.to_string())?;

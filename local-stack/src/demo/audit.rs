@@ -63,8 +63,9 @@ pub async fn run(stack: &LocalStack, now: DateTime<Utc>) -> Result<(String, bool
         ));
         for finding in instance["findings"].as_array().into_iter().flatten() {
             out.push_str(&format!(
-                "    - {}: {}\n",
+                "    - {} {}: {}\n",
                 str_of(finding, "kind"),
+                str_of(finding, "subject"),
                 str_of(finding, "what")
             ));
         }

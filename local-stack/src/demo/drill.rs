@@ -1,0 +1,69 @@
+//! The demo's restore drill: the drill state machine restores the demo instance's latest
+//! points into lbd- sandboxes, checks them against production, deletes them, and reports.
+
+use serde_json::{json, Value};
+
+use super::DEMO_INSTANCE;
+use crate::names::REPORTS_BUCKET;
+use crate::stack::{Invocation, LocalStack};
+use crate::{drills, StackError};
+
+/// Runs the drill; returns what to print and whether it succeeded.
+pub async fn run(stack: &LocalStack) -> Result<(String, bool), StackError> {
+    let outcome = drills::run(stack, "demo-drill", &json!({"instance_id": DEMO_INSTANCE})).await?;
+    let mut out = String::from("Restore drill of the demo instance (the drill state machine):\n");
+    let key = format!(
+        "drills/{DEMO_INSTANCE}/{}/report.json",
+        chrono::Utc::now().format("%Y-%m-%d")
+    );
+    let report: Value = match stack
+        .s3()
+        .get_object()
+        .bucket(REPORTS_BUCKET)
+        .key(&key)
+        .send()
+        .await
+    {
+        Ok(object) => {
+            let body = object
+                .body
+                .collect()
+                .await
+                .map_err(|e| StackError::Setup(format!("reading {key}: {e}")))?;
+            serde_json::from_slice(&body.into_bytes()).unwrap_or(Value::Null)
+        }
+        Err(e) => return Err(StackError::aws("GetObject drill report", e)),
+    };
+    for r in report["resources"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "  {}: point {} ({} h old) restored into {} in {} s; sandbox {}\n",
+            r["resource"].as_str().unwrap_or_default(),
+            r["point"].as_str().unwrap_or_default(),
+            r["data_age_seconds"].as_i64().unwrap_or_default() / 3600,
+            r["sandbox"].as_str().unwrap_or_default(),
+            r["restore_seconds"],
+            if r["sandbox_deleted"] == true {
+                "deleted"
+            } else {
+                "NOT deleted"
+            },
+        ));
+        if let Some(e) = r["error"].as_str() {
+            out.push_str(&format!("    error: {e}\n"));
+        }
+        for c in r["checks"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "    {} {}: {}\n",
+                if c["passed"] == true { "ok    " } else { "FAILED" },
+                c["name"].as_str().unwrap_or_default(),
+                c["detail"].as_str().unwrap_or_default()
+            ));
+        }
+    }
+    let succeeded = matches!(outcome, Invocation::Succeeded(_));
+    out.push_str(&format!(
+        "  drill {}; report s3://{REPORTS_BUCKET}/{key}\n",
+        if succeeded { "succeeded" } else { "FAILED" }
+    ));
+    Ok((out, succeeded))
+}
