@@ -141,6 +141,28 @@ async fn a_drill_restores_every_resource_into_a_sandbox_checks_it_deletes_it_and
     assert!(checks.contains(&"rows acme-orders"), "{checks:?}");
     no_sandbox_left(&stack).await;
     assert_eq!(production(&stack).await, before, "production is as it was");
+
+    // The daily audit finds the drill on record and shows it.
+    let mut audit = event(PRUNER, &Utc::now().to_rfc3339());
+    audit["detail"] = json!({"instance": "acme", "dry_run": true});
+    let answer = match stack.invoke("recovery-audit", &audit).await.unwrap() {
+        Invocation::Succeeded(v) => v,
+        failed => panic!("the audit failed: {failed:?}"),
+    };
+    let day: Value =
+        serde_json::from_slice(&reports_object(&stack, answer["report_key"].as_str().unwrap()).await)
+            .unwrap();
+    assert_eq!(
+        day["instances"][0]["latest_drill"]["drill_id"],
+        report["drill_id"]
+    );
+    let kinds: Vec<&str> = day["instances"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(!kinds.contains(&"drill_overdue"), "{kinds:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

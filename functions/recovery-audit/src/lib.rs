@@ -17,6 +17,7 @@
 //! after writing the report when an exposure could not be revoked or a resource could not be
 //! checked, so that the function's error alarm fires too.
 
+mod drills;
 mod evidence;
 mod exposure;
 mod options;
@@ -110,6 +111,7 @@ impl Auditor {
             gathered.unmanaged,
             findings,
         );
+        self.attach_drills(&mut report, run.at).await;
         if !gathered.undiscovered.is_empty() {
             report.mark_unproven(&format!(
                 "the {} resources could not be discovered",

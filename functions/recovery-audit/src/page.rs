@@ -16,7 +16,7 @@ table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:2px 8px;text-
 svg .label{font-size:11px}svg line.grid{stroke:#eee}svg text.grid{font-size:9px;fill:#666}svg .axis{stroke:#ccc}\
 svg .window{fill:#b3d4fc;opacity:.6}svg .point{stroke:#333;stroke-width:.5}\
 svg .hourly{fill:#9e9e9e}svg .weekly{fill:#1565c0}svg .monthly{fill:#6a1b9a}\
-svg .unrestorable{fill:#fff;stroke:#c62828;stroke-width:1.5}svg line.missing{stroke:#c62828;stroke-width:1.5}";
+svg .unrestorable{fill:#fff;stroke:#c62828;stroke-width:1.5}svg line.missing{stroke:#c62828;stroke-width:1.5}svg line.drill{stroke:#1a7f37;stroke-width:2}";
 
 /// The page of `report`.
 pub fn render(report: &AuditReport) -> String {
@@ -38,7 +38,7 @@ pub fn render(report: &AuditReport) -> String {
     html.push_str("<section id=\"fleet\"><h2>Fleet findings</h2>");
     findings(&mut html, &report.findings);
     html.push_str("</section>");
-    html.push_str("<p class=\"legend\">Marks: monthly (large, purple), weekly (blue), hourly (small, grey); hollow red: not restorable; red ticks below a row: promised points that are missing; blue band: the continuous backup window.</p>");
+    html.push_str("<p class=\"legend\">Marks: monthly (large, purple), weekly (blue), hourly (small, grey); hollow red: not restorable; red ticks below a row: promised points that are missing; blue band: the continuous backup window; green line: the last successful restore drill.</p>");
     for instance in &report.instances {
         instance_section(&mut html, instance, report);
     }
@@ -59,6 +59,20 @@ fn instance_section(html: &mut String, instance: &InstanceAudit, report: &AuditR
         instance.coverage_percent,
         instance.restorable,
         instance.promised
+    );
+    let _ = write!(
+        html,
+        "<p class=\"drill\">{}</p>",
+        match &instance.latest_drill {
+            Some(d) => format!(
+                "Last successful restore drill: {} ({}), restore time {}.",
+                d.started_at.format("%Y-%m-%d %H:%M UTC"),
+                escape(&d.drill_id),
+                d.restore_seconds
+                    .map_or("unknown".to_string(), |s| format!("{s} s"))
+            ),
+            None => "No successful restore drill on record.".to_string(),
+        }
     );
     findings(html, &instance.findings);
     html.push_str("<table class=\"tiers\"><tr><th>resource</th><th>policy</th><th>tier</th><th>promised</th><th>restorable</th><th>window</th></tr>");
@@ -83,9 +97,10 @@ fn instance_section(html: &mut String, instance: &InstanceAudit, report: &AuditR
     }
     html.push_str("</table>");
     html.push_str("<h3>The last seven days</h3>");
-    html.push_str(&chart(&instance.resources, report.generated_at, WEEK));
+    let drill = instance.latest_drill.as_ref().map(|d| d.started_at);
+    html.push_str(&chart(&instance.resources, drill, report.generated_at, WEEK));
     html.push_str("<h3>The last year</h3>");
-    html.push_str(&chart(&instance.resources, report.generated_at, YEAR));
+    html.push_str(&chart(&instance.resources, drill, report.generated_at, YEAR));
     html.push_str("</section>");
 }
 

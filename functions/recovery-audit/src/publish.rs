@@ -18,6 +18,10 @@ pub const FINDINGS_METRIC: &str = "AuditFindings";
 /// The lowest `CoveragePercent` of the run (dimension `Function` only): what the coverage
 /// alarm reads, a plain metric a daily alarm can evaluate.
 pub const LOWEST_COVERAGE_METRIC: &str = "LowestCoveragePercent";
+/// Days since the oldest of the instances' last successful drills (an instance with none on
+/// record counts as [`NO_DRILL_DAYS`]): what the drill alarm reads.
+pub const OLDEST_DRILL_METRIC: &str = "OldestSuccessfulDrillDays";
+pub const NO_DRILL_DAYS: f64 = 9999.0;
 
 impl Auditor {
     pub(crate) async fn publish(
@@ -94,10 +98,14 @@ fn metrics(report: &AuditReport, at: DateTime<Utc>) {
             at,
         );
     }
+    let oldest_drill = report.oldest_drill_days(at).map_or(NO_DRILL_DAYS, |d| d as f64);
     publish_values(
         FUNCTION,
         None,
-        &[(LOWEST_COVERAGE_METRIC, report.lowest_coverage(), "Percent")],
+        &[
+            (LOWEST_COVERAGE_METRIC, report.lowest_coverage(), "Percent"),
+            (OLDEST_DRILL_METRIC, oldest_drill, "Count"),
+        ],
         at,
     );
     let findings = report.all_findings();

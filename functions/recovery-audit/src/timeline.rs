@@ -17,8 +17,14 @@ const LABEL: f64 = 180.0;
 const ROW: f64 = 34.0;
 const TOP: f64 = 24.0;
 
-/// The chart of `resources` over the `span` up to `at`.
-pub fn chart(resources: &[ResourceAudit], at: DateTime<Utc>, span: TimeDelta) -> String {
+/// The chart of `resources` over the `span` up to `at`, with the last successful drill's
+/// time (`drill`) as a line across every row.
+pub fn chart(
+    resources: &[ResourceAudit],
+    drill: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
+    span: TimeDelta,
+) -> String {
     let height = TOP + ROW * resources.len() as f64 + 8.0;
     let from = at - span;
     let x = |t: DateTime<Utc>| {
@@ -36,6 +42,15 @@ pub fn chart(resources: &[ResourceAudit], at: DateTime<Utc>, span: TimeDelta) ->
         gridlines(&mut svg, months_between(from, at), "%b %y", height, &x);
     } else {
         gridlines(&mut svg, days_between(from, at), "%a %d", height, &x);
+    }
+    if let Some(t) = drill.filter(|t| *t >= from) {
+        let _ = write!(
+            svg,
+            r#"<line class="drill" x1="{0:.1}" x2="{0:.1}" y1="14" y2="{1}"><title>last successful restore drill {2}</title></line>"#,
+            x(t),
+            height - 4.0,
+            t.to_rfc3339()
+        );
     }
     for (i, r) in resources.iter().enumerate() {
         let y = TOP + ROW * i as f64;
@@ -221,7 +236,9 @@ mod tests {
     #[test]
     fn each_point_is_a_mark_of_its_longest_tier_and_each_missing_point_a_tick() {
         let at = "2026-12-03T06:30:00Z".parse().unwrap();
-        let svg = chart(&[resource("acme-db"), resource("acme<db>")], at, YEAR);
+        let drill = Some("2026-11-30T06:00:00Z".parse().unwrap());
+        let svg = chart(&[resource("acme-db"), resource("acme<db>")], drill, at, YEAR);
+        assert_eq!(svg.matches(r#"<line class="drill""#).count(), 1);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert_eq!(svg.matches(r#"<g class="resource""#).count(), 2);
         assert_eq!(svg.matches(r#"class="point monthly restorable""#).count(), 2);
@@ -246,7 +263,8 @@ mod tests {
     #[test]
     fn a_week_s_chart_leaves_out_what_is_older_and_labels_days() {
         let at = "2026-12-03T06:30:00Z".parse().unwrap();
-        let svg = chart(&[resource("acme-db")], at, WEEK);
+        let svg = chart(&[resource("acme-db")], None, at, WEEK);
+        assert!(!svg.contains(r#"class="drill""#));
         assert_eq!(svg.matches("<circle").count(), 1, "only the point of 2 December");
         assert_eq!(svg.matches(r#"class="missing"#).count(), 1);
         assert_eq!(

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
+use lifeboat::drill::report::{latest_success_key, DrillRecord};
 use lifeboat::inventory::TAG_INSTANCE;
 use lifeboat::policy::{Policy, PolicyBook};
 use lifeboat::ports::memory::world::{self, at, scheduled_event, PITR_3_DAYS};
@@ -69,6 +70,7 @@ impl World {
                 latest: now - TimeDelta::minutes(5),
             },
         );
+        self.drilled(instance, now - TimeDelta::days(2));
         let policy = Policy::standard();
         let mut slot = Slot::containing(at(since));
         while slot.start() <= now {
@@ -99,6 +101,19 @@ impl World {
             slot = slot.next();
         }
         key
+    }
+
+    /// Records a successful restore drill of `instance` at `when`, as the drill does.
+    fn drilled(&self, instance: &str, when: DateTime<Utc>) {
+        let record = DrillRecord {
+            drill_id: format!("drill-{instance}"),
+            started_at: when,
+            restore_seconds: Some(840),
+        };
+        self.ports.reports.insert(
+            &latest_success_key(instance),
+            serde_json::to_vec(&record).unwrap(),
+        );
     }
 
     async fn audit(&self, detail: Value) -> Result<Value, lifeboat_function::failure::FunctionError> {
@@ -514,7 +529,7 @@ async fn a_sharing_record_of_an_unmanaged_or_private_snapshot_changes_and_writes
         assert_eq!(verdict["exposure"], Value::Null, "{snapshot}");
     }
     assert!(w.sharing.revocations().is_empty());
-    assert!(w.ports.reports.keys().is_empty());
+    assert!(!w.ports.reports.keys().iter().any(|k| k.starts_with("audits/")));
 }
 
 #[tokio::test]
@@ -536,7 +551,14 @@ async fn a_sharing_record_whose_revocation_fails_fails_the_invocation_for_lambda
         .unwrap_err();
     assert_eq!(e.kind, FailureType::ResourcesFailed);
     assert!(e.message.contains("acme-db-copy"), "{}", e.message);
-    assert_eq!(w.ports.reports.keys().len(), 1, "the verdict is written first");
+    let written: Vec<String> = w
+        .ports
+        .reports
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with("audits/"))
+        .collect();
+    assert_eq!(written.len(), 1, "the verdict is written first");
 }
 
 #[tokio::test]
@@ -681,5 +703,34 @@ async fn an_audit_of_an_instance_nothing_carries_is_refused_and_writes_nothing()
     let e = w.audit(json!({"instance": "acmee"})).await.unwrap_err();
     assert_eq!(e.kind, FailureType::InvalidEvent);
     assert!(e.message.contains("lifeboat:instance=acmee"), "{}", e.message);
-    assert!(w.ports.reports.keys().is_empty());
+    assert!(!w.ports.reports.keys().iter().any(|k| k.starts_with("audits/")));
+}
+
+#[tokio::test]
+async fn an_instance_whose_last_successful_drill_is_old_is_named_and_its_page_says_when() {
+    let w = world();
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "acme-db",
+        "acme",
+        "2026-12-01T00:00:00Z",
+    );
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "globex-db",
+        "globex",
+        "2026-12-01T00:00:00Z",
+    );
+    w.drilled("globex", at(AT) - TimeDelta::days(10));
+    w.audit(json!({})).await.expect("a finding, not a failure");
+    let report = w.report("audits/2026-12-03/report.json");
+    assert!(finding_kinds(&report, 0).is_empty(), "acme drilled two days ago");
+    assert_eq!(finding_kinds(&report, 1), ["drill_overdue"]);
+    assert_eq!(report["instances"][1]["latest_drill"]["drill_id"], "drill-globex");
+    let page = w.page("audits/2026-12-03/report.html");
+    assert!(
+        page.contains("Last successful restore drill: 2026-12-01 06:30 UTC"),
+        "acme's"
+    );
+    assert!(page.contains(r#"<line class="drill""#));
 }

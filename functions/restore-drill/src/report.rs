@@ -3,7 +3,7 @@
 //! execution fails after it when the drill did, so the failed-executions alarm fires.
 
 use chrono::{DateTime, Utc};
-use lifeboat::drill::report::{DrillReport, ResourceDrill};
+use lifeboat::drill::report::{latest_success_key, DrillRecord, DrillReport, ResourceDrill};
 use lifeboat::execution::error::StepError;
 use lifeboat_function::telemetry::publish_values;
 use serde::Serialize;
@@ -75,6 +75,19 @@ impl Driller {
             ),
         ] {
             (self.reports.put(&key, body, kind).await).map_err(|e| StepError::from_port("report", e))?;
+        }
+        if report.succeeded() {
+            let record = DrillRecord {
+                drill_id: report.drill_id.clone(),
+                started_at: report.started_at,
+                restore_seconds: report.restore_seconds(),
+            };
+            let body = serde_json::to_vec_pretty(&record).expect("records serialize");
+            (self
+                .reports
+                .put(&latest_success_key(&plan.instance_id), body, "application/json")
+                .await)
+                .map_err(|e| StepError::from_port("report", e))?;
         }
         let mut values = vec![(
             SUCCEEDED_METRIC,

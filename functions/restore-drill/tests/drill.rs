@@ -204,6 +204,10 @@ async fn a_report_is_written_and_a_drill_without_checks_or_cleanup_fails() {
     assert_eq!(outcome["restore_seconds"], 20 * 60);
     let md = String::from_utf8(w.ports.reports.get("drills/acme/2026-12-03/report.md").unwrap()).unwrap();
     assert!(md.contains("FAILED") && md.contains("no inspector"), "{md}");
+    assert!(
+        w.ports.reports.get("drills/acme/latest-success.json").is_none(),
+        "a failed drill is no success on record"
+    );
 }
 
 #[tokio::test]

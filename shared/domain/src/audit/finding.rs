@@ -25,6 +25,8 @@ pub enum FindingKind {
     Unmanaged,
     /// A resource whose tags Lifeboat cannot read.
     BadTags,
+    /// An instance with no successful restore drill on record, or none for too long.
+    DrillOverdue,
     /// Something the audit could not check (a service call failed).
     NotChecked,
 }

@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use super::coverage::ResourceAudit;
 use super::exposure::Exposure;
 use super::finding::{Finding, FindingKind};
+use crate::drill::report::DrillRecord;
 use crate::inventory::Unmanaged;
 
 /// One customer instance: its resources, its coverage, what is wrong with it.
@@ -23,6 +24,8 @@ pub struct InstanceAudit {
     pub resources: Vec<ResourceAudit>,
     /// Its resources' findings and its exposures'.
     pub findings: Vec<Finding>,
+    /// Its latest successful restore drill, when one is on record.
+    pub latest_drill: Option<DrillRecord>,
 }
 
 /// The day's report.
@@ -109,6 +112,46 @@ impl AuditReport {
         }
     }
 
+    /// Attaches each instance's latest successful drill (`drills`, by instance; `None`: none
+    /// on record) and names the instances whose last one is older than `max_age` at `now`.
+    pub fn attach_drills(
+        &mut self,
+        drills: &BTreeMap<String, Option<DrillRecord>>,
+        now: DateTime<Utc>,
+        max_age: TimeDelta,
+    ) {
+        for instance in &mut self.instances {
+            let record = drills.get(&instance.instance_id).cloned().flatten();
+            let overdue = match &record {
+                None => Some("no successful restore drill on record".to_string()),
+                Some(r) if now - r.started_at > max_age => Some(format!(
+                    "its last successful restore drill was {} days ago ({})",
+                    (now - r.started_at).num_days(),
+                    r.drill_id
+                )),
+                Some(_) => None,
+            };
+            if let Some(what) = overdue {
+                instance.findings.push(Finding::new(
+                    FindingKind::DrillOverdue,
+                    instance.instance_id.clone(),
+                    what,
+                ));
+            }
+            instance.latest_drill = record;
+        }
+    }
+
+    /// Days since each instance's last successful drill, the oldest of them (`None`: an
+    /// instance has none on record).
+    pub fn oldest_drill_days(&self, now: DateTime<Utc>) -> Option<i64> {
+        self.instances
+            .iter()
+            .map(|i| i.latest_drill.as_ref().map(|d| (now - d.started_at).num_days()))
+            .collect::<Option<Vec<i64>>>()
+            .map(|days| days.into_iter().max().unwrap_or(0))
+    }
+
     /// The lowest coverage of any instance (100 with none): what the coverage alarm reads.
     pub fn lowest_coverage(&self) -> f64 {
         self.instances
@@ -147,6 +190,7 @@ impl InstanceAudit {
             restorable,
             resources,
             findings,
+            latest_drill: None,
         }
     }
 }
@@ -216,6 +260,40 @@ mod tests {
         assert_eq!(by["globex"], 90.0);
         assert_eq!(by["initech"], 0.0, "never backed up");
         assert_eq!(by["umbrella"], 100.0, "nothing promised yet");
+    }
+
+    #[test]
+    fn an_instance_without_a_recent_successful_drill_is_a_finding() {
+        let mut report = AuditReport::assemble(
+            at(),
+            vec![
+                resource("acme", "acme-db", 1, 1, true),
+                resource("globex", "globex-db", 1, 1, true),
+                resource("initech", "initech-db", 1, 1, true),
+            ],
+            vec![],
+            vec![],
+            vec![],
+        );
+        let record = |days: i64| DrillRecord {
+            drill_id: format!("drill-{days}"),
+            started_at: at() - TimeDelta::days(days),
+            restore_seconds: Some(900),
+        };
+        let drills = BTreeMap::from([
+            ("acme".to_string(), Some(record(3))),
+            ("globex".to_string(), Some(record(9))),
+        ]);
+        report.attach_drills(&drills, at(), TimeDelta::days(8));
+        let overdue: Vec<&str> = report
+            .all_findings()
+            .filter(|f| f.kind == FindingKind::DrillOverdue)
+            .map(|f| f.subject.as_str())
+            .collect();
+        assert_eq!(overdue, ["globex", "initech"]);
+        assert_eq!(report.oldest_drill_days(at()), None, "initech has none");
+        report.instances.pop();
+        assert_eq!(report.oldest_drill_days(at()), Some(9));
     }
 
     #[test]

@@ -520,6 +520,14 @@ pub struct MemoryReports {
 }
 
 impl MemoryReports {
+    /// Puts `body` at `key`, as a function would have (arranging a test).
+    pub fn insert(&self, key: &str, body: Vec<u8>) {
+        self.reports
+            .lock()
+            .expect("reports lock")
+            .insert(key.to_string(), body);
+    }
+
     pub fn get(&self, key: &str) -> Option<Vec<u8>> {
         self.reports.lock().expect("reports lock").get(key).cloned()
     }
