@@ -159,15 +159,13 @@ async fn demo(days: i64, end: DateTime<Utc>) -> Result<ExitCode, String> {
     println!("\n{restore}");
     let selective = demo::selective::run(&stack).await.map_err(|e| e.to_string())?;
     println!("{selective}");
-    let (drill, drilled) = demo::drill::run(&stack).await.map_err(|e| e.to_string())?;
+    let (drill, drilled, clock) = demo::drill::run(&stack).await.map_err(|e| e.to_string())?;
     println!("\n{drill}");
     if !drilled {
         println!("The restore drill of the demo instance failed (see above).");
         return Ok(ExitCode::FAILURE);
     }
-    let (audit, revoked) = demo::audit::run(&stack, Utc::now())
-        .await
-        .map_err(|e| e.to_string())?;
+    let (audit, revoked) = demo::audit::run(&stack, clock).await.map_err(|e| e.to_string())?;
     println!("\n{audit}");
     if !revoked {
         println!("The audit did not revoke the public snapshot (see above).");

@@ -251,3 +251,42 @@ async fn a_drill_whose_restore_fails_fails_cleans_up_the_other_sandbox_and_leave
     no_sandbox_left(&stack).await;
     assert_eq!(production(&stack).await, before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_whose_restore_yields_an_empty_database_fails_on_its_row_counts() {
+    let stack = stack().await;
+    acme(&stack, "standard").await;
+    let before = production(&stack).await;
+    // The restore "succeeds" but the sandbox's database is empty, as a broken backup's would be.
+    stack
+        .edge
+        .databases()
+        .expect("the RDS data plane")
+        .restore_empty_into("lbd-")
+        .await;
+
+    match drills::run(&stack, "drill-acme-4", &json!({"instance_id": "acme"}))
+        .await
+        .unwrap()
+    {
+        Invocation::Failed { error_type, .. } => assert_eq!(error_type, "Lifeboat.DrillFailed"),
+        succeeded => panic!("an empty restore must fail the drill: {succeeded:?}"),
+    }
+    let report = todays_report(&stack).await;
+    let db = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resource"] == "rds:acme-db")
+        .unwrap();
+    let failed: Vec<&str> = db["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["passed"] == false)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(!failed.is_empty(), "{db}");
+    no_sandbox_left(&stack).await;
+    assert_eq!(production(&stack).await, before);
+}

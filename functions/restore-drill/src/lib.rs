@@ -52,6 +52,9 @@ pub struct Driller {
 pub enum Task {
     Plan {
         input: Value,
+        /// The execution's name (`$$.Execution.Name`): the drill's id.
+        #[serde(default)]
+        execution: Option<String>,
     },
     Start {
         item: PlanItem,
@@ -84,7 +87,9 @@ impl Driller {
         let task: Task = serde_json::from_value(event)
             .map_err(|e| StepError::new(INVALID_INPUT, format!("drill task: {e}")))?;
         let answer = match task {
-            Task::Plan { input } => serde_json::to_value(self.plan(&input, now).await?),
+            Task::Plan { input, execution } => {
+                serde_json::to_value(self.plan(&input, execution.as_deref(), now).await?)
+            }
             Task::Start { item } => serde_json::to_value(self.start(&item).await?),
             Task::Ready { item } => serde_json::to_value(self.ready(&item, now).await?),
             Task::Check { plan, restored } => serde_json::to_value(self.check(&plan, &restored).await?),

@@ -26,6 +26,28 @@ pub struct PlanItem {
     pub started_at: DateTime<Utc>,
 }
 
+impl PlanItem {
+    /// Refuses an item whose sandbox is not the one its drill names for its resource: items
+    /// come back in task events, and a forged or corrupted one must never make a step touch
+    /// production or another restore's resources.
+    pub fn check(&self) -> Result<(), StepError> {
+        let expected = sandbox_name(&self.drill_id, &self.resource);
+        if !self.drill_id.starts_with("drill-")
+            || self.sandbox != expected
+            || !self.sandbox.starts_with("lbd-")
+        {
+            return Err(StepError::new(
+                INVALID_INPUT,
+                format!(
+                    "plan item of {}: sandbox {:?} is not drill {:?}'s sandbox ({expected:?}); refused",
+                    self.resource, self.sandbox, self.drill_id
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DrillPlan {
@@ -42,6 +64,20 @@ const INPUTS: [&str; 4] = ["instance_id", "point", "poll_interval_seconds", "max
 /// The execution input: `{"instance_id": "acme"}`, optionally with `"point"`: `"latest"`
 /// (the default), `"random"`, or a slot (`"2026-11-28T23:00:00Z"`).
 fn parse_input(input: &Value, drill: &str) -> Result<(String, PointChoice), StepError> {
+    for (name, range) in [("poll_interval_seconds", 1..=3600u64), ("max_polls", 1..=1000)] {
+        if let Some(v) = input.get(name) {
+            if !v.as_u64().is_some_and(|n| range.contains(&n)) {
+                return Err(StepError::new(
+                    INVALID_INPUT,
+                    format!(
+                        "field `{name}` must be a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                ));
+            }
+        }
+    }
     let invalid = |m: String| StepError::new(INVALID_INPUT, m);
     let object = input
         .as_object()
@@ -77,12 +113,22 @@ fn parse_input(input: &Value, drill: &str) -> Result<(String, PointChoice), Step
 }
 
 impl Driller {
-    pub async fn plan(&self, input: &Value, now: DateTime<Utc>) -> Result<DrillPlan, StepError> {
+    /// `execution`: the execution's name, which makes the drill's id (two executions in one
+    /// hour, the schedule's and an engineer's, never share sandboxes).
+    pub async fn plan(
+        &self,
+        input: &Value,
+        execution: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<DrillPlan, StepError> {
         let instance_hint = input
             .get("instance_id")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let drill = drill_id(instance_hint, now);
+        let drill = match execution {
+            Some(name) => format!("drill-{}", lifeboat::fanout::safe_name(name)),
+            None => drill_id(instance_hint, now),
+        };
         let (instance, choice) = parse_input(input, &drill)?;
         let mut resources = Vec::new();
         for service in &self.services {

@@ -41,6 +41,7 @@ fn target(item: &PlanItem) -> Target<'_> {
 
 impl Driller {
     pub async fn start(&self, item: &PlanItem) -> Result<Value, StepError> {
+        item.check()?;
         let from = RestoreFrom::Snapshot(item.service_id.clone());
         (self
             .restorer(item.resource.kind)?
@@ -52,11 +53,19 @@ impl Driller {
     }
 
     pub async fn ready(&self, item: &PlanItem, now: DateTime<Utc>) -> Result<Readiness, StepError> {
+        item.check()?;
         let progress = (self
             .restorer(item.resource.kind)?
             .staging_ready(&target(item))
             .await)
             .map_err(|e| StepError::from_port("ready", e))?;
+        // Restored: now readable? (An RDS sandbox gets its own credentials first.)
+        let progress = match (progress, self.inspector(item.resource.kind)) {
+            (Progress::Done, Some(inspector)) => {
+                (inspector.prepare(&item.sandbox).await).map_err(|e| StepError::from_port("ready", e))?
+            }
+            (progress, _) => progress,
+        };
         Ok(match progress {
             Progress::Done => Readiness {
                 ready: true,
@@ -79,6 +88,7 @@ impl Driller {
     /// Deletes the sandbox; a sandbox the service is still working on is retried by the
     /// state machine (`Lifeboat.Retryable`).
     pub async fn clean_up(&self, item: &PlanItem) -> Result<Cleaned, StepError> {
+        item.check()?;
         // A conflict (still restoring) is retryable; a refusal (not this drill's) is not.
         let deletion = (self
             .restorer(item.resource.kind)?

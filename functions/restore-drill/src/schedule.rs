@@ -43,8 +43,17 @@ impl Driller {
             .as_ref()
             .ok_or_else(|| StepError::new(INVALID_INPUT, "no drill state machine is configured"))?;
         let mut instances = BTreeSet::new();
+        let mut failures = Vec::new();
         for service in &self.services {
-            let found = (service.discover().await).map_err(|e| StepError::from_port("start_due", e))?;
+            // One service's failure must not hold back the other's instances' drills.
+            let found = match service.discover().await {
+                Ok(found) => found,
+                Err(e) => {
+                    tracing::error!(error = %e, "drill starts: discovery failed");
+                    failures.push(e);
+                    continue;
+                }
+            };
             instances.extend(
                 found
                     .iter()
@@ -61,18 +70,36 @@ impl Driller {
             .collect();
         let mut drills = Vec::new();
         for instance in due {
-            let name: String = safe_name(&format!("drill-{instance}-{}", tick.slot.label()))
-                .chars()
-                .take(80)
-                .collect();
+            let name = execution_name(&instance, tick.slot);
             (workflow.start(&name, &json!({"instance_id": instance})).await)
                 .map_err(|e| StepError::from_port("start_due", e))?;
             tracing::info!(instance = %instance, execution = %name, "drill started");
             drills.push(name);
+        }
+        if let Some(e) = failures.into_iter().next() {
+            return Err(StepError::from_port("start_due", e));
         }
         Ok(Started {
             slot: tick.slot.to_string(),
             drills,
         })
     }
+}
+
+/// `drill-<instance>-<hour>` within Step Functions' 80 characters: a long id is cut and a
+/// hash of it keeps names apart, and the hour is always there, so next week's drill is a new
+/// execution.
+fn execution_name(instance: &str, slot: lifeboat::schedule::Slot) -> String {
+    let label = slot.label();
+    let id = safe_name(instance);
+    let room = 80 - "drill-".len() - 1 - label.len();
+    let id = if id.len() <= room {
+        id
+    } else {
+        let hash = (id.bytes()).fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        format!("{}{hash:016x}", &id[..room - 16])
+    };
+    format!("drill-{id}-{label}")
 }

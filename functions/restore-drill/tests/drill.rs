@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
 use lifeboat::drill::plan::drill_turn_at;
-use lifeboat::execution::error::{INVALID_INPUT, NOT_RESTORABLE, PERMANENT};
+use lifeboat::execution::error::{INVALID_INPUT, NOT_RESTORABLE};
 use lifeboat::inventory::TAG_INSTANCE;
 use lifeboat::policy::PolicyBook;
 use lifeboat::ports::memory::restorer::MemoryRestorer;
@@ -172,7 +172,12 @@ async fn a_sandbox_is_restored_from_the_planned_point_and_deleted_and_production
         .step(json!({"step": "clean_up", "item": forged}))
         .await
         .unwrap_err();
-    assert_eq!(e.name, PERMANENT, "{e}");
+    assert_eq!(e.name, INVALID_INPUT, "{e}");
+    assert_eq!(
+        w.restorer.calls("delete_staging"),
+        1,
+        "the forged item never reached the restorer"
+    );
     assert_eq!(w.restorer.content("acme-db").as_deref(), Some("live"));
 }
 
@@ -249,4 +254,22 @@ async fn each_hour_starts_the_drills_whose_turn_it_is_once() {
         one["drills"],
         json!([format!("drill-customer-7-{}", slot.label())])
     );
+}
+
+#[tokio::test]
+async fn a_plan_refuses_polling_settings_out_of_range_and_names_drills_after_their_execution() {
+    let w = world();
+    w.instance("acme-db", "acme", &["2026-12-03T04:00:00Z"]);
+    for bad in [
+        json!({"instance_id": "acme", "max_polls": 0}),
+        json!({"instance_id": "acme", "poll_interval_seconds": "30"}),
+    ] {
+        let e = w.step(json!({"step": "plan", "input": bad})).await.unwrap_err();
+        assert_eq!(e.name, INVALID_INPUT, "{e}");
+    }
+    let plan = w
+        .step(json!({"step": "plan", "input": {"instance_id": "acme"}, "execution": "console-run-1"}))
+        .await
+        .unwrap();
+    assert_eq!(plan["drill_id"], "drill-console-run-1");
 }

@@ -1,17 +1,36 @@
 //! The demo's restore drill: the drill state machine restores the demo instance's latest
 //! points into lbd- sandboxes, checks them against production, deletes them, and reports.
 
+use chrono::{DateTime, TimeDelta, Utc};
+use lifeboat::schedule::Slot;
 use serde_json::{json, Value};
 
 use super::DEMO_INSTANCE;
 use crate::names::REPORTS_BUCKET;
+use crate::simulation::{Tick, CREATOR, PRUNER};
 use crate::stack::{Invocation, LocalStack};
 use crate::{drills, StackError};
 
-/// Runs the drill; returns what to print and whether it succeeded.
-pub async fn run(stack: &LocalStack) -> Result<(String, bool), StackError> {
+/// Runs the drill; returns what to print, whether it succeeded, and the simulated time it
+/// moved the demo to (the next hour's ticks), at which the audit then runs.
+pub async fn run(stack: &LocalStack) -> Result<(String, bool, DateTime<Utc>), StackError> {
+    // The instance's points so far predate the CRM data the selective restore added: the
+    // simulation takes the next hour's scheduled point now, so the drill has data to check.
+    let next = Slot::containing(Utc::now()).next().start();
+    for (function, at) in [(CREATOR, next), (PRUNER, next + TimeDelta::minutes(20))] {
+        if let Invocation::Failed { error_type, message } = stack
+            .invoke(function, &Tick { time: at, function }.event())
+            .await?
+        {
+            return Err(StackError::Setup(format!(
+                "{function} at {at}: {error_type}: {message}"
+            )));
+        }
+    }
     let outcome = drills::run(stack, "demo-drill", &json!({"instance_id": DEMO_INSTANCE})).await?;
-    let mut out = String::from("Restore drill of the demo instance (the drill state machine):\n");
+    let mut out = format!(
+        "Restore drill of the demo instance (the drill state machine), from the point of {next} the simulation took early:\n"
+    );
     let key = format!(
         "drills/{DEMO_INSTANCE}/{}/report.json",
         chrono::Utc::now().format("%Y-%m-%d")
@@ -65,5 +84,5 @@ pub async fn run(stack: &LocalStack) -> Result<(String, bool), StackError> {
         "  drill {}; report s3://{REPORTS_BUCKET}/{key}\n",
         if succeeded { "succeeded" } else { "FAILED" }
     ));
-    Ok((out, succeeded))
+    Ok((out, succeeded, next + TimeDelta::minutes(30)))
 }

@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `CreateDBInstance` | an empty database |
 //! | `CreateDBSnapshot`, `CopyDBSnapshot` | a copy of the instance's database (of the source snapshot's copy), kept as `lbsnap_<n>` |
-//! | `RestoreDBInstanceFromDBSnapshot` | a copy of the snapshot's copy |
+//! | `RestoreDBInstanceFromDBSnapshot` | a copy of the snapshot's copy (an empty database into identifiers a test named, see [`Databases::restore_empty_into`]) |
 //! | `RestoreDBInstanceToPointInTime` | see below |
 //! | `ModifyDBInstance` with `NewDBInstanceIdentifier` | the database renamed (its sessions ended first) |
 //! | `DeleteDBInstance` | the database dropped (after a copy, for a final snapshot) |
@@ -56,6 +56,9 @@ pub struct Databases {
 struct Copies {
     next: u64,
     by_snapshot: BTreeMap<String, SnapshotCopy>,
+    /// Instance identifier prefixes whose restores from a snapshot yield an empty database,
+    /// on a test's request (see [`Databases::restore_empty_into`]).
+    empty_restores: Vec<String>,
 }
 
 /// A snapshot's copy of its instance's database.
@@ -142,6 +145,13 @@ impl Databases {
         }
     }
 
+    /// From now on, a restore from a snapshot into an instance whose identifier starts with
+    /// `prefix` yields an empty database (what a broken backup would give): for tests of what
+    /// notices it. Moto's control plane answers as always.
+    pub async fn restore_empty_into(&self, prefix: &str) {
+        self.copies.lock().await.empty_restores.push(prefix.to_string());
+    }
+
     /// Holds the data plane for `call`, if it moves RDS data; [`Pending::apply`] once moto
     /// answered with success, or drop it.
     pub async fn begin(&self, call: &AwsCall, req: &Received) -> Option<Pending<'_>> {
@@ -203,7 +213,21 @@ impl Pending<'_> {
             }
             DataOp::RestoreFromSnapshot { snapshot, instance } => {
                 let from = self.copy(snapshot)?;
-                cluster.copy_database(&from.database, instance).await?;
+                if self
+                    .copies
+                    .empty_restores
+                    .iter()
+                    .any(|p| instance.starts_with(p.as_str()))
+                {
+                    tracing::warn!(
+                        snapshot,
+                        instance,
+                        "a restore made to yield an empty database, as a test asked"
+                    );
+                    cluster.create_database(instance).await?;
+                } else {
+                    cluster.copy_database(&from.database, instance).await?;
+                }
             }
             DataOp::RestoreToPointInTime { source, target, to } => match to {
                 RestoreTo::Latest => {

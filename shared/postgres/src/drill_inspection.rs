@@ -68,33 +68,32 @@ pub async fn exact_counts(client: &Client, catalog: &Catalog) -> BTreeMap<String
     counts
 }
 
-/// Production's row counts: the planner's estimate where the table has been analyzed, an
-/// exact count (bounded by the statement timeout) where it has not.
+/// Production's row counts: the database's own estimates (`reltuples`, partitions summed into
+/// their parent), never a count: a drill puts no scan on a customer's production. A table
+/// never analyzed reads 0, which passes whatever the sandbox holds.
 pub async fn production_counts(client: &Client, catalog: &Catalog) -> Result<BTreeMap<String, u64>, PgError> {
     let rows = read_only(
         client,
         "reading row estimates",
-        "SELECT n.nspname::text || '.' || c.relname::text, c.reltuples::float8
+        "SELECT n.nspname::text || '.' || c.relname::text,
+                GREATEST(c.reltuples, 0)::float8
+                  + COALESCE((SELECT sum(GREATEST(p.reltuples, 0)) FROM pg_inherits i
+                                JOIN pg_class p ON p.oid = i.inhrelid
+                               WHERE i.inhparent = c.oid), 0)::float8
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE c.relkind IN ('r', 'p')",
     )
     .await?;
     let estimates: BTreeMap<String, f64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-    let mut counts = BTreeMap::new();
-    for table in catalog.tables.values() {
-        let id = table.id();
-        let count = match estimates.get(&id) {
-            // -1 (PostgreSQL 14+) or 0: never analyzed; count it.
-            Some(estimate) if *estimate > 0.0 => *estimate as u64,
-            _ => {
-                let sql = format!("SELECT count(*) FROM {}", table.sql());
-                let rows = read_only(client, "counting production rows", &sql).await?;
-                rows.first().map_or(0, |r| r.get::<_, i64>(0).max(0) as u64)
-            }
-        };
-        counts.insert(id, count);
-    }
-    Ok(counts)
+    Ok(catalog
+        .tables
+        .values()
+        .map(|t| {
+            let id = t.id();
+            let estimate = estimates.get(&id).copied().unwrap_or(0.0);
+            (id, estimate as u64)
+        })
+        .collect())
 }
 
 /// The number an instance's own check query returns, read-only.
@@ -146,6 +145,19 @@ impl PgInspector {
 impl lifeboat::ports::SandboxInspector for PgInspector {
     fn kind(&self) -> lifeboat::catalog::ResourceKind {
         lifeboat::catalog::ResourceKind::RdsInstance
+    }
+
+    /// As for a selective restore's staging: the sandbox gets its own managed secret.
+    async fn prepare(
+        &self,
+        sandbox: &str,
+    ) -> Result<lifeboat::ports::restorer::Progress, lifeboat::ports::PortError> {
+        match &self.connector {
+            super::Connector::Rds { rds, .. } => {
+                super::staging_access::ensure_managed_secret(rds, sandbox).await
+            }
+            _ => Ok(lifeboat::ports::restorer::Progress::Done),
+        }
     }
 
     async fn inspect(

@@ -85,17 +85,19 @@ pub struct CheckResult {
 /// A database's tables and their columns.
 pub type Schema = BTreeMap<String, BTreeSet<String>>;
 
-/// The sandbox's schema against production's: every production table and column must be
-/// there (a table or column added since the point was taken is reported, not failed: the
-/// point predates it).
+/// The sandbox's schema against production's. A production table missing from the sandbox
+/// fails: it was lost, or created after the point was taken, and a drill cannot tell which
+/// (a restore that yields an empty database must never pass). Columns added or dropped since
+/// the point, and tables dropped from production since, are reported, not failed.
 pub fn compare_schema(production: &Schema, sandbox: &Schema) -> Vec<CheckResult> {
     production
         .iter()
         .map(|(table, columns)| match sandbox.get(table) {
             None => CheckResult {
                 name: format!("schema {table}"),
-                passed: true,
-                detail: "not in the restored point (created after it was taken)".into(),
+                passed: false,
+                detail: "in production, missing from the restored point (lost, or created after the point was taken)"
+                    .into(),
             },
             Some(restored) => {
                 let missing: Vec<&String> = restored.difference(columns).collect();
@@ -236,7 +238,7 @@ mod tests {
     }
 
     #[test]
-    fn schema_drift_since_the_point_is_reported_not_failed() {
+    fn column_drift_is_reported_and_a_table_missing_from_the_point_fails() {
         let cols = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
         let production = Schema::from([
             ("contacts".into(), cols(&["id", "email", "phone"])),
@@ -246,10 +248,21 @@ mod tests {
             ("contacts".into(), cols(&["id", "email"])),
             ("old".into(), cols(&["id"])),
         ]);
-        let results = compare_schema(&production, &sandbox);
+        let results: BTreeMap<String, CheckResult> = compare_schema(&production, &sandbox)
+            .into_iter()
+            .map(|r| (r.name.clone(), r))
+            .collect();
         assert_eq!(results.len(), 3);
-        assert!(results.iter().all(|r| r.passed));
-        assert!(results[0].detail.contains("phone"));
+        assert!(results["schema contacts"].passed && results["schema contacts"].detail.contains("phone"));
+        assert!(results["schema old"].passed, "dropped from production since");
+        assert!(!results["schema new"].passed, "missing from the point");
+    }
+
+    #[test]
+    fn an_empty_restore_fails_on_its_schema() {
+        let production = Schema::from([("contacts".into(), BTreeSet::from(["id".to_string()]))]);
+        let results = compare_schema(&production, &Schema::new());
+        assert!(results.iter().any(|r| !r.passed));
     }
 
     #[test]

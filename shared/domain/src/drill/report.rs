@@ -26,8 +26,13 @@ pub struct ResourceDrill {
 }
 
 impl ResourceDrill {
+    /// Restored, checked (at least one check ran: a sandbox nothing could be compared in
+    /// proves nothing) and every check passed.
     pub fn passed(&self) -> bool {
-        self.error.is_none() && self.restore_seconds.is_some() && self.checks.iter().all(|c| c.passed)
+        self.error.is_none()
+            && self.restore_seconds.is_some()
+            && !self.checks.is_empty()
+            && self.checks.iter().all(|c| c.passed)
     }
 }
 
@@ -175,6 +180,9 @@ mod tests {
             "sandbox left behind"
         );
         assert!(!report(vec![]).succeeded(), "nothing drilled");
+        let mut unchecked = resource(Some(900), true, true);
+        unchecked.checks.clear();
+        assert!(!report(vec![unchecked]).succeeded(), "nothing compared");
     }
 
     #[test]

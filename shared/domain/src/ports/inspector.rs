@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 
+use super::restorer::Progress;
 use super::PortError;
 use crate::catalog::{ResourceKey, ResourceKind};
 use crate::drill::checks::{CheckResult, DrillSpec};
@@ -10,6 +11,12 @@ use crate::drill::checks::{CheckResult, DrillSpec};
 #[async_trait]
 pub trait SandboxInspector: Send + Sync {
     fn kind(&self) -> ResourceKind;
+
+    /// Makes the sandbox readable (an RDS sandbox restored from a snapshot gets its own
+    /// managed credentials first); `Pending` until it is.
+    async fn prepare(&self, _sandbox: &str) -> Result<Progress, PortError> {
+        Ok(Progress::Done)
+    }
 
     /// Checks `sandbox` (a restored copy of `production`) against production as it is now,
     /// and runs `spec`'s checks of this kind in the sandbox. Reads only.
