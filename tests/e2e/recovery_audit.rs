@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use lifeboat::catalog::ResourceKey;
-use lifeboat::inventory::TAG_INSTANCE;
+use lifeboat::inventory::{TAG_INSTANCE, TAG_POLICY};
 use lifeboat::policy::PolicyBook;
 use lifeboat::schedule::Slot;
 use lifeboat_e2e::*;
@@ -15,6 +15,11 @@ use lifeboat_local::{browser, resources, LocalStack};
 use serde_json::{json, Value};
 
 const AUDIT: &str = "recovery-audit";
+
+const BRIEF: &str = r#"[{"name": "brief", "point_in_time": {"window_days": 3},
+    "hourly": {"retention": {"hours": 6}},
+    "weekly": {"weekday": "saturday", "hour": 23, "retention": {"months": 1}},
+    "monthly": {"day": "last", "hour": 23, "retention": {"months": 12}}}]"#;
 
 async fn audit(stack: &LocalStack, time: DateTime<Utc>, detail: Value) -> Invocation {
     let mut event = event(PRUNER, &time.to_rfc3339());
@@ -53,15 +58,17 @@ async fn share(stack: &LocalStack, snapshot: &str, with: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_proves_coverage_revokes_sharing_finds_a_lost_point_and_its_page_opens() {
-    let stack = stack().await;
-    let tags = [(TAG_INSTANCE, "acme")];
+    // The standard policy's tiers with six hours of hourly points: the audit's checks are the
+    // same, and the simulation has a tenth of the standard's hourly ticks to run.
+    let stack = stack_with(&[("LIFEBOAT_POLICIES", BRIEF)]).await;
+    let tags = [(TAG_INSTANCE, "acme"), (TAG_POLICY, "brief")];
     resources::rds_instance(&stack, "acme-db", &tags, 3)
         .await
         .unwrap();
     resources::dynamodb_table(&stack, "acme-orders", &tags)
         .await
         .unwrap();
-    let managed = simulation::managed_resources(&stack, &PolicyBook::default())
+    let managed = simulation::managed_resources(&stack, &PolicyBook::from_json(BRIEF).unwrap())
         .await
         .unwrap();
     // Ten days to the last day of November: Saturdays, a month end and 72 hourly points.
