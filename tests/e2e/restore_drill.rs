@@ -290,3 +290,74 @@ async fn a_drill_whose_restore_yields_an_empty_database_fails_on_its_row_counts(
     no_sandbox_left(&stack).await;
     assert_eq!(production(&stack).await, before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_is_never_publicly_accessible_and_sits_in_the_drill_s_security_group() {
+    use lifeboat::catalog::ResourceKey;
+    use lifeboat::ports::restorer::{Progress, RestoreFrom, Restorer, Target};
+    use lifeboat_aws::rds_restore::RdsRestorer;
+
+    let stack = stack().await;
+    stack
+        .rds()
+        .create_db_instance()
+        .db_instance_identifier("open-db")
+        .db_instance_class("db.t4g.micro")
+        .engine("postgres")
+        .allocated_storage(20)
+        .publicly_accessible(true)
+        .vpc_security_group_ids("sg-0production")
+        .send()
+        .await
+        .unwrap();
+    stack
+        .rds()
+        .create_db_snapshot()
+        .db_instance_identifier("open-db")
+        .db_snapshot_identifier("lifeboat-open-db-20261203t0000z")
+        .send()
+        .await
+        .unwrap();
+    let restorer = RdsRestorer::for_sandboxes(stack.rds(), vec!["sg-0drill".into()]);
+    let production = ResourceKey::rds("open-db");
+    let target = Target {
+        request_id: "drill-open",
+        production: &production,
+        staging: "lbd-12345678-open-db",
+        fallback: "",
+    };
+    restorer
+        .start_staging(
+            &target,
+            &RestoreFrom::Snapshot("lifeboat-open-db-20261203t0000z".into()),
+        )
+        .await
+        .unwrap();
+    // Ready only once private (moto restores a public instance's snapshot as public).
+    let mut polls = 0;
+    while restorer.staging_ready(&target).await.unwrap() != Progress::Done {
+        polls += 1;
+        assert!(polls < 5, "the sandbox never became private");
+    }
+    let out = stack
+        .rds()
+        .describe_db_instances()
+        .db_instance_identifier("lbd-12345678-open-db")
+        .send()
+        .await
+        .unwrap();
+    let sandbox = &out.db_instances()[0];
+    assert_eq!(
+        sandbox.publicly_accessible(),
+        Some(false),
+        "production is public; its sandbox never is"
+    );
+    let groups: Vec<&str> = sandbox
+        .vpc_security_groups()
+        .iter()
+        .filter_map(|g| g.vpc_security_group_id())
+        .collect();
+    assert_eq!(groups, ["sg-0drill"]);
+    restorer.delete_staging(&target).await.unwrap();
+    no_sandbox_left(&stack).await;
+}

@@ -20,6 +20,8 @@ const POSTGRES_URL: &str = "LIFEBOAT_POSTGRES_URL";
 const DB_CA_BUNDLE: &str = "LIFEBOAT_DB_CA_BUNDLE";
 /// The drill state machine, which the hourly schedule's event starts executions of.
 const DRILL_STATE_MACHINE_ARN: &str = "LIFEBOAT_DRILL_STATE_MACHINE_ARN";
+/// Comma-separated security group ids the sandboxes sit in (production's when unset).
+const SANDBOX_SECURITY_GROUP_IDS: &str = "LIFEBOAT_DRILL_SECURITY_GROUP_IDS";
 
 struct DrillSettings {
     common: Settings,
@@ -28,6 +30,7 @@ struct DrillSettings {
     postgres_url: Option<String>,
     db_ca_bundle: String,
     drill_state_machine: Option<String>,
+    sandbox_security_groups: Vec<String>,
 }
 
 fn settings() -> Result<DrillSettings, ConfigError> {
@@ -45,6 +48,20 @@ fn settings() -> Result<DrillSettings, ConfigError> {
             .text(DB_CA_BUNDLE)
             .unwrap_or_else(|| "/opt/rds-global-bundle.pem".into()),
         drill_state_machine: env.text(DRILL_STATE_MACHINE_ARN),
+        sandbox_security_groups: env
+            .parsed(SANDBOX_SECURITY_GROUP_IDS, |v| {
+                let ids: Vec<String> = v
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                if ids.iter().all(|id| id.starts_with("sg-")) {
+                    Ok(ids)
+                } else {
+                    Err("must be security group ids (sg-…) separated by commas")
+                }
+            })?
+            .unwrap_or_default(),
         common,
     })
 }
@@ -71,7 +88,10 @@ fn build(settings: &DrillSettings) -> Driller {
         )),
         services: aws::backup_services(&config),
         restorers: vec![
-            Arc::new(RdsRestorer::new(aws_sdk_rds::Client::new(&config))),
+            Arc::new(RdsRestorer::for_sandboxes(
+                aws_sdk_rds::Client::new(&config),
+                settings.sandbox_security_groups.clone(),
+            )),
             // The copy-back settings serve rollbacks only; a drill restores a table whole.
             Arc::new(DynamoRestorer::new(
                 dynamodb.clone(),

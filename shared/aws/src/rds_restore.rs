@@ -29,11 +29,26 @@ mod settings;
 
 pub struct RdsRestorer {
     client: Client,
+    /// Set for drills' sandboxes: every restore is private and in these security groups
+    /// (production's when empty), whatever production's settings say.
+    sandbox_network: Option<Vec<String>>,
 }
 
 impl RdsRestorer {
     pub fn new(client: Client) -> Self {
-        RdsRestorer { client }
+        RdsRestorer {
+            client,
+            sandbox_network: None,
+        }
+    }
+
+    /// A restorer for restore drills: its restores are never publicly accessible, and sit in
+    /// `security_groups` (the template's drill group) rather than production's, when given.
+    pub fn for_sandboxes(client: Client, security_groups: Vec<String>) -> Self {
+        RdsRestorer {
+            client,
+            sandbox_network: Some(security_groups),
+        }
     }
 
     async fn instance(&self, id: &str) -> Result<Option<DbInstance>, PortError> {
@@ -263,7 +278,14 @@ impl Restorer for RdsRestorer {
                 "production is gone",
             ));
         };
-        let settings = Settings::of(&production);
+        let mut settings = Settings::of(&production);
+        let mut publicly_accessible = production.publicly_accessible();
+        if let Some(groups) = &self.sandbox_network {
+            publicly_accessible = Some(false);
+            if !groups.is_empty() {
+                settings.security_groups = groups.clone();
+            }
+        }
         let tags = [
             tag(TAG_RESTORE_REQUEST, target.request_id),
             tag(TAG_RESTORE_ROLE, "staging"),
@@ -277,7 +299,7 @@ impl Restorer for RdsRestorer {
                     .set_multi_az(production.multi_az())
                     // A restore defaults to the subnet group's public setting: never more
                     // reachable than production.
-                    .set_publicly_accessible(production.publicly_accessible())
+                    .set_publicly_accessible(publicly_accessible)
                     .set_storage_type(production.storage_type().map(str::to_string))
                     .set_iops(production.iops())
                     .set_db_subnet_group_name(settings.subnet_group.clone())
@@ -316,6 +338,28 @@ impl Restorer for RdsRestorer {
 
     async fn staging_ready(&self, target: &Target<'_>) -> Result<Progress, PortError> {
         match self.instance(target.staging).await? {
+            // A sandbox is never reachable from outside, whatever the restore made of it
+            // (a restore from a public instance's snapshot may come up public).
+            Some(db)
+                if is_available(&db)
+                    && self.sandbox_network.is_some()
+                    && db.publicly_accessible() == Some(true) =>
+            {
+                self.client
+                    .modify_db_instance()
+                    .db_instance_identifier(target.staging)
+                    .publicly_accessible(false)
+                    .apply_immediately(true)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        port_error("ModifyDBInstance (private)", format!("rds:{}", target.staging), e)
+                    })?;
+                Ok(Progress::Pending(format!(
+                    "making sandbox {} private",
+                    target.staging
+                )))
+            }
             Some(db) if is_available(&db) => Ok(Progress::Done),
             Some(db) => Ok(waiting("restoring", &db)),
             None => Err(PortError::new(
