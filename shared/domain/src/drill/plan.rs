@@ -77,10 +77,19 @@ pub fn drill_id(instance: &str, started: DateTime<Utc>) -> String {
 pub fn sandbox_name(drill_id: &str, resource: &ResourceKey) -> String {
     let short = short_id(&format!("{:016x}", stable_hash(drill_id)));
     let name = format!("lbd-{short}-{}", resource.name);
-    match resource.kind {
-        ResourceKind::RdsInstance => rds_identifier(&name),
-        ResourceKind::DynamoTable => table_name(&name),
+    let (made, limit) = match resource.kind {
+        ResourceKind::RdsInstance => (rds_identifier(&name), 63),
+        ResourceKind::DynamoTable => (table_name(&name), 255),
+    };
+    if made.len() < name.len() || name.len() > limit {
+        // Cut to fit: a hash of the whole name keeps two long names of one drill apart.
+        let hash = format!("{:08x}", stable_hash(&resource.name) as u32);
+        let keep = limit - hash.len() - 1;
+        let cut: String = name.chars().take(keep).collect();
+        let cut = cut.trim_end_matches('-');
+        return format!("{cut}-{hash}");
     }
+    made
 }
 
 /// How old the data a point holds was when the drill started.
@@ -171,7 +180,12 @@ mod tests {
             sandbox_name("drill-acme-20261210t0600z", &ResourceKey::rds("acme-db"))
         );
         let long = sandbox_name(&id, &ResourceKey::rds("a".repeat(80)));
-        assert!(long.len() <= 63 && !long.ends_with('-'));
+        assert!(
+            long.len() <= 63 && !long.ends_with('-') && !long.contains("--"),
+            "{long}"
+        );
+        let other = sandbox_name(&id, &ResourceKey::rds(format!("{}b", "a".repeat(79))));
+        assert_ne!(long, other, "two long names sharing their start stay apart");
         assert!(sandbox_name(&id, &ResourceKey::dynamodb("orders")).starts_with("lbd-"));
     }
 }
