@@ -405,11 +405,8 @@ pub async fn assert_exact_coverage(
 
 /// The object at `key` in the reports bucket.
 pub async fn reports_object(stack: &LocalStack, key: &str) -> Vec<u8> {
-    let out = (stack.s3().get_object())
-        .bucket(lifeboat_local::names::REPORTS_BUCKET)
-        .key(key)
-        .send()
+    stack
+        .report_object(key)
         .await
-        .unwrap_or_else(|e| panic!("s3://{}/{key}: {e:?}", lifeboat_local::names::REPORTS_BUCKET));
-    out.body.collect().await.unwrap().into_bytes().to_vec()
+        .unwrap_or_else(|e| panic!("the reports bucket's {key}: {e}"))
 }

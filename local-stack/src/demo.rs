@@ -22,6 +22,20 @@ pub const DEMO_INSTANCE: &str = "demo-customer";
 pub const DEMO_DB: &str = "demo-customer-db";
 pub const DEMO_TABLE: &str = "demo-customer-events";
 
+/// Gives both demo resources the policy's 72-hour continuous backup window up to `now`
+/// (moto keeps no point-in-time windows; the edge reports what it is told).
+pub fn give_windows(stack: &LocalStack, now: DateTime<Utc>) {
+    for resource in [format!("rds:{DEMO_DB}"), format!("dynamodb:{DEMO_TABLE}")] {
+        stack.edge.windows.set(
+            &resource,
+            crate::edge::windows::Window {
+                earliest: now - TimeDelta::hours(72),
+                latest: now,
+            },
+        );
+    }
+}
+
 /// Tags the demo instance (one RDS instance, one DynamoDB table, in New York time), plus an
 /// untagged table Lifeboat must leave alone; fast-forwards `days` days ending at `end`; and
 /// returns the printed coverage table.

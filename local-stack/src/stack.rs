@@ -138,6 +138,15 @@ impl LocalStack {
         aws_sdk_s3::Client::from_conf(conf)
     }
 
+    /// The object at `key` in the reports bucket (a report, an audit page).
+    pub async fn report_object(&self, key: &str) -> Result<Vec<u8>, StackError> {
+        use lifeboat::ports::ObjectStore;
+        lifeboat_aws::reports_bucket(&self.sdk, REPORTS_BUCKET, true)
+            .get(key)
+            .await
+            .map_err(StackError::from)
+    }
+
     pub fn rds(&self) -> aws_sdk_rds::Client {
         aws_sdk_rds::Client::new(&self.sdk)
     }

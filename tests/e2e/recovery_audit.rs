@@ -7,7 +7,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use lifeboat::catalog::ResourceKey;
 use lifeboat::inventory::{TAG_INSTANCE, TAG_POLICY};
 use lifeboat::policy::PolicyBook;
+use lifeboat::ports::SnapshotSharing;
 use lifeboat::schedule::Slot;
+use lifeboat_aws::RdsSharing;
 use lifeboat_e2e::*;
 use lifeboat_local::simulation::{self, Mode};
 use lifeboat_local::stack::Invocation;
@@ -28,20 +30,7 @@ async fn audit(stack: &LocalStack, time: DateTime<Utc>, detail: Value) -> Invoca
 }
 
 async fn restorers(stack: &LocalStack, snapshot: &str) -> Vec<String> {
-    let out = stack
-        .rds()
-        .describe_db_snapshot_attributes()
-        .db_snapshot_identifier(snapshot)
-        .send()
-        .await
-        .unwrap();
-    out.db_snapshot_attributes_result()
-        .unwrap()
-        .db_snapshot_attributes()
-        .iter()
-        .filter(|a| a.attribute_name() == Some("restore"))
-        .flat_map(|a| a.attribute_values().to_vec())
-        .collect()
+    RdsSharing::new(stack.rds()).restorers(snapshot).await.unwrap()
 }
 
 async fn share(stack: &LocalStack, snapshot: &str, with: &[&str]) {

@@ -98,7 +98,7 @@ fn parse_input(input: &Value, drill: &str) -> Result<(String, PointChoice), Step
         Some(Value::String(s)) if s == "latest" => PointChoice::Latest,
         // The seed is the drill's id: a retried plan chooses the same point.
         Some(Value::String(s)) if s == "random" => PointChoice::Random {
-            seed: drill.bytes().fold(0u64, |h, b| h.rotate_left(5) ^ u64::from(b)),
+            seed: lifeboat::rotation::fnv1a(drill),
         },
         Some(Value::String(s)) => PointChoice::Slot {
             slot: Slot::try_from(s.clone()).map_err(|e| invalid(format!("field `point`: {e}")))?,

@@ -76,7 +76,11 @@ impl Driller {
         ] {
             (self.reports.put(&key, body, kind).await).map_err(|e| StepError::from_port("report", e))?;
         }
-        if report.succeeded() {
+        if report.succeeded()
+            && !self
+                .newer_success_recorded(&plan.instance_id, report.started_at)
+                .await
+        {
             let record = DrillRecord {
                 drill_id: report.drill_id.clone(),
                 started_at: report.started_at,
@@ -104,5 +108,16 @@ impl Driller {
             report_key: format!("{stem}.json"),
             restore_seconds: report.restore_seconds(),
         })
+    }
+}
+
+impl Driller {
+    /// Whether the record already names a drill started after `started`: a slow execution
+    /// finishing late must not make the audit see an older success than there was.
+    async fn newer_success_recorded(&self, instance: &str, started: DateTime<Utc>) -> bool {
+        match self.reports.get(&latest_success_key(instance)).await {
+            Ok(body) => serde_json::from_slice::<DrillRecord>(&body).is_ok_and(|r| r.started_at > started),
+            Err(_) => false,
+        }
     }
 }

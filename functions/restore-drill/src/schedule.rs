@@ -96,9 +96,7 @@ fn execution_name(instance: &str, slot: lifeboat::schedule::Slot) -> String {
     let id = if id.len() <= room {
         id
     } else {
-        let hash = (id.bytes()).fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
+        let hash = lifeboat::rotation::fnv1a(&id);
         format!("{}{hash:016x}", &id[..room - 16])
     };
     format!("drill-{id}-{label}")

@@ -273,3 +273,36 @@ async fn a_plan_refuses_polling_settings_out_of_range_and_names_drills_after_the
         .unwrap();
     assert_eq!(plan["drill_id"], "drill-console-run-1");
 }
+
+#[tokio::test]
+async fn a_late_report_of_an_older_drill_does_not_replace_a_newer_success_on_record() {
+    let w = world();
+    w.instance("acme-db", "acme", &["2026-12-03T04:00:00Z"]);
+    let newer = lifeboat::drill::report::DrillRecord {
+        drill_id: "drill-newer".into(),
+        started_at: now() + TimeDelta::hours(1),
+        restore_seconds: Some(60),
+    };
+    w.ports.reports.insert(
+        "drills/acme/latest-success.json",
+        serde_json::to_vec(&newer).unwrap(),
+    );
+    let plan = w
+        .step(json!({"step": "plan", "input": {"instance_id": "acme"}}))
+        .await
+        .unwrap();
+    let restored = json!([{"ready": {"ready": true, "at": now().to_rfc3339()}}]);
+    let checked = json!([{"resource": "rds:acme-db", "restore_seconds": 60,
+        "checks": [{"name": "rows public.contacts", "passed": true, "detail": "5 rows"}]}]);
+    let outcome = w
+        .step(
+            json!({"step": "report", "plan": plan, "restored": restored, "checked": checked,
+            "cleaned": [{"resource": "rds:acme-db", "deleted": true}]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome["succeeded"], true);
+    let record: Value =
+        serde_json::from_slice(&w.ports.reports.get("drills/acme/latest-success.json").unwrap()).unwrap();
+    assert_eq!(record["drill_id"], "drill-newer");
+}

@@ -2,29 +2,22 @@
 //! the RDS API; the daily audit (the real recovery-audit binary) finds and revokes it,
 //! reports each instance's coverage, and its HTML page is opened in headless Chromium.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::{DEMO_DB, DEMO_TABLE};
-use crate::names::REPORTS_BUCKET;
+use super::DEMO_DB;
 use crate::simulation::Tick;
 use crate::stack::{Invocation, LocalStack};
 use crate::{browser, StackError};
+use lifeboat::ports::SnapshotSharing;
+use lifeboat_aws::RdsSharing;
 
 pub const AUDIT: &str = "recovery-audit";
 
 /// Shares, audits, checks the sharing is gone, opens the page; returns what to print and
 /// whether the exposure was revoked.
 pub async fn run(stack: &LocalStack, now: DateTime<Utc>) -> Result<(String, bool), StackError> {
-    for resource in [format!("rds:{DEMO_DB}"), format!("dynamodb:{DEMO_TABLE}")] {
-        stack.edge.windows.set(
-            &resource,
-            crate::edge::windows::Window {
-                earliest: now - TimeDelta::hours(72),
-                latest: now,
-            },
-        );
-    }
+    super::give_windows(stack, now);
     let shared = newest_snapshot(stack).await?;
     stack
         .rds()
@@ -51,7 +44,7 @@ pub async fn run(stack: &LocalStack, now: DateTime<Utc>) -> Result<(String, bool
             return Ok((out, false));
         }
     };
-    let report: Value = serde_json::from_slice(&object(stack, str_of(&answer, "report_key")).await?)
+    let report: Value = serde_json::from_slice(&stack.report_object(str_of(&answer, "report_key")).await?)
         .map_err(|e| StackError::Setup(format!("the audit report is not JSON: {e}")))?;
     for instance in report["instances"].as_array().into_iter().flatten() {
         out.push_str(&format!(
@@ -70,7 +63,7 @@ pub async fn run(stack: &LocalStack, now: DateTime<Utc>) -> Result<(String, bool
             ));
         }
     }
-    let still_shared = restorers(stack, &shared).await?;
+    let still_shared = RdsSharing::new(stack.rds()).restorers(&shared).await?;
     let revoked = report["exposures"]
         .as_array()
         .into_iter()
@@ -87,7 +80,7 @@ pub async fn run(stack: &LocalStack, now: DateTime<Utc>) -> Result<(String, bool
     ));
 
     let page = stack.config.work_dir.join("audit.html");
-    std::fs::write(&page, object(stack, str_of(&answer, "page_key")).await?)
+    std::fs::write(&page, stack.report_object(str_of(&answer, "page_key")).await?)
         .map_err(|e| StackError::Setup(format!("writing {}: {e}", page.display())))?;
     let png = stack.config.work_dir.join("audit.png");
     let dom = browser::rendered_dom(&page, &stack.config.work_dir).await?;
@@ -121,41 +114,6 @@ async fn newest_snapshot(stack: &LocalStack) -> Result<String, StackError> {
         .max()
         .map(String::from)
         .ok_or_else(|| StackError::Setup(format!("{DEMO_DB} has no snapshot to share")))
-}
-
-async fn restorers(stack: &LocalStack, snapshot: &str) -> Result<Vec<String>, StackError> {
-    let out = stack
-        .rds()
-        .describe_db_snapshot_attributes()
-        .db_snapshot_identifier(snapshot)
-        .send()
-        .await
-        .map_err(|e| StackError::aws("DescribeDBSnapshotAttributes", e))?;
-    Ok(out
-        .db_snapshot_attributes_result()
-        .map(|r| r.db_snapshot_attributes())
-        .unwrap_or_default()
-        .iter()
-        .filter(|a| a.attribute_name() == Some("restore"))
-        .flat_map(|a| a.attribute_values().to_vec())
-        .collect())
-}
-
-async fn object(stack: &LocalStack, key: &str) -> Result<Vec<u8>, StackError> {
-    let out = stack
-        .s3()
-        .get_object()
-        .bucket(REPORTS_BUCKET)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| StackError::aws("GetObject", e))?;
-    let body = out
-        .body
-        .collect()
-        .await
-        .map_err(|e| StackError::Setup(format!("reading s3://{REPORTS_BUCKET}/{key}: {e}")))?;
-    Ok(body.into_bytes().to_vec())
 }
 
 fn str_of<'a>(v: &'a Value, field: &str) -> &'a str {

@@ -35,24 +35,7 @@ pub async fn run(stack: &LocalStack) -> Result<(String, bool, DateTime<Utc>), St
         "drills/{DEMO_INSTANCE}/{}/report.json",
         chrono::Utc::now().format("%Y-%m-%d")
     );
-    let report: Value = match stack
-        .s3()
-        .get_object()
-        .bucket(REPORTS_BUCKET)
-        .key(&key)
-        .send()
-        .await
-    {
-        Ok(object) => {
-            let body = object
-                .body
-                .collect()
-                .await
-                .map_err(|e| StackError::Setup(format!("reading {key}: {e}")))?;
-            serde_json::from_slice(&body.into_bytes()).unwrap_or(Value::Null)
-        }
-        Err(e) => return Err(StackError::aws("GetObject drill report", e)),
-    };
+    let report: Value = serde_json::from_slice(&stack.report_object(&key).await?).unwrap_or(Value::Null);
     for r in report["resources"].as_array().into_iter().flatten() {
         out.push_str(&format!(
             "  {}: point {} ({} h old) restored into {} in {} s; sandbox {}\n",

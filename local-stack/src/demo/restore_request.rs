@@ -5,7 +5,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Value};
 
-use super::{DEMO_DB, DEMO_INSTANCE, DEMO_TABLE};
+use super::DEMO_INSTANCE;
 use crate::api_client::{decide, execution_end, poll, send};
 use crate::names::{engineer, support};
 use crate::stack::LocalStack;
@@ -16,16 +16,7 @@ const LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Files, approves and confirms a rollback and waits for it to end; returns what to print.
 pub async fn run(stack: &LocalStack, now: DateTime<Utc>) -> Result<String, StackError> {
-    // moto keeps no point-in-time windows: give both resources the policy's 72 hours.
-    for resource in [format!("rds:{DEMO_DB}"), format!("dynamodb:{DEMO_TABLE}")] {
-        stack.edge.windows.set(
-            &resource,
-            crate::edge::windows::Window {
-                earliest: now - TimeDelta::hours(72),
-                latest: now,
-            },
-        );
-    }
+    super::give_windows(stack, now);
     let filing = json!({
         "instance_id": DEMO_INSTANCE,
         "description": "The customer's CRM integration deleted about 1,000 contacts in twenty minutes.",

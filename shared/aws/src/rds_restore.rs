@@ -343,7 +343,9 @@ impl Restorer for RdsRestorer {
             Some(db)
                 if is_available(&db)
                     && self.sandbox_network.is_some()
-                    && db.publicly_accessible() == Some(true) =>
+                    && db.publicly_accessible() == Some(true)
+                    // Only what this drill restored and marked is ever modified.
+                    && belongs_to(&db, target.request_id, Some("staging")) =>
             {
                 self.client
                     .modify_db_instance()

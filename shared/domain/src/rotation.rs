@@ -29,11 +29,15 @@ pub fn weekly_turn_at(resource: &ResourceKey, slot: Slot) -> bool {
 /// FNV-1a over the key's text: stable across processes and releases (unlike std's hasher,
 /// seeded per process), so a resource keeps its hour from one invocation to the next.
 fn stable_hash(resource: &ResourceKey) -> u64 {
+    fnv1a(&resource.to_string())
+}
+
+/// FNV-1a of `text`: the one stable hash of the workspace, for whatever must map a name to
+/// the same number in every process and release (a turn in a rotation, a short name).
+pub fn fnv1a(text: &str) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    resource
-        .to_string()
-        .bytes()
+    text.bytes()
         .fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME))
 }
 

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
 use crate::execution::names::{rds_identifier, short_id, table_name};
+use crate::rotation::fnv1a;
 use crate::schedule::Slot;
 
 /// Hours in a week: an instance's drill falls in one of them.
@@ -16,14 +17,7 @@ pub const WEEK_HOURS: u64 = 168;
 /// restoring at one hour (and spending the restore quotas together).
 pub fn drill_turn_at(instance: &str, slot: Slot) -> bool {
     let hour = slot.start().timestamp().div_euclid(3600) as u64;
-    stable_hash(instance) % WEEK_HOURS == hour % WEEK_HOURS
-}
-
-/// FNV-1a: stable across processes and releases, so an instance keeps its hour.
-fn stable_hash(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    fnv1a(instance) % WEEK_HOURS == hour % WEEK_HOURS
 }
 
 /// Which recovery point a drill restores.
@@ -75,7 +69,7 @@ pub fn drill_id(instance: &str, started: DateTime<Utc>) -> String {
 /// no production resource, scheduled point (`lifeboat-`) or restore (`lbs-`, `lbf-`, `lbr-`)
 /// carries, so IAM can grant the drill deletes on `lbd-*` only.
 pub fn sandbox_name(drill_id: &str, resource: &ResourceKey) -> String {
-    let short = short_id(&format!("{:016x}", stable_hash(drill_id)));
+    let short = short_id(&format!("{:016x}", fnv1a(drill_id)));
     let name = format!("lbd-{short}-{}", resource.name);
     let (made, limit) = match resource.kind {
         ResourceKind::RdsInstance => (rds_identifier(&name), 63),
@@ -83,7 +77,7 @@ pub fn sandbox_name(drill_id: &str, resource: &ResourceKey) -> String {
     };
     if made.len() < name.len() || name.len() > limit {
         // Cut to fit: a hash of the whole name keeps two long names of one drill apart.
-        let hash = format!("{:08x}", stable_hash(&resource.name) as u32);
+        let hash = format!("{:08x}", fnv1a(&resource.name) as u32);
         let keep = limit - hash.len() - 1;
         let cut: String = name.chars().take(keep).collect();
         let cut = cut.trim_end_matches('-');
