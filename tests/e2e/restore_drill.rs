@@ -143,15 +143,8 @@ async fn a_drill_restores_every_resource_into_a_sandbox_checks_it_deletes_it_and
     assert_eq!(production(&stack).await, before, "production is as it was");
 
     // The daily audit finds the drill on record and shows it.
-    let mut audit = event(PRUNER, &Utc::now().to_rfc3339());
-    audit["detail"] = json!({"instance": "acme", "dry_run": true});
-    let answer = match stack.invoke("recovery-audit", &audit).await.unwrap() {
-        Invocation::Succeeded(v) => v,
-        failed => panic!("the audit failed: {failed:?}"),
-    };
-    let day: Value =
-        serde_json::from_slice(&reports_object(&stack, answer["report_key"].as_str().unwrap()).await)
-            .unwrap();
+    let day = audit_of_acme(&stack).await;
+    assert_eq!(day["instances"][0]["drills"][0]["succeeded"], true, "{day:#}");
     assert_eq!(
         day["instances"][0]["latest_drill"]["drill_id"],
         report["drill_id"]
@@ -201,6 +194,24 @@ async fn a_drill_whose_own_check_fails_fails_and_still_deletes_its_sandboxes() {
     assert_eq!(own_key["passed"], true, "{own_key}");
     no_sandbox_left(&stack).await;
     assert_eq!(production(&stack).await, before);
+
+    // The audit's page marks the failed drill (listed from the bucket).
+    let day = audit_of_acme(&stack).await;
+    let drills = day["instances"][0]["drills"].as_array().unwrap();
+    assert_eq!(drills.len(), 1, "{day:#}");
+    assert_eq!(drills[0]["succeeded"], false);
+    assert_eq!(drills[0]["drill_id"], report["drill_id"]);
+}
+
+/// The daily audit of acme (a dry run), as its report tells it.
+async fn audit_of_acme(stack: &LocalStack) -> Value {
+    let mut audit = event(PRUNER, &Utc::now().to_rfc3339());
+    audit["detail"] = json!({"instance": "acme", "dry_run": true});
+    let answer = match stack.invoke("recovery-audit", &audit).await.unwrap() {
+        Invocation::Succeeded(v) => v,
+        failed => panic!("the audit failed: {failed:?}"),
+    };
+    serde_json::from_slice(&reports_object(stack, answer["report_key"].as_str().unwrap()).await).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -360,4 +371,81 @@ async fn a_sandbox_is_never_publicly_accessible_and_sits_in_the_drill_s_security
     assert_eq!(groups, ["sg-0drill"]);
     restorer.delete_staging(&target).await.unwrap();
     no_sandbox_left(&stack).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_stopped_before_its_cleanup_leaves_sandboxes_the_hourly_sweep_deletes() {
+    let stack = stack().await;
+    acme(&stack, "standard").await;
+    let before = production(&stack).await;
+    // The database's sandbox never reports itself usable: the drill waits on it.
+    stack.edge.faults.add(
+        FaultRule::on("rds", "DescribeDBInstances")
+            .by("restore-drill")
+            .target_contains("lbd-")
+            .report_creating(),
+    );
+    let sfn = aws_sdk_sfn::Client::new(stack.sdk_config());
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(drills::state_machine_arn())
+        .name("drill-acme-stopped")
+        .input(json!({"instance_id": "acme", "poll_interval_seconds": 1, "max_polls": 1000}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let s = &stack;
+    let sandboxes = eventually("both sandboxes restored", || async move {
+        let dbs = s.rds().describe_db_instances().send().await.ok()?;
+        let tables = s.dynamodb().list_tables().send().await.ok()?;
+        let mut found: Vec<String> = dbs
+            .db_instances()
+            .iter()
+            .filter_map(|d| d.db_instance_identifier())
+            .chain(tables.table_names().iter().map(String::as_str))
+            .filter(|n| n.starts_with("lbd-"))
+            .map(str::to_string)
+            .collect();
+        found.sort();
+        (found.len() == 2).then_some(found)
+    })
+    .await;
+    // An engineer stops it from the console before its cleanup.
+    sfn.stop_execution()
+        .execution_arn(started.execution_arn())
+        .send()
+        .await
+        .unwrap();
+    stack.edge.faults.clear();
+
+    let mut hourly = event(PRUNER, &Utc::now().to_rfc3339());
+    hourly["detail"] = json!({"instance": "nobody"});
+    let answer = match stack.invoke("restore-drill", &hourly).await.unwrap() {
+        Invocation::Succeeded(v) => v,
+        failed => panic!("the hourly event failed: {failed:?}"),
+    };
+    assert_eq!(
+        answer["swept"]["drills"],
+        json!(["drill-drill-acme-stopped"]),
+        "{answer}"
+    );
+    assert_eq!(answer["swept"]["sandboxes_deleted"], 2, "{answer}");
+    no_sandbox_left(&stack).await;
+    assert_eq!(production(&stack).await, before, "production is as it was");
+    let record: Value = serde_json::from_slice(
+        &reports_object(&stack, "drills/runs/drill-drill-acme-stopped/swept.json").await,
+    )
+    .unwrap();
+    // ABORTED on AWS; moto's interpreter ends a stopped execution as FAILED when it stops
+    // it in the middle of a task.
+    let status = record["execution_status"].as_str().unwrap();
+    assert!(["ABORTED", "FAILED"].contains(&status), "{record}");
+    let mut swept: Vec<String> = record["sandboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["sandbox"].as_str().unwrap().to_string())
+        .collect();
+    swept.sort();
+    assert_eq!(swept, sandboxes);
 }

@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use lifeboat::audit::{AuditReport, Finding, InstanceAudit};
+use lifeboat::drill::records::DrillOutcome;
 
 use crate::timeline::{chart, escape, WEEK, YEAR};
 
@@ -16,7 +17,7 @@ table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:2px 8px;text-
 svg .label{font-size:11px}svg line.grid{stroke:#eee}svg text.grid{font-size:9px;fill:#666}svg .axis{stroke:#ccc}\
 svg .window{fill:#b3d4fc;opacity:.6}svg .point{stroke:#333;stroke-width:.5}\
 svg .hourly{fill:#9e9e9e}svg .weekly{fill:#1565c0}svg .monthly{fill:#6a1b9a}\
-svg .unrestorable{fill:#fff;stroke:#c62828;stroke-width:1.5}svg line.missing{stroke:#c62828;stroke-width:1.5}svg line.drill{stroke:#1a7f37;stroke-width:2}";
+svg .unrestorable{fill:#fff;stroke:#c62828;stroke-width:1.5}svg line.missing{stroke:#c62828;stroke-width:1.5}svg line.drill{stroke:#1a7f37;stroke-width:2}svg line.drill.failed{stroke:#c62828;stroke-dasharray:4 2}";
 
 /// The page of `report`.
 pub fn render(report: &AuditReport) -> String {
@@ -74,6 +75,17 @@ fn instance_section(html: &mut String, instance: &InstanceAudit, report: &AuditR
             None => "No successful restore drill on record.".to_string(),
         }
     );
+    let failed: Vec<&DrillOutcome> = instance.drills.iter().filter(|d| !d.succeeded).collect();
+    if let Some(last) = failed.last() {
+        let _ = write!(
+            html,
+            "<p class=\"drill failed\">{} failed restore drill(s) in the last year; the latest {} ({}): its report is under drills/{}/.</p>",
+            failed.len(),
+            last.started_at.format("%Y-%m-%d %H:%M UTC"),
+            escape(&last.drill_id),
+            escape(&instance.instance_id)
+        );
+    }
     findings(html, &instance.findings);
     html.push_str("<table class=\"tiers\"><tr><th>resource</th><th>policy</th><th>tier</th><th>promised</th><th>restorable</th><th>window</th></tr>");
     for r in &instance.resources {
@@ -97,10 +109,19 @@ fn instance_section(html: &mut String, instance: &InstanceAudit, report: &AuditR
     }
     html.push_str("</table>");
     html.push_str("<h3>The last seven days</h3>");
-    let drill = instance.latest_drill.as_ref().map(|d| d.started_at);
-    html.push_str(&chart(&instance.resources, drill, report.generated_at, WEEK));
+    html.push_str(&chart(
+        &instance.resources,
+        &instance.drills,
+        report.generated_at,
+        WEEK,
+    ));
     html.push_str("<h3>The last year</h3>");
-    html.push_str(&chart(&instance.resources, drill, report.generated_at, YEAR));
+    html.push_str(&chart(
+        &instance.resources,
+        &instance.drills,
+        report.generated_at,
+        YEAR,
+    ));
     html.push_str("</section>");
 }
 

@@ -7,6 +7,7 @@ use std::fmt::Write;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use lifeboat::audit::ResourceAudit;
+use lifeboat::drill::records::DrillOutcome;
 use lifeboat::policy::Tier;
 
 /// The year the policy's longest tier keeps, and the week an emergency usually needs.
@@ -17,11 +18,11 @@ const LABEL: f64 = 180.0;
 const ROW: f64 = 34.0;
 const TOP: f64 = 24.0;
 
-/// The chart of `resources` over the `span` up to `at`, with the last successful drill's
-/// time (`drill`) as a line across every row.
+/// The chart of `resources` over the `span` up to `at`, with each restore drill as a line
+/// across every row, green when it succeeded and red when it failed.
 pub fn chart(
     resources: &[ResourceAudit],
-    drill: Option<DateTime<Utc>>,
+    drills: &[DrillOutcome],
     at: DateTime<Utc>,
     span: TimeDelta,
 ) -> String {
@@ -43,13 +44,15 @@ pub fn chart(
     } else {
         gridlines(&mut svg, days_between(from, at), "%a %d", height, &x);
     }
-    if let Some(t) = drill.filter(|t| *t >= from) {
+    for d in drills.iter().filter(|d| d.started_at >= from) {
+        let outcome = if d.succeeded { "succeeded" } else { "failed" };
         let _ = write!(
             svg,
-            r#"<line class="drill" x1="{0:.1}" x2="{0:.1}" y1="14" y2="{1}"><title>last successful restore drill {2}</title></line>"#,
-            x(t),
+            r#"<line class="drill {outcome}" x1="{0:.1}" x2="{0:.1}" y1="14" y2="{1}"><title>restore drill {2} {outcome} ({3})</title></line>"#,
+            x(d.started_at),
             height - 4.0,
-            t.to_rfc3339()
+            d.started_at.to_rfc3339(),
+            escape(&d.drill_id)
         );
     }
     for (i, r) in resources.iter().enumerate() {
@@ -236,9 +239,23 @@ mod tests {
     #[test]
     fn each_point_is_a_mark_of_its_longest_tier_and_each_missing_point_a_tick() {
         let at = "2026-12-03T06:30:00Z".parse().unwrap();
-        let drill = Some("2026-11-30T06:00:00Z".parse().unwrap());
-        let svg = chart(&[resource("acme-db"), resource("acme<db>")], drill, at, YEAR);
-        assert_eq!(svg.matches(r#"<line class="drill""#).count(), 1);
+        let drill = |t: &str, succeeded| DrillOutcome {
+            drill_id: "drill-acme".into(),
+            started_at: t.parse().unwrap(),
+            succeeded,
+        };
+        let drills = [
+            drill("2025-11-01T06:00:00Z", true),
+            drill("2026-11-23T06:00:00Z", false),
+            drill("2026-11-30T06:00:00Z", true),
+        ];
+        let svg = chart(&[resource("acme-db"), resource("acme<db>")], &drills, at, YEAR);
+        assert_eq!(
+            svg.matches(r#"<line class="drill succeeded""#).count(),
+            1,
+            "the older than a year left out"
+        );
+        assert_eq!(svg.matches(r#"<line class="drill failed""#).count(), 1);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert_eq!(svg.matches(r#"<g class="resource""#).count(), 2);
         assert_eq!(svg.matches(r#"class="point monthly restorable""#).count(), 2);
@@ -263,7 +280,7 @@ mod tests {
     #[test]
     fn a_week_s_chart_leaves_out_what_is_older_and_labels_days() {
         let at = "2026-12-03T06:30:00Z".parse().unwrap();
-        let svg = chart(&[resource("acme-db")], None, at, WEEK);
+        let svg = chart(&[resource("acme-db")], &[], at, WEEK);
         assert!(!svg.contains(r#"class="drill""#));
         assert_eq!(svg.matches("<circle").count(), 1, "only the point of 2 December");
         assert_eq!(svg.matches(r#"class="missing"#).count(), 1);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
-use lifeboat::drill::report::{latest_success_key, DrillRecord};
+use lifeboat::drill::records::{latest_success_key, DrillOutcome, DrillRecord};
 use lifeboat::inventory::TAG_INSTANCE;
 use lifeboat::policy::{Policy, PolicyBook};
 use lifeboat::ports::memory::world::{self, at, scheduled_event, PITR_3_DAYS};
@@ -114,6 +114,17 @@ impl World {
             &latest_success_key(instance),
             serde_json::to_vec(&record).unwrap(),
         );
+        self.drill_outcome(instance, when, true);
+    }
+
+    /// Records a drill's outcome, as the drill's report step does.
+    fn drill_outcome(&self, instance: &str, when: DateTime<Utc>, succeeded: bool) {
+        let outcome = DrillOutcome {
+            drill_id: format!("drill-{instance}-{}", when.timestamp()),
+            started_at: when,
+            succeeded,
+        };
+        self.ports.reports.insert(&outcome.key(instance), b"{}".to_vec());
     }
 
     async fn audit(&self, detail: Value) -> Result<Value, lifeboat_function::failure::FunctionError> {
@@ -722,6 +733,7 @@ async fn an_instance_whose_last_successful_drill_is_old_is_named_and_its_page_sa
         "2026-12-01T00:00:00Z",
     );
     w.drilled("globex", at(AT) - TimeDelta::days(10));
+    w.drill_outcome("globex", at(AT) - TimeDelta::days(3), false);
     w.audit(json!({})).await.expect("a finding, not a failure");
     let report = w.report("audits/2026-12-03/report.json");
     assert!(finding_kinds(&report, 0).is_empty(), "acme drilled two days ago");
@@ -732,5 +744,15 @@ async fn an_instance_whose_last_successful_drill_is_old_is_named_and_its_page_sa
         page.contains("Last successful restore drill: 2026-12-01 06:30 UTC"),
         "acme's"
     );
-    assert!(page.contains(r#"<line class="drill""#));
+    assert!(page.contains(r#"<line class="drill succeeded""#));
+    assert_eq!(
+        report["instances"][1]["drills"][1]["succeeded"], false,
+        "globex's failed drill is on the report: {report}"
+    );
+    assert!(
+        page.contains("1 failed restore drill(s) in the last year; the latest 2026-11-30"),
+        "globex's failed drill is named"
+    );
+    // Two charts (week and year) each mark the failed drill.
+    assert_eq!(page.matches(r#"<line class="drill failed""#).count(), 2);
 }

@@ -2,11 +2,20 @@
 //! (read only); one that did not is reported with why.
 
 use lifeboat::drill::checks::CheckResult;
-use lifeboat::execution::error::StepError;
+use lifeboat::drill::records::run_key;
+use lifeboat::execution::error::{StepError, INVALID_INPUT};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{DrillPlan, Driller, PlanItem};
+
+/// Where a `check` step kept its results, and how many there were.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChecksKept {
+    pub key: String,
+    pub checks: usize,
+    pub failed: usize,
+}
 
 /// One resource's restore and checks.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -21,13 +30,45 @@ pub struct Checked {
 impl Driller {
     /// `restored`: the Map's results, one per resource in the plan's order: the item with
     /// its `ready` answer, or with the `error` the state machine caught.
-    pub async fn check(&self, plan: &DrillPlan, restored: &[Value]) -> Result<Vec<Checked>, StepError> {
+    ///
+    /// The results go to `drills/runs/<drill>/checks.json`, and only where they are goes
+    /// back into the execution's state: a database of a thousand tables has a thousand
+    /// checks, and Step Functions caps the state at 256 KB.
+    pub async fn check(&self, plan: &DrillPlan, restored: &[Value]) -> Result<ChecksKept, StepError> {
         let mut out = Vec::new();
         for (i, item) in plan.resources.iter().enumerate() {
             let result = restored.get(i).cloned().unwrap_or(Value::Null);
             out.push(self.check_one(item, &result).await);
         }
-        Ok(out)
+        let key = run_key(&plan.drill_id, "checks");
+        let body = serde_json::to_vec_pretty(&out).expect("checks serialize");
+        (self.reports.put(&key, body, "application/json").await)
+            .map_err(|e| StepError::from_port("check", e))?;
+        Ok(ChecksKept {
+            key,
+            checks: out.iter().map(|c| c.checks.len()).sum(),
+            failed: out
+                .iter()
+                .map(|c| c.checks.iter().filter(|r| !r.passed).count() + usize::from(c.error.is_some()))
+                .sum(),
+        })
+    }
+
+    /// The checks a `check` step kept (or, from a state machine of an earlier version, the
+    /// checks themselves); none when the drill stopped before its check.
+    pub(crate) async fn kept_checks(&self, checked: &Value) -> Result<Vec<Checked>, StepError> {
+        let Some(key) = checked.get("key").and_then(Value::as_str) else {
+            return Ok(serde_json::from_value(checked.clone()).unwrap_or_default());
+        };
+        if !key.starts_with("drills/runs/") {
+            return Err(StepError::new(
+                INVALID_INPUT,
+                format!("field `checked.key` must be a drill's checks record, got {key:?}"),
+            ));
+        }
+        let body = (self.reports.get(key).await).map_err(|e| StepError::from_port("report", e))?;
+        serde_json::from_slice(&body)
+            .map_err(|e| StepError::new(INVALID_INPUT, format!("{key} is not a drill's checks: {e}")))
     }
 
     async fn check_one(&self, item: &PlanItem, restored: &Value) -> Checked {

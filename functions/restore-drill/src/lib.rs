@@ -10,14 +10,16 @@
 //! delete what is not marked as this drill's).
 //!
 //! Steps: [`plan`] (which point each resource restores), [`sandbox`] (`start`, `ready`,
-//! `clean_up`), [`check`], [`report`]; and [`schedule`]: an hourly event starts the drill of
-//! each instance whose hour of the week it is.
+//! `clean_up`), [`check`], [`report`]; and, on the hourly schedule's event, [`schedule`]
+//! starts the drill of each instance whose hour of the week it is and [`sweep`] deletes what
+//! drills that stopped before their cleanup left.
 
 pub mod check;
 pub mod plan;
 pub mod report;
 pub mod sandbox;
 pub mod schedule;
+pub mod sweep;
 
 use std::sync::Arc;
 
@@ -26,6 +28,7 @@ use lifeboat::catalog::ResourceKind;
 use lifeboat::execution::error::{StepError, INVALID_INPUT, UNSUPPORTED};
 use lifeboat::policy::PolicyBook;
 use lifeboat::ports::restorer::Restorer;
+use lifeboat::ports::workflow::WorkflowRuns;
 use lifeboat::ports::{BackupService, Catalog, ObjectStore, RestoreWorkflow, SandboxInspector};
 use serde::Deserialize;
 use serde_json::Value;
@@ -42,6 +45,8 @@ pub struct Driller {
     /// The drill state machine, which the hourly schedule's event starts for the instances
     /// whose turn it is (see [`schedule`]).
     pub drills: Option<Arc<dyn RestoreWorkflow>>,
+    /// The drill state machine's executions that stopped, whose sandboxes [`sweep`] deletes.
+    pub runs: Option<Arc<dyn WorkflowRuns>>,
     /// Set only by the local stack and tests: lifts the guard against future event times.
     pub simulation: bool,
 }
@@ -82,7 +87,7 @@ impl Driller {
     /// event, starts the drills whose turn it is.
     pub async fn handle(&self, event: Value, now: DateTime<Utc>) -> Result<Value, StepError> {
         if event.get("detail-type").is_some() {
-            return Ok(serde_json::to_value(self.start_due(&event, now).await?).expect("answers serialize"));
+            return self.on_schedule(&event, now).await;
         }
         let task: Task = serde_json::from_value(event)
             .map_err(|e| StepError::new(INVALID_INPUT, format!("drill task: {e}")))?;
@@ -102,6 +107,26 @@ impl Driller {
             } => serde_json::to_value(self.report(&plan, &restored, &checked, &cleaned, now).await?),
         };
         Ok(answer.expect("answers serialize"))
+    }
+
+    /// The hourly event: this hour's drills started and stopped drills swept, each whatever
+    /// became of the other; the invocation fails if either did.
+    async fn on_schedule(&self, event: &Value, now: DateTime<Utc>) -> Result<Value, StepError> {
+        let started = self.start_due(event, now).await;
+        // A refused event is refused whole: nothing swept on a forged or stale tick.
+        if let Err(e) = &started {
+            if e.name == INVALID_INPUT {
+                return Err(started.unwrap_err());
+            }
+        }
+        let swept = self.sweep(now).await;
+        let answer = serde_json::json!({
+            "started": started.as_ref().ok(),
+            "swept": swept.as_ref().ok(),
+        });
+        started?;
+        swept?;
+        Ok(answer)
     }
 
     fn restorer(&self, kind: ResourceKind) -> Result<&Arc<dyn Restorer>, StepError> {

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use lambda_runtime::Error;
+use lifeboat::ports::workflow::WorkflowRuns;
 use lifeboat::ports::RestoreWorkflow;
 use lifeboat_aws::dynamodb_inspection::DynamoInspector;
 use lifeboat_aws::dynamodb_restore::{CopyBackSettings, DynamoRestorer};
@@ -81,6 +82,8 @@ fn build(settings: &DrillSettings) -> Driller {
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let connector =
         Connector::for_function(&config, settings.postgres_url.as_deref(), &settings.db_ca_bundle);
+    let drills = (settings.drill_state_machine.as_ref())
+        .map(|arn| Arc::new(StepFunctions::new(aws_sdk_sfn::Client::new(&config), arn)));
     Driller {
         catalog: Arc::new(CatalogTable::new(
             dynamodb.clone(),
@@ -109,9 +112,8 @@ fn build(settings: &DrillSettings) -> Driller {
             settings.common.s3_force_path_style,
         )),
         policies: settings.common.policies.clone(),
-        drills: (settings.drill_state_machine.as_ref()).map(|arn| {
-            Arc::new(StepFunctions::new(aws_sdk_sfn::Client::new(&config), arn)) as Arc<dyn RestoreWorkflow>
-        }),
+        drills: drills.clone().map(|d| d as Arc<dyn RestoreWorkflow>),
+        runs: drills.map(|d| d as Arc<dyn WorkflowRuns>),
         simulation: settings.common.simulation,
     }
 }

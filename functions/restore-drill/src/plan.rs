@@ -1,9 +1,10 @@
 //! The `plan` step: the instance's managed resources and, for each, the recovery point the
-//! drill restores and the sandbox it restores into. Nothing is written.
+//! drill restores and the sandbox it restores into, recorded before anything is restored.
 
 use chrono::{DateTime, Utc};
 use lifeboat::catalog::ResourceKey;
 use lifeboat::drill::plan::{choose_point, drill_id, sandbox_name, PointChoice};
+use lifeboat::drill::records::run_key;
 use lifeboat::execution::error::{StepError, INVALID_INPUT, NOT_RESTORABLE};
 use lifeboat::inventory::managed;
 use lifeboat::schedule::Slot;
@@ -126,7 +127,7 @@ impl Driller {
             .and_then(Value::as_str)
             .unwrap_or_default();
         let drill = match execution {
-            Some(name) => format!("drill-{}", lifeboat::fanout::safe_name(name)),
+            Some(name) => drill_of_execution(name),
             None => drill_id(instance_hint, now),
         };
         let (instance, choice) = parse_input(input, &drill)?;
@@ -175,13 +176,27 @@ impl Driller {
             ));
         }
         resources.sort_by(|a, b| a.resource.cmp(&b.resource));
-        tracing::info!(drill = %drill, instance = %instance, resources = resources.len(), "drill planned");
-        Ok(DrillPlan {
+        let plan = DrillPlan {
             drill_id: drill,
             instance_id: instance,
             started_at: now,
             choice,
             resources,
-        })
+        };
+        // Recorded before any sandbox exists: if the execution stops before its cleanup,
+        // the sweep learns from this what to delete (see `sweep`).
+        let body = serde_json::to_vec_pretty(&plan).expect("plans serialize");
+        (self
+            .reports
+            .put(&run_key(&plan.drill_id, "plan"), body, "application/json")
+            .await)
+            .map_err(|e| StepError::from_port("plan", e))?;
+        tracing::info!(drill = %plan.drill_id, instance = %plan.instance_id, resources = plan.resources.len(), "drill planned");
+        Ok(plan)
     }
+}
+
+/// The drill id of the execution `name` (its sandboxes' names derive from it).
+pub fn drill_of_execution(name: &str) -> String {
+    format!("drill-{}", lifeboat::fanout::safe_name(name))
 }

@@ -1,13 +1,14 @@
-//! The `report` step: the drill's outcome written (`drills/<instance>/<date>/report.{json,md}`)
-//! and published (`DrillSucceeded`, `DrillRestoreSeconds`, dimension `Instance`). The
+//! The `report` step: the drill's outcome written (`drills/<instance>/<date>/report.{json,md}`,
+//! its outcome record for the audit's page, and the latest success) and published (`DrillSucceeded`, `DrillRestoreSeconds`, dimension `Instance`). The
 //! execution fails after it when the drill did, so the failed-executions alarm fires.
 
 use chrono::{DateTime, Utc};
-use lifeboat::drill::report::{latest_success_key, DrillRecord, DrillReport, ResourceDrill};
+use lifeboat::drill::records::{latest_success_key, DrillOutcome, DrillRecord};
+use lifeboat::drill::report::{DrillReport, ResourceDrill};
 use lifeboat::execution::error::StepError;
 use lifeboat_function::telemetry::publish_values;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::check::Checked;
 use crate::{DrillPlan, Driller};
@@ -32,7 +33,7 @@ impl Driller {
         cleaned: &[Value],
         now: DateTime<Utc>,
     ) -> Result<Outcome, StepError> {
-        let checked: Vec<Checked> = serde_json::from_value(checked.clone()).unwrap_or_default();
+        let checked: Vec<Checked> = self.kept_checks(checked).await?;
         let resources = plan
             .resources
             .iter()
@@ -76,6 +77,17 @@ impl Driller {
         ] {
             (self.reports.put(&key, body, kind).await).map_err(|e| StepError::from_port("report", e))?;
         }
+        let outcome = DrillOutcome {
+            drill_id: report.drill_id.clone(),
+            started_at: report.started_at,
+            succeeded: report.succeeded(),
+        };
+        let body = serde_json::to_vec_pretty(&json!({"report": format!("{stem}.json")})).expect("json");
+        (self
+            .reports
+            .put(&outcome.key(&plan.instance_id), body, "application/json")
+            .await)
+            .map_err(|e| StepError::from_port("report", e))?;
         if report.succeeded()
             && !self
                 .newer_success_recorded(&plan.instance_id, report.started_at)

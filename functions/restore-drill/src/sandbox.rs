@@ -26,6 +26,8 @@ pub struct Cleaned {
     pub resource: String,
     pub sandbox: String,
     pub deleted: bool,
+    /// Whether there was a sandbox to delete (not gone already).
+    pub found: bool,
     pub detail: String,
 }
 
@@ -95,15 +97,18 @@ impl Driller {
             .delete_staging(&target(item))
             .await)
             .map_err(|e| StepError::from_port("clean_up", e))?;
-        let detail = match deletion {
-            Deletion::Deleted => "deleted",
-            Deletion::AlreadyGone => "already gone (never made, or deleted by an earlier try)",
+        let found = deletion == Deletion::Deleted;
+        let detail = if found {
+            "deleted"
+        } else {
+            "already gone (never made, or deleted by an earlier try)"
         };
         tracing::info!(drill = %item.drill_id, sandbox = %item.sandbox, detail, "drill sandbox cleaned up");
         Ok(Cleaned {
             resource: item.resource.to_string(),
             sandbox: item.sandbox.clone(),
             deleted: true,
+            found,
             detail: detail.into(),
         })
     }

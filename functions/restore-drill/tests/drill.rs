@@ -12,6 +12,7 @@ use lifeboat::inventory::TAG_INSTANCE;
 use lifeboat::policy::PolicyBook;
 use lifeboat::ports::memory::restorer::MemoryRestorer;
 use lifeboat::ports::memory::world::{self, at, scheduled_event, PITR_3_DAYS};
+use lifeboat::ports::workflow::StoppedRun;
 use lifeboat::schedule::{Slot, TierSet};
 use restore_drill::{DrillPlan, Driller, PlanItem};
 use serde_json::{json, Value};
@@ -33,6 +34,7 @@ fn world() -> World {
         reports: ports.reports.clone(),
         policies: PolicyBook::default(),
         drills: Some(ports.workflow.clone()),
+        runs: Some(ports.workflow.clone()),
         simulation: true,
     };
     World {
@@ -194,9 +196,9 @@ async fn a_report_is_written_and_a_drill_without_checks_or_cleanup_fails() {
         .step(json!({"step": "check", "plan": plan, "restored": restored}))
         .await
         .unwrap();
-    assert!(
-        checked[0]["error"].as_str().unwrap().contains("no inspector"),
-        "{checked}"
+    assert_eq!(
+        checked["failed"], 1,
+        "kept in the bucket, counted here: {checked}"
     );
     let outcome = w
         .step(
@@ -234,13 +236,13 @@ async fn each_hour_starts_the_drills_whose_turn_it_is_once() {
         .step(scheduled_event(&slot.start().to_rfc3339(), json!({})))
         .await
         .unwrap();
-    assert_eq!(started["drills"].as_array().unwrap().len(), due.len());
+    assert_eq!(started["started"]["drills"].as_array().unwrap().len(), due.len());
     let again = w
         .step(scheduled_event(&slot.start().to_rfc3339(), json!({})))
         .await
         .unwrap();
     assert_eq!(
-        again["drills"], started["drills"],
+        again["started"]["drills"], started["started"]["drills"],
         "a retried hour names the same executions"
     );
     let one = w
@@ -251,7 +253,7 @@ async fn each_hour_starts_the_drills_whose_turn_it_is_once() {
         .await
         .unwrap();
     assert_eq!(
-        one["drills"],
+        one["started"]["drills"],
         json!([format!("drill-customer-7-{}", slot.label())])
     );
 }
@@ -278,7 +280,7 @@ async fn a_plan_refuses_polling_settings_out_of_range_and_names_drills_after_the
 async fn a_late_report_of_an_older_drill_does_not_replace_a_newer_success_on_record() {
     let w = world();
     w.instance("acme-db", "acme", &["2026-12-03T04:00:00Z"]);
-    let newer = lifeboat::drill::report::DrillRecord {
+    let newer = lifeboat::drill::records::DrillRecord {
         drill_id: "drill-newer".into(),
         started_at: now() + TimeDelta::hours(1),
         restore_seconds: Some(60),
@@ -305,4 +307,186 @@ async fn a_late_report_of_an_older_drill_does_not_replace_a_newer_success_on_rec
     let record: Value =
         serde_json::from_slice(&w.ports.reports.get("drills/acme/latest-success.json").unwrap()).unwrap();
     assert_eq!(record["drill_id"], "drill-newer");
+}
+
+/// A drill of acme's database planned and its sandbox restored by the execution
+/// `console-run-1`, which then stopped (`status`) before its cleanup.
+async fn stopped_drill(w: &World, status: &str) -> DrillPlan {
+    let plan: DrillPlan = serde_json::from_value(
+        w.step(json!({"step": "plan", "input": {"instance_id": "acme"}, "execution": "console-run-1"}))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    w.step(json!({"step": "start", "item": plan.resources[0]}))
+        .await
+        .unwrap();
+    w.step(json!({"step": "ready", "item": plan.resources[0]}))
+        .await
+        .unwrap();
+    assert!(w.restorer.names().contains(&plan.resources[0].sandbox));
+    w.ports.workflow.stopped.lock().unwrap().push(StoppedRun {
+        name: "console-run-1".into(),
+        status: status.into(),
+        stopped_at: now() - TimeDelta::minutes(20),
+    });
+    plan
+}
+
+impl World {
+    /// The sweep's record of `console-run-1`'s drill, if written.
+    fn swept(&self) -> Option<Value> {
+        let body = self
+            .ports
+            .reports
+            .get("drills/runs/drill-console-run-1/swept.json")?;
+        Some(serde_json::from_slice(&body).unwrap())
+    }
+}
+
+async fn hourly(w: &World) -> Value {
+    w.step(scheduled_event(&now().to_rfc3339(), json!({})))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_hourly_sweep_deletes_the_sandbox_of_a_drill_stopped_before_its_cleanup_once_and_records_why() {
+    let w = world();
+    w.instance("acme-db", "acme", &["2026-12-03T04:00:00Z"]);
+    let plan = stopped_drill(&w, "TIMED_OUT").await;
+    let sandbox = &plan.resources[0].sandbox;
+
+    let answer = hourly(&w).await;
+    assert_eq!(
+        answer["swept"]["drills"],
+        json!(["drill-console-run-1"]),
+        "{answer}"
+    );
+    assert_eq!(answer["swept"]["sandboxes_deleted"], 1);
+    assert!(!w.restorer.names().contains(sandbox), "the sandbox is gone");
+    assert_eq!(
+        w.restorer.content("acme-db").as_deref(),
+        Some("live"),
+        "production untouched"
+    );
+    let record = w.swept().expect("the sweep is recorded");
+    assert_eq!(record["execution_status"], "TIMED_OUT");
+    assert_eq!(record["sandboxes"][0]["outcome"], "deleted");
+
+    let calls = w.restorer.calls("delete_staging");
+    let again = hourly(&w).await;
+    assert_eq!(again["swept"]["drills"], json!([]), "swept once");
+    assert_eq!(w.restorer.calls("delete_staging"), calls);
+}
+
+#[tokio::test]
+async fn a_sweep_failing_right_before_or_right_after_the_deletion_finishes_the_next_hour() {
+    let w = world();
+    w.instance("acme-db", "acme", &["2026-12-03T04:00:00Z"]);
+    let plan = stopped_drill(&w, "ABORTED").await;
+    let sandbox = &plan.resources[0].sandbox;
+
+    // Right before: the deletion fails; nothing is recorded and the drill stays pending.
+    w.restorer
+        .fail("delete_staging", lifeboat::ports::FailureKind::Unavailable);
+    let answer = hourly(&w).await;
+    assert_eq!(answer["swept"]["pending"], json!(["drill-console-run-1"]));
+    assert!(w.restorer.names().contains(sandbox));
+    assert!(w.swept().is_none());
+    w.restorer.heal("delete_staging");
+
+    // Right after: the sandbox is deleted but its record is not written.
+    w.ports.reports.fail_puts_ending(Some("swept.json"));
+    let answer = hourly(&w).await;
+    assert_eq!(answer["swept"]["pending"], json!(["drill-console-run-1"]));
+    assert!(!w.restorer.names().contains(sandbox));
+    w.ports.reports.fail_puts_ending(None);
+
+    let answer = hourly(&w).await;
+    assert_eq!(answer["swept"]["drills"], json!(["drill-console-run-1"]));
+    let record = w.swept().expect("the sweep is recorded");
+    assert_eq!(record["sandboxes"][0]["outcome"], "already gone");
+    assert_eq!(w.restorer.content("acme-db").as_deref(), Some("live"));
+}
+
+#[tokio::test]
+async fn a_forged_plan_on_record_never_makes_the_sweep_delete_production() {
+    let w = world();
+    w.instance("acme-db", "acme", &["2026-12-03T04:00:00Z"]);
+    let mut plan = stopped_drill(&w, "FAILED").await;
+    plan.resources[0].sandbox = "acme-db".into();
+    w.ports.reports.insert(
+        "drills/runs/drill-console-run-1/plan.json",
+        serde_json::to_vec(&plan).unwrap(),
+    );
+
+    let answer = hourly(&w).await;
+    assert_eq!(answer["swept"]["sandboxes_deleted"], 0, "{answer}");
+    assert_eq!(w.restorer.content("acme-db").as_deref(), Some("live"));
+    let record = w.swept().expect("the sweep is recorded");
+    let outcome = record["sandboxes"][0]["outcome"].as_str().unwrap();
+    assert!(
+        outcome.starts_with("not deleted") && outcome.contains("refused"),
+        "{outcome}"
+    );
+}
+
+#[tokio::test]
+async fn the_plan_and_checks_are_kept_in_the_bucket_and_each_outcome_is_recorded_for_the_audit() {
+    let w = world();
+    w.instance("acme-db", "acme", &["2026-12-03T04:00:00Z"]);
+    let plan = w
+        .step(json!({"step": "plan", "input": {"instance_id": "acme"}, "execution": "run-9"}))
+        .await
+        .unwrap();
+    assert!(
+        w.ports.reports.get("drills/runs/drill-run-9/plan.json").is_some(),
+        "the plan is on record before anything is restored"
+    );
+    let restored = json!([{"ready": {"ready": true, "at": now().to_rfc3339()}}]);
+    let kept = w
+        .step(json!({"step": "check", "plan": plan, "restored": restored}))
+        .await
+        .unwrap();
+    assert_eq!(kept["key"], "drills/runs/drill-run-9/checks.json");
+    let outcome = w
+        .step(
+            json!({"step": "report", "plan": plan, "restored": restored, "checked": kept,
+            "cleaned": [{"resource": "rds:acme-db", "deleted": true}]}),
+        )
+        .await
+        .unwrap();
+    let report: Value = serde_json::from_slice(
+        &w.ports
+            .reports
+            .get(outcome["report_key"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        report["resources"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no inspector"),
+        "the report reads the kept checks: {report}"
+    );
+    let outcomes: Vec<String> = (w.ports.reports.keys().into_iter())
+        .filter(|k| k.starts_with("drills/acme/outcomes/"))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [format!(
+            "drills/acme/outcomes/{}.failed.drill-run-9.json",
+            now().format("%Y%m%dT%H%M%SZ")
+        )]
+    );
+
+    // A checks key outside the drills' own records is refused.
+    let forged = w
+        .step(json!({"step": "report", "plan": plan, "restored": restored,
+            "checked": {"key": "audits/2026-12-03/report.json"}, "cleaned": []}))
+        .await
+        .unwrap_err();
+    assert_eq!(forged.name, INVALID_INPUT);
 }

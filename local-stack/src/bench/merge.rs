@@ -206,6 +206,16 @@ impl ObjectStore for FileStore {
         std::fs::read(self.0.join(key))
             .map_err(|e| PortError::new("get", key, FailureKind::NotFound, e.to_string()))
     }
+
+    async fn list(&self, prefix: &str, _start_after: &str, _limit: usize) -> Result<Vec<String>, PortError> {
+        // The merge reads extracts by the keys it wrote; it never lists.
+        Err(PortError::new(
+            "list",
+            prefix,
+            FailureKind::Refused,
+            "the bench's store does not list",
+        ))
+    }
 }
 
 /// DynamoDB calls per restored item: `missing` items of a table of `DYNAMODB_ITEMS`, a

@@ -56,4 +56,26 @@ impl ObjectStore for ReportsBucket {
         })?;
         Ok(body.into_bytes().to_vec())
     }
+
+    async fn list(&self, prefix: &str, start_after: &str, limit: usize) -> Result<Vec<String>, PortError> {
+        let at = format!("s3://{}/{prefix}", self.bucket);
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .start_after(start_after)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| port_error("ListObjectsV2", &at, e))?;
+            keys.extend(page.contents().iter().filter_map(|o| o.key()).map(str::to_string));
+            if keys.len() >= limit {
+                keys.truncate(limit);
+                break;
+            }
+        }
+        Ok(keys)
+    }
 }

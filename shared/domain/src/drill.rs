@@ -9,10 +9,11 @@
 //! - [`checks`]: an instance's own checks from its policy document, and the comparisons of
 //!   the sandbox's schema and row counts with production's.
 //! - [`report`]: a drill's outcome, its restore time (RTO) and data age.
+//! - [`records`]: where a drill's plan, checks, outcome and sweep are kept.
 //!
-//! Not yet wired: the drill state machine and the executor's steps that run a plan (see
-//! issue 14's note).
+//! The drill state machine and its steps are `functions/restore-drill`.
 
 pub mod checks;
 pub mod plan;
+pub mod records;
 pub mod report;

@@ -281,4 +281,7 @@ pub trait ObjectStore: Send + Sync {
     async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), PortError>;
     /// What was put at `key` (an extract batch, read back by the merge).
     async fn get(&self, key: &str) -> Result<Vec<u8>, PortError>;
+    /// The keys under `prefix` that sort after `start_after`, in order, at most `limit`:
+    /// records keyed by time are read from a date on without reading the older ones.
+    async fn list(&self, prefix: &str, start_after: &str, limit: usize) -> Result<Vec<String>, PortError>;
 }

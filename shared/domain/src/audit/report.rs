@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::coverage::ResourceAudit;
 use super::exposure::Exposure;
 use super::finding::{Finding, FindingKind};
-use crate::drill::report::DrillRecord;
+use crate::drill::records::{DrillOutcome, DrillRecord};
 use crate::inventory::Unmanaged;
 
 /// One customer instance: its resources, its coverage, what is wrong with it.
@@ -26,6 +26,8 @@ pub struct InstanceAudit {
     pub findings: Vec<Finding>,
     /// Its latest successful restore drill, when one is on record.
     pub latest_drill: Option<DrillRecord>,
+    /// Its drills of the last year, failed ones too, oldest first.
+    pub drills: Vec<DrillOutcome>,
 }
 
 /// The day's report.
@@ -191,6 +193,7 @@ impl InstanceAudit {
             resources,
             findings,
             latest_drill: None,
+            drills: Vec::new(),
         }
     }
 }

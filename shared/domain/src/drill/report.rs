@@ -45,20 +45,6 @@ pub struct DrillReport {
     pub resources: Vec<ResourceDrill>,
 }
 
-/// The record of an instance's latest successful drill, which the daily audit reads
-/// (`drills/<instance>/latest-success.json`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct DrillRecord {
-    pub drill_id: String,
-    pub started_at: DateTime<Utc>,
-    pub restore_seconds: Option<i64>,
-}
-
-/// Where an instance's latest successful drill is recorded.
-pub fn latest_success_key(instance: &str) -> String {
-    format!("drills/{instance}/latest-success.json")
-}
-
 impl DrillReport {
     /// A drill succeeds when every resource restored, every check passed, and no sandbox
     /// was left behind.

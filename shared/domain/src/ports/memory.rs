@@ -517,9 +517,16 @@ impl Catalog for MemoryCatalog {
 #[derive(Debug, Default)]
 pub struct MemoryReports {
     reports: Mutex<BTreeMap<String, Vec<u8>>>,
+    /// Puts of keys ending so fail (a write lost right after what it records was done).
+    failing_puts: Mutex<Option<String>>,
 }
 
 impl MemoryReports {
+    /// Makes every put of a key ending with `suffix` fail, until called with `None`.
+    pub fn fail_puts_ending(&self, suffix: Option<&str>) {
+        *self.failing_puts.lock().expect("reports lock") = suffix.map(str::to_string);
+    }
+
     /// Puts `body` at `key`, as a function would have (arranging a test).
     pub fn insert(&self, key: &str, body: Vec<u8>) {
         self.reports
@@ -545,6 +552,14 @@ impl MemoryReports {
 #[async_trait]
 impl ObjectStore for MemoryReports {
     async fn put(&self, key: &str, body: Vec<u8>, _content_type: &str) -> Result<(), PortError> {
+        if (self.failing_puts.lock().expect("reports lock").as_deref()).is_some_and(|s| key.ends_with(s)) {
+            return Err(PortError::new(
+                "put",
+                key,
+                FailureKind::Unavailable,
+                "the store is failing",
+            ));
+        }
         self.reports
             .lock()
             .expect("reports lock")
@@ -559,5 +574,15 @@ impl ObjectStore for MemoryReports {
             .get(key)
             .cloned()
             .ok_or_else(|| PortError::new("get", key, FailureKind::NotFound, "no such object"))
+    }
+
+    async fn list(&self, prefix: &str, start_after: &str, limit: usize) -> Result<Vec<String>, PortError> {
+        let reports = self.reports.lock().expect("reports lock");
+        Ok(reports
+            .keys()
+            .filter(|k| k.starts_with(prefix) && k.as_str() > start_after)
+            .take(limit)
+            .cloned()
+            .collect())
     }
 }

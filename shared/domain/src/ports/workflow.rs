@@ -1,6 +1,7 @@
 //! The restore workflow: the state machine an approval starts and a confirmation resumes.
 
 use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
 use super::PortError;
@@ -14,4 +15,26 @@ pub trait RestoreWorkflow: Send + Sync {
 
     /// Resumes the execution waiting on `token`.
     async fn confirm(&self, token: &str, output: &Value) -> Result<(), PortError>;
+}
+
+/// An execution that ended without succeeding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoppedRun {
+    pub name: String,
+    /// `FAILED`, `TIMED_OUT` or `ABORTED`.
+    pub status: String,
+    pub stopped_at: DateTime<Utc>,
+}
+
+/// What became of a workflow's executions: for whoever must finish what a stopped one left.
+#[async_trait]
+pub trait WorkflowRuns: Send + Sync {
+    /// The executions that failed, timed out or were stopped at or after `since`; none runs
+    /// longer than `longest_run` (the state machine's own timeout), which bounds how far
+    /// back the listing reads.
+    async fn stopped_since(
+        &self,
+        since: DateTime<Utc>,
+        longest_run: TimeDelta,
+    ) -> Result<Vec<StoppedRun>, PortError>;
 }

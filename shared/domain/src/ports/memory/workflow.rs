@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
+use crate::ports::workflow::{StoppedRun, WorkflowRuns};
 use crate::ports::{PortError, RestoreWorkflow};
 
 /// Records executions by name (starting one twice starts nothing new) and confirmations.
@@ -13,6 +15,24 @@ use crate::ports::{PortError, RestoreWorkflow};
 pub struct MemoryWorkflow {
     pub executions: Mutex<BTreeMap<String, Value>>,
     pub confirmed: Mutex<Vec<(String, Value)>>,
+    /// Executions a test has made end without succeeding.
+    pub stopped: Mutex<Vec<StoppedRun>>,
+}
+
+#[async_trait]
+impl WorkflowRuns for MemoryWorkflow {
+    async fn stopped_since(
+        &self,
+        since: DateTime<Utc>,
+        _longest: TimeDelta,
+    ) -> Result<Vec<StoppedRun>, PortError> {
+        let stopped = self.stopped.lock().expect("lock");
+        Ok(stopped
+            .iter()
+            .filter(|r| r.stopped_at >= since)
+            .cloned()
+            .collect())
+    }
 }
 
 #[async_trait]
