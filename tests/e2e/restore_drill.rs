@@ -139,6 +139,23 @@ async fn a_drill_restores_every_resource_into_a_sandbox_checks_it_deletes_it_and
         .collect();
     assert!(checks.contains(&"rows public.contacts"), "{checks:?}");
     assert!(checks.contains(&"rows acme-orders"), "{checks:?}");
+    let sample = resources
+        .iter()
+        .flat_map(|r| r["checks"].as_array().unwrap())
+        .find(|c| {
+            c["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("sample of keys read back")
+        })
+        .expect("the table's keys were sampled");
+    assert!(
+        sample["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("7 of 7 sampled keys read back; 7 of them also in production"),
+        "{sample}"
+    );
     no_sandbox_left(&stack).await;
     assert_eq!(production(&stack).await, before, "production is as it was");
 

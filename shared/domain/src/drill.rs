@@ -10,6 +10,7 @@
 //!   the sandbox's schema and row counts with production's.
 //! - [`report`]: a drill's outcome, its restore time (RTO) and data age.
 //! - [`records`]: where a drill's plan, checks, outcome and sweep are kept.
+//! - [`sample`]: a table's keys sampled over a scan, to read back.
 //!
 //! The drill state machine and its steps are `functions/restore-drill`.
 
@@ -17,3 +18,4 @@ pub mod checks;
 pub mod plan;
 pub mod records;
 pub mod report;
+pub mod sample;
