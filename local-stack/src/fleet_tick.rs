@@ -14,8 +14,8 @@ use crate::StackError;
 /// The definition the SAM template deploys for each scheduled function.
 const DEFINITION: &str = include_str!("../../infra/statemachines/fleet-tick.asl.json");
 
-/// The scheduled functions whose ticks fan out.
-pub const FUNCTIONS: [&str; 2] = ["snapshot-creator", "retention-pruner"];
+/// The scheduled functions whose runs fan out: the hourly ticks and the daily audit.
+pub const FUNCTIONS: [&str; 3] = ["snapshot-creator", "retention-pruner", "recovery-audit"];
 
 /// How often an execution's status is read while it runs.
 const POLL: Duration = Duration::from_millis(50);

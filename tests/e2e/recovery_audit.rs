@@ -214,3 +214,64 @@ async fn the_audit_proves_coverage_revokes_sharing_finds_a_lost_point_and_its_pa
     .await
     .expect("a screenshot");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_is_audited_in_shards_of_whole_instances_through_the_state_machine() {
+    // One resource a shard: acme's two stay together, globex gets its own.
+    let stack = stack_with(&[("LIFEBOAT_SHARD_SIZE", "1")]).await;
+    let acme = [(TAG_INSTANCE, "acme")];
+    resources::rds_instance(&stack, "acme-db", &acme, 3)
+        .await
+        .unwrap();
+    resources::dynamodb_table(&stack, "acme-orders", &acme)
+        .await
+        .unwrap();
+    resources::rds_instance(&stack, "globex-db", &[(TAG_INSTANCE, "globex")], 3)
+        .await
+        .unwrap();
+    scheduled_points(&stack, hour_before(Utc::now(), 2)).await;
+    let point = rds_snapshots(&stack)
+        .await
+        .into_iter()
+        .find(|s| s.contains("globex-db"))
+        .unwrap();
+    share(&stack, &point, &["all"]).await;
+
+    let mut tick = event(PRUNER, &Utc::now().to_rfc3339());
+    tick["detail"] = json!({"sweep_all": true});
+    let output = match lifeboat_local::fleet_tick::run(&stack, AUDIT, &tick)
+        .await
+        .unwrap()
+    {
+        Invocation::Succeeded(output) => output,
+        failed => panic!("the audit's execution failed: {failed:?}"),
+    };
+    assert!(
+        restorers(&stack, &point).await.is_empty(),
+        "revoked by globex's shard"
+    );
+    let day_key = output["report_key"]
+        .as_str()
+        .expect("the finish answers the summary");
+    let day: Value = serde_json::from_slice(&reports_object(&stack, day_key).await).unwrap();
+    let instances: Vec<&str> = day["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["instance_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(instances, ["acme", "globex"]);
+    assert_eq!(day["instances"][0]["resources"].as_array().unwrap().len(), 2);
+    assert_eq!(day["exposures"][0]["subject"], point.as_str());
+    let page_key = output["page_key"].as_str().unwrap();
+    let page = String::from_utf8(reports_object(&stack, page_key).await).unwrap();
+    let date = &day_key["audits/".len().."audits/".len() + 10];
+    let link = page
+        .split("href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the day's page links each instance's page");
+    let acme_page =
+        String::from_utf8(reports_object(&stack, &format!("audits/{date}/{link}")).await).unwrap();
+    assert!(acme_page.contains(r#"data-instance="acme""#) && acme_page.contains("<svg"));
+}

@@ -24,8 +24,45 @@ pub(crate) struct Gathered {
     pub undiscovered: Vec<String>,
 }
 
+/// What discovery found: every resource, what failed, and which services could not be read.
+pub(crate) struct Discovery {
+    pub discovered: Vec<DiscoveredResource>,
+    pub findings: Vec<Finding>,
+    pub undiscovered: Vec<String>,
+}
+
+/// The resources of the run's scope: managed ones, and those whose tags name an instance
+/// but cannot be read (audited as that instance's, never backed up).
+pub(crate) struct Classified {
+    pub managed: Vec<ManagedResource>,
+    pub misconfigured: Vec<ResourceAudit>,
+    /// Bad tags on resources no instance claims.
+    pub findings: Vec<Finding>,
+}
+
 impl Auditor {
     pub(crate) async fn gather(&self, run: &AuditRun) -> Gathered {
+        let Discovery {
+            discovered,
+            mut findings,
+            undiscovered,
+        } = self.discover(run).await;
+        let classified = self.classify(run, &discovered);
+        findings.extend(classified.findings);
+        let mut audits = self.audit_all(run, &classified.managed).await;
+        audits.extend(classified.misconfigured);
+        let (unmanaged, unmanaged_findings) = self.unmanaged(run, &discovered, &undiscovered).await;
+        findings.extend(unmanaged_findings);
+        Gathered {
+            managed: classified.managed,
+            audits,
+            unmanaged,
+            findings,
+            undiscovered,
+        }
+    }
+
+    pub(crate) async fn discover(&self, run: &AuditRun) -> Discovery {
         let mut findings = Vec::new();
         let mut discovered: Vec<DiscoveredResource> = Vec::new();
         let mut undiscovered = Vec::new();
@@ -42,18 +79,34 @@ impl Auditor {
                 }
             }
         }
+        Discovery {
+            discovered,
+            findings,
+            undiscovered,
+        }
+    }
+
+    pub(crate) fn classify(&self, run: &AuditRun, discovered: &[DiscoveredResource]) -> Classified {
         let in_scope = |instance: &str| run.instance.as_deref().is_none_or(|i| i == instance);
-        let mut managed_resources = Vec::new();
-        // A resource whose tags name an instance but cannot be read is that instance's,
-        // never backed up: it counts against the instance instead of vanishing from it.
-        let mut misconfigured = Vec::new();
-        for found in &discovered {
+        let mut classified = Classified {
+            managed: Vec::new(),
+            misconfigured: Vec::new(),
+            findings: Vec::new(),
+        };
+        for found in discovered {
             match managed(found, &self.policies) {
-                Ok(Some(m)) if in_scope(&m.instance_id) => managed_resources.push(m),
+                Ok(Some(m)) if in_scope(&m.instance_id) => classified.managed.push(m),
                 Ok(_) => {}
+                // A resource whose tags name an instance but cannot be read is that
+                // instance's, never backed up: it counts against the instance instead of
+                // vanishing from it.
                 Err(e) => match found.tags.get(TAG_INSTANCE).filter(|i| in_scope(i)) {
-                    Some(instance) => misconfigured.push(badly_tagged(found, instance, e.to_string())),
-                    None => findings.push(Finding::new(
+                    Some(instance) => {
+                        classified
+                            .misconfigured
+                            .push(badly_tagged(found, instance, e.to_string()))
+                    }
+                    None => classified.findings.push(Finding::new(
                         FindingKind::BadTags,
                         found.key.to_string(),
                         e.to_string(),
@@ -61,31 +114,35 @@ impl Auditor {
                 },
             }
         }
-        let mut audits = stream::iter(&managed_resources)
+        classified
+    }
+
+    pub(crate) async fn audit_all(
+        &self,
+        run: &AuditRun,
+        resources: &[ManagedResource],
+    ) -> Vec<ResourceAudit> {
+        stream::iter(resources)
             .map(|m| self.audit_one(run, m))
             .buffer_unordered(CONCURRENCY)
             .collect::<Vec<_>>()
-            .await;
-        audits.extend(misconfigured);
-        // Which resources are no longer managed is a question about the fleet; a partial
-        // discovery would call every resource of a silent service unmanaged.
-        let unmanaged = if run.instance.is_none() && undiscovered.is_empty() {
-            match self.catalog.present_counts().await {
-                Ok(counts) => unmanaged_of(&counts, &discovered, &self.policies),
-                Err(e) => {
-                    findings.push(not_checked("catalog".into(), &e));
-                    Vec::new()
-                }
-            }
-        } else {
-            Vec::new()
-        };
-        Gathered {
-            managed: managed_resources,
-            audits,
-            unmanaged,
-            findings,
-            undiscovered,
+            .await
+    }
+
+    /// Which resources are no longer managed is a question about the fleet; a partial
+    /// discovery would call every resource of a silent service unmanaged.
+    pub(crate) async fn unmanaged(
+        &self,
+        run: &AuditRun,
+        discovered: &[DiscoveredResource],
+        undiscovered: &[String],
+    ) -> (Vec<Unmanaged>, Vec<Finding>) {
+        if run.instance.is_some() || !undiscovered.is_empty() {
+            return (Vec::new(), Vec::new());
+        }
+        match self.catalog.present_counts().await {
+            Ok(counts) => (unmanaged_of(&counts, discovered, &self.policies), Vec::new()),
+            Err(e) => (Vec::new(), vec![not_checked("catalog".into(), &e)]),
         }
     }
 

@@ -16,10 +16,14 @@
 //! fleet (`ExposedSnapshots`, `UnmanagedWithPoints`, `AuditFindings`). The invocation fails
 //! after writing the report when an exposure could not be revoked or a resource could not be
 //! checked, so that the function's error alarm fires too.
+//!
+//! A fleet is audited through the fleet-tick state machine, in shards of whole instances
+//! ([`fanout`]); a bare Scheduled Event audits everything in one invocation.
 
 mod drills;
 mod evidence;
 mod exposure;
+mod fanout;
 mod options;
 pub mod page;
 mod publish;
@@ -31,6 +35,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use lifeboat::audit::{AuditReport, FindingKind};
+use lifeboat::fanout::Stage;
 use lifeboat::policy::PolicyBook;
 use lifeboat::ports::{BackupService, BucketAccess, Catalog, ObjectStore, SnapshotSharing};
 use lifeboat_function::failure::{FailureType, FunctionError};
@@ -57,6 +62,10 @@ pub struct Auditor {
     pub simulation: bool,
     /// The deployment's default; an event's `detail.dry_run` overrides it.
     pub dry_run: bool,
+    /// A fanned-out audit's shards: at most this many resources each (whole instances),
+    /// this many at once.
+    pub shard_size: usize,
+    pub shard_concurrency: u32,
 }
 
 /// The invocation's answer: where the report is, and its headline figures.
@@ -83,10 +92,24 @@ impl Auditor {
             let verdict = self.sharing_changed(&change, wall_clock).await?;
             return Ok(serde_json::to_value(verdict).expect("verdicts serialize"));
         }
-        let run = AuditRun::parse(&payload, wall_clock, self.simulation, self.dry_run)?;
+        let staged = lifeboat::fanout::staged(&payload)
+            .map_err(|e| FunctionError::new(FailureType::InvalidEvent, e.to_string()))?;
+        // A fanned-out audit's shards and finish run long after its event: its plan admitted it.
+        let max_age = match staged.stage {
+            Stage::Whole | Stage::Plan => options::MAX_EVENT_AGE,
+            Stage::Shard { .. } | Stage::Finish { .. } => options::MAX_FANOUT_AGE,
+        };
+        let run = AuditRun::parse_within(&staged.event, wall_clock, self.simulation, self.dry_run, max_age)?;
         tracing::info!(at = %run.at, instance = ?run.instance, dry_run = run.dry_run, sweep_all = run.sweep_all, "audit");
-        let summary = self.audit(&run).await?;
-        Ok(serde_json::to_value(summary).expect("summaries serialize"))
+        let answer = match staged.stage {
+            Stage::Whole => serde_json::to_value(self.audit(&run).await?),
+            Stage::Plan => serde_json::to_value(self.plan_shards(&run).await?),
+            Stage::Shard { key } => serde_json::to_value(self.run_shard(&run, &key).await?),
+            Stage::Finish { plan, results } => {
+                serde_json::to_value(self.finish_shards(&run, &plan, &results).await?)
+            }
+        };
+        Ok(answer.expect("answers serialize"))
     }
 
     /// Audits, writes the report and metrics, then fails if something could not be checked
@@ -112,31 +135,45 @@ impl Auditor {
             findings,
         );
         self.attach_drills(&mut report, run.at).await;
-        if !gathered.undiscovered.is_empty() {
-            report.mark_unproven(&format!(
-                "the {} resources could not be discovered",
-                gathered.undiscovered.join(" and ")
-            ));
-        }
-        let summary = self.publish(run, &report).await?;
-        let unrevoked = report
-            .exposures
-            .iter()
-            .filter(|e| !e.revoked && e.error.is_some())
-            .count();
-        let unchecked = report
-            .all_findings()
-            .filter(|f| f.kind == FindingKind::NotChecked)
-            .count();
-        if unrevoked + unchecked > 0 {
-            return Err(FunctionError::new(
-                FailureType::ResourcesFailed,
-                format!(
-                    "audit at {}: {unrevoked} exposures could not be revoked, {unchecked} checks failed; see s3 {}",
-                    run.at, summary.report_key
-                ),
-            ));
-        }
-        Ok(summary)
+        mark_undiscovered(&mut report, &gathered.undiscovered);
+        let summary = self.publish(run, &report, None).await?;
+        conclude(run, &report, summary)
     }
+}
+
+fn mark_undiscovered(report: &mut AuditReport, undiscovered: &[String]) {
+    if !undiscovered.is_empty() {
+        report.mark_unproven(&format!(
+            "the {} resources could not be discovered",
+            undiscovered.join(" and ")
+        ));
+    }
+}
+
+/// Fails, once the report is written, if an exposure could not be closed or something could
+/// not be checked: the function's error alarm fires too.
+fn conclude(
+    run: &AuditRun,
+    report: &AuditReport,
+    summary: AuditSummary,
+) -> Result<AuditSummary, FunctionError> {
+    let unrevoked = report
+        .exposures
+        .iter()
+        .filter(|e| !e.revoked && e.error.is_some())
+        .count();
+    let unchecked = report
+        .all_findings()
+        .filter(|f| f.kind == FindingKind::NotChecked)
+        .count();
+    if unrevoked + unchecked > 0 {
+        return Err(FunctionError::new(
+            FailureType::ResourcesFailed,
+            format!(
+                "audit at {}: {unrevoked} exposures could not be revoked, {unchecked} checks failed; see s3 {}",
+                run.at, summary.report_key
+            ),
+        ));
+    }
+    Ok(summary)
 }

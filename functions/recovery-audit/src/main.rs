@@ -21,8 +21,9 @@ async fn main() -> Result<(), Error> {
 async fn build(settings: &AuditSettings) -> Auditor {
     let common = &settings.common;
     let config = aws::load_config(common.tls_trust);
-    // The services' listings and the sharing look-ups share the RDS budget half and half.
-    let share = 2;
+    // The services' listings and the sharing look-ups share the RDS budget half and half,
+    // and a fanned-out audit's shards that run at once share it again.
+    let share = 2 * common.fanout.concurrency;
     Auditor {
         catalog: Arc::new(CatalogTable::new(
             aws_sdk_dynamodb::Client::new(&config),
@@ -49,5 +50,7 @@ async fn build(settings: &AuditSettings) -> Auditor {
         trusted_accounts: settings.trusted_accounts.clone(),
         simulation: common.simulation,
         dry_run: common.dry_run,
+        shard_size: common.fanout.shard_size,
+        shard_concurrency: common.fanout.concurrency,
     }
 }

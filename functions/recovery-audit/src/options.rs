@@ -22,6 +22,10 @@ pub struct AuditRun {
 /// day's name (and overwrite that day's report).
 pub const MAX_EVENT_AGE: TimeDelta = TimeDelta::hours(3);
 
+/// How old a fanned-out audit's event may be at its shards and finish: a fleet's shards run
+/// for hours under the RDS budget, after the plan admitted the event.
+pub const MAX_FANOUT_AGE: TimeDelta = TimeDelta::hours(24);
+
 /// The options an event's `detail` may carry.
 const OPTIONS: [&str; 3] = ["instance", "dry_run", "sweep_all"];
 
@@ -33,9 +37,20 @@ impl AuditRun {
         simulation: bool,
         deployment_dry_run: bool,
     ) -> Result<AuditRun, EventError> {
+        Self::parse_within(event, wall_clock, simulation, deployment_dry_run, MAX_EVENT_AGE)
+    }
+
+    /// [`AuditRun::parse`], refusing events older than `max_age`.
+    pub fn parse_within(
+        event: &Value,
+        wall_clock: DateTime<Utc>,
+        simulation: bool,
+        deployment_dry_run: bool,
+        max_age: TimeDelta,
+    ) -> Result<AuditRun, EventError> {
         let guard = ClockGuard {
             now: wall_clock,
-            max_age: Some(MAX_EVENT_AGE),
+            max_age: Some(max_age),
         };
         let tick = parse_tick(event, (!simulation).then_some(guard)).map_err(|e| match e {
             EventError::TooOld {
@@ -45,7 +60,7 @@ impl AuditRun {
             } => EventError::Invalid(format!(
                 "event time {time} is {age_minutes} minutes behind the wall clock ({now}); an audit \
                  more than {} hours old is refused: it would audit today's state under another day's name",
-                MAX_EVENT_AGE.num_hours()
+                max_age.num_hours()
             )),
             other => other,
         })?;

@@ -19,8 +19,12 @@ svg .window{fill:#b3d4fc;opacity:.6}svg .point{stroke:#333;stroke-width:.5}\
 svg .hourly{fill:#9e9e9e}svg .weekly{fill:#1565c0}svg .monthly{fill:#6a1b9a}\
 svg .unrestorable{fill:#fff;stroke:#c62828;stroke-width:1.5}svg line.missing{stroke:#c62828;stroke-width:1.5}svg line.drill{stroke:#1a7f37;stroke-width:2}svg line.drill.failed{stroke:#c62828;stroke-dasharray:4 2}";
 
-/// The page of `report`.
-pub fn render(report: &AuditReport) -> String {
+/// Where each instance's own page is, from this page (a fanned-out audit's day page links
+/// to them instead of drawing every instance's timelines: a fleet's would not fit one page).
+pub type InstanceLinks<'a> = &'a dyn Fn(&str) -> String;
+
+/// The page of `report`; with `links`, each instance's timelines are on its own page.
+pub fn render(report: &AuditReport, links: Option<InstanceLinks>) -> String {
     let mut html = String::new();
     let _ = write!(
         html,
@@ -41,13 +45,18 @@ pub fn render(report: &AuditReport) -> String {
     html.push_str("</section>");
     html.push_str("<p class=\"legend\">Marks: monthly (large, purple), weekly (blue), hourly (small, grey); hollow red: not restorable; red ticks below a row: promised points that are missing; blue band: the continuous backup window; green line: the last successful restore drill.</p>");
     for instance in &report.instances {
-        instance_section(&mut html, instance, report);
+        instance_section(&mut html, instance, report, links);
     }
     html.push_str("</body></html>");
     html
 }
 
-fn instance_section(html: &mut String, instance: &InstanceAudit, report: &AuditReport) {
+fn instance_section(
+    html: &mut String,
+    instance: &InstanceAudit,
+    report: &AuditReport,
+    links: Option<InstanceLinks>,
+) {
     let class = if instance.coverage_percent < 100.0 {
         "short"
     } else {
@@ -108,6 +117,14 @@ fn instance_section(html: &mut String, instance: &InstanceAudit, report: &AuditR
         }
     }
     html.push_str("</table>");
+    if let Some(link) = links {
+        let _ = write!(
+            html,
+            "<p class=\"timelines\"><a href=\"{0}\">Its timelines and every recovery point: {0}</a></p></section>",
+            escape(&link(&instance.instance_id))
+        );
+        return;
+    }
     html.push_str("<h3>The last seven days</h3>");
     html.push_str(&chart(
         &instance.resources,

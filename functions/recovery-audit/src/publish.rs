@@ -23,35 +23,27 @@ pub const LOWEST_COVERAGE_METRIC: &str = "LowestCoveragePercent";
 pub const OLDEST_DRILL_METRIC: &str = "OldestSuccessfulDrillDays";
 pub const NO_DRILL_DAYS: f64 = 9999.0;
 
+/// From a page's prefix, where an instance's own page is (see [`page::InstanceLinks`]).
+pub(crate) type PageLinks<'a> = &'a dyn Fn(&str, &str) -> String;
+
 impl Auditor {
+    /// Writes the report (its run's copy, and the day's latest unless a dry run) and
+    /// publishes the metrics; with `links`, the page links each instance's own page.
     pub(crate) async fn publish(
         &self,
         run: &AuditRun,
         report: &AuditReport,
+        links: Option<PageLinks<'_>>,
     ) -> Result<AuditSummary, FunctionError> {
-        let json = serde_json::to_vec_pretty(report).expect("reports serialize");
-        let html = page::render(report).into_bytes();
+        let (run_prefix, latest_prefix) = prefixes(run);
+        let mut written = vec![run_prefix.clone()];
+        written.extend(latest_prefix.clone());
         // Every run keeps its own report (a later run, a retry or a dry run never replaces
         // the record of what an earlier one revoked); a real run is also the day's latest.
-        let (run_prefix, latest_prefix) = prefixes(run);
-        let mut prefixes = vec![run_prefix.clone()];
-        prefixes.extend(latest_prefix.clone());
-        for prefix in &prefixes {
-            for (name, body, content_type) in [
-                ("report.json", &json, "application/json"),
-                ("report.html", &html, "text/html; charset=utf-8"),
-            ] {
-                let key = format!("{prefix}/{name}");
-                self.reports
-                    .put(&key, body.clone(), content_type)
-                    .await
-                    .map_err(|e| {
-                        FunctionError::new(
-                            FailureType::DependencyFailed,
-                            format!("writing the audit report: {e}"),
-                        )
-                    })?;
-            }
+        for prefix in &written {
+            let link = links.map(|l| move |instance: &str| l(prefix, instance));
+            let link = link.as_ref().map(|l| l as page::InstanceLinks);
+            self.write_report(prefix, report, link).await?;
         }
         let prefix = latest_prefix.unwrap_or_else(|| run_prefix.clone());
         let (report_key, page_key) = (format!("{prefix}/report.json"), format!("{prefix}/report.html"));
@@ -73,12 +65,36 @@ impl Auditor {
         tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "audit done");
         Ok(summary)
     }
+
+    /// `report.json` and `report.html` under `prefix`.
+    pub(crate) async fn write_report(
+        &self,
+        prefix: &str,
+        report: &AuditReport,
+        links: Option<page::InstanceLinks<'_>>,
+    ) -> Result<(), FunctionError> {
+        let json = serde_json::to_vec_pretty(report).expect("reports serialize");
+        let html = page::render(report, links).into_bytes();
+        for (name, body, content_type) in [
+            ("report.json", json, "application/json"),
+            ("report.html", html, "text/html; charset=utf-8"),
+        ] {
+            let key = format!("{prefix}/{name}");
+            (self.reports.put(&key, body, content_type).await).map_err(|e| {
+                FunctionError::new(
+                    FailureType::DependencyFailed,
+                    format!("writing the audit report {key}: {e}"),
+                )
+            })?;
+        }
+        Ok(())
+    }
 }
 
 /// The run's own prefix (`<base>/runs/<HHMMSS>`, `-dry-run` for a dry run) and, for a
 /// real run, the day's latest (`<base>`), where `<base>` is `audits/<date>`, or
 /// `audits/<date>/instances/<id>` for an audit of one instance.
-fn prefixes(run: &AuditRun) -> (String, Option<String>) {
+pub(crate) fn prefixes(run: &AuditRun) -> (String, Option<String>) {
     let date = run.at.format("%Y-%m-%d");
     let base = match &run.instance {
         None => format!("audits/{date}"),

@@ -138,7 +138,7 @@ pub fn managed(
 
 /// A resource the catalog still holds recovery points of that Lifeboat no longer manages:
 /// nothing backs it up any more, and its points age out one by one.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Unmanaged {
     pub resource: ResourceKey,
     /// Its points the service still holds.

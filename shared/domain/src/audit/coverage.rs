@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::finding::{Finding, FindingKind};
 use super::promised::{promised_slots, GRACE};
@@ -34,7 +34,7 @@ pub struct Evidence<'a> {
 }
 
 /// One tier of one resource.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TierCoverage {
     pub tier: Tier,
     pub promised: usize,
@@ -44,7 +44,7 @@ pub struct TierCoverage {
 }
 
 /// The continuous backup window against the policy's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowCheck {
     /// The policy's window in days (`None`: the policy asks for none).
     pub wanted_days: Option<u8>,
@@ -53,14 +53,14 @@ pub struct WindowCheck {
 }
 
 /// A recovery point on the timeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PointMark {
     pub slot: Slot,
     pub tiers: Vec<Tier>,
     pub restorable: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceAudit {
     pub resource: ResourceKey,
     pub instance_id: String,

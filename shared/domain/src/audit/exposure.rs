@@ -3,7 +3,7 @@
 //! sharing of a managed resource's snapshot (Lifeboat's or anyone's: a restore's safety
 //! snapshot, a drill's, an operator's) is revoked when found, and recorded.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The `restore` attribute's value that makes a snapshot public.
 pub const PUBLIC: &str = "all";
@@ -19,7 +19,7 @@ pub fn exposed_to(restorers: &[String], own_account: &str) -> Vec<String> {
 }
 
 /// One exposure found, and what was done about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Exposure {
     /// What was exposed: an RDS snapshot identifier or a bucket.
     pub subject: String,

@@ -1,10 +1,10 @@
 //! A finding: one thing wrong, about one subject, of one kind (what the page lists and the
 //! alarms count).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What kind of thing is wrong.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
     /// A backup someone outside the account could restore (revoked when found).
@@ -32,7 +32,7 @@ pub enum FindingKind {
 }
 
 /// One thing wrong, about one subject (a resource, snapshot or bucket).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     pub kind: FindingKind,
     pub subject: String,

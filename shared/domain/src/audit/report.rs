@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::coverage::ResourceAudit;
 use super::exposure::Exposure;
@@ -13,7 +13,7 @@ use crate::drill::records::{DrillOutcome, DrillRecord};
 use crate::inventory::Unmanaged;
 
 /// One customer instance: its resources, its coverage, what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceAudit {
     pub instance_id: String,
     /// Restorable promised points of all its resources' tiers, as a percentage of those
@@ -31,7 +31,7 @@ pub struct InstanceAudit {
 }
 
 /// The day's report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditReport {
     pub generated_at: DateTime<Utc>,
     pub instances: Vec<InstanceAudit>,

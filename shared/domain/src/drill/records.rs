@@ -35,7 +35,7 @@ pub fn run_key(drill_id: &str, what: &str) -> String {
 const STAMP: &str = "%Y%m%dT%H%M%SZ";
 
 /// A drill's outcome, as its key tells it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DrillOutcome {
     pub drill_id: String,
     pub started_at: DateTime<Utc>,

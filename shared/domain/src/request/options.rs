@@ -24,7 +24,7 @@ use crate::schedule::Slot;
 pub const PITR_MARGIN: TimeDelta = TimeDelta::minutes(5);
 
 /// The continuous-backup window a service reports for a resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestorableWindow {
     pub earliest: DateTime<Utc>,
     pub latest: DateTime<Utc>,

@@ -1,0 +1,362 @@
+//! The audit of a fleet, fanned out by the fleet-tick state machine (see
+//! [`lifeboat::fanout`]): one invocation paces about 16 RDS calls per instance, so a fleet
+//! of thousands cannot be audited within one invocation's 15 minutes.
+//!
+//! - `plan`: discovery once, the resources no longer managed (which needs the fleet in
+//!   view), and the customer instances split into shards of at most the shard size in
+//!   resources (an instance is never split: its coverage and drills are one). The plan's
+//!   own findings go to `<run>/plan.json`, each shard's work to `<run>/shards/`.
+//! - `shard`: its instances audited and their snapshots' sharing swept (revoked when
+//!   exposed), each instance's report written as an audit of that instance would write it
+//!   (`audits/<date>/instances/<id>/`, with its timelines), and the shard's summary (no
+//!   points) beside its object.
+//! - `finish`: the day's report assembled from the summaries (its page links each
+//!   instance's own page rather than drawing a fleet's timelines), the metrics, and the
+//!   run fails when the plan, a shard, a check or a revocation did.
+
+use futures::stream::{self, StreamExt};
+use lifeboat::audit::{AuditReport, Finding, FindingKind};
+use lifeboat::fanout::{self, Plan, ShardResult};
+use lifeboat::inventory::{DiscoveredResource, Unmanaged, TAG_INSTANCE};
+use lifeboat_function::failure::{FailureType, FunctionError};
+use lifeboat_function::shards;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::publish::prefixes;
+use crate::{conclude, mark_undiscovered, AuditRun, AuditSummary, Auditor};
+
+/// Shard objects read at once by the finish.
+const READS: usize = 8;
+
+/// What the plan found about the whole fleet.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct PlanRecord {
+    unmanaged: Vec<Unmanaged>,
+    findings: Vec<Finding>,
+    undiscovered: Vec<String>,
+}
+
+/// A shard's work: its instances' resources as discovered, and the unmanaged resources
+/// whose snapshots it sweeps.
+#[derive(Debug, Serialize, Deserialize)]
+struct AuditShard {
+    instances: Vec<String>,
+    discovered: Vec<DiscoveredResource>,
+    unmanaged: Vec<Unmanaged>,
+}
+
+impl Auditor {
+    pub(crate) async fn plan_shards(&self, run: &AuditRun) -> Result<Plan, FunctionError> {
+        let discovery = self.discover(run).await;
+        let (unmanaged, mut findings) = self
+            .unmanaged(run, &discovery.discovered, &discovery.undiscovered)
+            .await;
+        findings.extend(discovery.findings);
+        let mut by_instance: BTreeMap<String, Vec<DiscoveredResource>> = BTreeMap::new();
+        for found in discovery.discovered {
+            let instance = found.tags.get(TAG_INSTANCE).cloned();
+            match instance {
+                Some(i) if run.instance.as_ref().is_none_or(|only| *only == i) => {
+                    by_instance.entry(i).or_default().push(found)
+                }
+                Some(_) => {}
+                // Only resources an instance claims are audited; bad tags elsewhere are
+                // named by the classification of a shard's resources, so here they are
+                // classified alone.
+                None => findings.extend(self.classify(run, std::slice::from_ref(&found)).findings),
+            }
+        }
+        let resources = by_instance.values().map(Vec::len).sum();
+        let mut groups = group(by_instance, self.shard_size);
+        // The unmanaged resources' snapshots are swept too: dealt out over the shards.
+        if groups.is_empty() && !unmanaged.is_empty() {
+            groups.push(Vec::new());
+        }
+        let mut objects: Vec<(String, AuditShard)> = groups
+            .into_iter()
+            .enumerate()
+            .map(|(index, instances)| {
+                let (names, discovered): (Vec<String>, Vec<Vec<DiscoveredResource>>) =
+                    instances.into_iter().unzip();
+                let shard = AuditShard {
+                    instances: names,
+                    discovered: discovered.into_iter().flatten().collect(),
+                    unmanaged: Vec::new(),
+                };
+                (shard_key(run, index), shard)
+            })
+            .collect();
+        let count = objects.len().max(1);
+        for (i, u) in unmanaged.iter().enumerate() {
+            objects[i % count].1.unmanaged.push(u.clone());
+        }
+        let record = PlanRecord {
+            unmanaged,
+            findings,
+            undiscovered: discovery.undiscovered,
+        };
+        self.put_json(&plan_key(run), &record).await?;
+        let keys = shards::write_all(self.reports.as_ref(), objects).await?;
+        tracing::info!(at = %run.at, resources, shards = keys.len(), "audit planned");
+        Ok(Plan {
+            shards: keys,
+            concurrency: self.shard_concurrency,
+            resources,
+            counts: BTreeMap::new(),
+            failures: fanout::bounded_failures(
+                &(record.findings.iter())
+                    .filter(|f| f.kind == FindingKind::NotChecked)
+                    .map(|f| format!("{}: {}", f.subject, f.what))
+                    .collect::<Vec<_>>(),
+            ),
+            quota_short: false,
+        })
+    }
+
+    pub(crate) async fn run_shard(&self, run: &AuditRun, key: &str) -> Result<ShardResult, FunctionError> {
+        if !key.starts_with(&format!("{}/shards/", prefixes(run).0)) {
+            return Err(FunctionError::new(
+                FailureType::InvalidEvent,
+                format!("shard {key} is not one of this audit's shards"),
+            ));
+        }
+        let shard: AuditShard = shards::read(self.reports.as_ref(), key).await?;
+        let classified = self.classify(run, &shard.discovered);
+        let mut audits = self.audit_all(run, &classified.managed).await;
+        audits.extend(classified.misconfigured);
+        let exposures = self.sweep(run, &classified.managed, &shard.unmanaged).await;
+        let mut findings = classified.findings;
+        findings.extend(exposures.findings);
+        let mut report = AuditReport::assemble(run.at, audits, exposures.found, Vec::new(), findings);
+        self.attach_drills(&mut report, run.at).await;
+        for instance in &report.instances {
+            self.write_instance_report(run, &report, instance).await?;
+        }
+        let failures: Vec<String> = (report.all_findings())
+            .filter(|f| f.kind == FindingKind::NotChecked)
+            .map(|f| format!("{}: {}", f.subject, f.what))
+            .chain(
+                (report.exposures.iter())
+                    .filter(|e| !e.revoked && e.error.is_some())
+                    .map(|e| format!("{} not revoked: {}", e.subject, e.error.as_deref().unwrap_or(""))),
+            )
+            .collect();
+        let counts = BTreeMap::from([
+            ("instances".to_string(), report.instances.len() as u64),
+            ("exposures".to_string(), report.exposures.len() as u64),
+        ]);
+        // The summary the finish assembles the day from: everything but the points, which
+        // the instance's own report keeps.
+        for instance in &mut report.instances {
+            instance.resources.iter_mut().for_each(|r| r.points.clear());
+        }
+        self.put_json(&summary_key(key), &report).await?;
+        tracing::info!(
+            shard = key,
+            instances = shard.instances.len(),
+            failures = failures.len(),
+            "audit shard done"
+        );
+        Ok(ShardResult::new(key, shard.discovered.len(), counts, &failures))
+    }
+
+    pub(crate) async fn finish_shards(
+        &self,
+        run: &AuditRun,
+        plan: &Plan,
+        results: &[ShardResult],
+    ) -> Result<AuditSummary, FunctionError> {
+        let record: PlanRecord = shards::read(self.reports.as_ref(), &plan_key(run)).await?;
+        let (mut instances, mut exposures, mut findings) = (Vec::new(), Vec::new(), record.findings);
+        let failed: BTreeSet<&str> = (results.iter().filter(|r| r.failed))
+            .map(|r| r.shard.as_str())
+            .collect();
+        let failed = &failed;
+        let summaries: Vec<_> = stream::iter(&plan.shards)
+            .map(|key| async move {
+                if failed.contains(key.as_str()) {
+                    return (key, Err("the shard failed after its retries".to_string()));
+                }
+                let read = shards::read::<AuditReport>(self.reports.as_ref(), &summary_key(key)).await;
+                (key, read.map_err(|e| e.to_string()))
+            })
+            .buffered(READS)
+            .collect()
+            .await;
+        for (key, summary) in summaries {
+            match summary {
+                Ok(part) => {
+                    instances.extend(part.instances);
+                    exposures.extend(part.exposures);
+                    findings.extend(part.findings);
+                }
+                Err(why) => findings.push(Finding::new(
+                    FindingKind::NotChecked,
+                    key.clone(),
+                    format!("its instances were not audited: {why}"),
+                )),
+            }
+        }
+        // The fleet's findings as one invocation's report has them (the unmanaged last).
+        let mut report = AuditReport::assemble(run.at, Vec::new(), Vec::new(), record.unmanaged, findings);
+        instances.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+        report.instances = instances;
+        report.exposures = exposures;
+        mark_undiscovered(&mut report, &record.undiscovered);
+        let link = |page_prefix: &str, instance: &str| instance_href(run, page_prefix, instance);
+        let summary = self.publish(run, &report, Some(&link)).await?;
+        conclude(run, &report, summary)
+    }
+
+    /// An instance's part of the shard's report, written where an audit of that instance
+    /// writes (its run's copy, and the day's latest unless a dry run), without metrics: the
+    /// finish publishes them for the fleet.
+    async fn write_instance_report(
+        &self,
+        run: &AuditRun,
+        shard: &AuditReport,
+        instance: &lifeboat::audit::InstanceAudit,
+    ) -> Result<(), FunctionError> {
+        let owned: BTreeSet<String> = instance
+            .resources
+            .iter()
+            .map(|r| r.resource.to_string())
+            .collect();
+        let report = AuditReport {
+            generated_at: shard.generated_at,
+            instances: vec![instance.clone()],
+            exposures: (shard.exposures.iter())
+                .filter(|e| owned.contains(&e.owner))
+                .cloned()
+                .collect(),
+            unmanaged: Vec::new(),
+            findings: Vec::new(),
+        };
+        let (run_prefix, latest) = prefixes(&instance_run(run, &instance.instance_id));
+        for prefix in std::iter::once(run_prefix).chain(latest) {
+            self.write_report(&prefix, &report, None).await?;
+        }
+        Ok(())
+    }
+
+    async fn put_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), FunctionError> {
+        let body = serde_json::to_vec(value).expect("records serialize");
+        (self.reports.put(key, body, "application/json").await)
+            .map_err(|e| FunctionError::new(FailureType::DependencyFailed, format!("writing {key}: {e}")))
+    }
+}
+
+/// `run` as an audit of one instance: where its report goes.
+fn instance_run(run: &AuditRun, instance: &str) -> AuditRun {
+    AuditRun {
+        instance: Some(instance.to_string()),
+        ..run.clone()
+    }
+}
+
+/// The link from the day's page under `page_prefix` to the run's copy of `instance`'s page
+/// (which a dry run writes too), relative so the pages open from a download as well.
+fn instance_href(run: &AuditRun, page_prefix: &str, instance: &str) -> String {
+    let day = prefixes(&AuditRun {
+        instance: None,
+        dry_run: false,
+        ..run.clone()
+    })
+    .0;
+    let day = day
+        .rsplit_once("/runs/")
+        .map_or(day.as_str(), |(d, _)| d)
+        .to_string();
+    let target = format!("{}/report.html", prefixes(&instance_run(run, instance)).0);
+    let up = page_prefix
+        .strip_prefix(&day)
+        .map_or(0, |rest| rest.split('/').filter(|s| !s.is_empty()).count());
+    format!(
+        "{}{}",
+        "../".repeat(up),
+        target.strip_prefix(&format!("{day}/")).unwrap_or(&target)
+    )
+}
+
+fn plan_key(run: &AuditRun) -> String {
+    format!("{}/plan.json", prefixes(run).0)
+}
+
+fn shard_key(run: &AuditRun, index: usize) -> String {
+    format!("{}/shards/shard-{index:05}.json", prefixes(run).0)
+}
+
+fn summary_key(shard: &str) -> String {
+    format!("{}.summary.json", shard.trim_end_matches(".json"))
+}
+
+/// Instances in order, grouped so that no group passes `size` resources unless one
+/// instance alone does.
+fn group<T>(instances: BTreeMap<String, Vec<T>>, size: usize) -> Vec<Vec<(String, Vec<T>)>> {
+    let mut groups: Vec<Vec<(String, Vec<T>)>> = Vec::new();
+    let mut filled = 0;
+    for (instance, resources) in instances {
+        let n = resources.len();
+        match groups.last_mut() {
+            Some(last) if filled + n <= size.max(1) => {
+                last.push((instance, resources));
+                filled += n;
+            }
+            _ => {
+                groups.push(vec![(instance, resources)]);
+                filled = n;
+            }
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(dry_run: bool) -> AuditRun {
+        AuditRun {
+            at: "2026-12-03T06:45:00Z".parse().unwrap(),
+            event_id: "e-1".into(),
+            instance: None,
+            dry_run,
+            sweep_all: false,
+        }
+    }
+
+    #[test]
+    fn instances_are_grouped_whole_within_the_shard_size() {
+        let fleet = BTreeMap::from([
+            ("a".to_string(), vec![1, 2]),
+            ("b".to_string(), vec![3]),
+            ("c".to_string(), vec![4, 5, 6, 7]),
+            ("d".to_string(), vec![8]),
+        ]);
+        let names: Vec<Vec<String>> = group(fleet, 3)
+            .into_iter()
+            .map(|g| g.into_iter().map(|(i, _)| i).collect())
+            .collect();
+        assert_eq!(names, [vec!["a", "b"], vec!["c"], vec!["d"]]);
+    }
+
+    #[test]
+    fn the_day_s_page_links_each_instance_s_page_relative_to_where_it_is() {
+        let real = run(false);
+        let (run_prefix, latest) = prefixes(&real);
+        assert_eq!(
+            instance_href(&real, &latest.unwrap(), "acme"),
+            "instances/acme/runs/064500/report.html"
+        );
+        assert_eq!(
+            instance_href(&real, &run_prefix, "acme"),
+            "../../instances/acme/runs/064500/report.html"
+        );
+        let dry = run(true);
+        assert_eq!(
+            instance_href(&dry, &prefixes(&dry).0, "acme"),
+            "../../instances/acme/runs/064500-dry-run/report.html"
+        );
+    }
+}
