@@ -9,6 +9,7 @@ pub mod error;
 pub mod input;
 pub mod names;
 pub mod packing;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod selective;

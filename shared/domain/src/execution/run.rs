@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::names::{names, RestoreNames};
+use super::progress::Counted;
 use super::selective::SelectiveRun;
 use crate::catalog::{ResourceKey, ResourceKind};
 use crate::request::decision::Mode;
@@ -112,6 +113,12 @@ pub struct ResourceRun {
     /// came after it): reported and left as they are for an engineer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub differences: Option<String>,
+    /// What the service said it was waiting for at the last poll (cleared once done).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<String>,
+    /// Work counted at the last poll (a copy-back's items).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted: Option<Counted>,
 }
 
 impl ResourceRun {
@@ -131,6 +138,8 @@ impl ResourceRun {
             staging_deleted: false,
             kept: None,
             differences: None,
+            waiting_for: None,
+            counted: None,
         }
     }
 
