@@ -518,6 +518,8 @@ pub struct Tally {
     pub shards: usize,
     pub done: usize,
     pub scanned_source: u64,
+    /// Keys read from the target's side.
+    pub scanned_target: u64,
     pub written: u64,
     /// Source items the target lacks or holds differently.
     pub missing_or_different: u64,
@@ -541,7 +543,10 @@ impl Tally {
                     tally.scanned_source += c.scanned;
                     tally.missing_or_different += c.differing;
                 }
-                Side::Target => tally.extra += c.differing,
+                Side::Target => {
+                    tally.scanned_target += c.scanned;
+                    tally.extra += c.differing;
+                }
             }
             for s in &c.samples {
                 if tally.samples.len() < SAMPLES {

@@ -26,7 +26,7 @@ use lifeboat::catalog::{ResourceKey, ResourceKind};
 use lifeboat::execution::names::names;
 use lifeboat::execution::shard::{Purpose, Shard};
 use lifeboat::inventory::{TAG_INSTANCE, TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
-use lifeboat::ports::restorer::{Progress, RestoreFrom, Restorer, Target, Verification};
+use lifeboat::ports::restorer::{Progress, RestoreFrom, Restorer, Target, Verification, WorkCount};
 use lifeboat::ports::{Deletion, FailureKind, PortError};
 
 pub struct DynamoRestorer {
@@ -103,6 +103,13 @@ impl DynamoRestorer {
         };
         let shards = Shard::all(target.production, Purpose::Swap, segments);
         Ok(copy_back.checkpoints(&shards).await?.iter().any(Option::is_some))
+    }
+
+    /// DynamoDB's figure of `table`'s items (refreshed about every six hours).
+    async fn item_count(&self, table: &str) -> Result<u64, PortError> {
+        let out = (self.client.describe_table().table_name(table).send().await)
+            .map_err(|e| port_error("DescribeTable", format!("dynamodb:{table}"), e))?;
+        Ok(out.table().and_then(|t| t.item_count()).unwrap_or(0).max(0) as u64)
     }
 
     /// The table's status and ARN, `None` when it does not exist.
@@ -519,6 +526,26 @@ impl Restorer for DynamoRestorer {
             .find_backup(&target.production.name, &retired)
             .await?
             .map(|_| format!("backup {retired} (the live table as the failed copy-back left it)")))
+    }
+
+    async fn counted(&self, target: &Target<'_>, purpose: Purpose) -> Result<Option<WorkCount>, PortError> {
+        // An undo copies from the pre-swap backup's restore, counted by its own shards'
+        // checkpoints only: not shown.
+        if purpose == Purpose::Undo {
+            return Ok(None);
+        }
+        let copy_back = self.copy_back(target);
+        let Some(segments) = copy_back.planned(target.production, purpose).await? else {
+            return Ok(None);
+        };
+        let shards = Shard::all(target.production, purpose, segments);
+        let tally = Tally::of(&shards, &copy_back.checkpoints(&shards).await?);
+        let total = self.item_count(target.staging).await? + self.item_count(&target.production.name).await?;
+        Ok(Some(WorkCount {
+            done: tally.scanned_source + tally.scanned_target,
+            total,
+            unit: "items",
+        }))
     }
 
     async fn verify(&self, target: &Target<'_>) -> Result<Verification, PortError> {

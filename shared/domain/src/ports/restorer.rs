@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::{Deletion, FailureKind, PortError};
 use crate::catalog::{ResourceKey, ResourceKind};
-use crate::execution::shard::Shard;
+use crate::execution::shard::{Purpose, Shard};
 
 /// Whether a polled operation is done.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +31,15 @@ impl Progress {
     pub fn is_done(&self) -> bool {
         matches!(self, Progress::Done)
     }
+}
+
+/// Work a restore counts while it runs (a copy-back's items read of the two tables').
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkCount {
+    pub done: u64,
+    /// The service's estimate where it has one: `done` may pass it.
+    pub total: u64,
+    pub unit: &'static str,
 }
 
 /// What to restore into staging.
@@ -121,6 +130,12 @@ pub trait Restorer: Send + Sync {
     /// What a finished undo kept of the restored resource, because it had served as
     /// production (its name), if anything.
     async fn kept_aside(&self, _target: &Target<'_>) -> Result<Option<String>, PortError> {
+        Ok(None)
+    }
+
+    /// How much of the spread work of `purpose` is done, for restores that count it (a
+    /// DynamoDB copy-back); `None` for those that do not, or before it started.
+    async fn counted(&self, _target: &Target<'_>, _purpose: Purpose) -> Result<Option<WorkCount>, PortError> {
         Ok(None)
     }
 
