@@ -18,6 +18,7 @@
 
 pub mod copy_back;
 pub mod fleet;
+pub mod fleet_audit;
 pub mod intake;
 pub mod local_fleet;
 pub mod merge;

@@ -71,6 +71,8 @@ enum Part {
     Calls,
     /// A fleet's hour at 1,000, 5,000 and 20,000 resources under AWS's rate limits (emulated).
     Fleet,
+    /// A fleet's daily audit at 1,000 and 20,000 resources, fanned out, on the same emulation.
+    FleetAudit,
     /// 300 resources over three simulated days on the local stack with AWS's rate limits on
     /// (about an hour: run only when named).
     LocalFleet,
@@ -218,6 +220,7 @@ async fn figures(part: Part, dir: &std::path::Path) -> Result<String, String> {
         }
         Part::ColdStart => bench::cold_starts(dir).await.map_err(|e| text(&e))?.to_string(),
         Part::Fleet => bench::fleet::fleet_hours(),
+        Part::FleetAudit => bench::fleet_audit::fleet_audits(),
         Part::Calls => {
             let end = "2026-11-28T12:00:00Z".parse().expect("valid time");
             bench::calls_per_tick(4, 4, 4, end)

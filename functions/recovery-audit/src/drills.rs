@@ -19,8 +19,10 @@ use crate::Auditor;
 pub const MAX_DRILL_AGE: TimeDelta = TimeDelta::days(8);
 /// How far back the page shows drills: its year timeline.
 const DRILL_HISTORY: TimeDelta = TimeDelta::days(366);
-/// A weekly drill makes 53 a year; room for the console's too.
+/// A weekly drill makes 53 a year; room for the console's too. The newest are kept.
 const MAX_OUTCOMES: usize = 500;
+/// The most keys listed: past it, the year's oldest drills are left off the timeline.
+const MAX_LISTED: usize = 5_000;
 
 impl Auditor {
     pub(crate) async fn attach_drills(&self, report: &mut AuditReport, now: DateTime<Utc>) {
@@ -52,14 +54,10 @@ impl Auditor {
         for instance in &mut report.instances {
             let id = &instance.instance_id;
             let since = outcomes_since(id, now - DRILL_HISTORY);
-            match self
-                .reports
-                .list(&outcomes_prefix(id), &since, MAX_OUTCOMES)
-                .await
-            {
+            match self.reports.list(&outcomes_prefix(id), &since, MAX_LISTED).await {
                 Ok(keys) => {
-                    instance.drills = keys
-                        .iter()
+                    let skip = keys.len().saturating_sub(MAX_OUTCOMES);
+                    instance.drills = (keys.iter().skip(skip))
                         .filter_map(|k| DrillOutcome::from_key(id, k))
                         .collect()
                 }

@@ -1,16 +1,18 @@
-//! The exposure sweep: every manual snapshot of the managed RDS instances whose weekly turn
-//! it is (all of them when asked, or for an audit of one instance), and the reports bucket.
+//! The exposure sweep: every manual snapshot of the managed RDS instances whose turn it is in
+//! the rotation of `sweep_days` (a week by default; all of them when asked, or for an audit
+//! of one instance), and the reports bucket.
 //! Whatever reaches outside the account is revoked at once, unless this is a dry run.
 //!
 //! One `DescribeDBSnapshotAttributes` per snapshot is what AWS offers; at about 90 snapshots
-//! per instance, a weekly turn keeps a fleet's sweep within the RDS budget (see README).
+//! per instance, a turn every few days keeps a fleet's sweep within the RDS budget (see
+//! README): CloudTrail's records revoke a new share within minutes, the sweep is the backstop.
 
 use futures::stream::{self, StreamExt};
 use lifeboat::audit::{exposed_to, Exposure, Finding, FindingKind};
 use lifeboat::catalog::ResourceKind;
 use lifeboat::inventory::{ManagedResource, Unmanaged};
 use lifeboat::ports::FailureKind;
-use lifeboat::rotation::weekly_turn_at;
+use lifeboat::rotation::daily_turn_at;
 use lifeboat::schedule::Slot;
 
 use crate::{AuditRun, Auditor};
@@ -41,7 +43,7 @@ impl Auditor {
         let instances = (managed.iter().map(|m| &m.key))
             .chain(unmanaged.iter().map(|u| &u.resource))
             .filter(|key| key.kind == ResourceKind::RdsInstance)
-            .filter(|key| run.sweep_all || weekly_turn_at(key, day));
+            .filter(|key| run.sweep_all || daily_turn_at(key, day, self.sweep_days));
         let mut snapshots = Vec::new();
         for key in instances {
             match self.sharing.snapshots_of(&key.name).await {

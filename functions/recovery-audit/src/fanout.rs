@@ -15,11 +15,12 @@
 //!   run fails when the plan, a shard, a check or a revocation did.
 
 use futures::stream::{self, StreamExt};
-use lifeboat::audit::{AuditReport, Finding, FindingKind};
+use lifeboat::audit::{AuditReport, Finding, FindingKind, InstanceAudit};
 use lifeboat::fanout::{self, Plan, ShardResult};
 use lifeboat::inventory::{DiscoveredResource, Unmanaged, TAG_INSTANCE};
 use lifeboat_function::failure::{FailureType, FunctionError};
 use lifeboat_function::shards;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,12 +30,15 @@ use crate::{conclude, mark_undiscovered, AuditRun, AuditSummary, Auditor};
 /// Shard objects read at once by the finish.
 const READS: usize = 8;
 
-/// What the plan found about the whole fleet.
+/// What the plan found about the whole fleet, and its answer: an event planned before (a
+/// retried plan, the same event started twice) gets the same plan, so two executions of one
+/// audit never deal the fleet differently.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct PlanRecord {
     unmanaged: Vec<Unmanaged>,
     findings: Vec<Finding>,
     undiscovered: Vec<String>,
+    plan: Plan,
 }
 
 /// A shard's work: its instances' resources as discovered, and the unmanaged resources
@@ -44,10 +48,24 @@ struct AuditShard {
     instances: Vec<String>,
     discovered: Vec<DiscoveredResource>,
     unmanaged: Vec<Unmanaged>,
+    /// The services discovery could not read: no instance's coverage is proven.
+    undiscovered: Vec<String>,
+}
+
+/// What a shard did: its answer and its instances' summaries. A shard run again for the
+/// same event answers this again, so the record of what it revoked is never replaced.
+#[derive(Debug, Serialize, Deserialize)]
+struct ShardSummary {
+    result: ShardResult,
+    report: AuditReport,
 }
 
 impl Auditor {
     pub(crate) async fn plan_shards(&self, run: &AuditRun) -> Result<Plan, FunctionError> {
+        if let Some(record) = self.recorded::<PlanRecord>(&plan_key(run)).await? {
+            tracing::info!(at = %run.at, shards = record.plan.shards.len(), "audit planned before: the same plan");
+            return Ok(record.plan);
+        }
         let discovery = self.discover(run).await;
         let (unmanaged, mut findings) = self
             .unmanaged(run, &discovery.discovered, &discovery.undiscovered)
@@ -83,6 +101,7 @@ impl Auditor {
                     instances: names,
                     discovered: discovered.into_iter().flatten().collect(),
                     unmanaged: Vec::new(),
+                    undiscovered: discovery.undiscovered.clone(),
                 };
                 (shard_key(run, index), shard)
             })
@@ -91,27 +110,29 @@ impl Auditor {
         for (i, u) in unmanaged.iter().enumerate() {
             objects[i % count].1.unmanaged.push(u.clone());
         }
-        let record = PlanRecord {
-            unmanaged,
-            findings,
-            undiscovered: discovery.undiscovered,
-        };
-        self.put_json(&plan_key(run), &record).await?;
         let keys = shards::write_all(self.reports.as_ref(), objects).await?;
         tracing::info!(at = %run.at, resources, shards = keys.len(), "audit planned");
-        Ok(Plan {
+        let failures: Vec<String> = (findings.iter())
+            .filter(|f| f.kind == FindingKind::NotChecked)
+            .map(|f| format!("{}: {}", f.subject, f.what))
+            .collect();
+        let plan = Plan {
             shards: keys,
             concurrency: self.shard_concurrency,
             resources,
             counts: BTreeMap::new(),
-            failures: fanout::bounded_failures(
-                &(record.findings.iter())
-                    .filter(|f| f.kind == FindingKind::NotChecked)
-                    .map(|f| format!("{}: {}", f.subject, f.what))
-                    .collect::<Vec<_>>(),
-            ),
+            failures: fanout::bounded_failures(&failures),
             quota_short: false,
-        })
+        };
+        // Last: a plan on record has its shards written.
+        let record = PlanRecord {
+            unmanaged,
+            findings,
+            undiscovered: discovery.undiscovered,
+            plan,
+        };
+        self.put_json(&plan_key(run), &record).await?;
+        Ok(record.plan)
     }
 
     pub(crate) async fn run_shard(&self, run: &AuditRun, key: &str) -> Result<ShardResult, FunctionError> {
@@ -120,6 +141,10 @@ impl Auditor {
                 FailureType::InvalidEvent,
                 format!("shard {key} is not one of this audit's shards"),
             ));
+        }
+        if let Some(done) = self.recorded::<ShardSummary>(&summary_key(key)).await? {
+            tracing::info!(shard = key, "audit shard done before: its result again");
+            return Ok(done.result);
         }
         let shard: AuditShard = shards::read(self.reports.as_ref(), key).await?;
         let classified = self.classify(run, &shard.discovered);
@@ -130,6 +155,7 @@ impl Auditor {
         findings.extend(exposures.findings);
         let mut report = AuditReport::assemble(run.at, audits, exposures.found, Vec::new(), findings);
         self.attach_drills(&mut report, run.at).await;
+        mark_undiscovered(&mut report, &shard.undiscovered);
         for instance in &report.instances {
             self.write_instance_report(run, &report, instance).await?;
         }
@@ -151,14 +177,16 @@ impl Auditor {
         for instance in &mut report.instances {
             instance.resources.iter_mut().for_each(|r| r.points.clear());
         }
-        self.put_json(&summary_key(key), &report).await?;
+        let result = ShardResult::new(key, shard.discovered.len(), counts, &failures);
+        let summary = ShardSummary { result, report };
+        self.put_json(&summary_key(key), &summary).await?;
         tracing::info!(
             shard = key,
             instances = shard.instances.len(),
             failures = failures.len(),
             "audit shard done"
         );
-        Ok(ShardResult::new(key, shard.discovered.len(), counts, &failures))
+        Ok(summary.result)
     }
 
     pub(crate) async fn finish_shards(
@@ -167,6 +195,13 @@ impl Auditor {
         plan: &Plan,
         results: &[ShardResult],
     ) -> Result<AuditSummary, FunctionError> {
+        let ours = format!("{}/shards/", prefixes(run).0);
+        if let Some(stray) = plan.shards.iter().find(|k| !k.starts_with(&ours)) {
+            return Err(FunctionError::new(
+                FailureType::InvalidEvent,
+                format!("shard {stray} is not one of this audit's shards"),
+            ));
+        }
         let record: PlanRecord = shards::read(self.reports.as_ref(), &plan_key(run)).await?;
         let (mut instances, mut exposures, mut findings) = (Vec::new(), Vec::new(), record.findings);
         let failed: BTreeSet<&str> = (results.iter().filter(|r| r.failed))
@@ -178,7 +213,7 @@ impl Auditor {
                 if failed.contains(key.as_str()) {
                     return (key, Err("the shard failed after its retries".to_string()));
                 }
-                let read = shards::read::<AuditReport>(self.reports.as_ref(), &summary_key(key)).await;
+                let read = shards::read::<ShardSummary>(self.reports.as_ref(), &summary_key(key)).await;
                 (key, read.map_err(|e| e.to_string()))
             })
             .buffered(READS)
@@ -187,15 +222,15 @@ impl Auditor {
         for (key, summary) in summaries {
             match summary {
                 Ok(part) => {
-                    instances.extend(part.instances);
-                    exposures.extend(part.exposures);
-                    findings.extend(part.findings);
+                    instances.extend(part.report.instances);
+                    exposures.extend(part.report.exposures);
+                    findings.extend(part.report.findings);
                 }
-                Err(why) => findings.push(Finding::new(
-                    FindingKind::NotChecked,
-                    key.clone(),
-                    format!("its instances were not audited: {why}"),
-                )),
+                Err(why) => {
+                    let (lost, finding) = self.unaudited(key, &why).await;
+                    instances.extend(lost);
+                    findings.extend(finding);
+                }
             }
         }
         // The fleet's findings as one invocation's report has them (the unmanaged last).
@@ -209,6 +244,28 @@ impl Auditor {
         conclude(run, &report, summary)
     }
 
+    /// The instances of a shard that did not report, each at 0 percent with why; or, when
+    /// not even its object can be read, a finding naming the shard.
+    async fn unaudited(&self, key: &str, why: &str) -> (Vec<InstanceAudit>, Option<Finding>) {
+        let why = format!("not audited: its shard {key} failed ({why})");
+        match shards::read::<AuditShard>(self.reports.as_ref(), key).await {
+            Ok(shard) => (
+                (shard.instances.into_iter())
+                    .map(|i| InstanceAudit::unchecked(i, why.clone()))
+                    .collect(),
+                None,
+            ),
+            Err(e) => (
+                Vec::new(),
+                Some(Finding::new(
+                    FindingKind::NotChecked,
+                    key.to_string(),
+                    format!("{why}; its instances are unknown: {e}"),
+                )),
+            ),
+        }
+    }
+
     /// An instance's part of the shard's report, written where an audit of that instance
     /// writes (its run's copy, and the day's latest unless a dry run), without metrics: the
     /// finish publishes them for the fleet.
@@ -216,7 +273,7 @@ impl Auditor {
         &self,
         run: &AuditRun,
         shard: &AuditReport,
-        instance: &lifeboat::audit::InstanceAudit,
+        instance: &InstanceAudit,
     ) -> Result<(), FunctionError> {
         let owned: BTreeSet<String> = instance
             .resources
@@ -238,6 +295,21 @@ impl Auditor {
             self.write_report(&prefix, &report, None).await?;
         }
         Ok(())
+    }
+
+    /// What is recorded at `key`, if anything (a record that cannot be read is a failure,
+    /// never taken for none).
+    async fn recorded<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, FunctionError> {
+        match self.reports.get(key).await {
+            Ok(body) => serde_json::from_slice(&body).map(Some).map_err(|e| {
+                FunctionError::new(FailureType::DependencyFailed, format!("{key} is unreadable: {e}"))
+            }),
+            Err(e) if e.kind == lifeboat::ports::FailureKind::NotFound => Ok(None),
+            Err(e) => Err(FunctionError::new(
+                FailureType::DependencyFailed,
+                format!("reading {key}: {e}"),
+            )),
+        }
     }
 
     async fn put_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), FunctionError> {

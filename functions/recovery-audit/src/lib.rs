@@ -66,6 +66,8 @@ pub struct Auditor {
     /// this many at once.
     pub shard_size: usize,
     pub shard_concurrency: u32,
+    /// The days over which the daily audits sweep every managed snapshot's sharing once.
+    pub sweep_days: u32,
 }
 
 /// The invocation's answer: where the report is, and its headline figures.

@@ -52,5 +52,6 @@ async fn build(settings: &AuditSettings) -> Auditor {
         dry_run: common.dry_run,
         shard_size: common.fanout.shard_size,
         shard_concurrency: common.fanout.concurrency,
+        sweep_days: settings.sweep_days,
     }
 }

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use lifeboat::event::{detail_flag, parse_tick, ClockGuard, EventError};
+use lifeboat::inventory::is_instance_id;
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -87,14 +88,6 @@ impl AuditRun {
             instance,
         })
     }
-}
-
-/// What an instance id may be here: it becomes part of a report's key.
-fn is_instance_id(s: &str) -> bool {
-    (1..=128).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        && !s.starts_with('.')
 }
 
 #[cfg(test)]

@@ -92,7 +92,7 @@ fn instance_section(
             failed.len(),
             last.started_at.format("%Y-%m-%d %H:%M UTC"),
             escape(&last.drill_id),
-            escape(&instance.instance_id)
+            escape(&lifeboat::inventory::instance_key(&instance.instance_id))
         );
     }
     findings(html, &instance.findings);

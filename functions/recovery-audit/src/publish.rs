@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use lifeboat::audit::{AuditReport, FindingKind};
+use lifeboat::inventory::instance_key;
 use lifeboat_function::failure::{FailureType, FunctionError};
 use lifeboat_function::telemetry::{publish_counts, publish_values};
 
@@ -35,7 +36,14 @@ impl Auditor {
         report: &AuditReport,
         links: Option<PageLinks<'_>>,
     ) -> Result<AuditSummary, FunctionError> {
-        let (run_prefix, latest_prefix) = prefixes(run);
+        let (run_prefix, mut latest_prefix) = prefixes(run);
+        // A late run (a redriven finish, an older event) never replaces a newer day's report.
+        if let Some(latest) = &latest_prefix {
+            if self.newer_on_record(latest, run).await {
+                tracing::warn!(at = %run.at, latest, "a newer audit of the day is on record: this run keeps only its own copy");
+                latest_prefix = None;
+            }
+        }
         let mut written = vec![run_prefix.clone()];
         written.extend(latest_prefix.clone());
         // Every run keeps its own report (a later run, a retry or a dry run never replaces
@@ -64,6 +72,18 @@ impl Auditor {
         };
         tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "audit done");
         Ok(summary)
+    }
+
+    /// Whether the report under `prefix` is of a later audit than `run`.
+    async fn newer_on_record(&self, prefix: &str, run: &AuditRun) -> bool {
+        #[derive(serde::Deserialize)]
+        struct Generated {
+            generated_at: chrono::DateTime<Utc>,
+        }
+        match self.reports.get(&format!("{prefix}/report.json")).await {
+            Ok(body) => serde_json::from_slice::<Generated>(&body).is_ok_and(|r| r.generated_at > run.at),
+            Err(_) => false,
+        }
     }
 
     /// `report.json` and `report.html` under `prefix`.
@@ -98,7 +118,7 @@ pub(crate) fn prefixes(run: &AuditRun) -> (String, Option<String>) {
     let date = run.at.format("%Y-%m-%d");
     let base = match &run.instance {
         None => format!("audits/{date}"),
-        Some(instance) => format!("audits/{date}/instances/{instance}"),
+        Some(instance) => format!("audits/{date}/instances/{}", instance_key(instance)),
     };
     let dry = if run.dry_run { "-dry-run" } else { "" };
     let run_prefix = format!("{base}/runs/{}{dry}", run.at.format("%H%M%S"));

@@ -8,6 +8,9 @@ pub const ACCOUNT_ID: &str = "LIFEBOAT_ACCOUNT_ID";
 /// Comma-separated account ids trusted with the company's backups (a disaster-recovery
 /// account): sharing with them is not an exposure. Empty by default.
 pub const TRUSTED_ACCOUNTS: &str = "LIFEBOAT_TRUSTED_ACCOUNTS";
+/// The days over which the daily audits read every managed snapshot's sharing once (1 to
+/// 31, 7 by default): a larger fleet spreads the calls over more days.
+pub const SHARING_SWEEP_DAYS: &str = "LIFEBOAT_SHARING_SWEEP_DAYS";
 
 #[derive(Debug, Clone)]
 pub struct AuditSettings {
@@ -15,6 +18,7 @@ pub struct AuditSettings {
     pub reports_bucket: String,
     pub account: String,
     pub trusted_accounts: Vec<String>,
+    pub sweep_days: u32,
 }
 
 impl AuditSettings {
@@ -45,11 +49,18 @@ impl AuditSettings {
                 }
             })?
             .unwrap_or_default();
+        let sweep_days = env
+            .parsed(SHARING_SWEEP_DAYS, |v| match v.parse::<u32>() {
+                Ok(n) if (1..=31).contains(&n) => Ok(n),
+                _ => Err("must be a whole number of days from 1 to 31"),
+            })?
+            .unwrap_or(7);
         Ok(AuditSettings {
             common,
             reports_bucket,
             account,
             trusted_accounts,
+            sweep_days,
         })
     }
 }
@@ -81,5 +92,13 @@ mod tests {
             AuditSettings::from_lookup(lookup(&good)).unwrap().account,
             "123456789012"
         );
+        assert_eq!(AuditSettings::from_lookup(lookup(&good)).unwrap().sweep_days, 7);
+        for (days, ok) in [("30", true), ("0", false), ("32", false), ("a week", false)] {
+            let set = [good[0], good[1], good[2], (SHARING_SWEEP_DAYS, days)];
+            match AuditSettings::from_lookup(lookup(&set)) {
+                Ok(s) => assert!(ok && s.sweep_days.to_string() == days, "{days}"),
+                Err(e) => assert!(!ok && e.to_string().contains(SHARING_SWEEP_DAYS), "{days}: {e}"),
+            }
+        }
     }
 }

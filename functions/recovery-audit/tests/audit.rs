@@ -446,6 +446,21 @@ async fn every_run_keeps_its_own_report_and_the_day_s_is_the_latest() {
     );
     let latest = w.report("audits/2026-12-03/report.json");
     assert_eq!(latest["generated_at"], "2026-12-03T06:50:00Z");
+    // A late run of an earlier event keeps its own copy and leaves the day's latest.
+    let earlier = at(AT) + TimeDelta::minutes(5);
+    w.auditor
+        .invoke(scheduled_event(&earlier.to_rfc3339(), json!({})), later)
+        .await
+        .expect("a late run");
+    assert!(w
+        .ports
+        .reports
+        .get("audits/2026-12-03/runs/063500/report.json")
+        .is_some());
+    assert_eq!(
+        w.report("audits/2026-12-03/report.json")["generated_at"],
+        "2026-12-03T06:50:00Z"
+    );
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use lifeboat::fanout::{Plan, ShardResult};
 use lifeboat::ports::memory::world::{at, scheduled_event, PITR_3_DAYS};
 use lifeboat_function::failure::{FailureType, FunctionError};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 /// acme (two resources, one snapshot shared publicly), globex, and initech's database,
 /// no longer managed, with points left.
@@ -158,14 +159,42 @@ async fn a_shard_that_failed_fails_the_audit_naming_it_after_the_day_is_written(
     let e = finish.expect_err("a shard's instances were not audited");
     assert_eq!(e.kind, FailureType::ResourcesFailed);
     let day = w.report("audits/2026-12-03/report.json");
-    let findings = day["findings"].as_array().unwrap();
-    assert!(
-        findings
-            .iter()
-            .any(|f| f["kind"] == "not_checked" && f["subject"] == plan.shards[1].as_str()),
-        "{findings:?}"
+    assert_eq!(
+        coverage(&day),
+        BTreeMap::from([("acme".into(), 100.0), ("globex".into(), 0.0)]),
+        "the failed shard's instance is named, never left out nor taken as covered"
     );
-    assert_eq!(coverage(&day).len(), 1, "only acme's shard reported");
+    let globex = &day["instances"][1]["findings"][0];
+    assert_eq!(globex["kind"], "not_checked");
+    assert!(
+        globex["what"].as_str().unwrap().contains(plan.shards[1].as_str()),
+        "{globex}"
+    );
+    assert_eq!(day["instances"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn the_same_audit_event_run_twice_deals_the_same_shards_and_keeps_what_the_first_revoked() {
+    let w = fleet_in_shards_of(2);
+    let (first, finish) = w.fanned_out(None).await;
+    finish.unwrap();
+    let day = w.report("audits/2026-12-03/report.json");
+    // Meanwhile the fleet grows; the event started again plans nothing new.
+    w.backed_up(
+        ResourceKind::RdsInstance,
+        "initech-db",
+        "initech",
+        "2026-11-20T00:00:00Z",
+    );
+    let (again, finish) = w.fanned_out(None).await;
+    finish.unwrap();
+    assert_eq!(again, first);
+    assert_eq!(w.sharing.revocations().len(), 2, "nothing revoked twice");
+    assert_eq!(
+        w.report("audits/2026-12-03/report.json"),
+        day,
+        "the record stands"
+    );
 }
 
 #[tokio::test]

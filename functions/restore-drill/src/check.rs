@@ -54,21 +54,26 @@ impl Driller {
         })
     }
 
-    /// The checks a `check` step kept (or, from a state machine of an earlier version, the
-    /// checks themselves); none when the drill stopped before its check.
-    pub(crate) async fn kept_checks(&self, checked: &Value) -> Result<Vec<Checked>, StepError> {
-        let Some(key) = checked.get("key").and_then(Value::as_str) else {
-            return Ok(serde_json::from_value(checked.clone()).unwrap_or_default());
-        };
-        if !key.starts_with("drills/runs/") {
+    /// The checks `plan`'s `check` step kept; none when the drill stopped before its check
+    /// (the state machine's `[]`). Any other key is refused: a report reads its own drill's.
+    pub(crate) async fn kept_checks(
+        &self,
+        plan: &DrillPlan,
+        checked: &Value,
+    ) -> Result<Vec<Checked>, StepError> {
+        if checked.as_array().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        let expected = run_key(&plan.drill_id, "checks");
+        if checked.get("key").and_then(Value::as_str) != Some(expected.as_str()) {
             return Err(StepError::new(
                 INVALID_INPUT,
-                format!("field `checked.key` must be a drill's checks record, got {key:?}"),
+                format!("field `checked` must be `[]` or this drill's checks, {{\"key\": {expected:?}}}"),
             ));
         }
-        let body = (self.reports.get(key).await).map_err(|e| StepError::from_port("report", e))?;
+        let body = (self.reports.get(&expected).await).map_err(|e| StepError::from_port("report", e))?;
         serde_json::from_slice(&body)
-            .map_err(|e| StepError::new(INVALID_INPUT, format!("{key} is not a drill's checks: {e}")))
+            .map_err(|e| StepError::new(INVALID_INPUT, format!("{expected} is not a drill's checks: {e}")))
     }
 
     async fn check_one(&self, item: &PlanItem, restored: &Value) -> Checked {

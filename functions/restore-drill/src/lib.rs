@@ -119,7 +119,11 @@ impl Driller {
                 return Err(started.unwrap_err());
             }
         }
-        let swept = self.sweep(now).await;
+        // The tick's own time, as every scheduled step takes it (start_due checked it).
+        let at = (event.get("time").and_then(Value::as_str))
+            .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+            .unwrap_or(now);
+        let swept = self.sweep(at).await;
         let answer = serde_json::json!({
             "started": started.as_ref().ok(),
             "swept": swept.as_ref().ok(),

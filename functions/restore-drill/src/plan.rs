@@ -196,7 +196,14 @@ impl Driller {
     }
 }
 
-/// The drill id of the execution `name` (its sandboxes' names derive from it).
+/// The drill id of the execution `name` (its sandboxes' names and records derive from it):
+/// one per name, so that two executions never share sandboxes or records; a name with
+/// characters made safe gets a hash of itself.
 pub fn drill_of_execution(name: &str) -> String {
-    format!("drill-{}", lifeboat::fanout::safe_name(name))
+    let safe = lifeboat::fanout::safe_name(name);
+    if safe == name {
+        format!("drill-{safe}")
+    } else {
+        format!("drill-{safe}-{:016x}", lifeboat::rotation::fnv1a(name))
+    }
 }

@@ -33,7 +33,7 @@ impl Driller {
         cleaned: &[Value],
         now: DateTime<Utc>,
     ) -> Result<Outcome, StepError> {
-        let checked: Vec<Checked> = self.kept_checks(checked).await?;
+        let checked: Vec<Checked> = self.kept_checks(plan, checked).await?;
         let resources = plan
             .resources
             .iter()

@@ -9,8 +9,7 @@ use chrono::{DateTime, Utc};
 use lifeboat::drill::plan::drill_turn_at;
 use lifeboat::event::{parse_tick, ClockGuard};
 use lifeboat::execution::error::{StepError, INVALID_INPUT};
-use lifeboat::fanout::safe_name;
-use lifeboat::inventory::managed;
+use lifeboat::inventory::{instance_key, managed};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -91,7 +90,8 @@ impl Driller {
 /// execution.
 fn execution_name(instance: &str, slot: lifeboat::schedule::Slot) -> String {
     let label = slot.label();
-    let id = safe_name(instance);
+    // Two instances never share a name: an id unsafe here is made safe with its hash.
+    let id = instance_key(instance);
     let room = 80 - "drill-".len() - 1 - label.len();
     let id = if id.len() <= room {
         id

@@ -12,9 +12,11 @@ use lifeboat::drill::records::{run_key, SweepRecord, SweptSandbox};
 use lifeboat::execution::error::StepError;
 use lifeboat::ports::workflow::StoppedRun;
 use lifeboat::ports::FailureKind;
+use lifeboat_function::telemetry::publish_values;
 use serde::Serialize;
 
 use crate::plan::drill_of_execution;
+use crate::report::FUNCTION;
 use crate::{DrillPlan, Driller};
 
 /// The drill state machine's own `TimeoutSeconds`: no execution runs longer.
@@ -22,6 +24,12 @@ pub const DRILL_TIMEOUT: TimeDelta = TimeDelta::hours(24);
 /// How far back the sweep looks for stopped executions: a day of failed sweeps is still
 /// caught up.
 pub const SWEEP_LOOKBACK: TimeDelta = TimeDelta::hours(48);
+/// How long after its execution stopped a drill is swept: a step's invocation already
+/// running (a restore being asked for) goes on for up to the function's 15 minutes after
+/// the execution stops, and could make a sandbox after an earlier sweep.
+pub const SETTLE: TimeDelta = TimeDelta::minutes(16);
+/// Sandboxes the sweep could not delete (refused, or pending): alarmed.
+pub const LEFT_METRIC: &str = "DrillSandboxesLeft";
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Swept {
@@ -30,6 +38,9 @@ pub struct Swept {
     pub sandboxes_deleted: usize,
     /// Drills to look at again next hour (a sandbox still being restored, a failed call).
     pub pending: Vec<String>,
+    /// Sandboxes the restorer refused to delete (not marked as their drill's): left, and
+    /// alarmed.
+    pub not_deleted: Vec<String>,
 }
 
 impl Driller {
@@ -40,7 +51,7 @@ impl Driller {
         };
         let stopped = (runs.stopped_since(now - SWEEP_LOOKBACK, DRILL_TIMEOUT).await)
             .map_err(|e| StepError::from_port("sweep", e))?;
-        for run in stopped {
+        for run in stopped.into_iter().filter(|r| r.stopped_at <= now - SETTLE) {
             let drill = drill_of_execution(&run.name);
             match self.sweep_one(&drill, &run, now).await {
                 Ok(None) => {}
@@ -48,6 +59,11 @@ impl Driller {
                     swept.sandboxes_deleted += (record.sandboxes.iter())
                         .filter(|s| s.outcome == "deleted")
                         .count();
+                    swept.not_deleted.extend(
+                        (record.sandboxes.iter())
+                            .filter(|s| s.outcome.starts_with("not deleted"))
+                            .map(|s| s.sandbox.clone()),
+                    );
                     swept.drills.push(drill);
                 }
                 Err(e) => {
@@ -56,10 +72,13 @@ impl Driller {
                 }
             }
         }
+        let left = swept.pending.len() + swept.not_deleted.len();
+        publish_values(FUNCTION, None, &[(LEFT_METRIC, left as f64, "Count")], now);
         Ok(swept)
     }
 
-    /// `None` when the drill was swept before.
+    /// `None` when this stop of the drill was swept before (an execution name used again
+    /// later, or a redriven execution stopping again, is a new stop).
     async fn sweep_one(
         &self,
         drill: &str,
@@ -69,7 +88,12 @@ impl Driller {
         let failed = |e| StepError::from_port("sweep", e);
         let record_key = run_key(drill, "swept");
         match self.reports.get(&record_key).await {
-            Ok(_) => return Ok(None),
+            Ok(body) => {
+                let earlier: Option<SweepRecord> = serde_json::from_slice(&body).ok();
+                if earlier.is_some_and(|r| r.stopped_at == run.stopped_at) {
+                    return Ok(None);
+                }
+            }
             Err(e) if e.kind == FailureKind::NotFound => {}
             Err(e) => return Err(failed(e)),
         }

@@ -294,8 +294,12 @@ async fn a_late_report_of_an_older_drill_does_not_replace_a_newer_success_on_rec
         .await
         .unwrap();
     let restored = json!([{"ready": {"ready": true, "at": now().to_rfc3339()}}]);
-    let checked = json!([{"resource": "rds:acme-db", "restore_seconds": 60,
+    // Checks passed, kept as the check step keeps them.
+    let key = format!("drills/runs/{}/checks.json", plan["drill_id"].as_str().unwrap());
+    let kept = json!([{"resource": "rds:acme-db", "restore_seconds": 60,
         "checks": [{"name": "rows public.contacts", "passed": true, "detail": "5 rows"}]}]);
+    w.ports.reports.insert(&key, serde_json::to_vec(&kept).unwrap());
+    let checked = json!({"key": key});
     let outcome = w
         .step(
             json!({"step": "report", "plan": plan, "restored": restored, "checked": checked,
@@ -482,11 +486,46 @@ async fn the_plan_and_checks_are_kept_in_the_bucket_and_each_outcome_is_recorded
         )]
     );
 
-    // A checks key outside the drills' own records is refused.
-    let forged = w
-        .step(json!({"step": "report", "plan": plan, "restored": restored,
-            "checked": {"key": "audits/2026-12-03/report.json"}, "cleaned": []}))
+    // Checks that are not this drill's, or not kept, are refused.
+    for forged in [
+        json!({"key": "audits/2026-12-03/report.json"}),
+        json!({"key": "drills/runs/drill-other/checks.json"}),
+        json!([{"resource": "rds:acme-db", "restore_seconds": 1, "checks": [{"name": "x", "passed": true, "detail": ""}]}]),
+    ] {
+        let e = w
+            .step(json!({"step": "report", "plan": plan, "restored": restored,
+                "checked": forged, "cleaned": []}))
+            .await
+            .unwrap_err();
+        assert_eq!(e.name, INVALID_INPUT, "{forged}");
+    }
+}
+
+#[tokio::test]
+async fn a_drill_stopped_moments_ago_is_left_until_its_steps_settle_and_a_later_stop_is_swept_again() {
+    let w = world();
+    w.instance("acme-db", "acme", &["2026-12-03T04:00:00Z"]);
+    let plan = stopped_drill(&w, "ABORTED").await;
+    w.ports.workflow.stopped.lock().unwrap()[0].stopped_at = now() - TimeDelta::minutes(5);
+    let answer = hourly(&w).await;
+    assert_eq!(
+        answer["swept"]["drills"],
+        json!([]),
+        "a Start may still be running: {answer}"
+    );
+    assert!(w.restorer.names().contains(&plan.resources[0].sandbox));
+
+    w.ports.workflow.stopped.lock().unwrap()[0].stopped_at = now() - TimeDelta::hours(1);
+    assert_eq!(
+        hourly(&w).await["swept"]["drills"],
+        json!(["drill-console-run-1"])
+    );
+    // The name is used again by a later execution that also stops before its cleanup.
+    w.step(json!({"step": "start", "item": plan.resources[0]}))
         .await
-        .unwrap_err();
-    assert_eq!(forged.name, INVALID_INPUT);
+        .unwrap();
+    w.ports.workflow.stopped.lock().unwrap()[0].stopped_at = now() - TimeDelta::minutes(30);
+    let answer = hourly(&w).await;
+    assert_eq!(answer["swept"]["sandboxes_deleted"], 1, "{answer}");
+    assert!(!w.restorer.names().contains(&plan.resources[0].sandbox));
 }

@@ -53,11 +53,11 @@ const ZONES: [&str; 4] = ["UTC", "America/New_York", "Europe/Berlin", "Asia/Toky
 const TRIES: u32 = 5;
 
 /// A call: its service (as SigV4 names it) and operation.
-type Op = (&'static str, &'static str);
+pub(super) type Op = (&'static str, &'static str);
 
 /// What the account saw.
 #[derive(Default)]
-struct Counters {
+pub(super) struct Counters {
     calls: AtomicU64,
     throttled: AtomicU64,
     failed: AtomicU64,
@@ -66,14 +66,14 @@ struct Counters {
 /// The emulated account: the edge's token buckets with AWS's limits (the same
 /// [`RateLimits`] the local stack meters with), counters, and a seeded jitter (runs are
 /// repeatable).
-struct Account {
+pub(super) struct Account {
     limits: RateLimits,
     counters: Counters,
     jitter: Mutex<u64>,
 }
 
 impl Account {
-    fn new() -> Account {
+    pub(super) fn new() -> Account {
         Account {
             limits: RateLimits::default(),
             counters: Counters::default(),
@@ -103,7 +103,7 @@ impl Account {
 
     /// One call as the SDK makes it: tries until admitted (backing off between tries), then
     /// waits the call's latency.
-    async fn call(&self, op: Op, latency: Duration) -> Result<(), PortError> {
+    pub(super) async fn call(&self, op: Op, latency: Duration) -> Result<(), PortError> {
         for attempt in 0..TRIES {
             self.counters.calls.fetch_add(1, Ordering::Relaxed);
             if self.admitted(op) {
@@ -120,15 +120,27 @@ impl Account {
 }
 
 /// One emulated service: its resources and their points.
-struct Service {
+pub(super) struct Service {
     kind: ResourceKind,
     account: Arc<Account>,
     resources: Vec<DiscoveredResource>,
     points: Mutex<BTreeMap<ResourceKey, Vec<(ServicePoint, Instant)>>>,
     next_id: AtomicU64,
+    /// The simulated wall clock: `epoch` at `started`.
+    epoch: DateTime<Utc>,
+    started: Instant,
 }
 
 impl Service {
+    /// The snapshots the service holds of `resource`, by id (what `DescribeDBSnapshots`
+    /// lists).
+    pub(super) fn snapshot_ids(&self, resource: &ResourceKey) -> Vec<String> {
+        let points = self.points.lock().expect("points");
+        points.get(resource).map_or_else(Vec::new, |ps| {
+            ps.iter().map(|(p, _)| p.service_id.clone()).collect()
+        })
+    }
+
     /// The operation this service's call is: RDS's, or DynamoDB's (`dynamodb` unless named
     /// with its service, as the Tagging API's).
     fn op(&self, rds: &'static str, dynamodb: Op) -> Op {
@@ -217,7 +229,16 @@ impl BackupService for Service {
         &self,
         _resource: &ResourceKey,
     ) -> Result<Option<RestorableWindow>, PortError> {
-        Ok(None)
+        let op = self.op(
+            "DescribeDBInstanceAutomatedBackups",
+            ("dynamodb", "DescribeContinuousBackups"),
+        );
+        self.account.call(op, self.latency()).await?;
+        let now = self.epoch + Instant::now().duration_since(self.started);
+        Ok(Some(RestorableWindow {
+            earliest: now - TimeDelta::days(3),
+            latest: now - TimeDelta::minutes(5),
+        }))
     }
 
     async fn snapshot_quota(&self) -> Result<Option<Quota>, PortError> {
@@ -340,7 +361,12 @@ const PITR: PitrStatus = PitrStatus {
 
 /// A fleet of `size` resources (half RDS, half DynamoDB, zones in turn) in steady state at
 /// `slot`: each with its hourly points of the last 72 hours, catalogued and held.
-fn fleet(size: usize, slot: Slot, account: &Arc<Account>, catalog: &MemoryCatalog) -> Vec<Arc<Service>> {
+pub(super) fn fleet(
+    size: usize,
+    slot: Slot,
+    account: &Arc<Account>,
+    catalog: &MemoryCatalog,
+) -> Vec<Arc<Service>> {
     let policy = Policy::standard();
     [ResourceKind::RdsInstance, ResourceKind::DynamoTable]
         .into_iter()
@@ -400,6 +426,8 @@ fn fleet(size: usize, slot: Slot, account: &Arc<Account>, catalog: &MemoryCatalo
                 resources,
                 points: Mutex::new(points),
                 next_id: AtomicU64::new(0),
+                epoch: slot.start(),
+                started: Instant::now(),
             })
         })
         .collect()
@@ -408,7 +436,7 @@ fn fleet(size: usize, slot: Slot, account: &Arc<Account>, catalog: &MemoryCatalo
 /// A function's invocation, as the state machine makes it (on the bench's one thread: the
 /// handlers' futures need not be `Send`).
 #[async_trait(?Send)]
-trait Function {
+pub(super) trait Function {
     async fn invoke(&self, payload: Value, now: DateTime<Utc>) -> Result<Value, String>;
 }
 
@@ -431,19 +459,19 @@ impl Function for retention_pruner::Pruner {
 }
 
 /// What one fanned-out tick took.
-struct TickRun {
-    minutes: f64,
-    calls: u64,
-    throttled: u64,
-    failed: u64,
-    shard_failures: usize,
-    peak: usize,
-    finish: Result<Value, String>,
+pub(super) struct TickRun {
+    pub minutes: f64,
+    pub calls: u64,
+    pub throttled: u64,
+    pub failed: u64,
+    pub shard_failures: usize,
+    pub peak: usize,
+    pub finish: Result<Value, String>,
 }
 
 /// Runs one tick as the fleet-tick state machine does: the plan, then the shards on
 /// `instances` (one Lambda instance each, at most that many at once), then the finish.
-async fn fan_out(
+pub(super) async fn fan_out(
     instances: &[Arc<dyn Function>],
     account: &Account,
     event: Value,
@@ -512,7 +540,7 @@ async fn fan_out(
     }
 }
 
-fn event(time: DateTime<Utc>) -> Value {
+pub(super) fn event(time: DateTime<Utc>) -> Value {
     json!({
         "version": "0", "id": format!("bench-{}", time.timestamp()), "detail-type": "Scheduled Event",
         "source": "aws.scheduler", "account": "123456789012", "region": "us-east-1", "resources": [],

@@ -5,6 +5,7 @@
 //! request as its [`run::Run`], so each step can be retried (by the definition's `Retry`, or
 //! by a crashed invocation being invoked again) and finds what earlier tries did.
 
+pub mod counted;
 pub mod error;
 pub mod input;
 pub mod names;

@@ -94,6 +94,27 @@ pub struct TagError {
     pub problem: String,
 }
 
+/// Whether `id` can stand in an object key and a page's link as it is: letters, digits,
+/// `-`, `_` and `.` (not first), 1 to 128 of them. What an event may name as an instance.
+pub fn is_instance_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && !id.starts_with('.')
+}
+
+/// The instance's name in object keys and links: its id when that is safe there, else the
+/// id made safe with a hash of it, so that a tag holding `/` can never reach into another
+/// instance's keys and two ids never share one.
+pub fn instance_key(id: &str) -> String {
+    if is_instance_id(id) {
+        return id.to_string();
+    }
+    let safe: String = (crate::fanout::safe_name(id).chars()).take(100).collect();
+    format!("{safe}-{:016x}", crate::rotation::fnv1a(id))
+}
+
 /// `Ok(None)` for a resource Lifeboat does not manage.
 pub fn managed(
     found: &DiscoveredResource,
@@ -200,6 +221,24 @@ pub fn unmanaged_of(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    #[test]
+    fn an_instance_id_unsafe_in_keys_is_made_safe_and_kept_apart() {
+        assert_eq!(instance_key("acme.eu-1"), "acme.eu-1");
+        let sneaky = instance_key("acme/runs/064500");
+        assert!(
+            !sneaky.contains('/') && sneaky.starts_with("acme_runs_064500-"),
+            "{sneaky}"
+        );
+        assert_ne!(instance_key("acme x"), instance_key("acme_x"));
+        assert!(is_instance_id(&instance_key(&"x".repeat(300))));
+        assert!(!instance_key(".hidden").starts_with('.'));
+    }
 }
 
 #[cfg(test)]

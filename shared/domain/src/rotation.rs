@@ -18,12 +18,13 @@ pub fn turn_at(resource: &ResourceKey, slot: Slot) -> bool {
     stable_hash(resource) % ROTATION_TICKS == hour % ROTATION_TICKS
 }
 
-/// Whether `resource` takes its turn of a weekly rotation on the UTC day of `slot`: work
-/// worth doing weekly per resource (the audit's look at who may restore each snapshot) is
-/// spread over the seven days.
-pub fn weekly_turn_at(resource: &ResourceKey, slot: Slot) -> bool {
+/// Whether `resource` takes its turn of a rotation over `days` days on the UTC day of
+/// `slot`: work worth doing every few days per resource (the audit's look at who may restore
+/// each snapshot) is spread over them.
+pub fn daily_turn_at(resource: &ResourceKey, slot: Slot, days: u32) -> bool {
     let day = slot.start().timestamp().div_euclid(86_400) as u64;
-    stable_hash(resource) % 7 == day % 7
+    let days = u64::from(days.max(1));
+    stable_hash(resource) % days == day % days
 }
 
 /// FNV-1a over the key's text: stable across processes and releases (unlike std's hasher,
@@ -53,14 +54,22 @@ mod tests {
     }
 
     #[test]
-    fn every_resource_takes_exactly_one_weekly_turn_in_any_seven_days() {
+    fn every_resource_takes_exactly_one_turn_in_any_run_of_its_rotation_s_days() {
         let first = Slot::containing("2026-12-03T06:00:00Z".parse::<chrono::DateTime<Utc>>().unwrap());
-        for i in 0..100 {
-            let key = ResourceKey::rds(format!("db-{i}"));
-            let turns = (0..7)
-                .filter(|d| weekly_turn_at(&key, Slot::containing(first.start() + TimeDelta::days(*d))))
-                .count();
-            assert_eq!(turns, 1, "{key}");
+        for days in [1, 7, 30] {
+            for i in 0..100 {
+                let key = ResourceKey::rds(format!("db-{i}"));
+                let turns = (0..days)
+                    .filter(|d| {
+                        daily_turn_at(
+                            &key,
+                            Slot::containing(first.start() + TimeDelta::days(i64::from(*d))),
+                            days,
+                        )
+                    })
+                    .count();
+                assert_eq!(turns, 1, "{key} over {days} days");
+            }
         }
     }
 

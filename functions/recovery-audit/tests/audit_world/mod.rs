@@ -50,6 +50,7 @@ pub fn world() -> World {
         dry_run: false,
         shard_size: 50,
         shard_concurrency: 4,
+        sweep_days: 7,
     };
     World {
         ports,

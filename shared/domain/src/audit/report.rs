@@ -171,6 +171,21 @@ impl AuditReport {
 }
 
 impl InstanceAudit {
+    /// An instance that could not be audited at all (its shard failed): 0 percent, never a
+    /// coverage nobody proved, and a finding saying why.
+    pub fn unchecked(instance_id: String, why: String) -> InstanceAudit {
+        InstanceAudit {
+            findings: vec![Finding::new(FindingKind::NotChecked, instance_id.clone(), why)],
+            instance_id,
+            coverage_percent: 0.0,
+            promised: 0,
+            restorable: 0,
+            resources: Vec::new(),
+            latest_drill: None,
+            drills: Vec::new(),
+        }
+    }
+
     fn of(instance_id: String, resources: Vec<ResourceAudit>) -> InstanceAudit {
         let promised: usize = resources.iter().map(ResourceAudit::promised).sum();
         let restorable: usize = resources.iter().map(ResourceAudit::restorable).sum();

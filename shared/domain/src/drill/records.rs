@@ -10,9 +10,13 @@
 //!   the outcome in the key, so the audit draws a year of drills from one listing;
 //! - `drills/<instance>/latest-success.json`: the latest successful drill, which the audit
 //!   alarms on when it is older than 8 days.
+//!
+//! `<instance>` is [`instance_key`]: an id a tag made unsafe in a key is made safe.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::inventory::instance_key;
 
 /// The record of an instance's latest successful drill, which the daily audit reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,7 +28,7 @@ pub struct DrillRecord {
 
 /// Where an instance's latest successful drill is recorded.
 pub fn latest_success_key(instance: &str) -> String {
-    format!("drills/{instance}/latest-success.json")
+    format!("drills/{}/latest-success.json", instance_key(instance))
 }
 
 /// One of a drill execution's own records: `plan`, `checks` or `swept`.
@@ -58,6 +62,9 @@ impl DrillOutcome {
         let rest = key
             .strip_prefix(&outcomes_prefix(instance))?
             .strip_suffix(".json")?;
+        if rest.contains('/') {
+            return None;
+        }
         let mut parts = rest.splitn(3, '.');
         let started = NaiveDateTime::parse_from_str(parts.next()?, STAMP)
             .ok()?
@@ -77,7 +84,7 @@ impl DrillOutcome {
 }
 
 pub fn outcomes_prefix(instance: &str) -> String {
-    format!("drills/{instance}/outcomes/")
+    format!("drills/{}/outcomes/", instance_key(instance))
 }
 
 /// Where a listing of an instance's outcomes since `since` starts (keys sort by time).
@@ -137,6 +144,7 @@ mod tests {
             "drills/acme/outcomes/20261203T060507Z.maybe.d.json",
             "drills/acme/outcomes/20261203T060507Z.failed..json",
             "drills/globex/outcomes/20261203T060507Z.failed.d.json",
+            "drills/acme/outcomes/x/20261203T060507Z.succeeded.d.json",
         ] {
             assert_eq!(DrillOutcome::from_key("acme", stray), None, "{stray}");
         }

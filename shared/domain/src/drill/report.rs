@@ -66,7 +66,7 @@ impl DrillReport {
     pub fn key_stem(&self) -> String {
         format!(
             "drills/{}/{}/report",
-            self.instance_id,
+            crate::inventory::instance_key(&self.instance_id),
             self.started_at.format("%Y-%m-%d")
         )
     }

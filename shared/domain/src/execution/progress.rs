@@ -9,24 +9,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use super::counted::Counted;
 use super::run::{Phase, ResourceRun, Run, Step};
 use super::selective::SelectiveRun;
 use crate::catalog::ResourceKind;
-
-/// Work counted while it runs, recorded on the resource's run by the step that polls it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counted {
-    pub done: u64,
-    /// The service's figure where it has one (a table's item count is an estimate AWS
-    /// refreshes about every six hours): `done` may pass it.
-    pub total: u64,
-    /// `items`, `rows`.
-    pub unit: String,
-    /// When the counting started: the rate is `done` over the time since.
-    pub since: DateTime<Utc>,
-    /// When `done` was read.
-    pub at: DateTime<Utc>,
-}
 
 /// One resource's progress.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::counted::Counted;
 use super::names::{names, RestoreNames};
-use super::progress::Counted;
 use super::selective::SelectiveRun;
 use crate::catalog::{ResourceKey, ResourceKind};
 use crate::request::decision::Mode;

@@ -1,0 +1,170 @@
+//! `bench fleet-audit`: the daily audit of a fleet through its real fan-out (plan, shards at
+//! the configured concurrency, finish) and the real recovery-audit code, against the same
+//! emulated services, rate limits and simulated clock as `bench fleet` (see [`super::fleet`]).
+//! Each shard reads its resources' catalog records, points and continuous backup windows,
+//! and the sharing of the snapshots of the RDS instances whose weekly turn it is (one
+//! `DescribeDBSnapshotAttributes` each, all of them private).
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use lifeboat::catalog::{ResourceKey, ResourceKind};
+use lifeboat::policy::PolicyBook;
+use lifeboat::ports::memory::{MemoryBucketAccess, MemoryCatalog, MemoryReports};
+use lifeboat::ports::{BackupService, Catalog, ObjectStore, PortError, SnapshotSharing};
+use lifeboat::schedule::Slot;
+use lifeboat_function::config::Fanout;
+use lifeboat_function::pacing::{self, Budget};
+use serde_json::Value;
+
+use super::fleet::{event, fan_out, fleet, Account, Function, Service};
+
+/// The runs measured: fleet size, the audit's RDS calls a second, the sharing sweep's days.
+const RUNS: [(usize, f64, u32); 4] = [
+    (1_000, 3.0, 7),
+    (20_000, 3.0, 7),
+    (20_000, 3.0, 30),
+    (20_000, 8.0, 7),
+];
+const ACCOUNT: &str = "123456789012";
+
+/// The RDS instances' snapshots' sharing, as RDS answers it: a listing per instance and a
+/// call per snapshot, through the account's budget.
+struct Sharing {
+    account: Arc<Account>,
+    rds: Arc<Service>,
+}
+
+#[async_trait]
+impl SnapshotSharing for Sharing {
+    async fn snapshots_of(&self, instance: &str) -> Result<Vec<String>, PortError> {
+        (self.account)
+            .call(("rds", "DescribeDBSnapshots"), Duration::from_millis(200))
+            .await?;
+        Ok(self.rds.snapshot_ids(&ResourceKey::rds(instance)))
+    }
+
+    async fn instance_of(&self, _snapshot: &str) -> Result<Option<String>, PortError> {
+        Ok(None)
+    }
+
+    async fn restorers(&self, _snapshot: &str) -> Result<Vec<String>, PortError> {
+        (self.account)
+            .call(
+                ("rds", "DescribeDBSnapshotAttributes"),
+                Duration::from_millis(150),
+            )
+            .await?;
+        Ok(vec![ACCOUNT.to_string()])
+    }
+
+    async fn revoke(&self, _snapshot: &str, _values: &[String]) -> Result<(), PortError> {
+        self.account
+            .call(("rds", "ModifyDBSnapshotAttribute"), Duration::from_millis(150))
+            .await
+    }
+}
+
+#[async_trait(?Send)]
+impl Function for recovery_audit::Auditor {
+    async fn invoke(&self, payload: Value, now: DateTime<Utc>) -> Result<Value, String> {
+        recovery_audit::Auditor::invoke(self, payload, now)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// One size's audit, a few hours after the fleet's last tick, at `rds` calls a second, the
+/// snapshots' sharing swept over `sweep_days`.
+async fn audit(size: usize, rds: f64, sweep_days: u32) -> String {
+    let budget = Budget {
+        rds,
+        ..Budget::default()
+    };
+    let slot = Slot::containing("2026-11-28T12:00:00Z".parse().expect("a time"));
+    let account = Arc::new(Account::new());
+    let catalog = Arc::new(MemoryCatalog::default());
+    let reports = Arc::new(MemoryReports::default());
+    let services = fleet(size, slot, &account, &catalog);
+    let rds_service = (services.iter())
+        .find(|s| s.kind() == ResourceKind::RdsInstance)
+        .expect("RDS")
+        .clone();
+    let services: Vec<Arc<dyn BackupService>> = services
+        .into_iter()
+        .map(|s| s as Arc<dyn BackupService>)
+        .collect();
+    let fanout = Fanout::default();
+    let started = std::time::Instant::now();
+    // One function object per Lambda instance, paced as the function's main paces it.
+    let share = 2 * fanout.concurrency;
+    let auditors: Vec<Arc<dyn Function>> = (0..fanout.concurrency)
+        .map(|_| {
+            Arc::new(recovery_audit::Auditor {
+                catalog: catalog.clone() as Arc<dyn Catalog>,
+                services: pacing::paced(services.clone(), budget, share),
+                sharing: pacing::paced_sharing(
+                    Arc::new(Sharing {
+                        account: account.clone(),
+                        rds: rds_service.clone(),
+                    }),
+                    budget,
+                    share,
+                ),
+                bucket: Arc::new(MemoryBucketAccess::closed("lifeboat-reports")),
+                reports: reports.clone() as Arc<dyn ObjectStore>,
+                policies: PolicyBook::default(),
+                account: ACCOUNT.into(),
+                trusted_accounts: Vec::new(),
+                simulation: true,
+                dry_run: false,
+                shard_size: fanout.shard_size,
+                shard_concurrency: fanout.concurrency,
+                sweep_days,
+            }) as Arc<dyn Function>
+        })
+        .collect();
+    let at = slot.start() + TimeDelta::minutes(45);
+    let run = fan_out(&auditors, &account, event(at), at).await;
+    let cpu = started.elapsed().as_secs_f64();
+    let instances = match &run.finish {
+        Ok(summary) => format!("{} instances audited", summary["instances"]),
+        Err(e) => format!("FINISH: {}", e.chars().take(160).collect::<String>()),
+    };
+    format!(
+        "  {size:>6} resources  RDS {rds} a second  sweep over {sweep_days:>2} days  {:>6.1} min ({:.1} h)  {:>5.2} calls/resource  {:>7} throttled  {:>3} failed calls  {:>3} failed shards  peak {} shards  {instances}  (CPU {cpu:.1} s)\n",
+        run.minutes,
+        run.minutes / 60.0,
+        run.calls as f64 / size as f64,
+        run.throttled,
+        run.failed,
+        run.shard_failures,
+        run.peak,
+    )
+}
+
+/// Every size, on a paused clock of its own.
+pub fn fleet_audits() -> String {
+    let mut out = String::from(
+        "Fleet audit (bench fleet-audit): the daily audit fanned out (shards of 50 resources, whole\n\
+         instances, 4 at once), its RDS budget halved between listings and sharing, against the\n\
+         emulated services of bench fleet; simulated time:\n",
+    );
+    for (size, rds, sweep_days) in RUNS {
+        let figures = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .expect("a runtime")
+                .block_on(audit(size, rds, sweep_days))
+        })
+        .join()
+        .expect("the bench thread");
+        let _ = write!(out, "{figures}");
+    }
+    out
+}
