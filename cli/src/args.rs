@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::decision::ChosenPoint;
 use crate::error::EXIT_CODES;
+use crate::point::ChosenPoint;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -125,6 +125,10 @@ pub enum Requests {
         /// Seconds between two reads of the request.
         #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
         interval: f64,
+        /// Stop (exit 0) as soon as the restore waits for a confirmation: staging is ready
+        /// to check.
+        #[arg(long)]
+        until_confirmation: bool,
     },
 }
 

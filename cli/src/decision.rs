@@ -7,57 +7,7 @@ use serde_json::{json, Map, Value};
 use crate::args::{wire_name, ApproveArgs};
 use crate::error::CliError;
 use crate::input::read_json;
-
-/// A recovery point named on the command line: `RESOURCE=snapshot:SLOT` or
-/// `RESOURCE=point_in_time:TIME`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChosenPoint {
-    pub resource: String,
-    pub kind: PointKind,
-    /// The snapshot's slot, or the point-in-time target (RFC 3339, checked by the API).
-    pub at: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PointKind {
-    Snapshot,
-    PointInTime,
-}
-
-impl ChosenPoint {
-    pub fn parse(text: &str) -> Result<ChosenPoint, String> {
-        let usage = "expected RESOURCE=snapshot:SLOT or RESOURCE=point_in_time:TIME, \
-                     e.g. rds:acme-db=snapshot:2026-11-28T09:00:00Z";
-        let (resource, point) = text.split_once('=').ok_or(usage)?;
-        // Times hold colons too: the kind is what comes before the first one.
-        let (kind, at) = point.split_once(':').ok_or(usage)?;
-        let kind = match kind {
-            "snapshot" => PointKind::Snapshot,
-            "point_in_time" | "pitr" => PointKind::PointInTime,
-            _ => return Err(format!("unknown kind of point {kind:?}: {usage}")),
-        };
-        if resource.is_empty() || at.is_empty() {
-            return Err(usage.to_string());
-        }
-        Ok(ChosenPoint {
-            resource: resource.to_string(),
-            kind,
-            at: at.to_string(),
-        })
-    }
-
-    /// The `ChosenPoint` object of the API.
-    pub fn body(&self) -> Value {
-        match self.kind {
-            PointKind::Snapshot => {
-                json!({"resource": self.resource, "kind": "snapshot", "slot": self.at})
-            }
-            PointKind::PointInTime => {
-                json!({"resource": self.resource, "kind": "point_in_time", "target": self.at})
-            }
-        }
-    }
-}
+use crate::point::ChosenPoint;
 
 /// An approval's body; the selection file, if any, is read here.
 pub fn approval(args: &ApproveArgs) -> Result<Value, CliError> {
@@ -166,16 +116,7 @@ mod tests {
     }
 
     #[test]
-    fn a_point_without_a_kind_or_resource_is_refused_with_the_expected_form() {
-        for bad in [
-            "rds:db",
-            "rds:db=2026-11-28T09:00:00Z",
-            "=snapshot:2026-11-28T09:00:00Z",
-            "rds:db=backup:x",
-        ] {
-            let e = ChosenPoint::parse(bad).unwrap_err();
-            assert!(e.contains("RESOURCE=snapshot:SLOT"), "{bad}: {e}");
-        }
+    fn approving_needs_a_mode() {
         let missing_mode = Cli::try_parse_from(["lifeboat", "requests", "approve", "rr-1", "--reason", "r"]);
         assert!(missing_mode.is_err());
     }

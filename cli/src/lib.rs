@@ -19,6 +19,7 @@ pub mod error;
 pub mod filing;
 pub mod input;
 pub mod output;
+pub mod point;
 pub mod problem;
 pub mod progress;
 pub mod request_view;

@@ -3,7 +3,7 @@
 //! the time left when the rate is known) when the API gives one, else from the phase each
 //! resource of the run has reached.
 //!
-//! Pure: [`crate::watch`] draws the bars, and `show` prints [`ResourceProgress::summary`].
+//! Pure: the watch draws the bars, and `show` prints [`ResourceProgress::summary`].
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

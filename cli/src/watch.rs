@@ -2,12 +2,15 @@
 //! status, and shows what changed since the last read: new audit-trail and timeline entries,
 //! the phases and progress of its resources, a wait for confirmation.
 //!
-//! Ends with success only for `completed`; `failed`, `rejected` and `cancelled` end with
+//! With `until_confirmation`, it also ends (with success) as soon as the restore waits for a
+//! confirmation: "tell me when staging is ready to check". Otherwise it ends with success
+//! only for `completed`; `failed`, `rejected` and `cancelled` end with
 //! [`CliError::NotCompleted`]. A read that fails for a while (a 5xx, the network) is tried
 //! again, a few times in a row at most; a refusal (404, 403) ends the watch at once.
 
 use std::time::Duration;
 
+use chrono::DateTime;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -22,7 +25,7 @@ pub const FINAL: [&str; 4] = ["completed", "failed", "rejected", "cancelled"];
 const MAX_FAILED_READS: u32 = 5;
 
 /// Where a watch shows what it sees: bars for a person at a terminal, JSON lines for a
-/// script (`crate::watch_view`).
+/// script (both in the `watch_view` module).
 pub trait View {
     /// The changes of one read, and the request as read.
     fn show(&mut self, changes: &[Change], request: &Value);
@@ -30,6 +33,16 @@ pub trait View {
     fn note(&mut self, text: &str);
     /// The request reached a final status.
     fn end(&mut self, end: &Change, request: &Value);
+    /// The watch stops before the end: the restore waits for a confirmation.
+    fn pause(&mut self, request: &Value);
+}
+
+/// How long to follow a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    End,
+    /// The end, or a wait for a confirmation, whichever comes first.
+    Confirmation,
 }
 
 /// One change between two reads of a request (one JSON line each with `--output json`).
@@ -45,7 +58,12 @@ pub enum Change {
     End { status: String, outcome: Value },
 }
 
-pub async fn watch(api: &Api, id: &str, interval: Duration, view: &mut dyn View) -> Result<(), CliError> {
+pub async fn watch(
+    api: &Api,
+    id: &str,
+    (interval, until): (Duration, Until),
+    view: &mut dyn View,
+) -> Result<(), CliError> {
     let path = format!("/restore-requests/{}", segment(id));
     let mut last: Option<Value> = None;
     let mut failed_reads = 0;
@@ -64,6 +82,10 @@ pub async fn watch(api: &Api, id: &str, interval: Duration, view: &mut dyn View)
                             status: other.to_string(),
                         }),
                     };
+                }
+                if until == Until::Confirmation && request["awaiting_confirmation"] == true {
+                    view.pause(&request);
+                    return Ok(());
                 }
                 last = Some(request);
             }
@@ -88,18 +110,27 @@ fn end(request: &Value) -> Change {
 pub fn changes(before: Option<&Value>, after: &Value) -> Vec<Change> {
     let empty = Value::Null;
     let before = before.unwrap_or(&empty);
-    let mut out = Vec::new();
-    for entry in new_entries(&before["history"], &after["history"]) {
-        out.push(Change::History { entry });
-    }
+    // The audit trail and the timeline interleaved as they happened.
+    let mut out: Vec<Change> = new_entries(&before["history"], &after["history"])
+        .into_iter()
+        .map(|entry| Change::History { entry })
+        .chain(
+            new_entries(&before["run"]["timeline"], &after["run"]["timeline"])
+                .into_iter()
+                .map(|entry| Change::Timeline { entry }),
+        )
+        .collect();
+    out.sort_by_key(|c| match c {
+        Change::History { entry } | Change::Timeline { entry } => entry["at"]
+            .as_str()
+            .and_then(|at| DateTime::parse_from_rfc3339(at).ok()),
+        _ => None,
+    });
     if before["status"] != after["status"] {
         out.push(Change::Status {
             from: before["status"].as_str().map(str::to_string),
             to: after["status"].as_str().unwrap_or_default().to_string(),
         });
-    }
-    for entry in new_entries(&before["run"]["timeline"], &after["run"]["timeline"]) {
-        out.push(Change::Timeline { entry });
     }
     for (resource, phase) in phases(after) {
         if !phases(before).contains(&(resource.clone(), phase.clone())) {
@@ -174,8 +205,25 @@ mod tests {
             .collect();
         assert_eq!(
             kinds,
-            ["history", "history", "history", "status", "timeline", "timeline", "phase"]
+            ["history", "history", "history", "timeline", "timeline", "status", "phase"]
         );
+    }
+
+    #[test]
+    fn trail_and_timeline_entries_are_shown_in_the_order_they_happened() {
+        let before = read("executing", 1, 1, "swapped", false);
+        let mut after = before.clone();
+        after["run"]["timeline"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"step": "verify", "at": "2026-11-28T11:09:00.5Z", "detail": "d"}));
+        after["history"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"at": "2026-11-28T11:09:01Z", "by": "x", "to": "completed"}));
+        let changes = changes(Some(&before), &after);
+        assert!(matches!(&changes[0], Change::Timeline { .. }), "{changes:?}");
+        assert!(matches!(&changes[1], Change::History { .. }), "{changes:?}");
     }
 
     #[test]

@@ -29,6 +29,9 @@ impl View for JsonLines {
     fn end(&mut self, end: &Change, request: &Value) {
         self.show(std::slice::from_ref(end), request);
     }
+
+    /// The `awaiting_confirmation` change already said why the watch stops.
+    fn pause(&mut self, _request: &Value) {}
 }
 
 pub struct Bars {
@@ -52,7 +55,16 @@ impl Bars {
         let _ = self.multi.println(text);
     }
 
-    fn update(&mut self, bar: &Bar) {
+    /// Leaves the bars drawn as they last were, with nothing below them.
+    fn finish_bars(&self) {
+        for (_, bar) in &self.bars {
+            // As they last were: `finish` would fill them.
+            bar.abandon();
+        }
+    }
+
+    /// `width`: the widest resource name, so that the bars line up.
+    fn update(&mut self, bar: &Bar, width: usize) {
         let existing = self
             .bars
             .iter()
@@ -61,14 +73,14 @@ impl Bars {
         let pb = existing.unwrap_or_else(|| {
             let pb = self.multi.add(ProgressBar::new(bar.length));
             pb.set_style(
-                ProgressStyle::with_template("{prefix:<28} [{bar:32}] {msg}")
+                ProgressStyle::with_template("{prefix} [{bar:32}] {msg}")
                     .expect("the template is valid")
                     .progress_chars("=> "),
             );
-            pb.set_prefix(bar.resource.clone());
             self.bars.push((bar.resource.clone(), pb.clone()));
             pb
         });
+        pb.set_prefix(format!("{:<width$}", bar.resource));
         pb.set_length(bar.length);
         pb.set_position(bar.position);
         pb.set_message(bar.message.clone());
@@ -89,8 +101,10 @@ impl View for Bars {
                 _ => {}
             }
         }
-        for bar in progress::bars(request) {
-            self.update(&bar);
+        let bars = progress::bars(request);
+        let width = bars.iter().map(|b| b.resource.chars().count()).max().unwrap_or(0);
+        for bar in &bars {
+            self.update(bar, width);
         }
     }
 
@@ -98,10 +112,16 @@ impl View for Bars {
         self.line(&format!("lifeboat: {text}"));
     }
 
+    fn pause(&mut self, _request: &Value) {
+        self.finish_bars();
+        println!(
+            "Request {} waits for a confirmation: `lifeboat requests confirm {}` (a second engineer), then `lifeboat requests watch {}`",
+            self.id, self.id, self.id
+        );
+    }
+
     fn end(&mut self, _end: &Change, request: &Value) {
-        for (_, bar) in &self.bars {
-            bar.finish();
-        }
+        self.finish_bars();
         let run = &request["run"];
         let status = request["status"].as_str().unwrap_or("?");
         let mut last = format!("Request {} {status}", self.id);

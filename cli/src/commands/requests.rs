@@ -13,7 +13,7 @@ use crate::error::CliError;
 use crate::filing::filing;
 use crate::output::json_line;
 use crate::request_view;
-use crate::watch::{watch, View};
+use crate::watch::{watch, Until, View};
 use crate::watch_view::{Bars, JsonLines};
 
 pub async fn run(connection: &Connection, command: Requests, output: Output) -> Result<(), CliError> {
@@ -30,7 +30,7 @@ pub async fn run(connection: &Connection, command: Requests, output: Output) -> 
                 .await?;
             print(output, &filed, |r| {
                 format!(
-                    "{}Next: an engineer approves it with `lifeboat requests approve {} --mode rollback --reason …`\n",
+                    "{}Next: an engineer approves it with `lifeboat requests approve {} --mode rollback|selective --reason …`\n",
                     request_view::request(r),
                     r["id"].as_str().unwrap_or("ID")
                 )
@@ -94,7 +94,11 @@ pub async fn run(connection: &Connection, command: Requests, output: Output) -> 
             let body = reason.map(|reason| json!({ "reason": reason }));
             change(connection, output, &id, "confirm", body, key.idempotency_key).await
         }
-        Requests::Watch { id, interval } => {
+        Requests::Watch {
+            id,
+            interval,
+            until_confirmation,
+        } => {
             let interval = Duration::try_from_secs_f64(interval)
                 .ok()
                 .filter(|d| !d.is_zero())
@@ -105,7 +109,12 @@ pub async fn run(connection: &Connection, command: Requests, output: Output) -> 
             } else {
                 Box::new(Bars::new(&id))
             };
-            watch(&api, &id, interval, view.as_mut()).await
+            let until = if until_confirmation {
+                Until::Confirmation
+            } else {
+                Until::End
+            };
+            watch(&api, &id, (interval, until), view.as_mut()).await
         }
     }
 }
