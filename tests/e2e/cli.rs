@@ -10,6 +10,7 @@ use lifeboat_local::cli::{self, CliRun};
 use lifeboat_local::names::{engineer, support};
 use lifeboat_local::{resources, LocalStack};
 use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 const ACME: [(&str, &str); 1] = [(TAG_INSTANCE, "acme")];
 
@@ -142,27 +143,29 @@ async fn a_rollback_filed_approved_watched_and_confirmed_with_the_cli() {
         "{approved}"
     );
 
-    // The watch's standard output is a pipe: one JSON line per change.
-    let watch = cli::command(
+    // The watch's standard output is a pipe: one JSON line per change. The second engineer
+    // confirms when the watch says the restore waits for it.
+    let mut watch = cli::command(
         &stack,
         &engineer("erin"),
         &["requests", "watch", &id, "--interval", "0.5"],
     )
     .spawn()
     .expect("lifeboat requests watch starts");
-    eventually("the restore to wait for confirmation", || async {
-        let shown = json(
-            &ok(
-                &stack,
-                &engineer("erin"),
-                &["requests", "show", &id, "--output", "json"],
-            )
-            .await,
-        );
-        assert_ne!(shown["status"], "failed", "{shown}");
-        (shown["awaiting_confirmation"] == true).then_some(())
+    let mut lines = BufReader::new(watch.stdout.take().expect("piped")).lines();
+    let mut changes: Vec<Value> = Vec::new();
+    let waiting = |c: &Value| c["change"] == "awaiting_confirmation" && c["awaiting"] == true;
+    tokio::time::timeout(EXECUTION_DEADLINE, async {
+        while let Some(line) = lines.next_line().await.expect("the watch's output reads") {
+            changes.push(json(&line));
+            if changes.last().is_some_and(waiting) {
+                return;
+            }
+        }
+        panic!("the watch ended before the restore waited for a confirmation: {changes:#?}");
     })
-    .await;
+    .await
+    .expect("the watch says the restore waits for a confirmation");
     let shown = ok(&stack, &engineer("eli"), &["requests", "show", &id]).await;
     assert!(shown.contains("Waiting for a confirmation"), "{shown}");
     ok(
@@ -172,24 +175,19 @@ async fn a_rollback_filed_approved_watched_and_confirmed_with_the_cli() {
     )
     .await;
 
-    let watched = tokio::time::timeout(EXECUTION_DEADLINE, watch.wait_with_output())
-        .await
-        .expect("the watch ends with the restore")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&watched.stdout);
-    assert_eq!(
-        watched.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&watched.stderr)
-    );
-    let changes: Vec<Value> = stdout.lines().map(json).collect();
+    let status = tokio::time::timeout(EXECUTION_DEADLINE, async {
+        while let Some(line) = lines.next_line().await.expect("the watch's output reads") {
+            changes.push(json(&line));
+        }
+        watch.wait().await.expect("the watch ends")
+    })
+    .await
+    .expect("the watch ends with the restore");
+    let stdout: Vec<String> = changes.iter().map(Value::to_string).collect();
+    let stdout = stdout.join("\n");
+    assert_eq!(status.code(), Some(0), "{stdout}");
     let has =
         |kind: &str, check: &dyn Fn(&Value) -> bool| changes.iter().any(|c| c["change"] == kind && check(c));
-    assert!(
-        has("awaiting_confirmation", &|c| c["awaiting"] == true),
-        "{stdout}"
-    );
     assert!(has("timeline", &|c| c["entry"]["step"] == "swap"), "{stdout}");
     assert!(
         has("phase", &|c| c["resource"] == "rds:db"
