@@ -122,3 +122,71 @@ fn help_lists_the_exit_codes() {
         "{text}"
     );
 }
+
+/// Answers one HTTP request on a loopback port with `{"restore_requests": []}`; the request's
+/// head, lower-cased, once answered.
+fn one_answer() -> (String, std::thread::JoinHandle<String>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line.trim().is_empty() {
+                break;
+            }
+            head.push_str(&line.to_ascii_lowercase());
+        }
+        let body = r#"{"restore_requests":[]}"#;
+        write!(
+            reader.get_mut(),
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        head
+    });
+    (url, server)
+}
+
+#[test]
+fn with_credentials_from_the_environment_calls_are_signed_for_execute_api() {
+    let (endpoint, server) = one_answer();
+    let out = lifeboat(
+        &[
+            "requests",
+            "list",
+            "--instance",
+            "acme",
+            "--region",
+            "eu-central-1",
+        ],
+        &[
+            ("LIFEBOAT_API_URL", endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "session-token"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "No requests.\n");
+    let head = server.join().unwrap();
+    assert!(
+        head.starts_with("get /restore-requests?instance_id=acme "),
+        "{head}"
+    );
+    let today = chrono::Utc::now().format("%Y%m%d").to_string();
+    assert!(
+        head.contains(&format!(
+            "authorization: aws4-hmac-sha256 credential=akidtest/{today}/eu-central-1/execute-api/aws4_request"
+        )),
+        "{head}"
+    );
+    assert!(head.contains("x-amz-security-token: session-token"), "{head}");
+    assert!(head.contains("x-amz-date: "), "{head}");
+    assert!(!head.contains("x-lifeboat-principal"), "{head}");
+}
