@@ -1,6 +1,7 @@
 //! The main job of the README: a demo customer instance kept for a simulated 400 days, then
 //! a restore request filed and approved for it ([`restore_request`]), and a selective
-//! restore of contacts an integration deleted ([`selective`], on [`crm`] data), and the
+//! restore of contacts an integration deleted ([`selective`], on [`crm`] data), both driven
+//! through the `lifeboat` command line ([`typed`]), and the
 //! restore drill of the demo instance ([`drill`]) and the daily audit after a snapshot was
 //! shared publicly ([`audit`]).
 
@@ -9,6 +10,7 @@ pub mod crm;
 pub mod drill;
 pub mod restore_request;
 pub mod selective;
+pub mod typed;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use lifeboat::inventory::{TAG_INSTANCE, TAG_TIMEZONE};

@@ -11,6 +11,7 @@ pub mod api_client;
 pub mod api_front;
 pub mod bench;
 pub mod browser;
+pub mod cli;
 pub mod demo;
 pub mod drills;
 pub mod edge;

@@ -7,6 +7,8 @@
 
 /// The catalog table's reads and writes against moto's DynamoDB.
 mod catalog_table;
+/// The `lifeboat` command line run against the stack: file, points, approve, watch, confirm.
+mod cli;
 /// The DynamoDB restorer's copy-back, shard by shard.
 mod dynamodb_copy_back;
 /// The DynamoDB merge on its own.

@@ -58,6 +58,8 @@ pub enum ApiError {
     Forbidden(Forbidden),
     #[error("no restore request {0}")]
     NotFound(String),
+    #[error("instance {0:?} has no resource managed by Lifeboat (tag lifeboat:instance)")]
+    UnknownInstance(String),
     #[error("no such path: {0}")]
     NoRoute(String),
     #[error("{method} is not allowed on {path}")]
@@ -117,7 +119,9 @@ impl ApiError {
             ApiError::Unrecoverable(_) => (422, "unrecoverable", "No backup can serve this request"),
             ApiError::Unauthenticated => (401, "unauthenticated", "Not signed"),
             ApiError::Forbidden(_) => (403, "forbidden", "Not allowed"),
-            ApiError::NotFound(_) | ApiError::NoRoute(_) => (404, "not-found", "Not found"),
+            ApiError::NotFound(_) | ApiError::UnknownInstance(_) | ApiError::NoRoute(_) => {
+                (404, "not-found", "Not found")
+            }
             ApiError::MethodNotAllowed { .. } => (405, "method-not-allowed", "Method not allowed"),
             ApiError::WrongState(_) => (
                 409,
@@ -147,6 +151,7 @@ impl ApiError {
             ApiError::TooLarge(_) => vec![FieldError::new("body", self.to_string())],
             ApiError::KeyReused => vec![FieldError::new("Idempotency-Key", self.to_string())],
             ApiError::NotFound(_) => vec![FieldError::new("id", self.to_string())],
+            ApiError::UnknownInstance(_) => vec![FieldError::new("instance_id", self.to_string())],
             _ => Vec::new(),
         }
     }

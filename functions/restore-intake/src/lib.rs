@@ -4,7 +4,8 @@
 //!
 //! [`Intake::handle`] takes an [`ApiRequest`] and answers an [`ApiResponse`]; `main.rs`
 //! converts API Gateway's events into the first and the second into its answers. Each
-//! endpoint lives in its own module: [`file`], [`read`], [`decide`], [`cancel`], [`confirm`].
+//! endpoint lives in its own module: [`file`], [`read`], [`decide`], [`cancel`], [`confirm`],
+//! and [`points`] (an instance's recovery points, read-only).
 
 pub mod api;
 pub mod cancel;
@@ -13,6 +14,7 @@ pub mod confirm;
 pub mod decide;
 pub mod file;
 pub mod idempotency;
+pub mod points;
 pub mod read;
 
 use std::sync::Arc;
@@ -56,6 +58,8 @@ enum Route {
     Decide(String),
     Cancel(String),
     Confirm(String),
+    /// An instance's recovery points.
+    Points(String),
 }
 
 impl Route {
@@ -63,7 +67,7 @@ impl Route {
     fn action(&self) -> Action {
         match self {
             Route::File => Action::File,
-            Route::List | Route::Get(_) => Action::Read,
+            Route::List | Route::Get(_) | Route::Points(_) => Action::Read,
             Route::Decide(_) => Action::Decide,
             Route::Cancel(_) => Action::Cancel,
             Route::Confirm(_) => Action::Confirm,
@@ -100,6 +104,7 @@ impl Intake {
         match route {
             Route::List => read::list(self, &request.query).await,
             Route::Get(id) => read::get(self, &id).await,
+            Route::Points(instance_id) => points::list(self, &instance_id, now).await,
             // Every POST may be retried with the same Idempotency-Key and gets the first answer.
             post => {
                 idempotency::once(self, &caller, &request, now, |key_scope| {
@@ -130,7 +135,7 @@ impl Intake {
             Route::Decide(id) => decide::decide(self, change(&id)).await,
             Route::Cancel(id) => cancel::cancel(self, change(&id)).await,
             Route::Confirm(id) => confirm::confirm(self, change(&id)).await,
-            Route::List | Route::Get(_) => unreachable!("reads are not posts"),
+            Route::List | Route::Get(_) | Route::Points(_) => unreachable!("reads are not posts"),
         }
     }
 
@@ -155,6 +160,8 @@ fn route(method: &str, path: &str) -> Result<Route, ApiError> {
         (["restore-requests", id, "cancel"], "POST") => Some(Route::Cancel(id.to_string())),
         (["restore-requests", id, "confirm"], "POST") => Some(Route::Confirm(id.to_string())),
         (["restore-requests", _, "decision" | "cancel" | "confirm"], _) => None,
+        (["instances", id, "recovery-points"], "GET") => Some(Route::Points(id.to_string())),
+        (["instances", _, "recovery-points"], _) => None,
         _ => return Err(ApiError::NoRoute(path.to_string())),
     };
     route.ok_or_else(|| ApiError::MethodNotAllowed {

@@ -1,81 +1,96 @@
-//! The demo's restore request: support files one over the HTTP API for a mass deletion two
-//! hours ago, an engineer approves it, the restore state machine restores both resources
-//! into staging, a second engineer confirms, and the instance is rolled back.
+//! The demo's restore request, driven through the `lifeboat` command line as people would:
+//! support files one for a mass deletion two hours ago, an engineer approves it and watches
+//! the restore state machine restore both resources into staging, a second engineer
+//! confirms, and the watch follows the instance's rollback to its end. Each command is
+//! printed before its answer ([`typed`]).
 
-use chrono::{DateTime, TimeDelta, Utc};
-use serde_json::{json, Value};
-
+use super::typed::{self, filed_id, people, request, Person};
 use super::DEMO_INSTANCE;
-use crate::api_client::{decide, execution_end, poll, send};
-use crate::names::{engineer, support};
+use crate::api_client::execution_end;
 use crate::stack::LocalStack;
 use crate::StackError;
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 
-/// How long the demo waits for each stage of the restore.
+/// How long the demo waits for the execution to end once the watch saw the request end.
 const LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// Files, approves and confirms a rollback and waits for it to end; returns what to print.
+/// Files, approves, watches and confirms a rollback, printing each command as it runs;
+/// returns the summary to print after it.
 pub async fn run(stack: &LocalStack, now: DateTime<Utc>) -> Result<String, StackError> {
     super::give_windows(stack, now);
-    let filing = json!({
-        "instance_id": DEMO_INSTANCE,
-        "description": "The customer's CRM integration deleted about 1,000 contacts in twenty minutes.",
-        "occurred_at": now - TimeDelta::hours(2),
-        "affected": {"objects": ["contacts"], "areas": ["CRM sync"], "estimated_records": 1000},
-        "business_context": "Admissions deadline on Monday; counselors are calling these students.",
-        "cause": "integration_mass_deletion"
-    });
-    let filed = call(stack, &support("sam"), "/restore-requests", &filing).await?;
-    let id = filed["id"].as_str().unwrap_or_default().to_string();
-    let mut out = format!(
-        "Restore request {id} filed by support: triage {}\n",
-        filed["triage"]["verdict"].as_str().unwrap_or("?")
+    println!(
+        "\nA restore request, through the lifeboat command line (LIFEBOAT_API_URL={}; each \
+         person's LIFEBOAT_LOCAL_PRINCIPAL stands in for the AWS credentials that sign in a deployment):",
+        stack.api.url()
     );
-    for reason in filed["triage"]["reasons"].as_array().into_iter().flatten() {
-        out.push_str(&format!("  - {}\n", reason.as_str().unwrap_or_default()));
-    }
-    out.push_str("Recovery options:\n");
-    for option in filed["recovery_options"].as_array().into_iter().flatten() {
-        out.push_str(&format!(
-            "  {:<34} {:<14} to {}  (a full rollback loses {:.1} h)\n",
-            option["resource"].as_str().unwrap_or_default(),
-            option["source"]["kind"].as_str().unwrap_or_default(),
-            option["restores_to"].as_str().unwrap_or_default(),
-            option["data_loss"]["seconds"].as_f64().unwrap_or_default() / 3600.0
-        ));
-    }
-    let decision = json!({
-        "decision": "approve",
-        "reason": "An integration's unintended mass deletion that product workflows cannot recover.",
-        "mode": "rollback"
-    });
-    let execution = decide(stack, &id, &decision).await?;
-    out.push_str(&format!(
-        "Approved by engineering; restore execution {execution}\n"
-    ));
-    let path = format!("/restore-requests/{id}");
-    poll("the restore to wait for confirmation", LIMIT, || async {
-        let request = send(stack, "GET", &engineer("erin"), &path, None).await?;
-        Ok((request["awaiting_confirmation"] == true || request["status"] == "failed").then_some(()))
-    })
+    let (sam, erin, eli) = people();
+    let occurred_at = (now - TimeDelta::hours(2)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let filed = typed::run(
+        stack,
+        &sam,
+        &[
+            "requests",
+            "file",
+            "--instance",
+            DEMO_INSTANCE,
+            "--cause",
+            "integration_mass_deletion",
+            "--description",
+            "The customer's CRM integration deleted about 1,000 contacts in twenty minutes.",
+            "--occurred-at",
+            &occurred_at,
+            "--objects",
+            "contacts",
+            "--areas",
+            "CRM sync",
+            "--estimated-records",
+            "1000",
+            "--business-context",
+            "Admissions deadline on Monday; counselors are calling these students.",
+        ],
+    )
     .await?;
-    let confirmation = json!({"reason": "Staging checked: the contacts are there."});
-    call(stack, &engineer("eli"), &format!("{path}/confirm"), &confirmation).await?;
-    out.push_str("Staging ready; confirmed by a second engineer.\n");
-    let status = execution_end(stack, &execution, LIMIT).await?;
-    let request = send(stack, "GET", &engineer("erin"), &path, None).await?;
-    out.push_str(&format!(
-        "Execution {status}; request {}. Timeline:\n",
+    let id = filed_id(&filed)?;
+    typed::run(
+        stack,
+        &erin,
+        &[
+            "requests",
+            "approve",
+            &id,
+            "--mode",
+            "rollback",
+            "--reason",
+            "An integration's unintended mass deletion that product workflows cannot recover.",
+        ],
+    )
+    .await?;
+    typed::run_live(stack, &erin, &["requests", "watch", &id, "--until-confirmation"]).await?;
+    typed::run(
+        stack,
+        &eli,
+        &[
+            "requests",
+            "confirm",
+            &id,
+            "--reason",
+            "Staging checked: the contacts are there.",
+        ],
+    )
+    .await?;
+    typed::run_live(stack, &erin, &["requests", "watch", &id]).await?;
+    summary(stack, &erin, &id).await
+}
+
+/// What was kept of old production, where the report is, and whether the execution succeeded.
+async fn summary(stack: &LocalStack, who: &Person<'_>, id: &str) -> Result<String, StackError> {
+    let request = request(stack, who, id).await?;
+    let execution = request["execution"].as_str().unwrap_or_default();
+    let status = execution_end(stack, execution, LIMIT).await?;
+    let mut out = format!(
+        "Execution {status}; request {}.\n",
         request["status"].as_str().unwrap_or("?")
-    ));
-    for step in request["run"]["timeline"].as_array().into_iter().flatten() {
-        out.push_str(&format!(
-            "  {}  {:<18} {}\n",
-            step["at"].as_str().unwrap_or_default(),
-            step["step"].as_str().unwrap_or_default(),
-            step["detail"].as_str().unwrap_or_default()
-        ));
-    }
+    );
     for r in request["run"]["resources"].as_array().into_iter().flatten() {
         let text = |k: &str| r[k].as_str().unwrap_or("none").to_string();
         let kept_as = if text("resource").starts_with("rds:") {
@@ -102,8 +117,4 @@ pub async fn run(stack: &LocalStack, now: DateTime<Utc>) -> Result<String, Stack
         )));
     }
     Ok(out)
-}
-
-async fn call(stack: &LocalStack, principal: &str, path: &str, body: &Value) -> Result<Value, StackError> {
-    send(stack, "POST", principal, path, Some(body)).await
 }

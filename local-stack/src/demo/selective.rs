@@ -2,18 +2,19 @@
 //! snapshot is taken, then the customer's integration deletes a thousand contacts while
 //! counselors keep editing others. Support files a request, an engineer approves a
 //! selective restore of the missing contacts with their applications and notes, a second
-//! engineer confirms after reading the plan, and the lost rows come back while every later
+//! engineer confirms after reading the plan (all through the `lifeboat` command line), and the lost rows come back while every later
 //! edit survives. The demo checks that row by row and prints what it found.
 //!
 //! The local stack's point-in-time restore gives the latest copy of the database at or
 //! before the target (here, the snapshot taken before the loss).
 
-use chrono::{DurationRound, TimeDelta, Utc};
+use chrono::{DurationRound, SecondsFormat, TimeDelta, Utc};
 use serde_json::{json, Value};
 
+use super::typed::{self, filed_id, people, request};
+
 use super::{crm, DEMO_DB, DEMO_INSTANCE};
-use crate::api_client::{decide, execution_end, poll, send};
-use crate::names::{engineer, support};
+use crate::api_client::execution_end;
 use crate::stack::LocalStack;
 use crate::StackError;
 
@@ -93,47 +94,83 @@ pub async fn run(stack: &LocalStack) -> Result<String, StackError> {
             latest: Utc::now(),
         },
     );
-    let filing = json!({
-        "instance_id": DEMO_INSTANCE,
-        "description": "The CRM sync deleted 1,000 contacts and everything on them; counselors kept working meanwhile.",
-        "occurred_at": target + TimeDelta::seconds(1),
-        "affected": {"objects": ["contacts", "applications", "notes"], "estimated_records": 1000},
-        "business_context": "Counselors need these students' files for Monday's deadline; today's edits must stay.",
-        "cause": "integration_mass_deletion"
-    });
-    let filed = send(stack, "POST", &support("sam"), "/restore-requests", Some(&filing)).await?;
-    let id = filed["id"].as_str().unwrap_or_default().to_string();
-    let decision = json!({
-        "decision": "approve",
-        "reason": "Bring back exactly what the sync deleted, nothing else.",
-        "mode": "selective",
-        "recovery_points": [{"resource": format!("rds:{DEMO_DB}"), "kind": "point_in_time", "target": target}],
-        "selection": [{"resource": format!("rds:{DEMO_DB}"), "table": "contacts", "missing": true, "with_dependants": true}]
-    });
-    let path = format!("/restore-requests/{id}");
-    let execution = decide(stack, &id, &decision).await?;
-    out.push_str(&format!(
-        "Request {id} approved for a selective restore to {target}; execution {execution}\n"
-    ));
-    let request = poll("the plan, before confirmation", LIMIT, || async {
-        let request = send(stack, "GET", &engineer("erin"), &path, None).await?;
-        Ok((request["awaiting_confirmation"] == true || request["status"] == "failed").then_some(request))
-    })
-    .await?;
-    out.push_str("The plan, in the report before anyone confirms:\n");
-    out.push_str(&tables_text(&request, false));
-    send(
+    print!("{out}");
+    out.clear();
+    let (sam, erin, eli) = people();
+    let occurred_at = (target + TimeDelta::seconds(1)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let filed = typed::run(
         stack,
-        "POST",
-        &engineer("eli"),
-        &format!("{path}/confirm"),
-        Some(&json!({"reason": "Plan read: 999 contacts, one address taken."})),
+        &sam,
+        &[
+            "requests",
+            "file",
+            "--instance",
+            DEMO_INSTANCE,
+            "--cause",
+            "integration_mass_deletion",
+            "--description",
+            "The CRM sync deleted 1,000 contacts and everything on them; counselors kept working meanwhile.",
+            "--occurred-at",
+            &occurred_at,
+            "--objects",
+            "contacts,applications,notes",
+            "--estimated-records",
+            "1000",
+            "--business-context",
+            "Counselors need these students' files for Monday's deadline; today's edits must stay.",
+        ],
     )
     .await?;
+    let id = filed_id(&filed)?;
+    let selection = json!([{"resource": format!("rds:{DEMO_DB}"), "table": "contacts", "missing": true, "with_dependants": true}]);
+    let selection_file = stack.config.work_dir.join("selection.json");
+    std::fs::write(&selection_file, selection.to_string()).map_err(|e| failed("writing the selection", e))?;
+    println!("\n{} holds: {selection}", selection_file.display());
+    let point = format!(
+        "rds:{DEMO_DB}=point_in_time:{}",
+        target.to_rfc3339_opts(SecondsFormat::Secs, true)
+    );
+    let selection_path = selection_file.to_string_lossy().into_owned();
+    typed::run(
+        stack,
+        &erin,
+        &[
+            "requests",
+            "approve",
+            &id,
+            "--mode",
+            "selective",
+            "--point",
+            &point,
+            "--selection",
+            &selection_path,
+            "--reason",
+            "Bring back exactly what the sync deleted, nothing else.",
+        ],
+    )
+    .await?;
+    typed::run_live(stack, &erin, &["requests", "watch", &id, "--until-confirmation"]).await?;
+    let planned = request(stack, &erin, &id).await?;
+    println!("The plan, in the report before anyone confirms:");
+    print!("{}", tables_text(&planned, false));
+    typed::run(
+        stack,
+        &eli,
+        &[
+            "requests",
+            "confirm",
+            &id,
+            "--reason",
+            "Plan read: 999 contacts, one address taken.",
+        ],
+    )
+    .await?;
+    typed::run_live(stack, &erin, &["requests", "watch", &id]).await?;
+    let request = request(stack, &erin, &id).await?;
+    let execution = request["execution"].as_str().unwrap_or_default().to_string();
     let status = execution_end(stack, &execution, LIMIT).await?;
-    let request = send(stack, "GET", &engineer("erin"), &path, None).await?;
     out.push_str(&format!(
-        "Confirmed by a second engineer; execution {status}; what the merge did:\n"
+        "Request {id}, a selective restore to {target}: execution {status}; what the merge did:\n"
     ));
     out.push_str(&tables_text(&request, true));
     if status != "SUCCEEDED" {
