@@ -65,6 +65,45 @@ pub enum Command {
         /// The customer instance (its resources' `lifeboat:instance` tag).
         instance: String,
     },
+    /// Restore drills: start one of an instance now (the drill state machine, with your AWS
+    /// credentials).
+    Drills {
+        #[command(subcommand)]
+        command: Drills,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Drills {
+    /// Start a drill of one customer instance: its resources restored into lbd- sandboxes,
+    /// checked against production, deleted, and reported under drills/ in the reports bucket.
+    Start(DrillStart),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DrillStart {
+    /// The customer instance (its resources' `lifeboat:instance` tag).
+    pub instance: String,
+    /// Which point each resource restores: `latest` (the default), `random` (any available
+    /// within the retention), or a slot time (2026-11-28T23:00:00Z).
+    #[arg(long)]
+    pub point: Option<String>,
+    /// The drill state machine: the stack's `DrillStateMachineArn` output.
+    #[arg(long, env = "LIFEBOAT_DRILL_STATE_MACHINE_ARN", value_name = "ARN")]
+    pub state_machine: Option<String>,
+    /// The execution's name (the drill's id); by default the instance's and the time's.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// How often the drill polls a restore for readiness, in seconds (the state machine's
+    /// default is 30).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub poll_interval: Option<u64>,
+    /// Follow the drill to its end; exit 1 unless it succeeded.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: seconds between looks at the execution.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub watch_seconds: u64,
 }
 
 #[allow(clippy::large_enum_variant)]

@@ -12,7 +12,8 @@ use crate::problem::Problem;
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  done
-  1  `requests watch`: the restore ended failed, rejected or cancelled
+  1  `requests watch`: the restore ended failed, rejected or cancelled;
+     `drills start --wait`: the drill did not succeed
   2  bad arguments, or an input file that cannot be read or is not JSON
   3  the API refused the call (4xx); the fields at fault are on stderr
   4  the API could not be reached, timed out or failed (5xx)
@@ -42,12 +43,15 @@ pub enum CliError {
     /// A watched restore ended without completing.
     #[error("restore request {id} ended {status}")]
     NotCompleted { id: String, status: String },
+    /// A followed drill ended without succeeding.
+    #[error("drill {execution} ended {status}: read its report under drills/ in the reports bucket")]
+    DrillNotSucceeded { execution: String, status: String },
 }
 
 impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::NotCompleted { .. } => 1,
+            CliError::NotCompleted { .. } | CliError::DrillNotSucceeded { .. } => 1,
             CliError::Usage(_) => 2,
             CliError::Problem(p) if p.status < 500 => 3,
             CliError::Http { status, .. } if *status < 500 => 3,

@@ -43,9 +43,28 @@ pub fn command(stack: &LocalStack, principal: &str, args: &[&str]) -> tokio::pro
     command
 }
 
-/// Runs `lifeboat ARGS` as `principal` to its end.
-pub async fn run(stack: &LocalStack, principal: &str, args: &[&str]) -> Result<CliRun, StackError> {
-    let out = command(stack, principal, args).output().await.map_err(|e| {
+/// `lifeboat ARGS` calling AWS itself (the drill state machine) through the stack's edge,
+/// with the credentials the stack's clients use, as an engineer's credential chain would.
+pub fn aws_command(stack: &LocalStack, args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(binary(stack));
+    command
+        .args(args)
+        .env("AWS_ENDPOINT_URL", stack.edge.url())
+        .env("AWS_REGION", crate::names::REGION)
+        // The edge knows its callers by their access key id.
+        .env("AWS_ACCESS_KEY_ID", "lifeboat-cli")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env_remove("AWS_PROFILE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// Runs `command` to its end.
+pub async fn finish(stack: &LocalStack, mut command: tokio::process::Command) -> Result<CliRun, StackError> {
+    let out = command.output().await.map_err(|e| {
         StackError::Setup(format!(
             "running {} (cargo build --workspace --bins builds it): {e}",
             binary(stack).display()
@@ -56,6 +75,11 @@ pub async fn run(stack: &LocalStack, principal: &str, args: &[&str]) -> Result<C
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     })
+}
+
+/// Runs `lifeboat ARGS` as `principal` to its end.
+pub async fn run(stack: &LocalStack, principal: &str, args: &[&str]) -> Result<CliRun, StackError> {
+    finish(stack, command(stack, principal, args)).await
 }
 
 /// The command line as a person would type it: `lifeboat requests file --cause other …`,

@@ -473,3 +473,52 @@ async fn a_drill_stopped_before_its_cleanup_leaves_sandboxes_the_hourly_sweep_de
     swept.sort();
     assert_eq!(swept, sandboxes);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engineer_starts_a_drill_from_the_command_line_and_follows_it_to_its_report() {
+    let stack = stack().await;
+    acme(&stack, "standard").await;
+    let arn = drills::state_machine_arn();
+    let args = [
+        "drills",
+        "start",
+        "acme",
+        "--state-machine",
+        &arn,
+        "--poll-interval",
+        "1",
+        "--wait",
+        "--watch-seconds",
+        "1",
+        "--output",
+        "json",
+    ];
+    let run = lifeboat_local::cli::finish(&stack, lifeboat_local::cli::aws_command(&stack, &args))
+        .await
+        .unwrap();
+    assert!(run.succeeded(), "{run:?}");
+    let last: Value = serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["status"], "SUCCEEDED", "{run:?}");
+    let report: Value =
+        serde_json::from_slice(&reports_object(&stack, last["report_key"].as_str().unwrap()).await).unwrap();
+    assert_eq!(report["instance_id"], "acme");
+    no_sandbox_left(&stack).await;
+
+    // An instance nothing carries: the drill fails at its plan, and the command says so.
+    let args = [
+        "drills",
+        "start",
+        "nobody",
+        "--state-machine",
+        &arn,
+        "--wait",
+        "--watch-seconds",
+        "1",
+    ];
+    let run = lifeboat_local::cli::finish(&stack, lifeboat_local::cli::aws_command(&stack, &args))
+        .await
+        .unwrap();
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stdout.contains("FAILED"), "{run:?}");
+    assert!(run.stderr.contains("ended failed"), "{run:?}");
+}
