@@ -152,18 +152,6 @@ impl StatusEvent {
     pub fn detail_json(&self) -> String {
         serde_json::to_string(&self.detail).expect("event details serialize")
     }
-
-    /// The whole event as a rule's target receives it (without what EventBridge adds:
-    /// `id`, `account`, `region`, `resources`), for tests and the documentation's examples.
-    pub fn envelope(&self) -> serde_json::Value {
-        serde_json::json!({
-            "version": "0",
-            "source": SOURCE,
-            "detail-type": self.detail_type.as_str(),
-            "time": self.at(),
-            "detail": self.detail,
-        })
-    }
 }
 
 /// An event id: the subject, then the change (`rr-6c0e…:completed`), then, for a change

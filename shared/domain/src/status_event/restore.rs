@@ -161,7 +161,6 @@ pub fn restore_event(request: &RestoreRequest, change: RestoreChange) -> Option<
         restores_to: earliest_restore_point(request),
         data_loss: data_loss.map(|w| (w.from, w.to)),
         error: error.as_deref(),
-        triage: request.triage.verdict,
     };
     let detail_type = change.detail_type();
     let summary = summary::restore(detail_type, &facts);
@@ -195,7 +194,6 @@ pub fn progress_event(request: &RestoreRequest, progress: RestoreProgress, seque
         restores_to: earliest_restore_point(request),
         data_loss: None,
         error: None,
-        triage: request.triage.verdict,
     };
     StatusEvent {
         detail_type: DetailType::Progress,

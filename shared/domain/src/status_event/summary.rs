@@ -11,7 +11,6 @@ use chrono::{DateTime, Utc};
 use super::DetailType;
 use crate::request::decision::Mode;
 use crate::request::lifecycle::Status;
-use crate::request::triage::Verdict;
 
 /// What a summary may say.
 #[derive(Debug, Clone, Copy)]
@@ -27,7 +26,6 @@ pub struct Facts<'a> {
     pub data_loss: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// A Lifeboat error name.
     pub error: Option<&'a str>,
-    pub triage: Verdict,
 }
 
 /// A time as people read it in a message.
@@ -41,14 +39,10 @@ pub fn restore(detail_type: DetailType, f: &Facts) -> String {
     let point = f.restores_to.map(when);
     let point = point.as_deref().unwrap_or("the chosen recovery point");
     match detail_type {
+        // Triage's verdict stays out: it advises the engineer, who has not decided yet.
         DetailType::RequestFiled => format!(
-            "A restore request for instance {instance} was filed at {}; first assessment: {}. An engineer will review it.",
-            when(f.at),
-            match f.triage {
-                Verdict::LikelyQualifies => "likely covered by the backup and restore policy",
-                Verdict::LikelyNot => "likely not covered by the backup and restore policy",
-                Verdict::NeedsReview => "needs an engineer's review",
-            }
+            "A restore request for instance {instance} was filed at {}; an engineer will review it.",
+            when(f.at)
         ),
         DetailType::RequestDecided => match (f.status, f.mode) {
             (Status::Approved, Some(Mode::Selective)) => format!(
@@ -136,7 +130,6 @@ mod tests {
             restores_to: None,
             data_loss: None,
             error,
-            triage: Verdict::NeedsReview,
         }
     }
 
