@@ -190,6 +190,16 @@ async fn a_rollback_announces_each_change_in_order_once_per_id() {
     let completed = &events[4]["detail"];
     assert_eq!(completed["mode"], "rollback");
     assert_eq!(completed["step"], "finish");
+    assert_eq!(
+        events[0]["detail"]["progress"],
+        Value::Null,
+        "nothing runs at filing"
+    );
+    assert_eq!(
+        completed["progress"]["resources"],
+        json!([{"resource": format!("rds:{DB}"), "stage": "done", "percent": 100.0}]),
+        "{completed}"
+    );
     let lost_from: DateTime<Utc> = serde_json::from_value(completed["data_loss"]["from"].clone()).unwrap();
     assert_eq!(lost_from, target, "{completed}");
     assert_well_formed(&events, &id).await;

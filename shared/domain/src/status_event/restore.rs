@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{event_id, summary, Detail, DetailType, StatusEvent};
+use crate::execution::progress::{progress_of, RestoreProgress};
 use crate::execution::run::{Outcome, Phase, Run, Step, StepRecord};
 use crate::request::decision::{Mode, Verdict};
 use crate::request::lifecycle::{AuditEntry, RestoreRequest, Status};
@@ -70,7 +71,8 @@ pub struct RestoreDetail {
     /// discarded (a selective restore, a rejected or cancelled request, a failed restore
     /// that left production as it was).
     pub data_loss: Option<DataLossWindow>,
-    /// How far the restore is, where a step knows it.
+    /// How far the restore is, per resource, once it runs (see
+    /// [`crate::execution::progress`]); names resources, unlike the summary.
     pub progress: Option<RestoreProgress>,
     /// A failed restore's error name (`Lifeboat.NotRestorable`, `Lifeboat.Timeout`, ...).
     pub error: Option<String>,
@@ -85,26 +87,6 @@ pub struct RestoreDetail {
 pub struct DataLossWindow {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
-}
-
-/// How far a restore is: per resource, its stage and what is done of what.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RestoreProgress {
-    pub step: Step,
-    pub updated_at: DateTime<Utc>,
-    pub resources: Vec<ResourceProgress>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ResourceProgress {
-    pub resource: String,
-    pub stage: String,
-    pub percent: Option<f64>,
-    pub done: Option<u64>,
-    pub total: Option<u64>,
-    /// What `done` and `total` count (`items`, `rows`, `batches`).
-    pub unit: Option<String>,
-    pub eta_seconds: Option<u64>,
 }
 
 /// The event announcing `change` of `request`, as stored after the change; `None` when the
@@ -164,6 +146,8 @@ pub fn restore_event(request: &RestoreRequest, change: RestoreChange) -> Option<
     };
     let detail_type = change.detail_type();
     let summary = summary::restore(detail_type, &facts);
+    // As of the change (not of the call publishing it), so a republished event is the same.
+    let progress = run.filter(|_| step.is_some()).map(|r| progress_of(r, at));
     Some(StatusEvent {
         detail_type,
         detail: Detail::Restore(RestoreDetail {
@@ -175,7 +159,7 @@ pub fn restore_event(request: &RestoreRequest, change: RestoreChange) -> Option<
             mode,
             at,
             data_loss,
-            progress: None,
+            progress,
             error,
             summary,
         }),

@@ -2,6 +2,7 @@ use chrono::TimeDelta;
 
 use super::*;
 use crate::catalog::ResourceKey;
+use crate::execution::progress::{ResourceProgress, Stage};
 use crate::execution::run::{ResourceRun, Run};
 use crate::request::decision::{ChosenPoint, Decision};
 use crate::request::options::{DataLoss, RecoveryOption};
@@ -197,6 +198,7 @@ fn a_filing_is_announced_with_what_a_rollback_to_its_options_would_lose() {
     let d = detail(&e);
     assert_eq!(d.event_id, "rr-7f3a:filed");
     assert_eq!((d.status, d.step, d.mode), (Status::Submitted, None, None));
+    assert_eq!(d.progress, None, "nothing runs yet");
     assert_eq!(d.at, at("2026-11-28T10:00:00Z"));
     assert_eq!(
         d.data_loss,
@@ -288,6 +290,12 @@ fn a_completed_rollback_loses_what_was_written_from_its_point_to_the_swap() {
         "{}",
         d.summary
     );
+    let progress = d.progress.expect("a run's events say how far it got");
+    assert_eq!(progress.resources.len(), 2);
+    assert!(
+        progress.resources.iter().all(|r| r.stage == Stage::Done),
+        "{progress:?}"
+    );
 }
 
 #[test]
@@ -360,11 +368,13 @@ fn no_summary_names_a_resource_a_person_or_what_support_wrote() {
             updated_at: at("2026-11-28T10:14:00Z"),
             resources: vec![ResourceProgress {
                 resource: "dynamodb:orders-table".into(),
-                stage: "copy_back".into(),
+                stage: Stage::Copying,
+                waiting_for: Some("lbpre-7f3a-orders-table is CREATING".into()),
                 percent: Some(40.0),
                 done: Some(400),
                 total: Some(1000),
                 unit: Some("items".into()),
+                batches: None,
                 eta_seconds: Some(90),
             }],
         },
