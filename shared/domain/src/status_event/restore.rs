@@ -146,8 +146,13 @@ pub fn restore_event(request: &RestoreRequest, change: RestoreChange) -> Option<
     };
     let detail_type = change.detail_type();
     let summary = summary::restore(detail_type, &facts);
-    // As of the change (not of the call publishing it), so a republished event is the same.
-    let progress = run.filter(|_| step.is_some()).map(|r| progress_of(r, at));
+    // As of the change (its step and time, not the call publishing it), so a republished
+    // event is the same.
+    let progress = run.zip(step).map(|(r, step)| RestoreProgress {
+        step,
+        updated_at: at,
+        ..progress_of(r, at)
+    });
     Some(StatusEvent {
         detail_type,
         detail: Detail::Restore(RestoreDetail {
