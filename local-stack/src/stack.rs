@@ -20,7 +20,7 @@ use crate::names::{
 use crate::postgres::PgCluster;
 use crate::tables::{key, string_attribute};
 use crate::StackError;
-use crate::{drills, fleet_tick, restore_setup};
+use crate::{drills, fleet_tick, restore_setup, status_events};
 
 #[derive(Debug, Clone)]
 pub struct StackConfig {
@@ -123,6 +123,7 @@ impl LocalStack {
         restore_setup::create(&stack.sdk).await?;
         fleet_tick::create(&stack.sdk).await?;
         drills::create(&stack.sdk).await?;
+        status_events::create(&stack.sdk).await?;
         Ok(stack)
     }
 
@@ -264,6 +265,10 @@ impl LocalStack {
                 "restore-request API (caller from the X-Lifeboat-Principal header)",
                 format!("{}/restore-requests", self.api.url()),
             ),
+            (
+                "status events (rule on the default bus, to this SQS FIFO queue)",
+                status_events::QUEUE.to_string(),
+            ),
             ("logs", self.config.work_dir.display().to_string()),
         ]
     }
@@ -307,6 +312,8 @@ fn function_env(
         ("LIFEBOAT_CATALOG_TABLE", CATALOG_TABLE),
         ("LIFEBOAT_REPORTS_BUCKET", REPORTS_BUCKET),
         ("LIFEBOAT_S3_FORCE_PATH_STYLE", "true"),
+        // moto's EventBridge, where a rule sends them on to a queue tests read.
+        ("LIFEBOAT_EVENT_BUS", status_events::EVENT_BUS),
         // The local stack replays time; only it and tests set this switch.
         ("LIFEBOAT_SIMULATION", "true"),
         // Moto answers at once and most tests want speed: the functions pace far above the

@@ -33,6 +33,9 @@ mod restore_execution;
 mod restore_intake;
 /// Selective restores on real PostgreSQL databases and DynamoDB.
 mod selective_restore;
+/// Status events: the sequence a rollback and a selective restore publish, checked against
+/// their schemas; a bus that does not exist failing no step.
+mod status_events;
 /// AWS's rate limits, metered by the edge.
 mod throttling;
 /// Scheduled ticks: what the creator and the pruner do, and never do, to the services.

@@ -12,7 +12,7 @@ use lifeboat::request::decision::Mode;
 use lifeboat::request::lifecycle::Status;
 use serde_json::{json, Value};
 
-use crate::outcome::end;
+use crate::outcome::{announce_end, end};
 use crate::staging::delete_staging;
 use crate::task::{caught, Task};
 use crate::{lock_holder, target, Executor};
@@ -32,6 +32,10 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         .clone()
         .filter(|run| stored.request.status == Status::Executing && ours(run))
     else {
+        if stored.request.run.as_ref().is_some_and(ours) {
+            // A retry after this execution's end was saved.
+            announce_end(executor, &stored.request).await;
+        }
         // A begin of this execution that took resource locks and then failed to lock the
         // request: its own locks only (another execution of the request may hold the same).
         if let (Status::Approved, Some(decision), Some(execution)) = (

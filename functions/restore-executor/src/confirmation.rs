@@ -2,11 +2,12 @@
 //! before production is touched. The token is stored on the request, where the intake's
 //! confirm endpoint finds it; an engineer in the console can send it with `SendTaskSuccess`.
 //! What the confirmation must be, and what is recorded once it comes, is in
-//! [`crate::production`].
+//! [`crate::production`]. Each wait is announced (`Restore Awaiting Confirmation`).
 
 use chrono::{DateTime, Utc};
 use lifeboat::execution::error::{StepError, INVALID_INPUT, PERMANENT};
 use lifeboat::execution::run::{Phase, Step};
+use lifeboat::status_event::RestoreChange;
 use serde_json::{json, Value};
 
 use crate::report::write_report;
@@ -30,6 +31,16 @@ pub async fn await_confirmation(
             format!("request {id}: confirmation asked before staging was ready"),
         ));
     }
+    if stored.request.awaiting_confirmation && stored.task_token.as_deref() == Some(token.as_str()) {
+        // A retry of this very wait, whose write went in: the same wait, recorded once and
+        // announced with the same event id.
+        write_report(executor, &stored.request, now).await?;
+        executor
+            .events
+            .announce(&stored.request, RestoreChange::AwaitingConfirmation)
+            .await;
+        return Ok(json!({}));
+    }
     run.record(
         Step::AwaitConfirmation,
         now,
@@ -44,5 +55,9 @@ pub async fn await_confirmation(
         .await?;
     // What is about to happen, for whoever confirms.
     write_report(executor, &next.request, now).await?;
+    executor
+        .events
+        .announce(&next.request, RestoreChange::AwaitingConfirmation)
+        .await;
     Ok(json!({}))
 }

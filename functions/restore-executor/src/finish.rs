@@ -7,7 +7,7 @@ use lifeboat::execution::run::{Outcome, Step};
 use lifeboat::request::lifecycle::Status;
 use serde_json::{json, Value};
 
-use crate::outcome::end;
+use crate::outcome::{announce_end, end};
 use crate::task::Task;
 use crate::Executor;
 
@@ -15,6 +15,7 @@ pub async fn finish(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Res
     let id = task.request_id()?;
     let (stored, mut run) = executor.load_run(id, Step::Finish).await?;
     if stored.request.status == Status::Completed {
+        announce_end(executor, &stored.request).await;
         return Ok(json!({ "status": "completed", "report": run.report }));
     }
     run.outcome = Some(Outcome::Completed);

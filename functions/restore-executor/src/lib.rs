@@ -33,6 +33,7 @@ use lifeboat::ports::restorer::{Restorer, Target};
 use lifeboat::ports::{BackupService, Catalog, FailureKind, ObjectStore};
 use lifeboat::ports::{RequestStore, ResourceLocks, StoredRequest};
 use lifeboat::request::roles::Roles;
+use lifeboat_function::status_events::Announcer;
 use serde_json::Value;
 
 use task::Task;
@@ -64,6 +65,9 @@ pub struct Executor {
     /// Who is engineering: a confirmation, from the intake or the console, must come from one
     /// of them (and not from whoever filed or approved the request).
     pub roles: Roles,
+    /// Status events: staging ready, awaiting confirmation, completed, failed; published
+    /// once the change is saved, never failing a step.
+    pub events: Announcer,
 }
 
 impl Executor {

@@ -7,12 +7,13 @@ use lifeboat::ports::ObjectStore;
 use lifeboat_aws::dynamodb_merger::DynamoMerger;
 use lifeboat_aws::dynamodb_restore::DynamoRestorer;
 use lifeboat_aws::rds_restore::RdsRestorer;
-use lifeboat_aws::{self as aws, CatalogTable, ReportsBucket, RequestsTable};
+use lifeboat_aws::{self as aws, CatalogTable, EventBus, ReportsBucket, RequestsTable};
 use lifeboat_function::bootstrap;
 use lifeboat_function::failure::step_failure;
+use lifeboat_function::status_events::Announcer;
 use lifeboat_postgres::{Connector, PgMerger};
 use restore_executor::settings::ExecutorSettings;
-use restore_executor::Executor;
+use restore_executor::{Executor, ACTOR};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -63,5 +64,9 @@ fn build(settings: &ExecutorSettings) -> Executor {
         merge_budget: settings.merge_budget,
         shard_budget: settings.shard_budget,
         roles: settings.roles.clone(),
+        events: Announcer::new(
+            Arc::new(EventBus::for_function(&config, &settings.common.event_bus)),
+            ACTOR,
+        ),
     }
 }

@@ -1,13 +1,15 @@
 //! How a run ends, whichever step ends it: the request's holds released (a failed one's kept
 //! a while), its locks released, its final state and reason recorded, and its report written
-//! before the request says it is over.
+//! before the request says it is over; then `Restore Completed` or `Restore Failed` is
+//! announced.
 
 use chrono::{DateTime, Utc};
 use lifeboat::execution::error::{StepError, PERMANENT};
 use lifeboat::execution::run::{report_keys, Run, Step};
 use lifeboat::ports::StoredRequest;
 use lifeboat::request::holds;
-use lifeboat::request::lifecycle::{check_transition, AuditEntry, Status};
+use lifeboat::request::lifecycle::{check_transition, AuditEntry, RestoreRequest, Status};
+use lifeboat::status_event::RestoreChange;
 use serde_json::{json, Value};
 
 use crate::report::write_report;
@@ -50,5 +52,17 @@ pub async fn end(
     // The report first: a request marked final always has one.
     write_report(executor, &next.request, now).await?;
     executor.save(&next, stored.version, Step::Finish).await?;
+    announce_end(executor, &next.request).await;
     Ok(json!({ "status": to.as_str(), "report": run.report }))
+}
+
+/// Announces how `request` ended, if it has: also from a retried step that finds the end
+/// already saved (its first try may have stopped before publishing), with the same event id.
+pub async fn announce_end(executor: &Executor, request: &RestoreRequest) {
+    let change = match request.status {
+        Status::Completed => RestoreChange::Completed,
+        Status::Failed => RestoreChange::Failed,
+        _ => return,
+    };
+    executor.events.announce(request, change).await;
 }

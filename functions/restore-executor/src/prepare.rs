@@ -11,6 +11,7 @@ use lifeboat::ports::restorer::{Progress, RestoreFrom};
 use lifeboat::request::decision::Mode;
 use lifeboat::request::lifecycle::RestoreRequest;
 use lifeboat::request::options::Source;
+use lifeboat::status_event::RestoreChange;
 use serde_json::{json, Value};
 
 use crate::task::Task;
@@ -302,6 +303,7 @@ pub async fn check_ready(executor: &Executor, task: &Task, now: DateTime<Utc>) -
         }
     }
     let ready = run.all_at_least(Phase::Ready);
+    let mut request = stored.request.clone();
     if changed {
         if ready {
             run.record(
@@ -310,7 +312,15 @@ pub async fn check_ready(executor: &Executor, task: &Task, now: DateTime<Utc>) -
                 "safety snapshots and staging are available",
             );
         }
-        executor.save_run(&stored, run, Step::CheckReady).await?;
+        request = executor.save_run(&stored, run, Step::CheckReady).await?.request;
+    }
+    if ready {
+        // Also when a retried poll finds everything ready already: the state machine stops
+        // polling once a poll answers ready, so this is the poll whose answer was lost.
+        executor
+            .events
+            .announce(&request, RestoreChange::StagingReady)
+            .await;
     }
     Ok(json!({ "ready": ready, "waiting_for": waiting }))
 }

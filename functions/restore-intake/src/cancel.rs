@@ -7,6 +7,7 @@
 
 use lifeboat::request::decision::parse_optional_reason;
 use lifeboat::request::lifecycle::{check_transition, AuditEntry, Status};
+use lifeboat::status_event::RestoreChange;
 
 use crate::api::{ApiError, ApiResponse};
 use crate::{Change, Intake};
@@ -32,5 +33,9 @@ pub async fn cancel(intake: &Intake, change: Change<'_>) -> Result<ApiResponse, 
         .await
         .map_err(|e| ApiError::write_failed(e, id))?;
     holds::release(&*intake.catalog, &holds::points_of(&next.request), id).await;
+    intake
+        .events
+        .announce(&next.request, RestoreChange::Cancelled)
+        .await;
     Ok(ApiResponse::json(200, &next.request))
 }

@@ -14,6 +14,7 @@ use lifeboat::request::lifecycle::{check_transition, AuditEntry, Status};
 use lifeboat::request::options::Source;
 use lifeboat::request::problem::{FieldError, Invalid};
 use lifeboat::schedule::Slot;
+use lifeboat::status_event::RestoreChange;
 use serde_json::json;
 
 use crate::api::{ApiError, ApiResponse};
@@ -28,7 +29,12 @@ pub async fn decide(intake: &Intake, change: Change<'_>) -> Result<ApiResponse, 
     if let (Status::Approved, None, DecisionInput::Approve { .. }) =
         (stored.request.status, &stored.request.execution, &input)
     {
-        // Approved, but the state machine did not start (the last try failed there).
+        // Approved, but the state machine did not start (the last try failed there, maybe
+        // before announcing the decision: announced again, same id).
+        intake
+            .events
+            .announce(&stored.request, RestoreChange::Decided)
+            .await;
         return start(intake, stored).await;
     }
     let mut next = stored.clone();
@@ -89,6 +95,11 @@ pub async fn decide(intake: &Intake, change: Change<'_>) -> Result<ApiResponse, 
         return Err(ApiError::write_failed(e, id));
     }
     next.version = stored.version + 1;
+    // Before the restore starts, so the decision is announced before any step of it.
+    intake
+        .events
+        .announce(&next.request, RestoreChange::Decided)
+        .await;
     if to == Status::Rejected {
         holds::release(&*intake.catalog, &holds::points_of(&next.request), id).await;
         return Ok(ApiResponse::json(200, &next.request));

@@ -9,6 +9,7 @@ use lifeboat::request::filing::parse_filing;
 use lifeboat::request::lifecycle::{Caller, RestoreRequest};
 use lifeboat::request::options::{recovery_options, InstanceResource};
 use lifeboat::request::triage::{triage, Facts};
+use lifeboat::status_event::RestoreChange;
 use uuid::Uuid;
 
 use crate::api::{ApiError, ApiResponse};
@@ -63,9 +64,20 @@ pub async fn file(
         task_token: None,
     };
     match intake.requests.create(&stored).await {
-        Ok(()) => Ok(created(&stored.request)),
+        Ok(()) => {
+            intake
+                .events
+                .announce(&stored.request, RestoreChange::Filed)
+                .await;
+            Ok(created(&stored.request))
+        }
         Err(e) if e.kind == FailureKind::Conflict => {
+            // A concurrent first try with the same key wrote it: announced again, same id.
             let existing = intake.load(&stored.request.id).await?;
+            intake
+                .events
+                .announce(&existing.request, RestoreChange::Filed)
+                .await;
             Ok(created(&existing.request))
         }
         Err(e) => {

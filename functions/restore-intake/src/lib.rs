@@ -47,6 +47,9 @@ pub struct Intake {
     pub policies: PolicyBook,
     /// Fields added to the input of every execution an approval starts (polling settings).
     pub execution_input: serde_json::Map<String, serde_json::Value>,
+    /// Status events: filed, decided, cancelled; published once the change is written,
+    /// never failing the call.
+    pub events: lifeboat_function::status_events::Announcer,
 }
 
 /// The endpoints, by method and path.

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use lambda_http::request::RequestContext;
 use lambda_http::{service_fn, Body, Error, Request, RequestExt, Response};
-use lifeboat_aws::{self as aws, CatalogTable, RequestsTable, StepFunctions};
+use lifeboat_aws::{self as aws, CatalogTable, EventBus, RequestsTable, StepFunctions};
 use lifeboat_function::config::Settings;
+use lifeboat_function::status_events::Announcer;
 use restore_intake::config::IntakeSettings;
 use restore_intake::idempotency::HEADER;
 use restore_intake::{ApiRequest, ApiResponse, Intake};
@@ -51,6 +52,10 @@ async fn build(common: &Settings, own: &IntakeSettings) -> Intake {
         roles: own.roles.clone(),
         policies: common.policies.clone(),
         execution_input: own.execution_input.clone(),
+        events: Announcer::new(
+            Arc::new(EventBus::for_function(&config, &common.event_bus)),
+            "restore-intake",
+        ),
     }
 }
 

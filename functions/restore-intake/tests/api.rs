@@ -13,6 +13,7 @@ use lifeboat::ports::{RequestStore, RestoreWorkflow};
 use lifeboat::request::lifecycle::AuditEntry;
 use lifeboat::request::roles::Roles;
 use lifeboat::schedule::{Slot, TierSet};
+use lifeboat_function::status_events::Announcer;
 use restore_intake::{ApiRequest, ApiResponse, Intake};
 use serde_json::{json, Value};
 
@@ -57,6 +58,7 @@ fn world() -> World {
         ),
         policies: PolicyBook::default(),
         execution_input: serde_json::Map::new(),
+        events: Announcer::new(ports.events.clone(), "restore-intake"),
     };
     World { ports, intake }
 }
@@ -705,4 +707,48 @@ async fn filing_reads_the_instance_not_the_fleet() {
         !calls.iter().any(|c| c.contains("other-")),
         "another customer's resource was asked about: {calls:?}"
     );
+}
+
+/// Filing, deciding and cancelling are announced once written, each with its request's
+/// stable id; a bus that fails changes no answer and is counted.
+#[tokio::test]
+async fn changes_are_announced_once_written_and_a_failing_bus_changes_no_answer() {
+    use lifeboat::status_event::DetailType;
+    let w = world();
+    let approved = file(&w, "2026-11-28T09:00:00Z").await;
+    let decide = format!("/restore-requests/{approved}/decision");
+    assert_eq!(call(&w, ENGINEER, "POST", &decide, approve(), None).await.0, 200);
+    let cancelled = file(&w, "2026-11-28T09:30:00Z").await;
+    let cancel = format!("/restore-requests/{cancelled}/cancel");
+    assert_eq!(call(&w, SUPPORT, "POST", &cancel, Value::Null, None).await.0, 200);
+    // Refused: nothing written, nothing announced.
+    assert_eq!(call(&w, SUPPORT, "POST", &cancel, Value::Null, None).await.0, 409);
+    let published: Vec<(DetailType, String)> = w
+        .events
+        .published()
+        .iter()
+        .map(|e| (e.detail_type, e.event_id().to_string()))
+        .collect();
+    assert_eq!(
+        published,
+        [
+            (DetailType::RequestFiled, format!("{approved}:filed")),
+            (DetailType::RequestDecided, format!("{approved}:decided")),
+            (DetailType::RequestFiled, format!("{cancelled}:filed")),
+            (DetailType::RequestCancelled, format!("{cancelled}:cancelled")),
+        ]
+    );
+    assert!(
+        w.workflow.executions.lock().unwrap().contains_key(&approved),
+        "the decision is announced, then the restore starts"
+    );
+
+    w.events.fail(true);
+    let id = file(&w, "2026-11-28T10:00:00Z").await;
+    let reject = json!({"decision": "reject", "reason": "re-creatable by the customer"});
+    let decide = format!("/restore-requests/{id}/decision");
+    let (status, body) = call(&w, ENGINEER, "POST", &decide, reject, None).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("rejected")));
+    assert_eq!(w.intake.events.failed(), 2);
+    assert_eq!(w.events.published().len(), 4);
 }

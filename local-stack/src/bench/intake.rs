@@ -90,6 +90,11 @@ async fn instance_with_a_year(now: DateTime<Utc>) -> (Intake, usize) {
         roles: Roles::from_lists(SUPPORT, ENGINEER),
         policies: PolicyBook::default(),
         execution_input: serde_json::Map::new(),
+        // The benchmark measures the intake's reads, not a bus.
+        events: lifeboat_function::status_events::Announcer::new(
+            Arc::new(lifeboat::ports::memory::MemoryStatusEvents::default()),
+            "restore-intake",
+        ),
     };
     (intake, count)
 }

@@ -10,7 +10,8 @@
 //!   input, names, errors and report), [`quota`] (which new points a short snapshot quota
 //!   admits), [`audit`] (the daily audit: promised points against restorable ones, and
 //!   exposure), [`drill`] (restore drills: plan, checks, report), [`rotation`] (per-resource checks spread over a day's ticks), [`fanout`] (a
-//!   tick split into shards run in parallel).
+//!   tick split into shards run in parallel), [`status_event`] (what Lifeboat announces on
+//!   EventBridge as requests and restores move on).
 //! - [`ports`]: the traits the functions need, with in-memory implementations for tests.
 
 pub mod audit;
@@ -27,4 +28,5 @@ pub mod request;
 pub mod retention;
 pub mod rotation;
 pub mod schedule;
+pub mod status_event;
 pub mod zone;

@@ -10,12 +10,14 @@ pub mod memory;
 pub mod merger;
 pub mod requests;
 pub mod restorer;
+pub mod status_events;
 pub mod workflow;
 
 pub use exposure::{BucketAccess, SnapshotSharing};
 pub use inspector::SandboxInspector;
 pub use locks::ResourceLocks;
 pub use requests::{IdempotencyStore, Remembered, RequestStore, StoredRequest};
+pub use status_events::StatusEvents;
 pub use workflow::RestoreWorkflow;
 
 use std::collections::BTreeMap;

@@ -27,6 +27,9 @@ pub const DYNAMODB_CREATE_BACKUPS_PER_SECOND: &str = "LIFEBOAT_DYNAMODB_CREATE_B
 pub const REQUESTS_TABLE: &str = "LIFEBOAT_REQUESTS_TABLE";
 /// Comma-separated IAM user and role ARNs of engineering: who decides and confirms restores.
 pub const ENGINEERING_PRINCIPALS: &str = "LIFEBOAT_ENGINEERING_PRINCIPALS";
+/// The EventBridge bus status events go to (a name or an ARN), `default` when unset.
+pub const EVENT_BUS: &str = "LIFEBOAT_EVENT_BUS";
+pub const DEFAULT_EVENT_BUS: &str = "default";
 
 /// The pruner's bound per resource and run when none is configured: a normal hour expires
 /// one point per resource, three when an hourly, a weekly and a monthly point expire
@@ -64,6 +67,8 @@ pub struct Settings {
     pub budget: Budget,
     pub s3_force_path_style: bool,
     pub tls_trust: TlsTrust,
+    /// Where status events go (see [`crate::status_events`]).
+    pub event_bus: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -135,6 +140,17 @@ impl Settings {
             },
             s3_force_path_style: env.flag(S3_FORCE_PATH_STYLE)?,
             tls_trust,
+            event_bus: env
+                .parsed(EVENT_BUS, |bus| {
+                    let name = bus.rsplit(":event-bus/").next().unwrap_or(bus);
+                    let valid = |c: char| c.is_ascii_alphanumeric() || "._-/".contains(c);
+                    if bus.len() <= 1600 && !name.is_empty() && name.len() <= 256 && name.chars().all(valid) {
+                        Ok(bus.to_string())
+                    } else {
+                        Err("must be an EventBridge bus name (letters, digits, . _ - /) or its ARN")
+                    }
+                })?
+                .unwrap_or_else(|| DEFAULT_EVENT_BUS.to_string()),
         })
     }
 }
@@ -221,6 +237,8 @@ mod tests {
         assert!(e.to_string().contains(SIMULATION));
         let e = settings(&[(CATALOG_TABLE, "c"), (TLS_TRUST, "everyone")]).unwrap_err();
         assert!(e.to_string().contains(TLS_TRUST));
+        let e = settings(&[(CATALOG_TABLE, "c"), (EVENT_BUS, "my bus")]).unwrap_err();
+        assert!(e.to_string().contains(EVENT_BUS));
     }
 
     #[test]
@@ -249,5 +267,21 @@ mod tests {
         assert!(!s.simulation);
         assert!(!s.dry_run);
         assert_eq!(s.max_deletions_per_resource, DEFAULT_MAX_DELETIONS_PER_RESOURCE);
+        assert_eq!(s.event_bus, "default");
+    }
+
+    #[test]
+    fn the_event_bus_is_a_name_or_an_arn() {
+        for bus in [
+            "support-events",
+            "arn:aws:events:us-east-1:111122223333:event-bus/support-events",
+        ] {
+            assert_eq!(
+                settings(&[(CATALOG_TABLE, "c"), (EVENT_BUS, bus)])
+                    .unwrap()
+                    .event_bus,
+                bus
+            );
+        }
     }
 }

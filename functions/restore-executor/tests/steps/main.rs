@@ -2,10 +2,12 @@
 //! in-memory ports. This file holds the fixture (the shared in-memory world and the executor
 //! wired to it) and the helpers; a module per concern holds the tests: `begin` (the lock and
 //! resolution), `rollback` (the happy path, retries, verification, the abort),
-//! `confirmation`, `selective` (plan and merge) and `races` (writes that lose a race).
+//! `confirmation`, `selective` (plan and merge), `races` (writes that lose a race) and
+//! `events` (the status events each step announces).
 
 mod begin;
 mod confirmation;
+mod events;
 mod races;
 mod rollback;
 mod selective;
@@ -31,6 +33,7 @@ use lifeboat::request::roles::Roles;
 use lifeboat::request::triage::{self, Triage};
 use lifeboat::request::{Affected, Cause};
 use lifeboat::schedule::{Slot, TierSet};
+use lifeboat_function::status_events::Announcer;
 use restore_executor::Executor;
 use serde_json::{json, Value};
 
@@ -84,6 +87,7 @@ fn world_of(kind: ResourceKind) -> World {
         merge_budget: std::time::Duration::from_secs(600),
         shard_budget: std::time::Duration::from_secs(600),
         roles: Roles::from_lists("", &format!("{ENGINEER},{CONFIRMER},{ENGINEERING_ROLE}")),
+        events: Announcer::new(ports.events.clone(), "restore-executor"),
     };
     World { ports, executor }
 }

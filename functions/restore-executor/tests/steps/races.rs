@@ -174,6 +174,7 @@ async fn a_second_execution_of_the_same_request_never_releases_the_first_ones_lo
         merge_budget: w.executor.merge_budget,
         shard_budget: w.executor.shard_budget,
         roles: w.executor.roles.clone(),
+        events: Announcer::new(w.events.clone(), "restore-executor"),
     };
     let other = format!("{EXECUTION}-from-the-console");
     let e = second.handle(begin_by(&other), now()).await.unwrap_err();

@@ -9,12 +9,14 @@ pub mod locks;
 pub mod merger;
 pub mod requests;
 pub mod restorer;
+pub mod status_events;
 pub mod workflow;
 pub mod world;
 
 pub use exposure::{MemoryBucketAccess, MemorySharing};
 pub use locks::MemoryLocks;
 pub use requests::{MemoryIdempotency, MemoryRequests};
+pub use status_events::MemoryStatusEvents;
 pub use workflow::MemoryWorkflow;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::restorer::MemoryRestorer;
 use super::{MemoryCatalog, MemoryReports, MemoryService};
-use super::{MemoryIdempotency, MemoryLocks, MemoryRequests, MemoryWorkflow};
+use super::{MemoryIdempotency, MemoryLocks, MemoryRequests, MemoryStatusEvents, MemoryWorkflow};
 use crate::catalog::{ResourceKey, ResourceKind};
 use crate::inventory::{PitrStatus, TAG_INSTANCE};
 use crate::ports::BackupService;
@@ -64,6 +64,8 @@ pub struct World {
     pub idempotency: Arc<MemoryIdempotency>,
     pub reports: Arc<MemoryReports>,
     pub workflow: Arc<MemoryWorkflow>,
+    /// The status events the handlers published.
+    pub events: Arc<MemoryStatusEvents>,
 }
 
 impl Default for World {
@@ -90,6 +92,7 @@ impl World {
             idempotency: Arc::new(MemoryIdempotency::default()),
             reports: Arc::new(MemoryReports::default()),
             workflow: Arc::new(MemoryWorkflow::default()),
+            events: Arc::new(MemoryStatusEvents::default()),
         }
     }
 
