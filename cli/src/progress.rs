@@ -36,6 +36,9 @@ pub struct ResourceProgress {
     pub unit: Option<String>,
     #[serde(default)]
     pub eta_seconds: Option<u64>,
+    /// What the service says it is waiting for (an instance `creating`, a rename).
+    #[serde(default)]
+    pub waiting_for: Option<String>,
 }
 
 /// One bar: `position` of `length`, and the words beside it.
@@ -80,6 +83,9 @@ impl ResourceProgress {
         }
         if let Some(eta) = self.eta_seconds.filter(|_| self.stage != "done") {
             text.push_str(&format!(", about {} left", duration(eta as i64)));
+        }
+        if let Some(why) = self.waiting_for.as_deref().filter(|_| self.stage != "done") {
+            text.push_str(&format!(": {why}"));
         }
         text
     }

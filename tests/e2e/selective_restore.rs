@@ -338,6 +338,20 @@ async fn a_crash_between_batches_then_the_retry_leaves_every_row_exactly_once() 
         (contacts["inserted"].clone(), contacts["present"].clone()),
         (json!(300), json!(0))
     );
+    // How far it got: every batch and row of the extract merged, the crash's batch once.
+    let progress = &request(&stack, &id).await["progress"]["resources"][0];
+    assert_eq!(progress["stage"], "done", "{progress}");
+    assert_eq!(progress["unit"], "rows", "{progress}");
+    let (done, total) = (
+        progress["done"].as_u64().unwrap(),
+        progress["total"].as_u64().unwrap(),
+    );
+    assert!(done == total && total >= 300, "{progress}");
+    let batches = &progress["batches"];
+    assert!(
+        batches[0] == batches[1] && batches[0].as_u64() >= Some(3),
+        "{progress}"
+    );
 }
 
 /// `events` as `(pk, sk) → v`.

@@ -158,7 +158,9 @@ async fn a_rollback_announces_each_change_in_order_once_per_id() {
     let (id, target) = rolled_back(&stack).await;
 
     let delivered = events_until(&stack, "Restore Completed").await;
-    let events = distinct(&delivered);
+    let (progress, events): (Vec<&Value>, Vec<&Value>) = distinct(&delivered)
+        .into_iter()
+        .partition(|e| e["detail-type"] == "Restore Progress");
     assert_eq!(
         detail_types(&events),
         [
@@ -202,7 +204,25 @@ async fn a_rollback_announces_each_change_in_order_once_per_id() {
     );
     let lost_from: DateTime<Utc> = serde_json::from_value(completed["data_loss"]["from"].clone()).unwrap();
     assert_eq!(lost_from, target, "{completed}");
+    // Between the wait and the end, the swap's renames as they went, one event each.
+    let renames: Vec<&str> = progress
+        .iter()
+        .map(|e| &e["detail"]["progress"]["resources"][0])
+        .inspect(|r| assert_eq!(r["stage"], "renaming", "{r}"))
+        .map(|r| r["waiting_for"].as_str().unwrap())
+        .collect();
+    assert!(
+        renames
+            .iter()
+            .any(|w| w.starts_with(&format!("renaming rds:{DB} to lbf-"))),
+        "{renames:?}"
+    );
+    assert!(progress.iter().all(|e| e["detail"]["event_id"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{id}:progress:"))));
     assert_well_formed(&events, &id).await;
+    assert_well_formed(&progress, &id).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,7 +268,9 @@ async fn a_selective_restore_announces_each_change_and_loses_nothing() {
     assert_eq!(finished(&stack, &execution).await.status, "SUCCEEDED");
 
     let delivered = events_until(&stack, "Restore Completed").await;
-    let events = distinct(&delivered);
+    let (progress, events): (Vec<&Value>, Vec<&Value>) = distinct(&delivered)
+        .into_iter()
+        .partition(|e| e["detail-type"] == "Restore Progress");
     assert_eq!(
         detail_types(&events),
         [
@@ -269,6 +291,7 @@ async fn a_selective_restore_announces_each_change_and_loses_nothing() {
         );
     }
     assert_well_formed(&events, &id).await;
+    assert_well_formed(&progress, &id).await;
 }
 
 /// How many status events `function` counted as not published (its metric lines).
@@ -282,14 +305,41 @@ fn failed_publishes(stack: &LocalStack, function: &str) -> u64 {
         .sum()
 }
 
+/// The ids of the status events `function` logged as not published.
+fn unpublished(stack: &LocalStack, function: &str) -> Vec<String> {
+    let log =
+        std::fs::read_to_string(stack.config.work_dir.join(format!("{function}.log"))).unwrap_or_default();
+    log.lines()
+        .filter(|l| l.contains("status event not published"))
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| {
+            (v["fields"]["event_id"].as_str())
+                .or(v["event_id"].as_str())
+                .map(str::to_string)
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bus_that_does_not_exist_fails_no_step_and_every_lost_event_is_counted() {
     let stack = stack_with(&[("LIFEBOAT_EVENT_BUS", "no-such-bus")]).await;
     let (id, _) = rolled_back(&stack).await;
     assert_eq!(request(&stack, &id).await["status"], "completed");
-    // Filed and decided; staging ready, the wait and the completion.
+    // Filed and decided; staging ready, the wait, the completion, and the swap's progress.
     assert_eq!(failed_publishes(&stack, "restore-intake"), 2);
-    assert_eq!(failed_publishes(&stack, "restore-executor"), 3);
+    let lost = unpublished(&stack, "restore-executor");
+    assert_eq!(
+        failed_publishes(&stack, "restore-executor"),
+        lost.len() as u64,
+        "{lost:?}"
+    );
+    for change in ["staging-ready", "awaiting-confirmation:1", "completed"] {
+        assert!(lost.contains(&format!("{id}:{change}")), "{change}: {lost:?}");
+    }
+    assert!(
+        lost.iter().any(|e| e.starts_with(&format!("{id}:progress:"))),
+        "the renames' progress: {lost:?}"
+    );
     assert_eq!(
         status_events::take(stack.sdk_config()).await.unwrap(),
         Vec::<Value>::new(),

@@ -14,6 +14,7 @@ pub mod finish;
 pub mod outcome;
 pub mod prepare;
 pub mod production;
+pub mod progress;
 pub mod report;
 pub mod selective;
 pub mod settings;

@@ -14,6 +14,7 @@ use lifeboat::request::options::Source;
 use lifeboat::status_event::RestoreChange;
 use serde_json::{json, Value};
 
+use crate::progress::note_waiting;
 use crate::task::Task;
 use crate::{target, Executor};
 
@@ -265,6 +266,8 @@ pub async fn check_ready(executor: &Executor, task: &Task, now: DateTime<Utc>) -
     let (stored, mut run) = executor.load_run(id, Step::CheckReady).await?;
     let mut waiting = Vec::new();
     let mut changed = false;
+    // Only what the services wait for changed: saved and announced, nothing else.
+    let mut progressed = false;
     let selective = run.mode == Mode::Selective;
     for r in run
         .resources
@@ -292,14 +295,22 @@ pub async fn check_ready(executor: &Executor, task: &Task, now: DateTime<Utc>) -
         match (safety, staging) {
             (Progress::Done, Progress::Done) => {
                 r.phase = Phase::Ready;
+                note_waiting(r, None);
                 changed = true;
             }
-            (a, b) => waiting.extend([a, b].into_iter().filter_map(|p| match p {
-                Progress::Pending(why) => Some(why),
-                // Neither the safety snapshot nor staging spreads work over shards.
-                Progress::Spread(shards) => Some(format!("{} shards", shards.len())),
-                Progress::Done => None,
-            })),
+            (a, b) => {
+                let whys: Vec<String> = [a, b]
+                    .into_iter()
+                    .filter_map(|p| match p {
+                        Progress::Pending(why) => Some(why),
+                        // Neither the safety snapshot nor staging spreads work over shards.
+                        Progress::Spread(shards) => Some(format!("{} shards", shards.len())),
+                        Progress::Done => None,
+                    })
+                    .collect();
+                progressed |= note_waiting(r, Some(whys.join("; ")));
+                waiting.extend(whys);
+            }
         }
     }
     let ready = run.all_at_least(Phase::Ready);
@@ -313,6 +324,9 @@ pub async fn check_ready(executor: &Executor, task: &Task, now: DateTime<Utc>) -
             );
         }
         request = executor.save_run(&stored, run, Step::CheckReady).await?.request;
+    } else if progressed {
+        let saved = executor.save_run(&stored, run, Step::CheckReady).await?;
+        crate::progress::announce(executor, &saved, now).await;
     }
     if ready {
         // Also when a retried poll finds everything ready already: the state machine stops

@@ -199,7 +199,10 @@ pub async fn merge(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
             r.phase = Phase::Merged;
         }
     }
-    executor.save_run(&stored, run, Step::Merge).await?;
+    let saved = executor.save_run(&stored, run, Step::Merge).await?;
+    if left && done_now > 0 {
+        crate::progress::announce(executor, &saved, now).await;
+    }
     Ok(json!({ "done": !left, "merged_now": done_now }))
 }
 

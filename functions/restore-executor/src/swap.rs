@@ -7,11 +7,13 @@
 use chrono::{DateTime, Utc};
 use lifeboat::execution::error::{StepError, RETRYABLE};
 use lifeboat::execution::run::{Phase, Step};
+use lifeboat::execution::shard::Purpose;
 use lifeboat::ports::restorer::Progress;
 use lifeboat::request::decision::Mode;
 use serde_json::{json, Value};
 
 use crate::production::start_changing_production;
+use crate::progress::{note_counted, note_waiting};
 use crate::staging::delete_staging;
 use crate::task::Task;
 use crate::{target, Executor};
@@ -31,6 +33,7 @@ pub async fn swap(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resul
     .await?;
     let mut pending = Vec::new();
     let mut shards = Vec::new();
+    let mut progressed = false;
     for i in 0..run.resources.len() {
         let r = &run.resources[i];
         if r.phase != Phase::Swapping {
@@ -46,14 +49,24 @@ pub async fn swap(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resul
             Progress::Done => {
                 run.record(Step::Swap, now, format!("{}: swapped", r.resource));
                 run.resources[i].phase = Phase::Swapped;
+                note_waiting(&mut run.resources[i], None);
+                note_counted(executor, id, &mut run.resources[i], Purpose::Swap, now).await;
                 stored = executor.save_run(&stored, run.clone(), Step::Swap).await?;
             }
-            Progress::Pending(why) => pending.push(why),
+            Progress::Pending(why) => {
+                progressed |= note_waiting(&mut run.resources[i], Some(why.clone()));
+                pending.push(why);
+            }
             Progress::Spread(more) => {
                 pending.push(format!("{}: {} copy-back shards to run", r.resource, more.len()));
                 shards.extend(more);
+                progressed |= note_counted(executor, id, &mut run.resources[i], Purpose::Swap, now).await;
             }
         }
+    }
+    if progressed {
+        stored = executor.save_run(&stored, run, Step::Swap).await?;
+        crate::progress::announce(executor, &stored, now).await;
     }
     Ok(json!({ "done": pending.is_empty(), "waiting_for": pending, "shards": shards }))
 }

@@ -5,10 +5,12 @@
 use chrono::{DateTime, Utc};
 use lifeboat::execution::error::{StepError, VERIFICATION_FAILED};
 use lifeboat::execution::run::{Phase, Step};
+use lifeboat::execution::shard::Purpose;
 use lifeboat::ports::restorer::Verification;
 use lifeboat::request::decision::Mode;
 use serde_json::{json, Value};
 
+use crate::progress::{note_counted, note_waiting};
 use crate::task::Task;
 use crate::{target, Executor};
 
@@ -24,6 +26,7 @@ pub async fn verify(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Res
     let mut waiting = Vec::new();
     let mut shards = Vec::new();
     let mut changed = false;
+    let mut progressed = false;
     for i in 0..run.resources.len() {
         let r = &run.resources[i];
         if r.phase != Phase::Swapped {
@@ -38,12 +41,14 @@ pub async fn verify(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Res
             Verification::Passed(detail) => (detail, None),
             Verification::PassedWithDifferences(detail) => (detail.clone(), Some(detail)),
             Verification::Settling(why) => {
+                progressed |= note_waiting(&mut run.resources[i], Some(why.clone()));
                 waiting.push(why);
                 continue;
             }
             Verification::Spread(more) => {
                 waiting.push(format!("{}: {} comparison shards to run", r.resource, more.len()));
                 shards.extend(more);
+                progressed |= note_counted(executor, id, &mut run.resources[i], Purpose::Verify, now).await;
                 continue;
             }
             Verification::Failed(detail) => {
@@ -56,10 +61,16 @@ pub async fn verify(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Res
         run.record(Step::Verify, now, detail);
         run.resources[i].phase = Phase::Verified;
         run.resources[i].differences = differences;
+        note_waiting(&mut run.resources[i], None);
+        // The final count, for the reader and the report.
+        note_counted(executor, id, &mut run.resources[i], Purpose::Verify, now).await;
         changed = true;
     }
-    if changed {
-        executor.save_run(&stored, run, Step::Verify).await?;
+    if changed || progressed {
+        let saved = executor.save_run(&stored, run, Step::Verify).await?;
+        if !changed {
+            crate::progress::announce(executor, &saved, now).await;
+        }
     }
     Ok(json!({ "done": waiting.is_empty(), "waiting_for": waiting, "shards": shards }))
 }

@@ -106,7 +106,7 @@ impl Intake {
         caller.may(route.action())?;
         match route {
             Route::List => read::list(self, &request.query).await,
-            Route::Get(id) => read::get(self, &id).await,
+            Route::Get(id) => read::get(self, &id, now).await,
             Route::Points(instance_id) => points::list(self, &instance_id, now).await,
             // Every POST may be retried with the same Idempotency-Key and gets the first answer.
             post => {

@@ -1,5 +1,8 @@
-//! `GET /restore-requests/{id}` and `GET /restore-requests?instance_id=…&status=…`.
+//! `GET /restore-requests/{id}` (with the restore's progress) and
+//! `GET /restore-requests?instance_id=…&status=…`.
 
+use chrono::{DateTime, Utc};
+use lifeboat::execution::progress::progress_of;
 use lifeboat::request::lifecycle::Status;
 use lifeboat::request::problem::{FieldError, Invalid};
 use serde_json::json;
@@ -7,9 +10,14 @@ use serde_json::json;
 use crate::api::{ApiError, ApiResponse};
 use crate::Intake;
 
-pub async fn get(intake: &Intake, id: &str) -> Result<ApiResponse, ApiError> {
+/// The request, and once its restore runs, how far it is (`progress`, as of `now`).
+pub async fn get(intake: &Intake, id: &str, now: DateTime<Utc>) -> Result<ApiResponse, ApiError> {
     let stored = intake.load(id).await?;
-    Ok(ApiResponse::json(200, &stored.request))
+    let mut body = serde_json::to_value(&stored.request).expect("requests serialize");
+    if let Some(run) = &stored.request.run {
+        body["progress"] = serde_json::to_value(progress_of(run, now)).expect("progress serializes");
+    }
+    Ok(ApiResponse::json(200, &body))
 }
 
 pub async fn list(intake: &Intake, query: &[(String, String)]) -> Result<ApiResponse, ApiError> {

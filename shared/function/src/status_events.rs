@@ -11,9 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use lifeboat::execution::progress::RestoreProgress;
 use lifeboat::ports::StatusEvents;
 use lifeboat::request::lifecycle::RestoreRequest;
-use lifeboat::status_event::restore::restore_event;
+use lifeboat::status_event::restore::{progress_event, restore_event};
 use lifeboat::status_event::{RestoreChange, StatusEvent};
 use lifeboat_aws::event_bus::PUBLISH_TIMEOUT;
 
@@ -65,6 +66,12 @@ impl Announcer {
                 false
             }
         }
+    }
+
+    /// Publishes a `Restore Progress` event of `request` (`sequence`: the request's version
+    /// the progress was saved at, so a republished one keeps its id); whether published.
+    pub async fn progress(&self, request: &RestoreRequest, progress: RestoreProgress, sequence: u64) -> bool {
+        self.publish(&progress_event(request, progress, sequence)).await
     }
 
     /// Publishes `event`; whether it was published. Never fails and never waits longer

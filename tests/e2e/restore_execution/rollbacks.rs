@@ -92,6 +92,20 @@ async fn rollback_of_rds_to_a_point_in_time_and_dynamodb_to_a_backup() {
     assert_eq!(r["status"], "completed", "{r}");
     assert_eq!(r["awaiting_confirmation"], false);
     assert_eq!(holds_of(&stack, &id).await, 0, "holds are released");
+    // How far it got, per resource: done, the table's items counted by the copy-back's
+    // comparison (the backup's two items against the live table's two).
+    let progress = &r["progress"]["resources"];
+    assert_eq!(
+        progress[0],
+        json!({"resource": "rds:db", "stage": "done", "percent": 100.0})
+    );
+    assert_eq!(progress[1]["stage"], "done", "{progress}");
+    assert_eq!(progress[1]["unit"], "items compared", "{progress}");
+    assert_eq!(
+        (progress[1]["done"].as_u64(), progress[1]["total"].as_u64()),
+        (Some(4), Some(4)),
+        "{progress}"
+    );
 
     let (report, markdown) = report(&stack, &id).await;
     assert_eq!(report["outcome"]["result"], "completed");
@@ -129,6 +143,11 @@ async fn rollback_of_rds_to_a_point_in_time_and_dynamodb_to_a_backup() {
     }
     assert!(
         markdown.contains("**completed**") && markdown.contains(&db_names.fallback),
+        "{markdown}"
+    );
+    assert_eq!(report["progress"]["resources"], r["progress"]["resources"]);
+    assert!(
+        markdown.contains("- dynamodb:orders: Done, 4 of 4 items compared"),
         "{markdown}"
     );
 }

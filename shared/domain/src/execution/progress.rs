@@ -116,7 +116,12 @@ fn resource_progress(run: &Run, r: &ResourceRun, now: DateTime<Utc>) -> Resource
             .selective
             .as_ref()
             .and_then(|s| merged_rows(run, s, r, &mut p)),
-        Stage::Copying | Stage::Undoing | Stage::Verifying => r.counted.clone(),
+        // A selective restore's end: what it merged.
+        Stage::Done if run.selective.is_some() => run
+            .selective
+            .as_ref()
+            .and_then(|s| merged_rows(run, s, r, &mut p)),
+        Stage::Copying | Stage::Undoing | Stage::Verifying | Stage::Done => r.counted.clone(),
         _ => None,
     };
     if let Some(c) = counted {

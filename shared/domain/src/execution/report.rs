@@ -7,6 +7,7 @@ use std::fmt::Write;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use super::progress::{progress_of, Stage};
 use super::run::{Outcome, Phase, ResourceRun, Run};
 use super::selective_report;
 use crate::catalog::ResourceKind;
@@ -48,6 +49,7 @@ pub fn json_report(request: &RestoreRequest, run: &Run, now: DateTime<Utc>) -> V
             "fallback_snapshot": held_fallback(request, r),
         })).collect::<Vec<_>>(),
         "selective": run.selective.as_ref().map(selective_report::json_section),
+        "progress": progress_of(run, now),
         "timeline": run.timeline,
     })
 }
@@ -189,6 +191,22 @@ pub fn markdown_report(request: &RestoreRequest, run: &Run, now: DateTime<Utc>) 
                 service_id.as_deref().unwrap_or("(uncatalogued)")
             );
         }
+    }
+    let progress = progress_of(run, now);
+    let _ = writeln!(md, "\n## Progress\n");
+    for p in &progress.resources {
+        let counted = match (p.done, p.total, &p.unit) {
+            (Some(done), Some(total), Some(unit)) => format!(", {done} of {total} {unit}"),
+            _ => String::new(),
+        };
+        let eta = p
+            .eta_seconds
+            .map_or(String::new(), |s| format!(", about {} min left", (s + 59) / 60));
+        let waiting = match (&p.waiting_for, p.stage) {
+            (Some(why), stage) if stage != Stage::Done => format!(" (waiting for: {why})"),
+            _ => String::new(),
+        };
+        let _ = writeln!(md, "- {}: {:?}{counted}{eta}{waiting}", p.resource, p.stage);
     }
     for r in run.resources.iter().filter(|r| r.differences.is_some()) {
         let _ = writeln!(
