@@ -263,6 +263,21 @@ async fn a_fleet_is_audited_in_shards_of_whole_instances_through_the_state_machi
     assert_eq!(instances, ["acme", "globex"]);
     assert_eq!(day["instances"][0]["resources"].as_array().unwrap().len(), 2);
     assert_eq!(day["exposures"][0]["subject"], point.as_str());
+    // The exposure announced, naming globex and no resource.
+    let events = lifeboat_local::status_events::take(stack.sdk_config())
+        .await
+        .unwrap();
+    let exposed: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["detail-type"] == "Audit Finding" && e["detail"]["finding"] == "exposed")
+        .collect();
+    assert_eq!(exposed.len(), 1, "{events:?}");
+    assert_eq!(exposed[0]["detail"]["instance_id"], "globex");
+    assert!(
+        !exposed[0]["detail"].to_string().contains("globex-db"),
+        "{}",
+        exposed[0]
+    );
     let page_key = output["page_key"].as_str().unwrap();
     let page = String::from_utf8(reports_object(&stack, page_key).await).unwrap();
     let date = &day_key["audits/".len().."audits/".len() + 10];

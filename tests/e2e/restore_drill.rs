@@ -137,6 +137,17 @@ async fn a_drill_restores_every_resource_into_a_sandbox_checks_it_deletes_it_and
         .flat_map(|r| r["checks"].as_array().unwrap())
         .map(|c| c["name"].as_str().unwrap())
         .collect();
+    // Announced on the bus, as an account manager's tooling would read it.
+    let events = lifeboat_local::status_events::take(stack.sdk_config())
+        .await
+        .unwrap();
+    let drill = events
+        .iter()
+        .find(|e| e["detail-type"] == "Drill Completed")
+        .expect("a Drill Completed event");
+    assert_eq!(drill["detail"]["instance_id"], "acme");
+    assert_eq!(drill["detail"]["passed"], true, "{drill}");
+    assert!(!drill["detail"].to_string().contains("acme-db"), "{drill}");
     assert!(checks.contains(&"rows public.contacts"), "{checks:?}");
     assert!(checks.contains(&"rows acme-orders"), "{checks:?}");
     let sample = resources

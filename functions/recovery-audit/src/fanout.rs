@@ -241,6 +241,7 @@ impl Auditor {
         mark_undiscovered(&mut report, &record.undiscovered);
         let link = |page_prefix: &str, instance: &str| instance_href(run, page_prefix, instance);
         let summary = self.publish(run, &report, Some(&link)).await?;
+        self.announce_findings(&report, run.dry_run, run.at).await;
         conclude(run, &report, summary)
     }
 

@@ -20,13 +20,14 @@
 //! A fleet is audited through the fleet-tick state machine, in shards of whole instances
 //! ([`fanout`]); a bare Scheduled Event audits everything in one invocation.
 
+mod announce;
 mod drills;
 mod evidence;
 mod exposure;
 mod fanout;
 mod options;
 pub mod page;
-mod publish;
+pub mod publish;
 pub mod settings;
 pub mod sharing_change;
 pub mod timeline;
@@ -39,6 +40,7 @@ use lifeboat::fanout::Stage;
 use lifeboat::policy::PolicyBook;
 use lifeboat::ports::{BackupService, BucketAccess, Catalog, ObjectStore, SnapshotSharing};
 use lifeboat_function::failure::{FailureType, FunctionError};
+use lifeboat_function::status_events::Announcer;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -68,6 +70,8 @@ pub struct Auditor {
     pub shard_concurrency: u32,
     /// The days over which the daily audits sweep every managed snapshot's sharing once.
     pub sweep_days: u32,
+    /// `Audit Finding` status events.
+    pub events: Announcer,
 }
 
 /// The invocation's answer: where the report is, and its headline figures.
@@ -139,6 +143,7 @@ impl Auditor {
         self.attach_drills(&mut report, run.at).await;
         mark_undiscovered(&mut report, &gathered.undiscovered);
         let summary = self.publish(run, &report, None).await?;
+        self.announce_findings(&report, run.dry_run, run.at).await;
         conclude(run, &report, summary)
     }
 }

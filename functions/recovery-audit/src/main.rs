@@ -3,8 +3,10 @@
 use std::sync::Arc;
 
 use lambda_runtime::Error;
+use lifeboat_aws::event_bus::EventBus;
 use lifeboat_aws::{self as aws, CatalogTable, RdsSharing};
 use lifeboat_function::bootstrap;
+use lifeboat_function::status_events::Announcer;
 use recovery_audit::settings::AuditSettings;
 use recovery_audit::Auditor;
 
@@ -53,5 +55,9 @@ async fn build(settings: &AuditSettings) -> Auditor {
         shard_size: common.fanout.shard_size,
         shard_concurrency: common.fanout.concurrency,
         sweep_days: settings.sweep_days,
+        events: Announcer::new(
+            Arc::new(EventBus::for_function(&config, &common.event_bus)),
+            recovery_audit::publish::FUNCTION,
+        ),
     }
 }

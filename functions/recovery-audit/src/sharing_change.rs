@@ -6,10 +6,11 @@
 //! disabled, an event lost).
 
 use chrono::{DateTime, Utc};
-use lifeboat::audit::Exposure;
+use lifeboat::audit::{Exposure, Finding, FindingKind};
 use lifeboat::catalog::{parse_point_name, ResourceKey, ResourceKind};
 use lifeboat::event::EventError;
 use lifeboat::inventory::managed;
+use lifeboat::status_event::fleet::audit_finding;
 use lifeboat_function::failure::{FailureType, FunctionError};
 use lifeboat_function::telemetry::publish_counts;
 use serde::Serialize;
@@ -130,6 +131,25 @@ impl Auditor {
                 .await
                 .map_err(dependency)?;
             publish_counts(FUNCTION, &[(EXPOSED_METRIC, 1)], now);
+            if !self.dry_run {
+                let finding = Finding::new(
+                    FindingKind::Exposed,
+                    exposure.subject.clone(),
+                    "shared outside the account".into(),
+                );
+                let instance = match verdict.instance.as_deref() {
+                    Some(rds) => self.customer_of(rds).await,
+                    None => None,
+                };
+                self.events
+                    .publish(&audit_finding(
+                        now.date_naive(),
+                        instance.as_deref(),
+                        &finding,
+                        now,
+                    ))
+                    .await;
+            }
             if let Some(error) = &exposure.error {
                 return Err(FunctionError::new(
                     FailureType::ResourcesFailed,
@@ -141,6 +161,16 @@ impl Auditor {
             }
         }
         Ok(verdict)
+    }
+
+    /// The customer instance RDS instance `rds` is backed up for, as its catalog says.
+    async fn customer_of(&self, rds: &str) -> Option<String> {
+        let points = self
+            .catalog
+            .present_points_of(&ResourceKey::rds(rds))
+            .await
+            .ok()?;
+        points.first().map(|p| p.instance_id.clone())
     }
 
     /// Whether snapshot `snapshot` of RDS instance `instance` is one Lifeboat answers for.

@@ -132,6 +132,18 @@ async fn a_snapshot_shared_outside_the_account_is_revoked_and_reported_whoever_m
     let report = w.report("audits/2026-12-03/report.json");
     assert_eq!(report["exposures"][0]["revoked"], true);
     assert_eq!(finding_kinds(&report, 0)[0], "exposed");
+    // Announced, the most serious first, naming the instance and no resource.
+    let events = w.ports.events.published();
+    let first: Value = serde_json::from_str(&events[0].detail_json()).unwrap();
+    assert_eq!(events[0].detail_type.as_str(), "Audit Finding");
+    assert_eq!(
+        (first["finding"].as_str(), first["instance_id"].as_str()),
+        (Some("exposed"), Some("acme"))
+    );
+    assert!(
+        !events.iter().any(|e| e.detail_json().contains("acme-db")),
+        "no resource names"
+    );
 }
 
 #[tokio::test]
@@ -172,6 +184,10 @@ async fn a_dry_run_reports_an_exposure_and_leaves_it() {
         .unwrap()
         .iter()
         .all(|e| e["revoked"] == false));
+    assert!(
+        w.ports.events.published().is_empty(),
+        "a dry run announces nothing"
+    );
 }
 
 #[tokio::test]
@@ -365,6 +381,13 @@ async fn a_snapshot_shared_is_revoked_as_soon_as_cloudtrail_reports_the_call() {
         "{key}"
     );
     assert_eq!(w.report(key)["exposure"]["exposed_to"], json!(["all"]));
+    let events = w.ports.events.published();
+    assert_eq!(events.len(), 1, "the exposure announced at once");
+    let detail: Value = serde_json::from_str(&events[0].detail_json()).unwrap();
+    assert_eq!(
+        (detail["finding"].as_str(), detail["instance_id"].as_str()),
+        (Some("exposed"), Some("acme"))
+    );
 }
 
 #[tokio::test]

@@ -30,6 +30,7 @@ use lifeboat::policy::PolicyBook;
 use lifeboat::ports::restorer::Restorer;
 use lifeboat::ports::workflow::WorkflowRuns;
 use lifeboat::ports::{BackupService, Catalog, ObjectStore, RestoreWorkflow, SandboxInspector};
+use lifeboat_function::status_events::Announcer;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -49,6 +50,8 @@ pub struct Driller {
     pub runs: Option<Arc<dyn WorkflowRuns>>,
     /// Set only by the local stack and tests: lifts the guard against future event times.
     pub simulation: bool,
+    /// `Drill Completed` status events, published after each report.
+    pub events: Announcer,
 }
 
 /// The event each task of the drill state machine sends.

@@ -7,11 +7,13 @@ use lifeboat::ports::workflow::WorkflowRuns;
 use lifeboat::ports::RestoreWorkflow;
 use lifeboat_aws::dynamodb_inspection::DynamoInspector;
 use lifeboat_aws::dynamodb_restore::{CopyBackSettings, DynamoRestorer};
+use lifeboat_aws::event_bus::EventBus;
 use lifeboat_aws::rds_restore::RdsRestorer;
 use lifeboat_aws::{self as aws, CatalogTable, StepFunctions};
 use lifeboat_function::bootstrap;
 use lifeboat_function::config::{ConfigError, Env, Settings, REPORTS_BUCKET, REQUESTS_TABLE};
 use lifeboat_function::failure::step_failure;
+use lifeboat_function::status_events::Announcer;
 use lifeboat_postgres::drill_inspection::PgInspector;
 use lifeboat_postgres::Connector;
 use restore_drill::Driller;
@@ -115,5 +117,9 @@ fn build(settings: &DrillSettings) -> Driller {
         drills: drills.clone().map(|d| d as Arc<dyn RestoreWorkflow>),
         runs: drills.map(|d| d as Arc<dyn WorkflowRuns>),
         simulation: settings.common.simulation,
+        events: Announcer::new(
+            Arc::new(EventBus::for_function(&config, &settings.common.event_bus)),
+            restore_drill::report::FUNCTION,
+        ),
     }
 }

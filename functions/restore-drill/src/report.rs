@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use lifeboat::drill::records::{latest_success_key, DrillOutcome, DrillRecord};
 use lifeboat::drill::report::{DrillReport, ResourceDrill};
 use lifeboat::execution::error::StepError;
+use lifeboat::status_event::fleet::drill_completed;
 use lifeboat_function::telemetry::publish_values;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -114,6 +115,8 @@ impl Driller {
             values.push((RESTORE_SECONDS_METRIC, seconds as f64, "Seconds"));
         }
         publish_values(FUNCTION, Some(("Instance", &plan.instance_id)), &values, now);
+        // After the report is written: the event never announces a drill with no report.
+        self.events.publish(&drill_completed(&report)).await;
         tracing::info!(drill = %plan.drill_id, succeeded = report.succeeded(), "drill reported");
         Ok(Outcome {
             succeeded: report.succeeded(),

@@ -14,6 +14,7 @@ use lifeboat::ports::memory::restorer::MemoryRestorer;
 use lifeboat::ports::memory::world::{self, at, scheduled_event, PITR_3_DAYS};
 use lifeboat::ports::workflow::StoppedRun;
 use lifeboat::schedule::{Slot, TierSet};
+use lifeboat_function::status_events::Announcer;
 use restore_drill::{DrillPlan, Driller, PlanItem};
 use serde_json::{json, Value};
 
@@ -36,6 +37,7 @@ fn world() -> World {
         drills: Some(ports.workflow.clone()),
         runs: Some(ports.workflow.clone()),
         simulation: true,
+        events: Announcer::new(ports.events.clone(), "restore-drill"),
     };
     World {
         ports,
@@ -209,6 +211,18 @@ async fn a_report_is_written_and_a_drill_without_checks_or_cleanup_fails() {
         .unwrap();
     assert_eq!(outcome["succeeded"], false);
     assert_eq!(outcome["restore_seconds"], 20 * 60);
+    let published = w.ports.events.published();
+    assert_eq!(published.len(), 1, "one Drill Completed");
+    assert_eq!(published[0].detail_type.as_str(), "Drill Completed");
+    assert!(
+        published[0].summary().contains("did not pass"),
+        "{}",
+        published[0].summary()
+    );
+    assert!(
+        !published[0].detail_json().contains("acme-db"),
+        "no resource names"
+    );
     let md = String::from_utf8(w.ports.reports.get("drills/acme/2026-12-03/report.md").unwrap()).unwrap();
     assert!(md.contains("FAILED") && md.contains("no inspector"), "{md}");
     assert!(

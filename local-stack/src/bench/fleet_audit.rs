@@ -124,6 +124,10 @@ async fn audit(size: usize, rds: f64, sweep_days: u32) -> String {
                 shard_size: fanout.shard_size,
                 shard_concurrency: fanout.concurrency,
                 sweep_days,
+                events: lifeboat_function::status_events::Announcer::new(
+                    Arc::new(lifeboat::ports::memory::MemoryStatusEvents::default()),
+                    "recovery-audit",
+                ),
             }) as Arc<dyn Function>
         })
         .collect();

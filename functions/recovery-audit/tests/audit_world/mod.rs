@@ -51,6 +51,7 @@ pub fn world() -> World {
         shard_size: 50,
         shard_concurrency: 4,
         sweep_days: 7,
+        events: lifeboat_function::status_events::Announcer::new(ports.events.clone(), "recovery-audit"),
     };
     World {
         ports,
