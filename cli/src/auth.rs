@@ -35,7 +35,19 @@ const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
 
 pub async fn auth(connection: &Connection, endpoint: &Endpoint) -> Result<Auth, CliError> {
     if let Some(principal) = &connection.local_principal {
+        if !endpoint.is_loopback() {
+            return Err(CliError::Config(format!(
+                "--local-principal (LIFEBOAT_LOCAL_PRINCIPAL) is for the local stack, on this                  machine; {} is not: unset it to sign with your AWS credentials",
+                endpoint.base()
+            )));
+        }
         return Ok(Auth::LocalPrincipal(principal.clone()));
+    }
+    if !endpoint.is_https() && !endpoint.is_loopback() {
+        return Err(CliError::Config(format!(
+            "{} is plain HTTP: signed calls (and their session tokens) go over https only",
+            endpoint.base()
+        )));
     }
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(profile) = &connection.profile {

@@ -36,6 +36,17 @@ impl Endpoint {
         }
     }
 
+    /// Whether the API is on this machine (the local stack): the only place a call may go
+    /// unsigned, or signed over plain HTTP.
+    pub fn is_loopback(&self) -> bool {
+        let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.base.starts_with("https://")
+    }
+
     pub fn base(&self) -> &str {
         &self.base
     }
@@ -75,6 +86,23 @@ pub fn query(pairs: &[(&str, &str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_this_machine_is_loopback() {
+        for (url, loopback) in [
+            ("http://127.0.0.1:8080", true),
+            ("http://localhost:3000/prod", true),
+            ("http://[::1]:9000", true),
+            ("https://abc.execute-api.us-east-1.amazonaws.com/prod", false),
+            ("http://10.0.0.5", false),
+        ] {
+            assert_eq!(
+                Endpoint::parse(Some(url)).unwrap().is_loopback(),
+                loopback,
+                "{url}"
+            );
+        }
+    }
 
     #[test]
     fn an_api_gateway_host_names_its_region() {

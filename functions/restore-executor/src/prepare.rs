@@ -325,8 +325,7 @@ pub async fn check_ready(executor: &Executor, task: &Task, now: DateTime<Utc>) -
         }
         request = executor.save_run(&stored, run, Step::CheckReady).await?.request;
     } else if progressed {
-        let saved = executor.save_run(&stored, run, Step::CheckReady).await?;
-        crate::progress::announce(executor, &saved, now).await;
+        crate::progress::save_progress(executor, &stored, run, Step::CheckReady, now).await;
     }
     if ready {
         // Also when a retried poll finds everything ready already: the state machine stops

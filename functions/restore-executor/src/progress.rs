@@ -5,9 +5,10 @@
 //! other status event show the same, from `lifeboat::execution::progress`.
 
 use chrono::{DateTime, Utc};
+use lifeboat::catalog::ResourceKey;
 use lifeboat::execution::counted::Counted;
-use lifeboat::execution::progress::progress_of;
-use lifeboat::execution::run::ResourceRun;
+use lifeboat::execution::progress::{merged_count, progress_of};
+use lifeboat::execution::run::{ResourceRun, Run, Step};
 use lifeboat::execution::shard::Purpose;
 use lifeboat::ports::StoredRequest;
 
@@ -64,13 +65,62 @@ pub async fn note_counted(
     changed
 }
 
-/// Announces the progress of `stored`'s run as saved at `now`.
-pub async fn announce(executor: &Executor, stored: &StoredRequest, now: DateTime<Utc>) {
+/// Records `resource`'s merge after a batch: rows merged of all, counted from the first
+/// batch of the restore (`started`, this invocation's start, when none was counted yet) to
+/// the time of the batch's commit, so the rate is the merge's own.
+pub fn note_merged(run: &mut Run, resource: &ResourceKey, started: DateTime<Utc>) {
+    let Some(selective) = &run.selective else {
+        return;
+    };
+    let (done, total, _, _) = merged_count(selective, resource);
+    let Some(r) = run.resources.iter_mut().find(|r| &r.resource == resource) else {
+        return;
+    };
+    let since = (r.counted.as_ref())
+        .filter(|c| c.unit == "rows")
+        .map_or(started, |c| c.since);
+    r.counted = Some(Counted {
+        done,
+        total,
+        unit: "rows".into(),
+        since,
+        at: Utc::now(),
+    });
+}
+
+/// Announces the progress of `stored`'s run as saved by `step` at `now`.
+pub async fn announce(executor: &Executor, stored: &StoredRequest, step: Step, now: DateTime<Utc>) {
     let Some(run) = &stored.request.run else {
         return;
     };
+    let mut progress = progress_of(run, now);
+    progress.step = step;
+    progress.updated_at = now;
     executor
         .events
-        .progress(&stored.request, progress_of(run, now), stored.version)
+        .progress(&stored.request, progress, stored.version)
         .await;
+}
+
+/// Saves `run`, which differs from `stored`'s only in what [`note_waiting`] and
+/// [`note_counted`] recorded, and announces it. Best effort: the step's own work is done or
+/// waited for either way, and a courtesy write must never fail a step (a failed verify or
+/// swap would be undone). The request as saved, if it was.
+pub async fn save_progress(
+    executor: &Executor,
+    stored: &StoredRequest,
+    run: Run,
+    step: Step,
+    now: DateTime<Utc>,
+) -> Option<StoredRequest> {
+    match executor.save_run(stored, run, step).await {
+        Ok(saved) => {
+            announce(executor, &saved, step, now).await;
+            Some(saved)
+        }
+        Err(e) => {
+            tracing::warn!(request = %stored.request.id, step = step.as_str(), error = %e, "progress not saved; the step goes on");
+            None
+        }
+    }
 }

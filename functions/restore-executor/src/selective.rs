@@ -18,6 +18,7 @@ use lifeboat::request::decision::{Mode, Selection};
 use serde_json::{json, Value};
 
 use crate::production::start_changing_production;
+use crate::progress::note_merged;
 use crate::task::Task;
 use crate::Executor;
 
@@ -175,6 +176,7 @@ pub async fn merge(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
                 index: batch.batch.index,
                 result,
             });
+        note_merged(&mut run, batch.resource, now);
         // Saved after every batch: a crash loses at most the record of one committed batch,
         // which the retry reads back from production's ledger.
         stored = executor.save_run(&stored, run.clone(), Step::Merge).await?;
@@ -201,7 +203,7 @@ pub async fn merge(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
     }
     let saved = executor.save_run(&stored, run, Step::Merge).await?;
     if left && done_now > 0 {
-        crate::progress::announce(executor, &saved, now).await;
+        crate::progress::announce(executor, &saved, Step::Merge, chrono::Utc::now()).await;
     }
     Ok(json!({ "done": !left, "merged_now": done_now }))
 }

@@ -33,7 +33,8 @@ pub async fn swap(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resul
     .await?;
     let mut pending = Vec::new();
     let mut shards = Vec::new();
-    let mut progressed = false;
+    // Progress recorded since the last save, and whether anything is to be announced.
+    let (mut unsaved, mut announce) = (false, false);
     for i in 0..run.resources.len() {
         let r = &run.resources[i];
         if r.phase != Phase::Swapping {
@@ -52,21 +53,26 @@ pub async fn swap(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resul
                 note_waiting(&mut run.resources[i], None);
                 note_counted(executor, id, &mut run.resources[i], Purpose::Swap, now).await;
                 stored = executor.save_run(&stored, run.clone(), Step::Swap).await?;
+                // Saved with any progress noted before it; a swap done is no progress news.
+                unsaved = false;
             }
             Progress::Pending(why) => {
-                progressed |= note_waiting(&mut run.resources[i], Some(why.clone()));
+                let changed = note_waiting(&mut run.resources[i], Some(why.clone()));
+                (unsaved, announce) = (unsaved || changed, announce || changed);
                 pending.push(why);
             }
             Progress::Spread(more) => {
                 pending.push(format!("{}: {} copy-back shards to run", r.resource, more.len()));
                 shards.extend(more);
-                progressed |= note_counted(executor, id, &mut run.resources[i], Purpose::Swap, now).await;
+                let changed = note_counted(executor, id, &mut run.resources[i], Purpose::Swap, now).await;
+                (unsaved, announce) = (unsaved || changed, announce || changed);
             }
         }
     }
-    if progressed {
-        stored = executor.save_run(&stored, run, Step::Swap).await?;
-        crate::progress::announce(executor, &stored, now).await;
+    if unsaved {
+        crate::progress::save_progress(executor, &stored, run, Step::Swap, now).await;
+    } else if announce {
+        crate::progress::announce(executor, &stored, Step::Swap, now).await;
     }
     Ok(json!({ "done": pending.is_empty(), "waiting_for": pending, "shards": shards }))
 }

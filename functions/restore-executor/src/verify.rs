@@ -66,11 +66,10 @@ pub async fn verify(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Res
         note_counted(executor, id, &mut run.resources[i], Purpose::Verify, now).await;
         changed = true;
     }
-    if changed || progressed {
-        let saved = executor.save_run(&stored, run, Step::Verify).await?;
-        if !changed {
-            crate::progress::announce(executor, &saved, now).await;
-        }
+    if changed {
+        executor.save_run(&stored, run, Step::Verify).await?;
+    } else if progressed {
+        crate::progress::save_progress(executor, &stored, run, Step::Verify, now).await;
     }
     Ok(json!({ "done": waiting.is_empty(), "waiting_for": waiting, "shards": shards }))
 }

@@ -17,6 +17,14 @@ pub async fn cancel(intake: &Intake, change: Change<'_>) -> Result<ApiResponse, 
     let (caller, id, body, now) = (change.caller, change.id, change.body, change.now);
     let reason = parse_optional_reason(body)?;
     let stored = intake.load(id).await?;
+    if stored.request.status == Status::Cancelled {
+        // A try that cancelled and then died before announcing it: the event again (its id
+        // is the same), then the refusal, as for any cancel of a cancelled request.
+        intake
+            .events
+            .announce(&stored.request, RestoreChange::Cancelled)
+            .await;
+    }
     check_transition(&stored.request, Status::Cancelled)?;
     let mut next = stored.clone();
     next.request.status = Status::Cancelled;

@@ -71,6 +71,14 @@ pub async fn decide(intake: &Intake, change: Change<'_>) -> Result<ApiResponse, 
             (Status::Approved, decision, reason)
         }
     };
+    if to == Status::Rejected && stored.request.status == Status::Rejected {
+        // A try that rejected and then died before announcing it: the event again (same
+        // id), then the refusal.
+        intake
+            .events
+            .announce(&stored.request, RestoreChange::Decided)
+            .await;
+    }
     check_transition(&stored.request, to)?;
     next.request.status = to;
     next.request.decision = Some(decision);

@@ -122,3 +122,19 @@ async fn a_bus_that_fails_fails_no_step_and_is_counted() {
         "staging ready, the wait, completed"
     );
 }
+
+#[tokio::test]
+async fn progress_that_cannot_be_saved_never_fails_the_step_that_made_it() {
+    let w = world();
+    staged(&w).await;
+    // The swap waits on RDS once; its mark on production is saved, its progress is not.
+    w.restorer.set_pending_polls("swap", 1);
+    w.requests.fail_replaces_after(Some(1));
+    let first = handle(&w, swap_event())
+        .await
+        .expect("a courtesy write fails no step");
+    assert_eq!(first["done"], false, "{first}");
+    w.requests.fail_replaces_after(None);
+    swap_to_finish(&w).await;
+    assert_eq!(w.restorer.content("db").as_deref(), Some(BEFORE), "rolled back");
+}

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub use super::counted::Counted;
 use super::run::{Phase, ResourceRun, Run, Step};
 use super::selective::SelectiveRun;
-use crate::catalog::ResourceKind;
+use crate::catalog::{ResourceKey, ResourceKind};
 
 /// One resource's progress.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,7 +121,10 @@ fn resource_progress(run: &Run, r: &ResourceRun, now: DateTime<Utc>) -> Resource
             .selective
             .as_ref()
             .and_then(|s| merged_rows(run, s, r, &mut p)),
-        Stage::Copying | Stage::Undoing | Stage::Verifying | Stage::Done => r.counted.clone(),
+        // A count is shown only at the stage it counts: the swap's copy, the verify's
+        // comparison (an undo counts nothing it could show).
+        Stage::Copying => r.counted.clone().filter(|c| c.unit == "items"),
+        Stage::Verifying | Stage::Done => r.counted.clone().filter(|c| c.unit != "items"),
         _ => None,
     };
     if let Some(c) = counted {
@@ -137,11 +140,11 @@ fn resource_progress(run: &Run, r: &ResourceRun, now: DateTime<Utc>) -> Resource
     p
 }
 
-/// A selective merge's rows and batches for `r`, counted from the batches the run recorded
-/// merged; the rate from the first merge step on.
-fn merged_rows(run: &Run, s: &SelectiveRun, r: &ResourceRun, p: &mut ResourceProgress) -> Option<Counted> {
+/// A selective merge's rows and batches of `resource`: `(rows merged, rows, batches
+/// merged, batches)`, from the batches the run recorded merged.
+pub fn merged_count(s: &SelectiveRun, resource: &ResourceKey) -> (u64, u64, u64, u64) {
     let (mut rows, mut done_rows, mut batches, mut done_batches) = (0, 0, 0, 0);
-    for b in s.batches().filter(|b| b.resource == &r.resource) {
+    for b in s.batches().filter(|b| b.resource == resource) {
         rows += b.batch.rows;
         batches += 1;
         if s.merged(&b).is_some() {
@@ -149,13 +152,23 @@ fn merged_rows(run: &Run, s: &SelectiveRun, r: &ResourceRun, p: &mut ResourcePro
             done_batches += 1;
         }
     }
+    (done_rows, rows, done_batches, batches)
+}
+
+/// A selective merge's rows and batches for `r`; the rate from the merge's own count, as
+/// the merge step recorded it after each batch (else from its timeline).
+fn merged_rows(run: &Run, s: &SelectiveRun, r: &ResourceRun, p: &mut ResourceProgress) -> Option<Counted> {
+    let (done_rows, rows, done_batches, batches) = merged_count(s, &r.resource);
     p.batches = Some((done_batches, batches));
-    let since = (run.timeline.iter())
-        .find(|t| t.step == Step::Merge)
-        .map_or(run.started_at, |t| t.at);
-    let at = (run.timeline.iter().rev())
-        .find(|t| t.step == Step::Merge)
-        .map_or(since, |t| t.at);
+    let (since, at) = match r.counted.as_ref().filter(|c| c.unit == "rows") {
+        Some(c) => (c.since, c.at),
+        None => {
+            let since = (run.timeline.iter())
+                .find(|t| t.step == Step::Merge)
+                .map_or(run.started_at, |t| t.at);
+            (since, since)
+        }
+    };
     Some(Counted {
         done: done_rows,
         total: rows,
@@ -254,6 +267,24 @@ mod tests {
     }
 
     #[test]
+    fn an_undo_never_shows_the_swap_s_count_nor_a_verify_before_its_own() {
+        let mut undoing = resource(ResourceKey::dynamodb("acme-orders"), Phase::Undoing);
+        undoing.counted = Some(Counted {
+            done: 8_500,
+            total: 10_000,
+            unit: "items".into(),
+            since: at("2026-12-04T10:00:00Z"),
+            at: at("2026-12-04T10:05:00Z"),
+        });
+        let mut verifying = undoing.clone();
+        verifying.phase = Phase::Swapped;
+        let p = progress_of(&run(vec![undoing, verifying]), at("2026-12-04T10:06:00Z"));
+        for r in &p.resources {
+            assert_eq!((r.done, r.percent, r.eta_seconds), (None, None, None), "{r:?}");
+        }
+    }
+
+    #[test]
     fn a_count_past_an_estimated_total_or_with_no_rate_yet_gives_no_time_left() {
         let mut c = Counted {
             done: 0,
@@ -308,7 +339,14 @@ mod tests {
             }],
         });
         r.record(Step::Merge, at("2026-12-04T10:00:00Z"), "batch 0");
-        r.record(Step::Merge, at("2026-12-04T10:02:00Z"), "batch 1 started");
+        // The merge's count after its batch: 100 rows in two minutes.
+        r.resources[0].counted = Some(Counted {
+            done: 100,
+            total: 300,
+            unit: "rows".into(),
+            since: at("2026-12-04T10:00:00Z"),
+            at: at("2026-12-04T10:02:00Z"),
+        });
         let p = progress_of(&r, at("2026-12-04T10:02:00Z"));
         let m = &p.resources[0];
         assert_eq!(m.stage, Stage::Merging);

@@ -111,7 +111,8 @@ fn kind_name(kind: FindingKind) -> String {
 
 fn plain_words(kind: FindingKind) -> &'static str {
     match kind {
-        FindingKind::Exposed => "a backup was shared too widely (access has been revoked)",
+        // Whether revoking succeeded is the report's to say: never a reassurance here.
+        FindingKind::Exposed => "a backup was found shared outside the company's account",
         FindingKind::MissingPoints => "some promised recovery points are missing",
         FindingKind::NoPoints => "a part of the instance has no backups yet",
         FindingKind::WindowShort => "the continuous backup window is shorter than promised",

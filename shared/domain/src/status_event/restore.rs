@@ -148,10 +148,12 @@ pub fn restore_event(request: &RestoreRequest, change: RestoreChange) -> Option<
     let summary = summary::restore(detail_type, &facts);
     // As of the change (its step and time, not the call publishing it), so a republished
     // event is the same.
-    let progress = run.zip(step).map(|(r, step)| RestoreProgress {
-        step,
-        updated_at: at,
-        ..progress_of(r, at)
+    let progress = run.zip(step).map(|(r, step)| {
+        for_events(RestoreProgress {
+            step,
+            updated_at: at,
+            ..progress_of(r, at)
+        })
     });
     Some(StatusEvent {
         detail_type,
@@ -171,9 +173,19 @@ pub fn restore_event(request: &RestoreRequest, change: RestoreChange) -> Option<
     })
 }
 
+/// Progress as events carry it: without what the services wait for, whose words name
+/// staging and fallback resources (the reader of the request has them).
+fn for_events(mut progress: RestoreProgress) -> RestoreProgress {
+    for r in &mut progress.resources {
+        r.waiting_for = None;
+    }
+    progress
+}
+
 /// A `Restore Progress` event: `sequence` numbers the request's progress events (the same
 /// number for the same progress, so a republished one keeps its id).
 pub fn progress_event(request: &RestoreRequest, progress: RestoreProgress, sequence: u64) -> StatusEvent {
+    let progress = for_events(progress);
     let at = progress.updated_at;
     let facts = summary::Facts {
         instance: &request.instance_id,

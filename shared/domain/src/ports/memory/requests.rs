@@ -12,9 +12,16 @@ use crate::request::lifecycle::{RestoreRequest, Status};
 #[derive(Debug, Default)]
 pub struct MemoryRequests {
     requests: Mutex<BTreeMap<String, StoredRequest>>,
+    /// Replaces still let through before every one fails; `None`: none fail.
+    failing_after: Mutex<Option<usize>>,
 }
 
 impl MemoryRequests {
+    /// Lets `passes` more replaces through, then fails every one (`None`: heals).
+    pub fn fail_replaces_after(&self, passes: Option<usize>) {
+        *self.failing_after.lock().expect("requests lock") = passes;
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, StoredRequest>> {
         self.requests.lock().expect("requests lock")
     }
@@ -57,6 +64,17 @@ impl RequestStore for MemoryRequests {
     }
 
     async fn replace(&self, request: &StoredRequest, expected_version: u64) -> Result<(), PortError> {
+        if let Some(passes) = self.failing_after.lock().expect("requests lock").as_mut() {
+            if *passes == 0 {
+                return Err(PortError::new(
+                    "replace",
+                    &request.request.id,
+                    FailureKind::Unavailable,
+                    "the store is failing",
+                ));
+            }
+            *passes -= 1;
+        }
         let mut requests = self.lock();
         let id = &request.request.id;
         match requests.get(id) {
