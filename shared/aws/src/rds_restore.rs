@@ -236,16 +236,16 @@ impl Restorer for RdsRestorer {
             .send()
             .await
             .map_err(|e| port_error("DescribeDBSnapshots", service_id, e))?;
-        let status = out
-            .db_snapshots()
-            .first()
-            .and_then(|s| s.status())
-            .unwrap_or("unknown")
-            .to_string();
+        let snapshot = out.db_snapshots().first();
+        let status = snapshot.and_then(|s| s.status()).unwrap_or("unknown").to_string();
+        // RDS's own progress, where it reports one: a snapshot's percentage.
+        let percent = snapshot
+            .and_then(|s| s.percent_progress())
+            .map_or(String::new(), |p| format!(" ({p}%)"));
         match status.as_str() {
             "available" => Ok(Progress::Done),
             "creating" | "pending" => Ok(Progress::Pending(format!(
-                "safety snapshot {service_id} is {status}"
+                "safety snapshot {service_id} is {status}{percent}"
             ))),
             _ => Err(PortError::new(
                 "DescribeDBSnapshots",
