@@ -754,5 +754,9 @@ async fn changes_are_announced_once_written_and_a_failing_bus_changes_no_answer(
     let (status, body) = call(&w, ENGINEER, "POST", &decide, reject, None).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("rejected")));
     assert_eq!(w.intake.events.failed(), 2);
-    assert_eq!(w.events.published().len(), 5, "the failing bus published nothing more");
+    assert_eq!(
+        w.events.published().len(),
+        5,
+        "the failing bus published nothing more"
+    );
 }
