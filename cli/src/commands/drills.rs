@@ -100,11 +100,11 @@ async fn start(connection: &Connection, start: DrillStart, output: Output) -> Re
                     )
                 ),
                 Output::Table => println!(
-                    "drill {}: {}{}",
+                    "drill {}{}{}",
                     status.as_str(),
                     report
                         .as_str()
-                        .map_or(String::new(), |k| format!(", report s3 {k}")),
+                        .map_or(String::new(), |k| format!("; report s3 {k}")),
                     described.cause().map_or(String::new(), |c| format!(" ({c})"))
                 ),
             }

@@ -3,13 +3,13 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use lifeboat::schedule::Slot;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::DEMO_INSTANCE;
 use crate::names::REPORTS_BUCKET;
 use crate::simulation::{Tick, CREATOR, PRUNER};
 use crate::stack::{Invocation, LocalStack};
-use crate::{drills, StackError};
+use crate::{cli, drills, StackError};
 
 /// Runs the drill; returns what to print, whether it succeeded, and the simulated time it
 /// moved the demo to (the next hour's ticks), at which the audit then runs.
@@ -27,7 +27,26 @@ pub async fn run(stack: &LocalStack) -> Result<(String, bool, DateTime<Utc>), St
             )));
         }
     }
-    let outcome = drills::run(stack, "demo-drill", &json!({"instance_id": DEMO_INSTANCE})).await?;
+    // As an engineer starts one on demand: the drill state machine, with their own AWS
+    // credentials (here the stack's), polling the restores every second (moto restores at
+    // once) and followed to its end.
+    let args = [
+        "drills",
+        "start",
+        DEMO_INSTANCE,
+        "--name",
+        "demo-drill",
+        "--poll-interval",
+        "1",
+        "--wait",
+        "--watch-seconds",
+        "1",
+    ];
+    println!("\n[erin, engineering]$ {}", cli::shown(&args));
+    let mut command = cli::aws_command(stack, &args);
+    command.env("LIFEBOAT_DRILL_STATE_MACHINE_ARN", drills::state_machine_arn());
+    let typed = cli::finish(stack, command).await?;
+    print!("{}{}", typed.stdout, typed.stderr);
     let mut out = format!(
         "Restore drill of the demo instance (the drill state machine), from the point of {next} the simulation took early:\n"
     );
@@ -62,7 +81,7 @@ pub async fn run(stack: &LocalStack) -> Result<(String, bool, DateTime<Utc>), St
             ));
         }
     }
-    let succeeded = matches!(outcome, Invocation::Succeeded(_));
+    let succeeded = typed.succeeded();
     out.push_str(&format!(
         "  drill {}; report s3://{REPORTS_BUCKET}/{key}\n",
         if succeeded { "succeeded" } else { "FAILED" }
