@@ -114,3 +114,56 @@ async fn a_check_that_would_write_is_refused_by_the_database_and_writes_nothing(
         assert_eq!(n, 500, "nothing deleted");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_database_of_an_instance_is_compared_and_one_missing_from_the_sandbox_fails() {
+    let dir = std::env::temp_dir().join(format!(
+        "lifeboat-pgdrill-dbs-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().format("%H%M%S%f")
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cluster = PgCluster::start(&dir).await.unwrap();
+    // Production: an instance holding two databases, `crm` and `billing`; its sandbox was
+    // restored with `crm` only.
+    for db in ["prod_crm", "prod_billing"] {
+        cluster.create_database(db).await.unwrap();
+        let c = cluster.connect(db).await.unwrap();
+        c.batch_execute(SCHEMA).await.unwrap();
+        c.batch_execute("ANALYZE").await.unwrap();
+    }
+    cluster.copy_database("prod_crm", "sb_crm").await.unwrap();
+    let listed = lifeboat_postgres::drill_inspection::databases(&cluster.connect("prod_crm").await.unwrap())
+        .await
+        .unwrap();
+    assert!(listed.contains(&"prod_billing".to_string()), "{listed:?}");
+    assert!(!listed.iter().any(|d| d.starts_with("template")), "{listed:?}");
+
+    let spec: DrillSpec =
+        serde_json::from_value(json!({"checks": [{"sql": "select count(*) from contacts", "at_least": 1}]}))
+            .unwrap();
+    let cluster = &cluster;
+    let connect = |in_sandbox: bool, db: String| async move {
+        let name = format!("{}_{db}", if in_sandbox { "sb" } else { "prod" });
+        cluster
+            .connect(&name)
+            .await
+            .map_err(|e| lifeboat_postgres::PgError::refused(e.to_string()))
+    };
+    let names = ["billing".to_string(), "crm".to_string()];
+    let results = lifeboat_postgres::drill_inspection::inspect_databases(&names, "crm", connect, &spec)
+        .await
+        .unwrap();
+    let missing = results
+        .iter()
+        .find(|r| r.name == "billing: database")
+        .expect("billing named");
+    assert!(!missing.passed, "{missing:?}");
+    let crm: Vec<&CheckResult> = results.iter().filter(|r| r.name.starts_with("crm: ")).collect();
+    assert!(!crm.is_empty() && crm.iter().all(|r| r.passed), "{crm:?}");
+    assert!(
+        crm.iter().any(|r| r.name.starts_with("crm: check 0")),
+        "the instance's own checks run in its own database: {crm:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

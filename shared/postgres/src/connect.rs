@@ -81,6 +81,12 @@ impl Connector {
     /// an application's lock, a hung statement or a lost peer fails (retryably) instead of
     /// holding its transaction until Lambda kills the process.
     pub async fn connect(&self, instance: &str) -> Result<Client, PgError> {
+        self.connect_to(instance, None).await
+    }
+
+    /// [`Connector::connect`] to the instance's database `database` (`None`: the one the
+    /// instance names). The local stack's instance is its database: `database` is ignored.
+    pub async fn connect_to(&self, instance: &str, database: Option<&str>) -> Result<Client, PgError> {
         let what = format!("connecting to {instance}'s database");
         match self {
             Connector::Unavailable(why) => Err(PgError::refused(format!("{what}: {why}"))),
@@ -97,6 +103,9 @@ impl Connector {
             }
             Connector::Rds { rds, secrets, tls } => {
                 let mut config = rds_config(rds, secrets, instance).await?;
+                if let Some(database) = database {
+                    config.dbname(database);
+                }
                 limits(&mut config);
                 let (client, connection) = config
                     .connect(tls.clone())

@@ -129,6 +129,71 @@ pub async fn inspect(
     Ok(results)
 }
 
+/// The databases of an instance a drill checks: every one production lets a session into,
+/// but the templates and RDS's own (`rdsadmin`), in name order.
+pub async fn databases(client: &Client) -> Result<Vec<String>, PgError> {
+    let rows = read_only(
+        client,
+        "listing the databases",
+        "SELECT datname::text FROM pg_database
+          WHERE datallowconn AND NOT datistemplate AND datname <> 'rdsadmin'
+          ORDER BY datname",
+    )
+    .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// The most databases of one instance a drill compares.
+pub const MAX_DATABASES: usize = 20;
+
+/// Every database of an instance: each of `names` compared as [`inspect`] does, its checks
+/// named after it (`crm: rows public.contacts`), the instance's own checks run in `main`
+/// (the database the instance names). A database production has and the sandbox cannot open
+/// fails. `connect(false, db)` opens production's `db`, `connect(true, db)` the sandbox's.
+pub async fn inspect_databases<F, Fut>(
+    names: &[String],
+    main: &str,
+    connect: F,
+    spec: &DrillSpec,
+) -> Result<Vec<CheckResult>, PgError>
+where
+    F: Fn(bool, String) -> Fut,
+    Fut: std::future::Future<Output = Result<Client, PgError>>,
+{
+    let mut results = Vec::new();
+    let none = DrillSpec::default();
+    for name in names.iter().take(MAX_DATABASES) {
+        let production = connect(false, name.clone()).await?;
+        let sandbox = match connect(true, name.clone()).await {
+            Ok(client) => client,
+            Err(e) => {
+                results.push(CheckResult {
+                    name: format!("{name}: database"),
+                    passed: false,
+                    detail: format!("production has it; the sandbox's cannot be opened: {}", e.message),
+                });
+                continue;
+            }
+        };
+        let own = if name == main { spec } else { &none };
+        for mut r in inspect(&production, &sandbox, own).await? {
+            r.name = format!("{name}: {}", r.name);
+            results.push(r);
+        }
+    }
+    if names.len() > MAX_DATABASES {
+        results.push(CheckResult {
+            name: "databases".into(),
+            passed: true,
+            detail: format!(
+                "{} databases; the first {MAX_DATABASES} by name compared",
+                names.len()
+            ),
+        });
+    }
+    Ok(results)
+}
+
 /// The drill's inspector of RDS/PostgreSQL sandboxes, through the same connections as
 /// selective restores (locally a URL, in AWS the instance's endpoint with TLS).
 pub struct PgInspector {
@@ -168,10 +233,30 @@ impl lifeboat::ports::SandboxInspector for PgInspector {
     ) -> Result<Vec<CheckResult>, lifeboat::ports::PortError> {
         let live =
             (self.connector.connect(&production.name).await).map_err(|e| e.at("connect", production))?;
-        let restored =
-            (self.connector.connect(sandbox).await).map_err(|e| e.at("connect", format!("rds:{sandbox}")))?;
+        let at = format!("rds:{sandbox}");
+        // On RDS an instance may hold several databases: each is compared. (The local
+        // stack's server holds one database per instance: the instance's alone.)
+        if let super::Connector::Rds { .. } = &self.connector {
+            let names = databases(&live).await.map_err(|e| e.at("inspect", &at))?;
+            let main: String = (live.query_one("SELECT current_database()::text", &[]).await)
+                .map(|r| r.get(0))
+                .map_err(|e| PgError::query("naming the database", e).at("inspect", &at))?;
+            if names.len() > 1 {
+                let connect = |in_sandbox: bool, db: String| {
+                    let instance = if in_sandbox {
+                        sandbox.to_string()
+                    } else {
+                        production.name.clone()
+                    };
+                    async move { self.connector.connect_to(&instance, Some(&db)).await }
+                };
+                return (inspect_databases(&names, &main, connect, spec).await)
+                    .map_err(|e| e.at("inspect", &at));
+            }
+        }
+        let restored = (self.connector.connect(sandbox).await).map_err(|e| e.at("connect", &at))?;
         inspect(&live, &restored, spec)
             .await
-            .map_err(|e| e.at("inspect", format!("rds:{sandbox}")))
+            .map_err(|e| e.at("inspect", &at))
     }
 }
