@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey};
 use lifeboat::policy::Tier;
-use lifeboat::request::filing::MAX_INSTANCE_ID;
+use lifeboat::request::filing::{instance_id_chars, MAX_INSTANCE_ID};
 use lifeboat::request::options::{DataLoss, InstanceResource, RestorableWindow};
 use lifeboat::request::problem::{FieldError, Invalid};
 use serde::Serialize;
@@ -85,11 +85,8 @@ pub async fn list(intake: &Intake, instance_id: &str, now: DateTime<Utc>) -> Res
 
 /// The same rule as a filing's `instance_id`, so that no odd path reaches the tag query.
 fn check_instance_id(instance_id: &str) -> Result<(), Invalid> {
-    let valid = !instance_id.is_empty()
-        && instance_id.len() <= MAX_INSTANCE_ID
-        && instance_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    let valid =
+        !instance_id.is_empty() && instance_id.len() <= MAX_INSTANCE_ID && instance_id_chars(instance_id);
     if valid {
         Ok(())
     } else {
@@ -135,8 +132,8 @@ fn point_in_time(w: RestorableWindow, now: DateTime<Utc>) -> PointInTime {
     PointInTime {
         earliest: w.earliest,
         latest: w.latest,
-        least_loss: loss(w.latest, now),
-        most_loss: loss(w.earliest, now),
+        least_loss: DataLoss::between(w.latest, now),
+        most_loss: DataLoss::between(w.earliest, now),
     }
 }
 
@@ -155,16 +152,7 @@ fn point(p: &RecoveryPoint, now: DateTime<Utc>) -> Point {
             .collect(),
         service_id: p.service_id.clone(),
         held: !p.live_holds(now).is_empty(),
-        data_loss: loss(p.slot.start(), now),
-    }
-}
-
-/// A rollback to `since` loses what was written from then until `now`.
-fn loss(since: DateTime<Utc>, now: DateTime<Utc>) -> DataLoss {
-    DataLoss {
-        since,
-        until: now,
-        seconds: (now - since).num_seconds().max(0),
+        data_loss: DataLoss::between(p.slot.start(), now),
     }
 }
 

@@ -626,17 +626,26 @@ pub fn fleet_hours() -> String {
          with AWS's rate limits and latencies (see local-stack/src/bench/fleet.rs); simulated minutes:\n",
     );
     for size in SIZES {
-        let figures = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .start_paused(true)
-                .build()
-                .expect("a runtime")
-                .block_on(hour(size))
-        })
-        .join()
-        .expect("the bench thread");
-        out += &figures;
+        out += &on_a_paused_clock(move || hour(size));
     }
     out
+}
+
+/// `run`'s figures, on a paused clock of its own: a thread with a current-thread runtime,
+/// whose time moves only when every task waits.
+pub(super) fn on_a_paused_clock<F, Fut>(run: F) -> String
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = String>,
+{
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("a runtime")
+            .block_on(run())
+    })
+    .join()
+    .expect("the bench thread")
 }

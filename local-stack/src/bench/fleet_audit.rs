@@ -20,7 +20,7 @@ use lifeboat_function::config::Fanout;
 use lifeboat_function::pacing::{self, Budget};
 use serde_json::Value;
 
-use super::fleet::{event, fan_out, fleet, Account, Function, Service};
+use super::fleet::{event, fan_out, fleet, on_a_paused_clock, Account, Function, Service};
 
 /// The runs measured: fleet size, the audit's RDS calls a second, the sharing sweep's days.
 const RUNS: [(usize, f64, u32); 4] = [
@@ -158,17 +158,7 @@ pub fn fleet_audits() -> String {
          emulated services of bench fleet; simulated time:\n",
     );
     for (size, rds, sweep_days) in RUNS {
-        let figures = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .start_paused(true)
-                .build()
-                .expect("a runtime")
-                .block_on(audit(size, rds, sweep_days))
-        })
-        .join()
-        .expect("the bench thread");
-        let _ = write!(out, "{figures}");
+        let _ = write!(out, "{}", on_a_paused_clock(move || audit(size, rds, sweep_days)));
     }
     out
 }

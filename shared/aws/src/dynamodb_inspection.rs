@@ -13,6 +13,8 @@ use lifeboat::drill::sample::{sample_read_back, Sampler};
 use lifeboat::ports::{PortError, SandboxInspector};
 use serde_json::{Map, Value};
 
+use super::dynamodb_items::item_count;
+use super::dynamodb_merge::key_schema;
 use super::port_error;
 
 /// How many of a sandbox's keys are read back.
@@ -63,16 +65,7 @@ impl DynamoInspector {
     }
 
     async fn key_names(&self, table: &str) -> Result<Vec<String>, PortError> {
-        let out = self
-            .client
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .map_err(|e| port_error("DescribeTable", format!("dynamodb:{table}"), e))?;
-        Ok((out.table().map(|t| t.key_schema()).unwrap_or_default().iter())
-            .map(|k| k.attribute_name().to_string())
-            .collect())
+        Ok(key_schema(&self.client, table).await?.names())
     }
 
     async fn has(&self, table: &str, key: &Key, consistent: bool) -> Result<bool, PortError> {
@@ -104,17 +97,6 @@ impl DynamoInspector {
             in_production += usize::from(self.has(production, key, false).await?);
         }
         Ok(sample_read_back(sandbox, sample.len(), read_back, in_production))
-    }
-
-    async fn described_count(&self, table: &str) -> Result<u64, PortError> {
-        let out = self
-            .client
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .map_err(|e| port_error("DescribeTable", format!("dynamodb:{table}"), e))?;
-        Ok(out.table().and_then(|t| t.item_count()).unwrap_or(0).max(0) as u64)
     }
 
     async fn key_check(&self, index: usize, sandbox: &str, key: &Map<String, Value>) -> CheckResult {
@@ -182,7 +164,7 @@ impl SandboxInspector for DynamoInspector {
     ) -> Result<Vec<CheckResult>, PortError> {
         let live = BTreeMap::from([(
             production.name.clone(),
-            self.described_count(&production.name).await?,
+            item_count(&self.client, &production.name).await?,
         )]);
         let (count, sample) = self.scanned(sandbox).await?;
         let restored = BTreeMap::from([(production.name.clone(), Some(count))]);

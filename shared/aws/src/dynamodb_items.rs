@@ -193,6 +193,14 @@ pub async fn write_items(
     }
 }
 
+/// DynamoDB's figure of `table`'s items: its description's, refreshed about every six
+/// hours (never a scan).
+pub(crate) async fn item_count(client: &Client, table: &str) -> Result<u64, PortError> {
+    let out = (client.describe_table().table_name(table).send().await)
+        .map_err(|e| super::port_error("DescribeTable", format!("dynamodb:{table}"), e))?;
+    Ok(out.table().and_then(|t| t.item_count()).unwrap_or(0).max(0) as u64)
+}
+
 /// An item's key attributes, canonically.
 pub(crate) fn key_of(item: &Item, keys: &[String]) -> String {
     keys.iter()

@@ -21,6 +21,7 @@ use aws_sdk_dynamodb::types::{BackupStatus, BackupTypeFilter, TableStatus, Tag};
 use aws_sdk_dynamodb::Client;
 
 use super::dynamodb_copy_back::{unfinished, CopyBack, Tally};
+use super::dynamodb_items::item_count;
 use super::port_error;
 use lifeboat::catalog::{ResourceKey, ResourceKind};
 use lifeboat::execution::names::names;
@@ -103,13 +104,6 @@ impl DynamoRestorer {
         };
         let shards = Shard::all(target.production, Purpose::Swap, segments);
         Ok(copy_back.checkpoints(&shards).await?.iter().any(Option::is_some))
-    }
-
-    /// DynamoDB's figure of `table`'s items (refreshed about every six hours).
-    async fn item_count(&self, table: &str) -> Result<u64, PortError> {
-        let out = (self.client.describe_table().table_name(table).send().await)
-            .map_err(|e| port_error("DescribeTable", format!("dynamodb:{table}"), e))?;
-        Ok(out.table().and_then(|t| t.item_count()).unwrap_or(0).max(0) as u64)
     }
 
     /// The table's status and ARN, `None` when it does not exist.
@@ -540,7 +534,8 @@ impl Restorer for DynamoRestorer {
         };
         let shards = Shard::all(target.production, purpose, segments);
         let tally = Tally::of(&shards, &copy_back.checkpoints(&shards).await?);
-        let total = self.item_count(target.staging).await? + self.item_count(&target.production.name).await?;
+        let total = item_count(&self.client, target.staging).await?
+            + item_count(&self.client, &target.production.name).await?;
         Ok(Some(WorkCount {
             done: tally.scanned_source + tally.scanned_target,
             total,

@@ -13,6 +13,12 @@ use super::problem::Invalid;
 use super::{Affected, Cause};
 
 pub const MAX_INSTANCE_ID: usize = 64;
+
+/// Whether `id` holds only what a filed request's instance id may: letters, digits, `-`,
+/// `_` and `.` (the length is checked with the other texts).
+pub fn instance_id_chars(id: &str) -> bool {
+    id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
 pub const MAX_DESCRIPTION: usize = 4000;
 pub const MAX_BUSINESS_CONTEXT: usize = 2000;
 pub const MAX_AFFECTED_ITEMS: usize = 100;
@@ -40,7 +46,7 @@ pub fn parse_filing(body: &[u8], now: DateTime<Utc>) -> Result<Filing, Invalid> 
     let v = b.required("instance_id");
     let instance_id = b.text(v, "instance_id", MAX_INSTANCE_ID);
     if let Some(id) = &instance_id {
-        if !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        if !instance_id_chars(id) {
             b.reject("instance_id", "may hold only letters, digits, '-', '_' and '.'");
         }
     }

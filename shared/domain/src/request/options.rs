@@ -62,6 +62,17 @@ pub struct DataLoss {
     pub seconds: i64,
 }
 
+impl DataLoss {
+    /// What a rollback to `since` loses: everything written from then until `now`.
+    pub fn between(since: DateTime<Utc>, now: DateTime<Utc>) -> DataLoss {
+        DataLoss {
+            since,
+            until: now,
+            seconds: (now - since).num_seconds().max(0),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecoveryOption {
     pub resource: ResourceKey,
@@ -183,7 +194,7 @@ fn option_for(
             resource: resource.key.clone(),
             source: Source::PointInTime { target },
             restores_to: target,
-            data_loss: loss(target, now),
+            data_loss: DataLoss::between(target, now),
             // The window's start moves with the clock: the target drops out once the window's
             // length has passed since it.
             restorable_until: Some(target + (w.latest - w.earliest).max(TimeDelta::zero())),
@@ -195,18 +206,10 @@ fn option_for(
         resource: resource.key.clone(),
         source: snapshot(point),
         restores_to: point.slot.start(),
-        data_loss: loss(point.slot.start(), now),
+        data_loss: DataLoss::between(point.slot.start(), now),
         restorable_until: None,
         fallback: None,
     })
-}
-
-fn loss(since: DateTime<Utc>, now: DateTime<Utc>) -> DataLoss {
-    DataLoss {
-        since,
-        until: now,
-        seconds: (now - since).num_seconds().max(0),
-    }
 }
 
 /// The earliest moment a point of `policy` can still be kept at `now` (the point-in-time
