@@ -37,7 +37,8 @@ pub async fn auth(connection: &Connection, endpoint: &Endpoint) -> Result<Auth, 
     if let Some(principal) = &connection.local_principal {
         if !endpoint.is_loopback() {
             return Err(CliError::Config(format!(
-                "--local-principal (LIFEBOAT_LOCAL_PRINCIPAL) is for the local stack, on this                  machine; {} is not: unset it to sign with your AWS credentials",
+                "--local-principal (LIFEBOAT_LOCAL_PRINCIPAL) is for the local stack, on this \
+                 machine; {} is not: unset it to sign with your AWS credentials",
                 endpoint.base()
             )));
         }

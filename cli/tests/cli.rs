@@ -81,6 +81,30 @@ fn a_refused_connection_names_the_endpoint() {
 }
 
 #[test]
+fn the_local_principal_is_refused_off_loopback_in_one_plain_sentence() {
+    let out = lifeboat(
+        &[
+            "requests",
+            "list",
+            "--instance",
+            "acme",
+            "--endpoint",
+            "https://abc.execute-api.eu-west-1.amazonaws.com/prod",
+            "--local-principal",
+            "arn:aws:iam::1:user/sam",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(
+        text.contains("is for the local stack, on this machine; https://abc.execute-api"),
+        "{text}"
+    );
+    assert!(!text.contains("  "), "a run of spaces in the message: {text:?}");
+}
+
+#[test]
 fn bad_arguments_exit_2_before_any_call() {
     let port = closed_port();
     let endpoint = format!("http://127.0.0.1:{port}");

@@ -1,58 +1,18 @@
-//! The fleet-tick state machines: the template's own definition
-//! (`infra/statemachines/fleet-tick.asl.json`), one per scheduled function, run by moto's
-//! interpreter with every stage served by the function's real binary through the edge.
-//! The simulation sends its ticks through them when asked (its `Delivery::FanOut`).
+//! Running the fleet-tick state machines (made by `state_machines`), one per scheduled
+//! function, by moto's interpreter with every stage served by the function's real binary
+//! through the edge. The simulation sends its ticks through them when asked (its
+//! `Delivery::FanOut`).
 
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::names::{arn, ACCOUNT};
 use crate::stack::{Invocation, LocalStack};
+use crate::state_machines::tick_arn;
 use crate::StackError;
-
-/// The definition the SAM template deploys for each scheduled function.
-const DEFINITION: &str = include_str!("../../infra/statemachines/fleet-tick.asl.json");
-
-/// The scheduled functions whose runs fan out: the hourly ticks and the daily audit.
-pub const FUNCTIONS: [&str; 3] = ["snapshot-creator", "retention-pruner", "recovery-audit"];
 
 /// How often an execution's status is read while it runs.
 const POLL: Duration = Duration::from_millis(50);
-
-/// `function`'s state machine's name.
-pub fn state_machine_name(function: &str) -> String {
-    format!("lifeboat-{function}-tick")
-}
-
-pub fn state_machine_arn(function: &str) -> String {
-    arn(
-        "states",
-        &format!("stateMachine:{}", state_machine_name(function)),
-    )
-}
-
-/// The definition with its `DefinitionSubstitutions` made as the template makes them.
-pub fn definition(function: &str) -> String {
-    DEFINITION.replace("${FunctionArn}", &arn("lambda", &format!("function:{function}")))
-}
-
-/// Makes both state machines, as the template does.
-pub async fn create(sdk: &aws_config::SdkConfig) -> Result<(), StackError> {
-    let sfn = aws_sdk_sfn::Client::new(sdk);
-    for function in FUNCTIONS {
-        sfn.create_state_machine()
-            .name(state_machine_name(function))
-            .definition(definition(function))
-            .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/lifeboat-fleet-tick"))
-            .send()
-            .await
-            .map_err(|e| {
-                StackError::aws(&format!("CreateStateMachine {}", state_machine_name(function)), e)
-            })?;
-    }
-    Ok(())
-}
 
 /// Runs `function`'s tick for `event` through its state machine, as the schedule starts it,
 /// and waits for the execution to end: its output, or its error and cause.
@@ -65,7 +25,7 @@ pub async fn run(stack: &LocalStack, function: &str, event: &Value) -> Result<In
         .collect();
     let started = sfn
         .start_execution()
-        .state_machine_arn(state_machine_arn(function))
+        .state_machine_arn(tick_arn(function))
         .name(name)
         .input(event.to_string())
         .send()

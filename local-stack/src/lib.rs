@@ -2,7 +2,7 @@
 //!
 //! [`LocalStack`] starts moto server, the [`edge`] and a [`postgres`] cluster (the RDS
 //! instances' data), registers the real function binaries with the edge, and creates the
-//! catalog table, reports bucket and state machines ([`restore_setup`], [`fleet_tick`]), and
+//! catalog table, reports bucket and state machines ([`restore_setup`], [`state_machines`]), and
 //! the rule and queue that receive the functions' [`status_events`].
 //! [`simulation`] drives the scheduled functions through
 //! it tick by tick and reports coverage; [`demo`] is the main job of the README. Tests use
@@ -26,6 +26,7 @@ pub mod resources;
 pub mod restore_setup;
 pub mod simulation;
 pub mod stack;
+pub mod state_machines;
 pub mod status_events;
 pub mod tables;
 

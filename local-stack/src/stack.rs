@@ -20,7 +20,7 @@ use crate::names::{
 use crate::postgres::PgCluster;
 use crate::tables::{key, string_attribute};
 use crate::StackError;
-use crate::{drills, fleet_tick, restore_setup, status_events};
+use crate::{restore_setup, state_machines, status_events};
 
 #[derive(Debug, Clone)]
 pub struct StackConfig {
@@ -121,8 +121,7 @@ impl LocalStack {
         };
         stack.create_lifeboat_resources().await?;
         restore_setup::create(&stack.sdk).await?;
-        fleet_tick::create(&stack.sdk).await?;
-        drills::create(&stack.sdk).await?;
+        state_machines::create(&stack.sdk).await?;
         status_events::create(&stack.sdk).await?;
         Ok(stack)
     }
@@ -337,7 +336,7 @@ fn function_env(
     if name == "restore-drill" {
         env.insert(
             "LIFEBOAT_DRILL_STATE_MACHINE_ARN".to_string(),
-            drills::state_machine_arn(),
+            state_machines::drill_arn(),
         );
     }
     if name == "recovery-audit" {

@@ -416,7 +416,7 @@ async fn a_drill_stopped_before_its_cleanup_leaves_sandboxes_the_hourly_sweep_de
     let sfn = aws_sdk_sfn::Client::new(stack.sdk_config());
     let started = sfn
         .start_execution()
-        .state_machine_arn(drills::state_machine_arn())
+        .state_machine_arn(lifeboat_local::state_machines::drill_arn())
         .name("drill-acme-stopped")
         .input(json!({"instance_id": "acme", "poll_interval_seconds": 1, "max_polls": 1000}).to_string())
         .send()
@@ -489,7 +489,7 @@ async fn a_drill_stopped_before_its_cleanup_leaves_sandboxes_the_hourly_sweep_de
 async fn an_engineer_starts_a_drill_from_the_command_line_and_follows_it_to_its_report() {
     let stack = stack().await;
     acme(&stack, "standard").await;
-    let arn = drills::state_machine_arn();
+    let arn = lifeboat_local::state_machines::drill_arn();
     let args = [
         "drills",
         "start",

@@ -352,6 +352,12 @@ async fn stopped_drill(w: &World, status: &str) -> DrillPlan {
 }
 
 impl World {
+    /// What the sweep keeps of `console-run-1`'s drill's sandboxes not yet gone, if any.
+    fn left_record(&self) -> Option<Value> {
+        let body = self.ports.reports.get("drills/left/drill-console-run-1.json")?;
+        Some(serde_json::from_slice(&body).unwrap())
+    }
+
     /// The sweep's record of `console-run-1`'s drill, if written.
     fn swept(&self) -> Option<Value> {
         let body = self
@@ -363,7 +369,13 @@ impl World {
 }
 
 async fn hourly(w: &World) -> Value {
-    w.step(scheduled_event(&now().to_rfc3339(), json!({})))
+    hourly_at(w, now()).await
+}
+
+/// The hourly schedule's event of `at`, handled at that time.
+async fn hourly_at(w: &World, at: DateTime<Utc>) -> Value {
+    w.driller
+        .handle(scheduled_event(&at.to_rfc3339(), json!({})), at)
         .await
         .unwrap()
 }
@@ -405,16 +417,30 @@ async fn a_sweep_failing_right_before_or_right_after_the_deletion_finishes_the_n
     let plan = stopped_drill(&w, "ABORTED").await;
     let sandbox = &plan.resources[0].sandbox;
 
-    // Right before: the deletion fails; nothing is recorded and the drill stays pending.
+    // Right before: the deletion fails; the stop is recorded with the sandbox left, which
+    // the next hour deletes.
     w.restorer
         .fail("delete_staging", lifeboat::ports::FailureKind::Unavailable);
     let answer = hourly(&w).await;
-    assert_eq!(answer["swept"]["pending"], json!(["drill-console-run-1"]));
+    assert_eq!(answer["swept"]["left"], json!([sandbox]), "{answer}");
     assert!(w.restorer.names().contains(sandbox));
-    assert!(w.swept().is_none());
+    let record = w.swept().expect("the sweep is recorded");
+    assert!(record["sandboxes"][0]["outcome"]
+        .as_str()
+        .unwrap()
+        .starts_with("not deleted"));
     w.restorer.heal("delete_staging");
+    let answer = hourly_at(&w, now() + TimeDelta::hours(1)).await;
+    assert_eq!(answer["swept"]["left"], json!([]), "{answer}");
+    assert_eq!(answer["swept"]["sandboxes_deleted"], 1);
+    assert!(!w.restorer.names().contains(sandbox));
+    assert!(w.left_record().is_none(), "nothing left on record");
 
-    // Right after: the sandbox is deleted but its record is not written.
+    // Right after: the sandbox is deleted but the sweep's record is not written.
+    let w = world();
+    w.instance("acme-db", "acme", &["2026-12-03T04:00:00Z"]);
+    let plan = stopped_drill(&w, "ABORTED").await;
+    let sandbox = &plan.resources[0].sandbox;
     w.ports.reports.fail_puts_ending(Some("swept.json"));
     let answer = hourly(&w).await;
     assert_eq!(answer["swept"]["pending"], json!(["drill-console-run-1"]));
@@ -426,6 +452,41 @@ async fn a_sweep_failing_right_before_or_right_after_the_deletion_finishes_the_n
     let record = w.swept().expect("the sweep is recorded");
     assert_eq!(record["sandboxes"][0]["outcome"], "already gone");
     assert_eq!(w.restorer.content("acme-db").as_deref(), Some("live"));
+}
+
+#[tokio::test]
+async fn a_sandbox_the_sweep_cannot_delete_is_counted_every_hour_until_it_is_gone() {
+    let w = world();
+    w.instance("acme-db", "acme", &["2026-12-03T04:00:00Z"]);
+    let plan = stopped_drill(&w, "TIMED_OUT").await;
+    let sandbox = &plan.resources[0].sandbox;
+    w.restorer
+        .fail("delete_staging", lifeboat::ports::FailureKind::Refused);
+
+    // Every hour for three days, long after the stop has left the sweep's look-back.
+    for hour in 0..72 {
+        let answer = hourly_at(&w, now() + TimeDelta::hours(hour)).await;
+        assert_eq!(answer["swept"]["left"], json!([sandbox]), "hour {hour}: {answer}");
+    }
+    assert_eq!(
+        w.restorer.calls("delete_staging"),
+        72,
+        "tried once an hour, never twice in one"
+    );
+    let left = w.left_record().expect("kept on record");
+    assert!(
+        left["sandboxes"][0]["why"].as_str().unwrap().contains("Refused"),
+        "{left}"
+    );
+
+    // Deleted at last (an engineer removed what refused it): no longer counted.
+    w.restorer.heal("delete_staging");
+    let answer = hourly_at(&w, now() + TimeDelta::hours(72)).await;
+    assert_eq!(answer["swept"]["left"], json!([]), "{answer}");
+    assert!(!w.restorer.names().contains(sandbox));
+    assert!(w.left_record().is_none());
+    let answer = hourly_at(&w, now() + TimeDelta::hours(73)).await;
+    assert_eq!(answer["swept"]["sandboxes_deleted"], 0, "{answer}");
 }
 
 #[tokio::test]

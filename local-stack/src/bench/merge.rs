@@ -216,6 +216,18 @@ impl ObjectStore for FileStore {
             "the bench's store does not list",
         ))
     }
+
+    async fn delete(&self, key: &str) -> Result<(), PortError> {
+        match std::fs::remove_file(self.0.join(key)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(PortError::new(
+                "delete",
+                key,
+                FailureKind::Unavailable,
+                e.to_string(),
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// DynamoDB calls per restored item: `missing` items of a table of `DYNAMODB_ITEMS`, a

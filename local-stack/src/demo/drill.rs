@@ -9,7 +9,7 @@ use super::DEMO_INSTANCE;
 use crate::names::REPORTS_BUCKET;
 use crate::simulation::{Tick, CREATOR, PRUNER};
 use crate::stack::{Invocation, LocalStack};
-use crate::{cli, drills, StackError};
+use crate::{cli, state_machines, StackError};
 
 /// Runs the drill; returns what to print, whether it succeeded, and the simulated time it
 /// moved the demo to (the next hour's ticks), at which the audit then runs.
@@ -44,7 +44,7 @@ pub async fn run(stack: &LocalStack) -> Result<(String, bool, DateTime<Utc>), St
     ];
     println!("\n[erin, engineering]$ {}", cli::shown(&args));
     let mut command = cli::aws_command(stack, &args);
-    command.env("LIFEBOAT_DRILL_STATE_MACHINE_ARN", drills::state_machine_arn());
+    command.env("LIFEBOAT_DRILL_STATE_MACHINE_ARN", state_machines::drill_arn());
     let typed = cli::finish(stack, command).await?;
     print!("{}{}", typed.stdout, typed.stderr);
     let mut out = format!(

@@ -78,4 +78,16 @@ impl ObjectStore for ReportsBucket {
         }
         Ok(keys)
     }
+
+    async fn delete(&self, key: &str) -> Result<(), PortError> {
+        // S3 answers a delete of a missing key with success.
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| port_error("DeleteObject", format!("s3://{}/{key}", self.bucket), e))?;
+        Ok(())
+    }
 }

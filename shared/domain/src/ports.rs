@@ -286,4 +286,6 @@ pub trait ObjectStore: Send + Sync {
     /// The keys under `prefix` that sort after `start_after`, in order, at most `limit`:
     /// records keyed by time are read from a date on without reading the older ones.
     async fn list(&self, prefix: &str, start_after: &str, limit: usize) -> Result<Vec<String>, PortError>;
+    /// Removes the object at `key`; one already gone is not an error.
+    async fn delete(&self, key: &str) -> Result<(), PortError>;
 }

@@ -6,6 +6,8 @@
 //!   state, which Step Functions caps at 256 KB);
 //! - `drills/runs/<drill>/swept.json`: what the sweep deleted after the execution stopped
 //!   before its own cleanup, and why;
+//! - `drills/left/<drill>.json`: the sandboxes of a stopped drill the sweep has not yet seen
+//!   gone, tried again and counted every hour until they are, then removed;
 //! - `drills/<instance>/outcomes/<started>.<succeeded|failed>.<drill>.json`: one per drill,
 //!   the outcome in the key, so the audit draws a year of drills from one listing;
 //! - `drills/<instance>/latest-success.json`: the latest successful drill, which the audit
@@ -34,6 +36,13 @@ pub fn latest_success_key(instance: &str) -> String {
 /// One of a drill execution's own records: `plan`, `checks` or `swept`.
 pub fn run_key(drill_id: &str, what: &str) -> String {
     format!("drills/runs/{drill_id}/{what}.json")
+}
+
+/// Where the sandboxes of a stopped drill still to be deleted are kept.
+pub const LEFT_PREFIX: &str = "drills/left/";
+
+pub fn left_key(drill_id: &str) -> String {
+    format!("{LEFT_PREFIX}{drill_id}.json")
 }
 
 const STAMP: &str = "%Y%m%dT%H%M%SZ";

@@ -587,4 +587,9 @@ impl ObjectStore for MemoryReports {
             .cloned()
             .collect())
     }
+
+    async fn delete(&self, key: &str) -> Result<(), PortError> {
+        self.reports.lock().expect("reports lock").remove(key);
+        Ok(())
+    }
 }
