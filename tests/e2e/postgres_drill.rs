@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use lifeboat::drill::checks::{CheckResult, DrillSpec};
+use lifeboat::drill::checks::{CheckResult, DrillSpec, LiveCount};
 use lifeboat_local::postgres::PgCluster;
 use lifeboat_postgres::drill_inspection::inspect;
 use serde_json::json;
@@ -166,4 +166,60 @@ async fn every_database_of_an_instance_is_compared_and_one_missing_from_the_sand
         "the instance's own checks run in its own database: {crm:?}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Production's counts come from the statistics PostgreSQL keeps without `ANALYZE`, else the
+/// planner's estimate, else an exact count: never "none" for a table that holds rows, and
+/// each names what gave it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_counts_name_their_source_and_never_read_none_where_rows_are() {
+    let f = fixture("").await;
+    f.production
+        .batch_execute(
+            "CREATE TABLE fresh (id bigint PRIMARY KEY);
+             INSERT INTO fresh SELECT generate_series(1, 300);
+             CREATE TABLE bare (id bigint PRIMARY KEY);
+             INSERT INTO bare SELECT generate_series(1, 40);",
+        )
+        .await
+        .unwrap();
+    // `fresh`'s writes reach the statistics; `bare`'s are forgotten (a reset, as after a
+    // crash), and neither was analyzed; `contacts` was, then its counters were reset.
+    // (A session's counters reach the statistics when it goes idle: flushed first, then
+    // reset.)
+    f.production
+        .batch_execute("SELECT pg_stat_force_next_flush()")
+        .await
+        .unwrap();
+    f.production
+        .batch_execute(
+            "SELECT pg_stat_reset_single_table_counters('bare'::regclass);
+             SELECT pg_stat_reset_single_table_counters('contacts'::regclass);",
+        )
+        .await
+        .unwrap();
+    let catalog = lifeboat_postgres::schema::Schema::load(&f.production)
+        .await
+        .unwrap();
+    let counts = lifeboat_postgres::drill_inspection::production_counts(&f.production, &catalog)
+        .await
+        .unwrap();
+    let known = |table: &str| match &counts[table] {
+        LiveCount::Known { rows, from } => (*rows, *from),
+        other => panic!("{table}: {other:?}"),
+    };
+    let (rows, from) = known("public.fresh");
+    assert_eq!(rows, 300);
+    assert!(from.contains("n_live_tup"), "{from}");
+    let (rows, from) = known("public.contacts");
+    assert_eq!(rows, 500);
+    assert!(from.contains("reltuples"), "{from}");
+    let (rows, from) = known("public.bare");
+    assert_eq!(rows, 40);
+    assert!(from.contains("exact count"), "{from}");
+    assert_eq!(
+        known("public.archive").0,
+        0,
+        "an empty table is counted, not guessed"
+    );
 }

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
+use lifeboat::drill::plan::drill_of_execution;
+use lifeboat::drill::report::report_stem;
 use lifeboat::inventory::{TAG_INSTANCE, TAG_POLICY};
 use lifeboat_e2e::*;
 use lifeboat_local::demo::crm;
@@ -96,9 +98,13 @@ async fn report(stack: &LocalStack, output: &Value) -> Value {
     serde_json::from_slice(&reports_object(stack, key).await).unwrap()
 }
 
-/// Today's drill report of acme (a failed execution's output does not carry its key).
-async fn todays_report(stack: &LocalStack) -> Value {
-    let key = format!("drills/acme/{}/report.json", Utc::now().format("%Y-%m-%d"));
+/// The report of acme's drill run today as `execution` (a failed execution's output does
+/// not carry its key).
+async fn todays_report(stack: &LocalStack, execution: &str) -> Value {
+    let key = format!(
+        "{}.json",
+        report_stem("acme", Utc::now(), &drill_of_execution(execution))
+    );
     serde_json::from_slice(&reports_object(stack, &key).await).unwrap()
 }
 
@@ -203,7 +209,7 @@ async fn a_drill_whose_own_check_fails_fails_and_still_deletes_its_sandboxes() {
         Invocation::Failed { error_type, .. } => assert_eq!(error_type, "Lifeboat.DrillFailed"),
         succeeded => panic!("a check below its floor must fail the drill: {succeeded:?}"),
     }
-    let report = todays_report(&stack).await;
+    let report = todays_report(&stack, "drill-acme-2").await;
     let checks: Vec<&Value> = report["resources"]
         .as_array()
         .unwrap()
@@ -273,7 +279,7 @@ async fn a_drill_whose_restore_fails_fails_cleans_up_the_other_sandbox_and_leave
         Invocation::Failed { error_type, .. } => assert_eq!(error_type, "Lifeboat.DrillFailed"),
         succeeded => panic!("a failed restore must fail the drill: {succeeded:?}"),
     }
-    let report = todays_report(&stack).await;
+    let report = todays_report(&stack, "drill-acme-3").await;
     let db = report["resources"]
         .as_array()
         .unwrap()
@@ -311,7 +317,7 @@ async fn a_drill_whose_restore_yields_an_empty_database_fails_on_its_row_counts(
         Invocation::Failed { error_type, .. } => assert_eq!(error_type, "Lifeboat.DrillFailed"),
         succeeded => panic!("an empty restore must fail the drill: {succeeded:?}"),
     }
-    let report = todays_report(&stack).await;
+    let report = todays_report(&stack, "drill-acme-4").await;
     let db = report["resources"]
         .as_array()
         .unwrap()
@@ -510,10 +516,30 @@ async fn an_engineer_starts_a_drill_from_the_command_line_and_follows_it_to_its_
     assert!(run.succeeded(), "{run:?}");
     let last: Value = serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
     assert_eq!(last["status"], "SUCCEEDED", "{run:?}");
-    let report: Value =
-        serde_json::from_slice(&reports_object(&stack, last["report_key"].as_str().unwrap()).await).unwrap();
+    let first_key = last["report_key"].as_str().unwrap().to_string();
+    let report: Value = serde_json::from_slice(&reports_object(&stack, &first_key).await).unwrap();
     assert_eq!(report["instance_id"], "acme");
     no_sandbox_left(&stack).await;
+
+    // A drill that fails on its checks (an empty restore) still has its report, and the
+    // command names it.
+    stack
+        .edge
+        .databases()
+        .expect("the RDS data plane")
+        .restore_empty_into("lbd-")
+        .await;
+    let run = lifeboat_local::cli::finish(&stack, lifeboat_local::cli::aws_command(&stack, &args))
+        .await
+        .unwrap();
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let last: Value = serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["status"], "FAILED", "{run:?}");
+    let key = last["report_key"].as_str().expect("a failed drill's report is named");
+    let failed: Value = serde_json::from_slice(&reports_object(&stack, key).await).unwrap();
+    assert_eq!(failed["instance_id"], "acme");
+    assert_ne!(key, first_key, "two drills of one day keep two reports");
+    assert!(reports_object(&stack, &first_key).await.len() > 2, "the first is kept");
 
     // An instance nothing carries: the drill fails at its plan, and the command says so.
     let args = [

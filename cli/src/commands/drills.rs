@@ -91,7 +91,14 @@ async fn start(connection: &Connection, start: DrillStart, output: Output) -> Re
             let outcome: Value = (described.output())
                 .and_then(|o| serde_json::from_str(o).ok())
                 .unwrap_or(Value::Null);
-            let report = outcome["outcome"]["report_key"].clone();
+            let mut report = outcome["outcome"]["report_key"].clone();
+            if report.is_null() {
+                // A failed drill has no output, but its report exists: the Report step's
+                // answer is in the execution's history.
+                report = reported_key(&sfn, &execution)
+                    .await
+                    .map_or(Value::Null, Value::from);
+            }
             match output {
                 Output::Json => println!(
                     "{}",
@@ -119,6 +126,29 @@ async fn start(connection: &Connection, start: DrillStart, output: Output) -> Re
         }
         tokio::time::sleep(Duration::from_secs(start.watch_seconds)).await;
     }
+}
+
+/// The report key the drill's `Report` step answered, from the execution's history (newest
+/// first); `None` when the drill stopped before its report or the history cannot be read.
+async fn reported_key(sfn: &aws_sdk_sfn::Client, execution: &str) -> Option<String> {
+    let mut pages = sfn
+        .get_execution_history()
+        .execution_arn(execution)
+        .reverse_order(true)
+        .include_execution_data(true)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.ok()?;
+        let report = (page.events().iter())
+            .filter_map(|e| e.state_exited_event_details())
+            .find(|d| d.name() == "Report");
+        if let Some(exited) = report {
+            let output: Value = serde_json::from_str(exited.output()?).ok()?;
+            return output["outcome"]["report_key"].as_str().map(str::to_string);
+        }
+    }
+    None
 }
 
 async fn client(connection: &Connection) -> Result<aws_sdk_sfn::Client, CliError> {

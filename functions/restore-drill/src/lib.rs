@@ -1,7 +1,7 @@
 //! restore-drill: the steps of the drill state machine (`infra/statemachines/drill.asl.json`).
 //! A drill restores each of a customer instance's resources from a recovery point into a
 //! sandbox (`lbd-…`), checks the sandbox's data against production, deletes the sandbox in
-//! every outcome, and reports (`drills/<instance>/<date>/report.{json,md}`, metrics
+//! every outcome, and reports (`drills/<instance>/<date>/<drill>/report.{json,md}`, metrics
 //! `DrillSucceeded` and `DrillRestoreSeconds` per instance).
 //!
 //! It never touches production: it reads production's catalog records, tags and data (read

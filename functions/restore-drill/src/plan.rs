@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use lifeboat::catalog::ResourceKey;
-use lifeboat::drill::plan::{choose_point, drill_id, sandbox_name, PointChoice};
+use lifeboat::drill::plan::{choose_point, drill_id, drill_of_execution, sandbox_name, PointChoice};
 use lifeboat::drill::records::run_key;
 use lifeboat::execution::error::{StepError, INVALID_INPUT, NOT_RESTORABLE};
 use lifeboat::inventory::managed;
@@ -193,17 +193,5 @@ impl Driller {
             .map_err(|e| StepError::from_port("plan", e))?;
         tracing::info!(drill = %plan.drill_id, instance = %plan.instance_id, resources = plan.resources.len(), "drill planned");
         Ok(plan)
-    }
-}
-
-/// The drill id of the execution `name` (its sandboxes' names and records derive from it):
-/// one per name, so that two executions never share sandboxes or records; a name with
-/// characters made safe gets a hash of itself.
-pub fn drill_of_execution(name: &str) -> String {
-    let safe = lifeboat::fanout::safe_name(name);
-    if safe == name {
-        format!("drill-{safe}")
-    } else {
-        format!("drill-{safe}-{:016x}", lifeboat::rotation::fnv1a(name))
     }
 }

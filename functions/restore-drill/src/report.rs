@@ -1,4 +1,4 @@
-//! The `report` step: the drill's outcome written (`drills/<instance>/<date>/report.{json,md}`,
+//! The `report` step: the drill's outcome written (`drills/<instance>/<date>/<drill>/report.{json,md}`,
 //! its outcome record for the audit's page, and the latest success) and published (`DrillSucceeded`, `DrillRestoreSeconds`, dimension `Instance`). The
 //! execution fails after it when the drill did, so the failed-executions alarm fires.
 

@@ -13,6 +13,7 @@
 //! after its drill stopped; only then is the record removed.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use lifeboat::drill::plan::drill_of_execution;
 use lifeboat::drill::records::{left_key, run_key, SweepRecord, SweptSandbox, LEFT_PREFIX};
 use lifeboat::execution::error::StepError;
 use lifeboat::ports::workflow::StoppedRun;
@@ -20,7 +21,6 @@ use lifeboat::ports::FailureKind;
 use lifeboat_function::telemetry::publish_values;
 use serde::{Deserialize, Serialize};
 
-use crate::plan::drill_of_execution;
 use crate::report::FUNCTION;
 use crate::{DrillPlan, Driller, PlanItem};
 

@@ -223,7 +223,8 @@ async fn a_report_is_written_and_a_drill_without_checks_or_cleanup_fails() {
         !published[0].detail_json().contains("acme-db"),
         "no resource names"
     );
-    let md = String::from_utf8(w.ports.reports.get("drills/acme/2026-12-03/report.md").unwrap()).unwrap();
+    let md_key = outcome["report_key"].as_str().unwrap().replace(".json", ".md");
+    let md = String::from_utf8(w.ports.reports.get(&md_key).unwrap()).unwrap();
     assert!(md.contains("FAILED") && md.contains("no inspector"), "{md}");
     assert!(
         w.ports.reports.get("drills/acme/latest-success.json").is_none(),
@@ -603,4 +604,34 @@ async fn a_drill_stopped_moments_ago_is_left_until_its_steps_settle_and_a_later_
     let answer = hourly(&w).await;
     assert_eq!(answer["swept"]["sandboxes_deleted"], 1, "{answer}");
     assert!(!w.restorer.names().contains(&plan.resources[0].sandbox));
+}
+
+#[tokio::test]
+async fn two_drills_of_one_instance_on_one_day_keep_both_reports() {
+    let w = world();
+    w.instance("acme-db", "acme", &["2026-12-03T04:00:00Z"]);
+    let mut keys = Vec::new();
+    for execution in ["morning", "evening"] {
+        let plan = w
+            .step(json!({"step": "plan", "input": {"instance_id": "acme"}, "execution": execution}))
+            .await
+            .unwrap();
+        let outcome = w
+            .step(json!({"step": "report", "plan": plan, "restored": [], "checked": [], "cleaned": []}))
+            .await
+            .unwrap();
+        keys.push(outcome["report_key"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        keys,
+        [
+            "drills/acme/2026-12-03/drill-morning/report.json",
+            "drills/acme/2026-12-03/drill-evening/report.json"
+        ]
+    );
+    for key in &keys {
+        let report: Value = serde_json::from_slice(&w.ports.reports.get(key).expect("kept")).unwrap();
+        assert_eq!(report["drill_id"], key.split('/').nth(3).unwrap(), "{report}");
+        assert!(w.ports.reports.get(&key.replace(".json", ".md")).is_some());
+    }
 }

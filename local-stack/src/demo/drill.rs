@@ -11,6 +11,9 @@ use crate::simulation::{Tick, CREATOR, PRUNER};
 use crate::stack::{Invocation, LocalStack};
 use crate::{cli, state_machines, StackError};
 
+/// The demo drill's execution (and so its id, `drill-demo-drill`).
+const DRILL_NAME: &str = "demo-drill";
+
 /// Runs the drill; returns what to print, whether it succeeded, and the simulated time it
 /// moved the demo to (the next hour's ticks), at which the audit then runs.
 pub async fn run(stack: &LocalStack) -> Result<(String, bool, DateTime<Utc>), StackError> {
@@ -35,7 +38,7 @@ pub async fn run(stack: &LocalStack) -> Result<(String, bool, DateTime<Utc>), St
         "start",
         DEMO_INSTANCE,
         "--name",
-        "demo-drill",
+        DRILL_NAME,
         "--poll-interval",
         "1",
         "--wait",
@@ -50,9 +53,10 @@ pub async fn run(stack: &LocalStack) -> Result<(String, bool, DateTime<Utc>), St
     let mut out = format!(
         "Restore drill of the demo instance (the drill state machine), from the point of {next} the simulation took early:\n"
     );
+    let drill = lifeboat::drill::plan::drill_of_execution(DRILL_NAME);
     let key = format!(
-        "drills/{DEMO_INSTANCE}/{}/report.json",
-        chrono::Utc::now().format("%Y-%m-%d")
+        "{}.json",
+        lifeboat::drill::report::report_stem(DEMO_INSTANCE, chrono::Utc::now(), &drill)
     );
     let report: Value = serde_json::from_slice(&stack.report_object(&key).await?).unwrap_or(Value::Null);
     for r in report["resources"].as_array().into_iter().flatten() {

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use lifeboat::catalog::{ResourceKey, ResourceKind};
-use lifeboat::drill::checks::{compare_counts, CheckResult, DrillCheck, DrillSpec};
+use lifeboat::drill::checks::{compare_counts, CheckResult, DrillCheck, DrillSpec, LiveCount};
 use lifeboat::drill::sample::{sample_read_back, Sampler};
 use lifeboat::ports::{PortError, SandboxInspector};
 use serde_json::{Map, Value};
@@ -164,7 +164,10 @@ impl SandboxInspector for DynamoInspector {
     ) -> Result<Vec<CheckResult>, PortError> {
         let live = BTreeMap::from([(
             production.name.clone(),
-            item_count(&self.client, &production.name).await?,
+            LiveCount::Known {
+                rows: item_count(&self.client, &production.name).await?,
+                from: "DynamoDB's item count, refreshed about every six hours",
+            },
         )]);
         let (count, sample) = self.scanned(sandbox).await?;
         let restored = BTreeMap::from([(production.name.clone(), Some(count))]);

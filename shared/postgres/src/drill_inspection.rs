@@ -3,14 +3,14 @@
 //!
 //! Every statement runs in a `READ ONLY` transaction with a statement timeout, so a check
 //! that would write (a data-modifying `WITH`) is refused by the database itself, and a
-//! count of a large production table cannot hold it for long. Production's counts are the
-//! database's own estimate (`pg_class.reltuples`, kept by autovacuum) where it has one:
+//! count of a large production table cannot hold it for long. Production's counts come from
+//! the database's own statistics (see [`production_counts`]), each comparison naming which:
 //! a drill must never put a full scan of every table on a customer's production.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use lifeboat::drill::checks::{
-    compare_counts, compare_schema, sql_check, CheckResult, DrillCheck, DrillSpec,
+    compare_counts, compare_schema, sql_check, CheckResult, DrillCheck, DrillSpec, LiveCount,
 };
 use tokio_postgres::Client;
 
@@ -23,9 +23,19 @@ const STATEMENT_TIMEOUT: &str = "60s";
 /// The rows of `sql`, run on `client` inside a read-only transaction with the drill's
 /// statement timeout, rolled back whatever happened.
 async fn read_only(client: &Client, what: &str, sql: &str) -> Result<Vec<tokio_postgres::Row>, PgError> {
+    read_only_within(client, what, sql, STATEMENT_TIMEOUT).await
+}
+
+/// [`read_only`] with its own statement timeout (PostgreSQL's notation: `5s`).
+async fn read_only_within(
+    client: &Client,
+    what: &str,
+    sql: &str,
+    timeout: &str,
+) -> Result<Vec<tokio_postgres::Row>, PgError> {
     client
         .batch_execute(&format!(
-            "BEGIN TRANSACTION READ ONLY; SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'"
+            "BEGIN TRANSACTION READ ONLY; SET LOCAL statement_timeout = '{timeout}'"
         ))
         .await
         .map_err(|e| PgError::query("starting a read-only transaction", e))?;
@@ -68,32 +78,71 @@ pub async fn exact_counts(client: &Client, catalog: &Catalog) -> BTreeMap<String
     counts
 }
 
-/// Production's row counts: the database's own estimates (`reltuples`, partitions summed into
-/// their parent), never a count: a drill puts no scan on a customer's production. A table
-/// never analyzed reads 0, which passes whatever the sandbox holds.
-pub async fn production_counts(client: &Client, catalog: &Catalog) -> Result<BTreeMap<String, u64>, PgError> {
+/// How long an exact count of a production table may take: only tables no statistic
+/// describes are counted (never analyzed, its statistics reset), which are rarely large.
+const EXACT_COUNT_TIMEOUT: &str = "5s";
+
+/// Production's row counts, each with what gave it, without putting a scan of every table on
+/// a customer's production: the live-row count PostgreSQL's statistics keep as rows are
+/// written (`n_live_tup`, no `ANALYZE` needed), else the planner's estimate (`reltuples`,
+/// kept by `ANALYZE` and vacuum), else, for a table neither describes, an exact count bounded
+/// by a short statement timeout. Partitions are summed into their parent.
+pub async fn production_counts(
+    client: &Client,
+    catalog: &Catalog,
+) -> Result<BTreeMap<String, LiveCount>, PgError> {
     let rows = read_only(
         client,
-        "reading row estimates",
-        "SELECT n.nspname::text || '.' || c.relname::text,
-                GREATEST(c.reltuples, 0)::float8
-                  + COALESCE((SELECT sum(GREATEST(p.reltuples, 0)) FROM pg_inherits i
-                                JOIN pg_class p ON p.oid = i.inhrelid
-                               WHERE i.inhparent = c.oid), 0)::float8
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind IN ('r', 'p')",
+        "reading row statistics",
+        "WITH t AS (
+           SELECT c.oid, n.nspname::text || '.' || c.relname::text AS id,
+                  GREATEST(c.reltuples, 0)::float8 AS estimate,
+                  COALESCE(s.n_live_tup, 0)::float8 AS live
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
+            WHERE c.relkind IN ('r', 'p'))
+         SELECT t.id,
+                t.live + COALESCE((SELECT sum(p.live) FROM pg_inherits i JOIN t p ON p.oid = i.inhrelid
+                                    WHERE i.inhparent = t.oid), 0)::float8,
+                t.estimate + COALESCE((SELECT sum(p.estimate) FROM pg_inherits i JOIN t p ON p.oid = i.inhrelid
+                                        WHERE i.inhparent = t.oid), 0)::float8
+           FROM t",
     )
     .await?;
-    let estimates: BTreeMap<String, f64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-    Ok(catalog
-        .tables
-        .values()
-        .map(|t| {
-            let id = t.id();
-            let estimate = estimates.get(&id).copied().unwrap_or(0.0);
-            (id, estimate as u64)
-        })
-        .collect())
+    let statistics: BTreeMap<String, (f64, f64)> =
+        rows.iter().map(|r| (r.get(0), (r.get(1), r.get(2)))).collect();
+    let mut counts = BTreeMap::new();
+    for table in catalog.tables.values() {
+        let id = table.id();
+        let count = match statistics.get(&id).copied().unwrap_or((0.0, 0.0)) {
+            (live, _) if live >= 1.0 => LiveCount::Known {
+                rows: live as u64,
+                from: "PostgreSQL's live-row statistics, pg_stat_user_tables.n_live_tup",
+            },
+            (_, estimate) if estimate >= 1.0 => LiveCount::Known {
+                rows: estimate as u64,
+                from: "the planner's estimate, pg_class.reltuples",
+            },
+            _ => exact_count(client, &table.sql()).await,
+        };
+        counts.insert(id, count);
+    }
+    Ok(counts)
+}
+
+/// `SELECT count(*)` of one production table, given up after [`EXACT_COUNT_TIMEOUT`].
+async fn exact_count(client: &Client, table: &str) -> LiveCount {
+    let sql = format!("SELECT count(*) FROM {table}");
+    match read_only_within(client, "counting rows", &sql, EXACT_COUNT_TIMEOUT).await {
+        Ok(rows) => LiveCount::Known {
+            rows: rows.first().map_or(0, |r| r.get::<_, i64>(0).max(0) as u64),
+            from: "an exact count, as no statistic describes the table",
+        },
+        Err(e) => LiveCount::Unknown(format!(
+            "no statistic describes it and an exact count within {EXACT_COUNT_TIMEOUT} failed: {}",
+            e.message
+        )),
+    }
 }
 
 /// The number an instance's own check query returns, read-only.

@@ -125,27 +125,51 @@ pub fn compare_schema(production: &Schema, sandbox: &Schema) -> Vec<CheckResult>
         .collect()
 }
 
+/// Production's row count of a table as a drill could read it, and what gave it: a drill
+/// names its source in every comparison, because a count that is only an estimate (or none)
+/// must never read as a comparison made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveCount {
+    Known {
+        rows: u64,
+        from: &'static str,
+    },
+    /// Nothing gave a figure, for this reason: the table is not compared, which fails.
+    Unknown(String),
+}
+
 /// Row counts of the sandbox against production's now, as ratios. A table empty in the
 /// sandbox but not in production fails the drill (a restore that yields an empty database
-/// is no restore); a table that cannot be counted (`None`) fails it too.
+/// is no restore); a table that cannot be counted (`None`), in the sandbox or in production,
+/// fails it too.
 pub fn compare_counts(
-    production: &BTreeMap<String, u64>,
+    production: &BTreeMap<String, LiveCount>,
     sandbox: &BTreeMap<String, Option<u64>>,
 ) -> Vec<CheckResult> {
     sandbox
         .iter()
         .map(|(table, restored)| {
-            let live = production.get(table).copied();
-            let (passed, detail) = match (restored, live) {
+            let (passed, detail) = match (restored, production.get(table)) {
                 (None, _) => (false, "could not be read in the sandbox".to_string()),
-                (Some(0), Some(live)) if live > 0 => {
-                    (false, format!("empty in the sandbox, {live} rows in production"))
-                }
-                (Some(n), Some(live)) if live > 0 => (
-                    true,
-                    format!("{n} rows, {:.2} of production's {live}", *n as f64 / live as f64),
+                (Some(n), None) => (true, format!("{n} rows (production has no such table)")),
+                (Some(n), Some(LiveCount::Unknown(why))) => (
+                    false,
+                    format!("{n} rows; production's could not be counted ({why}): not compared"),
                 ),
-                (Some(n), _) => (true, format!("{n} rows (production has none or no such table)")),
+                (Some(0), Some(LiveCount::Known { rows, from })) if *rows > 0 => (
+                    false,
+                    format!("empty in the sandbox, {rows} rows in production ({from})"),
+                ),
+                (Some(n), Some(LiveCount::Known { rows, from })) if *rows > 0 => (
+                    true,
+                    format!(
+                        "{n} rows, {:.2} of production's {rows} ({from})",
+                        *n as f64 / *rows as f64
+                    ),
+                ),
+                (Some(n), Some(LiveCount::Known { from, .. })) => {
+                    (true, format!("{n} rows; production has none now ({from})"))
+                }
             };
             CheckResult {
                 name: format!("rows {table}"),
@@ -216,25 +240,46 @@ mod tests {
 
     #[test]
     fn an_empty_sandbox_table_fails_where_production_has_rows_and_ratios_are_reported() {
+        let known = |rows| LiveCount::Known {
+            rows,
+            from: "pg_stat_user_tables.n_live_tup",
+        };
         let production = BTreeMap::from([
-            ("contacts".to_string(), 5000),
-            ("notes".into(), 0),
-            ("orders".into(), 10),
+            ("contacts".to_string(), known(5000)),
+            ("notes".into(), known(0)),
+            ("orders".into(), known(10)),
+            ("huge".into(), LiveCount::Unknown("count(*) took over 5s".into())),
         ]);
         let sandbox = BTreeMap::from([
             ("contacts".to_string(), Some(4000)),
             ("notes".into(), Some(0)),
             ("orders".into(), Some(0)),
             ("audit".into(), None),
+            ("huge".into(), Some(7)),
+            ("old".into(), Some(3)),
         ]);
         let results: BTreeMap<String, CheckResult> = compare_counts(&production, &sandbox)
             .into_iter()
             .map(|r| (r.name.clone(), r))
             .collect();
-        assert!(results["rows contacts"].passed && results["rows contacts"].detail.contains("0.80"));
+        let contacts = &results["rows contacts"];
+        assert!(
+            contacts.passed && contacts.detail.contains("0.80"),
+            "{contacts:?}"
+        );
+        assert!(
+            contacts.detail.contains("n_live_tup"),
+            "names its source: {contacts:?}"
+        );
         assert!(results["rows notes"].passed);
         assert!(!results["rows orders"].passed && results["rows orders"].detail.contains("empty"));
         assert!(!results["rows audit"].passed);
+        let huge = &results["rows huge"];
+        assert!(
+            !huge.passed && huge.detail.contains("not compared"),
+            "never passes uncompared: {huge:?}"
+        );
+        assert!(results["rows old"].passed && results["rows old"].detail.contains("no such table"));
     }
 
     #[test]

@@ -65,6 +65,18 @@ pub fn drill_id(instance: &str, started: DateTime<Utc>) -> String {
     format!("drill-{instance}-{}", Slot::containing(started).label())
 }
 
+/// The drill id of the execution `name` (its sandboxes' names and records derive from it):
+/// one per name, so that two executions never share sandboxes or records; a name with
+/// characters made safe gets a hash of itself.
+pub fn drill_of_execution(name: &str) -> String {
+    let safe = crate::fanout::safe_name(name);
+    if safe == name {
+        format!("drill-{safe}")
+    } else {
+        format!("drill-{safe}-{:016x}", fnv1a(name))
+    }
+}
+
 /// The sandbox `resource` is restored into for drill `drill_id`: `lbd-<8>-<name>`, a prefix
 /// no production resource, scheduled point (`lifeboat-`) or restore (`lbs-`, `lbf-`, `lbr-`)
 /// carries, so IAM can grant the drill deletes on `lbd-*` only.

@@ -62,13 +62,10 @@ impl DrillReport {
             .max()
     }
 
-    /// `drills/<instance>/<date>/report`, the key of its `.json` and `.md`.
+    /// `drills/<instance>/<date>/<drill>/report`, the key of its `.json` and `.md`: every
+    /// drill of a day keeps its own.
     pub fn key_stem(&self) -> String {
-        format!(
-            "drills/{}/{}/report",
-            crate::inventory::instance_key(&self.instance_id),
-            self.started_at.format("%Y-%m-%d")
-        )
+        report_stem(&self.instance_id, self.started_at, &self.drill_id)
     }
 
     /// The report for people: outcome, RTO, data age and every check.
@@ -113,6 +110,16 @@ impl DrillReport {
         }
         md
     }
+}
+
+/// Where drill `drill_id` of `instance`, started at `started_at`, writes its report (the key
+/// of its `.json` and `.md`).
+pub fn report_stem(instance: &str, started_at: DateTime<Utc>, drill_id: &str) -> String {
+    format!(
+        "drills/{}/{}/{drill_id}/report",
+        crate::inventory::instance_key(instance),
+        started_at.format("%Y-%m-%d")
+    )
 }
 
 #[cfg(test)]
@@ -178,7 +185,10 @@ mod tests {
             resource(Some(1200), true, true),
         ]);
         assert_eq!(r.restore_seconds(), Some(1200));
-        assert_eq!(r.key_stem(), "drills/acme/2026-12-03/report");
+        assert_eq!(
+            r.key_stem(),
+            format!("drills/acme/2026-12-03/{}/report", r.drill_id)
+        );
         let md = r.markdown();
         assert!(md.contains("Succeeded") && md.contains("1200 s") && md.contains("ok rows contacts"));
         assert_eq!(report(vec![resource(None, true, true)]).restore_seconds(), None);
