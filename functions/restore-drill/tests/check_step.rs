@@ -38,7 +38,10 @@ impl SandboxInspector for Recording {
         sandbox: &str,
         _spec: &DrillSpec,
     ) -> Result<Vec<CheckResult>, PortError> {
-        self.seen.lock().unwrap().push((production.name.clone(), sandbox.to_string()));
+        self.seen
+            .lock()
+            .unwrap()
+            .push((production.name.clone(), sandbox.to_string()));
         Ok(vec![CheckResult {
             name: "read".into(),
             passed: true,
@@ -61,7 +64,9 @@ fn world() -> World {
     let ports = world::World::new();
     let restorer = Arc::new(MemoryRestorer::new(ResourceKind::RdsInstance));
     let inspector = Arc::new(Recording::default());
-    let key = ports.rds.add_resource("acme-db", &[(TAG_INSTANCE, "acme")], PITR_3_DAYS);
+    let key = ports
+        .rds
+        .add_resource("acme-db", &[(TAG_INSTANCE, "acme")], PITR_3_DAYS);
     let slot = Slot::containing(at("2026-12-03T04:00:00Z"));
     ports.catalog.insert(RecoveryPoint {
         resource: key.clone(),
@@ -108,12 +113,18 @@ impl World {
         let ready = json!({"ready": {"ready": true, "at": (now() + TimeDelta::minutes(20)).to_rfc3339()}});
         let restored: Vec<Value> = plan.resources.iter().map(|_| ready.clone()).collect();
         (self.driller)
-            .handle(json!({"step": "check", "plan": plan, "restored": restored}), now())
+            .handle(
+                json!({"step": "check", "plan": plan, "restored": restored}),
+                now(),
+            )
             .await
     }
 
     fn checks_kept(&self, plan: &DrillPlan) -> bool {
-        self.ports.reports.get(&run_key(&plan.drill_id, "checks")).is_some()
+        self.ports
+            .reports
+            .get(&run_key(&plan.drill_id, "checks"))
+            .is_some()
     }
 }
 
@@ -141,7 +152,10 @@ async fn a_forged_plan_item_is_refused_before_anything_is_inspected_or_kept() {
         let e = w.check(&forged).await.unwrap_err();
         assert_eq!(e.name, INVALID_INPUT, "{what}: {e}");
         assert!(e.message.contains("refused"), "{what}: {e}");
-        assert!(w.inspector.seen.lock().unwrap().is_empty(), "{what}: nothing inspected");
+        assert!(
+            w.inspector.seen.lock().unwrap().is_empty(),
+            "{what}: nothing inspected"
+        );
         assert!(!w.checks_kept(&forged), "{what}: nothing kept");
     }
 

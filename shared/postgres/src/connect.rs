@@ -96,7 +96,9 @@ impl Connector {
     /// [`Credentials::DrillReader`]); the local stack's server is unchanged.
     pub fn for_drills(self, reader_secret_prefix: &str) -> Connector {
         match self {
-            Connector::Rds { rds, secrets, tls, .. } => Connector::Rds {
+            Connector::Rds {
+                rds, secrets, tls, ..
+            } => Connector::Rds {
                 rds,
                 secrets,
                 tls,
@@ -171,7 +173,8 @@ fn is_drill_sandbox(db: &DbInstance) -> bool {
             .find(|t| t.key() == Some(key))
             .and_then(|t| t.value())
     };
-    db.db_instance_identifier().is_some_and(|id| id.starts_with("lbd-"))
+    db.db_instance_identifier()
+        .is_some_and(|id| id.starts_with("lbd-"))
         && tag(TAG_RESTORE_ROLE) == Some("staging")
         && tag(TAG_RESTORE_REQUEST).is_some_and(|r| r.starts_with("drill-"))
         && tag(TAG_INSTANCE).is_none()

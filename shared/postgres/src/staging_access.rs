@@ -89,7 +89,11 @@ mod tests {
     const REQUEST: &str = "rr-1";
 
     fn staging(status: &str, secret: Option<&str>) -> DbInstance {
-        marked(status, secret, &[(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "staging")])
+        marked(
+            status,
+            secret,
+            &[(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "staging")],
+        )
     }
 
     fn marked(status: &str, secret: Option<&str>, tags: &[(&str, &str)]) -> DbInstance {
@@ -145,7 +149,10 @@ mod tests {
             let (progress, modified) = ask(marked("available", None, &tags)).await;
             let e = progress.unwrap_err();
             assert_eq!(e.kind, FailureKind::Refused, "{tags:?}: {e}");
-            assert!(e.to_string().contains("rds:lbs-1-db") && e.to_string().contains(REQUEST), "{e}");
+            assert!(
+                e.to_string().contains("rds:lbs-1-db") && e.to_string().contains(REQUEST),
+                "{e}"
+            );
             assert_eq!(modified, 0, "{tags:?}: nothing asked of it");
         }
     }

@@ -348,8 +348,14 @@ async fn an_instance_by_the_staging_name_not_marked_as_this_requests_staging_is_
     for (tags, sandbox) in [
         (vec![], true),
         (vec![], false),
-        (vec![(TAG_RESTORE_REQUEST, "rr-other"), (TAG_RESTORE_ROLE, "staging")], true),
-        (vec![(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "fallback")], false),
+        (
+            vec![(TAG_RESTORE_REQUEST, "rr-other"), (TAG_RESTORE_ROLE, "staging")],
+            true,
+        ),
+        (
+            vec![(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "fallback")],
+            false,
+        ),
         (vec![(TAG_RESTORE_REQUEST, REQUEST)], true),
     ] {
         let rules = [describe("lbs-1b4e28ba-db", Some(public(&tags))), modify()];
@@ -371,13 +377,22 @@ async fn an_instance_by_the_staging_name_not_marked_as_this_requests_staging_is_
         modify(),
     ];
     let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
-    let progress = RdsRestorer::for_sandboxes(client, vec![]).staging_ready(&t).await.unwrap();
-    assert!(matches!(progress, Progress::Pending(ref w) if w.contains("private")), "{progress:?}");
+    let progress = RdsRestorer::for_sandboxes(client, vec![])
+        .staging_ready(&t)
+        .await
+        .unwrap();
+    assert!(
+        matches!(progress, Progress::Pending(ref w) if w.contains("private")),
+        "{progress:?}"
+    );
     assert_eq!(rules[1].num_calls(), 1);
     let rules = [describe(
         "lbs-1b4e28ba-db",
         Some(db("lbs-1b4e28ba-db", "available", &staging_marks())),
     )];
     let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
-    assert_eq!(RdsRestorer::new(client).staging_ready(&t).await.unwrap(), Progress::Done);
+    assert_eq!(
+        RdsRestorer::new(client).staging_ready(&t).await.unwrap(),
+        Progress::Done
+    );
 }

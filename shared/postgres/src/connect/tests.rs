@@ -17,7 +17,12 @@ fn instance(id: &'static str, tags: &[(&str, &str)]) -> DbInstance {
     let mut b = DbInstance::builder()
         .db_instance_identifier(id)
         .db_name("crm")
-        .endpoint(Endpoint::builder().address(format!("{id}.x.rds.amazonaws.com")).port(5432).build())
+        .endpoint(
+            Endpoint::builder()
+                .address(format!("{id}.x.rds.amazonaws.com"))
+                .port(5432)
+                .build(),
+        )
         .master_user_secret(MasterUserSecret::builder().secret_arn(master_arn(id)).build());
     for (k, v) in tags {
         b = b.tag_list(Tag::builder().key(*k).value(*v).build());
@@ -26,8 +31,11 @@ fn instance(id: &'static str, tags: &[(&str, &str)]) -> DbInstance {
 }
 
 fn described(db: DbInstance) -> aws_sdk_rds::Client {
-    let rule = mock!(aws_sdk_rds::Client::describe_db_instances)
-        .then_output(move || DescribeDbInstancesOutput::builder().db_instances(db.clone()).build());
+    let rule = mock!(aws_sdk_rds::Client::describe_db_instances).then_output(move || {
+        DescribeDbInstancesOutput::builder()
+            .db_instances(db.clone())
+            .build()
+    });
     mock_client!(aws_sdk_rds, RuleMode::MatchAny, [&rule])
 }
 
@@ -77,7 +85,11 @@ async fn a_drill_reads_production_with_the_reader_secret_and_never_its_master_se
     assert_eq!(config.get_user(), Some("lifeboat_drill_reader"));
     assert_eq!(config.get_password(), Some(&b"pw-lifeboat_drill_reader"[..]));
     assert_eq!(config.get_dbname(), Some("crm"));
-    assert_eq!(rules[1].num_calls(), 0, "production's master secret never asked for");
+    assert_eq!(
+        rules[1].num_calls(),
+        0,
+        "production's master secret never asked for"
+    );
 }
 
 #[tokio::test]
@@ -124,9 +136,14 @@ async fn a_missing_reader_secret_fails_naming_it_and_falls_back_to_nothing() {
     ];
     let secrets = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, &rules);
     let rds = described(instance("acme-db", &[(TAG_INSTANCE, "acme")]));
-    let e = rds_config(&rds, &secrets, &drills(), "acme-db").await.unwrap_err();
+    let e = rds_config(&rds, &secrets, &drills(), "acme-db")
+        .await
+        .unwrap_err();
     assert_eq!(e.kind, FailureKind::Refused, "{e}");
-    assert!(e.message.contains("lifeboat/drill-reader/acme-db") && e.message.contains("pg_monitor"), "{e}");
+    assert!(
+        e.message.contains("lifeboat/drill-reader/acme-db") && e.message.contains("pg_monitor"),
+        "{e}"
+    );
     assert_eq!(rules[1].num_calls(), 0, "no fallback to the master secret");
 }
 
@@ -138,7 +155,9 @@ async fn selective_restores_sign_in_with_each_instance_s_master_secret() {
     ];
     let secrets = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, &rules);
     let rds = described(instance("acme-db", &[(TAG_INSTANCE, "acme")]));
-    let config = rds_config(&rds, &secrets, &Credentials::Master, "acme-db").await.unwrap();
+    let config = rds_config(&rds, &secrets, &Credentials::Master, "acme-db")
+        .await
+        .unwrap();
     assert_eq!(config.get_user(), Some("postgres"));
     assert_eq!(rules[0].num_calls(), 0);
 }
