@@ -21,6 +21,8 @@ mod policy_over_time;
 mod postgres_data_plane;
 /// What a restore drill checks in a PostgreSQL sandbox.
 mod postgres_drill;
+/// What a drill reads in production needs only a `pg_monitor` user.
+mod postgres_drill_reader;
 /// The PostgreSQL merge engine on its own.
 mod postgres_merge;
 /// The daily audit: coverage, exposure revoked, its page in Chromium.

@@ -1,5 +1,6 @@
 //! The `check` step: each sandbox that became usable is inspected against production
-//! (read only); one that did not is reported with why.
+//! (read only); one that did not is reported with why. The plan comes back in the task
+//! event: every item is checked to be its drill's own sandbox before anything is read.
 
 use lifeboat::drill::checks::CheckResult;
 use lifeboat::drill::records::run_key;
@@ -35,6 +36,18 @@ impl Driller {
     /// back into the execution's state: a database of a thousand tables has a thousand
     /// checks, and Step Functions caps the state at 256 KB.
     pub async fn check(&self, plan: &DrillPlan, restored: &[Value]) -> Result<ChecksKept, StepError> {
+        for item in &plan.resources {
+            if item.drill_id != plan.drill_id {
+                return Err(StepError::new(
+                    INVALID_INPUT,
+                    format!(
+                        "plan item of {} belongs to drill {:?}, not to this plan's {:?}; refused",
+                        item.resource, item.drill_id, plan.drill_id
+                    ),
+                ));
+            }
+            item.check()?;
+        }
         let mut out = Vec::new();
         for (i, item) in plan.resources.iter().enumerate() {
             let result = restored.get(i).cloned().unwrap_or(Value::Null);

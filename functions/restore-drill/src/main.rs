@@ -25,6 +25,10 @@ const DB_CA_BUNDLE: &str = "LIFEBOAT_DB_CA_BUNDLE";
 const DRILL_STATE_MACHINE_ARN: &str = "LIFEBOAT_DRILL_STATE_MACHINE_ARN";
 /// Comma-separated security group ids the sandboxes sit in (production's when unset).
 const SANDBOX_SECURITY_GROUP_IDS: &str = "LIFEBOAT_DRILL_SECURITY_GROUP_IDS";
+/// Where the read-only credential of each production RDS instance is: the secret
+/// `<prefix><instance identifier>` (the drill never reads production's master secret).
+const READER_SECRET_PREFIX: &str = "LIFEBOAT_DRILL_READER_SECRET_PREFIX";
+const DEFAULT_READER_SECRET_PREFIX: &str = "lifeboat/drill-reader/";
 
 struct DrillSettings {
     common: Settings,
@@ -34,6 +38,7 @@ struct DrillSettings {
     db_ca_bundle: String,
     drill_state_machine: Option<String>,
     sandbox_security_groups: Vec<String>,
+    reader_secret_prefix: String,
 }
 
 fn settings() -> Result<DrillSettings, ConfigError> {
@@ -65,6 +70,16 @@ fn settings() -> Result<DrillSettings, ConfigError> {
                 }
             })?
             .unwrap_or_default(),
+        reader_secret_prefix: env
+            .parsed(READER_SECRET_PREFIX, |v| {
+                let valid = |c: char| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c);
+                if v.chars().all(valid) {
+                    Ok(v.to_string())
+                } else {
+                    Err("must be a Secrets Manager name prefix (letters, digits and /_+=.@-)")
+                }
+            })?
+            .unwrap_or_else(|| DEFAULT_READER_SECRET_PREFIX.into()),
         common,
     })
 }
@@ -83,7 +98,8 @@ fn build(settings: &DrillSettings) -> Driller {
     let config = aws::load_config(settings.common.tls_trust);
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let connector =
-        Connector::for_function(&config, settings.postgres_url.as_deref(), &settings.db_ca_bundle);
+        Connector::for_function(&config, settings.postgres_url.as_deref(), &settings.db_ca_bundle)
+            .for_drills(&settings.reader_secret_prefix);
     let drills = (settings.drill_state_machine.as_ref())
         .map(|arn| Arc::new(StepFunctions::new(aws_sdk_sfn::Client::new(&config), arn)));
     Driller {

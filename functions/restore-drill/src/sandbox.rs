@@ -63,9 +63,8 @@ impl Driller {
             .map_err(|e| StepError::from_port("ready", e))?;
         // Restored: now readable? (An RDS sandbox gets its own credentials first.)
         let progress = match (progress, self.inspector(item.resource.kind)) {
-            (Progress::Done, Some(inspector)) => {
-                (inspector.prepare(&item.sandbox).await).map_err(|e| StepError::from_port("ready", e))?
-            }
+            (Progress::Done, Some(inspector)) => (inspector.prepare(&item.sandbox, &item.drill_id).await)
+                .map_err(|e| StepError::from_port("ready", e))?,
             (progress, _) => progress,
         };
         Ok(match progress {

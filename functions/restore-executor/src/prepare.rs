@@ -288,7 +288,7 @@ pub async fn check_ready(executor: &Executor, task: &Task, now: DateTime<Utc>) -
         if staging.is_done() && selective {
             staging = executor
                 .merger(r.resource.kind)?
-                .prepare_staging(&r.staging)
+                .prepare_staging(&r.staging, id)
                 .await
                 .map_err(fail)?;
         }

@@ -163,6 +163,12 @@ fn retired_name(target: &Target<'_>) -> String {
     names(target.request_id, target.production).retired
 }
 
+/// Whether `db` is `target`'s staging instance: by another name than production's, and
+/// marked as this request's staging (the name alone proves nothing).
+fn is_staging_of(db: &DbInstance, target: &Target<'_>) -> bool {
+    target.staging != target.production.name && belongs_to(db, target.request_id, Some("staging"))
+}
+
 fn unexpected(operation: &'static str, target: &Target<'_>, state: String) -> PortError {
     PortError::new(operation, target.production, FailureKind::Refused, state)
 }
@@ -260,7 +266,7 @@ impl Restorer for RdsRestorer {
         // A retry finds what the first try asked for; anything else by that name is not
         // ours to take (nor, later, to delete).
         if let Some(existing) = self.instance(target.staging).await? {
-            if belongs_to(&existing, target.request_id, Some("staging")) {
+            if is_staging_of(&existing, target) {
                 return Ok(());
             }
             return Err(PortError::new(
@@ -338,14 +344,24 @@ impl Restorer for RdsRestorer {
 
     async fn staging_ready(&self, target: &Target<'_>) -> Result<Progress, PortError> {
         match self.instance(target.staging).await? {
+            // Only what this restore (or drill) restored and marked is ever taken as its
+            // staging, looked at further or modified: an instance that merely has the name
+            // is not, and the step fails before anything is asked of it.
+            Some(db) if !is_staging_of(&db, target) => Err(PortError::new(
+                "staging_ready",
+                format!("rds:{}", target.staging),
+                FailureKind::Refused,
+                format!(
+                    "an instance by the staging name exists and is not marked as {}'s staging instance",
+                    target.request_id
+                ),
+            )),
             // A sandbox is never reachable from outside, whatever the restore made of it
             // (a restore from a public instance's snapshot may come up public).
             Some(db)
                 if is_available(&db)
                     && self.sandbox_network.is_some()
-                    && db.publicly_accessible() == Some(true)
-                    // Only what this drill restored and marked is ever modified.
-                    && belongs_to(&db, target.request_id, Some("staging")) =>
+                    && db.publicly_accessible() == Some(true) =>
             {
                 self.client
                     .modify_db_instance()
@@ -569,9 +585,7 @@ impl Restorer for RdsRestorer {
             return Ok(Deletion::AlreadyGone);
         };
         // Only ever an instance this request restored and marked as staging.
-        if target.staging == target.production.name
-            || !belongs_to(&staging, target.request_id, Some("staging"))
-        {
+        if !is_staging_of(&staging, target) {
             return Err(PortError::new(
                 "DeleteDBInstance",
                 format!("rds:{}", target.staging),

@@ -29,6 +29,14 @@ pub const TAG_EXPIRES: &str = "lifeboat:expires";
 pub const TAG_RESTORE_ROLE: &str = "lifeboat:restore-role";
 pub const TAG_RESTORE_REQUEST: &str = "lifeboat:restore-request";
 
+/// Whether `tags` carry the marks of `request_id` (a restore request's or a drill's id) and,
+/// if given, of `role`: what Lifeboat made for that request, the only such resources it
+/// changes or deletes.
+pub fn marked_for(tags: &BTreeMap<String, String>, request_id: &str, role: Option<&str>) -> bool {
+    tags.get(TAG_RESTORE_REQUEST).map(String::as_str) == Some(request_id)
+        && role.is_none_or(|r| tags.get(TAG_RESTORE_ROLE).map(String::as_str) == Some(r))
+}
+
 /// The continuous-backup state a service reports for a resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PitrStatus {

@@ -3,12 +3,14 @@
 //! - Locally (`LIFEBOAT_POSTGRES_URL`): the local stack's one PostgreSQL server holds a
 //!   database per instance, named after the instance.
 //! - In AWS: the instance's endpoint and database name from `DescribeDBInstances`, the
-//!   credentials from its RDS-managed master user secret in Secrets Manager, and TLS verified
-//!   against the RDS certificate bundle named by `LIFEBOAT_DB_CA_BUNDLE` (packaged with the
-//!   function), never without TLS.
+//!   credentials from Secrets Manager ([`Credentials`]), and TLS verified against the RDS
+//!   certificate bundle named by `LIFEBOAT_DB_CA_BUNDLE` (packaged with the function), never
+//!   without TLS.
 
 use std::sync::Arc;
 
+use aws_sdk_rds::types::DbInstance;
+use lifeboat::inventory::{TAG_INSTANCE, TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
 use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, Config, NoTls};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -25,7 +27,20 @@ pub enum Connector {
         rds: aws_sdk_rds::Client,
         secrets: aws_sdk_secretsmanager::Client,
         tls: MakeRustlsConnect,
+        credentials: Credentials,
     },
+}
+
+/// Whose credentials an RDS connection signs in with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// Each instance's RDS-managed master user secret: selective restores write production.
+    Master,
+    /// Restore drills: a drill's sandbox (`lbd-…`, marked as a drill's staging) with its own
+    /// managed master secret; any other instance (production) with the read-only credential
+    /// the operator keeps in the secret `<prefix><instance identifier>`, never with its master
+    /// secret. A missing reader secret fails naming the secret to create.
+    DrillReader { prefix: String },
 }
 
 impl Connector {
@@ -73,7 +88,26 @@ impl Connector {
             rds: aws_sdk_rds::Client::new(sdk),
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
             tls: MakeRustlsConnect::new(tls),
+            credentials: Credentials::Master,
         })
+    }
+
+    /// This connector with RDS instances read as a drill reads them (see
+    /// [`Credentials::DrillReader`]); the local stack's server is unchanged.
+    pub fn for_drills(self, reader_secret_prefix: &str) -> Connector {
+        match self {
+            Connector::Rds {
+                rds, secrets, tls, ..
+            } => Connector::Rds {
+                rds,
+                secrets,
+                tls,
+                credentials: Credentials::DrillReader {
+                    prefix: reader_secret_prefix.to_string(),
+                },
+            },
+            other => other,
+        }
     }
 
     /// Opens a connection to `instance`'s database; the connection's task runs until the
@@ -101,8 +135,13 @@ impl Connector {
                 tokio::spawn(connection);
                 Ok(client)
             }
-            Connector::Rds { rds, secrets, tls } => {
-                let mut config = rds_config(rds, secrets, instance).await?;
+            Connector::Rds {
+                rds,
+                secrets,
+                tls,
+                credentials,
+            } => {
+                let mut config = rds_config(rds, secrets, credentials, instance).await?;
                 if let Some(database) = database {
                     config.dbname(database);
                 }
@@ -126,9 +165,45 @@ fn limits(config: &mut Config) {
         .options("-c lock_timeout=30s -c statement_timeout=600s -c idle_in_transaction_session_timeout=120s");
 }
 
-async fn rds_config(
+/// Whether `db` is a restore drill's sandbox: named `lbd-…` and marked as a drill's staging,
+/// never carrying `lifeboat:instance`.
+fn is_drill_sandbox(db: &DbInstance) -> bool {
+    let tag = |key: &str| {
+        (db.tag_list().iter())
+            .find(|t| t.key() == Some(key))
+            .and_then(|t| t.value())
+    };
+    db.db_instance_identifier()
+        .is_some_and(|id| id.starts_with("lbd-"))
+        && tag(TAG_RESTORE_ROLE) == Some("staging")
+        && tag(TAG_RESTORE_REQUEST).is_some_and(|r| r.starts_with("drill-"))
+        && tag(TAG_INSTANCE).is_none()
+}
+
+/// The secret `instance` (described as `db`) is signed in with, and whether it is the
+/// operator's reader secret.
+fn secret_of(db: &DbInstance, credentials: &Credentials, instance: &str) -> Result<(String, bool), PgError> {
+    let master = || {
+        (db.master_user_secret().and_then(|s| s.secret_arn()))
+            .map(|arn| (arn.to_string(), false))
+            .ok_or_else(|| {
+                PgError::refused(format!(
+                    "{instance} has no master user secret in Secrets Manager (ManageMasterUserPassword)"
+                ))
+            })
+    };
+    match credentials {
+        Credentials::Master => master(),
+        Credentials::DrillReader { .. } if is_drill_sandbox(db) => master(),
+        Credentials::DrillReader { prefix } => Ok((format!("{prefix}{instance}"), true)),
+    }
+}
+
+/// `instance`'s endpoint, database and credentials.
+pub(crate) async fn rds_config(
     rds: &aws_sdk_rds::Client,
     secrets: &aws_sdk_secretsmanager::Client,
+    credentials: &Credentials,
     instance: &str,
 ) -> Result<Config, PgError> {
     let out = rds
@@ -145,29 +220,35 @@ async fn rds_config(
         .endpoint()
         .and_then(|e| e.address().map(|a| (a.to_string(), e.port().unwrap_or(5432))))
         .ok_or_else(|| PgError::unavailable(format!("{instance} has no endpoint yet")))?;
-    let secret_arn = db
-        .master_user_secret()
-        .and_then(|s| s.secret_arn())
-        .ok_or_else(|| {
-            PgError::refused(format!(
-                "{instance} has no master user secret in Secrets Manager (ManageMasterUserPassword)"
-            ))
-        })?;
+    let (secret_id, reader) = secret_of(db, credentials, instance)?;
     let secret = secrets
         .get_secret_value()
-        .secret_id(secret_arn)
+        .secret_id(&secret_id)
         .send()
         .await
-        .map_err(|e| PgError::unavailable(format!("GetSecretValue for {instance}: {e}")))?;
+        .map_err(|e| {
+            let missing = e
+                .as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception());
+            if reader && missing {
+                PgError::refused(format!(
+                    "a drill reads {instance} with the secret {secret_id}, which does not exist: \
+                     create it, {{\"username\": …, \"password\": …}} of a user granted pg_monitor \
+                     (README, \"Restore drills\")"
+                ))
+            } else {
+                PgError::unavailable(format!("GetSecretValue {secret_id} for {instance}: {e}"))
+            }
+        })?;
     let doc: serde_json::Value = secret
         .secret_string()
         .and_then(|s| serde_json::from_str(s).ok())
-        .ok_or_else(|| PgError::refused(format!("{instance}'s secret is not a JSON document")))?;
+        .ok_or_else(|| PgError::refused(format!("{instance}'s secret {secret_id} is not a JSON document")))?;
     let field = |k: &str| {
         doc[k]
             .as_str()
             .map(str::to_string)
-            .ok_or_else(|| PgError::refused(format!("{instance}'s secret has no {k:?}")))
+            .ok_or_else(|| PgError::refused(format!("{instance}'s secret {secret_id} has no {k:?}")))
     };
     let mut config = Config::new();
     config
@@ -180,3 +261,8 @@ async fn rds_config(
         .application_name("lifeboat-restore");
     Ok(config)
 }
+
+/// Which secret a connection signs in with: instances as RDS describes them (endpoints and
+/// managed secrets moto does not give), Secrets Manager answering by secret id.
+#[cfg(test)]
+mod tests;

@@ -265,10 +265,11 @@ impl lifeboat::ports::SandboxInspector for PgInspector {
     async fn prepare(
         &self,
         sandbox: &str,
+        drill_id: &str,
     ) -> Result<lifeboat::ports::restorer::Progress, lifeboat::ports::PortError> {
         match &self.connector {
             super::Connector::Rds { rds, .. } => {
-                super::staging_access::ensure_managed_secret(rds, sandbox).await
+                super::staging_access::ensure_managed_secret(rds, sandbox, drill_id).await
             }
             _ => Ok(lifeboat::ports::restorer::Progress::Done),
         }

@@ -107,9 +107,9 @@ impl Merger for PgMerger {
         }
     }
 
-    async fn prepare_staging(&self, staging: &str) -> Result<Progress, PortError> {
+    async fn prepare_staging(&self, staging: &str, request_id: &str) -> Result<Progress, PortError> {
         match &self.connector {
-            Connector::Rds { rds, .. } => ensure_managed_secret(rds, staging).await,
+            Connector::Rds { rds, .. } => ensure_managed_secret(rds, staging, request_id).await,
             _ => Ok(Progress::Done),
         }
     }

@@ -5,13 +5,25 @@
 //! may have rotated since). So once staging is available, it is given an RDS-managed master
 //! password (`ManageMasterUserPassword`): RDS creates the secret, and the engine connects
 //! with it like with any instance. Polled until the secret is active and nothing is pending.
+//!
+//! Only an instance marked as the request's (or drill's) staging is ever given one: an
+//! instance that merely has the staging name is refused before anything is asked of it.
+
+use std::collections::BTreeMap;
 
 use aws_sdk_rds::Client;
 
+use lifeboat::inventory::marked_for;
 use lifeboat::ports::restorer::Progress;
 use lifeboat::ports::{FailureKind, PortError};
 
-pub async fn ensure_managed_secret(rds: &Client, staging: &str) -> Result<Progress, PortError> {
+/// `staging`'s managed master secret, asked for once it is available; `request_id`: the
+/// restore request or drill whose staging it must be marked as.
+pub async fn ensure_managed_secret(
+    rds: &Client,
+    staging: &str,
+    request_id: &str,
+) -> Result<Progress, PortError> {
     let fail = |op: &'static str, e: String| PortError::new(op, staging, FailureKind::Unavailable, e);
     let out = rds
         .describe_db_instances()
@@ -27,6 +39,17 @@ pub async fn ensure_managed_secret(rds: &Client, staging: &str) -> Result<Progre
             "no such staging instance",
         ));
     };
+    let tags: BTreeMap<String, String> = (db.tag_list().iter())
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .collect();
+    if !marked_for(&tags, request_id, Some("staging")) {
+        return Err(PortError::new(
+            "ModifyDBInstance (managed master password)",
+            format!("rds:{staging}"),
+            FailureKind::Refused,
+            format!("refusing to give it a managed master password: it is not marked as {request_id}'s staging instance"),
+        ));
+    }
     let status = db.db_instance_status().unwrap_or_default();
     let secret = db.master_user_secret().and_then(|s| s.secret_status());
     let pending = db
@@ -57,15 +80,29 @@ pub async fn ensure_managed_secret(rds: &Client, staging: &str) -> Result<Progre
 mod tests {
     use aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput;
     use aws_sdk_rds::operation::modify_db_instance::ModifyDbInstanceOutput;
-    use aws_sdk_rds::types::{DbInstance, MasterUserSecret};
+    use aws_sdk_rds::types::{DbInstance, MasterUserSecret, Tag};
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    use lifeboat::inventory::{TAG_INSTANCE, TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
 
     use super::*;
 
+    const REQUEST: &str = "rr-1";
+
     fn staging(status: &str, secret: Option<&str>) -> DbInstance {
+        marked(
+            status,
+            secret,
+            &[(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "staging")],
+        )
+    }
+
+    fn marked(status: &str, secret: Option<&str>, tags: &[(&str, &str)]) -> DbInstance {
         let mut b = DbInstance::builder()
             .db_instance_identifier("lbs-1-db")
             .db_instance_status(status);
+        for (k, v) in tags {
+            b = b.tag_list(Tag::builder().key(*k).value(*v).build());
+        }
         if let Some(s) = secret {
             b = b.master_user_secret(
                 MasterUserSecret::builder()
@@ -78,6 +115,11 @@ mod tests {
     }
 
     async fn poll(instance: DbInstance) -> (Progress, usize) {
+        let (progress, modified) = ask(instance).await;
+        (progress.unwrap(), modified)
+    }
+
+    async fn ask(instance: DbInstance) -> (Result<Progress, PortError>, usize) {
         let describe = mock!(Client::describe_db_instances).then_output(move || {
             DescribeDbInstancesOutput::builder()
                 .db_instances(instance.clone())
@@ -89,8 +131,30 @@ mod tests {
             })
             .then_output(|| ModifyDbInstanceOutput::builder().build());
         let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, [&describe, &modify]);
-        let progress = ensure_managed_secret(&client, "lbs-1-db").await.unwrap();
+        let progress = ensure_managed_secret(&client, "lbs-1-db", REQUEST).await;
         (progress, modify.num_calls())
+    }
+
+    /// An instance that has the staging name but not this request's staging marks (never
+    /// restored by it, another request's, production renamed) is never modified.
+    #[tokio::test]
+    async fn an_instance_not_marked_as_this_requests_staging_is_refused_and_never_modified() {
+        for tags in [
+            vec![],
+            vec![(TAG_RESTORE_REQUEST, "rr-2"), (TAG_RESTORE_ROLE, "staging")],
+            vec![(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "fallback")],
+            vec![(TAG_RESTORE_REQUEST, REQUEST)],
+            vec![(TAG_INSTANCE, "acme")],
+        ] {
+            let (progress, modified) = ask(marked("available", None, &tags)).await;
+            let e = progress.unwrap_err();
+            assert_eq!(e.kind, FailureKind::Refused, "{tags:?}: {e}");
+            assert!(
+                e.to_string().contains("rds:lbs-1-db") && e.to_string().contains(REQUEST),
+                "{e}"
+            );
+            assert_eq!(modified, 0, "{tags:?}: nothing asked of it");
+        }
     }
 
     #[tokio::test]

@@ -2,7 +2,7 @@
 //! available, or made by a given restore.
 
 use aws_sdk_rds::types::DbInstance;
-use lifeboat::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
+use lifeboat::inventory::marked_for;
 use lifeboat::ports::restorer::Progress;
 
 use super::settings::tags_of;
@@ -68,9 +68,7 @@ pub(super) fn is_available(db: &DbInstance) -> bool {
 
 /// Whether `db` carries this request's restore tags (and, if given, this role).
 pub(super) fn belongs_to(db: &DbInstance, request_id: &str, role: Option<&str>) -> bool {
-    let tags = tags_of(db.tag_list());
-    tags.get(TAG_RESTORE_REQUEST).map(String::as_str) == Some(request_id)
-        && role.is_none_or(|r| tags.get(TAG_RESTORE_ROLE).map(String::as_str) == Some(r))
+    marked_for(&tags_of(db.tag_list()), request_id, role)
 }
 
 /// Whether `db` is what this request restored (staging, or production after the swap).

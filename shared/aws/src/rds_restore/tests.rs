@@ -333,3 +333,66 @@ async fn verify_waits_for_states_that_settle_and_fails_only_on_a_real_difference
         assert_eq!(got, expect, "{v:?}");
     }
 }
+
+/// An instance that has the sandbox's (or staging's) name but not this restore's staging
+/// marks is refused before anything is asked of it: never made private, never answered
+/// `Done` (whereupon a drill would give it a managed password and read it).
+#[tokio::test]
+async fn an_instance_by_the_staging_name_not_marked_as_this_requests_staging_is_refused_untouched() {
+    let (_, t) = target();
+    let public = |tags: &[(&str, &str)]| {
+        let mut d = db("lbs-1b4e28ba-db", "available", tags);
+        d.publicly_accessible = Some(true);
+        d
+    };
+    for (tags, sandbox) in [
+        (vec![], true),
+        (vec![], false),
+        (
+            vec![(TAG_RESTORE_REQUEST, "rr-other"), (TAG_RESTORE_ROLE, "staging")],
+            true,
+        ),
+        (
+            vec![(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "fallback")],
+            false,
+        ),
+        (vec![(TAG_RESTORE_REQUEST, REQUEST)], true),
+    ] {
+        let rules = [describe("lbs-1b4e28ba-db", Some(public(&tags))), modify()];
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+        let restorer = if sandbox {
+            RdsRestorer::for_sandboxes(client, vec![])
+        } else {
+            RdsRestorer::new(client)
+        };
+        let e = restorer.staging_ready(&t).await.unwrap_err();
+        assert_eq!(e.kind, FailureKind::Refused, "{tags:?}: {e}");
+        assert!(e.to_string().contains("rds:lbs-1b4e28ba-db"), "{e}");
+        assert_eq!(rules[1].num_calls(), 0, "{tags:?}: nothing modified");
+    }
+
+    // This request's own staging, public: made private, then (private) ready.
+    let rules = [
+        describe("lbs-1b4e28ba-db", Some(public(&staging_marks()))),
+        modify(),
+    ];
+    let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+    let progress = RdsRestorer::for_sandboxes(client, vec![])
+        .staging_ready(&t)
+        .await
+        .unwrap();
+    assert!(
+        matches!(progress, Progress::Pending(ref w) if w.contains("private")),
+        "{progress:?}"
+    );
+    assert_eq!(rules[1].num_calls(), 1);
+    let rules = [describe(
+        "lbs-1b4e28ba-db",
+        Some(db("lbs-1b4e28ba-db", "available", &staging_marks())),
+    )];
+    let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+    assert_eq!(
+        RdsRestorer::new(client).staging_ready(&t).await.unwrap(),
+        Progress::Done
+    );
+}

@@ -13,8 +13,9 @@ pub trait SandboxInspector: Send + Sync {
     fn kind(&self) -> ResourceKind;
 
     /// Makes the sandbox readable (an RDS sandbox restored from a snapshot gets its own
-    /// managed credentials first); `Pending` until it is.
-    async fn prepare(&self, _sandbox: &str) -> Result<Progress, PortError> {
+    /// managed credentials first); `Pending` until it is. Refused unless the sandbox is
+    /// marked as drill `drill_id`'s.
+    async fn prepare(&self, _sandbox: &str, _drill_id: &str) -> Result<Progress, PortError> {
         Ok(Progress::Done)
     }
 

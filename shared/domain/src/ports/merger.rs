@@ -54,7 +54,8 @@ pub trait Merger: Send + Sync {
     }
 
     /// Makes staging readable by the engine once the service has it available (polled).
-    async fn prepare_staging(&self, _staging: &str) -> Result<Progress, PortError> {
+    /// Refused unless staging is marked as request `request_id`'s.
+    async fn prepare_staging(&self, _staging: &str, _request_id: &str) -> Result<Progress, PortError> {
         Ok(Progress::Done)
     }
 
