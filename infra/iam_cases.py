@@ -351,6 +351,8 @@ RESTORE_DRILL = Role(
         ("have RDS make the sandbox's secret", ask("secretsmanager:CreateSecret", rds_secret("lbd"))),
         ("write its records and report", ask("s3:PutObject", f"{BUCKET}/drills/runs/drill-x/plan.json")),
         ("read its records", ask("s3:GetObject", f"{BUCKET}/drills/runs/drill-x/plan.json")),
+        ("remove the record of sandboxes left once all are gone",
+         ask("s3:DeleteObject", f"{BUCKET}/drills/left/drill-x.json")),
     ],
     refused=never_touches_production()
     + [
@@ -416,6 +418,8 @@ RESTORE_DRILL = Role(
          ask("dynamodb:DeleteTable", SANDBOX_TABLE, {**PRODUCTION, **SANDBOX})),
         ("delete an lbd- table marked by a restore request", ask("dynamodb:DeleteTable", SANDBOX_TABLE, STAGING)),
         ("delete a restore's staging table", ask("dynamodb:DeleteTable", EXECUTOR_STAGING_TABLE, STAGING)),
+        ("delete a drill's report", ask("s3:DeleteObject", f"{BUCKET}/drills/acme/2026-12-03/drill-x/report.json")),
+        ("delete a drill's plan", ask("s3:DeleteObject", f"{BUCKET}/drills/runs/drill-x/plan.json")),
         ("write the restores' records", ask("s3:PutObject", f"{BUCKET}/restores/rr-1/report.json")),
         ("write the audits", ask("s3:PutObject", f"{BUCKET}/audits/2026-12-03/report.json")),
     ],
