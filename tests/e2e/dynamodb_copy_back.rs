@@ -19,11 +19,11 @@ use lifeboat_local::names::REQUESTS_TABLE;
 use lifeboat_local::resources;
 use lifeboat_local::LocalStack;
 
-const REQUEST: &str = "rr-c0b1e5a7-0000-4000-8000-000000000001";
+pub(crate) const REQUEST: &str = "rr-c0b1e5a7-0000-4000-8000-000000000001";
 
 /// Production `orders` and its staging copy: `o1`..`o10` in both, `o6`..`o10` changed in
 /// production since, `new` only in staging, `extra` only in production; the restore's names.
-async fn tables(stack: &LocalStack, production: &ResourceKey) -> RestoreNames {
+pub(crate) async fn tables(stack: &LocalStack, production: &ResourceKey) -> RestoreNames {
     let n = names(REQUEST, production);
     for table in [production.name.as_str(), n.staging.as_str()] {
         resources::dynamodb_table(stack, table, &[]).await.unwrap();
@@ -42,7 +42,7 @@ async fn tables(stack: &LocalStack, production: &ResourceKey) -> RestoreNames {
     n
 }
 
-fn target_of<'a>(production: &'a ResourceKey, n: &'a RestoreNames) -> Target<'a> {
+pub(crate) fn target_of<'a>(production: &'a ResourceKey, n: &'a RestoreNames) -> Target<'a> {
     Target {
         request_id: REQUEST,
         production,
@@ -52,7 +52,7 @@ fn target_of<'a>(production: &'a ResourceKey, n: &'a RestoreNames) -> Target<'a>
     }
 }
 
-async fn put(stack: &LocalStack, table: &str, pk: &str, v: &str) {
+pub(crate) async fn put(stack: &LocalStack, table: &str, pk: &str, v: &str) {
     stack
         .dynamodb()
         .put_item()
@@ -65,7 +65,7 @@ async fn put(stack: &LocalStack, table: &str, pk: &str, v: &str) {
 }
 
 /// A table as `pk → v`.
-async fn content(stack: &LocalStack, table: &str) -> BTreeMap<String, String> {
+pub(crate) async fn content(stack: &LocalStack, table: &str) -> BTreeMap<String, String> {
     let out = stack.dynamodb().scan().table_name(table).send().await.unwrap();
     out.items()
         .iter()
@@ -78,7 +78,7 @@ async fn content(stack: &LocalStack, table: &str) -> BTreeMap<String, String> {
 
 /// Pages of two items, so every shard takes several runs; write batches bounded to two
 /// seconds (moto answers in milliseconds), so an undo waits three.
-fn restorer(stack: &LocalStack) -> DynamoRestorer {
+pub(crate) fn restorer(stack: &LocalStack) -> DynamoRestorer {
     let settings = CopyBackSettings {
         page_items: Some(2),
         bounds: WriteBounds::of_batch(Duration::from_secs(2)),
@@ -89,7 +89,7 @@ fn restorer(stack: &LocalStack) -> DynamoRestorer {
 
 /// The undo's next step once it has waited out the fenced swap's writes in flight (polled
 /// as the state machine polls the abort step).
-async fn undo_after_the_wait(restorer: &DynamoRestorer, target: &Target<'_>) -> Progress {
+pub(crate) async fn undo_after_the_wait(restorer: &DynamoRestorer, target: &Target<'_>) -> Progress {
     lifeboat_e2e::eventually("the undo's wait for the fenced shards", || async {
         match restorer.undo_swap(target, "").await.unwrap() {
             Progress::Pending(why) if why.contains("waiting until") => {
@@ -104,7 +104,7 @@ async fn undo_after_the_wait(restorer: &DynamoRestorer, target: &Target<'_>) -> 
 
 /// Runs every shard to its end, one page per run (a zero budget), as the Map would after
 /// as many timeouts; how many runs it took.
-async fn run_all(restorer: &DynamoRestorer, target: &Target<'_>, shards: &[Shard]) -> usize {
+pub(crate) async fn run_all(restorer: &DynamoRestorer, target: &Target<'_>, shards: &[Shard]) -> usize {
     let mut runs = 0;
     for shard in shards {
         loop {
@@ -119,7 +119,7 @@ async fn run_all(restorer: &DynamoRestorer, target: &Target<'_>, shards: &[Shard
     runs
 }
 
-fn spread(progress: Progress) -> Vec<Shard> {
+pub(crate) fn spread(progress: Progress) -> Vec<Shard> {
     match progress {
         Progress::Spread(shards) => shards,
         other => panic!("expected shards, got {other:?}"),

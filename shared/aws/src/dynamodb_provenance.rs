@@ -94,7 +94,7 @@ pub(crate) async fn provenance(
     };
     let marked = judge(&described, claim).map_err(|why| {
         PortError::new(
-            "provenance",
+            "ownership check",
             format!("dynamodb:{name}"),
             FailureKind::Refused,
             format!("not this restore's {} table, left untouched: {why}", claim.role),

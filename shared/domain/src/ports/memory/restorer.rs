@@ -59,6 +59,8 @@ struct RestorerState {
     polls: BTreeMap<(String, String), u32>,
     failing: BTreeMap<String, FailureKind>,
     calls: BTreeMap<String, u32>,
+    /// What an undo's comparison is to find different (see [`MemoryRestorer::differ_after_undo`]).
+    undo_differences: Option<String>,
 }
 
 impl MemoryRestorer {
@@ -96,6 +98,12 @@ impl MemoryRestorer {
     /// Makes every call of `method` fail with `kind`, until [`MemoryRestorer::heal`].
     pub fn fail(&self, method: &str, kind: FailureKind) {
         self.lock().failing.insert(method.to_string(), kind);
+    }
+
+    /// Makes an undo find production different from what it put back, as `what` says
+    /// (a write that came after the undo copied its key).
+    pub fn differ_after_undo(&self, what: &str) {
+        self.lock().undo_differences = Some(what.to_string());
     }
 
     pub fn heal(&self, method: &str) {
@@ -386,6 +394,11 @@ impl Restorer for MemoryRestorer {
             .get(&("swap".to_string(), target.production.name.clone()))
             .copied();
         Ok(polls.is_some_and(|p| p >= wait))
+    }
+
+    async fn undo_differences(&self, target: &Target<'_>) -> Result<Option<String>, PortError> {
+        let state = self.enter("undo_differences", &target.production.name)?;
+        Ok(state.undo_differences.clone())
     }
 
     async fn kept_aside(&self, target: &Target<'_>) -> Result<Option<String>, PortError> {
