@@ -169,7 +169,10 @@ async fn an_undo_that_leaves_a_difference_names_it_instead_of_back_as_it_was() {
         differences.contains("1 items missing or changed and 0 others"),
         "{differences}"
     );
-    assert!(differences.contains(r#"{"pk":"o1"}"#), "sample keys: {differences}");
+    assert!(
+        differences.contains(r#"{"pk":"o1"}"#),
+        "sample keys: {differences}"
+    );
     assert!(differences.contains(&n.pre_swap), "{differences}");
     assert_eq!(
         content(&stack, "orders").await.get("o1").map(String::as_str),

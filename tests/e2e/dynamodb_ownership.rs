@@ -182,7 +182,10 @@ async fn look_alike(stack: &LocalStack, kind: LookAlike, table: &str, backup: &s
             tag(
                 stack,
                 table,
-                &[(TAG_RESTORE_REQUEST, "drill-someone-else"), (TAG_RESTORE_ROLE, "staging")],
+                &[
+                    (TAG_RESTORE_REQUEST, "drill-someone-else"),
+                    (TAG_RESTORE_ROLE, "staging"),
+                ],
             )
             .await
         }
@@ -251,10 +254,7 @@ async fn a_look_alike_of_a_sandbox_or_staging_table_is_refused_untouched_and_nev
             assert_eq!(ready.kind, FailureKind::Refused, "{case}: {ready}");
             let delete = restorer.delete_staging(&t).await.unwrap_err();
             assert_eq!(delete.kind, FailureKind::Refused, "{case}: {delete}");
-            assert!(
-                delete.message.contains("not this restore's"),
-                "{case}: {delete}"
-            );
+            assert!(delete.message.contains("not this restore's"), "{case}: {delete}");
 
             assert_eq!(touching(&stack, name, TESTER), Vec::<String>::new(), "{case}");
             assert_eq!(snapshot(&stack, name).await, before, "{case}: left as it was");
@@ -314,7 +314,10 @@ async fn the_restores_own_table_is_taken_after_a_crash_before_its_marks_and_dele
         assert_eq!(restores, 0, "{name}: the retry takes the first try's table");
         assert_eq!(restorer.staging_ready(&t).await.unwrap(), Progress::Done);
         let (_, tags) = snapshot(&stack, name).await;
-        assert_eq!(tags.get(TAG_RESTORE_REQUEST).map(String::as_str), Some(request_id));
+        assert_eq!(
+            tags.get(TAG_RESTORE_REQUEST).map(String::as_str),
+            Some(request_id)
+        );
         assert_eq!(tags.get(TAG_RESTORE_ROLE).map(String::as_str), Some("staging"));
         assert_eq!(
             restorer.delete_staging(&t).await.unwrap(),
@@ -322,10 +325,7 @@ async fn the_restores_own_table_is_taken_after_a_crash_before_its_marks_and_dele
             "{name}"
         );
         assert!(!exists(&stack, name).await, "{name} is gone");
-        assert_eq!(
-            restorer.delete_staging(&t).await.unwrap(),
-            Deletion::AlreadyGone
-        );
+        assert_eq!(restorer.delete_staging(&t).await.unwrap(), Deletion::AlreadyGone);
     }
 }
 
@@ -353,7 +353,10 @@ async fn a_drill_whose_sandbox_name_a_look_alike_holds_fails_and_neither_it_nor_
     let stack = stack().await;
     acme_orders(&stack).await;
     let execution = "drill-acme-lookalike";
-    let sandbox = sandbox_name(&format!("drill-{execution}"), &ResourceKey::dynamodb("acme-orders"));
+    let sandbox = sandbox_name(
+        &format!("drill-{execution}"),
+        &ResourceKey::dynamodb("acme-orders"),
+    );
     resources::dynamodb_table(&stack, &sandbox, &[]).await.unwrap();
     for i in 0..7 {
         put(&stack, &sandbox, &format!("order#{i}"), "placed").await;
@@ -376,7 +379,11 @@ async fn a_drill_whose_sandbox_name_a_look_alike_holds_fails_and_neither_it_nor_
         "{table}"
     );
     assert_eq!(table["sandbox_deleted"], false, "{table}");
-    assert_eq!(snapshot(&stack, &sandbox).await, before, "the look-alike as it was");
+    assert_eq!(
+        snapshot(&stack, &sandbox).await,
+        before,
+        "the look-alike as it was"
+    );
     assert_eq!(touching(&stack, &sandbox, "restore-drill"), Vec::<String>::new());
 
     // The next hour's sweep finds the failed drill and leaves the look-alike, saying so.
@@ -388,7 +395,11 @@ async fn a_drill_whose_sandbox_name_a_look_alike_holds_fails_and_neither_it_nor_
     };
     assert_eq!(answer["swept"]["sandboxes_deleted"], 0, "{answer}");
     assert_eq!(answer["swept"]["not_deleted"], json!([sandbox]), "{answer}");
-    assert_eq!(snapshot(&stack, &sandbox).await, before, "the look-alike as it was");
+    assert_eq!(
+        snapshot(&stack, &sandbox).await,
+        before,
+        "the look-alike as it was"
+    );
     assert_eq!(touching(&stack, &sandbox, "restore-drill"), Vec::<String>::new());
 }
 
@@ -460,7 +471,10 @@ async fn a_rollback_whose_staging_name_a_look_alike_holds_fails_and_leaves_it() 
         before,
         "the look-alike and production as they were"
     );
-    assert_eq!(touching(&stack, &staging, "restore-executor"), Vec::<String>::new());
+    assert_eq!(
+        touching(&stack, &staging, "restore-executor"),
+        Vec::<String>::new()
+    );
     // Refused at its restore: never restored, never taken, and the outcome says why.
     let (report, _) = report(&stack, &id).await;
     let cause = report["outcome"]["cause"].as_str().unwrap();

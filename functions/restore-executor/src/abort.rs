@@ -97,7 +97,11 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         let safety = r.safety_snapshot.clone().unwrap_or_default();
         let restorer = executor.restorer(r.resource.kind)?;
         let fail = |e| StepError::from_port("abort (undo swap)", e);
-        match restorer.undo_swap(&target(id, run.started_at, r), &safety).await.map_err(fail)? {
+        match restorer
+            .undo_swap(&target(id, run.started_at, r), &safety)
+            .await
+            .map_err(fail)?
+        {
             Progress::Done => {}
             Progress::Pending(why) => return Ok(json!({ "done": false, "waiting_for": why })),
             Progress::Spread(shards) => {
@@ -105,7 +109,10 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
                 return Ok(json!({ "done": false, "waiting_for": why, "shards": shards }));
             }
         }
-        let kept = restorer.kept_aside(&target(id, run.started_at, r)).await.map_err(fail)?;
+        let kept = restorer
+            .kept_aside(&target(id, run.started_at, r))
+            .await
+            .map_err(fail)?;
         // Back as it was only if nothing was found different after the undo.
         let differences = (restorer.undo_differences(&target(id, run.started_at, r)).await).map_err(fail)?;
         let mut detail = match &differences {

@@ -280,7 +280,10 @@ pub async fn check_ready(executor: &Executor, task: &Task, now: DateTime<Utc>) -
                 .map_err(fail)?,
             None => Progress::Pending("no safety snapshot".into()),
         };
-        let mut staging = restorer.staging_ready(&target(id, run.started_at, r)).await.map_err(fail)?;
+        let mut staging = restorer
+            .staging_ready(&target(id, run.started_at, r))
+            .await
+            .map_err(fail)?;
         // A selective restore reads staging itself: it must be able to sign in.
         if staging.is_done() && selective {
             staging = executor

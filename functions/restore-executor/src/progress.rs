@@ -36,7 +36,10 @@ pub async fn note_counted(
     let Ok(restorer) = executor.restorer(r.resource.kind) else {
         return false;
     };
-    let count = match restorer.counted(&target(request_id, run_started, r), purpose).await {
+    let count = match restorer
+        .counted(&target(request_id, run_started, r), purpose)
+        .await
+    {
         Ok(Some(count)) => count,
         Ok(None) => return false,
         Err(e) => {

@@ -76,7 +76,9 @@ impl ExecutorSettings {
             })?,
             bounds: env
                 .positive(COPY_BACK_WRITE_SECONDS)?
-                .map_or(defaults.bounds, |seconds| WriteBounds::of_batch(Duration::from_secs(seconds))),
+                .map_or(defaults.bounds, |seconds| {
+                    WriteBounds::of_batch(Duration::from_secs(seconds))
+                }),
             max_bytes: env
                 .positive(COPY_BACK_MAX_GIB)?
                 .map_or(Ok(defaults.max_bytes), |gib| {

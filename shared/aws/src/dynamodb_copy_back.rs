@@ -215,16 +215,29 @@ impl CopyBack<'_> {
             }
         }
         // Acknowledged or read back: in place before this moment.
-        match self.set_once(&id, "fence_seen_at", Utc::now(), "attribute_exists(fenced_at)").await {
+        match self
+            .set_once(&id, "fence_seen_at", Utc::now(), "attribute_exists(fenced_at)")
+            .await
+        {
             // Seen by another try first: that time stands.
             Err(e) if e.kind != FailureKind::Conflict => return Err(e),
             _ => {}
         }
-        Ok(self.get(&id).await?.as_ref().and_then(|p| time_of(p, "fence_seen_at")))
+        Ok(self
+            .get(&id)
+            .await?
+            .as_ref()
+            .and_then(|p| time_of(p, "fence_seen_at")))
     }
 
     /// Sets `attribute` of the plan `id` to `at`, unless it is set already (a conflict).
-    async fn set_once(&self, id: &str, attribute: &str, at: DateTime<Utc>, also: &str) -> Result<(), PortError> {
+    async fn set_once(
+        &self,
+        id: &str,
+        attribute: &str,
+        at: DateTime<Utc>,
+        also: &str,
+    ) -> Result<(), PortError> {
         self.client
             .update_item()
             .table_name(self.ledger)
@@ -701,7 +714,10 @@ mod tests {
         assert_eq!(bounds.undo_wait(), Duration::from_secs(90));
         let local = WriteBounds::of_batch(Duration::from_secs(2));
         assert_eq!(local.undo_wait(), Duration::from_secs(3));
-        assert!(local.undo_wait() > local.batch, "never less than the bound itself");
+        assert!(
+            local.undo_wait() > local.batch,
+            "never less than the bound itself"
+        );
     }
 
     #[test]

@@ -359,8 +359,15 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.kind, FailureKind::Throttled);
         assert!(e.message.contains("within the write bound"), "{e}");
-        assert!(rule.num_calls() < MAX_TRIES as usize, "{} calls", rule.num_calls());
-        assert!(Instant::now() >= deadline, "it gave up at its deadline, not before");
+        assert!(
+            rule.num_calls() < MAX_TRIES as usize,
+            "{} calls",
+            rule.num_calls()
+        );
+        assert!(
+            Instant::now() >= deadline,
+            "it gave up at its deadline, not before"
+        );
         let nothing = write_items(&client, "t", vec![put()], &Backoff::default(), started).await;
         assert!(nothing.is_err());
         assert!(rule.num_calls() <= 3, "a batch past its deadline sends nothing");

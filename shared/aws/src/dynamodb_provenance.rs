@@ -87,8 +87,12 @@ pub(crate) async fn provenance(
     let summary = table.restore_summary();
     let described = Described {
         tags: tags(client, &arn).await?,
-        source_backup: summary.and_then(RestoreSummary::source_backup_arn).map(str::to_string),
-        source_table: summary.and_then(RestoreSummary::source_table_arn).map(str::to_string),
+        source_backup: summary
+            .and_then(RestoreSummary::source_backup_arn)
+            .map(str::to_string),
+        source_table: summary
+            .and_then(RestoreSummary::source_table_arn)
+            .map(str::to_string),
         created: table.creation_date_time().and_then(utc),
         arn,
     };
@@ -119,7 +123,11 @@ async fn tags(client: &Client, arn: &str) -> Result<BTreeMap<String, String>, Po
             .send()
             .await
             .map_err(|e| port_error("ListTagsOfResource", arn, e))?;
-        found.extend(out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())));
+        found.extend(
+            out.tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string())),
+        );
         match out.next_token() {
             Some(token) if !token.is_empty() => next = Some(token.to_string()),
             _ => return Ok(found),
@@ -161,7 +169,9 @@ pub(crate) fn judge(table: &Described, claim: &Claim<'_>) -> Result<bool, String
     let same = match source {
         Source::Backup(arn) => backup == Some(arn),
         Source::PointInTimeOf(production) => {
-            backup.is_none() && from_table.is_some() && from_table == sibling_arn(&table.arn, production).as_deref()
+            backup.is_none()
+                && from_table.is_some()
+                && from_table == sibling_arn(&table.arn, production).as_deref()
         }
     };
     if !same {
@@ -185,7 +195,8 @@ pub(crate) fn judge(table: &Described, claim: &Claim<'_>) -> Result<bool, String
 
 /// The ARN of table `name` in the account and region of the table `arn`.
 fn sibling_arn(arn: &str, name: &str) -> Option<String> {
-    arn.split_once(":table/").map(|(prefix, _)| format!("{prefix}:table/{name}"))
+    arn.split_once(":table/")
+        .map(|(prefix, _)| format!("{prefix}:table/{name}"))
 }
 
 #[cfg(test)]
@@ -243,11 +254,23 @@ mod tests {
         let claim = claim(Source::Backup(BACKUP));
         let before = restored(Some(BACKUP), "2026-12-03T05:59:59Z");
         let cases = [
-            (restored(Some(BACKUP), "2026-12-03T05:59:59Z"), "before this restore"),
-            (Described { arn: ARN.into(), ..Described::default() }, "no restore"),
+            (
+                restored(Some(BACKUP), "2026-12-03T05:59:59Z"),
+                "before this restore",
+            ),
+            (
+                Described {
+                    arn: ARN.into(),
+                    ..Described::default()
+                },
+                "no restore",
+            ),
             (restored(Some("arn:other"), "2026-12-03T06:00:01Z"), "not from"),
             (restored(None, "2026-12-03T06:00:01Z"), "not from"),
-            (marked(before.clone(), &[(TAG_INSTANCE, "acme")]), "lifeboat:instance"),
+            (
+                marked(before.clone(), &[(TAG_INSTANCE, "acme")]),
+                "lifeboat:instance",
+            ),
             (
                 marked(
                     restored(Some(BACKUP), "2026-12-03T06:00:01Z"),
@@ -262,14 +285,20 @@ mod tests {
             (
                 marked(
                     restored(Some(BACKUP), "2026-12-03T06:00:01Z"),
-                    &[(TAG_RESTORE_REQUEST, "drill-other"), (TAG_RESTORE_ROLE, "staging")],
+                    &[
+                        (TAG_RESTORE_REQUEST, "drill-other"),
+                        (TAG_RESTORE_ROLE, "staging"),
+                    ],
                 ),
                 "drill-other",
             ),
             (
                 marked(
                     before.clone(),
-                    &[(TAG_RESTORE_REQUEST, "drill-acme"), (TAG_RESTORE_ROLE, "fallback")],
+                    &[
+                        (TAG_RESTORE_REQUEST, "drill-acme"),
+                        (TAG_RESTORE_ROLE, "fallback"),
+                    ],
                 ),
                 "not its staging",
             ),

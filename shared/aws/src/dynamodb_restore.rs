@@ -472,7 +472,11 @@ impl Restorer for DynamoRestorer {
             ));
         };
         let claim = fallback_claim(target, &backup, fenced);
-        if self.tally(target, Purpose::UndoCheck).await?.is_some_and(|t| t.all_done()) {
+        if self
+            .tally(target, Purpose::UndoCheck)
+            .await?
+            .is_some_and(|t| t.all_done())
+        {
             // Copied back and compared already: only the fallback is left to delete.
             self.delete_owned(target.fallback, &claim).await?;
             return Ok(Progress::Done);

@@ -227,8 +227,13 @@ async fn a_staging_resource_not_this_requests_is_left_and_named_and_the_request_
     let w = world();
     catalogue_weekly(&w, PointState::Available);
     let snapshot = ResourceKey::rds("db").point_name(weekly_slot());
-    w.restorer.add_snapshot(&ResourceKey::rds("db"), &snapshot, BEFORE);
-    store(&w, request(Status::Approved, vec![weekly_snapshot()], Mode::Rollback)).await;
+    w.restorer
+        .add_snapshot(&ResourceKey::rds("db"), &snapshot, BEFORE);
+    store(
+        &w,
+        request(Status::Approved, vec![weekly_snapshot()], Mode::Rollback),
+    )
+    .await;
     steps(&w, &["begin", "resolve", "safety_snapshot", "restore_staging"]).await;
     w.restorer.add_production(STAGING, "someone else's");
     let refused = handle(&w, on("check_ready")).await.unwrap_err();
@@ -245,9 +250,9 @@ async fn a_staging_resource_not_this_requests_is_left_and_named_and_the_request_
     let run = failed.request.run.unwrap();
     assert!(!run.resources[0].staging_deleted);
     assert!(
-        run.timeline
-            .iter()
-            .any(|s| s.detail.contains(&format!("staging {STAGING} not deleted, not this request's"))),
+        run.timeline.iter().any(|s| s
+            .detail
+            .contains(&format!("staging {STAGING} not deleted, not this request's"))),
         "{:?}",
         run.timeline
     );
@@ -279,7 +284,9 @@ async fn an_undo_that_found_production_different_says_so_instead_of_back_as_it_w
         "{details:?}"
     );
     assert!(
-        details.iter().any(|d| d.contains("not exactly") && d.contains(FOUND)),
+        details
+            .iter()
+            .any(|d| d.contains("not exactly") && d.contains(FOUND)),
         "{details:?}"
     );
     let end = run.timeline.last().unwrap();

@@ -108,9 +108,9 @@ fn production_state(r: &ResourceRun, run: &Run, request_id: &str) -> String {
                 Some(_) => "put back from before the swap, with the differences below (the swap was undone)",
             };
             match &r.kept {
-                Some(kept) => format!(
-                    "{back}; the restored {kept}, which served as production until then, is kept"
-                ),
+                Some(kept) => {
+                    format!("{back}; the restored {kept}, which served as production until then, is kept")
+                }
                 None => back.to_string(),
             }
         }
