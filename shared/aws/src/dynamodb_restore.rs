@@ -478,6 +478,7 @@ impl Restorer for DynamoRestorer {
             .is_some_and(|t| t.all_done())
         {
             // Copied back and compared already: only the fallback is left to delete.
+            guard(target, target.fallback)?;
             self.delete_owned(target.fallback, &claim).await?;
             return Ok(Progress::Done);
         }
