@@ -330,8 +330,9 @@ fn function_env(
             "LIFEBOAT_ENGINEERING_PRINCIPALS".to_string(),
             ENGINEERING_ROLE.to_string(),
         );
-        // Moto's pages take milliseconds: an undo need not wait a minute for shards in flight.
-        env.insert("LIFEBOAT_COPY_BACK_FENCE_SECONDS".to_string(), "2".to_string());
+        // Moto answers in milliseconds: a write batch bounded to a few seconds, so an undo
+        // waits seconds (the bound and half again), not a minute and a half.
+        env.insert("LIFEBOAT_COPY_BACK_WRITE_SECONDS".to_string(), "2".to_string());
     }
     if name == "restore-drill" {
         env.insert(

@@ -11,7 +11,7 @@ use lifeboat::catalog::ResourceKey;
 use lifeboat::execution::names::{names, RestoreNames};
 use lifeboat::execution::shard::{Purpose, Shard};
 use lifeboat::ports::restorer::{Progress, Restorer, Target, Verification};
-use lifeboat_aws::dynamodb_copy_back::{CopyBack, Tally};
+use lifeboat_aws::dynamodb_copy_back::{CopyBack, Tally, WriteBounds};
 use lifeboat_aws::dynamodb_restore::{CopyBackSettings, DynamoRestorer};
 use lifeboat_e2e::stack;
 use lifeboat_local::edge::faults::FaultRule;
@@ -19,11 +19,11 @@ use lifeboat_local::names::REQUESTS_TABLE;
 use lifeboat_local::resources;
 use lifeboat_local::LocalStack;
 
-const REQUEST: &str = "rr-c0b1e5a7-0000-4000-8000-000000000001";
+pub(crate) const REQUEST: &str = "rr-c0b1e5a7-0000-4000-8000-000000000001";
 
 /// Production `orders` and its staging copy: `o1`..`o10` in both, `o6`..`o10` changed in
 /// production since, `new` only in staging, `extra` only in production; the restore's names.
-async fn tables(stack: &LocalStack, production: &ResourceKey) -> RestoreNames {
+pub(crate) async fn tables(stack: &LocalStack, production: &ResourceKey) -> RestoreNames {
     let n = names(REQUEST, production);
     for table in [production.name.as_str(), n.staging.as_str()] {
         resources::dynamodb_table(stack, table, &[]).await.unwrap();
@@ -42,16 +42,17 @@ async fn tables(stack: &LocalStack, production: &ResourceKey) -> RestoreNames {
     n
 }
 
-fn target_of<'a>(production: &'a ResourceKey, n: &'a RestoreNames) -> Target<'a> {
+pub(crate) fn target_of<'a>(production: &'a ResourceKey, n: &'a RestoreNames) -> Target<'a> {
     Target {
         request_id: REQUEST,
         production,
         staging: &n.staging,
         fallback: &n.fallback,
+        origin: None,
     }
 }
 
-async fn put(stack: &LocalStack, table: &str, pk: &str, v: &str) {
+pub(crate) async fn put(stack: &LocalStack, table: &str, pk: &str, v: &str) {
     stack
         .dynamodb()
         .put_item()
@@ -64,7 +65,7 @@ async fn put(stack: &LocalStack, table: &str, pk: &str, v: &str) {
 }
 
 /// A table as `pk → v`.
-async fn content(stack: &LocalStack, table: &str) -> BTreeMap<String, String> {
+pub(crate) async fn content(stack: &LocalStack, table: &str) -> BTreeMap<String, String> {
     let out = stack.dynamodb().scan().table_name(table).send().await.unwrap();
     out.items()
         .iter()
@@ -75,19 +76,35 @@ async fn content(stack: &LocalStack, table: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Pages of two items, so every shard takes several runs.
-fn restorer(stack: &LocalStack) -> DynamoRestorer {
+/// Pages of two items, so every shard takes several runs; write batches bounded to two
+/// seconds (moto answers in milliseconds), so an undo waits three.
+pub(crate) fn restorer(stack: &LocalStack) -> DynamoRestorer {
     let settings = CopyBackSettings {
         page_items: Some(2),
-        fence_wait: Duration::ZERO,
+        bounds: WriteBounds::of_batch(Duration::from_secs(2)),
         ..CopyBackSettings::default()
     };
     DynamoRestorer::new(stack.dynamodb(), REQUESTS_TABLE, settings)
 }
 
+/// The undo's next step once it has waited out the fenced swap's writes in flight (polled
+/// as the state machine polls the abort step).
+pub(crate) async fn undo_after_the_wait(restorer: &DynamoRestorer, target: &Target<'_>) -> Progress {
+    lifeboat_e2e::eventually("the undo's wait for the fenced shards", || async {
+        match restorer.undo_swap(target, "").await.unwrap() {
+            Progress::Pending(why) if why.contains("waiting until") => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                None
+            }
+            other => Some(other),
+        }
+    })
+    .await
+}
+
 /// Runs every shard to its end, one page per run (a zero budget), as the Map would after
 /// as many timeouts; how many runs it took.
-async fn run_all(restorer: &DynamoRestorer, target: &Target<'_>, shards: &[Shard]) -> usize {
+pub(crate) async fn run_all(restorer: &DynamoRestorer, target: &Target<'_>, shards: &[Shard]) -> usize {
     let mut runs = 0;
     for shard in shards {
         loop {
@@ -102,7 +119,7 @@ async fn run_all(restorer: &DynamoRestorer, target: &Target<'_>, shards: &[Shard
     runs
 }
 
-fn spread(progress: Progress) -> Vec<Shard> {
+pub(crate) fn spread(progress: Progress) -> Vec<Shard> {
     match progress {
         Progress::Spread(shards) => shards,
         other => panic!("expected shards, got {other:?}"),
@@ -118,6 +135,7 @@ fn tally(stack: &LocalStack, shards: &[Shard]) -> impl std::future::Future<Outpu
             ledger: REQUESTS_TABLE,
             request_id: REQUEST,
             page_items: None,
+            bounds: WriteBounds::default(),
         };
         let checkpoints = copy_back.checkpoints(&shards).await.unwrap();
         Tally::of(&shards, &checkpoints)
@@ -235,7 +253,12 @@ async fn an_undo_does_nothing_before_the_copy_back_began_and_waits_for_the_pre_s
     let left_by_the_copy_back = content(&stack, "orders").await;
     assert_ne!(left_by_the_copy_back, expected, "the copy-back wrote");
     assert!(!restorer.swap_finished(&target).await.unwrap());
-    let first = restorer.undo_swap(&target, "").await.unwrap();
+    let fencing = restorer.undo_swap(&target, "").await.unwrap();
+    assert!(
+        matches!(fencing, Progress::Pending(ref why) if why.contains("waiting until")),
+        "the undo waits out the bound on the swap's writes in flight: {fencing:?}"
+    );
+    let first = undo_after_the_wait(&restorer, &target).await;
     assert!(
         matches!(first, Progress::Pending(ref why) if why.contains(&n.retired)),
         "{first:?}"
@@ -269,11 +292,20 @@ async fn an_undo_does_nothing_before_the_copy_back_began_and_waits_for_the_pre_s
     };
     assert!(undo.iter().all(|s| s.purpose == Purpose::Undo));
     run_all(&restorer, &target, &undo).await;
+    // Then compared with the pre-swap content, as a swap is verified.
+    let check = spread(restorer.undo_swap(&target, "").await.unwrap());
+    assert!(check.iter().all(|s| s.purpose == Purpose::UndoCheck));
+    run_all(&restorer, &target, &check).await;
     assert_eq!(restorer.undo_swap(&target, "").await.unwrap(), Progress::Done);
     assert_eq!(
         content(&stack, "orders").await,
         before,
         "as the pre-swap backup holds it"
+    );
+    assert_eq!(
+        restorer.undo_differences(&target).await.unwrap(),
+        None,
+        "compared, and back as it was"
     );
     let tables = stack.dynamodb().list_tables().send().await.unwrap();
     assert!(

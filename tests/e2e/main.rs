@@ -9,10 +9,14 @@
 mod catalog_table;
 /// The `lifeboat` command line run against the stack: file, points, approve, watch, confirm.
 mod cli;
+/// The copy-back's fence, which holds for certain, and the undo's comparison.
+mod copy_back_fence;
 /// The DynamoDB restorer's copy-back, shard by shard.
 mod dynamodb_copy_back;
 /// The DynamoDB merge on its own.
 mod dynamodb_merge;
+/// Tables by Lifeboat's names taken, marked, read or deleted only when provably its own.
+mod dynamodb_ownership;
 /// schemathesis against the API's OpenAPI document.
 mod openapi_conformance;
 /// The policy over 400 fast-forwarded days, and full mode against fast-forward.

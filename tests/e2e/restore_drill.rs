@@ -339,7 +339,7 @@ async fn a_drill_whose_restore_yields_an_empty_database_fails_on_its_row_counts(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sandbox_is_never_publicly_accessible_and_sits_in_the_drill_s_security_group() {
     use lifeboat::catalog::ResourceKey;
-    use lifeboat::ports::restorer::{Progress, RestoreFrom, Restorer, Target};
+    use lifeboat::ports::restorer::{Origin, Progress, RestoreFrom, Restorer, Target};
     use lifeboat_aws::rds_restore::RdsRestorer;
 
     let stack = stack().await;
@@ -370,14 +370,12 @@ async fn a_sandbox_is_never_publicly_accessible_and_sits_in_the_drill_s_security
         production: &production,
         staging: "lbd-12345678-open-db",
         fallback: "",
+        origin: Some(Origin {
+            from: RestoreFrom::Snapshot("lifeboat-open-db-20261203t0000z".into()),
+            asked_after: Utc::now(),
+        }),
     };
-    restorer
-        .start_staging(
-            &target,
-            &RestoreFrom::Snapshot("lifeboat-open-db-20261203t0000z".into()),
-        )
-        .await
-        .unwrap();
+    restorer.start_staging(&target).await.unwrap();
     // Ready only once private (moto restores a public instance's snapshot as public).
     let mut polls = 0;
     while restorer.staging_ready(&target).await.unwrap() != Progress::Done {

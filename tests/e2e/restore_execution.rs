@@ -60,7 +60,7 @@ async fn production_db(stack: &LocalStack) {
 }
 
 /// Production table `orders`.
-async fn production_orders(stack: &LocalStack) {
+pub(crate) async fn production_orders(stack: &LocalStack) {
     lifeboat_local::resources::dynamodb_table(stack, "orders", &ACME)
         .await
         .unwrap();
@@ -79,7 +79,7 @@ async fn put(stack: &LocalStack, pk: &str, v: &str) {
 }
 
 /// `orders` as `pk → v`.
-async fn orders(stack: &LocalStack) -> BTreeMap<String, String> {
+pub(crate) async fn orders(stack: &LocalStack) -> BTreeMap<String, String> {
     let out = stack.dynamodb().scan().table_name("orders").send().await.unwrap();
     out.items()
         .iter()
@@ -91,7 +91,7 @@ async fn orders(stack: &LocalStack) -> BTreeMap<String, String> {
 }
 
 /// Approves `id` for a rollback to `points`; the API's answer.
-async fn approve(stack: &LocalStack, id: &str, points: Value) -> Answer {
+pub(crate) async fn approve(stack: &LocalStack, id: &str, points: Value) -> Answer {
     let body = json!({"decision": "approve", "reason": "a mass deletion by an integration",
         "mode": "rollback", "recovery_points": points});
     api_json(

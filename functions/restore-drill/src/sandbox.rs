@@ -1,10 +1,12 @@
 //! The sandbox of one resource: restored from the plan's point (`start`), polled until
-//! usable (`ready`), and deleted (`clean_up`), only ever the sandbox this drill named and
-//! tagged (the restorers refuse anything else).
+//! usable (`ready`), and deleted (`clean_up`), only ever the sandbox this drill made: marked
+//! as its own, or (a DynamoDB table not yet marked) restored from the plan's backup after the
+//! plan was recorded. The restorers refuse anything else by the sandbox's name: never
+//! adopted, checked, written or deleted.
 
 use chrono::{DateTime, Utc};
 use lifeboat::execution::error::StepError;
-use lifeboat::ports::restorer::{Progress, RestoreFrom, Target};
+use lifeboat::ports::restorer::{Origin, Progress, RestoreFrom, Target};
 use lifeboat::ports::Deletion;
 use serde::Serialize;
 use serde_json::Value;
@@ -31,6 +33,9 @@ pub struct Cleaned {
     pub detail: String,
 }
 
+/// The sandbox as the restorers take it: restored from the plan's point, and made after the
+/// plan was recorded (`started_at`, before anything was restored), so a resource by the
+/// sandbox's name made before it is not this drill's.
 fn target(item: &PlanItem) -> Target<'_> {
     // A drill has no fallback: nothing of production is ever moved.
     Target {
@@ -38,16 +43,19 @@ fn target(item: &PlanItem) -> Target<'_> {
         production: &item.resource,
         staging: &item.sandbox,
         fallback: "",
+        origin: Some(Origin {
+            from: RestoreFrom::Snapshot(item.service_id.clone()),
+            asked_after: item.started_at,
+        }),
     }
 }
 
 impl Driller {
     pub async fn start(&self, item: &PlanItem) -> Result<Value, StepError> {
         item.check()?;
-        let from = RestoreFrom::Snapshot(item.service_id.clone());
         (self
             .restorer(item.resource.kind)?
-            .start_staging(&target(item), &from)
+            .start_staging(&target(item))
             .await)
             .map_err(|e| StepError::from_port("start", e))?;
         tracing::info!(drill = %item.drill_id, resource = %item.resource, sandbox = %item.sandbox, "drill sandbox restoring");

@@ -77,7 +77,7 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         if r.phase == Phase::Swapping
             && executor
                 .restorer(r.resource.kind)?
-                .swap_finished(&target(id, r))
+                .swap_finished(&target(id, run.started_at, r))
                 .await
                 .map_err(|e| StepError::from_port("abort (swap finished?)", e))?
         {
@@ -97,7 +97,11 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         let safety = r.safety_snapshot.clone().unwrap_or_default();
         let restorer = executor.restorer(r.resource.kind)?;
         let fail = |e| StepError::from_port("abort (undo swap)", e);
-        match restorer.undo_swap(&target(id, r), &safety).await.map_err(fail)? {
+        match restorer
+            .undo_swap(&target(id, run.started_at, r), &safety)
+            .await
+            .map_err(fail)?
+        {
             Progress::Done => {}
             Progress::Pending(why) => return Ok(json!({ "done": false, "waiting_for": why })),
             Progress::Spread(shards) => {
@@ -105,17 +109,28 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
                 return Ok(json!({ "done": false, "waiting_for": why, "shards": shards }));
             }
         }
-        let kept = restorer.kept_aside(&target(id, r)).await.map_err(fail)?;
-        let detail = match &kept {
-            Some(name) => format!(
-                "{}: production put back as it was; the restored {name}, which served as production meanwhile and holds what it took, is kept",
+        let kept = restorer
+            .kept_aside(&target(id, run.started_at, r))
+            .await
+            .map_err(fail)?;
+        // Back as it was only if nothing was found different after the undo.
+        let differences = (restorer.undo_differences(&target(id, run.started_at, r)).await).map_err(fail)?;
+        let mut detail = match &differences {
+            None => format!("{}: production put back as it was", r.resource),
+            Some(found) => format!(
+                "{}: production put back from its content before the swap, but not exactly: {found}",
                 r.resource
             ),
-            None => format!("{}: production put back as it was", r.resource),
         };
+        if let Some(name) = &kept {
+            detail += &format!(
+                "; the restored {name}, which served as production meanwhile and holds what it took, is kept"
+            );
+        }
         run.record(Step::Abort, now, detail);
         run.resources[i].phase = Phase::Undone;
         run.resources[i].kept = kept;
+        run.resources[i].differences = differences;
         // Saved at once: an undo is not to be done twice.
         stored = executor.save_run(&stored, run.clone(), Step::Abort).await?;
     }
@@ -142,8 +157,20 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         .filter(|r| run.mode == Mode::Rollback && r.production_touched())
         .map(|r| r.resource.to_string())
         .collect();
-    let production = if run.resources.iter().any(|r| r.phase == Phase::Undone) {
-        let mut text = "production put back as it was".to_string();
+    let undone = run.resources.iter().filter(|r| r.phase == Phase::Undone);
+    let differing: Vec<String> = (undone.clone())
+        .filter(|r| r.differences.is_some())
+        .map(|r| r.resource.to_string())
+        .collect();
+    let production = if undone.count() > 0 {
+        let mut text = if differing.is_empty() {
+            "production put back as it was".to_string()
+        } else {
+            format!(
+                "production put back from before the swap, but differing from it (named above and in the report): {}",
+                differing.join(", ")
+            )
+        };
         if !kept.is_empty() {
             text += &format!(
                 "; kept, never deleted: {} (served as production until the undo)",

@@ -37,7 +37,7 @@ pub async fn copy_back(executor: &Executor, task: &Task, _now: DateTime<Utc>) ->
     let expected = match shard.purpose {
         Purpose::Swap => Phase::Swapping,
         Purpose::Verify => Phase::Swapped,
-        Purpose::Undo => Phase::Undoing,
+        Purpose::Undo | Purpose::UndoCheck => Phase::Undoing,
     };
     if r.phase != expected {
         return Err(StepError::new(
@@ -52,7 +52,7 @@ pub async fn copy_back(executor: &Executor, task: &Task, _now: DateTime<Utc>) ->
     }
     let progress = executor
         .restorer(r.resource.kind)?
-        .run_shard(&target(id, r), &shard, executor.shard_budget)
+        .run_shard(&target(id, run.started_at, r), &shard, executor.shard_budget)
         .await
         .map_err(|e| StepError::from_port("copy_back", e))?;
     Ok(json!({ "done": progress == Progress::Done, "shard": shard.label() }))

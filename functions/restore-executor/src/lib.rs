@@ -30,9 +30,10 @@ use lifeboat::catalog::{ResourceKey, ResourceKind};
 use lifeboat::execution::error::{StepError, NOT_APPROVED, PERMANENT, RETRYABLE, UNSUPPORTED};
 use lifeboat::execution::run::{ResourceRun, Run, Step};
 use lifeboat::ports::merger::Merger;
-use lifeboat::ports::restorer::{Restorer, Target};
+use lifeboat::ports::restorer::{Origin, RestoreFrom, Restorer, Target};
 use lifeboat::ports::{BackupService, Catalog, FailureKind, ObjectStore};
 use lifeboat::ports::{RequestStore, ResourceLocks, StoredRequest};
+use lifeboat::request::options::Source;
 use lifeboat::request::roles::Roles;
 use lifeboat_function::status_events::Announcer;
 use serde_json::Value;
@@ -268,13 +269,25 @@ impl Executor {
     }
 }
 
-/// The names of one resource's restore, as the restorer methods take them.
-pub fn target<'a>(request_id: &'a str, r: &'a ResourceRun) -> Target<'a> {
+/// The names of one resource's restore, as the restorer methods take them, with what its
+/// staging is restored from and the run's start (`begin`, recorded before any restore was
+/// asked for): what proves a resource by the staging name is this restore's.
+pub fn target<'a>(request_id: &'a str, run_started: DateTime<Utc>, r: &'a ResourceRun) -> Target<'a> {
+    let from = match (&r.source, &r.restore_from) {
+        (Source::PointInTime { target }, _) => Some(RestoreFrom::PointInTime(*target)),
+        (Source::Snapshot { .. }, Some(service_id)) => Some(RestoreFrom::Snapshot(service_id.clone())),
+        // Not resolved yet: nothing was restored.
+        (Source::Snapshot { .. }, None) => None,
+    };
     Target {
         request_id,
         production: &r.resource,
         staging: &r.staging,
         fallback: &r.fallback,
+        origin: from.map(|from| Origin {
+            from,
+            asked_after: run_started,
+        }),
     }
 }
 

@@ -7,7 +7,7 @@ use lifeboat::catalog::PointState;
 use lifeboat::execution::error::{StepError, NOT_RESTORABLE, PERMANENT, UNSUPPORTED};
 use lifeboat::execution::names::names;
 use lifeboat::execution::run::{Phase, ResourceRun, Run, Step};
-use lifeboat::ports::restorer::{Progress, RestoreFrom};
+use lifeboat::ports::restorer::Progress;
 use lifeboat::request::decision::Mode;
 use lifeboat::request::lifecycle::RestoreRequest;
 use lifeboat::request::options::Source;
@@ -232,19 +232,16 @@ pub async fn restore_staging(
         if r.phase >= Phase::StagingStarted {
             continue;
         }
-        let from = match (&r.source, &r.restore_from) {
-            (Source::PointInTime { target }, _) => RestoreFrom::PointInTime(*target),
-            (Source::Snapshot { .. }, Some(service_id)) => RestoreFrom::Snapshot(service_id.clone()),
-            (Source::Snapshot { .. }, None) => {
-                return Err(StepError::new(
-                    NOT_RESTORABLE,
-                    format!("{}: the snapshot was never resolved", r.resource),
-                ))
-            }
-        };
+        let staging = target(id, run.started_at, r);
+        if staging.origin.is_none() {
+            return Err(StepError::new(
+                NOT_RESTORABLE,
+                format!("{}: the snapshot was never resolved", r.resource),
+            ));
+        }
         executor
             .restorer(r.resource.kind)?
-            .start_staging(&target(id, r), &from)
+            .start_staging(&staging)
             .await
             .map_err(|e| StepError::from_port("restore_staging", e))?;
         run.record(
@@ -283,7 +280,10 @@ pub async fn check_ready(executor: &Executor, task: &Task, now: DateTime<Utc>) -
                 .map_err(fail)?,
             None => Progress::Pending("no safety snapshot".into()),
         };
-        let mut staging = restorer.staging_ready(&target(id, r)).await.map_err(fail)?;
+        let mut staging = restorer
+            .staging_ready(&target(id, run.started_at, r))
+            .await
+            .map_err(fail)?;
         // A selective restore reads staging itself: it must be able to sign in.
         if staging.is_done() && selective {
             staging = executor

@@ -28,6 +28,7 @@ pub fn note_waiting(r: &mut ResourceRun, why: Option<String>) -> bool {
 pub async fn note_counted(
     executor: &Executor,
     request_id: &str,
+    run_started: DateTime<Utc>,
     r: &mut ResourceRun,
     purpose: Purpose,
     now: DateTime<Utc>,
@@ -35,7 +36,10 @@ pub async fn note_counted(
     let Ok(restorer) = executor.restorer(r.resource.kind) else {
         return false;
     };
-    let count = match restorer.counted(&target(request_id, r), purpose).await {
+    let count = match restorer
+        .counted(&target(request_id, run_started, r), purpose)
+        .await
+    {
         Ok(Some(count)) => count,
         Ok(None) => return false,
         Err(e) => {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use lifeboat::execution::selective::DEFAULT_BATCH_ROWS;
 use lifeboat::request::roles::Roles;
+use lifeboat_aws::dynamodb_copy_back::WriteBounds;
 use lifeboat_aws::dynamodb_restore::CopyBackSettings;
 use lifeboat_function::config::{
     ConfigError, Env, Settings, ENGINEERING_PRINCIPALS, REPORTS_BUCKET, REQUESTS_TABLE,
@@ -24,9 +25,10 @@ pub const MERGE_BUDGET_SECONDS: &str = "LIFEBOAT_MERGE_BUDGET_SECONDS";
 /// (unset: DynamoDB's 1 MB pages).
 pub const COPY_BACK_BUDGET_SECONDS: &str = "LIFEBOAT_COPY_BACK_BUDGET_SECONDS";
 pub const COPY_BACK_PAGE_ITEMS: &str = "LIFEBOAT_COPY_BACK_PAGE_ITEMS";
-/// How long an undo waits for a failed swap's shards in flight to stop (default 60 s), and
-/// the largest table a rollback copies back (default 150 GiB).
-pub const COPY_BACK_FENCE_SECONDS: &str = "LIFEBOAT_COPY_BACK_FENCE_SECONDS";
+/// How long a copy-back's write batch may go on after the fence read that let it through
+/// (default 60 s; an undo waits that and half again after fencing), and the largest table a
+/// rollback copies back (default 150 GiB).
+pub const COPY_BACK_WRITE_SECONDS: &str = "LIFEBOAT_COPY_BACK_WRITE_SECONDS";
 pub const COPY_BACK_MAX_GIB: &str = "LIFEBOAT_COPY_BACK_MAX_GIB";
 
 /// Both budgets' default: well inside the function's 15-minute timeout.
@@ -72,9 +74,11 @@ impl ExecutorSettings {
                     .filter(|n| *n > 0)
                     .ok_or("must be a whole number above 0")
             })?,
-            fence_wait: env
-                .number(COPY_BACK_FENCE_SECONDS)?
-                .map_or(defaults.fence_wait, Duration::from_secs),
+            bounds: env
+                .positive(COPY_BACK_WRITE_SECONDS)?
+                .map_or(defaults.bounds, |seconds| {
+                    WriteBounds::of_batch(Duration::from_secs(seconds))
+                }),
             max_bytes: env
                 .positive(COPY_BACK_MAX_GIB)?
                 .map_or(Ok(defaults.max_bytes), |gib| {
@@ -141,7 +145,7 @@ mod tests {
             (MERGE_BUDGET_SECONDS, "0"),
             (COPY_BACK_BUDGET_SECONDS, "30"),
             (COPY_BACK_PAGE_ITEMS, "25"),
-            (COPY_BACK_FENCE_SECONDS, "0"),
+            (COPY_BACK_WRITE_SECONDS, "4"),
             (COPY_BACK_MAX_GIB, "2"),
         ])
         .unwrap();
@@ -149,7 +153,12 @@ mod tests {
         assert_eq!(s.merge_budget, Duration::ZERO, "one batch per invocation");
         assert_eq!(s.shard_budget, Duration::from_secs(30));
         assert_eq!(s.copy_back.page_items, Some(25));
-        assert_eq!(s.copy_back.fence_wait, Duration::ZERO);
+        assert_eq!(s.copy_back.bounds.batch, Duration::from_secs(4));
+        assert_eq!(
+            s.copy_back.bounds.undo_wait(),
+            Duration::from_secs(6),
+            "an undo waits the bound and half again"
+        );
         assert_eq!(s.copy_back.max_bytes, 2 << 30);
     }
 
@@ -161,7 +170,7 @@ mod tests {
             (MERGE_BUDGET_SECONDS, "-5"),
             (COPY_BACK_BUDGET_SECONDS, "1.5"),
             (COPY_BACK_PAGE_ITEMS, "0"),
-            (COPY_BACK_FENCE_SECONDS, "a minute"),
+            (COPY_BACK_WRITE_SECONDS, "0"),
             (COPY_BACK_MAX_GIB, "99999999999999"),
         ] {
             let e = settings(&[(name, value)]).unwrap_err();

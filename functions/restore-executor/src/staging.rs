@@ -1,5 +1,7 @@
 //! Deleting what a restore staged: only what this request made and marked as its staging,
-//! never a resource in mid-swap that may be production now (only its undo may move it).
+//! never a resource in mid-swap that may be production now (only its undo may move it). A
+//! resource by the staging name the restorer refuses as not this request's is left where it
+//! is and named in the timeline: it was never this request's to delete.
 
 use chrono::{DateTime, Utc};
 use lifeboat::catalog::ResourceKind;
@@ -37,7 +39,7 @@ pub async fn delete_staging(
         }
         let deletion = match executor
             .restorer(r.resource.kind)?
-            .delete_staging(&target(id, r))
+            .delete_staging(&target(id, run.started_at, r))
             .await
         {
             Ok(deletion) => deletion,
@@ -47,6 +49,20 @@ pub async fn delete_staging(
                     "{}: staging {} is busy: {}",
                     r.resource, r.staging, e.message
                 ));
+                continue;
+            }
+            // What carries the staging name is not provably this request's (a look-alike made
+            // before the restore, so the restore itself never happened): left as it is, and
+            // said, rather than failing the failure path.
+            Err(e) if e.kind == FailureKind::Refused => {
+                run.record(
+                    Step::CleanUp,
+                    now,
+                    format!(
+                        "{}: staging {} not deleted, not this request's: {}",
+                        r.resource, r.staging, e.message
+                    ),
+                );
                 continue;
             }
             Err(e) => return Err(StepError::from_port("clean_up", e)),

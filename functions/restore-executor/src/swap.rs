@@ -43,7 +43,7 @@ pub async fn swap(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resul
         let safety = r.safety_snapshot.clone().unwrap_or_default();
         let progress = executor
             .restorer(r.resource.kind)?
-            .swap(&target(id, r), &safety)
+            .swap(&target(id, run.started_at, r), &safety)
             .await
             .map_err(|e| StepError::from_port("swap", e))?;
         match progress {
@@ -51,7 +51,15 @@ pub async fn swap(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resul
                 run.record(Step::Swap, now, format!("{}: swapped", r.resource));
                 run.resources[i].phase = Phase::Swapped;
                 note_waiting(&mut run.resources[i], None);
-                note_counted(executor, id, &mut run.resources[i], Purpose::Swap, now).await;
+                note_counted(
+                    executor,
+                    id,
+                    run.started_at,
+                    &mut run.resources[i],
+                    Purpose::Swap,
+                    now,
+                )
+                .await;
                 stored = executor.save_run(&stored, run.clone(), Step::Swap).await?;
                 // Saved with any progress noted before it; a swap done is no progress news.
                 unsaved = false;
@@ -64,7 +72,15 @@ pub async fn swap(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resul
             Progress::Spread(more) => {
                 pending.push(format!("{}: {} copy-back shards to run", r.resource, more.len()));
                 shards.extend(more);
-                let changed = note_counted(executor, id, &mut run.resources[i], Purpose::Swap, now).await;
+                let changed = note_counted(
+                    executor,
+                    id,
+                    run.started_at,
+                    &mut run.resources[i],
+                    Purpose::Swap,
+                    now,
+                )
+                .await;
                 (unsaved, announce) = (unsaved || changed, announce || changed);
             }
         }

@@ -34,7 +34,7 @@ pub async fn verify(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Res
         }
         let verification = executor
             .restorer(r.resource.kind)?
-            .verify(&target(id, r))
+            .verify(&target(id, run.started_at, r))
             .await
             .map_err(|e| StepError::from_port("verify", e))?;
         let (detail, differences) = match verification {
@@ -48,7 +48,15 @@ pub async fn verify(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Res
             Verification::Spread(more) => {
                 waiting.push(format!("{}: {} comparison shards to run", r.resource, more.len()));
                 shards.extend(more);
-                progressed |= note_counted(executor, id, &mut run.resources[i], Purpose::Verify, now).await;
+                progressed |= note_counted(
+                    executor,
+                    id,
+                    run.started_at,
+                    &mut run.resources[i],
+                    Purpose::Verify,
+                    now,
+                )
+                .await;
                 continue;
             }
             Verification::Failed(detail) => {
@@ -63,7 +71,15 @@ pub async fn verify(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Res
         run.resources[i].differences = differences;
         note_waiting(&mut run.resources[i], None);
         // The final count, for the reader and the report.
-        note_counted(executor, id, &mut run.resources[i], Purpose::Verify, now).await;
+        note_counted(
+            executor,
+            id,
+            run.started_at,
+            &mut run.resources[i],
+            Purpose::Verify,
+            now,
+        )
+        .await;
         changed = true;
     }
     if changed {

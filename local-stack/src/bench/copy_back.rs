@@ -44,16 +44,14 @@ pub async fn copy_back(items: usize) -> Result<String, StackError> {
     let live = (0..items + items / 10).map(|i| item(i, if i % 10 == 0 { "changed" } else { "as restored" }));
     super::fill_table(&stack, &production.name, live).await?;
 
-    let settings = CopyBackSettings {
-        fence_wait: Duration::ZERO,
-        ..CopyBackSettings::default()
-    };
-    let restorer = DynamoRestorer::new(stack.dynamodb(), REQUESTS_TABLE, settings);
+    // The swap and verification only: no undo waits.
+    let restorer = DynamoRestorer::new(stack.dynamodb(), REQUESTS_TABLE, CopyBackSettings::default());
     let target = Target {
         request_id: REQUEST,
         production: &production,
         staging: &n.staging,
         fallback: &n.fallback,
+        origin: None,
     };
     // The pre-swap backup, then the shards.
     let shards = loop {

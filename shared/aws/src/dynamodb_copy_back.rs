@@ -20,17 +20,30 @@
 //! <purpose>`), written once from the larger table's size, so every later look finds the same
 //! shards. Plans and checkpoints expire with the requests table's TTL after 30 days.
 //!
-//! A copy-back can be fenced (its plan marked): every shard reads the fence before each page
-//! and, fenced, stops with an error. An undo fences the swap first, so that shards still
-//! running after the state machine gave up on them write at most the page they are on.
+//! A copy-back can be fenced (its plan marked): an undo fences the swap first, because shards
+//! may still run after the state machine gave up on them. That no write of the swap lands
+//! after the undo begins writing holds for certain, not by a guess at how long a page takes:
+//! 1. Every write batch (one `BatchWriteItem` of at most 25 items, with its retries) starts
+//!    with a strongly consistent read of the fence, and a fenced batch writes nothing. A
+//!    batch let through was read before the fence was in place.
+//! 2. No call of a batch is sent later than [`WriteBounds::batch`] after the start of that
+//!    read, and the SDK gives each call up by then (its operation timeout is the time left):
+//!    so every request of the swap is sent before the fence was in place plus the bound.
+//! 3. The undo records when it saw its fence in place (`fence_seen_at`, taken after the
+//!    fence's write was acknowledged or read back), and writes nothing before
+//!    [`WriteBounds::undo_wait`] after it: the bound, and a margin for a request already sent
+//!    to be applied by the service and for the clocks of two invocations to differ.
+//!
+//! A shard also reads the fence before each page, so a fenced shard stops reading too.
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
+use tokio::time::Instant;
 
 use super::dynamodb_items::{
     get_items, item_text, key_of, write_items, Backoff, Item, CONCURRENCY, GET_BATCH, WRITE_BATCH,
@@ -65,6 +78,42 @@ pub struct Checkpoint {
     pub samples: Vec<String>,
 }
 
+/// How long a copy-back's writes can go on after a fence read that let them through, and so
+/// how long an undo waits after fencing before it writes (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteBounds {
+    /// From the start of a write batch's fence read, the latest its last call is sent and
+    /// given up (a batch throttled past it fails, and its page is done again by the shard's
+    /// next run).
+    pub batch: Duration,
+    /// For a request already sent to be applied by the service, and for the clocks of the
+    /// undo's invocations to differ: seconds, where the bound is a minute.
+    pub margin: Duration,
+}
+
+impl WriteBounds {
+    /// Batches bounded to `batch`, with half as much again as the margin.
+    pub fn of_batch(batch: Duration) -> WriteBounds {
+        WriteBounds {
+            batch,
+            margin: batch / 2,
+        }
+    }
+
+    /// How long after seeing its fence in place an undo waits before it writes anything.
+    pub fn undo_wait(&self) -> Duration {
+        self.batch + self.margin
+    }
+}
+
+impl Default for WriteBounds {
+    /// A batch's eight tries with their backoffs take seconds; throttled for a minute it
+    /// gives up rather than go on past what the undo waits for.
+    fn default() -> Self {
+        WriteBounds::of_batch(Duration::from_secs(60))
+    }
+}
+
 /// The copy-backs of one request's resources, their plans and checkpoints.
 pub struct CopyBack<'a> {
     pub client: &'a Client,
@@ -73,6 +122,7 @@ pub struct CopyBack<'a> {
     pub request_id: &'a str,
     /// Items per scanned page (`None`: DynamoDB's 1 MB pages).
     pub page_items: Option<i32>,
+    pub bounds: WriteBounds,
 }
 
 impl CopyBack<'_> {
@@ -137,8 +187,10 @@ impl CopyBack<'_> {
     }
 
     /// Stops the copy-back of `resource` for `purpose`: every shard checks the fence before
-    /// each page and, fenced, writes nothing more. When it was fenced (now, or earlier), or
-    /// `None` when it was never planned (so no shard of it ever ran).
+    /// each page and each write batch and, fenced, writes nothing more. When the fence was
+    /// first seen in place (now, or by an earlier try): no batch let through before it sends
+    /// anything after it plus [`WriteBounds::batch`]. `None` when it was never planned (so no
+    /// shard of it ever ran).
     pub async fn fence(
         &self,
         resource: &ResourceKey,
@@ -148,34 +200,74 @@ impl CopyBack<'_> {
         let Some(plan) = self.get(&id).await? else {
             return Ok(None);
         };
-        if let Some(at) = fenced_at(&plan) {
+        if let Some(at) = time_of(&plan, "fence_seen_at") {
             return Ok(Some(at));
         }
-        let now = Utc::now();
-        let result = self
-            .client
+        if fenced_at(&plan).is_none() {
+            let set = self
+                .set_once(&id, "fenced_at", Utc::now(), "attribute_exists(id)")
+                .await;
+            match set {
+                // Fenced meanwhile by another try: in place all the same.
+                Ok(()) => {}
+                Err(e) if e.kind == FailureKind::Conflict => {}
+                Err(e) => return Err(e),
+            }
+        }
+        // Acknowledged or read back: in place before this moment.
+        match self
+            .set_once(&id, "fence_seen_at", Utc::now(), "attribute_exists(fenced_at)")
+            .await
+        {
+            // Seen by another try first: that time stands.
+            Err(e) if e.kind != FailureKind::Conflict => return Err(e),
+            _ => {}
+        }
+        Ok(self
+            .get(&id)
+            .await?
+            .as_ref()
+            .and_then(|p| time_of(p, "fence_seen_at")))
+    }
+
+    /// Sets `attribute` of the plan `id` to `at`, unless it is set already (a conflict).
+    async fn set_once(
+        &self,
+        id: &str,
+        attribute: &str,
+        at: DateTime<Utc>,
+        also: &str,
+    ) -> Result<(), PortError> {
+        self.client
             .update_item()
             .table_name(self.ledger)
-            .key("id", AttributeValue::S(id.clone()))
-            .update_expression("SET fenced_at = :at")
-            .condition_expression("attribute_exists(id) AND attribute_not_exists(fenced_at)")
-            .expression_attribute_values(":at", AttributeValue::S(now.to_rfc3339()))
+            .key("id", AttributeValue::S(id.to_string()))
+            .update_expression("SET #a = :at")
+            .condition_expression(format!("{also} AND attribute_not_exists(#a)"))
+            .expression_attribute_names("#a", attribute)
+            .expression_attribute_values(":at", AttributeValue::S(at.to_rfc3339()))
             .send()
             .await
-            .map_err(|e| port_error("UpdateItem", &id, e));
-        match result {
-            Ok(_) => Ok(Some(now)),
-            // Fenced meanwhile by another try: that time stands.
-            Err(e) if e.kind == FailureKind::Conflict => {
-                Ok(self.get(&id).await?.as_ref().and_then(fenced_at))
-            }
-            Err(e) => Err(e),
-        }
+            .map_err(|e| port_error("UpdateItem", id, e))?;
+        Ok(())
     }
 
     async fn fenced(&self, shard: &Shard) -> Result<bool, PortError> {
         let plan = self.get(&self.plan_id(&shard.resource, shard.purpose)).await?;
         Ok(plan.as_ref().and_then(fenced_at).is_some())
+    }
+
+    /// An error if `shard`'s copy-back is fenced.
+    async fn stop_if_fenced(&self, shard: &Shard) -> Result<(), PortError> {
+        if self.fenced(shard).await? {
+            return Err(PortError::new(
+                "copy-back",
+                shard.label(),
+                FailureKind::Refused,
+                "the copy-back was stopped (its undo has begun): nothing more is written",
+            ));
+        }
+        Ok(())
     }
 
     /// Each shard's checkpoint (`None`: the shard has not started).
@@ -234,14 +326,7 @@ impl CopyBack<'_> {
             Side::Target => (target, source),
         };
         loop {
-            if self.fenced(shard).await? {
-                return Err(PortError::new(
-                    "copy-back",
-                    shard.label(),
-                    FailureKind::Refused,
-                    "the copy-back was stopped (its undo has begun): nothing more is written",
-                ));
-            }
+            self.stop_if_fenced(shard).await?;
             let (page, next) = self
                 .scan_page(shard, scanned_table, &schema, checkpoint.cursor.take())
                 .await?;
@@ -250,7 +335,7 @@ impl CopyBack<'_> {
                 Side::Target => self.missing_keys(other_table, &schema, &page).await?,
             };
             if shard.purpose.writes() {
-                self.write(target, shard.side, &differing).await?;
+                self.write(shard, target, &differing).await?;
                 checkpoint.written += differing.len() as u64;
             }
             let read_pages = checkpoint.pages;
@@ -392,8 +477,9 @@ impl CopyBack<'_> {
         Ok(found.into_iter().flatten().collect())
     }
 
-    /// Puts (source side) or deletes (target side) `items` in `target`.
-    async fn write(&self, target: &str, side: Side, items: &[Item]) -> Result<(), PortError> {
+    /// Puts (source side) or deletes (target side) `items` in `target`, each batch only if
+    /// the fence, read just before it, lets it through, and within the bound from that read.
+    async fn write(&self, shard: &Shard, target: &str, items: &[Item]) -> Result<(), PortError> {
         let refused = |e: aws_sdk_dynamodb::error::BuildError| {
             PortError::new(
                 "BatchWriteItem",
@@ -404,7 +490,7 @@ impl CopyBack<'_> {
         };
         let requests: Vec<WriteRequest> = items
             .iter()
-            .map(|item| match side {
+            .map(|item| match shard.side {
                 Side::Source => PutRequest::builder()
                     .set_item(Some(item.clone()))
                     .build()
@@ -417,8 +503,13 @@ impl CopyBack<'_> {
             .collect::<Result<_, _>>()
             .map_err(refused)?;
         let backoff = Backoff::default();
+        let backoff = &backoff;
         futures::stream::iter(requests.chunks(WRITE_BATCH).map(<[WriteRequest]>::to_vec))
-            .map(|batch| write_items(self.client, target, batch, &backoff))
+            .map(|batch| async move {
+                let read_at = Instant::now();
+                self.stop_if_fenced(shard).await?;
+                write_items(self.client, target, batch, backoff, read_at + self.bounds.batch).await
+            })
             .buffer_unordered(CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await?;
@@ -592,7 +683,11 @@ fn decode_checkpoint(item: &Item) -> Result<Checkpoint, PortError> {
 }
 
 fn fenced_at(plan: &Item) -> Option<DateTime<Utc>> {
-    text(plan, "fenced_at")?.parse().ok()
+    time_of(plan, "fenced_at")
+}
+
+fn time_of(item: &Item, name: &str) -> Option<DateTime<Utc>> {
+    text(item, name)?.parse().ok()
 }
 
 fn n(value: u64) -> AttributeValue {
@@ -611,6 +706,19 @@ fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
     use lifeboat::execution::shard::Purpose;
+
+    #[test]
+    fn an_undo_waits_out_the_bound_on_every_write_batch_and_a_margin() {
+        let bounds = WriteBounds::default();
+        assert_eq!(bounds.batch, Duration::from_secs(60));
+        assert_eq!(bounds.undo_wait(), Duration::from_secs(90));
+        let local = WriteBounds::of_batch(Duration::from_secs(2));
+        assert_eq!(local.undo_wait(), Duration::from_secs(3));
+        assert!(
+            local.undo_wait() > local.batch,
+            "never less than the bound itself"
+        );
+    }
 
     #[test]
     fn a_tally_adds_up_both_sides_and_knows_what_is_left() {

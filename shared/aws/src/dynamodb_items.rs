@@ -9,10 +9,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
+use tokio::time::Instant;
 
 use super::port_error;
 use lifeboat::ports::{FailureKind, PortError};
@@ -151,19 +153,38 @@ pub async fn get_items(
 }
 
 /// Writes one batch of at most 25 requests to `table`, its unprocessed items and capacity
-/// errors retried after a backoff.
+/// errors retried after a backoff. No call is sent at or after `deadline`, and the SDK gives
+/// each call (with its own retries) up by then: a batch that runs out of time fails as
+/// throttled, with what it had not written named.
 pub async fn write_items(
     client: &Client,
     table: &str,
     mut batch: Vec<WriteRequest>,
     backoff: &Backoff,
+    deadline: Instant,
 ) -> Result<(), PortError> {
     let resource = || format!("dynamodb:{table}");
     let mut retry = backoff.retry();
     loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(PortError::new(
+                "BatchWriteItem",
+                resource(),
+                FailureKind::Throttled,
+                format!(
+                    "{} items not written within the write bound; the page is done again",
+                    batch.len()
+                ),
+            ));
+        }
+        let bounded = aws_sdk_dynamodb::config::Builder::default()
+            .timeout_config(TimeoutConfig::builder().operation_timeout(left).build());
         match client
             .batch_write_item()
             .request_items(table, batch.clone())
+            .customize()
+            .config_override(bounded)
             .send()
             .await
         {
@@ -310,6 +331,46 @@ mod tests {
             );
         }
         assert_eq!(retry.wait().await, Err(b.max_tries));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_batch_sends_nothing_after_its_deadline() {
+        use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput;
+        use aws_sdk_dynamodb::types::PutRequest;
+
+        let put = || {
+            let item = HashMap::from([("pk".to_string(), AttributeValue::S("a".into()))]);
+            WriteRequest::builder()
+                .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
+                .build()
+        };
+        let unprocessed = move || {
+            BatchWriteItemOutput::builder()
+                .unprocessed_items("t", vec![put()])
+                .build()
+        };
+        let rule = mock!(Client::batch_write_item).then_output(unprocessed);
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule]);
+        // Backoffs of at least 50, 100, 200 ms: the fourth try would start after 350 ms.
+        let started = Instant::now();
+        let deadline = started + Duration::from_millis(300);
+        let e = write_items(&client, "t", vec![put()], &Backoff::default(), deadline)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, FailureKind::Throttled);
+        assert!(e.message.contains("within the write bound"), "{e}");
+        assert!(
+            rule.num_calls() < MAX_TRIES as usize,
+            "{} calls",
+            rule.num_calls()
+        );
+        assert!(
+            Instant::now() >= deadline,
+            "it gave up at its deadline, not before"
+        );
+        let nothing = write_items(&client, "t", vec![put()], &Backoff::default(), started).await;
+        assert!(nothing.is_err());
+        assert!(rule.num_calls() <= 3, "a batch past its deadline sends nothing");
     }
 
     #[test]

@@ -8,10 +8,17 @@
 //! parallel (see [`super::dynamodb_copy_back`]). Verification compares the two tables the
 //! same way, writing nothing: a difference found then came after the copy-back finished
 //! (a straggler write, a TTL expiry) and is reported, never undone. Only a copy-back that
-//! failed part-way is undone: its shards are fenced and given time to stop; with no
-//! checkpoint, nothing was written and nothing is undone; otherwise the live table as it was
-//! left is backed up and kept (`lbr-…`), and the pre-swap backup, once available, is restored
-//! into a fallback table and copied back the same way.
+//! failed part-way is undone: its shards are fenced and waited out (their writes are bounded
+//! in time, so the wait is a proof, see [`super::dynamodb_copy_back`]); with no checkpoint,
+//! nothing was written and nothing is undone; otherwise the live table as it was left is
+//! backed up and kept (`lbr-…`), the pre-swap backup, once available, is restored into a
+//! fallback table and copied back the same way, and the live table is then compared with the
+//! fallback as a swap is verified: the undo says production is back as it was only when they
+//! match, and names the differences (with sample keys) when they do not.
+//!
+//! Staging, a drill's sandbox and the fallback are found by name, but adopted, marked, read,
+//! written or deleted only once [`super::dynamodb_provenance`] proves them this restore's:
+//! its marks, or DynamoDB's own record of the restore that made them.
 
 use std::time::Duration;
 
@@ -19,14 +26,16 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::primitives::DateTime as SdkDateTime;
 use aws_sdk_dynamodb::types::{BackupStatus, BackupTypeFilter, TableStatus, Tag};
 use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
 
-use super::dynamodb_copy_back::{unfinished, CopyBack, Tally};
+use super::dynamodb_copy_back::{unfinished, CopyBack, Tally, WriteBounds};
 use super::dynamodb_items::item_count;
+use super::dynamodb_provenance::{provenance, Claim, Owned, Source};
 use super::port_error;
 use lifeboat::catalog::{ResourceKey, ResourceKind};
 use lifeboat::execution::names::names;
 use lifeboat::execution::shard::{Purpose, Shard};
-use lifeboat::inventory::{TAG_INSTANCE, TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
+use lifeboat::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
 use lifeboat::ports::restorer::{Progress, RestoreFrom, Restorer, Target, Verification, WorkCount};
 use lifeboat::ports::{Deletion, FailureKind, PortError};
 
@@ -42,9 +51,9 @@ pub struct DynamoRestorer {
 pub struct CopyBackSettings {
     /// Items per scanned page (`None`: DynamoDB's 1 MB pages).
     pub page_items: Option<i32>,
-    /// How long an undo waits, after stopping the swap's shards, before it writes anything:
-    /// longer than any shard takes over one page (1 MB read, its reads and writes: seconds).
-    pub fence_wait: Duration,
+    /// How long a shard's write batch may go on after the fence read that let it through;
+    /// an undo waits [`WriteBounds::undo_wait`] after fencing before it writes anything.
+    pub bounds: WriteBounds,
     /// The largest table a rollback copies back: beyond it, the shards' invocations would
     /// outgrow one execution's history (25,000 events; about a dozen per invocation, each
     /// invocation copying at least 600 MB at 1 MB/s, for the swap and again for
@@ -56,7 +65,7 @@ impl Default for CopyBackSettings {
     fn default() -> Self {
         CopyBackSettings {
             page_items: None,
-            fence_wait: Duration::from_secs(60),
+            bounds: WriteBounds::default(),
             max_bytes: 150 << 30,
         }
     }
@@ -77,6 +86,7 @@ impl DynamoRestorer {
             ledger: &self.ledger,
             request_id: target.request_id,
             page_items: self.settings.page_items,
+            bounds: self.settings.bounds,
         }
     }
 
@@ -106,52 +116,58 @@ impl DynamoRestorer {
         Ok(copy_back.checkpoints(&shards).await?.iter().any(Option::is_some))
     }
 
-    /// The table's status and ARN, `None` when it does not exist.
-    async fn table(&self, name: &str) -> Result<Option<(TableStatus, String)>, PortError> {
-        match self.client.describe_table().table_name(name).send().await {
-            Ok(out) => Ok(out.table().map(|t| {
-                (
-                    t.table_status().cloned().unwrap_or(TableStatus::Creating),
-                    t.table_arn().unwrap_or_default().to_string(),
-                )
-            })),
-            Err(e) => {
-                let e = port_error("DescribeTable", format!("dynamodb:{name}"), e);
-                if e.kind == FailureKind::NotFound {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            }
-        }
+    /// What the checkpoints of the copy-back of `purpose` add up to, if it was planned.
+    async fn tally(&self, target: &Target<'_>, purpose: Purpose) -> Result<Option<Tally>, PortError> {
+        let copy_back = self.copy_back(target);
+        let Some(segments) = copy_back.planned(target.production, purpose).await? else {
+            return Ok(None);
+        };
+        let shards = Shard::all(target.production, purpose, segments);
+        Ok(Some(Tally::of(&shards, &copy_back.checkpoints(&shards).await?)))
     }
 
-    /// Whether `name` is ACTIVE; marks it as this request's on the way (tags can only be
-    /// put on a table that exists, and restores take none).
-    async fn ready(&self, name: &str, request_id: &str, role: &str) -> Result<Progress, PortError> {
-        match self.table(name).await? {
-            Some((TableStatus::Active, arn)) => {
-                self.client
-                    .tag_resource()
-                    .resource_arn(&arn)
-                    .tags(tag(TAG_RESTORE_REQUEST, request_id)?)
-                    .tags(tag(TAG_RESTORE_ROLE, role)?)
-                    .send()
-                    .await
-                    .map_err(|e| port_error("TagResource", &arn, e))?;
+    /// The table `name` if it is provably `claim`'s, `None` if there is none; refused if it
+    /// is not ours.
+    async fn owned(&self, name: &str, claim: &Claim<'_>) -> Result<Option<Owned>, PortError> {
+        provenance(&self.client, name, claim).await
+    }
+
+    /// Whether the table `name` is ACTIVE; marks it as the claim's on the way (tags can only
+    /// be put on a table that exists, and restores take none), once it is proven ours.
+    async fn ready(&self, name: &str, claim: &Claim<'_>) -> Result<Progress, PortError> {
+        match self.owned(name, claim).await? {
+            Some(Owned {
+                status: TableStatus::Active,
+                arn,
+                marked,
+            }) => {
+                if !marked {
+                    self.client
+                        .tag_resource()
+                        .resource_arn(&arn)
+                        .tags(tag(TAG_RESTORE_REQUEST, claim.request_id)?)
+                        .tags(tag(TAG_RESTORE_ROLE, claim.role)?)
+                        .send()
+                        .await
+                        .map_err(|e| port_error("TagResource", &arn, e))?;
+                }
                 Ok(Progress::Done)
             }
-            Some((status, _)) => Ok(Progress::Pending(format!("dynamodb:{name} is {status}"))),
+            Some(t) => Ok(Progress::Pending(format!("dynamodb:{name} is {}", t.status))),
             None => Err(PortError::new(
                 "DescribeTable",
                 format!("dynamodb:{name}"),
                 FailureKind::NotFound,
-                format!("the {role} table is gone"),
+                format!("the {} table is gone", claim.role),
             )),
         }
     }
 
-    async fn delete_table(&self, name: &str) -> Result<Deletion, PortError> {
+    /// Deletes the table `name` if it is provably the claim's; `AlreadyGone` if there is none.
+    async fn delete_owned(&self, name: &str, claim: &Claim<'_>) -> Result<Deletion, PortError> {
+        if self.owned(name, claim).await?.is_none() {
+            return Ok(Deletion::AlreadyGone);
+        }
         match self.client.delete_table().table_name(name).send().await {
             Ok(_) => Ok(Deletion::Deleted),
             Err(e) => {
@@ -163,35 +179,6 @@ impl DynamoRestorer {
                 }
             }
         }
-    }
-
-    /// Whether the existing table `arn`, by the staging name, may be taken as this request's
-    /// staging: not one Lifeboat manages, nor another request's.
-    async fn adoptable(&self, target: &Target<'_>, arn: &str) -> Result<(), PortError> {
-        let out = self
-            .client
-            .list_tags_of_resource()
-            .resource_arn(arn)
-            .send()
-            .await
-            .map_err(|e| port_error("ListTagsOfResource", arn, e))?;
-        let tag = |key: &str| {
-            out.tags()
-                .iter()
-                .find(|t| t.key() == key)
-                .map(|t| t.value().to_string())
-        };
-        let foreign =
-            tag(TAG_INSTANCE).is_some() || tag(TAG_RESTORE_REQUEST).is_some_and(|r| r != target.request_id);
-        if foreign {
-            return Err(PortError::new(
-                "start_staging",
-                format!("dynamodb:{}", target.staging),
-                FailureKind::Refused,
-                "a table by the staging name exists and is not this request's staging",
-            ));
-        }
-        Ok(())
     }
 
     /// `Done` once `table` has an available backup named `name`: asks for one if there is
@@ -278,6 +265,32 @@ fn retired_name(target: &Target<'_>) -> String {
     names(target.request_id, target.production).retired
 }
 
+/// What this restore expects of its staging table (a drill's sandbox too).
+fn staging_claim<'a>(target: &'a Target<'a>) -> Claim<'a> {
+    Claim {
+        request_id: target.request_id,
+        role: "staging",
+        made_by: target.origin.as_ref().map(|o| {
+            let source = match &o.from {
+                RestoreFrom::Snapshot(arn) => Source::Backup(arn),
+                RestoreFrom::PointInTime(_) => Source::PointInTimeOf(&target.production.name),
+            };
+            (source, o.asked_after)
+        }),
+    }
+}
+
+/// What an undo expects of its fallback table: restored from the pre-swap backup after the
+/// undo saw its fence in place (recorded before the fallback's restore is asked for, and at
+/// least the undo's wait before it).
+fn fallback_claim<'a>(target: &'a Target<'a>, backup: &'a str, fenced: DateTime<Utc>) -> Claim<'a> {
+    Claim {
+        request_id: target.request_id,
+        role: "fallback",
+        made_by: Some((Source::Backup(backup), fenced)),
+    }
+}
+
 fn tag(key: &str, value: &str) -> Result<Tag, PortError> {
     Tag::builder()
         .key(key)
@@ -361,11 +374,13 @@ impl Restorer for DynamoRestorer {
         }
     }
 
-    async fn start_staging(&self, target: &Target<'_>, from: &RestoreFrom) -> Result<(), PortError> {
-        // A retry finds the table the first try restored (untagged until it is ACTIVE); a
-        // table that is managed, or marked as another request's, is not ours to take.
-        if let Some((_, arn)) = self.table(target.staging).await? {
-            return self.adoptable(target, &arn).await;
+    async fn start_staging(&self, target: &Target<'_>) -> Result<(), PortError> {
+        let from = target.restore_from()?;
+        let claim = staging_claim(target);
+        // A retry finds the table the first try restored (unmarked until it is ACTIVE); any
+        // other table by the name is refused, never taken.
+        if self.owned(target.staging, &claim).await?.is_some() {
+            return Ok(());
         }
         let staging = format!("dynamodb:{}", target.staging);
         let result = match from {
@@ -390,13 +405,17 @@ impl Restorer for DynamoRestorer {
                 .map_err(|e| port_error("RestoreTableFromBackup", &staging, e)),
         };
         match result {
-            Err(e) if e.kind == FailureKind::Conflict => Ok(()),
+            // Made meanwhile: ours only if provably so.
+            Err(e) if e.kind == FailureKind::Conflict => match self.owned(target.staging, &claim).await? {
+                Some(_) => Ok(()),
+                None => Err(e),
+            },
             other => other,
         }
     }
 
     async fn staging_ready(&self, target: &Target<'_>) -> Result<Progress, PortError> {
-        self.ready(target.staging, target.request_id, "staging").await
+        self.ready(target.staging, &staging_claim(target)).await
     }
 
     async fn swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
@@ -415,19 +434,20 @@ impl Restorer for DynamoRestorer {
 
     async fn undo_swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
         // 1. Stop the swap's shards (some may still run after the state machine gave up on
-        //    them), and give those in flight time to finish the page they are on. Never
-        //    planned: no shard ever ran, no item was written.
-        let Some(fenced_at) = self
+        //    them), and wait out the bound on their writes in flight. Never planned: no shard
+        //    ever ran, no item was written.
+        let Some(fenced) = self
             .copy_back(target)
             .fence(target.production, Purpose::Swap)
             .await?
         else {
             return Ok(Progress::Done);
         };
-        let settled_at = fenced_at + chrono::Duration::from_std(self.settings.fence_wait).unwrap_or_default();
+        let wait = self.settings.bounds.undo_wait();
+        let settled_at = fenced + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
         if chrono::Utc::now() < settled_at {
             return Ok(Progress::Pending(format!(
-                "the copy-back of {} is stopped; waiting until {settled_at} for shards in flight",
+                "the copy-back of {} is stopped; waiting until {settled_at} for the writes of its shards in flight",
                 target.production
             )));
         }
@@ -442,8 +462,7 @@ impl Restorer for DynamoRestorer {
         if let Progress::Pending(why) = self.backed_up(target.production, &retired_name(target)).await? {
             return Ok(Progress::Pending(why));
         }
-        // 4. The pre-swap backup, once available, restored into the fallback table and
-        //    copied back.
+        // 4. The pre-swap backup, once available, restored into the fallback table.
         let Some((backup, status)) = self.find_backup(table, &pre_swap_name(target)).await? else {
             return Err(PortError::new(
                 "undo swap",
@@ -452,13 +471,24 @@ impl Restorer for DynamoRestorer {
                 "the copy-back began but the pre-swap backup is gone: the live table needs an engineer",
             ));
         };
+        let claim = fallback_claim(target, &backup, fenced);
+        if self
+            .tally(target, Purpose::UndoCheck)
+            .await?
+            .is_some_and(|t| t.all_done())
+        {
+            // Copied back and compared already: only the fallback is left to delete.
+            guard(target, target.fallback)?;
+            self.delete_owned(target.fallback, &claim).await?;
+            return Ok(Progress::Done);
+        }
         if status != BackupStatus::Available {
             return Ok(Progress::Pending(format!(
                 "the pre-swap backup of {} is {status}",
                 target.production
             )));
         }
-        if self.table(target.fallback).await?.is_none() {
+        if self.owned(target.fallback, &claim).await?.is_none() {
             self.client
                 .restore_table_from_backup()
                 .target_table_name(target.fallback)
@@ -473,16 +503,37 @@ impl Restorer for DynamoRestorer {
                     )
                 })?;
         }
-        if let Progress::Pending(why) = self.ready(target.fallback, target.request_id, "fallback").await? {
+        if let Progress::Pending(why) = self.ready(target.fallback, &claim).await? {
             return Ok(Progress::Pending(why));
         }
-        let (left, _) = self.remaining(target, Purpose::Undo, target.fallback).await?;
-        if !left.is_empty() {
-            return Ok(Progress::Spread(left));
+        // 5. Copied back, then compared as a swap is verified.
+        for purpose in [Purpose::Undo, Purpose::UndoCheck] {
+            let (left, _) = self.remaining(target, purpose, target.fallback).await?;
+            if !left.is_empty() {
+                return Ok(Progress::Spread(left));
+            }
         }
         guard(target, target.fallback)?;
-        self.delete_table(target.fallback).await?;
+        self.delete_owned(target.fallback, &claim).await?;
         Ok(Progress::Done)
+    }
+
+    async fn undo_differences(&self, target: &Target<'_>) -> Result<Option<String>, PortError> {
+        let Some(tally) = self.tally(target, Purpose::UndoCheck).await? else {
+            return Ok(None);
+        };
+        if tally.missing_or_different == 0 && tally.extra == 0 {
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "{} differs from its content before the swap (backup {}): {} items missing or changed and {} others, \
+             written during or after the undo (sample keys: {}); left as they are for an engineer",
+            target.production,
+            pre_swap_name(target),
+            tally.missing_or_different,
+            tally.extra,
+            tally.samples.join(", ")
+        )))
     }
 
     async fn refusal(&self, resource: &ResourceKey) -> Result<Option<String>, PortError> {
@@ -525,7 +576,7 @@ impl Restorer for DynamoRestorer {
     async fn counted(&self, target: &Target<'_>, purpose: Purpose) -> Result<Option<WorkCount>, PortError> {
         // An undo copies from the pre-swap backup's restore, counted by its own shards'
         // checkpoints only: not shown.
-        if purpose == Purpose::Undo {
+        if matches!(purpose, Purpose::Undo | Purpose::UndoCheck) {
             return Ok(None);
         }
         let copy_back = self.copy_back(target);
@@ -580,7 +631,7 @@ impl Restorer for DynamoRestorer {
         }
         let source = match shard.purpose {
             Purpose::Swap | Purpose::Verify => target.staging,
-            Purpose::Undo => target.fallback,
+            Purpose::Undo | Purpose::UndoCheck => target.fallback,
         };
         let done = self
             .copy_back(target)
@@ -595,7 +646,7 @@ impl Restorer for DynamoRestorer {
 
     async fn delete_staging(&self, target: &Target<'_>) -> Result<Deletion, PortError> {
         guard(target, target.staging)?;
-        self.delete_table(target.staging).await
+        self.delete_owned(target.staging, &staging_claim(target)).await
     }
 }
 

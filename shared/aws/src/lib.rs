@@ -12,6 +12,7 @@ pub mod dynamodb_inspection;
 pub mod dynamodb_items;
 pub mod dynamodb_merge;
 pub mod dynamodb_merger;
+mod dynamodb_provenance;
 pub mod dynamodb_restore;
 pub mod event_bus;
 pub mod rds;

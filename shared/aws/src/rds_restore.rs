@@ -262,7 +262,8 @@ impl Restorer for RdsRestorer {
         }
     }
 
-    async fn start_staging(&self, target: &Target<'_>, from: &RestoreFrom) -> Result<(), PortError> {
+    async fn start_staging(&self, target: &Target<'_>) -> Result<(), PortError> {
+        let from = target.restore_from()?;
         // A retry finds what the first try asked for; anything else by that name is not
         // ours to take (nor, later, to delete).
         if let Some(existing) = self.instance(target.staging).await? {

@@ -219,6 +219,87 @@ async fn abort_after_the_swap_began_puts_production_back() {
     assert_eq!(w.restorer.calls("undo_swap"), 2);
 }
 
+/// What carries the staging name once the restore was asked for is not this request's (its
+/// marks gone): refused at the poll, never deleted by the failure path, which still ends the
+/// request failed and names it.
+#[tokio::test]
+async fn a_staging_resource_not_this_requests_is_left_and_named_and_the_request_still_fails() {
+    let w = world();
+    catalogue_weekly(&w, PointState::Available);
+    let snapshot = ResourceKey::rds("db").point_name(weekly_slot());
+    w.restorer
+        .add_snapshot(&ResourceKey::rds("db"), &snapshot, BEFORE);
+    store(
+        &w,
+        request(Status::Approved, vec![weekly_snapshot()], Mode::Rollback),
+    )
+    .await;
+    steps(&w, &["begin", "resolve", "safety_snapshot", "restore_staging"]).await;
+    w.restorer.add_production(STAGING, "someone else's");
+    let refused = handle(&w, on("check_ready")).await.unwrap_err();
+    assert_eq!(refused.name, "Lifeboat.Permanent", "{refused:?}");
+
+    let error = json!({"Error": refused.name, "Cause": refused.message});
+    let answer = handle(&w, json!({"step": "abort", "request_id": ID, "error": error}))
+        .await
+        .unwrap();
+    assert_eq!(answer["done"], true, "{answer}");
+    assert_eq!(w.restorer.content(STAGING).as_deref(), Some("someone else's"));
+    let failed = stored(&w).await;
+    assert_eq!(failed.request.status, Status::Failed);
+    let run = failed.request.run.unwrap();
+    assert!(!run.resources[0].staging_deleted);
+    assert!(
+        run.timeline.iter().any(|s| s
+            .detail
+            .contains(&format!("staging {STAGING} not deleted, not this request's"))),
+        "{:?}",
+        run.timeline
+    );
+}
+
+/// An undo that found production different from what it put back (a write that came after
+/// it copied the key) never says production is back as it was: the difference is named in the
+/// timeline, the outcome and the report.
+#[tokio::test]
+async fn an_undo_that_found_production_different_says_so_instead_of_back_as_it_was() {
+    const FOUND: &str = r#"db differs from its content before the swap: 1 items missing or changed (sample keys: {"pk":"o1"})"#;
+    let w = world();
+    w.restorer.set_pending_polls("swap", 5);
+    w.restorer.differ_after_undo(FOUND);
+    staged(&w).await;
+    handle(&w, swap_event()).await.unwrap();
+    let error = json!({"Error": "Lifeboat.SwapTimeout", "Cause": "the swap did not finish"});
+    let answer = handle(&w, json!({"step": "abort", "request_id": ID, "error": error}))
+        .await
+        .unwrap();
+    assert_eq!(answer["done"], true, "{answer}");
+
+    let run = run_of(&w).await;
+    assert_eq!(run.resources[0].phase, Phase::Undone);
+    assert_eq!(run.resources[0].differences.as_deref(), Some(FOUND));
+    let details: Vec<&str> = run.timeline.iter().map(|s| s.detail.as_str()).collect();
+    assert!(
+        !details.iter().any(|d| d.contains("put back as it was")),
+        "{details:?}"
+    );
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("not exactly") && d.contains(FOUND)),
+        "{details:?}"
+    );
+    let end = run.timeline.last().unwrap();
+    assert!(
+        end.detail.contains("differing from it") && end.detail.contains("rds:db"),
+        "{end:?}"
+    );
+    assert_eq!(report(&w)["resources"][0]["differences"], FOUND);
+    let markdown = String::from_utf8(w.reports.get(&format!("restores/{ID}/report.md")).unwrap()).unwrap();
+    assert!(markdown.contains("Differences after the undo"), "{markdown}");
+    assert!(!markdown.contains("put back as it was"), "{markdown}");
+}
+
 /// A state that settles by itself is waited for: verify answers "not done" until it has
 /// settled, and the restore goes on; nothing is undone.
 #[tokio::test]

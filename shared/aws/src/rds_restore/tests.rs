@@ -50,6 +50,7 @@ fn target() -> (ResourceKey, Target<'static>) {
             production,
             staging: "lbs-1b4e28ba-db",
             fallback: "lbf-1b4e28ba-db",
+            origin: None,
         },
     )
 }

@@ -102,12 +102,18 @@ fn production_state(r: &ResourceRun, run: &Run, request_id: &str) -> String {
             "records merged in (see the selective restore below)".to_string()
         }
         _ if run.mode == Mode::Selective => "none (production untouched)".to_string(),
-        Phase::Undone => match &r.kept {
-            Some(kept) => format!(
-                "put back as it was (the swap was undone); the restored {kept}, which served as production until then, is kept"
-            ),
-            None => "put back as it was (the swap was undone)".to_string(),
-        },
+        Phase::Undone => {
+            let back = match &r.differences {
+                None => "put back as it was (the swap was undone)",
+                Some(_) => "put back from before the swap, with the differences below (the swap was undone)",
+            };
+            match &r.kept {
+                Some(kept) => {
+                    format!("{back}; the restored {kept}, which served as production until then, is kept")
+                }
+                None => back.to_string(),
+            }
+        }
         _ => fallback_of(r, request_id).unwrap_or_else(|| "none (production untouched)".into()),
     }
 }
@@ -209,9 +215,14 @@ pub fn markdown_report(request: &RestoreRequest, run: &Run, now: DateTime<Utc>) 
         let _ = writeln!(md, "- {}: {:?}{counted}{eta}{waiting}", p.resource, p.stage);
     }
     for r in run.resources.iter().filter(|r| r.differences.is_some()) {
+        let after = if r.phase == Phase::Undone {
+            "the undo"
+        } else {
+            "the restore"
+        };
         let _ = writeln!(
             md,
-            "\n**Differences after the restore, left for an engineer:** {}: {}",
+            "\n**Differences after {after}, left for an engineer:** {}: {}",
             r.resource,
             r.differences.as_deref().unwrap_or_default()
         );

@@ -110,7 +110,8 @@ pub struct ResourceRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kept: Option<String>,
     /// Differences verification found after the swap had finished (writes or expiries that
-    /// came after it): reported and left as they are for an engineer.
+    /// came after it), or an undo found between production and what it put back: reported
+    /// and left as they are for an engineer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub differences: Option<String>,
     /// What the service said it was waiting for at the last poll (cleared once done).

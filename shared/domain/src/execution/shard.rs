@@ -3,7 +3,8 @@
 //! bounded invocation at a time, resuming from its own checkpoint.
 //!
 //! A copy-back brings a target table (production's live table) to a source table's content
-//! (staging's, or for an undo the table the pre-swap backup was restored into), in two
+//! (staging's, or for an undo the table the pre-swap backup was restored into), or compares
+//! the two (after the swap, and after an undo), in two
 //! sides that never touch the same items: the source's items are put where the target
 //! lacks them or differs, and the target's items the source lacks are deleted. Each side is
 //! split into the segments of a parallel scan, so no invocation ever holds a whole table and
@@ -25,6 +26,9 @@ pub enum Purpose {
     /// The undo of a swap that failed part-way: production's items become the pre-swap
     /// backup's again.
     Undo,
+    /// The check after an undo: compares production with the pre-swap content, writes
+    /// nothing.
+    UndoCheck,
 }
 
 impl Purpose {
@@ -33,12 +37,13 @@ impl Purpose {
             Purpose::Swap => "swap",
             Purpose::Verify => "verify",
             Purpose::Undo => "undo",
+            Purpose::UndoCheck => "undo_check",
         }
     }
 
     /// Whether shards of this purpose write to the target.
     pub fn writes(self) -> bool {
-        self != Purpose::Verify
+        matches!(self, Purpose::Swap | Purpose::Undo)
     }
 }
 
@@ -124,7 +129,7 @@ impl TryFrom<String> for Shard {
             return Err(bad());
         };
         let (segment, segments) = position.split_once("of").ok_or_else(bad)?;
-        let purpose = [Purpose::Swap, Purpose::Verify, Purpose::Undo]
+        let purpose = [Purpose::Swap, Purpose::Verify, Purpose::Undo, Purpose::UndoCheck]
             .into_iter()
             .find(|p| p.as_str() == purpose)
             .ok_or_else(bad)?;
@@ -196,5 +201,8 @@ mod tests {
         assert_eq!(segments_for(10 * 1024 * 1024 * 1024), 40);
         assert_eq!(segments_for(u64::MAX), MAX_SEGMENTS);
         assert!(!Purpose::Verify.writes() && Purpose::Undo.writes());
+        assert!(!Purpose::UndoCheck.writes());
+        let check = Shard::all(&ResourceKey::dynamodb("orders"), Purpose::UndoCheck, 2);
+        assert_eq!(Shard::try_from(check[3].label()).unwrap(), check[3]);
     }
 }

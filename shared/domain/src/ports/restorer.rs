@@ -51,6 +51,17 @@ pub enum RestoreFrom {
     Snapshot(String),
 }
 
+/// Where a restore's staging comes from, and a time recorded before that restore was first
+/// asked for: with the service's own record of where a resource came from, what proves that a
+/// resource by the staging name is this restore's (made by its restore call, not before it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub from: RestoreFrom,
+    /// Recorded before the restore was first asked for (a run's start, a drill's plan): a
+    /// resource created before it is not this restore's.
+    pub asked_after: DateTime<Utc>,
+}
+
 /// One restore's names for a resource, as the service methods need them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target<'a> {
@@ -58,6 +69,24 @@ pub struct Target<'a> {
     pub production: &'a ResourceKey,
     pub staging: &'a str,
     pub fallback: &'a str,
+    /// What staging is restored from and since when; `None` before the recovery point is
+    /// resolved (then nothing by the staging name can be this restore's but what carries its
+    /// marks).
+    pub origin: Option<Origin>,
+}
+
+impl Target<'_> {
+    /// What staging is restored from: refused before the recovery point is resolved.
+    pub fn restore_from(&self) -> Result<&RestoreFrom, PortError> {
+        self.origin.as_ref().map(|o| &o.from).ok_or_else(|| {
+            PortError::new(
+                "start_staging",
+                self.production,
+                FailureKind::Refused,
+                "the recovery point is not resolved: nothing to restore from",
+            )
+        })
+    }
 }
 
 /// The outcome of comparing production with what was restored; each carries what was
@@ -100,10 +129,13 @@ pub trait Restorer: Send + Sync {
         service_id: &str,
     ) -> Result<Progress, PortError>;
 
-    /// Asks for the restore of `from` into `target.staging`, with production's settings
-    /// where the restore takes them. Asking again does nothing.
-    async fn start_staging(&self, target: &Target<'_>, from: &RestoreFrom) -> Result<(), PortError>;
+    /// Asks for the restore of the target's origin into `target.staging`, with production's
+    /// settings where the restore takes them. Asking again does nothing; a resource by the
+    /// staging name that is not provably this restore's is refused, never adopted.
+    async fn start_staging(&self, target: &Target<'_>) -> Result<(), PortError>;
 
+    /// `Done` once staging is usable and marked as this restore's; refused if what carries
+    /// the staging name is not provably this restore's.
     async fn staging_ready(&self, target: &Target<'_>) -> Result<Progress, PortError>;
 
     /// Takes the next step of making staging's content production's; `Done` when it is.
@@ -130,6 +162,14 @@ pub trait Restorer: Send + Sync {
     /// What a finished undo kept of the restored resource, because it had served as
     /// production (its name), if anything.
     async fn kept_aside(&self, _target: &Target<'_>) -> Result<Option<String>, PortError> {
+        Ok(None)
+    }
+
+    /// What a finished undo found production to differ from what it put back (a DynamoDB
+    /// undo compares the live table with the pre-swap content item by item), named with
+    /// sample keys; `None` when it matched, or for an undo that puts the very resource back
+    /// (an RDS rename).
+    async fn undo_differences(&self, _target: &Target<'_>) -> Result<Option<String>, PortError> {
         Ok(None)
     }
 
@@ -162,6 +202,7 @@ pub trait Restorer: Send + Sync {
         ))
     }
 
-    /// Deletes staging, if it is this request's (never production).
+    /// Deletes staging, if it is provably this request's (never production): an
+    /// `AlreadyGone` when nothing carries its name, refused when what does is not ours.
     async fn delete_staging(&self, target: &Target<'_>) -> Result<Deletion, PortError>;
 }

@@ -59,6 +59,8 @@ struct RestorerState {
     polls: BTreeMap<(String, String), u32>,
     failing: BTreeMap<String, FailureKind>,
     calls: BTreeMap<String, u32>,
+    /// What an undo's comparison is to find different (see [`MemoryRestorer::differ_after_undo`]).
+    undo_differences: Option<String>,
 }
 
 impl MemoryRestorer {
@@ -96,6 +98,12 @@ impl MemoryRestorer {
     /// Makes every call of `method` fail with `kind`, until [`MemoryRestorer::heal`].
     pub fn fail(&self, method: &str, kind: FailureKind) {
         self.lock().failing.insert(method.to_string(), kind);
+    }
+
+    /// Makes an undo find production different from what it put back, as `what` says
+    /// (a write that came after the undo copied its key).
+    pub fn differ_after_undo(&self, what: &str) {
+        self.lock().undo_differences = Some(what.to_string());
     }
 
     pub fn heal(&self, method: &str) {
@@ -247,10 +255,19 @@ impl Restorer for MemoryRestorer {
         Ok(state.poll("safety_snapshot_ready", service_id))
     }
 
-    async fn start_staging(&self, target: &Target<'_>, from: &RestoreFrom) -> Result<(), PortError> {
+    async fn start_staging(&self, target: &Target<'_>) -> Result<(), PortError> {
         let mut state = self.enter("start_staging", target.staging)?;
-        if state.resources.contains_key(target.staging) {
-            return Ok(());
+        let from = target.restore_from()?;
+        // A retry finds what the first try made; anything else by the name is not ours.
+        if let Some(existing) = state.resources.get(target.staging) {
+            if existing.belongs_to(target.request_id, Some("staging")) {
+                return Ok(());
+            }
+            return Err(refused(
+                "start_staging",
+                target.staging,
+                "a resource by the staging name exists and is not this request's staging".into(),
+            ));
         }
         if !state.resources.contains_key(&target.production.name) {
             return Err(PortError::new(
@@ -283,12 +300,19 @@ impl Restorer for MemoryRestorer {
 
     async fn staging_ready(&self, target: &Target<'_>) -> Result<Progress, PortError> {
         let mut state = self.enter("staging_ready", target.staging)?;
-        if !state.resources.contains_key(target.staging) {
+        let Some(staging) = state.resources.get(target.staging) else {
             return Err(PortError::new(
                 "staging_ready",
                 target.staging,
                 FailureKind::NotFound,
                 "staging is gone",
+            ));
+        };
+        if !staging.belongs_to(target.request_id, Some("staging")) {
+            return Err(refused(
+                "staging_ready",
+                target.staging,
+                "it is not marked as this request's staging".into(),
             ));
         }
         Ok(state.poll("staging_ready", target.staging))
@@ -372,6 +396,11 @@ impl Restorer for MemoryRestorer {
         Ok(polls.is_some_and(|p| p >= wait))
     }
 
+    async fn undo_differences(&self, target: &Target<'_>) -> Result<Option<String>, PortError> {
+        let state = self.enter("undo_differences", &target.production.name)?;
+        Ok(state.undo_differences.clone())
+    }
+
     async fn kept_aside(&self, target: &Target<'_>) -> Result<Option<String>, PortError> {
         let state = self.enter("kept_aside", &target.production.name)?;
         let retired = names(target.request_id, target.production).retired;
@@ -428,12 +457,16 @@ impl Restorer for MemoryRestorer {
 mod tests {
     use super::*;
 
-    fn target<'a>(production: &'a ResourceKey) -> Target<'a> {
+    fn target<'a>(production: &'a ResourceKey, from: RestoreFrom) -> Target<'a> {
         Target {
             request_id: "rr-1",
             production,
             staging: "db-staging",
             fallback: "db-fallback",
+            origin: Some(crate::ports::restorer::Origin {
+                from,
+                asked_after: "2026-11-28T09:00:00Z".parse().unwrap(),
+            }),
         }
     }
 
@@ -442,10 +475,8 @@ mod tests {
         let r = MemoryRestorer::new(ResourceKind::RdsInstance);
         let db = r.add_production("db", "after the loss");
         r.add_snapshot(&db, "snap-1", "before the loss");
-        let t = target(&db);
-        r.start_staging(&t, &RestoreFrom::Snapshot("snap-1".into()))
-            .await
-            .unwrap();
+        let t = target(&db, RestoreFrom::Snapshot("snap-1".into()));
+        r.start_staging(&t).await.unwrap();
         assert_eq!(r.swap(&t, "").await.unwrap(), Progress::Done);
         assert_eq!(r.content("db").as_deref(), Some("before the loss"));
         assert_eq!(r.content("db-fallback").as_deref(), Some("after the loss"));
@@ -476,9 +507,9 @@ mod tests {
         let r = MemoryRestorer::new(ResourceKind::DynamoTable);
         let table = r.add_production("orders", "v2");
         r.set_pending_polls("staging_ready", 2);
-        let t = target(&table);
         let at = "2026-11-28T10:00:00Z".parse().unwrap();
-        r.start_staging(&t, &RestoreFrom::PointInTime(at)).await.unwrap();
+        let t = target(&table, RestoreFrom::PointInTime(at));
+        r.start_staging(&t).await.unwrap();
         assert!(!r.staging_ready(&t).await.unwrap().is_done());
         assert!(!r.staging_ready(&t).await.unwrap().is_done());
         assert!(r.staging_ready(&t).await.unwrap().is_done());
@@ -498,14 +529,18 @@ mod tests {
         let r = MemoryRestorer::new(ResourceKind::RdsInstance);
         let db = r.add_production("db", "v1");
         r.add_production("db-staging", "someone else's");
-        let t = target(&db);
+        r.add_snapshot(&db, "snap-1", "v0");
+        let t = target(&db, RestoreFrom::Snapshot("snap-1".into()));
         let as_production = Target {
             staging: "db",
             ..t.clone()
         };
+        let refused = r.start_staging(&t).await.unwrap_err();
+        assert_eq!(refused.kind, FailureKind::Refused, "never adopted");
         for t in [t, as_production] {
             assert_eq!(r.delete_staging(&t).await.unwrap_err().kind, FailureKind::Refused);
         }
         assert_eq!(r.names(), ["db", "db-staging"]);
+        assert_eq!(r.content("db-staging").as_deref(), Some("someone else's"));
     }
 }
