@@ -410,3 +410,14 @@ pub async fn reports_object(stack: &LocalStack, key: &str) -> Vec<u8> {
         .await
         .unwrap_or_else(|e| panic!("the reports bucket's {key}: {e}"))
 }
+
+/// The report of `instance`'s drill run today as the drill state machine's execution
+/// `execution` (a failed execution's output does not carry its key).
+pub async fn todays_drill_report(stack: &LocalStack, instance: &str, execution: &str) -> serde_json::Value {
+    let drill = lifeboat::drill::plan::drill_of_execution(execution);
+    let key = format!(
+        "{}.json",
+        lifeboat::drill::report::report_stem(instance, Utc::now(), &drill)
+    );
+    serde_json::from_slice(&reports_object(stack, &key).await).unwrap()
+}

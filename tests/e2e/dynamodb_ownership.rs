@@ -341,11 +341,6 @@ async fn acme_orders(stack: &LocalStack) {
     scheduled_points(stack, hour_before(Utc::now(), 3)).await;
 }
 
-async fn todays_report(stack: &LocalStack) -> Value {
-    let key = format!("drills/acme/{}/report.json", Utc::now().format("%Y-%m-%d"));
-    serde_json::from_slice(&reports_object(stack, &key).await).unwrap()
-}
-
 /// A look-alike holding production's very items would make every check pass: the drill must
 /// refuse it and fail, and neither it nor the hourly sweep may scan, mark or delete it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -371,7 +366,7 @@ async fn a_drill_whose_sandbox_name_a_look_alike_holds_fails_and_neither_it_nor_
         Invocation::Failed { error_type, .. } => assert_eq!(error_type, "Lifeboat.DrillFailed"),
         succeeded => panic!("a drill restoring nothing must not pass: {succeeded:?}"),
     }
-    let report = todays_report(&stack).await;
+    let report = todays_drill_report(&stack, "acme", execution).await;
     let table = &report["resources"][0];
     assert_eq!(table["resource"], "dynamodb:acme-orders", "{report:#}");
     assert!(
@@ -513,4 +508,33 @@ async fn a_rollback_restarted_after_a_crash_between_its_staging_restore_and_its_
     assert_eq!(restores[0].injected.as_deref(), Some("kill_caller"));
     let staging = names(&id, &ResourceKey::dynamodb("orders")).staging;
     assert!(!exists(&stack, &staging).await, "staging deleted at the end");
+}
+
+/// A table proven this restore's by DynamoDB's record alone (the restore's process died before
+/// marking it) is marked before it is deleted: the roles may delete only a table marked as a
+/// restore's, so an unmarked delete would be refused in AWS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unmarked_table_proven_the_restores_is_marked_before_it_is_deleted() {
+    let stack = stack().await;
+    let backup = orders_backed_up(&stack).await;
+    let production = ResourceKey::dynamodb("orders");
+    let restorer = DynamoRestorer::new(stack.dynamodb(), REQUESTS_TABLE, CopyBackSettings::default());
+    let sandbox = sandbox_name(DRILL, &production);
+    let asked_after = Utc::now();
+    restore_from(&stack, &sandbox, &backup).await;
+    stack.edge.ledger.clear();
+    let t = target(
+        DRILL,
+        &production,
+        &sandbox,
+        RestoreFrom::Snapshot(backup),
+        asked_after,
+    );
+    assert_eq!(restorer.delete_staging(&t).await.unwrap(), Deletion::Deleted);
+    let writes: Vec<String> = (stack.edge.ledger.log().into_iter())
+        .filter(|c| ["TagResource", "DeleteTable"].contains(&c.operation.as_str()))
+        .map(|c| c.operation)
+        .collect();
+    assert_eq!(writes, ["TagResource", "DeleteTable"], "marked, then deleted");
+    assert!(!exists(&stack, &sandbox).await);
 }

@@ -7,8 +7,6 @@ use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
-use lifeboat::drill::plan::drill_of_execution;
-use lifeboat::drill::report::report_stem;
 use lifeboat::inventory::{TAG_INSTANCE, TAG_POLICY};
 use lifeboat_e2e::*;
 use lifeboat_local::demo::crm;
@@ -96,16 +94,6 @@ async fn report(stack: &LocalStack, output: &Value) -> Value {
         .as_str()
         .expect("the drill reported");
     serde_json::from_slice(&reports_object(stack, key).await).unwrap()
-}
-
-/// The report of acme's drill run today as `execution` (a failed execution's output does
-/// not carry its key).
-async fn todays_report(stack: &LocalStack, execution: &str) -> Value {
-    let key = format!(
-        "{}.json",
-        report_stem("acme", Utc::now(), &drill_of_execution(execution))
-    );
-    serde_json::from_slice(&reports_object(stack, &key).await).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,7 +197,7 @@ async fn a_drill_whose_own_check_fails_fails_and_still_deletes_its_sandboxes() {
         Invocation::Failed { error_type, .. } => assert_eq!(error_type, "Lifeboat.DrillFailed"),
         succeeded => panic!("a check below its floor must fail the drill: {succeeded:?}"),
     }
-    let report = todays_report(&stack, "drill-acme-2").await;
+    let report = todays_drill_report(&stack, "acme", "drill-acme-2").await;
     let checks: Vec<&Value> = report["resources"]
         .as_array()
         .unwrap()
@@ -279,7 +267,7 @@ async fn a_drill_whose_restore_fails_fails_cleans_up_the_other_sandbox_and_leave
         Invocation::Failed { error_type, .. } => assert_eq!(error_type, "Lifeboat.DrillFailed"),
         succeeded => panic!("a failed restore must fail the drill: {succeeded:?}"),
     }
-    let report = todays_report(&stack, "drill-acme-3").await;
+    let report = todays_drill_report(&stack, "acme", "drill-acme-3").await;
     let db = report["resources"]
         .as_array()
         .unwrap()
@@ -317,7 +305,7 @@ async fn a_drill_whose_restore_yields_an_empty_database_fails_on_its_row_counts(
         Invocation::Failed { error_type, .. } => assert_eq!(error_type, "Lifeboat.DrillFailed"),
         succeeded => panic!("an empty restore must fail the drill: {succeeded:?}"),
     }
-    let report = todays_report(&stack, "drill-acme-4").await;
+    let report = todays_drill_report(&stack, "acme", "drill-acme-4").await;
     let db = report["resources"]
         .as_array()
         .unwrap()
@@ -533,11 +521,16 @@ async fn an_engineer_starts_a_drill_from_the_command_line_and_follows_it_to_its_
     assert_eq!(run.code, Some(1), "{run:?}");
     let last: Value = serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
     assert_eq!(last["status"], "FAILED", "{run:?}");
-    let key = last["report_key"].as_str().expect("a failed drill's report is named");
+    let key = last["report_key"]
+        .as_str()
+        .expect("a failed drill's report is named");
     let failed: Value = serde_json::from_slice(&reports_object(&stack, key).await).unwrap();
     assert_eq!(failed["instance_id"], "acme");
     assert_ne!(key, first_key, "two drills of one day keep two reports");
-    assert!(reports_object(&stack, &first_key).await.len() > 2, "the first is kept");
+    assert!(
+        reports_object(&stack, &first_key).await.len() > 2,
+        "the first is kept"
+    );
 
     // An instance nothing carries: the drill fails at its plan, and the command says so.
     let args = [

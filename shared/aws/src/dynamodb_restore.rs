@@ -142,14 +142,7 @@ impl DynamoRestorer {
                 marked,
             }) => {
                 if !marked {
-                    self.client
-                        .tag_resource()
-                        .resource_arn(&arn)
-                        .tags(tag(TAG_RESTORE_REQUEST, claim.request_id)?)
-                        .tags(tag(TAG_RESTORE_ROLE, claim.role)?)
-                        .send()
-                        .await
-                        .map_err(|e| port_error("TagResource", &arn, e))?;
+                    self.mark(&arn, claim).await?;
                 }
                 Ok(Progress::Done)
             }
@@ -163,10 +156,28 @@ impl DynamoRestorer {
         }
     }
 
+    /// Puts the claim's marks on the table `arn` (proven the claim's).
+    async fn mark(&self, arn: &str, claim: &Claim<'_>) -> Result<(), PortError> {
+        self.client
+            .tag_resource()
+            .resource_arn(arn)
+            .tags(tag(TAG_RESTORE_REQUEST, claim.request_id)?)
+            .tags(tag(TAG_RESTORE_ROLE, claim.role)?)
+            .send()
+            .await
+            .map_err(|e| port_error("TagResource", arn, e))?;
+        Ok(())
+    }
+
     /// Deletes the table `name` if it is provably the claim's; `AlreadyGone` if there is none.
     async fn delete_owned(&self, name: &str, claim: &Claim<'_>) -> Result<Deletion, PortError> {
-        if self.owned(name, claim).await?.is_none() {
+        let Some(owned) = self.owned(name, claim).await? else {
             return Ok(Deletion::AlreadyGone);
+        };
+        // Proven ours by DynamoDB's record alone (a crash before it was marked): marked first,
+        // as the roles may delete only a table marked as a restore's.
+        if !owned.marked {
+            self.mark(&owned.arn, claim).await?;
         }
         match self.client.delete_table().table_name(name).send().await {
             Ok(_) => Ok(Deletion::Deleted),
