@@ -13,6 +13,8 @@ mod cli;
 mod dynamodb_copy_back;
 /// The DynamoDB merge on its own.
 mod dynamodb_merge;
+/// A weekly point refused at its slot, taken late by the next tick and shown late by the audit.
+mod late_points;
 /// schemathesis against the API's OpenAPI document.
 mod openapi_conformance;
 /// The policy over 400 fast-forwarded days, and full mode against fast-forward.

@@ -5,6 +5,8 @@
 //! retried or repeated tick finds the claim and looks for what the first try made instead of
 //! making a second one. One resource's failure does not stop the others; the invocation then
 //! fails with `ResourcesFailed` (or `QuotaExceeded`) so the schedule's retry and alarms see it.
+//! A weekly or monthly point it could not take is not lost: its tiers are handed on to the
+//! next slot, whose tick takes them late on its own point (see [`late`]).
 
 mod fanout;
 mod late;
