@@ -127,7 +127,10 @@ async fn a_saturday_snapshot_refused_once_is_taken_late_and_the_audit_shows_it_l
     let acme = &day["instances"][0];
     let tiers = acme["resources"][0]["tiers"].as_array().unwrap();
     let weekly = tiers.iter().find(|t| t["tier"] == "weekly").unwrap();
-    assert_eq!((&weekly["promised"], &weekly["restorable"]), (&json!(1), &json!(1)));
+    assert_eq!(
+        (&weekly["promised"], &weekly["restorable"]),
+        (&json!(1), &json!(1))
+    );
     assert_eq!(weekly["missing"], json!([]));
     assert_eq!(
         weekly["late"],
@@ -143,10 +146,9 @@ async fn a_saturday_snapshot_refused_once_is_taken_late_and_the_audit_shows_it_l
     let notes = acme["notes"].as_array().unwrap();
     assert_eq!(notes.len(), 1, "{acme}");
     assert!(
-        notes[0]["what"]
-            .as_str()
-            .unwrap()
-            .starts_with("the weekly point of 2026-11-28T23:00:00Z was taken late, at 2026-11-29T00:00:00Z (1 hour"),
+        notes[0]["what"].as_str().unwrap().starts_with(
+            "the weekly point of 2026-11-28T23:00:00Z was taken late, at 2026-11-29T00:00:00Z (1 hour"
+        ),
         "{}",
         notes[0]
     );
@@ -162,7 +164,9 @@ async fn a_saturday_snapshot_refused_once_is_taken_late_and_the_audit_shows_it_l
     );
     let page = String::from_utf8(reports_object(&stack, "audits/2026-11-29/report.html").await).unwrap();
     assert!(
-        page.contains(r#"<line class="late weekly" data-slot="2026-11-28T23:00:00Z" data-taken="2026-11-29T00:00:00Z""#),
+        page.contains(
+            r#"<line class="late weekly" data-slot="2026-11-28T23:00:00Z" data-taken="2026-11-29T00:00:00Z""#
+        ),
         "the slot's tick on the timeline"
     );
     assert!(page.contains(r#"<circle class="point weekly late restorable" data-slot="2026-11-29T00:00:00Z""#));
@@ -175,7 +179,10 @@ async fn a_saturday_snapshot_refused_once_is_taken_late_and_the_audit_shows_it_l
         .dynamodb()
         .delete_item()
         .table_name(CATALOG_TABLE)
-        .key("resource", aws_sdk_dynamodb::types::AttributeValue::S("rds:db".into()))
+        .key(
+            "resource",
+            aws_sdk_dynamodb::types::AttributeValue::S("rds:db".into()),
+        )
         .key("slot", aws_sdk_dynamodb::types::AttributeValue::S(SUNDAY.into()))
         .send()
         .await

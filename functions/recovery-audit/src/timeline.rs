@@ -95,7 +95,10 @@ pub fn chart(
                 ("", String::new())
             } else {
                 let stands_for: Vec<String> = p.late.iter().map(|(t, s)| format!("{t} of {s}")).collect();
-                (" late", format!(", taken late for the {}", stands_for.join(" and ")))
+                (
+                    " late",
+                    format!(", taken late for the {}", stands_for.join(" and ")),
+                )
             };
             let _ = write!(
                 svg,
@@ -346,7 +349,10 @@ mod tests {
             svg.contains(r#"<circle class="point weekly late restorable" data-slot="2026-11-29T00:00:00Z""#),
             "{svg}"
         );
-        assert!(svg.contains("taken late for the weekly of 2026-11-28T23:00:00Z"), "{svg}");
+        assert!(
+            svg.contains("taken late for the weekly of 2026-11-28T23:00:00Z"),
+            "{svg}"
+        );
         assert_eq!(
             svg.matches(r#"class="point weekly restorable""#).count(),
             0,

@@ -337,7 +337,12 @@ impl Creator {
             .await
     }
 
-    async fn handle_resource(&self, tick: &Tick, mut planned: Planned, quota_refused: bool) -> ResourceReport {
+    async fn handle_resource(
+        &self,
+        tick: &Tick,
+        mut planned: Planned,
+        quota_refused: bool,
+    ) -> ResourceReport {
         let service = self
             .services
             .iter()

@@ -314,9 +314,17 @@ fn take_points(
             continue;
         }
         let claim = RecoveryPoint {
-            resource: key.clone(), instance_id: "i".into(), slot, tiers, service_id: None,
-            state: PointState::Creating, holds: BTreeSet::new(), policy: policy.name.clone(),
-            timezone: tz.name().into(), note: None, updated_at: slot.start(),
+            resource: key.clone(),
+            instance_id: "i".into(),
+            slot,
+            tiers,
+            service_id: None,
+            state: PointState::Creating,
+            holds: BTreeSet::new(),
+            policy: policy.name.clone(),
+            timezone: tz.name().into(),
+            note: None,
+            updated_at: slot.start(),
         };
         catalog.insert(slot, claim.clone());
         if refused(slot) {

@@ -90,7 +90,11 @@ async fn a_saturday_23_00_refusal_is_taken_late_by_the_sunday_00_00_tick() {
     w.rds.fail("create_point", "db");
     let err = refused(&w, SATURDAY).await;
     assert_eq!(err.kind, FailureType::ResourcesFailed);
-    assert!(err.message.contains("rds:db: creating the point"), "{}", err.message);
+    assert!(
+        err.message.contains("rds:db: creating the point"),
+        "{}",
+        err.message
+    );
     w.rds.heal("create_point", "db");
     let due = record(&w, &db, SUNDAY).await.expect("handed on to Sunday 00:00");
     assert_eq!((due.state, due.tiers.names()), (PointState::Due, vec!["weekly"]));
@@ -181,7 +185,11 @@ async fn a_refusal_that_lasts_is_retried_every_tick_until_a_point_is_taken() {
     let w = world(PolicyBook::default());
     let db = w.rds.add_resource("db", &[(TAG_INSTANCE, "acme")], GOOD_PITR);
     w.rds.fail("create_point", "db");
-    let hours = ["2026-11-29T00:00:00Z", "2026-11-29T01:00:00Z", "2026-11-29T02:00:00Z"];
+    let hours = [
+        "2026-11-29T00:00:00Z",
+        "2026-11-29T01:00:00Z",
+        "2026-11-29T02:00:00Z",
+    ];
     for time in std::iter::once(SATURDAY).chain(hours) {
         refused(&w, time).await;
     }

@@ -680,6 +680,24 @@ mod tests {
         );
     }
 
+    fn with_full_window(
+        r: &ManagedResource,
+        records: &[RecoveryPoint],
+        held: &[ServicePoint],
+        now: DateTime<Utc>,
+    ) -> ResourceAudit {
+        let window = window(now, 3);
+        audit_resource(
+            &Evidence {
+                resource: r,
+                records,
+                held,
+                window,
+            },
+            now,
+        )
+    }
+
     /// The records and held points of `everything` with the point of `missed` never taken,
     /// and (`taken`) the point of a later slot carrying its tier instead.
     fn taken_late(
@@ -697,18 +715,8 @@ mod tests {
         held.retain(|p| p.slot != missed);
         if let Some(taken) = taken {
             let taken = Slot::containing(at(taken));
-            let late = crate::schedule::late::late_tiers(
-                &r.policy,
-                &[(
-                    Tier::Weekly,
-                    crate::schedule::late::Owed {
-                        missed,
-                        unless_held: None,
-                    },
-                )]
-                .into(),
-                taken,
-            );
+            let until = r.policy.retention(Tier::Weekly).unwrap().expiry(taken.start());
+            let late = crate::schedule::TierSet([(Tier::Weekly, until)].into());
             // Its hourly tier has expired by now: the late weekly one keeps it.
             let template = records.last().expect("records").clone();
             records.push(RecoveryPoint {
@@ -732,21 +740,8 @@ mod tests {
     fn a_weekly_point_taken_late_covers_its_slot_and_is_listed_late() {
         let now = at("2026-12-03T06:30:00Z");
         let r = resource(Policy::standard());
-        let (records, held) = taken_late(
-            &r,
-            now,
-            "2026-11-28T23:00:00Z",
-            Some("2026-11-29T02:00:00Z"),
-        );
-        let audit = audit_resource(
-            &Evidence {
-                resource: &r,
-                records: &records,
-                held: &held,
-                window: window(now, 3),
-            },
-            now,
-        );
+        let (records, held) = taken_late(&r, now, "2026-11-28T23:00:00Z", Some("2026-11-29T02:00:00Z"));
+        let audit = with_full_window(&r, &records, &held, now);
         let weekly = audit.tiers.iter().find(|t| t.tier == Tier::Weekly).unwrap();
         assert_eq!((weekly.promised, weekly.restorable), (4, 4));
         assert!(weekly.missing.is_empty());
@@ -777,15 +772,7 @@ mod tests {
         let now = at("2026-12-03T06:30:00Z");
         let r = resource(Policy::standard());
         let (records, held) = taken_late(&r, now, "2026-11-21T23:00:00Z", None);
-        let audit = audit_resource(
-            &Evidence {
-                resource: &r,
-                records: &records,
-                held: &held,
-                window: window(now, 3),
-            },
-            now,
-        );
+        let audit = with_full_window(&r, &records, &held, now);
         let weekly = audit.tiers.iter().find(|t| t.tier == Tier::Weekly).unwrap();
         assert_eq!(
             (weekly.restorable, weekly.missing.clone()),
@@ -799,22 +786,9 @@ mod tests {
     fn a_late_point_that_is_not_restorable_covers_nothing() {
         let now = at("2026-12-03T06:30:00Z");
         let r = resource(Policy::standard());
-        let (records, mut held) = taken_late(
-            &r,
-            now,
-            "2026-11-28T23:00:00Z",
-            Some("2026-11-29T02:00:00Z"),
-        );
+        let (records, mut held) = taken_late(&r, now, "2026-11-28T23:00:00Z", Some("2026-11-29T02:00:00Z"));
         held.retain(|p| p.slot != Slot::containing(at("2026-11-29T02:00:00Z")));
-        let audit = audit_resource(
-            &Evidence {
-                resource: &r,
-                records: &records,
-                held: &held,
-                window: window(now, 3),
-            },
-            now,
-        );
+        let audit = with_full_window(&r, &records, &held, now);
         let weekly = audit.tiers.iter().find(|t| t.tier == Tier::Weekly).unwrap();
         assert_eq!(weekly.missing, [Slot::containing(at("2026-11-28T23:00:00Z"))]);
         assert!(weekly.late.is_empty());

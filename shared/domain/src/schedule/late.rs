@@ -271,11 +271,8 @@ mod tests {
         let next = slot(w).next();
         // The claim stayed without the service's answer.
         let claim = record(Zone::utc(), w, PointState::Creating, false);
-        let debt = owed(&p, Zone::utc(), next, &[claim.clone()]);
-        assert_eq!(
-            owed_names(&debt),
-            [(Tier::Weekly, slot(w), Some(slot(w)))]
-        );
+        let debt = owed(&p, Zone::utc(), next, std::slice::from_ref(&claim));
+        assert_eq!(owed_names(&debt), [(Tier::Weekly, slot(w), Some(slot(w)))]);
         assert_eq!(late_tiers(&p, &debt, next).names(), ["weekly"]);
         assert_eq!(
             late_tiers(&p, &debt, next).expires_at(),
@@ -362,7 +359,7 @@ mod tests {
             state: PointState::Due,
             ..late
         };
-        assert!(owed(&p, Zone::utc(), due.slot, &[due.clone()]).is_empty());
+        assert!(owed(&p, Zone::utc(), due.slot, std::slice::from_ref(&due)).is_empty());
     }
 
     #[test]
