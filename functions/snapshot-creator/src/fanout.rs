@@ -21,7 +21,7 @@ use lifeboat_function::shards;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::Creator;
+use crate::{Creator, PointOutcome};
 
 /// The function's name in shard keys.
 const FUNCTION: &str = "snapshot-creator";
@@ -105,7 +105,8 @@ impl Creator {
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
         for r in &reports {
             *counts.entry(r.point.name()).or_default() += 1;
-            if !r.late.is_empty() && r.point != crate::PointOutcome::Failed {
+            let taken = matches!(r.point, PointOutcome::Created | PointOutcome::FoundAfterRetry);
+            if taken && !r.late.is_empty() {
                 *counts.entry(TAKEN_LATE.to_string()).or_default() += 1;
             }
             failures.extend(r.errors.iter().map(|e| format!("{}: {e}", r.resource)));

@@ -11,12 +11,26 @@
 
 use std::collections::BTreeSet;
 
+use lifeboat::event::Tick;
 use lifeboat::ports::{BackupService, Claim, PortError};
-use lifeboat::schedule::late;
+use lifeboat::schedule::late::{self, Debt};
 use lifeboat::schedule::Slot;
 
 use crate::{intent, Creator, Planned};
-use lifeboat::event::Tick;
+
+/// Why a point carries tiers of a slot not its own, kept on its record.
+pub(crate) fn note(debt: &Debt) -> Option<String> {
+    let tiers: Vec<String> = debt
+        .iter()
+        .map(|(tier, owed)| format!("the {tier} tier of {}", owed.missed))
+        .collect();
+    (!tiers.is_empty()).then(|| {
+        format!(
+            "takes {} late: that slot's point could not be taken",
+            tiers.join(" and ")
+        )
+    })
+}
 
 /// Drops from `planned` the late tiers that an earlier attempt's point, which the service
 /// holds, already serves. A look-up that fails keeps the tier: a second point for one slot

@@ -93,8 +93,8 @@ pub struct ResourceReport {
     pub resource: String,
     pub instance_id: String,
     pub tiers: Vec<&'static str>,
-    /// The weekly and monthly tiers the point takes late, each with the slot it stands for
-    /// (whose own point could not be taken).
+    /// The weekly and monthly tiers the point takes late (or tried to, when it failed), each
+    /// with the slot it stands for (whose own point could not be taken).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub late: BTreeMap<Tier, Slot>,
     pub point: PointOutcome,
@@ -402,7 +402,10 @@ impl Creator {
         let record = match &planned.record {
             Some(record) => record.clone(),
             None => {
-                let intent = intent(tick, resource, &planned.tiers);
+                let intent = RecoveryPoint {
+                    note: late::note(&planned.debt),
+                    ..intent(tick, resource, &planned.tiers)
+                };
                 match self.catalog.claim(&intent).await? {
                     Claim::Claimed => {
                         let created = service.create_point(&new_point(&intent)).await?;

@@ -109,6 +109,13 @@ async fn a_saturday_23_00_refusal_is_taken_late_by_the_sunday_00_00_tick() {
     assert_eq!(finish["totals"]["taken_late"], 1, "{finish}");
     let late = record(&w, &db, SUNDAY).await.unwrap();
     assert_eq!(late.state, PointState::Available);
+    assert_eq!(
+        late.note.as_deref(),
+        Some(
+            "takes the weekly tier of 2026-11-28T23:00:00Z late: that slot's point could not be \
+             taken"
+        )
+    );
     assert_eq!(late.tiers.names(), ["hourly", "weekly"]);
     assert_eq!(
         expiry(&late, Tier::Weekly),
