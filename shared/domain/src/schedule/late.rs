@@ -363,6 +363,27 @@ mod tests {
     }
 
     #[test]
+    fn a_weekly_slot_whose_tick_never_reached_the_resource_owes_its_own_tier_and_what_it_was_handed() {
+        let p = Policy::standard();
+        // Friday 30 April 2027 23:00 is a month end; its point refused, the monthly tier is
+        // handed on hour by hour to Saturday 1 May 23:00, whose tick never reaches the resource.
+        let mut due = record(Zone::utc(), "2027-05-01T23:00:00Z", PointState::Due, false);
+        due.tiers = TierSet([(Tier::Monthly, at("2028-05-01T23:00:00Z"))].into());
+        let sunday = slot("2027-05-02T00:00:00Z");
+        assert_eq!(
+            owed_names(&owed(&p, Zone::utc(), sunday, &[due])),
+            [
+                (Tier::Weekly, slot("2027-05-01T23:00:00Z"), None),
+                (
+                    Tier::Monthly,
+                    slot("2027-04-30T23:00:00Z"),
+                    Some(slot("2027-05-01T22:00:00Z"))
+                ),
+            ]
+        );
+    }
+
+    #[test]
     fn a_point_the_service_no_longer_holds_is_owed_without_a_look_up() {
         let p = Policy::standard();
         let w = "2026-11-28T23:00:00Z";
