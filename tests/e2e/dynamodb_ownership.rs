@@ -21,7 +21,7 @@ use lifeboat_local::edge::faults::FaultRule;
 use lifeboat_local::names::{REQUESTS_TABLE, TESTER};
 use lifeboat_local::stack::Invocation;
 use lifeboat_local::{drills, resources, LocalStack};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::restore_execution::{approve, orders, production_orders};
 

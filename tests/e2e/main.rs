@@ -17,6 +17,8 @@ mod dynamodb_copy_back;
 mod dynamodb_merge;
 /// Tables by Lifeboat's names taken, marked, read or deleted only when provably its own.
 mod dynamodb_ownership;
+/// A weekly point refused at its slot, taken late by the next tick and shown late by the audit.
+mod late_points;
 /// schemathesis against the API's OpenAPI document.
 mod openapi_conformance;
 /// The policy over 400 fast-forwarded days, and full mode against fast-forward.

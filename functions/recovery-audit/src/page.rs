@@ -4,6 +4,7 @@
 
 use std::fmt::Write;
 
+use lifeboat::audit::report::Note;
 use lifeboat::audit::{AuditReport, Finding, InstanceAudit};
 use lifeboat::drill::records::DrillOutcome;
 
@@ -17,7 +18,9 @@ table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:2px 8px;text-
 svg .label{font-size:11px}svg line.grid{stroke:#eee}svg text.grid{font-size:9px;fill:#666}svg .axis{stroke:#ccc}\
 svg .window{fill:#b3d4fc;opacity:.6}svg .point{stroke:#333;stroke-width:.5}\
 svg .hourly{fill:#9e9e9e}svg .weekly{fill:#1565c0}svg .monthly{fill:#6a1b9a}\
-svg .unrestorable{fill:#fff;stroke:#c62828;stroke-width:1.5}svg line.missing{stroke:#c62828;stroke-width:1.5}svg line.drill{stroke:#1a7f37;stroke-width:2}svg line.drill.failed{stroke:#c62828;stroke-dasharray:4 2}";
+svg .unrestorable{fill:#fff;stroke:#c62828;stroke-width:1.5}svg line.missing{stroke:#c62828;stroke-width:1.5}\
+svg .point.late.restorable{stroke:#ef6c00;stroke-width:1.5;stroke-dasharray:2 1}svg line.late{stroke:#ef6c00;stroke-width:1.5;stroke-dasharray:2 1}\
+ul.notes li{margin:2px 0;color:#8a4b00}svg line.drill{stroke:#1a7f37;stroke-width:2}svg line.drill.failed{stroke:#c62828;stroke-dasharray:4 2}";
 
 /// Where each instance's own page is, from this page (a fanned-out audit's day page links
 /// to them instead of drawing every instance's timelines: a fleet's would not fit one page).
@@ -43,7 +46,7 @@ pub fn render(report: &AuditReport, links: Option<InstanceLinks>) -> String {
     html.push_str("<section id=\"fleet\"><h2>Fleet findings</h2>");
     findings(&mut html, &report.findings);
     html.push_str("</section>");
-    html.push_str("<p class=\"legend\">Marks: monthly (large, purple), weekly (blue), hourly (small, grey); hollow red: not restorable; red ticks below a row: promised points that are missing; blue band: the continuous backup window; green line: the last successful restore drill.</p>");
+    html.push_str("<p class=\"legend\">Marks: monthly (large, purple), weekly (blue), hourly (small, grey); hollow red: not restorable; red ticks below a row: promised points that are missing; dashed orange: a weekly or monthly point taken late (the mark at the point, the tick at the slot it stands for); blue band: the continuous backup window; green line: the last successful restore drill.</p>");
     for instance in &report.instances {
         instance_section(&mut html, instance, report, links);
     }
@@ -96,6 +99,7 @@ fn instance_section(
         );
     }
     findings(html, &instance.findings);
+    notes(html, &instance.notes);
     html.push_str("<table class=\"tiers\"><tr><th>resource</th><th>policy</th><th>tier</th><th>promised</th><th>restorable</th><th>window</th></tr>");
     for r in &instance.resources {
         let window = match (r.window.wanted_days, r.window.meets_policy) {
@@ -140,6 +144,23 @@ fn instance_section(
         YEAR,
     ));
     html.push_str("</section>");
+}
+
+/// What is not wrong but worth knowing (points taken late); nothing when there is none.
+fn notes(html: &mut String, notes: &[Note]) {
+    if notes.is_empty() {
+        return;
+    }
+    html.push_str("<ul class=\"notes\">");
+    for n in notes {
+        let _ = write!(
+            html,
+            "<li class=\"note\"><b>{}</b>: {}</li>",
+            escape(&n.subject),
+            escape(&n.what)
+        );
+    }
+    html.push_str("</ul>");
 }
 
 fn findings(html: &mut String, findings: &[Finding]) {

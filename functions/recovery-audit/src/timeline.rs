@@ -1,7 +1,9 @@
 //! An instance's last year (or week) as an SVG chart: a row per resource, every present recovery point
-//! a mark coloured by its longest tier (hollow and red-edged when it is not restorable), the
-//! continuous backup window as a band, and the promised points that are missing as red
-//! ticks under the row. Plain SVG text, no script: the page must open anywhere, offline.
+//! a mark coloured by its longest tier (hollow and red-edged when it is not restorable,
+//! orange-edged and dashed when it serves a weekly or monthly slot late), the continuous
+//! backup window as a band, the promised points that are missing as red ticks under the row,
+//! and those taken late as dashed orange ticks at their own slot. Plain SVG text, no script:
+//! the page must open anywhere, offline.
 
 use std::fmt::Write;
 
@@ -89,9 +91,18 @@ pub fn chart(
             } else {
                 "unrestorable"
             };
+            let (late_class, late_title) = if p.late.is_empty() {
+                ("", String::new())
+            } else {
+                let stands_for: Vec<String> = p.late.iter().map(|(t, s)| format!("{t} of {s}")).collect();
+                (
+                    " late",
+                    format!(", taken late for the {}", stands_for.join(" and ")),
+                )
+            };
             let _ = write!(
                 svg,
-                r#"<circle class="point {} {state}" data-slot="{}" cx="{:.1}" cy="{}" r="{}"><title>{} {} ({state})</title></circle>"#,
+                r#"<circle class="point {}{late_class} {state}" data-slot="{}" cx="{:.1}" cy="{}" r="{}"><title>{} {} ({state}){late_title}</title></circle>"#,
                 tier.as_str(),
                 p.slot,
                 x(p.slot.start()),
@@ -112,6 +123,22 @@ pub fn chart(
                     y + 22.0,
                     y + 30.0,
                     t.tier.as_str()
+                );
+            }
+            for late in t.late.iter().filter(|l| l.slot.start() >= from) {
+                let _ = write!(
+                    svg,
+                    r#"<line class="late {}" data-slot="{}" data-taken="{}" x1="{:.1}" x2="{:.1}" y1="{}" y2="{}"><title>{} point of {} taken late, at {}</title></line>"#,
+                    t.tier.as_str(),
+                    late.slot,
+                    late.taken,
+                    x(late.slot.start()),
+                    x(late.slot.start()),
+                    y + 22.0,
+                    y + 30.0,
+                    t.tier.as_str(),
+                    late.slot,
+                    late.taken
                 );
             }
         }
@@ -187,6 +214,7 @@ pub fn escape(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use lifeboat::audit::coverage::LatePoint;
     use lifeboat::audit::{PointMark, TierCoverage, WindowCheck};
     use lifeboat::catalog::ResourceKey;
     use lifeboat::schedule::Slot;
@@ -209,6 +237,7 @@ mod tests {
                 promised: 2,
                 restorable: 1,
                 missing: vec![slot("2026-11-28T23:00:00Z")],
+                late: vec![],
             }],
             window: WindowCheck {
                 wanted_days: Some(3),
@@ -220,16 +249,19 @@ mod tests {
                     slot: slot("2026-01-31T23:00:00Z"),
                     tiers: vec![Tier::Monthly],
                     restorable: true,
+                    late: Default::default(),
                 },
                 PointMark {
                     slot: slot("2026-11-21T23:00:00Z"),
                     tiers: vec![Tier::Hourly, Tier::Weekly],
                     restorable: true,
+                    late: Default::default(),
                 },
                 PointMark {
                     slot: slot("2026-12-02T10:00:00Z"),
                     tiers: vec![Tier::Hourly],
                     restorable: false,
+                    late: Default::default(),
                 },
             ],
             findings: vec![],
@@ -288,6 +320,43 @@ mod tests {
             svg.matches(r#"<text class="grid""#).count(),
             7,
             "a label per midnight"
+        );
+    }
+
+    #[test]
+    fn a_point_taken_late_is_a_dashed_mark_and_its_slot_a_dashed_tick_not_a_missing_one() {
+        let at = "2026-12-03T06:30:00Z".parse().unwrap();
+        let mut r = resource("acme-db");
+        let missed = slot("2026-11-28T23:00:00Z");
+        let taken = slot("2026-11-29T00:00:00Z");
+        r.tiers[0].missing.clear();
+        r.tiers[0].late.push(LatePoint { slot: missed, taken });
+        r.points.push(PointMark {
+            slot: taken,
+            tiers: vec![Tier::Hourly, Tier::Weekly],
+            restorable: true,
+            late: [(Tier::Weekly, missed)].into(),
+        });
+        let svg = chart(&[r], &[], at, WEEK);
+        assert_eq!(svg.matches(r#"class="missing"#).count(), 0, "{svg}");
+        assert!(
+            svg.contains(
+                r#"<line class="late weekly" data-slot="2026-11-28T23:00:00Z" data-taken="2026-11-29T00:00:00Z""#
+            ),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(r#"<circle class="point weekly late restorable" data-slot="2026-11-29T00:00:00Z""#),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("taken late for the weekly of 2026-11-28T23:00:00Z"),
+            "{svg}"
+        );
+        assert_eq!(
+            svg.matches(r#"class="point weekly restorable""#).count(),
+            0,
+            "the week's on-time weekly is older than the chart"
         );
     }
 }

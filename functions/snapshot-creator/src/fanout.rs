@@ -4,7 +4,8 @@
 //!   fleet, so the quota's admission ranks every resource against every other (a shard sees
 //!   only its own); each shard's object holds its resources, as discovered, and those the
 //!   quota refused.
-//! - `shard`: the tick for the shard's resources, exactly as a whole tick does it.
+//! - `shard`: the tick for the shard's resources, exactly as a whole tick does it; its counts
+//!   are by outcome, and `taken_late` counts the points that took a weekly or monthly tier late.
 //! - `finish`: the tick fails when the plan or any shard did (`QuotaExceeded` when the quota
 //!   was short), so the alarm fires once per tick.
 
@@ -20,10 +21,13 @@ use lifeboat_function::shards;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::Creator;
+use crate::{Creator, PointOutcome};
 
 /// The function's name in shard keys.
 const FUNCTION: &str = "snapshot-creator";
+
+/// The count of points that took a weekly or monthly tier late.
+const TAKEN_LATE: &str = "taken_late";
 
 /// A shard's object.
 #[derive(Debug, Serialize, Deserialize)]
@@ -101,6 +105,10 @@ impl Creator {
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
         for r in &reports {
             *counts.entry(r.point.name()).or_default() += 1;
+            let taken = matches!(r.point, PointOutcome::Created | PointOutcome::FoundAfterRetry);
+            if taken && !r.late.is_empty() {
+                *counts.entry(TAKEN_LATE.to_string()).or_default() += 1;
+            }
             failures.extend(r.errors.iter().map(|e| format!("{}: {e}", r.resource)));
         }
         tracing::info!(

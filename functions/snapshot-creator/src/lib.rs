@@ -5,10 +5,14 @@
 //! retried or repeated tick finds the claim and looks for what the first try made instead of
 //! making a second one. One resource's failure does not stop the others; the invocation then
 //! fails with `ResourcesFailed` (or `QuotaExceeded`) so the schedule's retry and alarms see it.
+//! A weekly or monthly point it could not take is not lost: its tiers are handed on to the
+//! next slot, whose tick takes them late on its own point (see [`late`]).
 
 mod fanout;
+mod late;
 mod pitr;
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -20,7 +24,8 @@ use lifeboat::inventory::{managed, DiscoveredResource, ManagedResource};
 use lifeboat::policy::{PolicyBook, Tier};
 use lifeboat::ports::{BackupService, Catalog, Claim, NewPoint, ObjectStore, PortError, StateChange};
 use lifeboat::quota::{self, Candidate};
-use lifeboat::schedule::TierSet;
+use lifeboat::schedule::late::{self as late_slots, Debt};
+use lifeboat::schedule::{Slot, TierSet};
 use lifeboat_function::config::Fanout;
 use lifeboat_function::failure::{FailureType, FunctionError};
 use serde::Serialize;
@@ -88,6 +93,10 @@ pub struct ResourceReport {
     pub resource: String,
     pub instance_id: String,
     pub tiers: Vec<&'static str>,
+    /// The weekly and monthly tiers the point takes late (or tried to, when it failed), each
+    /// with the slot it stands for (whose own point could not be taken).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub late: BTreeMap<Tier, Slot>,
     pub point: PointOutcome,
     pub pitr: PitrCheck,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -200,25 +209,54 @@ impl Creator {
         resources
     }
 
-    /// Each resource with its tiers for the slot and its catalog record, if any.
+    /// Each resource with its tiers for the slot (its own, and those it owes late) and its
+    /// catalog record, if any. One read of the slot's records, with the slot before's for
+    /// the resources whose weekly or monthly slot that was (see [`late_slots`]).
     async fn plan(
         &self,
         tick: &Tick,
         resources: Vec<ManagedResource>,
     ) -> Result<Vec<Planned>, FunctionError> {
-        let keys: Vec<_> = resources.iter().map(|r| (r.key.clone(), tick.slot)).collect();
+        let keys: Vec<_> = resources
+            .iter()
+            .flat_map(|r| {
+                let before = late_slots::reads_slot_before(&r.policy, r.timezone, tick.slot)
+                    .then(|| (r.key.clone(), tick.slot.prev()));
+                std::iter::once((r.key.clone(), tick.slot)).chain(before)
+            })
+            .collect();
         let existing = self.catalog.get_points(&keys).await.map_err(|e| {
             FunctionError::new(FailureType::DependencyFailed, format!("reading the catalog: {e}"))
         })?;
+        let mut by_resource: HashMap<&ResourceKey, Vec<RecoveryPoint>> = HashMap::new();
+        for record in &existing {
+            by_resource
+                .entry(&record.resource)
+                .or_default()
+                .push(record.clone());
+        }
         Ok(resources
             .into_iter()
             .map(|resource| {
-                let tiers = resource.point_tiers(tick.slot);
-                let record = existing.iter().find(|p| p.resource == resource.key).cloned();
+                let records = by_resource.get(&resource.key).map_or(&[][..], Vec::as_slice);
+                // A record handed on (`due`) is no point: the slot is still to be claimed.
+                let record = records
+                    .iter()
+                    .find(|p| p.slot == tick.slot && p.state != PointState::Due)
+                    .cloned();
+                let debt = match record {
+                    Some(_) => Debt::new(),
+                    None => late_slots::owed(&resource.policy, resource.timezone, tick.slot, records),
+                };
+                let mut tiers = resource.point_tiers(tick.slot);
+                tiers
+                    .0
+                    .extend(late_slots::late_tiers(&resource.policy, &debt, tick.slot).0);
                 Planned {
                     resource,
                     tiers,
                     record,
+                    debt,
                 }
             })
             .collect())
@@ -299,7 +337,12 @@ impl Creator {
             .await
     }
 
-    async fn handle_resource(&self, tick: &Tick, planned: Planned, quota_refused: bool) -> ResourceReport {
+    async fn handle_resource(
+        &self,
+        tick: &Tick,
+        mut planned: Planned,
+        quota_refused: bool,
+    ) -> ResourceReport {
         let service = self
             .services
             .iter()
@@ -307,6 +350,7 @@ impl Creator {
             .expect("resources come from the services")
             .as_ref();
         let mut errors = Vec::new();
+        late::settle(service, &mut planned).await;
         let point = if planned.tiers.is_empty() && planned.resource.hourly_from_window() {
             PointOutcome::ServedByWindow
         } else if planned.tiers.is_empty() {
@@ -322,6 +366,12 @@ impl Creator {
                 }
             }
         };
+        if matches!(point, PointOutcome::Failed | PointOutcome::RefusedByQuota) {
+            let why = errors.first().map_or("refused by the quota", String::as_str);
+            if let Err(e) = self.hand_on(tick, &planned, why).await {
+                errors.push(format!("handing its weekly and monthly tiers on: {e}"));
+            }
+        }
         let pitr = match pitr::check(service, &planned.resource).await {
             Ok(check) => check,
             Err(e) => {
@@ -333,6 +383,7 @@ impl Creator {
             resource: planned.resource.key.to_string(),
             instance_id: planned.resource.instance_id.clone(),
             tiers: planned.tiers.names(),
+            late: planned.debt.iter().map(|(t, o)| (*t, o.missed)).collect(),
             point,
             pitr,
             errors,
@@ -351,7 +402,10 @@ impl Creator {
         let record = match &planned.record {
             Some(record) => record.clone(),
             None => {
-                let intent = intent(tick, resource, &planned.tiers);
+                let intent = RecoveryPoint {
+                    note: late::note(&planned.debt),
+                    ..intent(tick, resource, &planned.tiers)
+                };
                 match self.catalog.claim(&intent).await? {
                     Claim::Claimed => {
                         let created = service.create_point(&new_point(&intent)).await?;
@@ -409,8 +463,11 @@ impl Creator {
 
 struct Planned {
     resource: ManagedResource,
+    /// The point's tiers: the slot's own and those it owes late.
     tiers: TierSet,
     record: Option<RecoveryPoint>,
+    /// The weekly and monthly tiers it owes late (see [`late_slots::owed`]).
+    debt: Debt,
 }
 
 impl Planned {

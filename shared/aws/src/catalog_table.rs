@@ -234,6 +234,7 @@ fn state_name(state: PointState) -> &'static str {
         PointState::Available => "available",
         PointState::Deleted => "deleted",
         PointState::Missing => "missing",
+        PointState::Due => "due",
     }
 }
 
@@ -243,6 +244,7 @@ fn parse_state(name: &str) -> Option<PointState> {
         PointState::Available,
         PointState::Deleted,
         PointState::Missing,
+        PointState::Due,
     ]
     .into_iter()
     .find(|s| state_name(*s) == name)
@@ -262,6 +264,10 @@ pub(crate) fn to_item(p: &RecoveryPoint) -> Item {
     item.insert("state".into(), s(state_name(p.state)));
     if p.state.is_present() {
         item.insert(PRESENT.into(), s(PRESENT_VALUE));
+    } else {
+        // A record written in a state of no point (a `due` record handed on) is purged as
+        // the records of points that are gone are.
+        item.insert("purge_at".into(), purge_at(p.updated_at));
     }
     item.insert("policy".into(), s(&p.policy));
     item.insert("timezone".into(), s(&p.timezone));
@@ -366,8 +372,11 @@ impl Catalog for CatalogTable {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_item(point)))
-            .condition_expression("attribute_not_exists(#r)")
+            // A `due` record is no point: the claim of its slot replaces it.
+            .condition_expression("attribute_not_exists(#r) OR #state = :due")
             .expression_attribute_names("#r", "resource")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":due", s(state_name(PointState::Due)))
             .send()
             .await;
         match result {

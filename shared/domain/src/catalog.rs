@@ -117,6 +117,10 @@ pub enum PointState {
     Deleted,
     /// Catalogued, but the service no longer has it (found by reconciliation).
     Missing,
+    /// Not a point yet: the weekly or monthly tiers a tick could not take, handed on to the
+    /// next slot, whose tick takes them late (see `schedule::late`). That tick's
+    /// claim replaces the record; nothing was asked of the service for it.
+    Due,
 }
 
 impl PointState {

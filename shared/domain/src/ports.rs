@@ -208,7 +208,8 @@ pub trait Catalog: Send + Sync {
     /// The records of these (resource, slot) pairs that exist.
     async fn get_points(&self, keys: &[(ResourceKey, Slot)]) -> Result<Vec<RecoveryPoint>, PortError>;
 
-    /// Writes `point` unless a record for its slot exists.
+    /// Writes `point` unless a record for its slot exists. A `due` record (tiers an earlier
+    /// tick handed on to the slot, nothing asked of the service) is no point: it is replaced.
     async fn claim(&self, point: &RecoveryPoint) -> Result<Claim, PortError>;
 
     /// Every record of one resource, in any state.

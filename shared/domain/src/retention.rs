@@ -266,4 +266,21 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].verdict, Verdict::Keep(KeepReason::Newest));
     }
+
+    #[test]
+    fn a_late_weekly_point_is_kept_for_its_weekly_tier_from_its_own_slot() {
+        // Saturday 23:00 was refused; Sunday 00:00 took the weekly tier late.
+        let mut late = point("db", "2026-11-29T00:00:00Z");
+        late.tiers.0.insert(Tier::Weekly, at("2026-12-29T00:00:00Z"));
+        let points = vec![late, point("db", "2027-01-05T00:00:00Z")];
+        let kept = plan(&points, at("2026-12-28T23:59:59Z"), 10);
+        assert_eq!(
+            kept[0].verdict,
+            Verdict::Keep(KeepReason::Live {
+                tiers: vec![Tier::Weekly],
+                until: at("2026-12-29T00:00:00Z")
+            })
+        );
+        assert!(plan(&points, at("2026-12-29T00:00:00Z"), 10)[0].is_delete());
+    }
 }

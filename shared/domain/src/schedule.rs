@@ -5,6 +5,11 @@
 //! is the first UTC tick at or after that day's local policy hour. When the hour does not exist
 //! that day (a spring-forward gap) the first instant after the gap is used; when it exists twice
 //! (fall-back) the earlier one. So every Saturday and every month has exactly one slot.
+//!
+//! [`late`]: a weekly or monthly slot whose point could not be taken is taken by a later tick
+//! of the tier's period.
+
+pub mod late;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey};
 use lifeboat::policy::{HourlyTier, MonthDay, MonthlyTier, PointInTime, Policy, Retention, Tier, WeeklyTier};
 use lifeboat::retention::{plan, KeepReason, Verdict};
+use lifeboat::schedule::late::{handed_on, late_tiers, owed, reads_slot_before, served_slot, LONG};
 use lifeboat::schedule::{
     monthly_date, monthly_date_of, resolve_local, tiers_of, weekly_date_of, weekly_slot, Slot,
 };
@@ -282,6 +283,112 @@ proptest! {
             let live = points.iter().filter(|p| p.tiers.live_at(last_prune).any(|(t, _)| t == tier)).count();
             let wanted = ticks(from, end).filter(|s| tiers_of(&policy, tz, *s).live_at(last_prune).any(|(t, _)| t == tier)).count();
             prop_assert_eq!(live, wanted, "tier {}", tier);
+        }
+    }
+}
+
+/// One resource's ticks from `from` to `end` as the creator takes them, each tick's point
+/// refused when `refused` says so: what the catalog holds (every record, by slot) and the
+/// slots whose points the service holds.
+fn take_points(
+    policy: &Policy,
+    tz: Zone,
+    from: DateTime<Utc>,
+    end: DateTime<Utc>,
+    refused: impl Fn(Slot) -> bool,
+) -> (BTreeMap<Slot, RecoveryPoint>, BTreeSet<Slot>) {
+    let key = ResourceKey::rds("db");
+    let mut catalog: BTreeMap<Slot, RecoveryPoint> = BTreeMap::new();
+    let mut held: BTreeSet<Slot> = BTreeSet::new();
+    for slot in ticks(from, end) {
+        // What the tick reads: its slot's record, and the slot before's after a long slot.
+        let mut read: Vec<RecoveryPoint> = catalog.get(&slot).cloned().into_iter().collect();
+        if reads_slot_before(policy, tz, slot) {
+            read.extend(catalog.get(&slot.prev()).cloned());
+        }
+        let mut debt = owed(policy, tz, slot, &read);
+        debt.retain(|_, o| o.unless_held.is_none_or(|s| !held.contains(&s)));
+        let mut tiers = tiers_of(policy, tz, slot);
+        tiers.0.extend(late_tiers(policy, &debt, slot).0);
+        if tiers.is_empty() {
+            continue;
+        }
+        let claim = RecoveryPoint {
+            resource: key.clone(),
+            instance_id: "i".into(),
+            slot,
+            tiers,
+            service_id: None,
+            state: PointState::Creating,
+            holds: BTreeSet::new(),
+            policy: policy.name.clone(),
+            timezone: tz.name().into(),
+            note: None,
+            updated_at: slot.start(),
+        };
+        catalog.insert(slot, claim.clone());
+        if refused(slot) {
+            if let Some(due) = handed_on(policy, tz, &claim, "refused") {
+                catalog.insert(due.slot, due);
+            }
+        } else {
+            held.insert(slot);
+            let made = catalog.get_mut(&slot).expect("claimed");
+            made.state = PointState::Available;
+            made.service_id = Some(key.point_name(slot));
+        }
+    }
+    (catalog, held)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Refusals at random (runs of an hour to ten days): every weekly and monthly slot whose
+    /// period has a tick that is not refused has exactly one point serving it, taken at the
+    /// first such tick; one without has none; a late tier is kept from the point's own time,
+    /// never less than the policy keeps the missed slot's.
+    #[test]
+    fn a_missed_weekly_or_monthly_slot_is_taken_once_at_the_first_tick_that_can(
+        policy in policy(), tz in zone(), start in date_between(2019, 2030), days in 30i64..75,
+        runs in prop::collection::vec((0i64..24 * 75, 1i64..24 * 10), 0..6),
+    ) {
+        let from = utc_midnight(start);
+        let end = from + TimeDelta::days(days);
+        let refused = |s: Slot| runs.iter().any(|(at, len)| {
+            let first = from + TimeDelta::hours(*at);
+            s.start() >= first && s.start() < first + TimeDelta::hours(*len)
+        });
+        let (catalog, held) = take_points(&policy, tz, from, end, refused);
+        for tier in LONG {
+            let Some(retention) = policy.retention(tier) else { continue };
+            let slots: Vec<Slot> = ticks(from, end).filter(|s| tiers_of(&policy, tz, *s).contains(tier)).collect();
+            for period in slots.windows(2) {
+                let (slot, next) = (period[0], period[1]);
+                let serving: Vec<Slot> = held
+                    .iter()
+                    .filter(|s| catalog[*s].tiers.contains(tier))
+                    .filter(|s| served_slot(&policy, tz, tier, **s) == Some(slot))
+                    .copied()
+                    .collect();
+                let first_taken = ticks(slot.start(), next.start()).find(|s| !refused(*s));
+                prop_assert_eq!(
+                    serving.clone(), first_taken.into_iter().collect::<Vec<_>>(),
+                    "{} {} in {}: served by {:?}", tier, slot, tz, serving
+                );
+                for s in &serving {
+                    let until = catalog[s].tiers.0[&tier];
+                    prop_assert_eq!(until, retention.expiry(s.start()), "kept from its own time");
+                    prop_assert!(until >= retention.expiry(slot.start()));
+                }
+            }
+        }
+        // No point serves a long tier's slot after its own.
+        for s in &held {
+            for tier in LONG.into_iter().filter(|t| catalog[s].tiers.contains(*t)) {
+                let served = served_slot(&policy, tz, tier, *s).expect("a tier of the policy");
+                prop_assert!(served <= *s, "{} at {} serves {}", tier, s, served);
+            }
         }
     }
 }

@@ -5,6 +5,9 @@
 //! A point is restorable when the catalog has it present (a restore request can only name
 //! what the catalog offers) and the service holds it available. Under `hourly.source:
 //! point_in_time` an RDS instance's hourly slots are restorable when its window covers them.
+//! A weekly or monthly slot whose own point could not be taken is covered by a restorable
+//! point taken later in the tier's period carrying the tier (see `schedule::late`): counted
+//! restorable, and listed as late with the point that serves it.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +21,7 @@ use crate::inventory::ManagedResource;
 use crate::policy::Tier;
 use crate::ports::ServicePoint;
 use crate::request::options::RestorableWindow;
+use crate::schedule::late::{served_slot, LONG};
 use crate::schedule::Slot;
 
 /// What the audit gathered about one managed resource.
@@ -41,6 +45,26 @@ pub struct TierCoverage {
     pub restorable: usize,
     /// The promised slots without a restorable point, oldest first.
     pub missing: Vec<Slot>,
+    /// The promised slots served by a point taken after them (their own could not be
+    /// taken), oldest first: restorable, and counted so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub late: Vec<LatePoint>,
+}
+
+/// A weekly or monthly slot whose point was taken late.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatePoint {
+    /// The promised slot.
+    pub slot: Slot,
+    /// The slot of the point that serves it (the time its data holds).
+    pub taken: Slot,
+}
+
+impl LatePoint {
+    /// How long after the promised slot the point was taken.
+    pub fn lateness(&self) -> TimeDelta {
+        self.taken.start() - self.slot.start()
+    }
 }
 
 /// The continuous backup window against the policy's.
@@ -58,6 +82,9 @@ pub struct PointMark {
     pub slot: Slot,
     pub tiers: Vec<Tier>,
     pub restorable: bool,
+    /// The tiers it serves late, each with the slot it stands for.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub late: BTreeMap<Tier, Slot>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,6 +138,21 @@ pub fn audit_resource(evidence: &Evidence<'_>, now: DateTime<Utc>) -> ResourceAu
     let restorable = |slot: &Slot| {
         catalog.contains_key(slot) && held.get(slot).is_some_and(|p| p.state == PointState::Available)
     };
+    // What each present point serves late: a weekly or monthly tier at a slot not its own.
+    let serves_late = |r: &RecoveryPoint| -> BTreeMap<Tier, Slot> {
+        LONG.into_iter()
+            .filter(|t| r.tiers.contains(*t))
+            .filter_map(|t| Some((t, served_slot(&resource.policy, resource.timezone, t, r.slot)?)))
+            .filter(|(_, served)| *served != r.slot)
+            .collect()
+    };
+    // The first restorable point taken late for each (tier, promised slot).
+    let mut taken_late: BTreeMap<(Tier, Slot), Slot> = BTreeMap::new();
+    for r in catalog.values().filter(|r| restorable(&r.slot)) {
+        for (tier, served) in serves_late(r) {
+            taken_late.entry((tier, served)).or_insert(r.slot);
+        }
+    }
     let from_window = resource.hourly_from_window();
     let covered_by_window = |slot: &Slot| {
         evidence
@@ -127,15 +169,24 @@ pub fn audit_resource(evidence: &Evidence<'_>, now: DateTime<Utc>) -> ResourceAu
                 promised_slots(&resource.policy, resource.timezone, tier, s, now)
             });
             let by_window = tier == Tier::Hourly && from_window;
+            let on_time = |s: &Slot| {
+                if by_window {
+                    covered_by_window(s)
+                } else {
+                    restorable(s)
+                }
+            };
+            let late: Vec<LatePoint> = promised
+                .iter()
+                .filter(|s| !on_time(s))
+                .filter_map(|s| {
+                    let taken = *taken_late.get(&(tier, *s))?;
+                    Some(LatePoint { slot: *s, taken })
+                })
+                .collect();
             let missing: Vec<Slot> = promised
                 .iter()
-                .filter(|s| {
-                    if by_window {
-                        !covered_by_window(s)
-                    } else {
-                        !restorable(s)
-                    }
-                })
+                .filter(|s| !on_time(s) && !late.iter().any(|l| l.slot == **s))
                 .copied()
                 .collect();
             if !missing.is_empty() {
@@ -162,6 +213,7 @@ pub fn audit_resource(evidence: &Evidence<'_>, now: DateTime<Utc>) -> ResourceAu
                 promised: promised.len(),
                 restorable: promised.len() - missing.len(),
                 missing,
+                late,
             }
         })
         .collect();
@@ -207,6 +259,7 @@ pub fn audit_resource(evidence: &Evidence<'_>, now: DateTime<Utc>) -> ResourceAu
                 slot: r.slot,
                 tiers: r.tiers.0.keys().copied().collect(),
                 restorable: restorable(&r.slot),
+                late: serves_late(r),
             })
             .collect(),
         findings,
@@ -625,5 +678,119 @@ mod tests {
             kinds(&audit),
             [FindingKind::MissingPoints, FindingKind::WindowShort]
         );
+    }
+
+    fn with_full_window(
+        r: &ManagedResource,
+        records: &[RecoveryPoint],
+        held: &[ServicePoint],
+        now: DateTime<Utc>,
+    ) -> ResourceAudit {
+        let window = window(now, 3);
+        audit_resource(
+            &Evidence {
+                resource: r,
+                records,
+                held,
+                window,
+            },
+            now,
+        )
+    }
+
+    /// The records and held points of `everything` with the point of `missed` never taken,
+    /// and (`taken`) the point of a later slot carrying its tier instead.
+    fn taken_late(
+        r: &ManagedResource,
+        now: DateTime<Utc>,
+        missed: &str,
+        taken: Option<&str>,
+    ) -> (Vec<RecoveryPoint>, Vec<ServicePoint>) {
+        let (mut records, mut held) = everything(r, "2025-06-01T00:00:00Z", now);
+        let missed = Slot::containing(at(missed));
+        // Its claim stays, marked missing by the pruner.
+        for p in records.iter_mut().filter(|p| p.slot == missed) {
+            p.state = PointState::Missing;
+        }
+        held.retain(|p| p.slot != missed);
+        if let Some(taken) = taken {
+            let taken = Slot::containing(at(taken));
+            let until = r.policy.retention(Tier::Weekly).unwrap().expiry(taken.start());
+            let late = crate::schedule::TierSet([(Tier::Weekly, until)].into());
+            // Its hourly tier has expired by now: the late weekly one keeps it.
+            let template = records.last().expect("records").clone();
+            records.push(RecoveryPoint {
+                slot: taken,
+                tiers: late,
+                service_id: Some(r.key.point_name(taken)),
+                ..template
+            });
+            held.push(ServicePoint {
+                resource: r.key.clone(),
+                slot: taken,
+                service_id: r.key.point_name(taken),
+                state: PointState::Available,
+                tags: BTreeMap::new(),
+            });
+        }
+        (records, held)
+    }
+
+    #[test]
+    fn a_weekly_point_taken_late_covers_its_slot_and_is_listed_late() {
+        let now = at("2026-12-03T06:30:00Z");
+        let r = resource(Policy::standard());
+        let (records, held) = taken_late(&r, now, "2026-11-28T23:00:00Z", Some("2026-11-29T02:00:00Z"));
+        let audit = with_full_window(&r, &records, &held, now);
+        let weekly = audit.tiers.iter().find(|t| t.tier == Tier::Weekly).unwrap();
+        assert_eq!((weekly.promised, weekly.restorable), (4, 4));
+        assert!(weekly.missing.is_empty());
+        assert_eq!(
+            weekly.late,
+            [LatePoint {
+                slot: Slot::containing(at("2026-11-28T23:00:00Z")),
+                taken: Slot::containing(at("2026-11-29T02:00:00Z")),
+            }]
+        );
+        assert_eq!(weekly.late[0].lateness(), TimeDelta::hours(3));
+        assert!(audit.findings.is_empty(), "covered: {:?}", audit.findings);
+        assert_eq!(audit.restorable(), audit.promised());
+        let mark = audit
+            .points
+            .iter()
+            .find(|p| p.slot == Slot::containing(at("2026-11-29T02:00:00Z")))
+            .unwrap();
+        assert_eq!(
+            mark.late,
+            BTreeMap::from([(Tier::Weekly, Slot::containing(at("2026-11-28T23:00:00Z")))])
+        );
+        assert!(audit.points.iter().filter(|p| !p.late.is_empty()).count() == 1);
+    }
+
+    #[test]
+    fn a_weekly_slot_not_taken_within_its_period_stays_missing() {
+        let now = at("2026-12-03T06:30:00Z");
+        let r = resource(Policy::standard());
+        let (records, held) = taken_late(&r, now, "2026-11-21T23:00:00Z", None);
+        let audit = with_full_window(&r, &records, &held, now);
+        let weekly = audit.tiers.iter().find(|t| t.tier == Tier::Weekly).unwrap();
+        assert_eq!(
+            (weekly.restorable, weekly.missing.clone()),
+            (3, vec![Slot::containing(at("2026-11-21T23:00:00Z"))])
+        );
+        assert!(weekly.late.is_empty());
+        assert_eq!(kinds(&audit), [FindingKind::MissingPoints]);
+    }
+
+    #[test]
+    fn a_late_point_that_is_not_restorable_covers_nothing() {
+        let now = at("2026-12-03T06:30:00Z");
+        let r = resource(Policy::standard());
+        let (records, mut held) = taken_late(&r, now, "2026-11-28T23:00:00Z", Some("2026-11-29T02:00:00Z"));
+        held.retain(|p| p.slot != Slot::containing(at("2026-11-29T02:00:00Z")));
+        let audit = with_full_window(&r, &records, &held, now);
+        let weekly = audit.tiers.iter().find(|t| t.tier == Tier::Weekly).unwrap();
+        assert_eq!(weekly.missing, [Slot::containing(at("2026-11-28T23:00:00Z"))]);
+        assert!(weekly.late.is_empty());
     }
 }

@@ -1,5 +1,6 @@
 //! The day's audit report: each customer instance's resources and coverage, the findings,
-//! the exposures found and revoked, and the resources nothing backs up any more.
+//! the notes (what is not wrong but worth knowing: a weekly or monthly point taken late), the
+//! exposures found and revoked, and the resources nothing backs up any more.
 
 use std::collections::BTreeMap;
 
@@ -24,10 +25,50 @@ pub struct InstanceAudit {
     pub resources: Vec<ResourceAudit>,
     /// Its resources' findings and its exposures'.
     pub findings: Vec<Finding>,
+    /// Its resources' promised points that are covered, but late.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
     /// Its latest successful restore drill, when one is on record.
     pub latest_drill: Option<DrillRecord>,
     /// Its drills of the last year, failed ones too, oldest first.
     pub drills: Vec<DrillOutcome>,
+}
+
+/// Something about a subject that is not wrong but worth knowing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub subject: String,
+    pub what: String,
+}
+
+impl Note {
+    /// The notes of one resource: each promised point taken late, and how late.
+    pub fn of(resource: &ResourceAudit) -> Vec<Note> {
+        resource
+            .tiers
+            .iter()
+            .flat_map(|t| {
+                t.late.iter().map(move |l| Note {
+                    subject: resource.resource.to_string(),
+                    what: format!(
+                        "the {} point of {} was taken late, at {} ({} after its slot): its own could not be taken",
+                        t.tier.as_str(),
+                        l.slot,
+                        l.taken,
+                        hours(l.lateness())
+                    ),
+                })
+            })
+            .collect()
+    }
+}
+
+/// `1 hour`, `26 hours`.
+fn hours(d: TimeDelta) -> String {
+    match d.num_hours() {
+        1 => "1 hour".to_string(),
+        n => format!("{n} hours"),
+    }
 }
 
 /// The day's report.
@@ -176,6 +217,7 @@ impl InstanceAudit {
     pub fn unchecked(instance_id: String, why: String) -> InstanceAudit {
         InstanceAudit {
             findings: vec![Finding::new(FindingKind::NotChecked, instance_id.clone(), why)],
+            notes: Vec::new(),
             instance_id,
             coverage_percent: 0.0,
             promised: 0,
@@ -200,6 +242,7 @@ impl InstanceAudit {
             .iter()
             .flat_map(|r| r.findings.iter().cloned())
             .collect();
+        let notes = resources.iter().flat_map(Note::of).collect();
         InstanceAudit {
             instance_id,
             coverage_percent,
@@ -207,6 +250,7 @@ impl InstanceAudit {
             restorable,
             resources,
             findings,
+            notes,
             latest_drill: None,
             drills: Vec::new(),
         }
@@ -239,6 +283,7 @@ mod tests {
                 promised,
                 restorable,
                 missing: vec![],
+                late: vec![],
             }],
             window: WindowCheck {
                 wanted_days: None,
@@ -338,5 +383,33 @@ mod tests {
         assert_eq!(report.findings[0].subject, "lifeboat-reports");
         assert!(report.findings[0].what.contains("NOT revoked: AccessDenied"));
         assert_eq!(report.all_findings().count(), 2);
+    }
+
+    #[test]
+    fn a_point_taken_late_is_an_instance_s_note_not_a_finding() {
+        let mut late = resource("acme", "acme-db", 4, 4, true);
+        late.tiers[0] = TierCoverage {
+            tier: Tier::Weekly,
+            promised: 4,
+            restorable: 4,
+            missing: vec![],
+            late: vec![crate::audit::coverage::LatePoint {
+                slot: Slot::containing("2026-11-28T23:00:00Z".parse().unwrap()),
+                taken: Slot::containing("2026-11-30T01:00:00Z".parse().unwrap()),
+            }],
+        };
+        let report = AuditReport::assemble(at(), vec![late], vec![], vec![], vec![]);
+        let acme = &report.instances[0];
+        assert_eq!(acme.coverage_percent, 100.0);
+        assert!(acme.findings.is_empty());
+        assert_eq!(
+            acme.notes,
+            [Note {
+                subject: "rds:acme-db".into(),
+                what: "the weekly point of 2026-11-28T23:00:00Z was taken late, at \
+                       2026-11-30T01:00:00Z (26 hours after its slot): its own could not be taken"
+                    .into(),
+            }]
+        );
     }
 }

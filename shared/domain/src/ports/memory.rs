@@ -385,7 +385,7 @@ impl Catalog for MemoryCatalog {
     async fn claim(&self, point: &RecoveryPoint) -> Result<Claim, PortError> {
         let mut records = self.lock();
         let key = (point.resource.clone(), point.slot);
-        if let Some(existing) = records.get(&key) {
+        if let Some(existing) = records.get(&key).filter(|r| r.state != PointState::Due) {
             return Ok(Claim::Exists(Box::new(existing.clone())));
         }
         records.insert(key, point.clone());

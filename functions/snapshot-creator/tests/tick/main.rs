@@ -1,4 +1,7 @@
-//! The creator's logic on in-memory ports: idempotence, isolation of failures, quota, drift.
+//! The creator's logic on in-memory ports: idempotence, isolation of failures, quota, drift,
+//! weekly and monthly points taken late ([`late`]).
+
+mod late;
 
 use std::ops::Deref;
 
