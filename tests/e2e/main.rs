@@ -13,6 +13,9 @@ mod cli;
 mod dynamodb_copy_back;
 /// The DynamoDB merge on its own.
 mod dynamodb_merge;
+/// The exposure guard over what restores leave: a kept instance's snapshot, a staging
+/// table's resource policy.
+mod exposure_guard;
 /// schemathesis against the API's OpenAPI document.
 mod openapi_conformance;
 /// The policy over 400 fast-forwarded days, and full mode against fast-forward.

@@ -151,14 +151,12 @@ fn metrics(report: &AuditReport, at: DateTime<Utc>) {
         at,
     );
     let findings = report.all_findings();
-    let table_policies = (report.exposures.iter())
-        .filter(|e| e.kind == ExposureKind::TablePolicy)
-        .count();
+    let [backups, table_policies] = exposure_counts(report);
     publish_counts(
         FUNCTION,
         &[
-            (EXPOSED_METRIC, (report.exposures.len() - table_policies) as u64),
-            (EXPOSED_TABLE_POLICIES_METRIC, table_policies as u64),
+            backups,
+            table_policies,
             (UNMANAGED_METRIC, report.unmanaged.len() as u64),
             (
                 FINDINGS_METRIC,
@@ -167,4 +165,42 @@ fn metrics(report: &AuditReport, at: DateTime<Utc>) {
         ],
         at,
     );
+}
+
+/// The run's exposures counted by metric: backups (snapshots, the bucket) and table policies.
+fn exposure_counts(report: &AuditReport) -> [(&'static str, u64); 2] {
+    let tables = (report.exposures.iter())
+        .filter(|e| e.kind == ExposureKind::TablePolicy)
+        .count();
+    [
+        (EXPOSED_METRIC, (report.exposures.len() - tables) as u64),
+        (EXPOSED_TABLE_POLICIES_METRIC, tables as u64),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use lifeboat::audit::Exposure;
+
+    use super::*;
+
+    #[test]
+    fn table_policies_are_counted_apart_from_the_backups_their_alarm_watches() {
+        let exposure = |kind| Exposure::found(kind, "s".into(), "o".into(), vec!["*".into()]);
+        let report = AuditReport::assemble(
+            "2026-12-03T06:30:00Z".parse().unwrap(),
+            Vec::new(),
+            vec![
+                exposure(ExposureKind::Snapshot),
+                exposure(ExposureKind::Bucket),
+                exposure(ExposureKind::TablePolicy),
+            ],
+            Vec::new(),
+            Vec::new(),
+        );
+        assert_eq!(
+            exposure_counts(&report),
+            [(EXPOSED_METRIC, 2), (EXPOSED_TABLE_POLICIES_METRIC, 1)]
+        );
+    }
 }
