@@ -1,15 +1,16 @@
 //! The exposure guard on the local stack, over what real restores leave: a snapshot of a
 //! rollback's kept `lbf-` instance shared publicly is revoked by the daily sweep and by
 //! CloudTrail's record of the share; a restore's staging table whose resource policy lets
-//! everyone in loses that statement, while production's outside grant is reported and left.
+//! everyone in loses that statement, while production's outside grant is reported and left;
+//! a policy changed since it was read is never overwritten.
 
 use aws_sdk_rds::types::Tag;
 use chrono::{DurationRound, TimeDelta, Utc};
 use lifeboat::catalog::ResourceKey;
 use lifeboat::execution::names::names;
 use lifeboat::inventory::{TAG_INSTANCE, TAG_RESTORE_ROLE};
-use lifeboat::ports::SnapshotSharing;
-use lifeboat_aws::RdsSharing;
+use lifeboat::ports::{FailureKind, SnapshotSharing, TablePolicies};
+use lifeboat_aws::{DynamoTablePolicies, RdsSharing};
 use lifeboat_e2e::*;
 use lifeboat_local::names::{engineer, ACCOUNT};
 use lifeboat_local::stack::Invocation;
@@ -222,5 +223,48 @@ async fn a_staging_table_s_grant_to_everyone_is_removed_and_production_s_outside
     assert!(
         tags.tags().iter().any(|t| t.key() == TAG_RESTORE_ROLE),
         "the restore marked its staging table"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_rewrite_at_a_revision_no_longer_current_is_refused_and_writes_nothing() {
+    let stack = stack().await;
+    let table = "lbs-1b4e28ba-orders";
+    resources::dynamodb_table(&stack, table, &[(TAG_RESTORE_ROLE, "staging")])
+        .await
+        .unwrap();
+    let policies = DynamoTablePolicies::new(stack.dynamodb(), ACCOUNT);
+    assert_eq!(policies.policy(table).await.unwrap(), None, "no policy yet");
+    let arn = table_arn(&stack, table).await;
+    put_policy(&stack, table, json!([public_read(&arn)])).await;
+    let read = policies.policy(table).await.unwrap().expect("the policy put");
+    // Someone changes the policy after the audit read it (revisions are DynamoDB's, by time).
+    let mut attempt = 0;
+    let theirs = loop {
+        attempt += 1;
+        let statement = json!({"Sid": format!("Theirs{attempt}"), "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "dynamodb:Query", "Resource": &arn});
+        put_policy(&stack, table, json!([statement])).await;
+        let now = policies.policy(table).await.unwrap().unwrap();
+        if now.revision != read.revision {
+            break now;
+        }
+        assert!(attempt < 1000, "the policy's revision never changed");
+    };
+    let refused = policies
+        .replace_policy(table, &json!({"Version": "2012-10-17", "Statement": []}).to_string(), &read.revision)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind, FailureKind::Conflict, "{refused}");
+    let refused = policies.delete_policy(table, &read.revision).await.unwrap_err();
+    assert_eq!(refused.kind, FailureKind::Conflict, "{refused}");
+    assert_eq!(policies.policy(table).await.unwrap(), Some(theirs.clone()), "theirs stands");
+    // At the revision that is current, the change is made.
+    policies.delete_policy(table, &theirs.revision).await.unwrap();
+    assert_eq!(policy_of(&stack, table).await, None);
+    assert!(policies.tables().await.unwrap().contains(&table.to_string()));
+    assert_eq!(
+        policies.tags(table).await.unwrap().get(TAG_RESTORE_ROLE).map(String::as_str),
+        Some("staging")
     );
 }
