@@ -93,7 +93,8 @@ async fn day_report(stack: &LocalStack, answer: &Value) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_snapshot_of_a_rollback_s_kept_instance_shared_publicly_is_revoked_by_the_sweep_and_by_cloudtrail() {
+async fn a_snapshot_of_a_rollback_s_kept_instance_shared_publicly_is_revoked_by_the_sweep_and_by_cloudtrail()
+{
     let stack = stack().await;
     resources::rds_instance(&stack, "db", &ACME, 3).await.unwrap();
     let now = Utc::now();
@@ -117,7 +118,10 @@ async fn a_snapshot_of_a_rollback_s_kept_instance_shared_publicly_is_revoked_by_
     let exposure = exposure_of(&day_report(&stack, &answer).await, "kept-before-cleanup").clone();
     assert_eq!(exposure["lineage"], "made_by_lifeboat", "{exposure}");
     assert_eq!(exposure["owner"], format!("rds:{fallback}"));
-    assert_eq!(exposure["instance"], "acme", "the kept instance carries production's tags");
+    assert_eq!(
+        exposure["instance"], "acme",
+        "the kept instance carries production's tags"
+    );
     assert_eq!(exposure["revoked"], true);
 
     // Shared again: CloudTrail's record of the call revokes it at once.
@@ -126,9 +130,17 @@ async fn a_snapshot_of_a_rollback_s_kept_instance_shared_publicly_is_revoked_by_
         "source": "aws.rds", "time": Utc::now().to_rfc3339(), "detail": {"eventSource": "rds.amazonaws.com",
         "eventName": "ModifyDBSnapshotAttribute", "requestParameters": {"dBSnapshotIdentifier": "kept-before-cleanup",
         "attributeName": "restore", "valuesToAdd": ["all"]}}});
-    match stack.invoke(AUDIT, &record).await.expect("the Invoke API answers") {
+    match stack
+        .invoke(AUDIT, &record)
+        .await
+        .expect("the Invoke API answers")
+    {
         Invocation::Succeeded(v) => {
-            assert_eq!((v["in_scope"].as_bool(), v["lineage"].as_str()), (Some(true), Some("made_by_lifeboat")), "{v}");
+            assert_eq!(
+                (v["in_scope"].as_bool(), v["lineage"].as_str()),
+                (Some(true), Some("made_by_lifeboat")),
+                "{v}"
+            );
             assert_eq!(v["exposure"]["revoked"], true, "{v}");
         }
         failed => panic!("the fast path failed: {failed:?}"),
@@ -142,7 +154,13 @@ fn public_read(table_arn: &str) -> Value {
 }
 
 async fn table_arn(stack: &LocalStack, table: &str) -> String {
-    let out = stack.dynamodb().describe_table().table_name(table).send().await.unwrap();
+    let out = stack
+        .dynamodb()
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap();
     out.table().unwrap().table_arn().unwrap().to_string()
 }
 
@@ -161,9 +179,20 @@ async fn put_policy(stack: &LocalStack, table: &str, statements: Value) {
 /// The table's policy now, `None` when it has none.
 async fn policy_of(stack: &LocalStack, table: &str) -> Option<Value> {
     let arn = table_arn(stack, table).await;
-    match stack.dynamodb().get_resource_policy().resource_arn(&arn).send().await {
+    match stack
+        .dynamodb()
+        .get_resource_policy()
+        .resource_arn(&arn)
+        .send()
+        .await
+    {
         Ok(out) => Some(serde_json::from_str(out.policy().unwrap()).unwrap()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_policy_not_found_exception()) => None,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_policy_not_found_exception()) =>
+        {
+            None
+        }
         Err(e) => panic!("GetResourcePolicy {table}: {e:?}"),
     }
 }
@@ -197,22 +226,37 @@ async fn a_staging_table_s_grant_to_everyone_is_removed_and_production_s_outside
     let answer = audit(&stack).await;
     let report = day_report(&stack, &answer).await;
     // Staging: provably this restore's (its name and marks), the outside statement removed.
-    let kept = policy_of(&stack, &staging).await.expect("its own statement is kept");
+    let kept = policy_of(&stack, &staging)
+        .await
+        .expect("its own statement is kept");
     let sids: Vec<&str> = (kept["Statement"].as_array().unwrap().iter())
         .map(|s| s["Sid"].as_str().unwrap())
         .collect();
     assert_eq!(sids, ["OwnApp"]);
     let removed = exposure_of(&report, &format!("dynamodb:{staging}"));
     assert_eq!(
-        (removed["kind"].as_str(), removed["statement"].as_str(), removed["revoked"].as_bool()),
+        (
+            removed["kind"].as_str(),
+            removed["statement"].as_str(),
+            removed["revoked"].as_bool()
+        ),
         (Some("table_policy"), Some("PublicRead"), Some(true)),
         "{removed}"
     );
     // Production: reported as acme's, and left as it was.
     let left = exposure_of(&report, "dynamodb:orders");
-    assert_eq!((left["revoked"].as_bool(), left["instance"].as_str()), (Some(false), Some("acme")));
-    assert!(left["left"].as_str().unwrap().contains("production table"), "{left}");
-    assert_eq!(policy_of(&stack, "orders").await.unwrap()["Statement"][0]["Sid"], "Partner");
+    assert_eq!(
+        (left["revoked"].as_bool(), left["instance"].as_str()),
+        (Some(false), Some("acme"))
+    );
+    assert!(
+        left["left"].as_str().unwrap().contains("production table"),
+        "{left}"
+    );
+    assert_eq!(
+        policy_of(&stack, "orders").await.unwrap()["Statement"][0]["Sid"],
+        "Partner"
+    );
     let tags = stack
         .dynamodb()
         .list_tags_of_resource()
@@ -252,19 +296,32 @@ async fn a_policy_rewrite_at_a_revision_no_longer_current_is_refused_and_writes_
         assert!(attempt < 1000, "the policy's revision never changed");
     };
     let refused = policies
-        .replace_policy(table, &json!({"Version": "2012-10-17", "Statement": []}).to_string(), &read.revision)
+        .replace_policy(
+            table,
+            &json!({"Version": "2012-10-17", "Statement": []}).to_string(),
+            &read.revision,
+        )
         .await
         .unwrap_err();
     assert_eq!(refused.kind, FailureKind::Conflict, "{refused}");
     let refused = policies.delete_policy(table, &read.revision).await.unwrap_err();
     assert_eq!(refused.kind, FailureKind::Conflict, "{refused}");
-    assert_eq!(policies.policy(table).await.unwrap(), Some(theirs.clone()), "theirs stands");
+    assert_eq!(
+        policies.policy(table).await.unwrap(),
+        Some(theirs.clone()),
+        "theirs stands"
+    );
     // At the revision that is current, the change is made.
     policies.delete_policy(table, &theirs.revision).await.unwrap();
     assert_eq!(policy_of(&stack, table).await, None);
     assert!(policies.tables().await.unwrap().contains(&table.to_string()));
     assert_eq!(
-        policies.tags(table).await.unwrap().get(TAG_RESTORE_ROLE).map(String::as_str),
+        policies
+            .tags(table)
+            .await
+            .unwrap()
+            .get(TAG_RESTORE_ROLE)
+            .map(String::as_str),
         Some("staging")
     );
 }

@@ -11,7 +11,9 @@
 //! the sweep is the backstop.
 
 use futures::stream::{self, StreamExt};
-use lifeboat::audit::{exposed_to, lineage::is_made_by_lifeboat, Exposure, ExposureKind, Finding, FindingKind};
+use lifeboat::audit::{
+    exposed_to, lineage::is_made_by_lifeboat, Exposure, ExposureKind, Finding, FindingKind,
+};
 use lifeboat::catalog::ResourceKey;
 use lifeboat::inventory::{DiscoveredResource, ManagedResource, Unmanaged, TAG_INSTANCE};
 use lifeboat::ports::FailureKind;
@@ -156,7 +158,10 @@ impl Auditor {
 
 /// The exposure as found and what became of it (`None`: a dry run, or one left to the
 /// operator), logged either way.
-pub(crate) fn record(exposure: Exposure, outcome: Option<Result<(), lifeboat::ports::PortError>>) -> Exposure {
+pub(crate) fn record(
+    exposure: Exposure,
+    outcome: Option<Result<(), lifeboat::ports::PortError>>,
+) -> Exposure {
     let exposure = Exposure {
         revoked: matches!(outcome, Some(Ok(()))),
         error: match &outcome {
@@ -167,6 +172,8 @@ pub(crate) fn record(exposure: Exposure, outcome: Option<Result<(), lifeboat::po
     };
     if exposure.revoked {
         tracing::warn!(subject = %exposure.subject, owner = %exposure.owner, exposed_to = ?exposure.exposed_to, "exposure found and closed");
+    } else if let Some(left) = &exposure.left {
+        tracing::warn!(subject = %exposure.subject, owner = %exposure.owner, exposed_to = ?exposure.exposed_to, left, "exposure found and left to the operator");
     } else {
         tracing::error!(subject = %exposure.subject, owner = %exposure.owner, exposed_to = ?exposure.exposed_to, error = ?exposure.error, left = ?exposure.left, "exposure found and NOT closed");
     }

@@ -16,6 +16,7 @@
 
 use futures::stream::{self, StreamExt};
 use lifeboat::audit::{AuditReport, Finding, FindingKind, InstanceAudit};
+use lifeboat::catalog::ResourceKey;
 use lifeboat::fanout::{self, Plan, ShardResult};
 use lifeboat::inventory::{DiscoveredResource, Unmanaged, TAG_INSTANCE};
 use lifeboat_function::failure::{FailureType, FunctionError};
@@ -75,6 +76,8 @@ impl Auditor {
             .await;
         findings.extend(discovery.findings);
         let mut unclaimed = Vec::new();
+        let discovered: BTreeSet<ResourceKey> =
+            (discovery.discovered.iter()).map(|d| d.key.clone()).collect();
         let mut by_instance: BTreeMap<String, Vec<DiscoveredResource>> = BTreeMap::new();
         for found in discovery.discovered {
             let instance = found.tags.get(TAG_INSTANCE).cloned();
@@ -94,7 +97,8 @@ impl Auditor {
         }
         if run.instance.is_none() {
             match self.made_tables().await {
-                Ok(tables) => unclaimed.extend(tables),
+                // A table discovered is its instance's shard's, or dealt above already.
+                Ok(tables) => unclaimed.extend(tables.into_iter().filter(|t| !discovered.contains(&t.key))),
                 Err(finding) => findings.push(finding),
             }
         }

@@ -16,7 +16,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use lifeboat::audit::{lineage, Exposure, ExposureKind, Finding, FindingKind, KnownSources, Lineage, ManualSnapshot};
+use lifeboat::audit::{
+    lineage, Exposure, ExposureKind, Finding, FindingKind, KnownSources, Lineage, ManualSnapshot,
+};
 use lifeboat::catalog::{ResourceKey, ResourceKind};
 use lifeboat::inventory::TAG_INSTANCE;
 use lifeboat::ports::{PortError, SnapshotsOf, SNAPSHOT_SOURCES_BATCH};
@@ -65,14 +67,12 @@ impl Auditor {
         // Whose data a snapshot of each instance holds, by what its instance is tagged with.
         let owners: BTreeMap<String, String> = (scope.managed.iter())
             .filter_map(|m| Some((rds(&m.key)?, m.instance_id.clone())))
-            .chain(
-                (scope.made.iter())
-                    .filter_map(|m| Some((rds(&m.key)?, m.instance.clone()?))),
-            )
+            .chain((scope.made.iter()).filter_map(|m| Some((rds(&m.key)?, m.instance.clone()?))))
             .collect();
         let day = Slot::containing(run.at);
-        let on_turn =
-            |instance: &str| run.sweep_all || daily_turn_at(&ResourceKey::rds(instance), day, self.sweep_days);
+        let on_turn = |instance: &str| {
+            run.sweep_all || daily_turn_at(&ResourceKey::rds(instance), day, self.sweep_days)
+        };
         let (listed, findings) = if scope.whole_account {
             self.list(None).await
         } else {

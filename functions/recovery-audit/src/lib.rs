@@ -145,7 +145,11 @@ impl Auditor {
         // Lifeboat's own tables carry no instance's tags: the fleet's audits find them by name.
         if run.instance.is_none() {
             match self.made_tables().await {
-                Ok(tables) => made.extend(tables),
+                // A table whose tags an instance claims was discovered already.
+                Ok(tables) => {
+                    let discovered: Vec<_> = made.iter().map(|m| m.key.clone()).collect();
+                    made.extend(tables.into_iter().filter(|t| !discovered.contains(&t.key)));
+                }
                 Err(finding) => findings.push(finding),
             }
         }

@@ -18,8 +18,8 @@ use lifeboat_function::telemetry::publish_counts;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::publish::{EXPOSED_METRIC, FUNCTION};
 use crate::guarded::Guarded;
+use crate::publish::{EXPOSED_METRIC, FUNCTION};
 use crate::Auditor;
 
 pub const DETAIL_TYPE: &str = "AWS API Call via CloudTrail";

@@ -57,7 +57,11 @@ impl Auditor {
             .collect())
     }
 
-    pub(crate) async fn sweep_tables(&self, run: &AuditRun, scope: &SweepScope<'_>) -> (Vec<Exposure>, Vec<Finding>) {
+    pub(crate) async fn sweep_tables(
+        &self,
+        run: &AuditRun,
+        scope: &SweepScope<'_>,
+    ) -> (Vec<Exposure>, Vec<Finding>) {
         let production = (scope.managed.iter())
             .filter(|m| m.key.kind == ResourceKind::DynamoTable)
             .map(|m| Table {
@@ -138,7 +142,12 @@ impl Auditor {
     }
 
     /// The policy without `grants`, written at the revision read (deleted when nothing is left).
-    async fn rewrite(&self, table: &ResourceKey, policy: &TablePolicy, grants: &[OutsideGrant]) -> Result<(), PortError> {
+    async fn rewrite(
+        &self,
+        table: &ResourceKey,
+        policy: &TablePolicy,
+        grants: &[OutsideGrant],
+    ) -> Result<(), PortError> {
         let rest = without(&policy.document, grants).map_err(|e| {
             PortError::new(
                 "PutResourcePolicy",
@@ -149,9 +158,11 @@ impl Auditor {
         })?;
         tracing::warn!(table = %table, revision = %policy.revision, statements = grants.len(), "removing statements that let outsiders at a table Lifeboat made");
         match rest {
-            Some(document) => (self.tables)
-                .replace_policy(&table.name, &document, &policy.revision)
-                .await,
+            Some(document) => {
+                (self.tables)
+                    .replace_policy(&table.name, &document, &policy.revision)
+                    .await
+            }
             None => self.tables.delete_policy(&table.name, &policy.revision).await,
         }
     }

@@ -11,11 +11,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
+use lifeboat::audit::ManualSnapshot;
 use lifeboat::catalog::{ResourceKey, ResourceKind};
 use lifeboat::policy::PolicyBook;
-use lifeboat::audit::ManualSnapshot;
 use lifeboat::ports::memory::{MemoryBucketAccess, MemoryCatalog, MemoryReports, MemoryTablePolicies};
-use lifeboat::ports::{BackupService, Catalog, ObjectStore, PortError, SnapshotPage, SnapshotSharing, SnapshotsOf};
+use lifeboat::ports::{
+    BackupService, Catalog, ObjectStore, PortError, SnapshotPage, SnapshotSharing, SnapshotsOf,
+};
 use lifeboat::schedule::Slot;
 use lifeboat_function::config::Fanout;
 use lifeboat_function::pacing::{self, Budget};

@@ -52,7 +52,10 @@ fn changed_meanwhile(operation: &'static str, table: &str, e: PortError) -> Port
         operation,
         format!("dynamodb:{table}"),
         FailureKind::Conflict,
-        format!("the policy changed since it was read, nothing written ({})", e.message),
+        format!(
+            "the policy changed since it was read, nothing written ({})",
+            e.message
+        ),
     )
 }
 

@@ -26,7 +26,7 @@ pub mod table_policy;
 
 pub use coverage::{audit_resource, Evidence, PointMark, ResourceAudit, TierCoverage, WindowCheck};
 pub use exposure::{exposed_to, Exposure, ExposureKind};
-pub use lineage::{lineage, KnownSources, Lineage, ManualSnapshot};
 pub use finding::{Finding, FindingKind};
+pub use lineage::{lineage, KnownSources, Lineage, ManualSnapshot};
 pub use promised::{promised_slots, GRACE};
 pub use report::{AuditReport, InstanceAudit};

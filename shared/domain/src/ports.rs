@@ -14,7 +14,8 @@ pub mod status_events;
 pub mod workflow;
 
 pub use exposure::{
-    BucketAccess, SnapshotPage, SnapshotSharing, SnapshotsOf, TablePolicies, TablePolicy, SNAPSHOT_SOURCES_BATCH,
+    BucketAccess, SnapshotPage, SnapshotSharing, SnapshotsOf, TablePolicies, TablePolicy,
+    SNAPSHOT_SOURCES_BATCH,
 };
 pub use inspector::SandboxInspector;
 pub use locks::ResourceLocks;

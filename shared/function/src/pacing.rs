@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use lifeboat::audit::ManualSnapshot;
 use lifeboat::catalog::{ResourceKey, ResourceKind};
 use lifeboat::inventory::{DiscoveredResource, PitrStatus};
-use lifeboat::audit::ManualSnapshot;
 use lifeboat::ports::{
-    BackupService, Deletion, NewPoint, PortError, Quota, ServicePoint, SnapshotPage, SnapshotSharing, SnapshotsOf,
-    DESCRIBE_BATCH,
+    BackupService, Deletion, NewPoint, PortError, Quota, ServicePoint, SnapshotPage, SnapshotSharing,
+    SnapshotsOf, DESCRIBE_BATCH,
 };
 use lifeboat::request::options::RestorableWindow;
 use lifeboat::schedule::Slot;

@@ -140,7 +140,12 @@ mod tests {
             )
         };
         let text = snapshot.describe();
-        assert!(text.starts_with("restorable by all outside the account (a snapshot of an instance Lifeboat made"), "{text}");
+        assert!(
+            text.starts_with(
+                "restorable by all outside the account (a snapshot of an instance Lifeboat made"
+            ),
+            "{text}"
+        );
         assert!(text.ends_with(": revoked"), "{text}");
         let left = Exposure {
             statement: Some("Partner".into()),

@@ -79,8 +79,12 @@ impl Lineage {
         match self {
             Lineage::Managed => "a snapshot of a managed instance",
             Lineage::Kept => "a snapshot of an instance whose points Lifeboat keeps",
-            Lineage::MadeByLifeboat => "a snapshot of an instance Lifeboat made (staging, fallback, retired or drill sandbox)",
-            Lineage::NamedByLifeboat => "a snapshot Lifeboat made (a scheduled point, a safety or pre-swap snapshot)",
+            Lineage::MadeByLifeboat => {
+                "a snapshot of an instance Lifeboat made (staging, fallback, retired or drill sandbox)"
+            }
+            Lineage::NamedByLifeboat => {
+                "a snapshot Lifeboat made (a scheduled point, a safety or pre-swap snapshot)"
+            }
             Lineage::Tagged => "a snapshot carrying Lifeboat's tags",
         }
     }
@@ -194,13 +198,21 @@ mod tests {
     #[test]
     fn a_snapshot_named_as_lifeboat_names_its_own_is_guarded_though_the_catalog_never_named_it() {
         let made = names(REQUEST, &ResourceKey::rds("gone-db"));
-        let point = ResourceKey::rds("gone-db").point_name(Slot::containing("2026-11-28T23:00:00Z".parse().unwrap()));
+        let point =
+            ResourceKey::rds("gone-db").point_name(Slot::containing("2026-11-28T23:00:00Z".parse().unwrap()));
         for id in [made.safety, made.pre_swap, point] {
             let s = snapshot(&id, "gone-db", &[]);
-            assert_eq!(lineage(&s, &KnownSources::default()), Some(Lineage::NamedByLifeboat), "{id}");
+            assert_eq!(
+                lineage(&s, &KnownSources::default()),
+                Some(Lineage::NamedByLifeboat),
+                "{id}"
+            );
         }
         assert_eq!(
-            lineage(&snapshot("LBSAFETY-1B4E28BA-DB", "db", &[]), &KnownSources::default()),
+            lineage(
+                &snapshot("LBSAFETY-1B4E28BA-DB", "db", &[]),
+                &KnownSources::default()
+            ),
             Some(Lineage::NamedByLifeboat),
             "RDS lower-cases identifiers; a name given in capitals is the same name"
         );
@@ -210,7 +222,11 @@ mod tests {
     fn a_snapshot_carrying_lifeboat_s_tags_is_guarded() {
         for tag in LINEAGE_TAGS {
             let s = snapshot("copy-for-analytics", "analytics-db", &[(tag, "x")]);
-            assert_eq!(lineage(&s, &KnownSources::default()), Some(Lineage::Tagged), "{tag}");
+            assert_eq!(
+                lineage(&s, &KnownSources::default()),
+                Some(Lineage::Tagged),
+                "{tag}"
+            );
         }
     }
 
@@ -220,7 +236,11 @@ mod tests {
         assert_eq!(lineage(&s, &known()), None);
         // Prefixes that merely look alike are not Lifeboat's.
         for instance in ["lb-db", "lbsx-db", "lbfdb", "mylbf-db"] {
-            assert_eq!(lineage(&snapshot("s", instance, &[]), &known()), None, "{instance}");
+            assert_eq!(
+                lineage(&snapshot("s", instance, &[]), &known()),
+                None,
+                "{instance}"
+            );
         }
         assert_eq!(lineage(&snapshot("lifeboat-notes", "x", &[]), &known()), None);
     }
@@ -239,6 +259,9 @@ mod tests {
         ]);
         assert!(!policy_is_lifeboat_s(&made.staging, &production));
         assert!(!policy_is_lifeboat_s("orders", &marked), "a production name");
-        assert!(!policy_is_lifeboat_s(&made.retired, &marked), "no grant reaches lbr- tables");
+        assert!(
+            !policy_is_lifeboat_s(&made.retired, &marked),
+            "no grant reaches lbr- tables"
+        );
     }
 }

@@ -86,7 +86,9 @@ fn statements(policy: &Map<String, Value>) -> Result<Vec<&Value>, PolicyError> {
     match policy.get("Statement") {
         Some(Value::Array(all)) => Ok(all.iter().collect()),
         Some(one @ Value::Object(_)) => Ok(vec![one]),
-        _ => Err(PolicyError("field `Statement` must be a statement or a list of them".into())),
+        _ => Err(PolicyError(
+            "field `Statement` must be a statement or a list of them".into(),
+        )),
     }
 }
 
@@ -216,7 +218,10 @@ mod tests {
                 ("AnyAws".to_string(), vec!["*".to_string()]),
                 (
                     "Partner".to_string(),
-                    vec!["arn:aws:iam::210987654321:role/reader".to_string(), "999988887777".to_string()]
+                    vec![
+                        "arn:aws:iam::210987654321:role/reader".to_string(),
+                        "999988887777".to_string()
+                    ]
                 ),
             ]
         );
@@ -225,7 +230,9 @@ mod tests {
     #[test]
     fn a_condition_closes_a_statement_only_when_it_pins_the_principal_s_account_inside() {
         let open_to_all = |condition: Value| {
-            policy(json!({"Effect": "Allow", "Principal": "*", "Action": "dynamodb:GetItem", "Resource": "*", "Condition": condition}))
+            policy(
+                json!({"Effect": "Allow", "Principal": "*", "Action": "dynamodb:GetItem", "Resource": "*", "Condition": condition}),
+            )
         };
         for closed in [
             json!({"StringEquals": {"aws:PrincipalAccount": OWN}}),
@@ -242,7 +249,11 @@ mod tests {
             json!({"StringNotEquals": {"aws:PrincipalAccount": "210987654321"}}),
             json!({"ForAllValues:StringEquals": {"aws:PrincipalAccount": OWN}}),
         ] {
-            assert_eq!(grants(open_to_all(open.clone())), [("#0".to_string(), vec!["*".to_string()])], "{open}");
+            assert_eq!(
+                grants(open_to_all(open.clone())),
+                [("#0".to_string(), vec!["*".to_string()])],
+                "{open}"
+            );
         }
     }
 
@@ -257,8 +268,14 @@ mod tests {
         assert_eq!(
             grants(p),
             [
-                ("#1".to_string(), vec!["cognito-identity.amazonaws.com".to_string()]),
-                ("#2".to_string(), vec!["everyone but arn:aws:iam::123456789012:root".to_string()]),
+                (
+                    "#1".to_string(),
+                    vec!["cognito-identity.amazonaws.com".to_string()]
+                ),
+                (
+                    "#2".to_string(),
+                    vec!["everyone but arn:aws:iam::123456789012:root".to_string()]
+                ),
                 ("#3".to_string(), vec!["not-an-arn".to_string()]),
             ]
         );
@@ -282,7 +299,9 @@ mod tests {
 
     #[test]
     fn a_policy_whose_every_statement_is_outside_leaves_nothing_to_write() {
-        let single = policy(json!({"Effect": "Allow", "Principal": "*", "Action": "dynamodb:*", "Resource": "*"})).to_string();
+        let single =
+            policy(json!({"Effect": "Allow", "Principal": "*", "Action": "dynamodb:*", "Resource": "*"}))
+                .to_string();
         let found = outside_grants(&single, &INSIDE).unwrap();
         assert_eq!(found[0].statement, "#0");
         assert_eq!(without(&single, &found).unwrap(), None);

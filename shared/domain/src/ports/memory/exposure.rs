@@ -8,7 +8,8 @@ use async_trait::async_trait;
 
 use crate::audit::ManualSnapshot;
 use crate::ports::exposure::{
-    BucketAccess, SnapshotPage, SnapshotSharing, SnapshotsOf, TablePolicies, TablePolicy, SNAPSHOT_SOURCES_BATCH,
+    BucketAccess, SnapshotPage, SnapshotSharing, SnapshotsOf, TablePolicies, TablePolicy,
+    SNAPSHOT_SOURCES_BATCH,
 };
 use crate::ports::{FailureKind, PortError};
 
@@ -46,7 +47,13 @@ impl MemorySharing {
     }
 
     /// A snapshot carrying `tags` (copied from its instance, or given by whoever took it).
-    pub fn add_tagged_snapshot(&self, instance: &str, snapshot: &str, tags: &[(&str, &str)], restorers: &[&str]) {
+    pub fn add_tagged_snapshot(
+        &self,
+        instance: &str,
+        snapshot: &str,
+        tags: &[(&str, &str)],
+        restorers: &[&str],
+    ) {
         self.snapshots.lock().unwrap().insert(
             snapshot.into(),
             (
@@ -247,7 +254,13 @@ impl MemoryTablePolicies {
         format!("rev-{n}")
     }
 
-    fn rewrite(&self, table: &str, document: Option<&str>, revision: &str, op: &'static str) -> Result<(), PortError> {
+    fn rewrite(
+        &self,
+        table: &str,
+        document: Option<&str>,
+        revision: &str,
+        op: &'static str,
+    ) -> Result<(), PortError> {
         self.writes.lock().unwrap().push(format!(
             "{} {table}",
             if document.is_some() { "put" } else { "delete" }
@@ -304,9 +317,14 @@ impl TablePolicies for MemoryTablePolicies {
 
     async fn tags(&self, table: &str) -> Result<BTreeMap<String, String>, PortError> {
         let tables = self.tables.lock().unwrap();
-        let (tags, _) = tables
-            .get(table)
-            .ok_or_else(|| PortError::new("ListTagsOfResource", table, FailureKind::NotFound, "no such table"))?;
+        let (tags, _) = tables.get(table).ok_or_else(|| {
+            PortError::new(
+                "ListTagsOfResource",
+                table,
+                FailureKind::NotFound,
+                "no such table",
+            )
+        })?;
         Ok(tags.clone())
     }
 
