@@ -539,10 +539,10 @@ async fn a_grant_pinned_to_the_account_is_no_exposure_and_an_unreadable_policy_f
 #[tokio::test]
 async fn a_table_both_discovered_by_its_tags_and_listed_by_its_name_is_reported_once() {
     let (w, staging) = with_tables();
-    // Someone gave the staging table acme's tag: discovery finds it too.
-    w.ports
-        .ddb
-        .add_resource(&staging, &[(TAG_INSTANCE, "acme")], PITR_3_DAYS);
+    // Someone gave the staging table acme's tag: discovery finds it too (not managed: it
+    // carries the restore's mark).
+    let marks = [(TAG_INSTANCE, "acme"), (TAG_RESTORE_ROLE, "staging")];
+    w.ports.ddb.add_resource(&staging, &marks, PITR_3_DAYS);
     w.tables.put(&staging, &policy(json!(public_read("Public"))));
     let _ = w.audit(json!({})).await;
     let report = w.report("audits/2026-12-03/report.json");
