@@ -10,6 +10,7 @@ use lifeboat::inventory::{
 };
 use lifeboat::ports::{BackupService, PortError};
 
+use crate::exposure::{made_of, Made};
 use crate::{AuditRun, Auditor};
 
 /// Resources gathered at once.
@@ -17,6 +18,8 @@ const CONCURRENCY: usize = 8;
 
 pub(crate) struct Gathered {
     pub managed: Vec<ManagedResource>,
+    /// What restores and drills made, among the resources discovered.
+    pub made: Vec<Made>,
     pub audits: Vec<ResourceAudit>,
     pub unmanaged: Vec<Unmanaged>,
     pub findings: Vec<Finding>,
@@ -55,6 +58,7 @@ impl Auditor {
         findings.extend(unmanaged_findings);
         Gathered {
             managed: classified.managed,
+            made: made_of(&discovered),
             audits,
             unmanaged,
             findings,

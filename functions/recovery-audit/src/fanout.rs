@@ -16,6 +16,7 @@
 
 use futures::stream::{self, StreamExt};
 use lifeboat::audit::{AuditReport, Finding, FindingKind, InstanceAudit};
+use lifeboat::catalog::ResourceKey;
 use lifeboat::fanout::{self, Plan, ShardResult};
 use lifeboat::inventory::{DiscoveredResource, Unmanaged, TAG_INSTANCE};
 use lifeboat_function::failure::{FailureType, FunctionError};
@@ -24,6 +25,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::exposure::{made_of, Made, SweepScope};
 use crate::publish::prefixes;
 use crate::{conclude, mark_undiscovered, AuditRun, AuditSummary, Auditor};
 
@@ -42,12 +44,14 @@ struct PlanRecord {
 }
 
 /// A shard's work: its instances' resources as discovered, and the unmanaged resources
-/// whose snapshots it sweeps.
+/// and what restores and drills made (no instance's tags claim it) whose copies it sweeps.
 #[derive(Debug, Serialize, Deserialize)]
 struct AuditShard {
     instances: Vec<String>,
     discovered: Vec<DiscoveredResource>,
     unmanaged: Vec<Unmanaged>,
+    #[serde(default)]
+    made: Vec<Made>,
     /// The services discovery could not read: no instance's coverage is proven.
     undiscovered: Vec<String>,
 }
@@ -71,6 +75,9 @@ impl Auditor {
             .unmanaged(run, &discovery.discovered, &discovery.undiscovered)
             .await;
         findings.extend(discovery.findings);
+        let mut unclaimed = Vec::new();
+        let discovered: BTreeSet<ResourceKey> =
+            (discovery.discovered.iter()).map(|d| d.key.clone()).collect();
         let mut by_instance: BTreeMap<String, Vec<DiscoveredResource>> = BTreeMap::new();
         for found in discovery.discovered {
             let instance = found.tags.get(TAG_INSTANCE).cloned();
@@ -82,13 +89,24 @@ impl Auditor {
                 // Only resources an instance claims are audited; bad tags elsewhere are
                 // named by the classification of a shard's resources, so here they are
                 // classified alone.
-                None => findings.extend(self.classify(run, std::slice::from_ref(&found)).findings),
+                None => {
+                    findings.extend(self.classify(run, std::slice::from_ref(&found)).findings);
+                    unclaimed.extend(made_of(std::slice::from_ref(&found)));
+                }
+            }
+        }
+        if run.instance.is_none() {
+            match self.made_tables().await {
+                // A table discovered is its instance's shard's, or dealt above already.
+                Ok(tables) => unclaimed.extend(tables.into_iter().filter(|t| !discovered.contains(&t.key))),
+                Err(finding) => findings.push(finding),
             }
         }
         let resources = by_instance.values().map(Vec::len).sum();
         let mut groups = group(by_instance, self.shard_size);
-        // The unmanaged resources' snapshots are swept too: dealt out over the shards.
-        if groups.is_empty() && !unmanaged.is_empty() {
+        // The unmanaged resources' snapshots and what Lifeboat made are swept too: dealt out
+        // over the shards.
+        if groups.is_empty() && !(unmanaged.is_empty() && unclaimed.is_empty()) {
             groups.push(Vec::new());
         }
         let mut objects: Vec<(String, AuditShard)> = groups
@@ -101,6 +119,7 @@ impl Auditor {
                     instances: names,
                     discovered: discovered.into_iter().flatten().collect(),
                     unmanaged: Vec::new(),
+                    made: Vec::new(),
                     undiscovered: discovery.undiscovered.clone(),
                 };
                 (shard_key(run, index), shard)
@@ -109,6 +128,9 @@ impl Auditor {
         let count = objects.len().max(1);
         for (i, u) in unmanaged.iter().enumerate() {
             objects[i % count].1.unmanaged.push(u.clone());
+        }
+        for (i, m) in unclaimed.into_iter().enumerate() {
+            objects[i % count].1.made.push(m);
         }
         let keys = shards::write_all(self.reports.as_ref(), objects).await?;
         tracing::info!(at = %run.at, resources, shards = keys.len(), "audit planned");
@@ -150,7 +172,15 @@ impl Auditor {
         let classified = self.classify(run, &shard.discovered);
         let mut audits = self.audit_all(run, &classified.managed).await;
         audits.extend(classified.misconfigured);
-        let exposures = self.sweep(run, &classified.managed, &shard.unmanaged).await;
+        let mut made = made_of(&shard.discovered);
+        made.extend(shard.made.iter().cloned());
+        let scope = SweepScope {
+            managed: &classified.managed,
+            unmanaged: &shard.unmanaged,
+            made: &made,
+            whole_account: false,
+        };
+        let exposures = self.sweep(run, &scope).await;
         let mut findings = classified.findings;
         findings.extend(exposures.findings);
         let mut report = AuditReport::assemble(run.at, audits, exposures.found, Vec::new(), findings);
@@ -285,7 +315,7 @@ impl Auditor {
             generated_at: shard.generated_at,
             instances: vec![instance.clone()],
             exposures: (shard.exposures.iter())
-                .filter(|e| owned.contains(&e.owner))
+                .filter(|e| owned.contains(&e.owner) || e.instance.as_ref() == Some(&instance.instance_id))
                 .cloned()
                 .collect(),
             unmanaged: Vec::new(),

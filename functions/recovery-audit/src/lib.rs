@@ -1,19 +1,22 @@
 //! recovery-audit: once a day (and on demand, for the fleet or one customer instance), what
 //! the policy promises each managed resource against what exists and can be restored, the
-//! continuous backup windows, the resources nothing backs up any more, and every backup
-//! shared outside the account, which it revokes at once.
+//! continuous backup windows, the resources nothing backs up any more, and every copy of a
+//! customer's data that someone outside the account can reach ([`exposure`]).
 //!
-//! It reads; the one thing it changes is sharing: a snapshot's `restore` attribute loses the
-//! values that reach outside the account (`all`, other accounts) and the reports bucket gets
-//! its public-access blocks back. Nothing is deleted, renamed or restored. A dry run
-//! (`detail.dry_run`) reports the exposure and leaves it. Besides the daily run, CloudTrail's
-//! record of each `ModifyDBSnapshotAttribute` call reaches it within minutes, and the one
-//! snapshot named is checked at once ([`sharing_change`]).
+//! It reads; the one thing it changes is who can reach a copy: a guarded snapshot's
+//! `restore` attribute loses the values that reach outside the account (`all`, other
+//! accounts), the reports bucket gets its public-access blocks back, and a table Lifeboat
+//! made loses the resource-policy statements that let outsiders in (a production table's are
+//! only reported). Nothing is deleted, renamed or restored. A dry run (`detail.dry_run`)
+//! reports the exposure and leaves it. Besides the daily run, CloudTrail's record of each
+//! `ModifyDBSnapshotAttribute` call reaches it within minutes, and the one snapshot named is
+//! checked at once ([`sharing_change`]).
 //!
 //! Output: `audits/<date>/report.json` and `report.html` (one self-contained page, the first
 //! thing to open in an emergency; an on-demand audit of one instance writes under
 //! `audits/<date>/instances/<id>/`), and metrics per instance (`CoveragePercent`) and for the
-//! fleet (`ExposedSnapshots`, `UnmanagedWithPoints`, `AuditFindings`). The invocation fails
+//! fleet (`ExposedSnapshots`, `ExposedTablePolicies`, `UnmanagedWithPoints`, `AuditFindings`).
+//! The invocation fails
 //! after writing the report when an exposure could not be revoked or a resource could not be
 //! checked, so that the function's error alarm fires too.
 //!
@@ -25,11 +28,13 @@ mod drills;
 mod evidence;
 mod exposure;
 mod fanout;
+mod guarded;
 mod options;
 pub mod page;
 pub mod publish;
 pub mod settings;
 pub mod sharing_change;
+mod table_exposure;
 pub mod timeline;
 
 use std::sync::Arc;
@@ -38,21 +43,25 @@ use chrono::{DateTime, Utc};
 use lifeboat::audit::{AuditReport, FindingKind};
 use lifeboat::fanout::Stage;
 use lifeboat::policy::PolicyBook;
-use lifeboat::ports::{BackupService, BucketAccess, Catalog, ObjectStore, SnapshotSharing};
+use lifeboat::ports::{BackupService, BucketAccess, Catalog, ObjectStore, SnapshotSharing, TablePolicies};
 use lifeboat_function::failure::{FailureType, FunctionError};
 use lifeboat_function::status_events::Announcer;
 use serde::Serialize;
 use serde_json::Value;
 
+use exposure::SweepScope;
 pub use options::AuditRun;
 pub use publish::{
-    COVERAGE_METRIC, EXPOSED_METRIC, FINDINGS_METRIC, LOWEST_COVERAGE_METRIC, UNMANAGED_METRIC,
+    COVERAGE_METRIC, EXPOSED_METRIC, EXPOSED_TABLE_POLICIES_METRIC, FINDINGS_METRIC, LOWEST_COVERAGE_METRIC,
+    UNMANAGED_METRIC,
 };
 
 pub struct Auditor {
     pub catalog: Arc<dyn Catalog>,
     pub services: Vec<Arc<dyn BackupService>>,
     pub sharing: Arc<dyn SnapshotSharing>,
+    /// DynamoDB tables' resource policies.
+    pub tables: Arc<dyn TablePolicies>,
     /// The reports bucket's public-access settings.
     pub bucket: Arc<dyn BucketAccess>,
     pub reports: Arc<dyn ObjectStore>,
@@ -68,7 +77,8 @@ pub struct Auditor {
     /// this many at once.
     pub shard_size: usize,
     pub shard_concurrency: u32,
-    /// The days over which the daily audits sweep every managed snapshot's sharing once.
+    /// The days over which the daily audits sweep every managed or kept instance's snapshots'
+    /// sharing once.
     pub sweep_days: u32,
     /// `Audit Finding` status events.
     pub events: Announcer,
@@ -130,8 +140,26 @@ impl Auditor {
                 ));
             }
         }
-        let exposures = self.sweep(run, &gathered.managed, &gathered.unmanaged).await;
         let mut findings = gathered.findings;
+        let mut made = gathered.made;
+        // Lifeboat's own tables carry no instance's tags: the fleet's audits find them by name.
+        if run.instance.is_none() {
+            match self.made_tables().await {
+                // A table whose tags an instance claims was discovered already.
+                Ok(tables) => {
+                    let discovered: Vec<_> = made.iter().map(|m| m.key.clone()).collect();
+                    made.extend(tables.into_iter().filter(|t| !discovered.contains(&t.key)));
+                }
+                Err(finding) => findings.push(finding),
+            }
+        }
+        let scope = SweepScope {
+            managed: &gathered.managed,
+            unmanaged: &gathered.unmanaged,
+            made: &made,
+            whole_account: run.instance.is_none(),
+        };
+        let exposures = self.sweep(run, &scope).await;
         findings.extend(exposures.findings);
         let mut report = AuditReport::assemble(
             run.at,

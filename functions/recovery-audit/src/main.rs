@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use lambda_runtime::Error;
 use lifeboat_aws::event_bus::EventBus;
-use lifeboat_aws::{self as aws, CatalogTable, RdsSharing};
+use lifeboat_aws::{self as aws, CatalogTable, DynamoTablePolicies, RdsSharing};
 use lifeboat_function::bootstrap;
 use lifeboat_function::status_events::Announcer;
 use recovery_audit::settings::AuditSettings;
@@ -37,6 +37,10 @@ async fn build(settings: &AuditSettings) -> Auditor {
             common.budget,
             share,
         ),
+        tables: Arc::new(DynamoTablePolicies::new(
+            aws_sdk_dynamodb::Client::new(&config),
+            &settings.account,
+        )),
         bucket: Arc::new(aws::reports_bucket_access(
             &config,
             &settings.reports_bucket,

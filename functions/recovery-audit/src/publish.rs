@@ -1,7 +1,7 @@
 //! Writing the day's report (JSON and the HTML page) and its metrics.
 
 use chrono::{DateTime, Utc};
-use lifeboat::audit::{AuditReport, FindingKind};
+use lifeboat::audit::{AuditReport, ExposureKind, FindingKind};
 use lifeboat::inventory::instance_key;
 use lifeboat_function::failure::{FailureType, FunctionError};
 use lifeboat_function::telemetry::{publish_counts, publish_values};
@@ -11,8 +11,14 @@ use crate::{page, AuditRun, AuditSummary, Auditor};
 pub const FUNCTION: &str = "recovery-audit";
 /// Per instance (dimension `Instance`): restorable promised points, as a percentage.
 pub const COVERAGE_METRIC: &str = "CoveragePercent";
-/// Backups found shared outside the account this run (revoked or not).
+/// Backups found shared outside the account this run (revoked or not): guarded snapshots
+/// and the reports bucket, each closed when found, so any is news.
 pub const EXPOSED_METRIC: &str = "ExposedSnapshots";
+/// Resource-policy statements found letting outsiders at a managed or Lifeboat-made table
+/// this run (removed or not). Apart from [`EXPOSED_METRIC`]: a production table's grant is
+/// only reported and stays until the operator acts, which would hold the backups' alarm
+/// up and hide the next shared snapshot.
+pub const EXPOSED_TABLE_POLICIES_METRIC: &str = "ExposedTablePolicies";
 /// Resources with points that nothing backs up any more.
 pub const UNMANAGED_METRIC: &str = "UnmanagedWithPoints";
 pub const FINDINGS_METRIC: &str = "AuditFindings";
@@ -145,10 +151,12 @@ fn metrics(report: &AuditReport, at: DateTime<Utc>) {
         at,
     );
     let findings = report.all_findings();
+    let [backups, table_policies] = exposure_counts(report);
     publish_counts(
         FUNCTION,
         &[
-            (EXPOSED_METRIC, report.exposures.len() as u64),
+            backups,
+            table_policies,
             (UNMANAGED_METRIC, report.unmanaged.len() as u64),
             (
                 FINDINGS_METRIC,
@@ -157,4 +165,42 @@ fn metrics(report: &AuditReport, at: DateTime<Utc>) {
         ],
         at,
     );
+}
+
+/// The run's exposures counted by metric: backups (snapshots, the bucket) and table policies.
+fn exposure_counts(report: &AuditReport) -> [(&'static str, u64); 2] {
+    let tables = (report.exposures.iter())
+        .filter(|e| e.kind == ExposureKind::TablePolicy)
+        .count();
+    [
+        (EXPOSED_METRIC, (report.exposures.len() - tables) as u64),
+        (EXPOSED_TABLE_POLICIES_METRIC, tables as u64),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use lifeboat::audit::Exposure;
+
+    use super::*;
+
+    #[test]
+    fn table_policies_are_counted_apart_from_the_backups_their_alarm_watches() {
+        let exposure = |kind| Exposure::found(kind, "s".into(), "o".into(), vec!["*".into()]);
+        let report = AuditReport::assemble(
+            "2026-12-03T06:30:00Z".parse().unwrap(),
+            Vec::new(),
+            vec![
+                exposure(ExposureKind::Snapshot),
+                exposure(ExposureKind::Bucket),
+                exposure(ExposureKind::TablePolicy),
+            ],
+            Vec::new(),
+            Vec::new(),
+        );
+        assert_eq!(
+            exposure_counts(&report),
+            [(EXPOSED_METRIC, 2), (EXPOSED_TABLE_POLICIES_METRIC, 1)]
+        );
+    }
 }

@@ -1,21 +1,24 @@
 //! The fast path of exposure: CloudTrail's record of a `ModifyDBSnapshotAttribute` call,
 //! delivered by an EventBridge rule within minutes of the call. The one snapshot it names is
-//! checked and, when it is a backup Lifeboat answers for (a managed instance's, an
-//! offboarded one's whose points Lifeboat keeps, or Lifeboat-named) and reaches outside the
-//! account and the accounts it trusts, revoked at once. The daily sweep's weekly rotation is the backstop for what this path misses (a rule
-//! disabled, an event lost).
+//! checked and, when it holds a customer's data by the sweep's own rule
+//! ([`lifeboat::audit::lineage`]: of a managed instance or one whose points Lifeboat keeps, of
+//! an instance Lifeboat made such as a rollback's kept `lbf-` one, Lifeboat-named, or carrying
+//! Lifeboat's tags) and reaches outside the account and the accounts it trusts, revoked at
+//! once. The daily sweep is the backstop for what this path misses (a rule disabled, an
+//! event lost).
 
 use chrono::{DateTime, Utc};
-use lifeboat::audit::{Exposure, Finding, FindingKind};
-use lifeboat::catalog::{parse_point_name, ResourceKey, ResourceKind};
+use lifeboat::audit::{lineage, Exposure, Finding, FindingKind, KnownSources, Lineage, ManualSnapshot};
+use lifeboat::catalog::{ResourceKey, ResourceKind};
 use lifeboat::event::EventError;
-use lifeboat::inventory::managed;
+use lifeboat::inventory::{managed, TAG_INSTANCE};
 use lifeboat::status_event::fleet::audit_finding;
 use lifeboat_function::failure::{FailureType, FunctionError};
 use lifeboat_function::telemetry::publish_counts;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::guarded::Guarded;
 use crate::publish::{EXPOSED_METRIC, FUNCTION};
 use crate::Auditor;
 
@@ -63,9 +66,11 @@ pub struct SharingVerdict {
     pub snapshot: String,
     /// The instance it was taken of, when the snapshot still exists.
     pub instance: Option<String>,
-    /// Whether it is a backup Lifeboat answers for: of a managed instance, or of one whose
-    /// points Lifeboat still keeps (an offboarded customer's), or Lifeboat-named.
+    /// Whether it holds a customer's data, so that Lifeboat answers for its sharing.
     pub in_scope: bool,
+    /// Why it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<Lineage>,
     pub exposure: Option<Exposure>,
     pub report_key: String,
 }
@@ -79,20 +84,19 @@ impl Auditor {
     ) -> Result<SharingVerdict, FunctionError> {
         let dependency =
             |e: lifeboat::ports::PortError| FunctionError::new(FailureType::DependencyFailed, e.to_string());
-        let instance = self
+        let snapshot = self
             .sharing
-            .instance_of(&change.snapshot)
+            .snapshot(&change.snapshot)
             .await
             .map_err(dependency)?;
-        let in_scope = match &instance {
-            Some(name) => self
-                .answers_for(name, &change.snapshot)
-                .await
-                .map_err(dependency)?,
-            None => false,
+        let instance = snapshot.as_ref().map(|s| s.instance.clone());
+        let guarded = match snapshot {
+            Some(snapshot) => self.guarded(snapshot).await.map_err(dependency)?,
+            None => None,
         };
-        let exposure = match (&instance, in_scope) {
-            (Some(name), true) => {
+        let lineage = guarded.as_ref().map(|g| g.lineage);
+        let exposure = match guarded {
+            Some(guarded) => {
                 let restorers = self
                     .sharing
                     .restorers(&change.snapshot)
@@ -102,19 +106,16 @@ impl Auditor {
                 if outside.is_empty() {
                     None
                 } else {
-                    let owner = ResourceKey::rds(name.clone()).to_string();
-                    Some(
-                        self.close_snapshot(self.dry_run, owner, change.snapshot.clone(), outside)
-                            .await,
-                    )
+                    Some(self.close_snapshot(self.dry_run, guarded.exposed(outside)).await)
                 }
             }
-            _ => None,
+            None => None,
         };
         let verdict = SharingVerdict {
             snapshot: change.snapshot.clone(),
             instance,
-            in_scope,
+            in_scope: lineage.is_some(),
+            lineage,
             report_key: format!(
                 "audits/{}/sharing/{}-{}.json",
                 now.format("%Y-%m-%d"),
@@ -137,9 +138,10 @@ impl Auditor {
                     exposure.subject.clone(),
                     "shared outside the account".into(),
                 );
-                let instance = match verdict.instance.as_deref() {
-                    Some(rds) => self.customer_of(rds).await,
-                    None => None,
+                let instance = match (&exposure.instance, verdict.instance.as_deref()) {
+                    (Some(instance), _) => Some(instance.clone()),
+                    (None, Some(rds)) => self.customer_of(rds).await,
+                    (None, None) => None,
                 };
                 self.events
                     .publish(&audit_finding(
@@ -173,18 +175,30 @@ impl Auditor {
         points.first().map(|p| p.instance_id.clone())
     }
 
-    /// Whether snapshot `snapshot` of RDS instance `instance` is one Lifeboat answers for.
-    async fn answers_for(&self, instance: &str, snapshot: &str) -> Result<bool, lifeboat::ports::PortError> {
-        if parse_point_name(snapshot).is_some() {
-            return Ok(true);
-        }
-        let key = ResourceKey::rds(instance);
+    /// `snapshot` with why it is guarded, `None` when it is not: the sweep's rule, its
+    /// source instance looked up in the catalog and, only when nothing else guards it, in
+    /// the services' discovery (a managed instance not backed up yet).
+    async fn guarded(&self, snapshot: ManualSnapshot) -> Result<Option<Guarded>, lifeboat::ports::PortError> {
+        let key = ResourceKey::rds(&snapshot.instance);
+        let mut known = KnownSources::default();
         if !self.catalog.present_points_of(&key).await?.is_empty() {
-            return Ok(true);
+            known.kept.insert(snapshot.instance.clone());
         }
+        if lineage(&snapshot, &known).is_none() && self.managed_now(&key).await? {
+            known.managed.insert(snapshot.instance.clone());
+        }
+        Ok(lineage(&snapshot, &known).map(|lineage| Guarded {
+            instance: snapshot.tags.get(TAG_INSTANCE).cloned(),
+            snapshot,
+            lineage,
+        }))
+    }
+
+    /// Whether RDS instance `key` is managed now.
+    async fn managed_now(&self, key: &ResourceKey) -> Result<bool, lifeboat::ports::PortError> {
         for service in (self.services.iter()).filter(|s| s.kind() == ResourceKind::RdsInstance) {
             let found = service.discover().await?;
-            if let Some(d) = found.iter().find(|d| d.key == key) {
+            if let Some(d) = found.iter().find(|d| d.key == *key) {
                 return Ok(matches!(managed(d, &self.policies), Ok(Some(_))));
             }
         }

@@ -141,6 +141,14 @@ impl Service {
         })
     }
 
+    /// Every snapshot the service holds, with the resource it is of.
+    pub(super) fn all_snapshot_ids(&self) -> Vec<(ResourceKey, String)> {
+        let points = self.points.lock().expect("points");
+        (points.iter())
+            .flat_map(|(key, ps)| ps.iter().map(move |(p, _)| (key.clone(), p.service_id.clone())))
+            .collect()
+    }
+
     /// The operation this service's call is: RDS's, or DynamoDB's (`dynamodb` unless named
     /// with its service, as the Tagging API's).
     fn op(&self, rds: &'static str, dynamodb: Op) -> Op {

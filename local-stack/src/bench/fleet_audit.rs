@@ -2,8 +2,8 @@
 //! the configured concurrency, finish) and the real recovery-audit code, against the same
 //! emulated services, rate limits and simulated clock as `bench fleet` (see [`super::fleet`]).
 //! Each shard reads its resources' catalog records, points and continuous backup windows,
-//! and the sharing of the snapshots of the RDS instances whose weekly turn it is (one
-//! `DescribeDBSnapshotAttributes` each, all of them private).
+//! and the sharing of the snapshots of the RDS instances whose weekly turn it is (listed 100
+//! a call, then one `DescribeDBSnapshotAttributes` each, all of them private).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -11,10 +11,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
+use lifeboat::audit::ManualSnapshot;
 use lifeboat::catalog::{ResourceKey, ResourceKind};
 use lifeboat::policy::PolicyBook;
-use lifeboat::ports::memory::{MemoryBucketAccess, MemoryCatalog, MemoryReports};
-use lifeboat::ports::{BackupService, Catalog, ObjectStore, PortError, SnapshotSharing};
+use lifeboat::ports::memory::{MemoryBucketAccess, MemoryCatalog, MemoryReports, MemoryTablePolicies};
+use lifeboat::ports::{
+    BackupService, Catalog, ObjectStore, PortError, SnapshotPage, SnapshotSharing, SnapshotsOf,
+};
 use lifeboat::schedule::Slot;
 use lifeboat_function::config::Fanout;
 use lifeboat_function::pacing::{self, Budget};
@@ -30,9 +33,11 @@ const RUNS: [(usize, f64, u32); 4] = [
     (20_000, 8.0, 7),
 ];
 const ACCOUNT: &str = "123456789012";
+/// The most snapshots one `DescribeDBSnapshots` answers.
+const PAGE: usize = 100;
 
-/// The RDS instances' snapshots' sharing, as RDS answers it: a listing per instance and a
-/// call per snapshot, through the account's budget.
+/// The RDS instances' snapshots' sharing, as RDS answers it: a listing call per 100
+/// snapshots and a call per snapshot, through the account's budget.
 struct Sharing {
     account: Arc<Account>,
     rds: Arc<Service>,
@@ -40,14 +45,39 @@ struct Sharing {
 
 #[async_trait]
 impl SnapshotSharing for Sharing {
-    async fn snapshots_of(&self, instance: &str) -> Result<Vec<String>, PortError> {
+    async fn manual_snapshots(
+        &self,
+        of: SnapshotsOf<'_>,
+        marker: Option<String>,
+    ) -> Result<SnapshotPage, PortError> {
         (self.account)
             .call(("rds", "DescribeDBSnapshots"), Duration::from_millis(200))
             .await?;
-        Ok(self.rds.snapshot_ids(&ResourceKey::rds(instance)))
+        let all: Vec<(ResourceKey, String)> = match of {
+            SnapshotsOf::Account => self.rds.all_snapshot_ids(),
+            SnapshotsOf::Instances(names) => (names.iter())
+                .flat_map(|n| {
+                    let key = ResourceKey::rds(n);
+                    (self.rds.snapshot_ids(&key).into_iter()).map(move |id| (key.clone(), id))
+                })
+                .collect(),
+        };
+        let start: usize = marker.and_then(|m| m.parse().ok()).unwrap_or(0);
+        let end = (start + PAGE).min(all.len());
+        Ok(SnapshotPage {
+            snapshots: all[start.min(end)..end]
+                .iter()
+                .map(|(key, id)| ManualSnapshot {
+                    id: id.clone(),
+                    instance: key.name.clone(),
+                    tags: Default::default(),
+                })
+                .collect(),
+            next: (end < all.len()).then(|| end.to_string()),
+        })
     }
 
-    async fn instance_of(&self, _snapshot: &str) -> Result<Option<String>, PortError> {
+    async fn snapshot(&self, _snapshot: &str) -> Result<Option<ManualSnapshot>, PortError> {
         Ok(None)
     }
 
@@ -114,6 +144,7 @@ async fn audit(size: usize, rds: f64, sweep_days: u32) -> String {
                     budget,
                     share,
                 ),
+                tables: Arc::new(MemoryTablePolicies::default()),
                 bucket: Arc::new(MemoryBucketAccess::closed("lifeboat-reports")),
                 reports: reports.clone() as Arc<dyn ObjectStore>,
                 policies: PolicyBook::default(),

@@ -61,7 +61,7 @@ fn instance_name_of(arn: &str) -> Option<&str> {
         .filter(|n| !n.contains(':'))
 }
 
-fn tags_of(list: &[Tag]) -> BTreeMap<String, String> {
+pub(crate) fn tags_of(list: &[Tag]) -> BTreeMap<String, String> {
     list.iter()
         .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
         .collect()

@@ -1,13 +1,19 @@
-//! Who may restore an RDS snapshot: its `restore` attribute, read and narrowed.
+//! The account's manual RDS snapshots, and who may restore each: its `restore` attribute,
+//! read and narrowed.
 
 use async_trait::async_trait;
+use aws_sdk_rds::types::{DbSnapshot, Filter};
 use aws_sdk_rds::Client;
 
 use super::port_error;
-use lifeboat::ports::{FailureKind, PortError, SnapshotSharing};
+use super::rds::tags_of;
+use lifeboat::audit::ManualSnapshot;
+use lifeboat::ports::{FailureKind, PortError, SnapshotPage, SnapshotSharing, SnapshotsOf};
 
 /// The snapshot attribute that lists who may copy or restore a manual snapshot.
 const RESTORE: &str = "restore";
+/// The most snapshots RDS describes in one call.
+const PAGE: i32 = 100;
 
 pub struct RdsSharing {
     client: Client,
@@ -19,31 +25,52 @@ impl RdsSharing {
     }
 }
 
+/// A snapshot as the audit needs it: its identifier, the instance it was taken of and its
+/// tags (`DescribeDBSnapshots` answers them with the rest).
+fn manual(s: &DbSnapshot) -> Option<ManualSnapshot> {
+    Some(ManualSnapshot {
+        id: s.db_snapshot_identifier()?.to_string(),
+        instance: s.db_instance_identifier()?.to_string(),
+        tags: tags_of(s.tag_list()),
+    })
+}
+
 #[async_trait]
 impl SnapshotSharing for RdsSharing {
-    async fn snapshots_of(&self, instance: &str) -> Result<Vec<String>, PortError> {
-        let mut ids = Vec::new();
-        let mut pages = self
+    async fn manual_snapshots(
+        &self,
+        of: SnapshotsOf<'_>,
+        marker: Option<String>,
+    ) -> Result<SnapshotPage, PortError> {
+        // The filter is the service's: a snapshot keeps the instance name it was taken
+        // under, which after a rollback's renames or a deletion is no instance's name now.
+        let (filters, scope) = match of {
+            SnapshotsOf::Account => (None, "rds:snapshot:*".to_string()),
+            SnapshotsOf::Instances(names) => (
+                Some(vec![Filter::builder()
+                    .name("db-instance-id")
+                    .set_values(Some(names.to_vec()))
+                    .build()]),
+                format!("rds:snapshots of {}", names.join(",")),
+            ),
+        };
+        let out = self
             .client
             .describe_db_snapshots()
-            .db_instance_identifier(instance)
             .snapshot_type("manual")
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| port_error("DescribeDBSnapshots", instance, e))?;
-            // The filter is the service's: a snapshot keeps the instance name it was taken
-            // under, which after a rollback's renames is not the instance's current name.
-            ids.extend(
-                page.db_snapshots()
-                    .iter()
-                    .filter_map(|s| s.db_snapshot_identifier().map(String::from)),
-            );
-        }
-        Ok(ids)
+            .set_filters(filters)
+            .max_records(PAGE)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| port_error("DescribeDBSnapshots", &scope, e))?;
+        Ok(SnapshotPage {
+            snapshots: out.db_snapshots().iter().filter_map(manual).collect(),
+            next: out.marker().filter(|m| !m.is_empty()).map(String::from),
+        })
     }
 
-    async fn instance_of(&self, snapshot: &str) -> Result<Option<String>, PortError> {
+    async fn snapshot(&self, snapshot: &str) -> Result<Option<ManualSnapshot>, PortError> {
         match self
             .client
             .describe_db_snapshots()
@@ -51,10 +78,7 @@ impl SnapshotSharing for RdsSharing {
             .send()
             .await
         {
-            Ok(out) => Ok(out
-                .db_snapshots()
-                .iter()
-                .find_map(|s| s.db_instance_identifier().map(String::from))),
+            Ok(out) => Ok(out.db_snapshots().iter().find_map(manual)),
             Err(e) => {
                 let e = port_error("DescribeDBSnapshots", snapshot, e);
                 if e.kind == FailureKind::NotFound {

@@ -13,7 +13,10 @@ pub mod restorer;
 pub mod status_events;
 pub mod workflow;
 
-pub use exposure::{BucketAccess, SnapshotSharing};
+pub use exposure::{
+    BucketAccess, SnapshotPage, SnapshotSharing, SnapshotsOf, TablePolicies, TablePolicy,
+    SNAPSHOT_SOURCES_BATCH,
+};
 pub use inspector::SandboxInspector;
 pub use locks::ResourceLocks;
 pub use requests::{IdempotencyStore, Remembered, RequestStore, StoredRequest};

@@ -12,10 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use lifeboat::audit::ManualSnapshot;
 use lifeboat::catalog::{ResourceKey, ResourceKind};
 use lifeboat::inventory::{DiscoveredResource, PitrStatus};
 use lifeboat::ports::{
-    BackupService, Deletion, NewPoint, PortError, Quota, ServicePoint, SnapshotSharing, DESCRIBE_BATCH,
+    BackupService, Deletion, NewPoint, PortError, Quota, ServicePoint, SnapshotPage, SnapshotSharing,
+    SnapshotsOf, DESCRIBE_BATCH,
 };
 use lifeboat::request::options::RestorableWindow;
 use lifeboat::schedule::Slot;
@@ -221,14 +223,18 @@ struct PacedSharing {
 
 #[async_trait]
 impl SnapshotSharing for PacedSharing {
-    async fn snapshots_of(&self, instance: &str) -> Result<Vec<String>, PortError> {
+    async fn manual_snapshots(
+        &self,
+        of: SnapshotsOf<'_>,
+        marker: Option<String>,
+    ) -> Result<SnapshotPage, PortError> {
         self.gate.wait().await;
-        self.inner.snapshots_of(instance).await
+        self.inner.manual_snapshots(of, marker).await
     }
 
-    async fn instance_of(&self, snapshot: &str) -> Result<Option<String>, PortError> {
+    async fn snapshot(&self, snapshot: &str) -> Result<Option<ManualSnapshot>, PortError> {
         self.gate.wait().await;
-        self.inner.instance_of(snapshot).await
+        self.inner.snapshot(snapshot).await
     }
 
     async fn restorers(&self, snapshot: &str) -> Result<Vec<String>, PortError> {

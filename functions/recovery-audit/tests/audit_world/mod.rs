@@ -12,7 +12,7 @@ use lifeboat::drill::records::{latest_success_key, DrillOutcome, DrillRecord};
 use lifeboat::inventory::TAG_INSTANCE;
 use lifeboat::policy::{Policy, PolicyBook};
 use lifeboat::ports::memory::world::{self, at, scheduled_event, PITR_3_DAYS};
-use lifeboat::ports::memory::{MemoryBucketAccess, MemorySharing};
+use lifeboat::ports::memory::{MemoryBucketAccess, MemorySharing, MemoryTablePolicies};
 use lifeboat::ports::ServicePoint;
 use lifeboat::request::options::RestorableWindow;
 use lifeboat::schedule::{tiers_of, Slot};
@@ -29,6 +29,7 @@ pub const AT: &str = "2026-12-03T06:30:00Z";
 pub struct World {
     pub ports: world::World,
     pub sharing: Arc<MemorySharing>,
+    pub tables: Arc<MemoryTablePolicies>,
     pub bucket: Arc<MemoryBucketAccess>,
     pub auditor: Auditor,
 }
@@ -36,11 +37,13 @@ pub struct World {
 pub fn world() -> World {
     let ports = world::World::new();
     let sharing = Arc::new(MemorySharing::default());
+    let tables = Arc::new(MemoryTablePolicies::default());
     let bucket = Arc::new(MemoryBucketAccess::closed("lifeboat-reports"));
     let auditor = Auditor {
         catalog: ports.catalog.clone(),
         services: ports.services(),
         sharing: sharing.clone(),
+        tables: tables.clone(),
         bucket: bucket.clone(),
         reports: ports.reports.clone(),
         policies: PolicyBook::default(),
@@ -56,6 +59,7 @@ pub fn world() -> World {
     World {
         ports,
         sharing,
+        tables,
         bucket,
         auditor,
     }

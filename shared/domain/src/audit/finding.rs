@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
-    /// A backup someone outside the account could restore (revoked when found).
+    /// A copy of customer data someone outside the account could reach: a guarded snapshot
+    /// or the reports bucket (revoked when found), a table's resource policy (removed from
+    /// Lifeboat's own tables, reported on production's).
     Exposed,
     /// Promised points that are not restorable.
     MissingPoints,

@@ -105,23 +105,10 @@ impl AuditReport {
             .map(|(instance_id, resources)| InstanceAudit::of(instance_id, resources))
             .collect();
         for e in &exposures {
-            let finding = Finding::new(
-                FindingKind::Exposed,
-                e.subject.clone(),
-                format!(
-                    "restorable by {} outside the account: {}",
-                    e.exposed_to.join(", "),
-                    match &e.error {
-                        None if e.revoked => "revoked".to_string(),
-                        None => "not revoked (dry run)".to_string(),
-                        Some(error) => format!("NOT revoked: {error}"),
-                    }
-                ),
-            );
-            match owner_of
-                .get(&e.owner)
-                .and_then(|i| instances.iter_mut().find(|x| &x.instance_id == i))
-            {
+            let finding = Finding::new(FindingKind::Exposed, e.subject.clone(), e.describe());
+            // A copy's own instance when its tags or the catalog say, else its owner's.
+            let instance = e.instance.as_ref().or_else(|| owner_of.get(&e.owner));
+            match instance.and_then(|i| instances.iter_mut().find(|x| &x.instance_id == i)) {
                 Some(instance) => instance.findings.insert(0, finding),
                 None => findings.push(finding),
             }
@@ -261,6 +248,7 @@ impl InstanceAudit {
 mod tests {
     use super::*;
     use crate::audit::coverage::{TierCoverage, WindowCheck};
+    use crate::audit::exposure::ExposureKind;
     use crate::catalog::ResourceKey;
     use crate::policy::Tier;
     use crate::schedule::Slot;
@@ -362,11 +350,14 @@ mod tests {
     #[test]
     fn an_exposure_is_its_instance_s_first_finding_and_an_unowned_one_the_report_s() {
         let exposure = |subject: &str, owner: &str, error: Option<&str>| Exposure {
-            subject: subject.into(),
-            owner: owner.into(),
-            exposed_to: vec!["all".into()],
             revoked: error.is_none(),
             error: error.map(String::from),
+            ..Exposure::found(
+                ExposureKind::Snapshot,
+                subject.into(),
+                owner.into(),
+                vec!["all".into()],
+            )
         };
         let report = AuditReport::assemble(
             at(),
@@ -411,5 +402,28 @@ mod tests {
                     .into(),
             }]
         );
+    }
+
+    #[test]
+    fn a_copy_s_exposure_goes_to_the_instance_its_tags_name_though_no_resource_of_it_made_the_copy() {
+        let copy = Exposure {
+            instance: Some("acme".into()),
+            revoked: true,
+            ..Exposure::found(
+                ExposureKind::Snapshot,
+                "kept-copy".into(),
+                "rds:lbf-1b4e28ba-acme-db".into(),
+                vec!["all".into()],
+            )
+        };
+        let report = AuditReport::assemble(
+            at(),
+            vec![resource("acme", "acme-db", 1, 1, true)],
+            vec![copy],
+            vec![],
+            vec![],
+        );
+        assert_eq!(report.instances[0].findings[0].subject, "kept-copy");
+        assert!(report.findings.is_empty());
     }
 }

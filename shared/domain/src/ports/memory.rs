@@ -13,7 +13,7 @@ pub mod status_events;
 pub mod workflow;
 pub mod world;
 
-pub use exposure::{MemoryBucketAccess, MemorySharing};
+pub use exposure::{MemoryBucketAccess, MemorySharing, MemoryTablePolicies};
 pub use locks::MemoryLocks;
 pub use requests::{MemoryIdempotency, MemoryRequests};
 pub use status_events::MemoryStatusEvents;
@@ -69,6 +69,11 @@ impl MemoryService {
         let tags = tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         self.lock().resources.insert(key.clone(), (tags, pitr));
         key
+    }
+
+    /// Deletes `resource` (its points stay, as a final snapshot and kept points do).
+    pub fn remove_resource(&self, resource: &ResourceKey) {
+        self.lock().resources.remove(resource);
     }
 
     /// The continuous-backup window the service reports for `resource`.

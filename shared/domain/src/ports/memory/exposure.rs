@@ -1,28 +1,71 @@
-//! In-memory snapshot sharing and bucket settings, which a test can open and fail.
+//! In-memory snapshot sharing, table policies and bucket settings, which a test can open and
+//! fail.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::ports::exposure::{BucketAccess, SnapshotSharing};
+use crate::audit::ManualSnapshot;
+use crate::ports::exposure::{
+    BucketAccess, SnapshotPage, SnapshotSharing, SnapshotsOf, TablePolicies, TablePolicy,
+    SNAPSHOT_SOURCES_BATCH,
+};
 use crate::ports::{FailureKind, PortError};
 
-/// RDS snapshots by identifier: the instance each is of and who may restore it.
-#[derive(Debug, Default)]
+/// A snapshot: the instance it is of, its tags, who may restore it.
+type Held = (String, BTreeMap<String, String>, BTreeSet<String>);
+
+/// RDS snapshots by identifier: the instance each is of, its tags and who may restore it.
+/// Listings come in pages of [`MemorySharing::page_size`] (100, as RDS's largest).
+#[derive(Debug)]
 pub struct MemorySharing {
-    snapshots: Mutex<BTreeMap<String, (String, BTreeSet<String>)>>,
+    snapshots: Mutex<BTreeMap<String, Held>>,
+    page_size: Mutex<usize>,
     failing: Mutex<BTreeSet<String>>,
     vanishing: Mutex<BTreeSet<String>>,
     revocations: Mutex<Vec<(String, Vec<String>)>>,
+    listings: Mutex<Vec<String>>,
+}
+
+impl Default for MemorySharing {
+    fn default() -> Self {
+        MemorySharing {
+            snapshots: Mutex::default(),
+            page_size: Mutex::new(100),
+            failing: Mutex::default(),
+            vanishing: Mutex::default(),
+            revocations: Mutex::default(),
+            listings: Mutex::default(),
+        }
+    }
 }
 
 impl MemorySharing {
     pub fn add_snapshot(&self, instance: &str, snapshot: &str, restorers: &[&str]) {
+        self.add_tagged_snapshot(instance, snapshot, &[], restorers);
+    }
+
+    /// A snapshot carrying `tags` (copied from its instance, or given by whoever took it).
+    pub fn add_tagged_snapshot(
+        &self,
+        instance: &str,
+        snapshot: &str,
+        tags: &[(&str, &str)],
+        restorers: &[&str],
+    ) {
         self.snapshots.lock().unwrap().insert(
             snapshot.into(),
-            (instance.into(), restorers.iter().map(|r| r.to_string()).collect()),
+            (
+                instance.into(),
+                tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                restorers.iter().map(|r| r.to_string()).collect(),
+            ),
         );
+    }
+
+    pub fn set_page_size(&self, size: usize) {
+        *self.page_size.lock().unwrap() = size.max(1);
     }
 
     /// Makes every revocation of `snapshot` fail.
@@ -37,7 +80,7 @@ impl MemorySharing {
 
     pub fn restorers_now(&self, snapshot: &str) -> Vec<String> {
         self.snapshots.lock().unwrap()[snapshot]
-            .1
+            .2
             .iter()
             .cloned()
             .collect()
@@ -47,26 +90,70 @@ impl MemorySharing {
     pub fn revocations(&self) -> Vec<(String, Vec<String>)> {
         self.revocations.lock().unwrap().clone()
     }
+
+    /// Every listing page asked for, in order: `*` for the account's, else the instances
+    /// named, joined by commas.
+    pub fn listings(&self) -> Vec<String> {
+        self.listings.lock().unwrap().clone()
+    }
 }
 
 #[async_trait]
 impl SnapshotSharing for MemorySharing {
-    async fn snapshots_of(&self, instance: &str) -> Result<Vec<String>, PortError> {
+    async fn manual_snapshots(
+        &self,
+        of: SnapshotsOf<'_>,
+        marker: Option<String>,
+    ) -> Result<SnapshotPage, PortError> {
+        let scope = match of {
+            SnapshotsOf::Account => "*".to_string(),
+            SnapshotsOf::Instances(names) => names.join(","),
+        };
+        self.listings.lock().unwrap().push(scope.clone());
+        if let SnapshotsOf::Instances(names) = of {
+            if names.len() > SNAPSHOT_SOURCES_BATCH {
+                return Err(PortError::new(
+                    "DescribeDBSnapshots",
+                    scope,
+                    FailureKind::Refused,
+                    "InvalidParameterCombination: too many filter values",
+                ));
+            }
+        }
+        let size = *self.page_size.lock().unwrap();
         let snapshots = self.snapshots.lock().unwrap();
-        Ok(snapshots
+        let listed: Vec<ManualSnapshot> = snapshots
             .iter()
-            .filter(|(_, (of, _))| of == instance)
-            .map(|(id, _)| id.clone())
-            .collect())
+            .filter(|(_, (of_instance, _, _))| match of {
+                SnapshotsOf::Account => true,
+                SnapshotsOf::Instances(names) => names.contains(of_instance),
+            })
+            .filter(|(id, _)| marker.as_ref().is_none_or(|m| *id > m))
+            .take(size + 1)
+            .map(|(id, (instance, tags, _))| ManualSnapshot {
+                id: id.clone(),
+                instance: instance.clone(),
+                tags: tags.clone(),
+            })
+            .collect();
+        let next = (listed.len() > size).then(|| listed[size - 1].id.clone());
+        Ok(SnapshotPage {
+            snapshots: listed.into_iter().take(size).collect(),
+            next,
+        })
     }
 
-    async fn instance_of(&self, snapshot: &str) -> Result<Option<String>, PortError> {
+    async fn snapshot(&self, snapshot: &str) -> Result<Option<ManualSnapshot>, PortError> {
         Ok(self
             .snapshots
             .lock()
             .unwrap()
             .get(snapshot)
-            .map(|(of, _)| of.clone()))
+            .map(|(instance, tags, _)| ManualSnapshot {
+                id: snapshot.into(),
+                instance: instance.clone(),
+                tags: tags.clone(),
+            }))
     }
 
     async fn restorers(&self, snapshot: &str) -> Result<Vec<String>, PortError> {
@@ -74,7 +161,7 @@ impl SnapshotSharing for MemorySharing {
             self.snapshots.lock().unwrap().remove(snapshot);
         }
         let snapshots = self.snapshots.lock().unwrap();
-        let (_, restorers) = snapshots.get(snapshot).ok_or_else(|| {
+        let (_, _, restorers) = snapshots.get(snapshot).ok_or_else(|| {
             PortError::new(
                 "DescribeDBSnapshotAttributes",
                 snapshot,
@@ -99,10 +186,154 @@ impl SnapshotSharing for MemorySharing {
             ));
         }
         let mut snapshots = self.snapshots.lock().unwrap();
-        if let Some((_, restorers)) = snapshots.get_mut(snapshot) {
+        if let Some((_, _, restorers)) = snapshots.get_mut(snapshot) {
             restorers.retain(|r| !values.contains(r));
         }
         Ok(())
+    }
+}
+
+/// A table: its tags, and its policy with its revision.
+type Table = (BTreeMap<String, String>, Option<TablePolicy>);
+
+/// DynamoDB tables and their resource policies, each rewrite giving a new revision.
+#[derive(Debug, Default)]
+pub struct MemoryTablePolicies {
+    tables: Mutex<BTreeMap<String, Table>>,
+    revisions: Mutex<u64>,
+    /// Tables whose policy someone changes between the audit's read and its write.
+    racing: Mutex<BTreeSet<String>>,
+    unreadable: Mutex<BTreeSet<String>>,
+    writes: Mutex<Vec<String>>,
+}
+
+impl MemoryTablePolicies {
+    pub fn add_table(&self, name: &str, tags: &[(&str, &str)]) {
+        let tags = tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        self.tables.lock().unwrap().insert(name.into(), (tags, None));
+    }
+
+    /// Puts `document` as `table`'s policy, as someone with the console would.
+    pub fn put(&self, table: &str, document: &str) {
+        let revision = self.next_revision();
+        if let Some((_, policy)) = self.tables.lock().unwrap().get_mut(table) {
+            *policy = Some(TablePolicy {
+                document: document.into(),
+                revision,
+            });
+        }
+    }
+
+    /// Makes someone change `table`'s policy right after the audit reads it.
+    pub fn race_on_read(&self, table: &str) {
+        self.racing.lock().unwrap().insert(table.into());
+    }
+
+    /// Makes reading `table`'s policy fail.
+    pub fn fail_reading(&self, table: &str) {
+        self.unreadable.lock().unwrap().insert(table.into());
+    }
+
+    /// The table's policy now, as JSON.
+    pub fn policy_now(&self, table: &str) -> Option<serde_json::Value> {
+        let tables = self.tables.lock().unwrap();
+        let (_, policy) = tables.get(table)?;
+        policy
+            .as_ref()
+            .map(|p| serde_json::from_str(&p.document).expect("policies are JSON"))
+    }
+
+    /// Every write asked for, in order (`put <table>`, `delete <table>`), refused ones too.
+    pub fn writes(&self) -> Vec<String> {
+        self.writes.lock().unwrap().clone()
+    }
+
+    fn next_revision(&self) -> String {
+        let mut n = self.revisions.lock().unwrap();
+        *n += 1;
+        format!("rev-{n}")
+    }
+
+    fn rewrite(
+        &self,
+        table: &str,
+        document: Option<&str>,
+        revision: &str,
+        op: &'static str,
+    ) -> Result<(), PortError> {
+        self.writes.lock().unwrap().push(format!(
+            "{} {table}",
+            if document.is_some() { "put" } else { "delete" }
+        ));
+        let fresh = self.next_revision();
+        let mut tables = self.tables.lock().unwrap();
+        let Some((_, policy)) = tables.get_mut(table) else {
+            return Err(PortError::new(op, table, FailureKind::NotFound, "no such table"));
+        };
+        if policy.as_ref().map(|p| p.revision.as_str()) != Some(revision) {
+            return Err(PortError::new(
+                op,
+                table,
+                FailureKind::Conflict,
+                "PolicyNotFoundException: the policy's revision is not the one expected",
+            ));
+        }
+        *policy = document.map(|d| TablePolicy {
+            document: d.into(),
+            revision: fresh,
+        });
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl TablePolicies for MemoryTablePolicies {
+    async fn tables(&self) -> Result<Vec<String>, PortError> {
+        Ok(self.tables.lock().unwrap().keys().cloned().collect())
+    }
+
+    async fn policy(&self, table: &str) -> Result<Option<TablePolicy>, PortError> {
+        if self.unreadable.lock().unwrap().contains(table) {
+            return Err(PortError::new(
+                "GetResourcePolicy",
+                table,
+                FailureKind::Refused,
+                "AccessDenied",
+            ));
+        }
+        let read = self
+            .tables
+            .lock()
+            .unwrap()
+            .get(table)
+            .and_then(|(_, p)| p.clone());
+        if self.racing.lock().unwrap().remove(table) {
+            if let Some(p) = &read {
+                self.put(table, &p.document);
+            }
+        }
+        Ok(read)
+    }
+
+    async fn tags(&self, table: &str) -> Result<BTreeMap<String, String>, PortError> {
+        let tables = self.tables.lock().unwrap();
+        let (tags, _) = tables.get(table).ok_or_else(|| {
+            PortError::new(
+                "ListTagsOfResource",
+                table,
+                FailureKind::NotFound,
+                "no such table",
+            )
+        })?;
+        Ok(tags.clone())
+    }
+
+    async fn replace_policy(&self, table: &str, document: &str, revision: &str) -> Result<(), PortError> {
+        self.rewrite(table, Some(document), revision, "PutResourcePolicy")
+    }
+
+    async fn delete_policy(&self, table: &str, revision: &str) -> Result<(), PortError> {
+        self.rewrite(table, None, revision, "DeleteResourcePolicy")
     }
 }
 
