@@ -469,6 +469,7 @@ RECOVERY_AUDIT = Role(
         ("list every table", ask("dynamodb:ListTables", "*")),
         ("read a managed table's resource policy", ask("dynamodb:GetResourcePolicy", PRODUCTION_TABLE, PRODUCTION)),
         ("read any table's resource policy", ask("dynamodb:GetResourcePolicy", f"{DDB}:table/payroll")),
+        ("read a table's marks before rewriting its policy", ask("dynamodb:ListTagsOfResource", SANDBOX_TABLE)),
         ("read a table's window", ask("dynamodb:DescribeContinuousBackups", PRODUCTION_TABLE)),
         ("read the reports bucket's public access", ask("s3:GetBucketPublicAccessBlock", BUCKET)),
         ("close the reports bucket", ask("s3:PutBucketPublicAccessBlock", BUCKET)),
