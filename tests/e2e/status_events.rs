@@ -209,6 +209,9 @@ async fn a_rollback_announces_each_change_in_order_once_per_id() {
     // stays in the request.
     assert!(!progress.is_empty(), "the renames are announced");
     for e in &progress {
+        // From the swap on, what the rollback discards is fixed: production's writes until
+        // the swap took its name away.
+        assert_eq!(e["detail"]["data_loss"], completed["data_loss"], "{e}");
         let p = &e["detail"]["progress"];
         assert_eq!(p["step"], "swap", "{e}");
         assert_eq!(p["resources"][0]["stage"], "renaming", "{e}");

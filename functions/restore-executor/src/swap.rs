@@ -50,6 +50,7 @@ pub async fn swap(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resul
             Progress::Done => {
                 run.record(Step::Swap, now, format!("{}: swapped", r.resource));
                 run.resources[i].phase = Phase::Swapped;
+                run.resources[i].swapped_at = Some(now);
                 note_waiting(&mut run.resources[i], None);
                 note_counted(
                     executor,

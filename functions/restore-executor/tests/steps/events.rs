@@ -53,6 +53,10 @@ async fn a_rollback_announces_staging_ready_the_wait_and_its_completion_in_order
     assert_eq!((d.status, d.mode), (Status::Completed, Some(Mode::Rollback)));
     let window = d.data_loss.expect("a rollback loses what came after its point");
     assert_eq!(window.from, weekly_slot().start());
+    // When each resource's swap was seen done is on the run: what a DynamoDB copy-back's
+    // window ends at.
+    let run = run_of(&w).await;
+    assert_eq!(run.resources[0].swapped_at, Some(now()), "{run:?}");
 }
 
 #[tokio::test]

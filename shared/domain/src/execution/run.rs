@@ -120,6 +120,9 @@ pub struct ResourceRun {
     /// Work counted at the last poll (a copy-back's items).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counted: Option<Counted>,
+    /// When its swap was seen done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swapped_at: Option<DateTime<Utc>>,
 }
 
 impl ResourceRun {
@@ -141,6 +144,7 @@ impl ResourceRun {
             differences: None,
             waiting_for: None,
             counted: None,
+            swapped_at: None,
         }
     }
 
@@ -154,6 +158,22 @@ impl ResourceRun {
             self.phase,
             Phase::Swapping | Phase::Swapped | Phase::Verified | Phase::Undoing
         )
+    }
+
+    /// Until when production's writes are not in what this rollback made production, given
+    /// that its swap began at `swap_began` and it is now `at`: an RDS swap takes production's
+    /// name away as it begins (later writes reach the old instance, kept aside as the
+    /// fallback, or fail); a DynamoDB copy-back brings the live table to staging's content
+    /// item by item while the table still takes writes, so a write made before the copy-back
+    /// finished may be overwritten or deleted. `None` before the swap began.
+    pub fn writes_lost_until(&self, swap_began: DateTime<Utc>, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if !self.production_touched() {
+            return None;
+        }
+        Some(match self.resource.kind {
+            ResourceKind::RdsInstance => swap_began,
+            ResourceKind::DynamoTable => self.swapped_at.unwrap_or(at),
+        })
     }
 
     /// Whether a failure now must undo this resource's swap. An RDS swap is undone whenever

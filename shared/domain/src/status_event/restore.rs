@@ -81,8 +81,11 @@ pub struct RestoreDetail {
 }
 
 /// Data a rollback discards: everything written to production from `from` (the recovery
-/// point) to `to`. Until production is swapped the window still grows, and `to` is the
-/// event's time; from the swap on, it is the swap's.
+/// point) to `to`. Until the swap begins the window still grows, and `to` is the event's
+/// time; from then on `to` is when production's writes stopped being lost: an RDS swap's
+/// start (it takes production's name away), a DynamoDB copy-back's end (the live table takes
+/// writes while it is brought to staging's content, and those may be overwritten), the later
+/// of them when a restore has both; the event's time while a copy-back still runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataLossWindow {
     pub from: DateTime<Utc>,
@@ -187,13 +190,14 @@ fn for_events(mut progress: RestoreProgress) -> RestoreProgress {
 pub fn progress_event(request: &RestoreRequest, progress: RestoreProgress, sequence: u64) -> StatusEvent {
     let progress = for_events(progress);
     let at = progress.updated_at;
+    let data_loss = progress_data_loss(request, at);
     let facts = summary::Facts {
         instance: &request.instance_id,
         status: request.status,
         mode: approved_mode(request),
         at,
         restores_to: earliest_restore_point(request),
-        data_loss: None,
+        data_loss: data_loss.map(|w| (w.from, w.to)),
         error: None,
     };
     StatusEvent {
@@ -206,7 +210,7 @@ pub fn progress_event(request: &RestoreRequest, progress: RestoreProgress, seque
             step: Some(progress.step),
             mode: facts.mode,
             at,
-            data_loss: None,
+            data_loss,
             summary: summary::progress(&facts),
             progress: Some(progress),
             error: None,
@@ -268,7 +272,6 @@ fn earliest_restore_point(request: &RestoreRequest) -> Option<DateTime<Utc>> {
 
 /// What a rollback discards, as of `at`: see [`DataLossWindow`].
 fn data_loss(request: &RestoreRequest, change: RestoreChange, at: DateTime<Utc>) -> Option<DataLossWindow> {
-    let from = earliest_restore_point(request)?;
     let rollback = approved_mode(request) == Some(Mode::Rollback);
     match change {
         // What the options would cost if rolled back to now.
@@ -277,6 +280,7 @@ fn data_loss(request: &RestoreRequest, change: RestoreChange, at: DateTime<Utc>)
             Some(DataLossWindow { from, to: at })
         }
         RestoreChange::Decided | RestoreChange::StagingReady | RestoreChange::AwaitingConfirmation => {
+            let from = earliest_restore_point(request)?;
             rollback.then_some(DataLossWindow { from, to: at })
         }
         RestoreChange::Cancelled => None,
@@ -284,15 +288,40 @@ fn data_loss(request: &RestoreRequest, change: RestoreChange, at: DateTime<Utc>)
         // copy-back is kept even when the restore failed afterwards).
         RestoreChange::Completed | RestoreChange::Failed => {
             let run = request.run.as_ref().filter(|_| rollback)?;
-            let swapped = run
-                .resources
-                .iter()
-                .filter(|r| matches!(r.phase, Phase::Swapped | Phase::Verified));
-            let from = swapped.map(|r| r.restores_to).min()?;
-            let to = records(run, Step::Swap).first()?.at;
-            Some(DataLossWindow { from, to })
+            lost_to_swap(run, at, |r| matches!(r.phase, Phase::Swapped | Phase::Verified))
         }
     }
+}
+
+/// What a rollback discards as its progress is announced at `at`: the window still grows
+/// until the swap begins, and from then on is what the swap loses.
+fn progress_data_loss(request: &RestoreRequest, at: DateTime<Utc>) -> Option<DataLossWindow> {
+    if approved_mode(request) != Some(Mode::Rollback) {
+        return None;
+    }
+    let run = request.run.as_ref();
+    match run.filter(|run| run.resources.iter().any(|r| r.production_touched())) {
+        Some(run) => lost_to_swap(run, at, |r| r.production_touched()),
+        None => Some(DataLossWindow {
+            from: earliest_restore_point(request)?,
+            to: at,
+        }),
+    }
+}
+
+/// What the swap of the resources `counted` loses, as of `at`: from the earliest point they
+/// were rolled back to, until the last moment a write of theirs can be lost (see
+/// [`crate::execution::run::ResourceRun::writes_lost_until`]).
+fn lost_to_swap(
+    run: &Run,
+    at: DateTime<Utc>,
+    counted: impl Fn(&crate::execution::run::ResourceRun) -> bool,
+) -> Option<DataLossWindow> {
+    let began = records(run, Step::Swap).first()?.at;
+    (run.resources.iter().filter(|r| counted(r)))
+        .filter_map(|r| Some((r.restores_to, r.writes_lost_until(began, at)?)))
+        .reduce(|(from, to), (f, t)| (from.min(f), to.max(t)))
+        .map(|(from, to)| DataLossWindow { from, to })
 }
 
 /// The error name an execution fails with: Step Functions keeps `States.` for itself, so a

@@ -268,10 +268,25 @@ fn each_wait_for_confirmation_is_its_own_event() {
     );
 }
 
+/// `r` with its DynamoDB copy-back finished at `at`.
+fn copied_back_at(mut r: RestoreRequest, t: &str) -> RestoreRequest {
+    for resource in &mut r.run.as_mut().unwrap().resources {
+        if resource.resource.kind == crate::catalog::ResourceKind::DynamoTable {
+            resource.swapped_at = Some(at(t));
+        }
+    }
+    r
+}
+
 #[test]
-fn a_completed_rollback_loses_what_was_written_from_its_point_to_the_swap() {
+fn a_completed_rollback_loses_what_was_written_from_its_point_to_the_end_of_its_copy_back() {
+    // The swap began at 10:15: RDS's production lost its name then; the DynamoDB table took
+    // writes until its copy-back finished at 10:16:30, and those could be overwritten.
     let done = ended(
-        running(Mode::Rollback, &ROLLED_BACK, Phase::Verified),
+        copied_back_at(
+            running(Mode::Rollback, &ROLLED_BACK, Phase::Verified),
+            "2026-11-28T10:16:30Z",
+        ),
         Status::Completed,
         Outcome::Completed,
     );
@@ -282,9 +297,10 @@ fn a_completed_rollback_loses_what_was_written_from_its_point_to_the_swap() {
         d.data_loss,
         Some(DataLossWindow {
             from: at("2026-11-28T09:05:00Z"),
-            to: at("2026-11-28T10:15:00Z")
+            to: at("2026-11-28T10:16:30Z")
         })
     );
+    assert!(d.summary.contains("10:16 UTC"), "{}", d.summary);
     assert!(
         d.summary.contains("rolled back to 2026-11-28 09:05 UTC"),
         "{}",
@@ -398,4 +414,84 @@ fn no_summary_names_a_resource_a_person_or_what_support_wrote() {
             assert!(!summary.contains(&secret), "{secret:?} in {summary:?}");
         }
     }
+}
+
+fn progress_at(r: &RestoreRequest, t: &str, stage: Stage) -> RestoreDetail {
+    let progress = RestoreProgress {
+        step: Step::Swap,
+        updated_at: at(t),
+        resources: vec![ResourceProgress {
+            resource: "dynamodb:orders-table".into(),
+            stage,
+            waiting_for: None,
+            percent: None,
+            done: None,
+            total: None,
+            unit: None,
+            batches: None,
+            eta_seconds: None,
+        }],
+    };
+    detail(&progress_event(r, progress, 1)).clone()
+}
+
+#[test]
+fn a_rollback_s_progress_states_what_is_at_risk_before_during_and_after_its_swap() {
+    let point = at("2026-11-28T09:05:00Z");
+    // Before the swap the window grows with the event.
+    let waiting = running(Mode::Rollback, &[Step::Begin, Step::CheckReady], Phase::Ready);
+    let d = progress_at(&waiting, "2026-11-28T10:13:30Z", Stage::Ready);
+    assert_eq!(
+        d.data_loss,
+        Some(DataLossWindow {
+            from: point,
+            to: at("2026-11-28T10:13:30Z")
+        })
+    );
+    // The swap began at 10:14 (RDS lost its name then); the copy-back still runs: the
+    // DynamoDB table's writes are at risk until the event.
+    let steps = [Step::Begin, Step::CheckReady, Step::Swap];
+    let copying = running(Mode::Rollback, &steps, Phase::Swapping);
+    let d = progress_at(&copying, "2026-11-28T10:20:00Z", Stage::Copying);
+    assert_eq!(
+        d.data_loss,
+        Some(DataLossWindow {
+            from: point,
+            to: at("2026-11-28T10:20:00Z")
+        })
+    );
+    // Copied back at 10:21: later events keep that end.
+    let mut swapped = copied_back_at(
+        running(Mode::Rollback, &steps, Phase::Swapped),
+        "2026-11-28T10:21:00Z",
+    );
+    let d = progress_at(&swapped, "2026-11-28T10:40:00Z", Stage::Verifying);
+    assert_eq!(
+        d.data_loss,
+        Some(DataLossWindow {
+            from: point,
+            to: at("2026-11-28T10:21:00Z")
+        })
+    );
+    // An RDS swap alone: its writes stopped being lost when it took production's name away.
+    swapped
+        .run
+        .as_mut()
+        .unwrap()
+        .resources
+        .retain(|r| r.resource.kind == crate::catalog::ResourceKind::RdsInstance);
+    let d = progress_at(&swapped, "2026-11-28T10:40:00Z", Stage::Verifying);
+    assert_eq!(
+        d.data_loss,
+        Some(DataLossWindow {
+            from: point,
+            to: at("2026-11-28T10:14:00Z")
+        })
+    );
+    // A selective restore discards nothing.
+    let selective = running(Mode::Selective, &steps, Phase::Swapping);
+    assert_eq!(
+        progress_at(&selective, "2026-11-28T10:20:00Z", Stage::Copying).data_loss,
+        None
+    );
 }
