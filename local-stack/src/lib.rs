@@ -17,6 +17,7 @@ pub mod demo;
 pub mod drills;
 pub mod edge;
 pub mod fleet_tick;
+pub mod function_settings;
 pub mod http;
 pub mod moto;
 pub mod names;

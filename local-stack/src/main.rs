@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
+use lifeboat_local::function_settings::FunctionSettings;
 use lifeboat_local::{bench, demo, LocalStack, StackConfig};
 
 /// Lifeboat's local stack: moto, the edge (Lambda APIs, forwarding, faults), PostgreSQL and
@@ -19,7 +20,16 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Start the stack, print its endpoints, and stay up until Ctrl-C.
-    Up,
+    Up {
+        /// A setting for the functions, as a deployment's template parameters give them:
+        /// `KEY=VALUE` for every function, `FUNCTION:KEY=VALUE` for one, `KEY=@FILE` to read
+        /// the value from a file (e.g. `LIFEBOAT_POLICIES=@policies.json`). Repeatable.
+        #[arg(long = "env", value_name = "[FUNCTION:]KEY=VALUE")]
+        env: Vec<String>,
+        /// A file of such settings, one a line (`#` comments); `--env` entries win.
+        #[arg(long = "env-file", value_name = "FILE")]
+        env_files: Vec<PathBuf>,
+    },
     /// Start the stack, tag a demo customer instance, fast-forward the schedules through the
     /// real binaries and print the coverage table; then a rollback and a selective restore
     /// through the request API, a restore drill, and the daily audit after a snapshot was
@@ -102,11 +112,12 @@ fn rfc3339(text: &str) -> Result<DateTime<Utc>, String> {
 async fn run(command: Command) -> Result<ExitCode, String> {
     let text = |e: &dyn std::fmt::Display| e.to_string();
     match command {
-        Command::Up => {
-            let stack = LocalStack::start(StackConfig::from_env())
-                .await
-                .map_err(|e| text(&e))?;
+        Command::Up { env, env_files } => {
+            let settings = FunctionSettings::parse(&env, &env_files)?;
+            let config = StackConfig::from_env().with_settings(settings);
+            let stack = LocalStack::start(config).await.map_err(|e| text(&e))?;
             print_endpoints(&stack);
+            print_settings(&stack.config);
             println!(
                 "Functions: {} (Lambda Invoke API on the edge). Ctrl-C stops.",
                 lifeboat_local::names::FUNCTIONS.join(", ")
@@ -235,6 +246,30 @@ async fn figures(part: Part, dir: &std::path::Path) -> Result<String, String> {
                 .map_err(|e| text(&e))?
         }
     })
+}
+
+/// The settings the caller gave the functions (names only for long values).
+fn print_settings(config: &StackConfig) {
+    let shown = |value: &str| {
+        if value.len() > 60 || value.contains('\n') {
+            format!("({} bytes)", value.len())
+        } else {
+            value.to_string()
+        }
+    };
+    let given = (config
+        .function_env
+        .iter()
+        .map(|(k, v)| ("every function".to_string(), k, v)))
+    .chain(
+        config
+            .function_env_by_name
+            .iter()
+            .flat_map(|(f, env)| env.iter().map(move |(k, v)| (f.clone(), k, v))),
+    );
+    for (whom, key, value) in given {
+        println!("  setting for {whom}: {key}={}", shown(value));
+    }
 }
 
 fn print_endpoints(stack: &LocalStack) {

@@ -30,6 +30,8 @@ pub struct StackConfig {
     pub work_dir: PathBuf,
     /// Extra environment for every function (e.g. `LIFEBOAT_MAX_DELETIONS_PER_RESOURCE`).
     pub function_env: BTreeMap<String, String>,
+    /// Extra environment for one function, by name, over `function_env`.
+    pub function_env_by_name: BTreeMap<String, BTreeMap<String, String>>,
     pub function_timeout: Duration,
     /// Whether RDS calls move the instances' PostgreSQL databases (see
     /// [`crate::edge::databases`]). Off only for benchmarks of the control plane at fleet
@@ -53,9 +55,33 @@ impl StackConfig {
             functions_dir,
             work_dir,
             function_env: BTreeMap::new(),
+            function_env_by_name: BTreeMap::new(),
             function_timeout: Duration::from_secs(300),
             rds_data: true,
         }
+    }
+}
+
+impl StackConfig {
+    /// What `function` is given beyond the stack's own wiring.
+    pub fn extra_env(&self, function: &str) -> BTreeMap<String, String> {
+        let mut env = self.function_env.clone();
+        env.extend(
+            self.function_env_by_name
+                .get(function)
+                .cloned()
+                .unwrap_or_default(),
+        );
+        env
+    }
+
+    /// With the caller's settings for the functions (see [`crate::function_settings`]).
+    pub fn with_settings(mut self, settings: crate::function_settings::FunctionSettings) -> StackConfig {
+        self.function_env.extend(settings.all);
+        for (function, env) in settings.by_function {
+            self.function_env_by_name.entry(function).or_default().extend(env);
+        }
+        self
     }
 }
 
@@ -102,7 +128,7 @@ impl LocalStack {
             let host = FunctionHost::start(FunctionSpec {
                 name: name.to_string(),
                 binary: config.functions_dir.join(name),
-                env: function_env(name, &edge.url(), &postgres.url(), &config.function_env),
+                env: function_env(name, &edge.url(), &postgres.url(), &config.extra_env(name)),
                 timeout: config.function_timeout,
                 log: config.work_dir.join(format!("{name}.log")),
             })

@@ -22,6 +22,8 @@ mod dynamodb_ownership;
 mod exposure_guard;
 /// A weekly point refused at its slot, taken late by the next tick and shown late by the audit.
 mod late_points;
+/// `lifeboat-local up` started from outside with settings for its functions.
+mod local_stack_settings;
 /// schemathesis against the API's OpenAPI document.
 mod openapi_conformance;
 /// The policy over 400 fast-forwarded days, and full mode against fast-forward.
