@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use crate::outcome::{announce_end, end};
 use crate::staging::delete_staging;
 use crate::task::{caught, Task};
+use crate::undo_stopped;
 use crate::{lock_holder, target, Executor};
 
 /// One step of the failure path: `{"done": true}` once production is as it was, staging is
@@ -63,6 +64,8 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         );
         return keep_restore(executor, stored, run, &error, reason, now).await;
     }
+    // Undos that stopped on a refusal no retry cures, each with what stands.
+    let mut stopped: Vec<String> = Vec::new();
     for i in 0..run.resources.len() {
         let r = &run.resources[i];
         // A selective restore only inserts what production lacked: there is no swap to undo.
@@ -97,11 +100,26 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         let safety = r.safety_snapshot.clone().unwrap_or_default();
         let restorer = executor.restorer(r.resource.kind)?;
         let fail = |e| StepError::from_port("abort (undo swap)", e);
-        match restorer
-            .undo_swap(&target(id, run.started_at, r), &safety)
-            .await
-            .map_err(fail)?
-        {
+        let undone = match restorer.undo_swap(&target(id, run.started_at, r), &safety).await {
+            Ok(progress) => progress,
+            Err(e) => {
+                let refusal = fail(e);
+                if refusal.is_retryable() {
+                    return Err(refusal);
+                }
+                // No retry cures it: the undo stops where it stands, on record, and the
+                // restore ends failed instead of being retried without end.
+                let (phase, detail) =
+                    undo_stopped::stop(restorer, &target(id, run.started_at, r), r, &refusal).await;
+                tracing::error!(request = id, resource = %r.resource, error = %refusal, "the undo stopped");
+                run.record(Step::Abort, now, detail.clone());
+                run.resources[i].phase = phase;
+                stopped.push(detail);
+                stored = executor.save_run(&stored, run.clone(), Step::Abort).await?;
+                continue;
+            }
+        };
+        match undone {
             Progress::Done => {}
             Progress::Pending(why) => return Ok(json!({ "done": false, "waiting_for": why })),
             Progress::Spread(shards) => {
@@ -151,10 +169,13 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         .map(|s| s.merged.iter().map(|m| m.result.inserted).sum())
         .unwrap_or(0);
     let kept: Vec<&str> = run.resources.iter().filter_map(|r| r.kept.as_deref()).collect();
+    // Finished copy-backs kept (an undo that stopped names its own resource).
     let rolled_back: Vec<String> = run
         .resources
         .iter()
         .filter(|r| run.mode == Mode::Rollback && r.production_touched())
+        .filter(|r| r.resource.kind == lifeboat::catalog::ResourceKind::DynamoTable)
+        .filter(|r| !stopped.iter().any(|s| s.starts_with(&format!("{}:", r.resource))))
         .map(|r| r.resource.to_string())
         .collect();
     let undone = run.resources.iter().filter(|r| r.phase == Phase::Undone);
@@ -203,6 +224,11 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         )
     } else {
         "production untouched".to_string()
+    };
+    let production = match (stopped.is_empty(), production.as_str()) {
+        (true, _) => production,
+        (false, "production untouched") => format!("undo stopped: {}", stopped.join("; ")),
+        (false, _) => format!("{production}; undo stopped: {}", stopped.join("; ")),
     };
     run.record(
         Step::Abort,

@@ -21,6 +21,7 @@ pub mod settings;
 pub mod staging;
 pub mod swap;
 pub mod task;
+pub mod undo_stopped;
 pub mod verify;
 
 use std::sync::Arc;

@@ -24,6 +24,10 @@ const TARGET_PARAMS: &[&str] = &[
     // Restores name their new instance or table so.
     "TargetDBInstanceIdentifier",
     "TargetTableName",
+    // Tags and resource policies name their resource by ARN (RDS `ResourceName`, DynamoDB
+    // `ResourceArn`).
+    "ResourceName",
+    "ResourceArn",
 ];
 
 impl AwsCall {

@@ -20,7 +20,7 @@ use instance_state::{
 use lifeboat::catalog::{ResourceKey, ResourceKind};
 use lifeboat::execution::names::names;
 use lifeboat::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
-use lifeboat::ports::restorer::{Progress, RestoreFrom, Restorer, Target, Verification};
+use lifeboat::ports::restorer::{Holder, Progress, RestoreFrom, Restorer, Target, Verification};
 use lifeboat::ports::{Deletion, FailureKind, PortError};
 use settings::{carried_over, tag, tags_of, Settings};
 
@@ -519,6 +519,14 @@ impl Restorer for RdsRestorer {
                 ),
             )),
         }
+    }
+
+    async fn holder(&self, target: &Target<'_>) -> Result<Holder, PortError> {
+        Ok(match self.instance(&target.production.name).await? {
+            Some(db) if is_restored(&db, target.request_id) => Holder::Restored,
+            Some(_) => Holder::Original,
+            None => Holder::Nobody,
+        })
     }
 
     async fn kept_aside(&self, target: &Target<'_>) -> Result<Option<String>, PortError> {

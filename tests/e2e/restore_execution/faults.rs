@@ -388,3 +388,79 @@ async fn a_dynamodb_swap_failing_half_way_is_undone_from_the_pre_swap_backup() {
         report["resources"][0]
     );
 }
+
+/// After both renames, every tagging of the new production is refused for good (a tag policy,
+/// a full tag set): no retry cures it. The restore ends in bounded time, with the instance
+/// that now serves production left serving and nothing deleted, and the request says what
+/// happened and what is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_refusal_after_the_swap_ends_the_restore_naming_what_is_missing() {
+    let stack = stack().await;
+    production_db(&stack).await;
+    let now = Utc::now();
+    set_window(&stack, "rds:db", now - TimeDelta::hours(72), now).await;
+    // The fallback's marks (the first tagging) pass; every later tagging or untagging of
+    // `db` is refused.
+    stack.edge.faults.add(
+        executor_calls("AddTagsToResource")
+            .target_contains(":db:db")
+            .skip(1)
+            .refuse("TagPolicyViolation"),
+    );
+    stack.edge.faults.add(
+        executor_calls("RemoveTagsFromResource")
+            .target_contains(":db:db")
+            .refuse("TagPolicyViolation"),
+    );
+    let (id, execution) = roll_db_back_five_minutes(&stack).await;
+    eventually("the restore to wait for confirmation", || async {
+        (request(&stack, &id).await["awaiting_confirmation"] == true).then_some(())
+    })
+    .await;
+    confirm(&stack, &id).await;
+    let end = finished(&stack, &execution).await;
+    assert_eq!(
+        (end.status.as_str(), end.error.as_deref()),
+        ("FAILED", Some("Lifeboat.Permanent")),
+        "the failure path ended, not itself failed: {end:?}"
+    );
+    let r = request(&stack, &id).await;
+    assert_eq!(r["status"], "failed", "{r}");
+    let deletes = (calls_by(&stack, "restore-executor").into_iter())
+        .filter(|c| c.operation == "DeleteDBInstance" && !c.target.contains("lbs-"))
+        .count();
+    assert_eq!(deletes, 0, "nothing that served production is deleted");
+    let ids = instance_ids(&stack).await;
+    assert!(
+        ids.contains(&"db".to_string()),
+        "production's name still serves: {ids:?}"
+    );
+    let n = names(&id, &ResourceKey::rds("db"));
+    assert_eq!(
+        instance_ids(&stack).await,
+        vec!["db".to_string(), n.fallback.clone()]
+    );
+    let serving = tags(&instance(&stack, "db").await.unwrap());
+    assert_eq!(
+        serving.get(TAG_RESTORE_REQUEST),
+        Some(&id),
+        "the restored instance serves"
+    );
+    let (report, markdown) = report(&stack, &id).await;
+    assert_eq!(report["resources"][0]["phase"], "swapped", "{report:#}");
+    for said in [
+        "TagPolicyViolation",
+        "the undo could not go on",
+        "production stays the restored instance",
+        &n.fallback,
+    ] {
+        assert!(markdown.contains(said), "the report says {said:?}: {markdown}");
+    }
+    // The engineer watching sees it: the request's last word says which and why.
+    let last = r["run"]["timeline"].as_array().unwrap().last().unwrap()["detail"].clone();
+    assert!(
+        last.as_str().unwrap().contains("undo stopped")
+            && last.as_str().unwrap().contains("TagPolicyViolation"),
+        "{last}"
+    );
+}

@@ -219,6 +219,55 @@ async fn abort_after_the_swap_began_puts_production_back() {
     assert_eq!(w.restorer.calls("undo_swap"), 2);
 }
 
+/// An undo refused for good (a tag policy refusing the mark that keeps what served
+/// production, say) stops where it stands: the failure path ends the request in one step,
+/// nothing deleted, with what holds production's name on record; undone and retried never.
+#[tokio::test]
+async fn an_undo_refused_for_good_stops_and_the_restore_ends_naming_what_serves_production() {
+    let w = world();
+    staged(&w).await;
+    assert_eq!(handle(&w, swap_event()).await.unwrap()["done"], true);
+    w.restorer
+        .fail("undo_swap", lifeboat::ports::FailureKind::Refused);
+    let error = json!({"Error": "Lifeboat.Permanent", "Cause": "step swap: AddTagsToResource refused"});
+    let abort = json!({"step": "abort", "request_id": ID, "error": error});
+    let answer = handle(&w, abort.clone()).await.unwrap();
+    assert_eq!(answer["done"], true, "ends at once: {answer}");
+    assert_eq!(answer["status"], "failed");
+    assert_eq!(
+        w.restorer.content("db").as_deref(),
+        Some(BEFORE),
+        "the rollback stays"
+    );
+    assert_eq!(w.restorer.names(), ["db", FALLBACK], "nothing deleted or moved");
+    let failed = stored(&w).await;
+    assert_eq!(failed.request.status, Status::Failed);
+    let run = failed.request.run.clone().unwrap();
+    assert_eq!(
+        run.resources[0].phase,
+        Phase::Swapped,
+        "production holds the rollback"
+    );
+    let last = &run.timeline.last().unwrap().detail;
+    assert!(
+        last.contains("undo stopped")
+            && last.contains("production stays the restored instance")
+            && last.contains(FALLBACK),
+        "{last}"
+    );
+    // Its event says part of the instance was rolled back and stays so.
+    let announced = w.events.published().pop().unwrap();
+    assert!(
+        announced.summary().contains("stays so"),
+        "{}",
+        announced.summary()
+    );
+
+    // A retry after the end changes nothing.
+    assert_eq!(handle(&w, abort).await.unwrap()["done"], true);
+    assert_eq!(stored(&w).await, failed);
+}
+
 /// What carries the staging name once the restore was asked for is not this request's (its
 /// marks gone): refused at the poll, never deleted by the failure path, which still ends the
 /// request failed and names it.

@@ -89,6 +89,19 @@ impl Target<'_> {
     }
 }
 
+/// What holds production's name, as an engineer needs to know it when an undo cannot go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// The restored resource: production holds the rollback.
+    Restored,
+    /// The resource that was production before the swap.
+    Original,
+    /// Nothing: production's name is free (between an undo's renames).
+    Nobody,
+    /// The service cannot tell (a table whose items a copy-back changed holds some of each).
+    Unknown,
+}
+
 /// The outcome of comparing production with what was restored; each carries what was
 /// compared and found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +170,11 @@ pub trait Restorer: Send + Sync {
     /// undone.
     async fn swap_finished(&self, _target: &Target<'_>) -> Result<bool, PortError> {
         Ok(false)
+    }
+
+    /// What holds production's name now (see [`Holder`]).
+    async fn holder(&self, _target: &Target<'_>) -> Result<Holder, PortError> {
+        Ok(Holder::Unknown)
     }
 
     /// What a finished undo kept of the restored resource, because it had served as

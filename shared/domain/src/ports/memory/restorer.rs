@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use crate::catalog::{ResourceKey, ResourceKind};
 use crate::execution::names::names;
 use crate::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
-use crate::ports::restorer::{Progress, RestoreFrom, Restorer, Target, Verification};
+use crate::ports::restorer::{Holder, Progress, RestoreFrom, Restorer, Target, Verification};
 use crate::ports::{Deletion, FailureKind, PortError};
 
 /// The mark naming the resource a snapshot was taken of.
@@ -394,6 +394,19 @@ impl Restorer for MemoryRestorer {
             .get(&("swap".to_string(), target.production.name.clone()))
             .copied();
         Ok(polls.is_some_and(|p| p >= wait))
+    }
+
+    async fn holder(&self, target: &Target<'_>) -> Result<Holder, PortError> {
+        let state = self.enter("holder", &target.production.name)?;
+        Ok(match state.resources.get(&target.production.name) {
+            Some(p)
+                if p.belongs_to(target.request_id, None) && p.mark(TAG_RESTORE_ROLE) != Some("fallback") =>
+            {
+                Holder::Restored
+            }
+            Some(_) => Holder::Original,
+            None => Holder::Nobody,
+        })
     }
 
     async fn undo_differences(&self, target: &Target<'_>) -> Result<Option<String>, PortError> {

@@ -1,0 +1,53 @@
+//! An undo that meets a refusal no retry can cure (a tag policy refusing the marks that keep
+//! what served production, the pre-swap backup gone): it stops where it stands instead of
+//! being retried without end, and the failure path ends the restore in bounded time, with
+//! what now holds production's name on record for the engineer who takes over. Nothing is
+//! deleted and nothing more is renamed.
+
+use lifeboat::execution::error::StepError;
+use lifeboat::execution::run::{Phase, ResourceRun};
+use lifeboat::ports::restorer::{Holder, Restorer, Target};
+
+/// What the run says of a resource whose undo stopped on `refusal`, and the phase it stands
+/// in: production holding the rollback counts as swapped (the restore's data stays, and its
+/// data-loss window is announced), the original back as undone; anything else stays undoing.
+pub async fn stop(
+    restorer: &dyn Restorer,
+    target: &Target<'_>,
+    r: &ResourceRun,
+    refusal: &StepError,
+) -> (Phase, String) {
+    let holder = restorer.holder(target).await;
+    let resource = &r.resource;
+    let stopped = format!("{resource}: the undo could not go on ({refusal}); nothing was deleted");
+    match holder {
+        Ok(Holder::Restored) => (
+            Phase::Swapped,
+            format!(
+                "{stopped}; production stays the restored instance, which serves with the recovery point's data and every write since the swap; the original is kept as {}",
+                r.fallback
+            ),
+        ),
+        Ok(Holder::Original) => (
+            Phase::Undone,
+            format!(
+                "{stopped}; the original is production again, with what the undo had still to do (its marks, its settings) left for an engineer to check"
+            ),
+        ),
+        Ok(Holder::Nobody) => (
+            Phase::Undoing,
+            format!(
+                "{stopped}; URGENT: no resource holds production's name: the original is {}, rename it back to {} by hand",
+                r.fallback, resource.name
+            ),
+        ),
+        Ok(Holder::Unknown) => (
+            Phase::Undoing,
+            format!("{stopped}; production's state could not be told: an engineer checks it before anything else"),
+        ),
+        Err(e) => (
+            Phase::Undoing,
+            format!("{stopped}; what holds production's name could not be read ({e}): an engineer checks it before anything else"),
+        ),
+    }
+}
