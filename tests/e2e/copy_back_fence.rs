@@ -200,7 +200,7 @@ async fn an_undo_refuses_a_fallback_table_it_did_not_make_and_copies_nothing_fro
             Err(e) => break e,
         }
     };
-    assert_eq!(refused.kind, FailureKind::Refused, "{refused}");
+    assert_eq!(refused.kind, FailureKind::NotOurs, "{refused}");
     assert!(refused.to_string().contains(&n.fallback), "{refused}");
     assert_eq!(
         content(&stack, &n.fallback).await.len(),

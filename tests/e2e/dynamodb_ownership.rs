@@ -248,12 +248,12 @@ async fn a_look_alike_of_a_sandbox_or_staging_table_is_refused_untouched_and_nev
             let case = format!("{name} {kind:?}");
 
             let start = restorer.start_staging(&t).await.unwrap_err();
-            assert_eq!(start.kind, FailureKind::Refused, "{case}: {start}");
+            assert_eq!(start.kind, FailureKind::NotOurs, "{case}: {start}");
             assert!(start.to_string().contains(name), "names the table: {start}");
             let ready = restorer.staging_ready(&t).await.unwrap_err();
-            assert_eq!(ready.kind, FailureKind::Refused, "{case}: {ready}");
+            assert_eq!(ready.kind, FailureKind::NotOurs, "{case}: {ready}");
             let delete = restorer.delete_staging(&t).await.unwrap_err();
-            assert_eq!(delete.kind, FailureKind::Refused, "{case}: {delete}");
+            assert_eq!(delete.kind, FailureKind::NotOurs, "{case}: {delete}");
             assert!(delete.message.contains("not this restore's"), "{case}: {delete}");
 
             assert_eq!(touching(&stack, name, TESTER), Vec::<String>::new(), "{case}");

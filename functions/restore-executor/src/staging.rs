@@ -54,7 +54,7 @@ pub async fn delete_staging(
             // What carries the staging name is not provably this request's (a look-alike made
             // before the restore, so the restore itself never happened): left as it is, and
             // said, rather than failing the failure path.
-            Err(e) if e.kind == FailureKind::Refused => {
+            Err(e) if e.kind == FailureKind::NotOurs => {
                 run.record(
                     Step::CleanUp,
                     now,

@@ -13,7 +13,7 @@
 //!   before a time recorded before the restore was first asked for.
 //!
 //! Anything else by the name (a look-alike made before the restore call, a managed table,
-//! another restore's or drill's table) is refused with [`FailureKind::Refused`], naming the
+//! another restore's or drill's table) is refused with [`FailureKind::NotOurs`], naming the
 //! table and why. A name alone never makes a table ours.
 
 use aws_sdk_dynamodb::types::{RestoreSummary, TableStatus};
@@ -100,7 +100,7 @@ pub(crate) async fn provenance(
         PortError::new(
             "ownership check",
             format!("dynamodb:{name}"),
-            FailureKind::Refused,
+            FailureKind::NotOurs,
             format!("not this restore's {} table, left untouched: {why}", claim.role),
         )
     })?;

@@ -273,7 +273,7 @@ impl Restorer for RdsRestorer {
             return Err(PortError::new(
                 "start_staging",
                 format!("rds:{}", target.staging),
-                FailureKind::Refused,
+                FailureKind::NotOurs,
                 "an instance by the staging name exists and is not this request's staging",
             ));
         }
@@ -351,7 +351,7 @@ impl Restorer for RdsRestorer {
             Some(db) if !is_staging_of(&db, target) => Err(PortError::new(
                 "staging_ready",
                 format!("rds:{}", target.staging),
-                FailureKind::Refused,
+                FailureKind::NotOurs,
                 format!(
                     "an instance by the staging name exists and is not marked as {}'s staging instance",
                     target.request_id
@@ -598,7 +598,7 @@ impl Restorer for RdsRestorer {
             return Err(PortError::new(
                 "DeleteDBInstance",
                 format!("rds:{}", target.staging),
-                FailureKind::Refused,
+                FailureKind::NotOurs,
                 "refusing to delete: it is not marked as this request's staging instance",
             ));
         }

@@ -47,6 +47,9 @@ pub enum FailureKind {
     Conflict,
     /// The service refused the request; retrying the same request will not help.
     Refused,
+    /// A resource by the name asked for exists but is not provably this restore's (or this
+    /// drill's): left exactly as it is, never taken, changed or deleted.
+    NotOurs,
 }
 
 impl FailureKind {

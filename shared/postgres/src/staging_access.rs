@@ -46,7 +46,7 @@ pub async fn ensure_managed_secret(
         return Err(PortError::new(
             "ModifyDBInstance (managed master password)",
             format!("rds:{staging}"),
-            FailureKind::Refused,
+            FailureKind::NotOurs,
             format!("refusing to give it a managed master password: it is not marked as {request_id}'s staging instance"),
         ));
     }
@@ -148,7 +148,7 @@ mod tests {
         ] {
             let (progress, modified) = ask(marked("available", None, &tags)).await;
             let e = progress.unwrap_err();
-            assert_eq!(e.kind, FailureKind::Refused, "{tags:?}: {e}");
+            assert_eq!(e.kind, FailureKind::NotOurs, "{tags:?}: {e}");
             assert!(
                 e.to_string().contains("rds:lbs-1-db") && e.to_string().contains(REQUEST),
                 "{e}"

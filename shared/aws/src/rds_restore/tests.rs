@@ -367,7 +367,7 @@ async fn an_instance_by_the_staging_name_not_marked_as_this_requests_staging_is_
             RdsRestorer::new(client)
         };
         let e = restorer.staging_ready(&t).await.unwrap_err();
-        assert_eq!(e.kind, FailureKind::Refused, "{tags:?}: {e}");
+        assert_eq!(e.kind, FailureKind::NotOurs, "{tags:?}: {e}");
         assert!(e.to_string().contains("rds:lbs-1b4e28ba-db"), "{e}");
         assert_eq!(rules[1].num_calls(), 0, "{tags:?}: nothing modified");
     }

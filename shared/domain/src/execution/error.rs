@@ -47,7 +47,7 @@ impl StepError {
     pub fn from_port(step: &str, e: PortError) -> StepError {
         let name = match e.kind {
             FailureKind::Throttled | FailureKind::Unavailable | FailureKind::Conflict => RETRYABLE,
-            FailureKind::NotFound | FailureKind::Refused => PERMANENT,
+            FailureKind::NotFound | FailureKind::Refused | FailureKind::NotOurs => PERMANENT,
         };
         StepError::new(name, format!("step {step}: {e}"))
     }

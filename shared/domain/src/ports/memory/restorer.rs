@@ -196,6 +196,11 @@ fn refused(method: &'static str, on: impl std::fmt::Display, why: String) -> Por
     PortError::new(method, on, FailureKind::Refused, why)
 }
 
+/// A resource by the name that is not provably this restore's.
+fn not_ours(method: &'static str, on: impl std::fmt::Display, why: String) -> PortError {
+    PortError::new(method, on, FailureKind::NotOurs, why)
+}
+
 #[async_trait]
 impl Restorer for MemoryRestorer {
     fn kind(&self) -> ResourceKind {
@@ -263,7 +268,7 @@ impl Restorer for MemoryRestorer {
             if existing.belongs_to(target.request_id, Some("staging")) {
                 return Ok(());
             }
-            return Err(refused(
+            return Err(not_ours(
                 "start_staging",
                 target.staging,
                 "a resource by the staging name exists and is not this request's staging".into(),
@@ -309,7 +314,7 @@ impl Restorer for MemoryRestorer {
             ));
         };
         if !staging.belongs_to(target.request_id, Some("staging")) {
-            return Err(refused(
+            return Err(not_ours(
                 "staging_ready",
                 target.staging,
                 "it is not marked as this request's staging".into(),
@@ -455,7 +460,7 @@ impl Restorer for MemoryRestorer {
             return Ok(Deletion::AlreadyGone);
         };
         if !staging.belongs_to(target.request_id, Some("staging")) {
-            return Err(refused(
+            return Err(not_ours(
                 "delete_staging",
                 target.staging,
                 "refusing to delete: it is not marked as this request's staging".into(),
@@ -549,10 +554,13 @@ mod tests {
             ..t.clone()
         };
         let refused = r.start_staging(&t).await.unwrap_err();
-        assert_eq!(refused.kind, FailureKind::Refused, "never adopted");
-        for t in [t, as_production] {
-            assert_eq!(r.delete_staging(&t).await.unwrap_err().kind, FailureKind::Refused);
-        }
+        assert_eq!(refused.kind, FailureKind::NotOurs, "never adopted");
+        assert_eq!(r.delete_staging(&t).await.unwrap_err().kind, FailureKind::NotOurs);
+        assert_eq!(
+            r.delete_staging(&as_production).await.unwrap_err().kind,
+            FailureKind::Refused,
+            "production named as staging is a bad request"
+        );
         assert_eq!(r.names(), ["db", "db-staging"]);
         assert_eq!(r.content("db-staging").as_deref(), Some("someone else's"));
     }
