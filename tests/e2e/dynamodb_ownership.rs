@@ -530,6 +530,10 @@ async fn an_unmarked_table_proven_the_restores_is_marked_before_it_is_deleted() 
         RestoreFrom::Snapshot(backup),
         asked_after,
     );
+    // Marked, and deleted at the next poll (the marks take a moment to reach IAM).
+    let first = restorer.delete_staging(&t).await.unwrap_err();
+    assert_eq!(first.kind, FailureKind::Conflict, "{first}");
+    assert!(exists(&stack, &sandbox).await);
     assert_eq!(restorer.delete_staging(&t).await.unwrap(), Deletion::Deleted);
     let writes: Vec<String> = (stack.edge.ledger.log().into_iter())
         .filter(|c| ["TagResource", "DeleteTable"].contains(&c.operation.as_str()))

@@ -76,8 +76,18 @@ impl Driller {
         let Some(runs) = &self.runs else {
             return Ok(swept);
         };
-        let stopped = (runs.stopped_since(now - SWEEP_LOOKBACK, DRILL_TIMEOUT).await)
-            .map_err(|e| StepError::from_port("sweep", e))?;
+        // A listing that fails still leaves the sandboxes left before to be tried and counted:
+        // the alarm must not go quiet while one remains.
+        let listed = (runs.stopped_since(now - SWEEP_LOOKBACK, DRILL_TIMEOUT).await)
+            .map_err(|e| StepError::from_port("sweep", e));
+        let stopped = match &listed {
+            Ok(stopped) => stopped.clone(),
+            Err(e) => {
+                tracing::error!(error = %e, "drill sweep: the stopped drills could not be listed");
+                swept.pending.push("stopped drill executions".into());
+                Vec::new()
+            }
+        };
         for run in stopped.into_iter().filter(|r| r.stopped_at <= now - SETTLE) {
             let drill = drill_of_execution(&run.name);
             match self.sweep_one(&drill, &run, now).await {
@@ -102,6 +112,7 @@ impl Driller {
         self.retry_left(now, &mut swept).await;
         let left = swept.left.len() + swept.pending.len();
         publish_values(FUNCTION, None, &[(LEFT_METRIC, left as f64, "Count")], now);
+        listed?;
         Ok(swept)
     }
 

@@ -480,13 +480,25 @@ async fn a_sandbox_the_sweep_cannot_delete_is_counted_every_hour_until_it_is_gon
         "{left}"
     );
 
+    // Hours when the stopped drills cannot be listed still try and count what is left.
+    *w.ports.workflow.listing_fails.lock().unwrap() = true;
+    let at = now() + TimeDelta::hours(72);
+    let e = w
+        .driller
+        .handle(scheduled_event(&at.to_rfc3339(), json!({})), at)
+        .await
+        .unwrap_err();
+    assert!(e.message.contains("ListExecutions"), "{e}");
+    assert_eq!(w.restorer.calls("delete_staging"), 73, "tried all the same");
+    *w.ports.workflow.listing_fails.lock().unwrap() = false;
+
     // Deleted at last (an engineer removed what refused it): no longer counted.
     w.restorer.heal("delete_staging");
-    let answer = hourly_at(&w, now() + TimeDelta::hours(72)).await;
+    let answer = hourly_at(&w, now() + TimeDelta::hours(73)).await;
     assert_eq!(answer["swept"]["left"], json!([]), "{answer}");
     assert!(!w.restorer.names().contains(sandbox));
     assert!(w.left_record().is_none());
-    let answer = hourly_at(&w, now() + TimeDelta::hours(73)).await;
+    let answer = hourly_at(&w, now() + TimeDelta::hours(74)).await;
     assert_eq!(answer["swept"]["sandboxes_deleted"], 0, "{answer}");
 }
 

@@ -175,9 +175,17 @@ impl DynamoRestorer {
             return Ok(Deletion::AlreadyGone);
         };
         // Proven ours by DynamoDB's record alone (a crash before it was marked): marked first,
-        // as the roles may delete only a table marked as a restore's.
+        // as the roles may delete only a table marked as a restore's, and deleted at the next
+        // poll: tags take a moment to reach IAM's view of the table, and a delete asked at once
+        // could be refused for want of them.
         if !owned.marked {
             self.mark(&owned.arn, claim).await?;
+            return Err(PortError::new(
+                "DeleteTable",
+                format!("dynamodb:{name}"),
+                FailureKind::Conflict,
+                "marked as this restore's just now; deleted at the next poll",
+            ));
         }
         match self.client.delete_table().table_name(name).send().await {
             Ok(_) => Ok(Deletion::Deleted),

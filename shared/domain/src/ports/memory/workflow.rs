@@ -17,6 +17,8 @@ pub struct MemoryWorkflow {
     pub confirmed: Mutex<Vec<(String, Value)>>,
     /// Executions a test has made end without succeeding.
     pub stopped: Mutex<Vec<StoppedRun>>,
+    /// Whether listing them fails (the service unavailable).
+    pub listing_fails: Mutex<bool>,
 }
 
 #[async_trait]
@@ -26,6 +28,14 @@ impl WorkflowRuns for MemoryWorkflow {
         since: DateTime<Utc>,
         _longest: TimeDelta,
     ) -> Result<Vec<StoppedRun>, PortError> {
+        if *self.listing_fails.lock().expect("lock") {
+            return Err(PortError::new(
+                "ListExecutions",
+                "drill state machine",
+                crate::ports::FailureKind::Unavailable,
+                "the service is failing",
+            ));
+        }
         let stopped = self.stopped.lock().expect("lock");
         Ok(stopped
             .iter()
