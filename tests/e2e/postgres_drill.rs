@@ -176,15 +176,16 @@ async fn production_counts_name_their_source_and_never_read_none_where_rows_are(
     let f = fixture("").await;
     f.production
         .batch_execute(
-            "CREATE TABLE fresh (id bigint PRIMARY KEY);
+            "CREATE TABLE fresh (id bigint PRIMARY KEY) WITH (autovacuum_enabled = false);
              INSERT INTO fresh SELECT generate_series(1, 300);
-             CREATE TABLE bare (id bigint PRIMARY KEY);
+             CREATE TABLE bare (id bigint PRIMARY KEY) WITH (autovacuum_enabled = false);
              INSERT INTO bare SELECT generate_series(1, 40);",
         )
         .await
         .unwrap();
     // `fresh`'s writes reach the statistics; `bare`'s are forgotten (a reset, as after a
-    // crash), and neither was analyzed; `contacts` was, then its counters were reset.
+    // crash), and neither is ever analyzed (autovacuum off for them); `contacts` was, then its
+    // counters were reset.
     // (A session's counters reach the statistics when it goes idle: flushed first, then
     // reset.)
     f.production

@@ -83,10 +83,11 @@ pub async fn exact_counts(client: &Client, catalog: &Catalog) -> BTreeMap<String
 const EXACT_COUNT_TIMEOUT: &str = "5s";
 
 /// Production's row counts, each with what gave it, without putting a scan of every table on
-/// a customer's production: the live-row count PostgreSQL's statistics keep as rows are
-/// written (`n_live_tup`, no `ANALYZE` needed), else the planner's estimate (`reltuples`,
-/// kept by `ANALYZE` and vacuum), else, for a table neither describes, an exact count bounded
-/// by a short statement timeout. Partitions are summed into their parent.
+/// a customer's production: the planner's estimate (`reltuples`, kept by `ANALYZE` and
+/// vacuum) where the table was analyzed, else the live-row count PostgreSQL's statistics keep
+/// as rows are written (`n_live_tup`, no `ANALYZE` needed), else, for a table neither
+/// describes, an exact count bounded by a short statement timeout. Partitions are summed into
+/// their parent.
 pub async fn production_counts(
     client: &Client,
     catalog: &Catalog,
@@ -115,13 +116,13 @@ pub async fn production_counts(
     for table in catalog.tables.values() {
         let id = table.id();
         let count = match statistics.get(&id).copied().unwrap_or((0.0, 0.0)) {
-            (live, _) if live >= 1.0 => LiveCount::Known {
-                rows: live as u64,
-                from: "PostgreSQL's live-row statistics, pg_stat_user_tables.n_live_tup",
-            },
             (_, estimate) if estimate >= 1.0 => LiveCount::Known {
                 rows: estimate as u64,
                 from: "the planner's estimate, pg_class.reltuples",
+            },
+            (live, _) if live >= 1.0 => LiveCount::Known {
+                rows: live as u64,
+                from: "PostgreSQL's live-row statistics, pg_stat_user_tables.n_live_tup",
             },
             _ => exact_count(client, &table.sql()).await,
         };
