@@ -1,8 +1,10 @@
 //! The exposure guard on the local stack, over what real restores leave: a snapshot of a
 //! rollback's kept `lbf-` instance shared publicly is revoked by the daily sweep and by
-//! CloudTrail's record of the share; a restore's staging table whose resource policy lets
-//! everyone in loses that statement, while production's outside grant is reported and left;
-//! a policy changed since it was read is never overwritten.
+//! CloudTrail's record of the share; copies of an instance gone from the account, guarded by
+//! their name or tags, are revoked by the fanned-out daily audit (its walk of the account);
+//! a restore's staging table whose resource policy lets everyone in loses that statement,
+//! while production's outside grant is reported and left; a policy changed since it was read
+//! is never overwritten.
 
 use aws_sdk_rds::types::Tag;
 use chrono::{DurationRound, TimeDelta, Utc};
@@ -14,7 +16,7 @@ use lifeboat_aws::{DynamoTablePolicies, RdsSharing};
 use lifeboat_e2e::*;
 use lifeboat_local::names::{engineer, ACCOUNT};
 use lifeboat_local::stack::Invocation;
-use lifeboat_local::{resources, LocalStack};
+use lifeboat_local::{fleet_tick, resources, LocalStack};
 use serde_json::{json, Value};
 
 const AUDIT: &str = "recovery-audit";
@@ -146,6 +148,70 @@ async fn a_snapshot_of_a_rollback_s_kept_instance_shared_publicly_is_revoked_by_
         failed => panic!("the fast path failed: {failed:?}"),
     }
     assert!(restorers(&stack, "kept-before-cleanup").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fanned_out_daily_audit_revokes_copies_of_an_instance_gone_from_the_account_and_the_catalog() {
+    let stack = stack().await;
+    resources::rds_instance(&stack, "db", &ACME, 3).await.unwrap();
+    resources::rds_instance(&stack, "gone-db", &[], 3).await.unwrap();
+    let rds = stack.rds();
+    // A restore's safety snapshot (its marks), a copy tagged as acme's, and a snapshot
+    // nothing ties to a customer, all of an instance then deleted that the catalog never knew.
+    let safety = "lbsafety-0a11ce00-gone-db";
+    for (snapshot, tag) in [
+        (safety, Some((TAG_RESTORE_ROLE, "safety"))),
+        ("acme-copy", Some((TAG_INSTANCE, "acme"))),
+        ("gone-db-notes", None),
+    ] {
+        let tags = tag.map(|(key, value)| vec![Tag::builder().key(key).value(value).build()]);
+        rds.create_db_snapshot()
+            .db_instance_identifier("gone-db")
+            .db_snapshot_identifier(snapshot)
+            .set_tags(tags)
+            .send()
+            .await
+            .unwrap();
+    }
+    rds.delete_db_instance()
+        .db_instance_identifier("gone-db")
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .unwrap();
+    for snapshot in [safety, "acme-copy", "gone-db-notes"] {
+        share_publicly(&stack, snapshot).await;
+    }
+
+    // The day's audit as the schedule starts it: fanned out by its state machine.
+    let mut tick = event(PRUNER, &Utc::now().to_rfc3339());
+    tick["detail"] = json!({});
+    let answer = match fleet_tick::run(&stack, AUDIT, &tick).await.unwrap() {
+        Invocation::Succeeded(answer) => answer,
+        failed => panic!("the audit's execution failed: {failed:?}"),
+    };
+    assert!(restorers(&stack, safety).await.is_empty());
+    assert!(restorers(&stack, "acme-copy").await.is_empty());
+    assert_eq!(
+        restorers(&stack, "gone-db-notes").await,
+        ["all"],
+        "nothing ties it to a customer's data: left alone"
+    );
+    let report = day_report(&stack, &answer).await;
+    for (snapshot, lineage) in [(safety, "named_by_lifeboat"), ("acme-copy", "tagged")] {
+        let exposure = exposure_of(&report, snapshot);
+        assert_eq!(
+            (
+                exposure["lineage"].as_str(),
+                exposure["owner"].as_str(),
+                exposure["revoked"].as_bool()
+            ),
+            (Some(lineage), Some("rds:gone-db"), Some(true)),
+            "{exposure}"
+        );
+    }
+    let walk: Value = serde_json::from_slice(&reports_object(&stack, "audits/sharing-walk.json").await).unwrap();
+    assert_eq!(walk["next"], Value::Null, "the account's one page walked: {walk}");
 }
 
 /// A statement letting everyone read the table.

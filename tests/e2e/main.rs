@@ -17,8 +17,8 @@ mod dynamodb_copy_back;
 mod dynamodb_merge;
 /// Tables by Lifeboat's names taken, marked, read or deleted only when provably its own.
 mod dynamodb_ownership;
-/// The exposure guard over what restores leave: a kept instance's snapshot, a staging
-/// table's resource policy.
+/// The exposure guard over what restores leave: a kept instance's snapshot, copies of an
+/// instance gone from the account, a staging table's resource policy.
 mod exposure_guard;
 /// A weekly point refused at its slot, taken late by the next tick and shown late by the audit.
 mod late_points;

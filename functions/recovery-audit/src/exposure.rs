@@ -1,8 +1,9 @@
 //! The exposure sweep: every copy of a customer's data in the run's scope checked for who
 //! outside the account can reach it, and closed at once unless this is a dry run:
 //! - the guarded manual RDS snapshots ([`crate::guarded`]: a managed or kept instance's own,
-//!   on its turn of the rotation of `sweep_days`, and copies of what Lifeboat made, every
-//!   run), whose `restore` attribute loses what reaches outside;
+//!   on its turn of the rotation of `sweep_days`, copies of what Lifeboat made, every run,
+//!   and in a fanned-out audit the copies of other sources its walk reached,
+//!   [`crate::walk`]), whose `restore` attribute loses what reaches outside;
 //! - DynamoDB tables' resource policies ([`crate::table_exposure`]: managed tables reported,
 //!   Lifeboat's own rewritten);
 //! - the reports bucket's public-access blocks.
@@ -13,6 +14,7 @@
 use futures::stream::{self, StreamExt};
 use lifeboat::audit::{
     exposed_to, lineage::is_made_by_lifeboat, Exposure, ExposureKind, Finding, FindingKind,
+    ManualSnapshot,
 };
 use lifeboat::catalog::ResourceKey;
 use lifeboat::inventory::{DiscoveredResource, ManagedResource, Unmanaged, TAG_INSTANCE};
@@ -53,6 +55,9 @@ pub(crate) struct SweepScope<'a> {
     /// customer's monthly snapshots).
     pub unmanaged: &'a [Unmanaged],
     pub made: &'a [Made],
+    /// Guarded copies whose source is none of the above nor any other shard's, which a
+    /// fanned-out audit's walk of the account found ([`crate::walk`]).
+    pub orphans: &'a [ManualSnapshot],
     /// Every manual snapshot of the account listed (an audit of the fleet in one
     /// invocation, which has it all in view), rather than those of the instances above only
     /// (an audit of one instance, a shard of a fanned-out audit).

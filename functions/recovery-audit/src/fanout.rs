@@ -3,11 +3,13 @@
 //! of thousands cannot be audited within one invocation's 15 minutes.
 //!
 //! - `plan`: discovery once, the resources no longer managed (which needs the fleet in
-//!   view), and the customer instances split into shards of at most the shard size in
-//!   resources (an instance is never split: its coverage and drills are one). The plan's
-//!   own findings go to `<run>/plan.json`, each shard's work to `<run>/shards/`.
+//!   view), beside it the day's part of the walk of the account's snapshots ([`crate::walk`]),
+//!   and the customer instances split into shards of at most the shard size in resources
+//!   (an instance is never split: its coverage and drills are one). The plan's own findings
+//!   go to `<run>/plan.json`, each shard's work to `<run>/shards/`.
 //! - `shard`: its instances audited and their snapshots' sharing swept (revoked when
-//!   exposed), each instance's report written as an audit of that instance would write it
+//!   exposed), with the copies the walk found whose source no shard lists, dealt to it;
+//!   each instance's report written as an audit of that instance would write it
 //!   (`audits/<date>/instances/<id>/`, with its timelines), and the shard's summary (no
 //!   points) beside its object.
 //! - `finish`: the day's report assembled from the summaries (its page links each
@@ -15,7 +17,7 @@
 //!   run fails when the plan, a shard, a check or a revocation did.
 
 use futures::stream::{self, StreamExt};
-use lifeboat::audit::{AuditReport, Finding, FindingKind, InstanceAudit};
+use lifeboat::audit::{AuditReport, Finding, FindingKind, InstanceAudit, ManualSnapshot};
 use lifeboat::catalog::ResourceKey;
 use lifeboat::fanout::{self, Plan, ShardResult};
 use lifeboat::inventory::{DiscoveredResource, Unmanaged, TAG_INSTANCE};
@@ -27,6 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::exposure::{made_of, Made, SweepScope};
 use crate::publish::prefixes;
+use crate::walk::{deal_orphans, orphans};
 use crate::{conclude, mark_undiscovered, AuditRun, AuditSummary, Auditor};
 
 /// Shard objects read at once by the finish.
@@ -52,6 +55,9 @@ struct AuditShard {
     unmanaged: Vec<Unmanaged>,
     #[serde(default)]
     made: Vec<Made>,
+    /// Guarded copies whose source no shard lists, found by the plan's walk.
+    #[serde(default)]
+    orphans: Vec<ManualSnapshot>,
     /// The services discovery could not read: no instance's coverage is proven.
     undiscovered: Vec<String>,
 }
@@ -70,7 +76,13 @@ impl Auditor {
             tracing::info!(at = %run.at, shards = record.plan.shards.len(), "audit planned before: the same plan");
             return Ok(record.plan);
         }
-        let discovery = self.discover(run).await;
+        // The walk paces its own calls: beside discovery, it takes the plan's time once.
+        let (discovery, walked) = if run.instance.is_none() {
+            let (discovery, walked) = futures::join!(self.discover(run), self.walk(run));
+            (discovery, Some(walked?))
+        } else {
+            (self.discover(run).await, None)
+        };
         let (unmanaged, mut findings) = self
             .unmanaged(run, &discovery.discovered, &discovery.undiscovered)
             .await;
@@ -103,10 +115,18 @@ impl Auditor {
             }
         }
         let resources = by_instance.values().map(Vec::len).sum();
+        let orphans = match walked {
+            Some(walked) => {
+                findings.extend(walked.findings);
+                let claimed: Vec<DiscoveredResource> = by_instance.values().flatten().cloned().collect();
+                orphans(walked.snapshots, &claimed, &unclaimed, &unmanaged, &self.policies)
+            }
+            None => Vec::new(),
+        };
         let mut groups = group(by_instance, self.shard_size);
-        // The unmanaged resources' snapshots and what Lifeboat made are swept too: dealt out
-        // over the shards.
-        if groups.is_empty() && !(unmanaged.is_empty() && unclaimed.is_empty()) {
+        // The unmanaged resources' snapshots, what Lifeboat made and the copies the walk
+        // found are swept too: dealt out over the shards.
+        if groups.is_empty() && !(unmanaged.is_empty() && unclaimed.is_empty() && orphans.is_empty()) {
             groups.push(Vec::new());
         }
         let mut objects: Vec<(String, AuditShard)> = groups
@@ -120,6 +140,7 @@ impl Auditor {
                     discovered: discovered.into_iter().flatten().collect(),
                     unmanaged: Vec::new(),
                     made: Vec::new(),
+                    orphans: Vec::new(),
                     undiscovered: discovery.undiscovered.clone(),
                 };
                 (shard_key(run, index), shard)
@@ -132,8 +153,15 @@ impl Auditor {
         for (i, m) in unclaimed.into_iter().enumerate() {
             objects[i % count].1.made.push(m);
         }
+        let orphan_count = orphans.len();
+        let shards_of_instances: BTreeMap<String, usize> = (objects.iter().enumerate())
+            .flat_map(|(i, (_, shard))| shard.instances.iter().map(move |name| (name.clone(), i)))
+            .collect();
+        for (i, o) in deal_orphans(orphans, &shards_of_instances, count) {
+            objects[i].1.orphans.push(o);
+        }
         let keys = shards::write_all(self.reports.as_ref(), objects).await?;
-        tracing::info!(at = %run.at, resources, shards = keys.len(), "audit planned");
+        tracing::info!(at = %run.at, resources, shards = keys.len(), orphans = orphan_count, "audit planned");
         let failures: Vec<String> = (findings.iter())
             .filter(|f| f.kind == FindingKind::NotChecked)
             .map(|f| format!("{}: {}", f.subject, f.what))
@@ -178,6 +206,7 @@ impl Auditor {
             managed: &classified.managed,
             unmanaged: &shard.unmanaged,
             made: &made,
+            orphans: &shard.orphans,
             whole_account: false,
         };
         let exposures = self.sweep(run, &scope).await;
@@ -330,7 +359,7 @@ impl Auditor {
 
     /// What is recorded at `key`, if anything (a record that cannot be read is a failure,
     /// never taken for none).
-    async fn recorded<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, FunctionError> {
+    pub(crate) async fn recorded<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, FunctionError> {
         match self.reports.get(key).await {
             Ok(body) => serde_json::from_slice(&body).map(Some).map_err(|e| {
                 FunctionError::new(FailureType::DependencyFailed, format!("{key} is unreadable: {e}"))
@@ -343,7 +372,7 @@ impl Auditor {
         }
     }
 
-    async fn put_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), FunctionError> {
+    pub(crate) async fn put_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), FunctionError> {
         let body = serde_json::to_vec(value).expect("records serialize");
         (self.reports.put(key, body, "application/json").await)
             .map_err(|e| FunctionError::new(FailureType::DependencyFailed, format!("writing {key}: {e}")))

@@ -6,13 +6,16 @@
 //! never knew (a final snapshot of a deleted `lbf-` instance, a tagged copy). An audit of one
 //! instance, or a shard of a fanned-out audit, lists the snapshots taken of its instances
 //! (50 instances a filter, 100 snapshots a call): no single invocation could list a fleet of
-//! thousands of instances' snapshots within its time and the RDS budget.
+//! thousands of instances' snapshots within its time and the RDS budget. A shard also checks
+//! the copies of other sources that its plan's walk of the account found and dealt it
+//! ([`crate::walk`]).
 //!
 //! Turns: a managed or kept instance's own snapshots (about 90 each, the bulk) are checked
 //! on its turn of the rotation over `sweep_days`, as one `DescribeDBSnapshotAttributes` per
 //! snapshot is all AWS offers; copies of what Lifeboat made and copies known only by name or
-//! tags are checked on every run: they are few, made around incidents, and no rotation
-//! gives them a turn of their own.
+//! tags are checked on every run that lists them (a fanned-out audit's, for a source no
+//! shard lists, when its walk reaches them): they are few, made around incidents, and no
+//! rotation gives them a turn of their own.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -59,11 +62,7 @@ impl Auditor {
         run: &AuditRun,
         scope: &SweepScope<'_>,
     ) -> (Vec<Guarded>, Vec<Finding>) {
-        let rds = |key: &ResourceKey| (key.kind == ResourceKind::RdsInstance).then(|| key.name.clone());
-        let known = KnownSources {
-            managed: scope.managed.iter().filter_map(|m| rds(&m.key)).collect(),
-            kept: scope.unmanaged.iter().filter_map(|u| rds(&u.resource)).collect(),
-        };
+        let known = known_sources(scope);
         // Whose data a snapshot of each instance holds, by what its instance is tagged with.
         let owners: BTreeMap<String, String> = (scope.managed.iter())
             .filter_map(|m| Some((rds(&m.key)?, m.instance_id.clone())))
@@ -73,16 +72,18 @@ impl Auditor {
         let on_turn = |instance: &str| {
             run.sweep_all || daily_turn_at(&ResourceKey::rds(instance), day, self.sweep_days)
         };
-        let (listed, findings) = if scope.whole_account {
+        let (mut listed, findings) = if scope.whole_account {
             self.list(None).await
         } else {
             let sources: BTreeSet<String> = (known.managed.iter().chain(&known.kept))
                 .filter(|name| on_turn(name))
                 .cloned()
-                .chain(scope.made.iter().filter_map(|m| rds(&m.key)))
+                .chain(made_sources(scope))
                 .collect();
             self.list(Some(sources.into_iter().collect())).await
         };
+        let mut seen: BTreeSet<String> = listed.iter().map(|s| s.id.clone()).collect();
+        listed.extend((scope.orphans.iter()).filter(|o| seen.insert(o.id.clone())).cloned());
         let guarded = listed
             .into_iter()
             .filter_map(|snapshot| {
@@ -137,4 +138,32 @@ impl Auditor {
             }
         }
     }
+}
+
+/// The RDS instance `key` names, if it names one.
+fn rds(key: &ResourceKey) -> Option<String> {
+    (key.kind == ResourceKind::RdsInstance).then(|| key.name.clone())
+}
+
+/// The managed and kept instances of `scope`: their snapshots are guarded by their source.
+fn known_sources(scope: &SweepScope<'_>) -> KnownSources {
+    KnownSources {
+        managed: scope.managed.iter().filter_map(|m| rds(&m.key)).collect(),
+        kept: scope.unmanaged.iter().filter_map(|u| rds(&u.resource)).collect(),
+    }
+}
+
+/// The instances restores and drills made in `scope`, whose snapshots are listed every run.
+fn made_sources<'a>(scope: &'a SweepScope<'_>) -> impl Iterator<Item = String> + 'a {
+    scope.made.iter().filter_map(|m| rds(&m.key))
+}
+
+/// Every instance whose snapshots a shard with `scope` lists, on their turn or every run:
+/// a copy of any other instance is found only by the plan's walk of the account.
+pub(crate) fn listed_sources(scope: &SweepScope<'_>) -> BTreeSet<String> {
+    let known = known_sources(scope);
+    (known.managed.into_iter())
+        .chain(known.kept)
+        .chain(made_sources(scope))
+        .collect()
 }

@@ -21,7 +21,8 @@
 //! checked, so that the function's error alarm fires too.
 //!
 //! A fleet is audited through the fleet-tick state machine, in shards of whole instances
-//! ([`fanout`]); a bare Scheduled Event audits everything in one invocation.
+//! ([`fanout`]), its plan walking part of the account's snapshots each run for copies no
+//! shard lists ([`walk`]); a bare Scheduled Event audits everything in one invocation.
 
 mod announce;
 mod drills;
@@ -36,6 +37,7 @@ pub mod settings;
 pub mod sharing_change;
 mod table_exposure;
 pub mod timeline;
+pub mod walk;
 
 use std::sync::Arc;
 
@@ -51,6 +53,7 @@ use serde_json::Value;
 
 use exposure::SweepScope;
 pub use options::AuditRun;
+pub use walk::AccountWalk;
 pub use publish::{
     COVERAGE_METRIC, EXPOSED_METRIC, EXPOSED_TABLE_POLICIES_METRIC, FINDINGS_METRIC, LOWEST_COVERAGE_METRIC,
     UNMANAGED_METRIC,
@@ -80,6 +83,8 @@ pub struct Auditor {
     /// The days over which the daily audits sweep every managed or kept instance's snapshots'
     /// sharing once.
     pub sweep_days: u32,
+    /// How a fanned-out audit's plan walks the account's manual snapshots.
+    pub walk: AccountWalk,
     /// `Audit Finding` status events.
     pub events: Announcer,
 }
@@ -157,6 +162,7 @@ impl Auditor {
             managed: &gathered.managed,
             unmanaged: &gathered.unmanaged,
             made: &made,
+            orphans: &[],
             whole_account: run.instance.is_none(),
         };
         let exposures = self.sweep(run, &scope).await;

@@ -8,7 +8,7 @@ use lifeboat_aws::{self as aws, CatalogTable, DynamoTablePolicies, RdsSharing};
 use lifeboat_function::bootstrap;
 use lifeboat_function::status_events::Announcer;
 use recovery_audit::settings::AuditSettings;
-use recovery_audit::Auditor;
+use recovery_audit::{AccountWalk, Auditor};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -36,6 +36,11 @@ async fn build(settings: &AuditSettings) -> Auditor {
             Arc::new(RdsSharing::new(aws_sdk_rds::Client::new(&config))),
             common.budget,
             share,
+        ),
+        // A fanned-out audit's plan runs alone: its walk takes the sharing half whole.
+        walk: AccountWalk::paced(
+            Arc::new(RdsSharing::new(aws_sdk_rds::Client::new(&config))),
+            common.budget,
         ),
         tables: Arc::new(DynamoTablePolicies::new(
             aws_sdk_dynamodb::Client::new(&config),

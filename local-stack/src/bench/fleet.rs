@@ -469,6 +469,8 @@ impl Function for retention_pruner::Pruner {
 /// What one fanned-out tick took.
 pub(super) struct TickRun {
     pub minutes: f64,
+    /// The plan's part of it.
+    pub plan_minutes: f64,
     pub calls: u64,
     pub throttled: u64,
     pub failed: u64,
@@ -496,6 +498,7 @@ pub(super) async fn fan_out(
         .await
         .expect("the plan succeeds");
     let plan: Plan = serde_json::from_value(plan_answer.clone()).expect("a plan");
+    let plan_minutes = started.elapsed().as_secs_f64() / 60.0;
     let queue = Arc::new(Mutex::new(plan.shards.iter().cloned().collect::<VecDeque<_>>()));
     let in_flight = Arc::new(AtomicUsize::new(0));
     let peak = Arc::new(AtomicUsize::new(0));
@@ -539,6 +542,7 @@ pub(super) async fn fan_out(
         .await;
     TickRun {
         minutes: started.elapsed().as_secs_f64() / 60.0,
+        plan_minutes,
         calls: account.counters.calls.load(Ordering::Relaxed) - calls,
         throttled: account.counters.throttled.load(Ordering::Relaxed) - throttled,
         failed: account.counters.failed.load(Ordering::Relaxed) - failed,

@@ -3,10 +3,13 @@
 //! emulated services, rate limits and simulated clock as `bench fleet` (see [`super::fleet`]).
 //! Each shard reads its resources' catalog records, points and continuous backup windows,
 //! and the sharing of the snapshots of the RDS instances whose weekly turn it is (listed 100
-//! a call, then one `DescribeDBSnapshotAttributes` each, all of them private).
+//! a call, then one `DescribeDBSnapshotAttributes` each, all of them private). The plan walks
+//! the account's manual snapshots beside discovery, for its time or its pages, whichever
+//! ends first (`recovery_audit::walk`): the figures say how far, and so in how many daily
+//! runs the walk passes over the whole account.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -41,6 +44,27 @@ const PAGE: usize = 100;
 struct Sharing {
     account: Arc<Account>,
     rds: Arc<Service>,
+    /// The account's listing as its first page saw it: the walk's later pages go on in it.
+    walked: Mutex<Option<Arc<Vec<(ResourceKey, String)>>>>,
+}
+
+impl Sharing {
+    fn new(account: Arc<Account>, rds: Arc<Service>) -> Sharing {
+        Sharing {
+            account,
+            rds,
+            walked: Mutex::new(None),
+        }
+    }
+
+    /// Every snapshot of the account, listed afresh at a listing's first page.
+    fn account_listing(&self, first: bool) -> Arc<Vec<(ResourceKey, String)>> {
+        let mut walked = self.walked.lock().expect("listing");
+        match walked.as_ref() {
+            Some(all) if !first => all.clone(),
+            _ => walked.insert(Arc::new(self.rds.all_snapshot_ids())).clone(),
+        }
+    }
 }
 
 #[async_trait]
@@ -53,14 +77,16 @@ impl SnapshotSharing for Sharing {
         (self.account)
             .call(("rds", "DescribeDBSnapshots"), Duration::from_millis(200))
             .await?;
-        let all: Vec<(ResourceKey, String)> = match of {
-            SnapshotsOf::Account => self.rds.all_snapshot_ids(),
-            SnapshotsOf::Instances(names) => (names.iter())
-                .flat_map(|n| {
-                    let key = ResourceKey::rds(n);
-                    (self.rds.snapshot_ids(&key).into_iter()).map(move |id| (key.clone(), id))
-                })
-                .collect(),
+        let all: Arc<Vec<(ResourceKey, String)>> = match of {
+            SnapshotsOf::Account => self.account_listing(marker.is_none()),
+            SnapshotsOf::Instances(names) => Arc::new(
+                (names.iter())
+                    .flat_map(|n| {
+                        let key = ResourceKey::rds(n);
+                        (self.rds.snapshot_ids(&key).into_iter()).map(move |id| (key.clone(), id))
+                    })
+                    .collect(),
+            ),
         };
         let start: usize = marker.and_then(|m| m.parse().ok()).unwrap_or(0);
         let end = (start + PAGE).min(all.len());
@@ -137,12 +163,13 @@ async fn audit(size: usize, rds: f64, sweep_days: u32) -> String {
                 catalog: catalog.clone() as Arc<dyn Catalog>,
                 services: pacing::paced(services.clone(), budget, share),
                 sharing: pacing::paced_sharing(
-                    Arc::new(Sharing {
-                        account: account.clone(),
-                        rds: rds_service.clone(),
-                    }),
+                    Arc::new(Sharing::new(account.clone(), rds_service.clone())),
                     budget,
                     share,
+                ),
+                walk: recovery_audit::AccountWalk::paced(
+                    Arc::new(Sharing::new(account.clone(), rds_service.clone())),
+                    budget,
                 ),
                 tables: Arc::new(MemoryTablePolicies::default()),
                 bucket: Arc::new(MemoryBucketAccess::closed("lifeboat-reports")),
@@ -169,16 +196,35 @@ async fn audit(size: usize, rds: f64, sweep_days: u32) -> String {
         Ok(summary) => format!("{} instances audited", summary["instances"]),
         Err(e) => format!("FINISH: {}", e.chars().take(160).collect::<String>()),
     };
+    let walk = walked(&reports, rds_service.all_snapshot_ids().len());
     format!(
-        "  {size:>6} resources  RDS {rds} a second  sweep over {sweep_days:>2} days  {:>6.1} min ({:.1} h)  {:>5.2} calls/resource  {:>7} throttled  {:>3} failed calls  {:>3} failed shards  peak {} shards  {instances}  (CPU {cpu:.1} s)\n",
+        "  {size:>6} resources  RDS {rds} a second  sweep over {sweep_days:>2} days  {:>6.1} min ({:.1} h)  plan {:.1} min, {walk}  {:>5.2} calls/resource  {:>7} throttled  {:>3} failed calls  {:>3} failed shards  peak {} shards  {instances}  (CPU {cpu:.1} s)\n",
         run.minutes,
         run.minutes / 60.0,
+        run.plan_minutes,
         run.calls as f64 / size as f64,
         run.throttled,
         run.failed,
         run.shard_failures,
         run.peak,
     )
+}
+
+/// How far the plan walked the account's `snapshots`, and so in how many daily runs the walk
+/// passes over them all.
+fn walked(reports: &MemoryReports, snapshots: usize) -> String {
+    let record: Option<recovery_audit::walk::WalkRecord> = reports
+        .get(recovery_audit::walk::RECORD)
+        .and_then(|body| serde_json::from_slice(&body).ok());
+    match record {
+        Some(r) if r.pages > 0 => format!(
+            "walk {} of {} pages (a pass every {} days)",
+            r.pages,
+            snapshots.div_ceil(PAGE),
+            snapshots.div_ceil(PAGE).div_ceil(r.pages)
+        ),
+        _ => "walk NONE".to_string(),
+    }
 }
 
 /// Every size, on a paused clock of its own.

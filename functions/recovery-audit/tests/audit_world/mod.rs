@@ -17,7 +17,8 @@ use lifeboat::ports::ServicePoint;
 use lifeboat::request::options::RestorableWindow;
 use lifeboat::schedule::{tiers_of, Slot};
 use lifeboat::zone::Zone;
-use recovery_audit::Auditor;
+use recovery_audit::walk::WALK_TIME;
+use recovery_audit::{AccountWalk, Auditor};
 use serde_json::Value;
 
 pub const ACCOUNT: &str = "123456789012";
@@ -54,6 +55,11 @@ pub fn world() -> World {
         shard_size: 50,
         shard_concurrency: 4,
         sweep_days: 7,
+        walk: AccountWalk {
+            sharing: sharing.clone(),
+            pages: 100,
+            time: WALK_TIME,
+        },
         events: lifeboat_function::status_events::Announcer::new(ports.events.clone(), "recovery-audit"),
     };
     World {

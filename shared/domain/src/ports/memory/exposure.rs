@@ -24,6 +24,7 @@ pub struct MemorySharing {
     page_size: Mutex<usize>,
     failing: Mutex<BTreeSet<String>>,
     vanishing: Mutex<BTreeSet<String>>,
+    refused_markers: Mutex<BTreeSet<String>>,
     revocations: Mutex<Vec<(String, Vec<String>)>>,
     listings: Mutex<Vec<String>>,
 }
@@ -35,6 +36,7 @@ impl Default for MemorySharing {
             page_size: Mutex::new(100),
             failing: Mutex::default(),
             vanishing: Mutex::default(),
+            refused_markers: Mutex::default(),
             revocations: Mutex::default(),
             listings: Mutex::default(),
         }
@@ -78,6 +80,16 @@ impl MemorySharing {
         self.vanishing.lock().unwrap().insert(snapshot.into());
     }
 
+    /// Makes every listing from `marker` (the last snapshot of the page before) refused, as
+    /// RDS refuses a marker it does not take, until [`Self::accept_markers`].
+    pub fn refuse_marker(&self, marker: &str) {
+        self.refused_markers.lock().unwrap().insert(marker.into());
+    }
+
+    pub fn accept_markers(&self) {
+        self.refused_markers.lock().unwrap().clear();
+    }
+
     pub fn restorers_now(&self, snapshot: &str) -> Vec<String> {
         self.snapshots.lock().unwrap()[snapshot]
             .2
@@ -119,6 +131,14 @@ impl SnapshotSharing for MemorySharing {
                     "InvalidParameterCombination: too many filter values",
                 ));
             }
+        }
+        if let Some(m) = (marker.as_ref()).filter(|m| self.refused_markers.lock().unwrap().contains(*m)) {
+            return Err(PortError::new(
+                "DescribeDBSnapshots",
+                scope,
+                FailureKind::Refused,
+                format!("InvalidParameterValue: marker {m} is not valid"),
+            ));
         }
         let size = *self.page_size.lock().unwrap();
         let snapshots = self.snapshots.lock().unwrap();
