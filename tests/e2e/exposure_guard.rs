@@ -210,7 +210,8 @@ async fn the_fanned_out_daily_audit_revokes_copies_of_an_instance_gone_from_the_
             "{exposure}"
         );
     }
-    let walk: Value = serde_json::from_slice(&reports_object(&stack, "audits/sharing-walk.json").await).unwrap();
+    let walk: Value =
+        serde_json::from_slice(&reports_object(&stack, "audits/sharing-walk.json").await).unwrap();
     assert_eq!(walk["next"], Value::Null, "the account's one page walked: {walk}");
 }
 

@@ -13,8 +13,7 @@
 
 use futures::stream::{self, StreamExt};
 use lifeboat::audit::{
-    exposed_to, lineage::is_made_by_lifeboat, Exposure, ExposureKind, Finding, FindingKind,
-    ManualSnapshot,
+    exposed_to, lineage::is_made_by_lifeboat, Exposure, ExposureKind, Finding, FindingKind, ManualSnapshot,
 };
 use lifeboat::catalog::ResourceKey;
 use lifeboat::inventory::{DiscoveredResource, ManagedResource, Unmanaged, TAG_INSTANCE};

@@ -83,7 +83,11 @@ impl Auditor {
             self.list(Some(sources.into_iter().collect())).await
         };
         let mut seen: BTreeSet<String> = listed.iter().map(|s| s.id.clone()).collect();
-        listed.extend((scope.orphans.iter()).filter(|o| seen.insert(o.id.clone())).cloned());
+        listed.extend(
+            (scope.orphans.iter())
+                .filter(|o| seen.insert(o.id.clone()))
+                .cloned(),
+        );
         let guarded = listed
             .into_iter()
             .filter_map(|snapshot| {

@@ -53,11 +53,11 @@ use serde_json::Value;
 
 use exposure::SweepScope;
 pub use options::AuditRun;
-pub use walk::AccountWalk;
 pub use publish::{
     COVERAGE_METRIC, EXPOSED_METRIC, EXPOSED_TABLE_POLICIES_METRIC, FINDINGS_METRIC, LOWEST_COVERAGE_METRIC,
     UNMANAGED_METRIC,
 };
+pub use walk::AccountWalk;
 
 pub struct Auditor {
     pub catalog: Arc<dyn Catalog>,

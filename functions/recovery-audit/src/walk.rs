@@ -99,7 +99,11 @@ impl Auditor {
         let this_run = prefixes(run).0;
         let before = self.recorded::<WalkRecord>(RECORD).await?.unwrap_or_default();
         let retried = before.run == this_run;
-        let mut from = if retried { before.from.clone() } else { before.next.clone() };
+        let mut from = if retried {
+            before.from.clone()
+        } else {
+            before.next.clone()
+        };
         let deadline = Instant::now() + self.walk.time;
         let (mut marker, mut pages, mut snapshots) = (from.clone(), 0, Vec::new());
         let mut findings = Vec::new();
@@ -108,7 +112,12 @@ impl Auditor {
             if pages >= self.walk.pages || Instant::now() >= deadline {
                 break false;
             }
-            match self.walk.sharing.manual_snapshots(SnapshotsOf::Account, marker.clone()).await {
+            match self
+                .walk
+                .sharing
+                .manual_snapshots(SnapshotsOf::Account, marker.clone())
+                .await
+            {
                 Ok(page) => {
                     pages += 1;
                     listed += page.snapshots.len();
@@ -147,7 +156,11 @@ impl Auditor {
                 None => Some(run.at),
                 Some(_) => before.pass_started,
             },
-            last_pass_ended: if ended { Some(run.at) } else { before.last_pass_ended },
+            last_pass_ended: if ended {
+                Some(run.at)
+            } else {
+                before.last_pass_ended
+            },
             from,
         };
         tracing::info!(record = %serde_json::to_string(&record).unwrap_or_default(), guarded = snapshots.len(), "the account walk");

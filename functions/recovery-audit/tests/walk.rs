@@ -100,16 +100,22 @@ fn copies_of_gone_instances(w: &World) -> Vec<String> {
         &[(TAG_RESTORE_ROLE, "safety"), (TAG_RESTORE_REQUEST, REQUEST)],
         &["all"],
     );
+    w.sharing.add_tagged_snapshot(
+        "gone-db",
+        "acme-copy",
+        &[(TAG_INSTANCE, "acme")],
+        &["all", ACCOUNT],
+    );
     w.sharing
-        .add_tagged_snapshot("gone-db", "acme-copy", &[(TAG_INSTANCE, "acme")], &["all", ACCOUNT]);
-    w.sharing.add_snapshot(&fallback, "final-before-delete", &[OUTSIDER]);
+        .add_snapshot(&fallback, "final-before-delete", &[OUTSIDER]);
     w.sharing
         .add_snapshot("analytics-db", "analytics-nightly", &["all"]);
     vec![safety, "acme-copy".into(), "final-before-delete".into()]
 }
 
 #[tokio::test]
-async fn a_fanned_out_audit_revokes_guarded_copies_of_instances_gone_from_the_account_as_one_invocation_does() {
+async fn a_fanned_out_audit_revokes_guarded_copies_of_instances_gone_from_the_account_as_one_invocation_does()
+{
     let whole = fleet(100, 100);
     let copies = copies_of_gone_instances(&whole);
     whole.audit(json!({})).await.expect("one invocation");
@@ -118,8 +124,15 @@ async fn a_fanned_out_audit_revokes_guarded_copies_of_instances_gone_from_the_ac
 
     let w = fleet(100, 100);
     copies_of_gone_instances(&w);
-    let summary = w.fanned_out_at(at(AT), json!({})).await.expect("the fanned-out audit");
-    assert_eq!(w.still_shared(&copies), Vec::<String>::new(), "every guarded copy revoked");
+    let summary = w
+        .fanned_out_at(at(AT), json!({}))
+        .await
+        .expect("the fanned-out audit");
+    assert_eq!(
+        w.still_shared(&copies),
+        Vec::<String>::new(),
+        "every guarded copy revoked"
+    );
     assert_eq!(
         w.sharing.restorers_now("analytics-nightly"),
         ["all"],
@@ -191,7 +204,10 @@ async fn a_plan_retried_after_it_walked_walks_the_same_pages_again() {
     }
     // The plan walks copy-3 and copy-4, then fails before its plan is on record.
     w.ports.reports.fail_puts_ending(Some("plan.json"));
-    let e = w.fanned_out_at(day(1), json!({})).await.expect_err("the plan failed");
+    let e = w
+        .fanned_out_at(day(1), json!({}))
+        .await
+        .expect_err("the plan failed");
     assert_eq!(e.kind, FailureType::DependencyFailed);
     w.ports.reports.fail_puts_ending(None);
     // Retried, it deals what it walked, not the pages after.
@@ -226,7 +242,9 @@ async fn a_page_that_could_not_be_listed_fails_the_audit_and_is_listed_the_next_
     assert_eq!(w.walk_record().next.as_deref(), Some("copy-1"));
 
     w.sharing.accept_markers();
-    w.fanned_out_at(day(1), json!({})).await.expect("listed this time");
+    w.fanned_out_at(day(1), json!({}))
+        .await
+        .expect("listed this time");
     assert_eq!(w.still_shared(&copies), Vec::<String>::new());
 }
 
@@ -246,7 +264,11 @@ async fn a_kept_marker_that_rds_refuses_starts_the_walk_over() {
     w.fanned_out_at(day(1), json!({}))
         .await
         .expect("not a failure: the walk starts over");
-    assert_eq!(w.still_shared(&copies), ["copy-2"], "copy-1 again, from the start");
+    assert_eq!(
+        w.still_shared(&copies),
+        ["copy-2"],
+        "copy-1 again, from the start"
+    );
     let record = w.walk_record();
     assert_eq!((record.from, record.pass_started), (None, Some(day(1))));
 }

@@ -39,13 +39,16 @@ const ACCOUNT: &str = "123456789012";
 /// The most snapshots one `DescribeDBSnapshots` answers.
 const PAGE: usize = 100;
 
+/// Every snapshot of the account with its source, in listing order.
+type Listing = Arc<Vec<(ResourceKey, String)>>;
+
 /// The RDS instances' snapshots' sharing, as RDS answers it: a listing call per 100
 /// snapshots and a call per snapshot, through the account's budget.
 struct Sharing {
     account: Arc<Account>,
     rds: Arc<Service>,
     /// The account's listing as its first page saw it: the walk's later pages go on in it.
-    walked: Mutex<Option<Arc<Vec<(ResourceKey, String)>>>>,
+    walked: Mutex<Option<Listing>>,
 }
 
 impl Sharing {
@@ -58,7 +61,7 @@ impl Sharing {
     }
 
     /// Every snapshot of the account, listed afresh at a listing's first page.
-    fn account_listing(&self, first: bool) -> Arc<Vec<(ResourceKey, String)>> {
+    fn account_listing(&self, first: bool) -> Listing {
         let mut walked = self.walked.lock().expect("listing");
         match walked.as_ref() {
             Some(all) if !first => all.clone(),
