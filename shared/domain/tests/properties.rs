@@ -472,6 +472,19 @@ fn outcome_of(from: DateTime<Utc>, runs: &[(i64, i64, Outcome)], s: Slot) -> Out
         .map_or(Outcome::Taken, |(_, _, o)| *o)
 }
 
+/// Each chain's runs one after the other from its first hour, as [`outcome_of`] takes runs.
+fn chained(chains: &[(i64, Vec<(i64, Outcome)>)]) -> Vec<(i64, i64, Outcome)> {
+    let mut runs = Vec::new();
+    for (first, chain) in chains {
+        let mut at = *first;
+        for (len, outcome) in chain {
+            runs.push((at, *len, *outcome));
+            at += len;
+        }
+    }
+    runs
+}
+
 fn failing() -> impl Strategy<Value = Outcome> {
     prop::sample::select(vec![
         Outcome::TakenDischargeLost,
@@ -506,14 +519,20 @@ proptest! {
     /// Any tick may fail in any way (refused, its hand-on lost, never reaching the resource,
     /// its discharges lost): what was handed on is still taken once, at the first tick of the
     /// period that takes a point. Only a slot whose own tick and the next both never reached
-    /// the resource has nothing handed on, and stays missing.
+    /// the resource has nothing handed on, and stays missing. Failures come in chains of
+    /// runs one after the other (a refusal, then ticks that never reach the resource, then
+    /// a lost hand-on...), so that one failure follows another within a period.
     #[test]
     fn a_weekly_or_monthly_tier_handed_on_is_never_dropped_whatever_tick_fails(
         policy in policy(), tz in zone(), start in date_between(2019, 2030), days in 30i64..75,
-        runs in prop::collection::vec((0i64..24 * 75, 1i64..24 * 10, failing()), 0..6),
+        chains in prop::collection::vec(
+            (0i64..24 * 75, prop::collection::vec((1i64..24 * 3, failing()), 1..6)),
+            0..4,
+        ),
     ) {
         let from = utc_midnight(start);
         let end = from + TimeDelta::days(days);
+        let runs = chained(&chains);
         let outcome = |s: Slot| outcome_of(from, &runs, s);
         let kept = take_points(&policy, tz, from, end, outcome);
         check_long_tiers(&policy, tz, (from, end), &kept, |slot, next| {
