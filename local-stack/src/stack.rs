@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{BillingMode, GlobalSecondaryIndex, KeyType, Projection, ProjectionType};
 use aws_sdk_lambda::primitives::Blob;
-use lifeboat_aws::{PRESENT, PRESENT_BY_RESOURCE_INDEX, PRESENT_INDEX};
+use lifeboat_aws::{OWING, OWING_INDEX, PRESENT, PRESENT_BY_RESOURCE_INDEX, PRESENT_INDEX};
 use serde_json::Value;
 
 use crate::api_front::ApiFront;
@@ -237,6 +237,13 @@ impl LocalStack {
             .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build()
             .map_err(|e| StackError::aws("GlobalSecondaryIndex present-by-resource", e))?;
+        let owing = GlobalSecondaryIndex::builder()
+            .index_name(OWING_INDEX)
+            .key_schema(key(OWING, KeyType::Hash)?)
+            .key_schema(key("slot", KeyType::Range)?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .map_err(|e| StackError::aws("GlobalSecondaryIndex owing-points", e))?;
         self.dynamodb()
             .create_table()
             .table_name(CATALOG_TABLE)
@@ -245,8 +252,10 @@ impl LocalStack {
             .attribute_definitions(string_attribute("resource")?)
             .attribute_definitions(string_attribute("slot")?)
             .attribute_definitions(string_attribute(PRESENT)?)
+            .attribute_definitions(string_attribute(OWING)?)
             .global_secondary_indexes(present_index)
             .global_secondary_indexes(present_by_resource)
+            .global_secondary_indexes(owing)
             .billing_mode(BillingMode::PayPerRequest)
             .send()
             .await

@@ -183,3 +183,125 @@ async fn a_resources_present_records_come_without_its_deleted_history() {
         ]
     );
 }
+
+/// The creator's read of what earlier ticks left owed: the sparse owing index by slot range.
+/// A record is in it when written owing (a `due` record, a claim carrying a weekly tier
+/// without the service's answer) and leaves it when answered, deleted, discharged or
+/// replaced by a claim that owes nothing; a claim found missing stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_that_may_owe_stay_in_the_owing_index_until_answered_deleted_or_discharged() {
+    use lifeboat::policy::Tier;
+    let stack = stack().await;
+    let table = CatalogTable::new(stack.dynamodb(), CATALOG_TABLE);
+    let weekly = |table: &str, hour: &str, state: PointState| RecoveryPoint {
+        tiers: TierSet([(Tier::Weekly, at("2026-12-24T03:00:00Z"))].into()),
+        state,
+        ..claimed(table, hour)
+    };
+    let unanswered = weekly("orders", "03", PointState::Creating);
+    let answered = weekly("orders", "04", PointState::Creating);
+    let missing = weekly("users", "03", PointState::Creating);
+    let due = weekly("users", "04", PointState::Due);
+    let deleted = weekly("invoices", "03", PointState::Creating);
+    let replaced = weekly("invoices", "04", PointState::Due);
+    let hourly = claimed("orders", "05");
+    let long_ago = RecoveryPoint {
+        slot: Slot::containing(at("2026-10-01T03:00:00Z")),
+        ..weekly("orders", "03", PointState::Due)
+    };
+    for p in [
+        &unanswered,
+        &answered,
+        &missing,
+        &due,
+        &deleted,
+        &replaced,
+        &hourly,
+        &long_ago,
+    ] {
+        table.claim(p).await.expect("claim");
+    }
+    let owing = |from: &str, to: &str| {
+        let table = &table;
+        let (from, to) = (Slot::containing(at(from)), Slot::containing(at(to)));
+        async move {
+            let mut found: Vec<String> = table
+                .owing_between(from, to)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| format!("{}@{}", r.resource, &r.slot.to_string()[8..13]))
+                .collect();
+            found.sort();
+            found
+        }
+    };
+    let month = ("2026-10-24T03:00:00Z", "2026-11-24T23:00:00Z");
+    assert_eq!(
+        owing(month.0, month.1).await,
+        [
+            "dynamodb:invoices@24T03",
+            "dynamodb:invoices@24T04",
+            "dynamodb:orders@24T03",
+            "dynamodb:orders@24T04",
+            "dynamodb:users@24T03",
+            "dynamodb:users@24T04"
+        ]
+    );
+    assert_eq!(
+        owing("2026-11-24T04:00:00Z", "2026-11-24T04:00:00Z").await.len(),
+        3,
+        "by slot"
+    );
+
+    let results = table.update_states(&[now_available(&answered)]).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let vanished = StateChange {
+        state: PointState::Missing,
+        service_id: None,
+        note: Some("vanished".into()),
+        at: at("2026-11-24T05:30:00Z"),
+    };
+    table
+        .update_state(&missing.resource, missing.slot, &vanished)
+        .await
+        .unwrap();
+    table
+        .mark_deleted(
+            &deleted.resource,
+            deleted.slot,
+            "expired",
+            at("2026-11-24T05:30:00Z"),
+        )
+        .await
+        .unwrap();
+    table.claim(&claimed("invoices", "04")).await.unwrap();
+    for _ in 0..2 {
+        table
+            .discharge(&due.resource, due.slot, "taken on by the point of 05:00")
+            .await
+            .expect("a discharge, again");
+    }
+    assert_eq!(
+        owing(month.0, month.1).await,
+        ["dynamodb:orders@24T03", "dynamodb:users@24T03"]
+    );
+    let records = catalog(&stack).await;
+    let kept = records
+        .iter()
+        .find(|r| r.resource == due.resource && r.slot == due.slot)
+        .unwrap();
+    assert_eq!(
+        (kept.state, kept.note.as_deref()),
+        (PointState::Due, Some("taken on by the point of 05:00"))
+    );
+    let err = table
+        .discharge(&ResourceKey::dynamodb("nothing"), due.slot, "why")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, FailureKind::NotFound, "{err}");
+    assert!(
+        !catalog(&stack).await.iter().any(|r| r.resource.name == "nothing"),
+        "a discharge never writes a record of its own"
+    );
+}

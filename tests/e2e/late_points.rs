@@ -1,7 +1,10 @@
 //! A weekly point whose slot was refused, taken late by the next tick, on the local stack:
 //! ticks through the creator's fleet-tick state machine, RDS refusing the Saturday 23:00
 //! `CreateDBSnapshot` once (an instance busy in its maintenance window), the pruner's
-//! reconciliation, and the audit that shows the week's point as late, not missing.
+//! reconciliation, and the audit that shows the week's point as late, not missing. Also when
+//! the ticks after the refusal fail too (a discovery refused, a shard failing, a hand-on's
+//! write refused): the catalog's owing index keeps what is owed for the next tick that
+//! reaches the instance.
 
 use chrono::TimeDelta;
 use lifeboat::catalog::PointState;
@@ -209,4 +212,212 @@ async fn a_saturday_snapshot_refused_once_is_taken_late_and_the_audit_shows_it_l
         .unwrap();
     assert!(adopted.tiers.contains(Tier::Weekly), "{adopted:?}");
     assert!(adopted.tiers.0[&Tier::Weekly] >= at("2026-12-29T00:00:00Z"));
+}
+
+/// The tick `time` through the state machine, which must fail with `message` in its error.
+async fn failed_with(stack: &LocalStack, time: &str, message: &str) {
+    match fanned_out(stack, time).await {
+        Invocation::Failed { message: m, .. } => assert!(m.contains(message), "{time}: {m}"),
+        ok => panic!("the tick at {time} must fail: {ok:?}"),
+    }
+}
+
+/// The catalog's owing index, as the creator reads it for a tick at `time`.
+async fn owing_at(stack: &LocalStack, time: &str) -> Vec<(String, String)> {
+    use lifeboat::ports::Catalog;
+    let (from, to) = lifeboat::schedule::late::owing::window(Slot::containing(at(time)));
+    lifeboat_aws::CatalogTable::new(stack.dynamodb(), CATALOG_TABLE)
+        .owing_between(from, to)
+        .await
+        .expect("the owing index reads")
+        .into_iter()
+        .map(|r| (r.resource.to_string(), r.slot.to_string()))
+        .collect()
+}
+
+/// The creator's queries of the catalog since the ledger was cleared.
+fn creator_queries(stack: &LocalStack) -> usize {
+    calls_by(stack, CREATOR)
+        .iter()
+        .filter(|c| c.operation == "Query")
+        .count()
+}
+
+/// The reviewer's probe: Saturday 23:00 refused, its weekly tier handed on to Sunday 00:00,
+/// whose tick fails in discovery and never reaches the instance. The 01:00 tick takes the
+/// weekly point, late; 02:00 takes an hourly one only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weekly_tier_handed_to_a_tick_that_never_reached_the_instance_is_taken_by_the_next() {
+    let stack = stack().await;
+    resources::rds_instance(&stack, "db", &[(TAG_INSTANCE, "acme")], 3)
+        .await
+        .unwrap();
+    for time in ["2026-11-28T21:00:00Z", "2026-11-28T22:00:00Z"] {
+        succeeded(&stack, time).await;
+    }
+    stack.edge.faults.add(
+        FaultRule::on("rds", "CreateDBSnapshot")
+            .times(1)
+            .refuse("InvalidDBInstanceState"),
+    );
+    failed_with(&stack, SATURDAY, "InvalidDBInstanceState").await;
+    refuse_discovery(&stack);
+    failed_with(&stack, SUNDAY, "discovery").await;
+    stack.edge.faults.clear();
+
+    let one = succeeded(&stack, "2026-11-29T01:00:00Z").await;
+    assert_eq!(one["totals"]["taken_late"], 1, "{one}");
+    let two = succeeded(&stack, "2026-11-29T02:00:00Z").await;
+    assert_eq!(two["totals"]["taken_late"].as_u64().unwrap_or(0), 0, "{two}");
+    let records = catalog(&stack).await;
+    let at_slot = |t: &str| {
+        records
+            .iter()
+            .find(|r| r.slot == Slot::containing(at(t)))
+            .unwrap()
+            .clone()
+    };
+    let late = at_slot("2026-11-29T01:00:00Z");
+    assert_eq!(late.tiers.names(), ["hourly", "weekly"]);
+    assert_eq!(late.tiers.0[&Tier::Weekly], at("2026-12-29T01:00:00Z"));
+    assert_eq!(at_slot("2026-11-29T02:00:00Z").tiers.names(), ["hourly"]);
+    assert_eq!(at_slot(SUNDAY).state, PointState::Due, "never claimed");
+    assert!(owing_at(&stack, "2026-11-29T03:00:00Z").await.is_empty());
+    assert_eq!(
+        rds_snapshots(&stack).await,
+        [
+            "lifeboat-db-20261128t2100z",
+            "lifeboat-db-20261128t2200z",
+            "lifeboat-db-20261129t0100z",
+            "lifeboat-db-20261129t0200z",
+        ]
+    );
+}
+
+/// The creator's discovery refused: its ticks never reach a resource.
+fn refuse_discovery(stack: &LocalStack) {
+    stack.edge.faults.add(
+        FaultRule::on("rds", "DescribeDBInstances")
+            .by(CREATOR)
+            .refuse("InternalFailure"),
+    );
+    stack.edge.faults.add(
+        FaultRule::on_operation("GetResources")
+            .by(CREATOR)
+            .refuse("InternalFailure"),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weekly_tier_handed_on_survives_every_later_tick_failing_until_one_reaches_the_instance() {
+    let stack = stack().await;
+    resources::rds_instance(&stack, "db", &[(TAG_INSTANCE, "acme")], 3)
+        .await
+        .unwrap();
+    for time in ["2026-11-28T21:00:00Z", "2026-11-28T22:00:00Z"] {
+        succeeded(&stack, time).await;
+    }
+    // Saturday 23:00: the snapshot is refused; the weekly tier is handed on to 00:00.
+    stack.edge.faults.add(
+        FaultRule::on("rds", "CreateDBSnapshot")
+            .times(1)
+            .refuse("InvalidDBInstanceState"),
+    );
+    failed_with(&stack, SATURDAY, "InvalidDBInstanceState").await;
+    // Sunday 00:00: the discovery is refused, so the tick never reaches the instance.
+    refuse_discovery(&stack);
+    failed_with(&stack, SUNDAY, "discovery").await;
+    stack.edge.faults.clear();
+    assert_eq!(
+        owing_at(&stack, "2026-11-29T01:00:00Z").await,
+        [
+            ("rds:db".to_string(), SATURDAY.to_string()),
+            ("rds:db".to_string(), SUNDAY.to_string())
+        ],
+        "the refused claim and the due left for the next tick"
+    );
+    // 01:00: the instance's shard cannot read its object and fails after its retries.
+    stack.edge.faults.add(
+        FaultRule::on("s3", "GetObject")
+            .by(CREATOR)
+            .refuse("AccessDenied"),
+    );
+    failed_with(&stack, "2026-11-29T01:00:00Z", "failed").await;
+    stack.edge.faults.clear();
+    // 02:00 takes the tier on, is refused too, and its hand-on's write is refused (the
+    // claim is the tick's first PutItem, the hand-on its second).
+    stack.edge.faults.add(
+        FaultRule::on("rds", "CreateDBSnapshot")
+            .times(1)
+            .refuse("InvalidDBInstanceState"),
+    );
+    stack.edge.faults.add(
+        FaultRule::on("dynamodb", "PutItem")
+            .by(CREATOR)
+            .skip(1)
+            .times(1)
+            .refuse("AccessDeniedException"),
+    );
+    failed_with(
+        &stack,
+        "2026-11-29T02:00:00Z",
+        "handing its weekly and monthly tiers on",
+    )
+    .await;
+    stack.edge.faults.clear();
+    assert_eq!(
+        owing_at(&stack, "2026-11-29T03:00:00Z").await,
+        [("rds:db".to_string(), "2026-11-29T02:00:00Z".to_string())],
+        "what 00:00 owed, carried by the claim of 02:00; nothing handed on to 03:00"
+    );
+
+    // 03:00 reaches the instance and takes the Saturday's weekly point, late.
+    stack.edge.ledger.clear();
+    let three = succeeded(&stack, "2026-11-29T03:00:00Z").await;
+    assert_eq!(three["totals"]["taken_late"], 1, "{three}");
+    assert_eq!(
+        creator_queries(&stack),
+        2,
+        "the owing index once, and the present points of the one instance that owes"
+    );
+    let records = catalog(&stack).await;
+    let at_slot = |t: &str| {
+        records
+            .iter()
+            .find(|r| r.slot == Slot::containing(at(t)))
+            .unwrap()
+            .clone()
+    };
+    let late = at_slot("2026-11-29T03:00:00Z");
+    assert_eq!(late.tiers.names(), ["hourly", "weekly"]);
+    assert_eq!(late.tiers.0[&Tier::Weekly], at("2026-12-29T03:00:00Z"));
+    assert_eq!(at_slot(SUNDAY).state, PointState::Due, "never claimed");
+    assert!(at_slot(SUNDAY)
+        .note
+        .unwrap()
+        .ends_with("; the point of 2026-11-29T02:00:00Z takes on what it owed"),);
+    assert!(owing_at(&stack, "2026-11-29T04:00:00Z").await.is_empty());
+
+    stack.edge.ledger.clear();
+    succeeded(&stack, "2026-11-29T04:00:00Z").await;
+    assert_eq!(creator_queries(&stack), 1, "nothing owed: one query a tick");
+    assert_eq!(
+        rds_snapshots(&stack).await,
+        [
+            "lifeboat-db-20261128t2100z",
+            "lifeboat-db-20261128t2200z",
+            "lifeboat-db-20261129t0300z",
+            "lifeboat-db-20261129t0400z",
+        ],
+        "one weekly point for the Saturday, at 03:00"
+    );
+    assert_eq!(
+        catalog(&stack)
+            .await
+            .iter()
+            .filter(|r| r.tiers.contains(Tier::Weekly) && r.service_id.is_some())
+            .map(|r| r.slot.to_string())
+            .collect::<Vec<_>>(),
+        ["2026-11-29T03:00:00Z"]
+    );
 }

@@ -20,7 +20,8 @@ mod dynamodb_ownership;
 /// The exposure guard over what restores leave: a kept instance's snapshot, copies of an
 /// instance gone from the account, a staging table's resource policy.
 mod exposure_guard;
-/// A weekly point refused at its slot, taken late by the next tick and shown late by the audit.
+/// A weekly point refused at its slot, taken late by the next tick that reaches the resource
+/// (whatever the ticks between did) and shown late by the audit.
 mod late_points;
 /// `lifeboat-local up` started from outside with settings for its functions.
 mod local_stack_settings;

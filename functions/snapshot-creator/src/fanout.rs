@@ -1,17 +1,18 @@
 //! The creator's stages of a fanned-out tick (see [`lifeboat::fanout`]).
 //!
-//! - `plan`: the inventory and the catalog's records of the slot are read once for the whole
-//!   fleet, so the quota's admission ranks every resource against every other (a shard sees
-//!   only its own); each shard's object holds its resources, as discovered, and those the
-//!   quota refused.
+//! - `plan`: the inventory, the catalog's records of the slot and its owing index are read
+//!   once for the whole fleet, so the quota's admission ranks every resource against every
+//!   other (a shard sees only its own); each shard's object holds its resources, as
+//!   discovered, those the quota refused, and their records the owing index holds (a shard
+//!   takes on only its own resources' debts, and no shard reads the index again).
 //! - `shard`: the tick for the shard's resources, exactly as a whole tick does it; its counts
 //!   are by outcome, and `taken_late` counts the points that took a weekly or monthly tier late.
 //! - `finish`: the tick fails when the plan or any shard did (`QuotaExceeded` when the quota
 //!   was short), so the alarm fires once per tick.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use lifeboat::catalog::ResourceKey;
+use lifeboat::catalog::{RecoveryPoint, ResourceKey};
 use lifeboat::event::Tick;
 use lifeboat::fanout::{self, Plan, ShardResult};
 use lifeboat::inventory::{managed, DiscoveredResource};
@@ -35,6 +36,9 @@ struct Shard {
     resources: Vec<DiscoveredResource>,
     /// Those of `resources` the quota admitted no new point for.
     refused: Vec<ResourceKey>,
+    /// Their records of earlier slots that may owe a weekly or monthly tier.
+    #[serde(default)]
+    owing: Vec<RecoveryPoint>,
 }
 
 impl Creator {
@@ -54,10 +58,15 @@ impl Creator {
         found.sort_by(|a, b| a.0.key.cmp(&b.0.key));
         let resources = found.len();
         let (discovered, managed): (Vec<_>, Vec<_>) = found.into_iter().unzip();
-        let planned = self.plan(tick, managed).await?;
+        let owing = self.owing(tick, &mut failures).await;
+        let planned = self.plan(tick, managed, &owing).await?;
         let refused = self.over_quota(tick, &planned, &mut failures).await;
         for f in &failures {
             tracing::error!(slot = %tick.slot, failure = %f, "planning");
+        }
+        let mut owing_of: HashMap<ResourceKey, Vec<RecoveryPoint>> = HashMap::new();
+        for record in owing {
+            owing_of.entry(record.resource.clone()).or_default().push(record);
         }
         let objects: Vec<(String, Shard)> = fanout::split(discovered, self.fanout.shard_size)
             .into_iter()
@@ -69,7 +78,16 @@ impl Creator {
                     .filter(|k| resources.iter().any(|r| &r.key == *k))
                     .cloned()
                     .collect();
-                (key, Shard { resources, refused })
+                let owing = resources
+                    .iter()
+                    .flat_map(|r| owing_of.remove(&r.key).unwrap_or_default())
+                    .collect();
+                let shard = Shard {
+                    resources,
+                    refused,
+                    owing,
+                };
+                (key, shard)
             })
             .collect();
         let keys = shards::write_all(store, objects).await?;
@@ -100,7 +118,11 @@ impl Creator {
             })
             .collect();
         let reports = self
-            .handle_planned(tick, self.plan(tick, resources).await?, &shard.refused)
+            .handle_planned(
+                tick,
+                self.plan(tick, resources, &shard.owing).await?,
+                &shard.refused,
+            )
             .await;
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
         for r in &reports {

@@ -6,7 +6,9 @@
 //! making a second one. One resource's failure does not stop the others; the invocation then
 //! fails with `ResourcesFailed` (or `QuotaExceeded`) so the schedule's retry and alarms see it.
 //! A weekly or monthly point it could not take is not lost: its tiers are handed on to the
-//! next slot, whose tick takes them late on its own point (see [`late`]).
+//! next slot, whose tick takes them late on its own point; what a failed tick left owed is
+//! found by the next tick that reaches the resource, in one read of the catalog's owing index
+//! a tick (see [`late`]).
 
 mod fanout;
 mod late;
@@ -158,7 +160,8 @@ impl Creator {
             .into_iter()
             .map(|(_, m)| m)
             .collect();
-        let planned = self.plan(tick, resources).await?;
+        let owing = self.owing(tick, &mut failures).await;
+        let planned = self.plan(tick, resources, &owing).await?;
         let refused = self.over_quota(tick, &planned, &mut failures).await;
         let summary = TickSummary {
             slot: tick.slot.to_string(),
@@ -211,11 +214,13 @@ impl Creator {
 
     /// Each resource with its tiers for the slot (its own, and those it owes late) and its
     /// catalog record, if any. One read of the slot's records, with the slot before's for
-    /// the resources whose weekly or monthly slot that was (see [`late_slots`]).
+    /// the resources whose weekly or monthly slot that was (see [`late_slots`]); `owing`
+    /// are the records of earlier slots that may owe a tier ([`Creator::owing`]).
     async fn plan(
         &self,
         tick: &Tick,
         resources: Vec<ManagedResource>,
+        owing: &[RecoveryPoint],
     ) -> Result<Vec<Planned>, FunctionError> {
         let keys: Vec<_> = resources
             .iter()
@@ -229,16 +234,25 @@ impl Creator {
             FunctionError::new(FailureType::DependencyFailed, format!("reading the catalog: {e}"))
         })?;
         let mut by_resource: HashMap<&ResourceKey, Vec<RecoveryPoint>> = HashMap::new();
+        let mut owing_of: HashMap<&ResourceKey, Vec<RecoveryPoint>> = HashMap::new();
         for record in &existing {
             by_resource
                 .entry(&record.resource)
                 .or_default()
                 .push(record.clone());
         }
+        for record in owing.iter().filter(|r| r.slot < tick.slot) {
+            by_resource
+                .entry(&record.resource)
+                .or_default()
+                .push(record.clone());
+            owing_of.entry(&record.resource).or_default().push(record.clone());
+        }
         Ok(resources
             .into_iter()
             .map(|resource| {
                 let records = by_resource.get(&resource.key).map_or(&[][..], Vec::as_slice);
+                let owing = owing_of.remove(&resource.key).unwrap_or_default();
                 // A record handed on (`due`) is no point: the slot is still to be claimed.
                 let record = records
                     .iter()
@@ -257,6 +271,7 @@ impl Creator {
                     tiers,
                     record,
                     debt,
+                    owing,
                 }
             })
             .collect())
@@ -350,7 +365,14 @@ impl Creator {
             .expect("resources come from the services")
             .as_ref();
         let mut errors = Vec::new();
-        late::settle(service, &mut planned).await;
+        late::settle(service, self.catalog.as_ref(), tick, &mut planned).await;
+        if planned.record.is_none() && planned.debt.is_empty() {
+            self.discharge(
+                &mut planned,
+                "nothing it owed is owed any more: a point serves it, or its period ended",
+            )
+            .await;
+        }
         let point = if planned.tiers.is_empty() && planned.resource.hourly_from_window() {
             PointOutcome::ServedByWindow
         } else if planned.tiers.is_empty() {
@@ -358,7 +380,7 @@ impl Creator {
         } else if quota_refused && planned.may_create() {
             PointOutcome::RefusedByQuota
         } else {
-            match self.ensure_point(service, tick, &planned).await {
+            match self.ensure_point(service, tick, &mut planned).await {
                 Ok(outcome) => outcome,
                 Err(e) => {
                     errors.push(format!("creating the point: {e}"));
@@ -368,7 +390,7 @@ impl Creator {
         };
         if matches!(point, PointOutcome::Failed | PointOutcome::RefusedByQuota) {
             let why = errors.first().map_or("refused by the quota", String::as_str);
-            if let Err(e) = self.hand_on(tick, &planned, why).await {
+            if let Err(e) = self.hand_on(tick, &mut planned, why).await {
                 errors.push(format!("handing its weekly and monthly tiers on: {e}"));
             }
         }
@@ -396,18 +418,21 @@ impl Creator {
         &self,
         service: &dyn BackupService,
         tick: &Tick,
-        planned: &Planned,
+        planned: &mut Planned,
     ) -> Result<PointOutcome, PortError> {
-        let resource = &planned.resource;
         let record = match &planned.record {
             Some(record) => record.clone(),
             None => {
                 let intent = RecoveryPoint {
                     note: late::note(&planned.debt),
-                    ..intent(tick, resource, &planned.tiers)
+                    ..intent(tick, &planned.resource, &planned.tiers)
                 };
                 match self.catalog.claim(&intent).await? {
                     Claim::Claimed => {
+                        // The claim now carries what earlier records owed (it owes it until
+                        // the service answers).
+                        let why = format!("the point of {} takes on what it owed", tick.slot);
+                        self.discharge(planned, &why).await;
                         let created = service.create_point(&new_point(&intent)).await?;
                         self.record(tick, &created).await;
                         return Ok(PointOutcome::Created);
@@ -416,6 +441,7 @@ impl Creator {
                 }
             }
         };
+        let resource = &planned.resource;
         if record.service_id.is_some() || !record.state.is_present() {
             return Ok(PointOutcome::AlreadyPresent);
         }
@@ -468,6 +494,9 @@ struct Planned {
     record: Option<RecoveryPoint>,
     /// The weekly and monthly tiers it owes late (see [`late_slots::owed`]).
     debt: Debt,
+    /// The resource's records of earlier slots that may owe a tier (from the owing index),
+    /// until they are discharged.
+    owing: Vec<RecoveryPoint>,
 }
 
 impl Planned {

@@ -3,6 +3,12 @@
 //!
 //! Holds are a string set, so adding and removing one is a single atomic update and an
 //! emptied set disappears; "no holds" is then simply `attribute_not_exists(holds)`.
+//!
+//! Two sparse indexes, each holding only the records that carry its key attribute: `present`
+//! (records of points the services should hold) and `owing` (records that may owe a weekly
+//! or monthly tier, see [`lifeboat::schedule::late::owing`]). A record written whole gets each
+//! attribute by what it is; updates remove `owing` (the service's answer, a deletion, a
+//! discharge) but never add it, so a claim found missing keeps owing what it carried.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -16,6 +22,7 @@ use super::port_error;
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey};
 use lifeboat::policy::Tier;
 use lifeboat::ports::{Catalog, Claim, FailureKind, PortError, StateChange};
+use lifeboat::schedule::late::owing::may_owe;
 use lifeboat::schedule::{Slot, TierSet};
 
 type Item = HashMap<String, AttributeValue>;
@@ -28,6 +35,12 @@ pub const PRESENT_INDEX: &str = "present-points";
 pub const PRESENT_BY_RESOURCE_INDEX: &str = "present-by-resource";
 pub const PRESENT: &str = "present";
 const PRESENT_VALUE: &str = "1";
+/// The sparse global secondary index of records that may owe a weekly or monthly tier:
+/// `owing` (one value) and `slot` as its keys, so that one query reads those of a range of
+/// slots, for the whole fleet.
+pub const OWING_INDEX: &str = "owing-points";
+pub const OWING: &str = "owing";
+const OWING_VALUE: &str = "1";
 
 /// BatchGetItem takes at most 100 keys.
 /// TransactWriteItems takes at most 100 actions.
@@ -64,8 +77,13 @@ impl CatalogTable {
             values.insert(":note".into(), s(note));
         }
         // Only records of points that are gone are purged by the table's TTL, and only
-        // records of present points are in the present index.
-        let remove = if change.state.is_present() {
+        // records of present points are in the present index. The service's answer means
+        // the record owes nothing more.
+        let remove = if change.state.is_present() && change.service_id.is_some() {
+            set.push("present = :yes");
+            values.insert(":yes".into(), s(PRESENT_VALUE));
+            " REMOVE purge_at, owing"
+        } else if change.state.is_present() {
             set.push("present = :yes");
             values.insert(":yes".into(), s(PRESENT_VALUE));
             " REMOVE purge_at"
@@ -262,6 +280,9 @@ pub(crate) fn to_item(p: &RecoveryPoint) -> Item {
     item.insert("expires_at".into(), s(p.expires_at().to_rfc3339()));
     item.insert("instance_id".into(), s(&p.instance_id));
     item.insert("state".into(), s(state_name(p.state)));
+    if may_owe(p) {
+        item.insert(OWING.into(), s(OWING_VALUE));
+    }
     if p.state.is_present() {
         item.insert(PRESENT.into(), s(PRESENT_VALUE));
     } else {
@@ -502,6 +523,49 @@ impl Catalog for CatalogTable {
         Ok(counts)
     }
 
+    /// The owing index by slot range: a query of one key value, paged; nothing but records
+    /// that may owe is read. Eventually consistent, as every index is: a record written a
+    /// moment ago may be missing, and is read by the next tick.
+    async fn owing_between(&self, from: Slot, to: Slot) -> Result<Vec<RecoveryPoint>, PortError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(OWING_INDEX)
+            .key_condition_expression("#owing = :yes AND #slot BETWEEN :from AND :to")
+            .expression_attribute_names("#owing", OWING)
+            .expression_attribute_names("#slot", "slot")
+            .expression_attribute_values(":yes", s(OWING_VALUE))
+            .expression_attribute_values(":from", s(from.to_string()))
+            .expression_attribute_values(":to", s(to.to_string()));
+        self.query_points(query, format!("{}/index/{OWING_INDEX}", self.table))
+            .await
+    }
+
+    async fn discharge(&self, resource: &ResourceKey, slot: Slot, note: &str) -> Result<(), PortError> {
+        let target = format!("{resource}@{slot}");
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(CatalogTable::key(resource, slot)))
+            .update_expression("SET note = :note REMOVE owing")
+            .condition_expression("attribute_exists(#r)")
+            .expression_attribute_names("#r", "resource")
+            .expression_attribute_values(":note", s(note))
+            .send()
+            .await;
+        match result.map_err(|e| port_error("UpdateItem", &target, e)) {
+            Err(e) if e.kind == FailureKind::Conflict => Err(PortError::new(
+                "UpdateItem",
+                target,
+                FailureKind::NotFound,
+                "no such record to discharge",
+            )),
+            other => other.map(|_| ()),
+        }
+    }
+
     async fn update_state(
         &self,
         resource: &ResourceKey,
@@ -546,7 +610,7 @@ impl Catalog for CatalogTable {
             .table_name(&self.table)
             .set_key(Some(CatalogTable::key(resource, slot)))
             .update_expression(
-                "SET #state = :deleted, note = :note, updated_at = :at, purge_at = :purge REMOVE present",
+                "SET #state = :deleted, note = :note, updated_at = :at, purge_at = :purge REMOVE present, owing",
             )
             .condition_expression(
                 "attribute_exists(#r) AND attribute_not_exists(holds) AND #state IN (:creating, :available)",

@@ -32,7 +32,9 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use lifeboat::ports::{FailureKind, PortError};
 
 pub use bucket_access::S3BucketAccess;
-pub use catalog_table::{CatalogTable, PRESENT, PRESENT_BY_RESOURCE_INDEX, PRESENT_INDEX};
+pub use catalog_table::{
+    CatalogTable, OWING, OWING_INDEX, PRESENT, PRESENT_BY_RESOURCE_INDEX, PRESENT_INDEX,
+};
 pub use dynamodb::DynamoBackups;
 pub use dynamodb_policies::DynamoTablePolicies;
 pub use event_bus::EventBus;

@@ -245,7 +245,21 @@ pub trait Catalog: Send + Sync {
     /// needs (the records of 20,000 resources' present points would not fit a function).
     async fn present_counts(&self) -> Result<BTreeMap<ResourceKey, usize>, PortError>;
 
+    /// The records of the slots `from` to `to` (both included) that may owe a weekly or
+    /// monthly tier: written so ([`crate::schedule::late::owing::may_owe`]) and since neither
+    /// answered by the service (a state change with a service id), marked deleted, nor
+    /// discharged. Read from a sparse index of those records only, so it costs what is owed,
+    /// never a read per resource; may be a moment stale.
+    async fn owing_between(&self, from: Slot, to: Slot) -> Result<Vec<RecoveryPoint>, PortError>;
+
+    /// Takes a record out of those that may owe: what it owed is carried by a later record,
+    /// or no longer owed. `note` (why) becomes its note. Idempotent: a record already out
+    /// stays as it is; a `NotFound` error when there is no such record.
+    async fn discharge(&self, resource: &ResourceKey, slot: Slot, note: &str) -> Result<(), PortError>;
+
     /// Sets the state (and service id, note) of a record; a `Conflict` error for a deleted one.
+    /// A change with a service id to a present state is the service's answer: the record no
+    /// longer owes anything.
     async fn update_state(
         &self,
         resource: &ResourceKey,

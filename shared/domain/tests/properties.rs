@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey};
 use lifeboat::policy::{HourlyTier, MonthDay, MonthlyTier, PointInTime, Policy, Retention, Tier, WeeklyTier};
 use lifeboat::retention::{plan, KeepReason, Verdict};
-use lifeboat::schedule::late::{handed_on, late_tiers, owed, reads_slot_before, served_slot, LONG};
+use lifeboat::schedule::late::{handed_on, late_tiers, owed, owing, reads_slot_before, served_slot, LONG};
 use lifeboat::schedule::{
     monthly_date, monthly_date_of, resolve_local, tiers_of, weekly_date_of, weekly_slot, Slot,
 };
@@ -287,27 +287,90 @@ proptest! {
     }
 }
 
-/// One resource's ticks from `from` to `end` as the creator takes them, each tick's point
-/// refused when `refused` says so: what the catalog holds (every record, by slot) and the
-/// slots whose points the service holds.
+/// What happens to one resource at one tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// The point is taken.
+    Taken,
+    /// The point is taken, but discharging the owing records the tick read fails.
+    TakenDischargeLost,
+    /// The service refuses the point; its weekly and monthly tiers are handed on.
+    Refused,
+    /// Refused, and the write of the hand-on fails too.
+    RefusedHandOnLost,
+    /// The tick never reaches the resource (a failed discovery or shard).
+    Unreached,
+}
+
+impl Outcome {
+    fn takes(self) -> bool {
+        matches!(self, Outcome::Taken | Outcome::TakenDischargeLost)
+    }
+}
+
+/// The catalog of one resource as the creator keeps it: its records by slot, the slots the
+/// owing index holds (set by a write of a record that may owe, cleared by the service's
+/// answer and by a discharge), and the slots whose points the service holds.
+#[derive(Default)]
+struct Kept {
+    records: BTreeMap<Slot, RecoveryPoint>,
+    owing: BTreeSet<Slot>,
+    held: BTreeSet<Slot>,
+}
+
+impl Kept {
+    fn write(&mut self, record: RecoveryPoint) {
+        if owing::may_owe(&record) {
+            self.owing.insert(record.slot);
+        } else {
+            self.owing.remove(&record.slot);
+        }
+        self.records.insert(record.slot, record);
+    }
+}
+
+/// One resource's ticks from `from` to `end` as the creator takes them, each with its
+/// `outcome`: what the catalog holds and the service has.
 fn take_points(
     policy: &Policy,
     tz: Zone,
     from: DateTime<Utc>,
     end: DateTime<Utc>,
-    refused: impl Fn(Slot) -> bool,
-) -> (BTreeMap<Slot, RecoveryPoint>, BTreeSet<Slot>) {
+    outcome: impl Fn(Slot) -> Outcome,
+) -> Kept {
     let key = ResourceKey::rds("db");
-    let mut catalog: BTreeMap<Slot, RecoveryPoint> = BTreeMap::new();
-    let mut held: BTreeSet<Slot> = BTreeSet::new();
+    let mut kept = Kept::default();
     for slot in ticks(from, end) {
-        // What the tick reads: its slot's record, and the slot before's after a long slot.
-        let mut read: Vec<RecoveryPoint> = catalog.get(&slot).cloned().into_iter().collect();
-        if reads_slot_before(policy, tz, slot) {
-            read.extend(catalog.get(&slot.prev()).cloned());
+        let outcome = outcome(slot);
+        if outcome == Outcome::Unreached {
+            continue;
         }
+        // What the tick reads: its slot's record, the slot before's after a long slot, and
+        // the owing index's records of earlier slots.
+        let mut read: Vec<RecoveryPoint> = kept.records.get(&slot).cloned().into_iter().collect();
+        if reads_slot_before(policy, tz, slot) {
+            read.extend(kept.records.get(&slot.prev()).cloned());
+        }
+        let (first, last) = owing::window(slot);
+        let owing_read: Vec<Slot> = kept.owing.range(first..=last).copied().collect();
+        read.extend(owing_read.iter().map(|s| kept.records[s].clone()));
         let mut debt = owed(policy, tz, slot, &read);
-        debt.retain(|_, o| o.unless_held.is_none_or(|s| !held.contains(&s)));
+        if !owing_read.is_empty() {
+            let present: Vec<RecoveryPoint> = kept
+                .records
+                .values()
+                .filter(|r| r.state.is_present())
+                .cloned()
+                .collect();
+            owing::drop_served(policy, tz, slot, &mut debt, &present);
+        }
+        debt.retain(|_, o| o.unless_held.iter().all(|s| !kept.held.contains(s)));
+        let discharges = outcome != Outcome::TakenDischargeLost;
+        if debt.is_empty() && discharges {
+            for s in &owing_read {
+                kept.owing.remove(s);
+            }
+        }
         let mut tiers = tiers_of(policy, tz, slot);
         tiers.0.extend(late_tiers(policy, &debt, slot).0);
         if tiers.is_empty() {
@@ -326,19 +389,109 @@ fn take_points(
             note: None,
             updated_at: slot.start(),
         };
-        catalog.insert(slot, claim.clone());
-        if refused(slot) {
-            if let Some(due) = handed_on(policy, tz, &claim, "refused") {
-                catalog.insert(due.slot, due);
+        kept.write(claim.clone());
+        if discharges {
+            for s in &owing_read {
+                kept.owing.remove(s);
             }
-        } else {
-            held.insert(slot);
-            let made = catalog.get_mut(&slot).expect("claimed");
+        }
+        if outcome.takes() {
+            kept.held.insert(slot);
+            let made = kept.records.get_mut(&slot).expect("claimed");
             made.state = PointState::Available;
             made.service_id = Some(key.point_name(slot));
+            kept.owing.remove(&slot);
+        } else if outcome == Outcome::Refused {
+            if let Some(due) = handed_on(policy, tz, &claim, "refused") {
+                kept.write(due);
+            }
         }
     }
-    (catalog, held)
+    kept
+}
+
+/// Every weekly and monthly slot from `from` to `end` with a whole period there: exactly the
+/// points `expected` names serve it (given the slot and its period's end), each keeping the
+/// tier from its own time, and no point serves a slot after its own.
+fn check_long_tiers(
+    policy: &Policy,
+    tz: Zone,
+    (from, end): (DateTime<Utc>, DateTime<Utc>),
+    kept: &Kept,
+    expected: impl Fn(Slot, Slot) -> Option<Slot>,
+) -> Result<(), TestCaseError> {
+    for tier in LONG {
+        let Some(retention) = policy.retention(tier) else {
+            continue;
+        };
+        let slots: Vec<Slot> = ticks(from, end)
+            .filter(|s| tiers_of(policy, tz, *s).contains(tier))
+            .collect();
+        for period in slots.windows(2) {
+            let (slot, next) = (period[0], period[1]);
+            let serving: Vec<Slot> = kept
+                .held
+                .iter()
+                .filter(|s| kept.records[*s].tiers.contains(tier))
+                .filter(|s| served_slot(policy, tz, tier, **s) == Some(slot))
+                .copied()
+                .collect();
+            prop_assert_eq!(
+                serving.clone(),
+                expected(slot, next).into_iter().collect::<Vec<_>>(),
+                "{} {} in {}: served by {:?}",
+                tier,
+                slot,
+                tz,
+                serving
+            );
+            for s in &serving {
+                let until = kept.records[s].tiers.0[&tier];
+                prop_assert_eq!(until, retention.expiry(s.start()), "kept from its own time");
+                prop_assert!(until >= retention.expiry(slot.start()));
+            }
+        }
+    }
+    for s in &kept.held {
+        for tier in LONG.into_iter().filter(|t| kept.records[s].tiers.contains(*t)) {
+            let served = served_slot(policy, tz, tier, *s).expect("a tier of the policy");
+            prop_assert!(served <= *s, "{} at {} serves {}", tier, s, served);
+        }
+    }
+    Ok(())
+}
+
+/// Runs of ticks (an hour to ten days) with one outcome each; the first run holding a tick
+/// decides it, and a tick in none is taken.
+fn outcome_of(from: DateTime<Utc>, runs: &[(i64, i64, Outcome)], s: Slot) -> Outcome {
+    runs.iter()
+        .find(|(at, len, _)| {
+            let first = from + TimeDelta::hours(*at);
+            s.start() >= first && s.start() < first + TimeDelta::hours(*len)
+        })
+        .map_or(Outcome::Taken, |(_, _, o)| *o)
+}
+
+/// Each chain's runs one after the other from its first hour, as [`outcome_of`] takes runs.
+fn chained(chains: &[(i64, Vec<(i64, Outcome)>)]) -> Vec<(i64, i64, Outcome)> {
+    let mut runs = Vec::new();
+    for (first, chain) in chains {
+        let mut at = *first;
+        for (len, outcome) in chain {
+            runs.push((at, *len, *outcome));
+            at += len;
+        }
+    }
+    runs
+}
+
+fn failing() -> impl Strategy<Value = Outcome> {
+    prop::sample::select(vec![
+        Outcome::TakenDischargeLost,
+        Outcome::Refused,
+        Outcome::RefusedHandOnLost,
+        Outcome::Unreached,
+    ])
 }
 
 proptest! {
@@ -355,41 +508,40 @@ proptest! {
     ) {
         let from = utc_midnight(start);
         let end = from + TimeDelta::days(days);
-        let refused = |s: Slot| runs.iter().any(|(at, len)| {
-            let first = from + TimeDelta::hours(*at);
-            s.start() >= first && s.start() < first + TimeDelta::hours(*len)
-        });
-        let (catalog, held) = take_points(&policy, tz, from, end, refused);
-        for tier in LONG {
-            let Some(retention) = policy.retention(tier) else { continue };
-            let slots: Vec<Slot> = ticks(from, end).filter(|s| tiers_of(&policy, tz, *s).contains(tier)).collect();
-            for period in slots.windows(2) {
-                let (slot, next) = (period[0], period[1]);
-                let serving: Vec<Slot> = held
-                    .iter()
-                    .filter(|s| catalog[*s].tiers.contains(tier))
-                    .filter(|s| served_slot(&policy, tz, tier, **s) == Some(slot))
-                    .copied()
-                    .collect();
-                let first_taken = ticks(slot.start(), next.start()).find(|s| !refused(*s));
-                prop_assert_eq!(
-                    serving.clone(), first_taken.into_iter().collect::<Vec<_>>(),
-                    "{} {} in {}: served by {:?}", tier, slot, tz, serving
-                );
-                for s in &serving {
-                    let until = catalog[s].tiers.0[&tier];
-                    prop_assert_eq!(until, retention.expiry(s.start()), "kept from its own time");
-                    prop_assert!(until >= retention.expiry(slot.start()));
-                }
+        let runs: Vec<_> = runs.into_iter().map(|(at, len)| (at, len, Outcome::Refused)).collect();
+        let outcome = |s: Slot| outcome_of(from, &runs, s);
+        let kept = take_points(&policy, tz, from, end, outcome);
+        check_long_tiers(&policy, tz, (from, end), &kept, |slot, next| {
+            ticks(slot.start(), next.start()).find(|s| outcome(*s).takes())
+        })?;
+    }
+
+    /// Any tick may fail in any way (refused, its hand-on lost, never reaching the resource,
+    /// its discharges lost): what was handed on is still taken once, at the first tick of the
+    /// period that takes a point. Only a slot whose own tick and the next both never reached
+    /// the resource has nothing handed on, and stays missing. Failures come in chains of
+    /// runs one after the other (a refusal, then ticks that never reach the resource, then
+    /// a lost hand-on...), so that one failure follows another within a period.
+    #[test]
+    fn a_weekly_or_monthly_tier_handed_on_is_never_dropped_whatever_tick_fails(
+        policy in policy(), tz in zone(), start in date_between(2019, 2030), days in 30i64..75,
+        chains in prop::collection::vec(
+            (0i64..24 * 75, prop::collection::vec((1i64..24 * 3, failing()), 1..6)),
+            0..4,
+        ),
+    ) {
+        let from = utc_midnight(start);
+        let end = from + TimeDelta::days(days);
+        let runs = chained(&chains);
+        let outcome = |s: Slot| outcome_of(from, &runs, s);
+        let kept = take_points(&policy, tz, from, end, outcome);
+        check_long_tiers(&policy, tz, (from, end), &kept, |slot, next| {
+            let never_reached = |s: Slot| outcome(s) == Outcome::Unreached;
+            if never_reached(slot) && never_reached(slot.next()) {
+                return None;
             }
-        }
-        // No point serves a long tier's slot after its own.
-        for s in &held {
-            for tier in LONG.into_iter().filter(|t| catalog[s].tiers.contains(*t)) {
-                let served = served_slot(&policy, tz, tier, *s).expect("a tier of the policy");
-                prop_assert!(served <= *s, "{} at {} serves {}", tier, s, served);
-            }
-        }
+            ticks(slot.start(), next.start()).find(|s| outcome(*s).takes())
+        })?;
     }
 }
 

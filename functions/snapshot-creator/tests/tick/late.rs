@@ -14,19 +14,19 @@ use snapshot_creator::{PointOutcome, ResourceReport, TickSummary};
 use super::*;
 
 /// Saturday 28 November 2026, 23:00 UTC: the weekly slot of a resource in UTC.
-const SATURDAY: &str = "2026-11-28T23:00:00Z";
-const SUNDAY: &str = "2026-11-29T00:00:00Z";
+pub(super) const SATURDAY: &str = "2026-11-28T23:00:00Z";
+pub(super) const SUNDAY: &str = "2026-11-29T00:00:00Z";
 
-fn slot(t: &str) -> Slot {
+pub(super) fn slot(t: &str) -> Slot {
     Slot::containing(at(t))
 }
 
 /// A tick at `time` that fails.
-async fn refused(w: &World, time: &str) -> FunctionError {
+pub(super) async fn refused(w: &World, time: &str) -> FunctionError {
     w.creator.handle(tick(time), at(time)).await.unwrap_err()
 }
 
-async fn record(w: &World, resource: &ResourceKey, time: &str) -> Option<RecoveryPoint> {
+pub(super) async fn record(w: &World, resource: &ResourceKey, time: &str) -> Option<RecoveryPoint> {
     w.catalog
         .get_points(&[(resource.clone(), slot(time))])
         .await
@@ -35,13 +35,13 @@ async fn record(w: &World, resource: &ResourceKey, time: &str) -> Option<Recover
         .next()
 }
 
-fn report<'a>(summary: &'a TickSummary, resource: &str) -> &'a ResourceReport {
+pub(super) fn report<'a>(summary: &'a TickSummary, resource: &str) -> &'a ResourceReport {
     summary.resources.iter().find(|r| r.resource == resource).unwrap()
 }
 
 /// The slots of `resource`'s points that carry `tier` and that its service holds (the
 /// claims of refused ticks carry their tiers too, until the pruner finds them missing).
-async fn carrying(w: &World, resource: &ResourceKey, tier: Tier) -> Vec<Slot> {
+pub(super) async fn carrying(w: &World, resource: &ResourceKey, tier: Tier) -> Vec<Slot> {
     let held: Vec<Slot> = w
         .service(resource.kind)
         .all_points()
@@ -60,7 +60,7 @@ async fn carrying(w: &World, resource: &ResourceKey, tier: Tier) -> Vec<Slot> {
 }
 
 /// A fanned-out tick at `time`, each stage once: the finish's answer.
-async fn fanned_out(w: &World, time: &str) -> Value {
+pub(super) async fn fanned_out(w: &World, time: &str) -> Value {
     let plan: Plan = serde_json::from_value(stage(w, time, json!({"stage": "plan"})).await.unwrap()).unwrap();
     let mut results = Vec::new();
     for key in &plan.shards {

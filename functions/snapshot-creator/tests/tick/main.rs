@@ -1,7 +1,9 @@
 //! The creator's logic on in-memory ports: idempotence, isolation of failures, quota, drift,
-//! weekly and monthly points taken late ([`late`]).
+//! weekly and monthly points taken late ([`late`]), also when a later tick fails too
+//! ([`owing`]).
 
 mod late;
+mod owing;
 
 use std::ops::Deref;
 

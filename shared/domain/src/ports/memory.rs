@@ -32,6 +32,7 @@ use super::{
 use crate::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
 use crate::inventory::{DiscoveredResource, PitrStatus, TAG_INSTANCE};
 use crate::request::options::RestorableWindow;
+use crate::schedule::late::owing::may_owe;
 use crate::schedule::Slot;
 
 /// One service's resources and points.
@@ -302,6 +303,15 @@ pub struct MemoryCatalog {
     /// Older versions of records that the present indexes still show (DynamoDB's indexes are
     /// eventually consistent), injected by tests; consistent reads see the records.
     lagging: Mutex<BTreeMap<(ResourceKey, Slot), RecoveryPoint>>,
+    /// The records the owing index holds: set by a write of a record that may owe, cleared by
+    /// the service's answer, a deletion or a discharge, as the table's sparse index is.
+    owing: Mutex<BTreeSet<(ResourceKey, Slot)>>,
+    /// How many times the owing index was read.
+    owing_reads: std::sync::atomic::AtomicUsize,
+    /// Reading the owing index fails, injected by tests.
+    owing_unreadable: std::sync::atomic::AtomicBool,
+    /// Records whose writes (a claim, a discharge) fail, injected by tests.
+    unwritable: Mutex<BTreeSet<(ResourceKey, Slot)>>,
 }
 
 impl MemoryCatalog {
@@ -309,8 +319,65 @@ impl MemoryCatalog {
         self.lock().values().cloned().collect()
     }
 
+    /// Writes `point` as a claim does, whatever the slot holds.
     pub fn insert(&self, point: RecoveryPoint) {
+        self.index_owing(&point);
         self.lock().insert((point.resource.clone(), point.slot), point);
+    }
+
+    /// The records the owing index holds now.
+    pub fn owing(&self) -> Vec<(ResourceKey, Slot)> {
+        self.owing_index().iter().cloned().collect()
+    }
+
+    /// How many times the owing index was read.
+    pub fn owing_reads(&self) -> usize {
+        self.owing_reads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// From now on, writing the record of `resource` at `slot` fails, until [`Self::heal_writes`].
+    pub fn fail_writes_of(&self, resource: &ResourceKey, slot: Slot) {
+        self.unwritable
+            .lock()
+            .expect("memory catalog lock")
+            .insert((resource.clone(), slot));
+    }
+
+    pub fn heal_writes(&self) {
+        self.unwritable.lock().expect("memory catalog lock").clear();
+    }
+
+    /// Whether reading the owing index fails (as a throttled query would).
+    pub fn fail_owing_reads(&self, failing: bool) {
+        self.owing_unreadable
+            .store(failing, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn owing_index(&self) -> std::sync::MutexGuard<'_, BTreeSet<(ResourceKey, Slot)>> {
+        self.owing.lock().expect("memory catalog lock")
+    }
+
+    /// A whole record written: in the owing index or out of it by what it is.
+    fn index_owing(&self, point: &RecoveryPoint) {
+        let key = (point.resource.clone(), point.slot);
+        if may_owe(point) {
+            self.owing_index().insert(key);
+        } else {
+            self.owing_index().remove(&key);
+        }
+    }
+
+    fn writable(&self, operation: &'static str, resource: &ResourceKey, slot: Slot) -> Result<(), PortError> {
+        let unwritable = self.unwritable.lock().expect("memory catalog lock");
+        if unwritable.contains(&(resource.clone(), slot)) {
+            return Err(PortError::new(
+                operation,
+                format!("{resource}@{slot}"),
+                FailureKind::Unavailable,
+                "injected failure",
+            ));
+        }
+        Ok(())
     }
 
     /// From now on, reading `resource`'s records fails (as a throttled or refused query would).
@@ -388,11 +455,13 @@ impl Catalog for MemoryCatalog {
     }
 
     async fn claim(&self, point: &RecoveryPoint) -> Result<Claim, PortError> {
+        self.writable("claim", &point.resource, point.slot)?;
         let mut records = self.lock();
         let key = (point.resource.clone(), point.slot);
         if let Some(existing) = records.get(&key).filter(|r| r.state != PointState::Due) {
             return Ok(Claim::Exists(Box::new(existing.clone())));
         }
+        self.index_owing(point);
         records.insert(key, point.clone());
         Ok(Claim::Claimed)
     }
@@ -447,6 +516,36 @@ impl Catalog for MemoryCatalog {
         ))
     }
 
+    async fn owing_between(&self, from: Slot, to: Slot) -> Result<Vec<RecoveryPoint>, PortError> {
+        self.owing_reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.owing_unreadable.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(PortError::new(
+                "owing_between",
+                "the owing index",
+                FailureKind::Unavailable,
+                "injected failure",
+            ));
+        }
+        let owing = self.owing();
+        let records = self.lock();
+        Ok(owing
+            .into_iter()
+            .filter(|(_, slot)| (from..=to).contains(slot))
+            .filter_map(|key| records.get(&key).cloned())
+            .collect())
+    }
+
+    async fn discharge(&self, resource: &ResourceKey, slot: Slot, note: &str) -> Result<(), PortError> {
+        self.writable("discharge", resource, slot)?;
+        self.with_record("discharge", resource, slot, |r| {
+            r.note = Some(note.to_string());
+            Ok(())
+        })?;
+        self.owing_index().remove(&(resource.clone(), slot));
+        Ok(())
+    }
+
     async fn update_state(
         &self,
         resource: &ResourceKey,
@@ -471,7 +570,11 @@ impl Catalog for MemoryCatalog {
             }
             r.updated_at = change.at;
             Ok(())
-        })
+        })?;
+        if change.service_id.is_some() && change.state.is_present() {
+            self.owing_index().remove(&(resource.clone(), slot));
+        }
+        Ok(())
     }
 
     async fn mark_deleted(
@@ -494,7 +597,9 @@ impl Catalog for MemoryCatalog {
             r.note = Some(note.to_string());
             r.updated_at = at;
             Ok(())
-        })
+        })?;
+        self.owing_index().remove(&(resource.clone(), slot));
+        Ok(())
     }
 
     async fn add_hold(&self, resource: &ResourceKey, slot: Slot, holder: &str) -> Result<(), PortError> {

@@ -14,11 +14,17 @@
 //!   looked up at the service first ([`Owed::unless_held`]).
 //! - Knowing a missed slot adds no read per resource and tick: a tick reads its own slot's
 //!   records already, and a tick that could not take a weekly or monthly point hands its tiers
-//!   on there (a `due` record of the next slot, [`handed_on`]); only the tick right after a
-//!   weekly or monthly slot also reads that slot's record ([`reads_slot_before`]), which
-//!   catches a slot whose tick never reached the resource or could not hand anything on.
+//!   on there (a `due` record of the next slot, [`handed_on`]); the tick right after a weekly
+//!   or monthly slot also reads that slot's record ([`reads_slot_before`]), which catches a
+//!   slot whose tick never reached the resource or could not hand anything on.
+//! - Nothing handed on is dropped when a later tick fails too (it never reaches the resource,
+//!   its shard fails, a hand-on's write fails): every record that may owe a tier stays in the
+//!   catalog's owing index until what it owes is taken on, and each tick reads that index
+//!   once for the whole fleet ([`owing`]).
 
-use std::collections::BTreeMap;
+pub mod owing;
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Datelike, Months, TimeDelta};
 
@@ -75,30 +81,33 @@ pub fn reads_slot_before(policy: &Policy, tz: Zone, slot: Slot) -> bool {
 }
 
 /// One weekly or monthly tier a point owes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owed {
     /// The tier's slot whose point could not be taken.
     pub missed: Slot,
-    /// A slot whose point, if the service holds it, already serves the tier: an attempt
+    /// The slots whose points, if the service holds one, already serve the tier: attempts
     /// whose outcome the catalog does not know (a claim without the service's answer, or
-    /// one that failed and handed the tier on). Looked up before the tier is taken again.
-    pub unless_held: Option<Slot>,
+    /// one that failed and handed the tier on). Each is looked up before the tier is taken
+    /// again.
+    pub unless_held: BTreeSet<Slot>,
 }
 
 /// The weekly and monthly tiers a point owes, each with its missed slot.
 pub type Debt = BTreeMap<Tier, Owed>;
 
 /// The weekly and monthly tiers the point of `slot` owes, from `records`: the resource's
-/// records the tick read (its slot's, and the slot before's when [`reads_slot_before`]).
-/// A tier is owed when the latest slot of the tier is not `slot` itself, no point of it is
-/// known, and its period is still open at `slot`:
+/// records the tick read (its slot's, the slot before's when [`reads_slot_before`], and
+/// those of earlier slots the owing index holds, see [`owing`]). A tier is owed when the
+/// latest slot of the tier is not `slot` itself, no point of it is known, and its period is
+/// still open at `slot`:
 /// - a record of `slot` in state `due` hands on the tiers the tick before could not take;
-/// - the slot before, when it is a weekly or monthly slot: its tiers when it has no record
-///   (its tick never reached the resource), a record without the service's answer (looked
-///   up first), or a record of a point the service no longer holds.
+/// - the slot before, when it is a weekly or monthly slot without a record: its tiers (its
+///   tick never reached the resource);
+/// - a record of an earlier slot: a `due` record's tiers and its own slot's (that slot was
+///   never claimed), a claim's tiers when the service's answer is not recorded (its point
+///   looked up first), a record of a point the service no longer holds.
 pub fn owed(policy: &Policy, tz: Zone, slot: Slot, records: &[RecoveryPoint]) -> Debt {
     let mut debt = Debt::new();
-    let at = |s: Slot| records.iter().find(|r| r.slot == s);
     let mut owe = |tiers: &TierSet, of: Slot, unless_held: Option<Slot>| {
         for tier in LONG.into_iter().filter(|t| tiers.contains(*t)) {
             let missed = served_slot(policy, tz, tier, of);
@@ -108,26 +117,33 @@ pub fn owed(policy: &Policy, tz: Zone, slot: Slot, records: &[RecoveryPoint]) ->
             }
             let entry = debt.entry(tier).or_insert(Owed {
                 missed: missed.expect("checked above"),
-                unless_held,
+                unless_held: BTreeSet::new(),
             });
-            // Of two sources, the one that asks for a look-up: never a second point.
-            entry.unless_held = entry.unless_held.or(unless_held);
+            // Of several sources, every look-up they ask for: never a second point.
+            entry.unless_held.extend(unless_held);
         }
     };
-    if let Some(due) = at(slot).filter(|r| r.state == PointState::Due) {
+    // One record a slot: the same record may come from the slot's read and the owing index.
+    let mut by_slot: BTreeMap<Slot, &RecoveryPoint> = BTreeMap::new();
+    for record in records {
+        by_slot.entry(record.slot).or_insert(record);
+    }
+    if let Some(due) = by_slot.get(&slot).filter(|r| r.state == PointState::Due) {
         owe(&due.tiers, slot, Some(slot.prev()));
     }
-    if reads_slot_before(policy, tz, slot) {
-        let before = slot.prev();
-        match at(before) {
-            None => owe(&tiers_of(policy, tz, before), before, None),
-            Some(r) if r.state == PointState::Due => {
-                owe(&tiers_of(policy, tz, before), before, None);
-                owe(&r.tiers, before, Some(before.prev()));
+    let before = slot.prev();
+    if reads_slot_before(policy, tz, slot) && !by_slot.contains_key(&before) {
+        owe(&tiers_of(policy, tz, before), before, None);
+    }
+    for r in by_slot.range(..slot).map(|(_, r)| *r) {
+        match r.state {
+            PointState::Due => {
+                owe(&tiers_of(policy, tz, r.slot), r.slot, None);
+                owe(&r.tiers, r.slot, Some(r.slot.prev()));
             }
-            Some(r) if r.state.is_present() && r.service_id.is_some() => {}
-            Some(r) if r.state.is_present() => owe(&r.tiers, r.slot, Some(before)),
-            Some(r) => owe(&r.tiers, r.slot, None),
+            s if s.is_present() && r.service_id.is_some() => {}
+            s if s.is_present() => owe(&r.tiers, r.slot, Some(r.slot)),
+            _ => owe(&r.tiers, r.slot, None),
         }
     }
     debt
@@ -215,7 +231,12 @@ mod tests {
     }
 
     fn owed_names(debt: &Debt) -> Vec<(Tier, Slot, Option<Slot>)> {
-        debt.iter().map(|(t, o)| (*t, o.missed, o.unless_held)).collect()
+        debt.iter()
+            .map(|(t, o)| {
+                assert!(o.unless_held.len() <= 1, "{o:?}");
+                (*t, o.missed, o.unless_held.first().copied())
+            })
+            .collect()
     }
 
     #[test]
