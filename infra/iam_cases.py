@@ -149,6 +149,7 @@ SNAPSHOT_CREATOR = Role(
         ("rank resources by their present points", ask(
             "dynamodb:Query", f"{CATALOG_TABLE}/index/present-by-resource"
         )),
+        ("read what earlier ticks left owed", ask("dynamodb:Query", f"{CATALOG_TABLE}/index/owing-points")),
         ("write a tick's shards", ask("s3:PutObject", f"{BUCKET}/ticks/snapshot-creator/t/plan.json")),
     ],
     refused=never_touches_production(except_=["modify production (rename, public, password)"])
