@@ -16,6 +16,9 @@
 //!   quota) hands them on to the next slot, as a `due` record the next tick reads with its own
 //!   slot's records: a refusal that lasts keeps being retried, tick after tick, until the
 //!   tier's period ends.
+//! - A tick that reaches a resource whose next slot is a weekly or monthly slot reserves that
+//!   slot (a `due` record there, replaced by its claim), so a slot whose own tick and the
+//!   tick after both never reach the resource is still owed, from the owing index.
 //! - The owing records a resource's tick read are discharged once a record of its own carries
 //!   what they owed (its claim, or its hand-on), or nothing they owed is owed any more. A
 //!   discharge that fails leaves them owing: the next tick finds the tier served or carried.
@@ -154,6 +157,22 @@ impl Creator {
                 }
             }
         }
+    }
+
+    /// Reserves the next slot when it is a weekly or monthly slot of the resource's policy
+    /// (see [`late::reserved`]): if no tick claims that slot, a later tick owes its tiers.
+    /// Written before the point is handled, so a hand-on of this tick replaces it.
+    pub(crate) async fn reserve(&self, tick: &Tick, planned: &Planned) -> Result<(), PortError> {
+        let resource = &planned.resource;
+        let point = intent(tick, resource, &planned.tiers);
+        let Some(mut reservation) = late::reserved(&resource.policy, resource.timezone, &point) else {
+            return Ok(());
+        };
+        reservation.updated_at = tick.time;
+        if self.catalog.reserve(&reservation).await? {
+            tracing::info!(resource = %resource.key, slot = %reservation.slot, tiers = ?reservation.tiers.names(), "next slot reserved");
+        }
+        Ok(())
     }
 
     /// Hands the weekly and monthly tiers of `planned`'s point, which could not be taken

@@ -373,6 +373,9 @@ impl Creator {
             )
             .await;
         }
+        if let Err(e) = self.reserve(tick, &planned).await {
+            errors.push(format!("reserving its next weekly or monthly slot: {e}"));
+        }
         let point = if planned.tiers.is_empty() && planned.resource.hourly_from_window() {
             PointOutcome::ServedByWindow
         } else if planned.tiers.is_empty() {

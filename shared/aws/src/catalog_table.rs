@@ -417,6 +417,29 @@ impl Catalog for CatalogTable {
         }
     }
 
+    async fn reserve(&self, point: &RecoveryPoint) -> Result<bool, PortError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(point)))
+            // Never over a record: a claim, or a hand-on that carries more.
+            .condition_expression("attribute_not_exists(#r)")
+            .expression_attribute_names("#r", "resource")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = port_error("PutItem", format!("{}@{}", point.resource, point.slot), e);
+                if e.kind == FailureKind::Conflict {
+                    return Ok(false);
+                }
+                Err(e)
+            }
+        }
+    }
+
     async fn points_of(&self, resource: &ResourceKey) -> Result<Vec<RecoveryPoint>, PortError> {
         let query = self
             .client

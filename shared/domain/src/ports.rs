@@ -252,6 +252,10 @@ pub trait Catalog: Send + Sync {
     /// never a read per resource; may be a moment stale.
     async fn owing_between(&self, from: Slot, to: Slot) -> Result<Vec<RecoveryPoint>, PortError>;
 
+    /// Writes `point` (a reservation, see [`crate::schedule::late::reserved`]) unless its slot
+    /// has a record already, whatever its state: `true` when written. Idempotent.
+    async fn reserve(&self, point: &RecoveryPoint) -> Result<bool, PortError>;
+
     /// Takes a record out of those that may owe: what it owed is carried by a later record,
     /// or no longer owed. `note` (why) becomes its note. Idempotent: a record already out
     /// stays as it is; a `NotFound` error when there is no such record.

@@ -1,7 +1,8 @@
 //! A weekly tier handed on is taken by the next tick that reaches the resource, whatever the
 //! tick it was handed to did: never reached the resource, failed in its shard, could not
 //! write its own hand-on (see `lifeboat::schedule::late::owing`). Each tick reads the owing
-//! index once; a fanned-out tick in its plan only.
+//! index once; a fanned-out tick in its plan only. A weekly slot whose own tick and the next
+//! never reach the resource is owed from its reservation, written by the tick before.
 
 use lifeboat::catalog::{PointState, ResourceKey};
 use lifeboat::fanout::{Plan, ShardResult};
@@ -12,6 +13,8 @@ use lifeboat::ports::memory::world::at;
 use super::late::{carrying, record, refused, report, slot, SATURDAY, SUNDAY};
 use super::*;
 
+/// The hour before the Saturday's weekly slot.
+const EVE: &str = "2026-11-28T22:00:00Z";
 const ONE: &str = "2026-11-29T01:00:00Z";
 const TWO: &str = "2026-11-29T02:00:00Z";
 
@@ -238,4 +241,87 @@ async fn a_tick_that_cannot_read_what_is_owed_takes_its_own_points_and_fails_nam
         [(Tier::Weekly, slot(SATURDAY))].into()
     );
     assert_eq!(carrying(&w, &db, Tier::Weekly).await, [slot(TWO)]);
+}
+
+/// The tick at `time`, whose discovery fails: it never reaches any resource.
+async fn never_reaches(w: &World, time: &str) {
+    w.rds.fail("discover", "*");
+    let err = refused(w, time).await;
+    assert!(err.message.contains("discovery"), "{}", err.message);
+    w.rds.heal("discover", "*");
+}
+
+#[tokio::test]
+async fn a_saturday_whose_own_tick_and_the_next_never_reached_the_instance_is_owed_from_its_reservation() {
+    let w = world(PolicyBook::default());
+    let db = w.rds.add_resource("db", &[(TAG_INSTANCE, "acme")], GOOD_PITR);
+    create(&w, EVE).await;
+    let reservation = record(&w, &db, SATURDAY).await.unwrap();
+    assert_eq!(
+        (reservation.state, reservation.tiers.names()),
+        (PointState::Due, vec!["weekly"])
+    );
+    never_reaches(&w, SATURDAY).await;
+    never_reaches(&w, SUNDAY).await;
+    assert_eq!(w.catalog.owing(), [(db.clone(), slot(SATURDAY))], "the reservation owes");
+
+    let one = create(&w, ONE).await;
+    assert_eq!(
+        report(&one, "rds:db").late,
+        [(Tier::Weekly, slot(SATURDAY))].into()
+    );
+    assert!(
+        !w.rds.calls().contains(&"find_point db".to_string()),
+        "no earlier attempt to look up: the point of 22:00 cannot serve the Saturday"
+    );
+    assert_eq!(carrying(&w, &db, Tier::Weekly).await, [slot(ONE)]);
+    assert_eq!(
+        record(&w, &db, ONE).await.unwrap().tiers.0[&Tier::Weekly],
+        at("2026-12-29T01:00:00Z"),
+        "a month from the time its data holds"
+    );
+    assert!(
+        note_of(record(&w, &db, SATURDAY).await)
+            .ends_with("; the point of 2026-11-29T01:00:00Z takes on what it owed"),
+        "{:?}",
+        record(&w, &db, SATURDAY).await
+    );
+    assert!(w.catalog.owing().is_empty(), "{:?}", w.catalog.owing());
+}
+
+#[tokio::test]
+async fn a_saturday_taken_on_time_replaces_its_reservation_and_leaves_nothing_owing() {
+    let w = world(PolicyBook::default());
+    let db = w.rds.add_resource("db", &[(TAG_INSTANCE, "acme")], GOOD_PITR);
+    for time in [EVE, SATURDAY, SUNDAY] {
+        create(&w, time).await;
+    }
+    let saturday = record(&w, &db, SATURDAY).await.unwrap();
+    assert_eq!(
+        (saturday.state, saturday.tiers.names()),
+        (PointState::Available, vec!["hourly", "weekly"])
+    );
+    assert_eq!(carrying(&w, &db, Tier::Weekly).await, [slot(SATURDAY)]);
+    assert!(w.catalog.owing().is_empty(), "{:?}", w.catalog.owing());
+}
+
+#[tokio::test]
+async fn a_reservation_that_cannot_be_written_fails_the_tick_naming_it_and_takes_the_point() {
+    let w = world(PolicyBook::default());
+    let db = w.rds.add_resource("db", &[(TAG_INSTANCE, "acme")], GOOD_PITR);
+    w.catalog.fail_writes_of(&db, slot(SATURDAY));
+    let err = refused(&w, EVE).await;
+    w.catalog.heal_writes();
+    assert!(
+        err.message
+            .contains("rds:db: reserving its next weekly or monthly slot"),
+        "{}",
+        err.message
+    );
+    assert_eq!(record(&w, &db, SATURDAY).await, None);
+    assert_eq!(
+        record(&w, &db, EVE).await.unwrap().state,
+        PointState::Available,
+        "its own point is taken"
+    );
 }

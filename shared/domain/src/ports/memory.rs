@@ -536,6 +536,18 @@ impl Catalog for MemoryCatalog {
             .collect())
     }
 
+    async fn reserve(&self, point: &RecoveryPoint) -> Result<bool, PortError> {
+        self.writable("reserve", &point.resource, point.slot)?;
+        let mut records = self.lock();
+        let key = (point.resource.clone(), point.slot);
+        if records.contains_key(&key) {
+            return Ok(false);
+        }
+        self.index_owing(point);
+        records.insert(key, point.clone());
+        Ok(true)
+    }
+
     async fn discharge(&self, resource: &ResourceKey, slot: Slot, note: &str) -> Result<(), PortError> {
         self.writable("discharge", resource, slot)?;
         self.with_record("discharge", resource, slot, |r| {

@@ -21,6 +21,12 @@
 //!   its shard fails, a hand-on's write fails): every record that may owe a tier stays in the
 //!   catalog's owing index until what it owes is taken on, and each tick reads that index
 //!   once for the whole fleet ([`owing`]).
+//! - A weekly or monthly slot is reserved by the tick before it: each tick that reaches a
+//!   resource whose next slot is one writes a `due` record there unless the slot has a record
+//!   ([`reserved`]). The slot's claim replaces it; a slot never claimed (its tick and the
+//!   tick after both never reached the resource, or never ran) leaves it in the owing index,
+//!   so a later tick still owes the slot's tiers. Only a slot whose tick before, own tick and
+//!   tick after all never reached the resource stays missing.
 
 pub mod owing;
 
@@ -119,8 +125,10 @@ pub fn owed(policy: &Policy, tz: Zone, slot: Slot, records: &[RecoveryPoint]) ->
                 missed: missed.expect("checked above"),
                 unless_held: BTreeSet::new(),
             });
-            // Of several sources, every look-up they ask for: never a second point.
-            entry.unless_held.extend(unless_held);
+            // Of several sources, every look-up they ask for: never a second point. A point of
+            // a slot before the missed one cannot serve it (a reservation's slot before).
+            let missed = entry.missed;
+            entry.unless_held.extend(unless_held.filter(|u| *u >= missed));
         }
     };
     // One record a slot: the same record may come from the slot's read and the owing index.
@@ -180,6 +188,39 @@ pub fn handed_on(policy: &Policy, tz: Zone, point: &RecoveryPoint, why: &str) ->
     let tiers = TierSet(tiers);
     let note = format!(
         "the point of {} could not be taken ({why}): the point of {next} takes its {} tier late",
+        point.slot,
+        tiers.names().join(" and ")
+    );
+    Some(RecoveryPoint {
+        slot: next,
+        tiers,
+        service_id: None,
+        state: PointState::Due,
+        holds: Default::default(),
+        note: Some(note),
+        ..point.clone()
+    })
+}
+
+/// The reservation of the slot after `point`'s (the point of a tick that reached the
+/// resource), when that slot is a weekly or monthly slot of the policy: a `due` record there
+/// carrying the slot's own weekly and monthly tiers, which the slot's claim replaces. Written
+/// only where the slot has no record, it owes nothing a claim or a hand-on does not; left
+/// unclaimed, it owes the slot's tiers ([`owed`]). `None` when the next slot is neither.
+pub fn reserved(policy: &Policy, tz: Zone, point: &RecoveryPoint) -> Option<RecoveryPoint> {
+    let next = point.slot.next();
+    let own = tiers_of(policy, tz, next);
+    let tiers = TierSet(
+        own.0
+            .into_iter()
+            .filter(|(t, _)| LONG.contains(t))
+            .collect(),
+    );
+    if tiers.is_empty() {
+        return None;
+    }
+    let note = format!(
+        "reserved by the tick of {}: if no tick claims this slot, a later one takes its {} tier late",
         point.slot,
         tiers.names().join(" and ")
     );
@@ -402,6 +443,33 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn a_reserved_slot_never_claimed_is_owed_without_looking_the_slot_before_up() {
+        let p = Policy::standard();
+        let saturday = slot("2026-11-28T23:00:00Z");
+        let before = record(Zone::utc(), "2026-11-28T22:00:00Z", PointState::Available, true);
+        let reservation = reserved(&p, Zone::utc(), &before).expect("a weekly slot next");
+        assert_eq!(
+            (reservation.slot, reservation.state, reservation.tiers.names()),
+            (saturday, PointState::Due, vec!["weekly"])
+        );
+        assert_eq!(
+            reservation.tiers.expires_at(),
+            Some(at("2026-12-28T23:00:00Z")),
+            "the slot's own retention"
+        );
+        // Its own tick reads it with its slot's records: nothing owed, the claim replaces it.
+        assert!(owed(&p, Zone::utc(), saturday, std::slice::from_ref(&reservation)).is_empty());
+        // Its own tick and the next never reached the resource: the tier is owed, and no
+        // point of the slot before is looked up (it cannot serve a later slot).
+        assert_eq!(
+            owed_names(&owed(&p, Zone::utc(), saturday.next().next(), &[reservation])),
+            [(Tier::Weekly, saturday, None)]
+        );
+        let hourly = record(Zone::utc(), "2026-11-28T21:00:00Z", PointState::Available, true);
+        assert_eq!(reserved(&p, Zone::utc(), &hourly), None, "an hourly slot next");
     }
 
     #[test]
