@@ -305,3 +305,52 @@ async fn records_that_may_owe_stay_in_the_owing_index_until_answered_deleted_or_
         "a discharge never writes a record of its own"
     );
 }
+
+/// A reservation is written only where the slot has no record: never over a claim or a
+/// due that carries more; it is in the owing index, and the slot's claim replaces it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reservation_is_written_only_where_the_slot_has_no_record_and_a_claim_replaces_it() {
+    use lifeboat::policy::Tier;
+    let stack = stack().await;
+    let table = CatalogTable::new(stack.dynamodb(), CATALOG_TABLE);
+    let reservation = |name: &str| RecoveryPoint {
+        tiers: TierSet([(Tier::Weekly, at("2026-12-24T04:00:00Z"))].into()),
+        state: PointState::Due,
+        note: Some("reserved".into()),
+        ..claimed(name, "04")
+    };
+    let claim = claimed("orders", "04");
+    table.claim(&claim).await.unwrap();
+    assert!(!table.reserve(&reservation("orders")).await.unwrap(), "over a claim");
+    let handed = RecoveryPoint {
+        note: Some("handed on".into()),
+        tiers: TierSet([(Tier::Monthly, at("2027-11-24T04:00:00Z"))].into()),
+        ..reservation("users")
+    };
+    table.claim(&handed).await.unwrap();
+    assert!(!table.reserve(&reservation("users")).await.unwrap(), "over a due");
+    assert!(table.reserve(&reservation("invoices")).await.unwrap());
+    assert!(!table.reserve(&reservation("invoices")).await.unwrap(), "again");
+    let slot = claim.slot;
+    let mut owing: Vec<(String, Option<String>)> = table
+        .owing_between(slot, slot)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.resource.to_string(), r.note))
+        .collect();
+    owing.sort();
+    assert_eq!(
+        owing,
+        [
+            ("dynamodb:invoices".to_string(), Some("reserved".to_string())),
+            ("dynamodb:users".to_string(), Some("handed on".to_string())),
+        ]
+    );
+    assert_eq!(
+        table.claim(&claimed("invoices", "04")).await.unwrap(),
+        lifeboat::ports::Claim::Claimed,
+        "the slot's claim replaces its reservation"
+    );
+    assert_eq!(table.owing_between(slot, slot).await.unwrap().len(), 1);
+}

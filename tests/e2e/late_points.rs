@@ -4,7 +4,8 @@
 //! reconciliation, and the audit that shows the week's point as late, not missing. Also when
 //! the ticks after the refusal fail too (a discovery refused, a shard failing, a hand-on's
 //! write refused): the catalog's owing index keeps what is owed for the next tick that
-//! reaches the instance.
+//! reaches the instance. And when the Saturday's own tick and the next both never reach the
+//! instance: the tick before reserved the slot.
 
 use chrono::TimeDelta;
 use lifeboat::catalog::PointState;
@@ -419,5 +420,91 @@ async fn a_weekly_tier_handed_on_survives_every_later_tick_failing_until_one_rea
             .map(|r| r.slot.to_string())
             .collect::<Vec<_>>(),
         ["2026-11-29T03:00:00Z"]
+    );
+}
+
+/// Saturday 23:00's tick and Sunday 00:00's both fail in discovery: neither reaches the
+/// instance, so nothing is handed on, and from 01:00 no tick reads the Saturday's slot. The
+/// 22:00 tick reserved it: the 01:00 tick, the first to reach the instance, owes the weekly
+/// point from the owing index, takes it late, and the audit shows it late, not missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saturday_whose_own_tick_and_the_next_fail_in_discovery_is_taken_late_from_its_reservation() {
+    let stack = stack().await;
+    resources::rds_instance(&stack, "db", &[(TAG_INSTANCE, "acme")], 3)
+        .await
+        .unwrap();
+    for time in ["2026-11-28T21:00:00Z", "2026-11-28T22:00:00Z"] {
+        succeeded(&stack, time).await;
+    }
+    refuse_discovery(&stack);
+    failed_with(&stack, SATURDAY, "discovery").await;
+    failed_with(&stack, SUNDAY, "discovery").await;
+    stack.edge.faults.clear();
+    assert_eq!(
+        owing_at(&stack, "2026-11-29T01:00:00Z").await,
+        [("rds:db".to_string(), SATURDAY.to_string())],
+        "the Saturday's reservation, never claimed"
+    );
+
+    let one = succeeded(&stack, "2026-11-29T01:00:00Z").await;
+    assert_eq!(one["totals"]["taken_late"], 1, "{one}");
+    let two = succeeded(&stack, "2026-11-29T02:00:00Z").await;
+    assert_eq!(two["totals"]["taken_late"].as_u64().unwrap_or(0), 0, "{two}");
+    let records = catalog(&stack).await;
+    let at_slot = |t: &str| {
+        records
+            .iter()
+            .find(|r| r.slot == Slot::containing(at(t)))
+            .unwrap()
+            .clone()
+    };
+    let late = at_slot("2026-11-29T01:00:00Z");
+    assert_eq!(late.tiers.names(), ["hourly", "weekly"]);
+    assert_eq!(late.tiers.0[&Tier::Weekly], at("2026-12-29T01:00:00Z"));
+    let reservation = at_slot(SATURDAY);
+    assert_eq!(reservation.state, PointState::Due, "never claimed");
+    assert!(
+        reservation
+            .note
+            .as_deref()
+            .unwrap_or_default()
+            .ends_with("; the point of 2026-11-29T01:00:00Z takes on what it owed"),
+        "{reservation:?}"
+    );
+    assert!(owing_at(&stack, "2026-11-29T03:00:00Z").await.is_empty());
+    assert_eq!(
+        rds_snapshots(&stack).await,
+        [
+            "lifeboat-db-20261128t2100z",
+            "lifeboat-db-20261128t2200z",
+            "lifeboat-db-20261129t0100z",
+            "lifeboat-db-20261129t0200z",
+        ],
+        "one weekly point for the Saturday, at 01:00"
+    );
+
+    let audit_at = at("2026-11-29T03:10:00Z");
+    set_window(
+        &stack,
+        "rds:db",
+        audit_at - TimeDelta::days(3),
+        audit_at - TimeDelta::minutes(5),
+    )
+    .await;
+    let mut audit_event = event(PRUNER, &audit_at.to_rfc3339());
+    audit_event["detail"] = json!({});
+    match stack.invoke(AUDIT, &audit_event).await.unwrap() {
+        Invocation::Succeeded(_) => {}
+        failed => panic!("the audit failed: {failed:?}"),
+    }
+    let day: Value =
+        serde_json::from_slice(&reports_object(&stack, "audits/2026-11-29/report.json").await).unwrap();
+    let tiers = day["instances"][0]["resources"][0]["tiers"].as_array().unwrap();
+    let weekly = tiers.iter().find(|t| t["tier"] == "weekly").unwrap();
+    assert_eq!(weekly["missing"], json!([]), "{weekly}");
+    assert_eq!(
+        weekly["late"],
+        json!([{"slot": SATURDAY, "taken": "2026-11-29T01:00:00Z"}]),
+        "{weekly}"
     );
 }
