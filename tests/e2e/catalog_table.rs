@@ -321,7 +321,10 @@ async fn a_reservation_is_written_only_where_the_slot_has_no_record_and_a_claim_
     };
     let claim = claimed("orders", "04");
     table.claim(&claim).await.unwrap();
-    assert!(!table.reserve(&reservation("orders")).await.unwrap(), "over a claim");
+    assert!(
+        !table.reserve(&reservation("orders")).await.unwrap(),
+        "over a claim"
+    );
     let handed = RecoveryPoint {
         note: Some("handed on".into()),
         tiers: TierSet([(Tier::Monthly, at("2027-11-24T04:00:00Z"))].into()),

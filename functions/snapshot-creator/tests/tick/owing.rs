@@ -263,7 +263,11 @@ async fn a_saturday_whose_own_tick_and_the_next_never_reached_the_instance_is_ow
     );
     never_reaches(&w, SATURDAY).await;
     never_reaches(&w, SUNDAY).await;
-    assert_eq!(w.catalog.owing(), [(db.clone(), slot(SATURDAY))], "the reservation owes");
+    assert_eq!(
+        w.catalog.owing(),
+        [(db.clone(), slot(SATURDAY))],
+        "the reservation owes"
+    );
 
     let one = create(&w, ONE).await;
     assert_eq!(

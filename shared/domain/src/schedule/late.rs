@@ -210,12 +210,7 @@ pub fn handed_on(policy: &Policy, tz: Zone, point: &RecoveryPoint, why: &str) ->
 pub fn reserved(policy: &Policy, tz: Zone, point: &RecoveryPoint) -> Option<RecoveryPoint> {
     let next = point.slot.next();
     let own = tiers_of(policy, tz, next);
-    let tiers = TierSet(
-        own.0
-            .into_iter()
-            .filter(|(t, _)| LONG.contains(t))
-            .collect(),
-    );
+    let tiers = TierSet(own.0.into_iter().filter(|(t, _)| LONG.contains(t)).collect());
     if tiers.is_empty() {
         return None;
     }
