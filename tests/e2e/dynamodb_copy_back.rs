@@ -49,6 +49,8 @@ pub(crate) fn target_of<'a>(production: &'a ResourceKey, n: &'a RestoreNames) ->
         staging: &n.staging,
         fallback: &n.fallback,
         origin: None,
+        staging_identity: None,
+        fallback_identity: None,
     }
 }
 

@@ -208,6 +208,8 @@ fn target<'a>(
         staging,
         fallback: "",
         origin: Some(Origin { from, asked_after }),
+        staging_identity: None,
+        fallback_identity: None,
     }
 }
 
