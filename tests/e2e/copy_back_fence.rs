@@ -18,7 +18,8 @@ use lifeboat_local::names::REQUESTS_TABLE;
 use lifeboat_local::{resources, LocalStack};
 
 use crate::dynamodb_copy_back::{
-    content, put, restorer, run_all, spread, tables, target_of, undo_after_the_wait, REQUEST,
+    content, fallback_pinned, put, restorer, run_all, spread, staging_marks, staging_pinned, tables,
+    target_of, undo_after_the_wait, Pins, REQUEST,
 };
 
 /// Items of `table` in segment `segment` of `segments` of a parallel scan.
@@ -50,14 +51,14 @@ async fn a_shard_fenced_between_two_write_batches_of_one_page_writes_nothing_mor
     let stack = stack().await;
     let production = ResourceKey::dynamodb("orders");
     let n = names(REQUEST, &production);
-    for table in [production.name.as_str(), n.staging.as_str()] {
-        resources::dynamodb_table(&stack, table, &[]).await.unwrap();
-    }
+    resources::dynamodb_table(&stack, &production.name, &[]).await.unwrap();
+    resources::dynamodb_table(&stack, &n.staging, &staging_marks()).await.unwrap();
     for i in 0..150 {
         put(&stack, &n.staging, &format!("new{i:03}"), "restored").await;
     }
-    let target = target_of(&production, &n);
     let restorer = DynamoRestorer::new(stack.dynamodb(), REQUESTS_TABLE, CopyBackSettings::default());
+    let pins = staging_pinned(&restorer, &production, &n).await;
+    let target = target_of(&production, &n, &pins);
     restorer.swap(&target, "").await.unwrap();
     let shards = spread(restorer.swap(&target, "").await.unwrap());
     let shard = shards
@@ -126,7 +127,8 @@ async fn a_shard_fenced_between_two_write_batches_of_one_page_writes_nothing_mor
 /// The swap's copy-back began (one page of one shard) and then failed: what an undo undoes.
 async fn copy_back_begun(restorer: &DynamoRestorer, production: &ResourceKey) {
     let n = names(REQUEST, production);
-    let target = target_of(production, &n);
+    let pins = staging_pinned(restorer, production, &n).await;
+    let target = target_of(production, &n, &pins);
     restorer.swap(&target, "").await.unwrap();
     let shards = spread(restorer.swap(&target, "").await.unwrap());
     restorer
@@ -139,7 +141,8 @@ async fn copy_back_begun(restorer: &DynamoRestorer, production: &ResourceKey) {
 async fn an_undo_that_leaves_a_difference_names_it_instead_of_back_as_it_was() {
     let (stack, production) = (stack().await, ResourceKey::dynamodb("orders"));
     let n = tables(&stack, &production).await;
-    let target = target_of(&production, &n);
+    let pins = Pins::default();
+    let target = target_of(&production, &n, &pins);
     let restorer = restorer(&stack);
     let before = content(&stack, "orders").await;
     copy_back_begun(&restorer, &production).await;
@@ -152,6 +155,8 @@ async fn an_undo_that_leaves_a_difference_names_it_instead_of_back_as_it_was() {
         }
     };
     assert!(undo.iter().all(|s| s.purpose == Purpose::Undo));
+    let pins = fallback_pinned(&restorer, &production, &n, pins).await;
+    let target = target_of(&production, &n, &pins);
     run_all(&restorer, &target, &undo).await;
     assert_eq!(content(&stack, "orders").await, before, "copied back");
     // Written after the undo copied it: the comparison finds it.
@@ -185,7 +190,8 @@ async fn an_undo_that_leaves_a_difference_names_it_instead_of_back_as_it_was() {
 async fn an_undo_refuses_a_fallback_table_it_did_not_make_and_copies_nothing_from_it() {
     let (stack, production) = (stack().await, ResourceKey::dynamodb("orders"));
     let n = tables(&stack, &production).await;
-    let target = target_of(&production, &n);
+    let pins = Pins::default();
+    let target = target_of(&production, &n, &pins);
     let restorer = restorer(&stack);
     copy_back_begun(&restorer, &production).await;
     let left_by_the_copy_back = content(&stack, "orders").await;

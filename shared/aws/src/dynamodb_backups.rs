@@ -29,6 +29,9 @@ pub const CLOCK_MARGIN: TimeDelta = TimeDelta::seconds(5);
 pub(crate) struct Taken {
     pub arn: String,
     pub status: BackupStatus,
+    /// Whether this call asked for it (the answer's status, not yet seen in the service's
+    /// own listing).
+    pub asked_now: bool,
 }
 
 /// A backup found by name in the service's listing.
@@ -128,6 +131,7 @@ impl CopyBack<'_> {
         Ok(Taken {
             arn,
             status: details.backup_status().clone(),
+            asked_now: true,
         })
     }
 
@@ -139,6 +143,7 @@ impl CopyBack<'_> {
                 Some(status) => Ok(Some(Taken {
                     arn: arn.clone(),
                     status,
+                    asked_now: false,
                 })),
                 None => Err(PortError::new(
                     "DescribeBackup",
@@ -158,7 +163,11 @@ impl CopyBack<'_> {
         } else {
             self.backup_status(&arn).await?.unwrap_or(BackupStatus::Deleted)
         };
-        Ok(Some(Taken { arn, status }))
+        Ok(Some(Taken {
+            arn,
+            status,
+            asked_now: false,
+        }))
     }
 
     /// Records `arn` as the backup `name`'s, unless one is recorded already: the ARN recorded.

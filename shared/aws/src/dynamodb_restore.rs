@@ -221,10 +221,15 @@ impl DynamoRestorer {
     }
 
     /// `Done` once the live table has an available backup named `name` taken by this restore:
-    /// asked for once (see [`super::dynamodb_backups`]), then waited for.
+    /// asked for once (see [`super::dynamodb_backups`]), then waited for (the call that asks
+    /// for it never goes on: the next poll reads it back).
     async fn backed_up(&self, target: &Target<'_>, name: &str) -> Result<Progress, PortError> {
         let table = &target.production.name;
         match self.copy_back(target).take_backup(table, name).await? {
+            Taken { asked_now: true, .. } => Ok(Progress::Pending(format!(
+                "backing up {} as {name}",
+                target.production
+            ))),
             Taken {
                 status: BackupStatus::Available,
                 ..
@@ -512,6 +517,7 @@ impl Restorer for DynamoRestorer {
         let Some(Taken {
             arn: backup,
             status,
+            ..
         }) = pre_swap
         else {
             return Err(PortError::new(
