@@ -1,13 +1,15 @@
 //! The copy-back's fence holds for certain and an undo is verified: a shard fenced between
 //! two write batches of one page writes nothing more; an undo compares production with the
 //! pre-swap content and names what differs instead of saying it is back as it was; an undo
-//! never copies from a fallback table it did not make.
+//! never copies from a fallback table it did not make, nor from one put under the
+//! fallback's name after it was pinned.
 
 use std::time::Duration;
 
 use lifeboat::catalog::ResourceKey;
 use lifeboat::execution::names::names;
 use lifeboat::execution::shard::{Purpose, Side};
+use lifeboat::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
 use lifeboat::ports::restorer::{Progress, Restorer};
 use lifeboat::ports::FailureKind;
 use lifeboat_aws::dynamodb_copy_back::{CopyBack, WriteBounds};
@@ -218,4 +220,45 @@ async fn an_undo_refuses_a_fallback_table_it_did_not_make_and_copies_nothing_fro
         left_by_the_copy_back,
         "nothing copied from it"
     );
+}
+
+/// The fallback replaced after the failure path pinned it (its marks copied): no undo shard
+/// copies from it, nothing is written, and the undo stops naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undo_whose_fallback_is_replaced_after_it_was_pinned_copies_nothing_from_it() {
+    let (stack, production) = (stack().await, ResourceKey::dynamodb("orders"));
+    let n = tables(&stack, &production).await;
+    let restorer = restorer(&stack);
+    copy_back_begun(&restorer, &production).await;
+    let left_by_the_copy_back = content(&stack, "orders").await;
+    let pins = Pins::default();
+    let target = target_of(&production, &n, &pins);
+    let undo = loop {
+        match undo_after_the_wait(&restorer, &target).await {
+            Progress::Spread(shards) => break shards,
+            Progress::Pending(_) => continue,
+            Progress::Done => panic!("undone without copying back"),
+        }
+    };
+    let pins = fallback_pinned(&restorer, &production, &n, pins).await;
+    let target = target_of(&production, &n, &pins);
+
+    let marks = [(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "fallback")];
+    stack.dynamodb().delete_table().table_name(&n.fallback).send().await.unwrap();
+    resources::dynamodb_table(&stack, &n.fallback, &marks).await.unwrap();
+    put(&stack, &n.fallback, "o1", "someone else's").await;
+    stack.edge.ledger.clear();
+    for shard in &undo {
+        let refused = restorer.run_shard(&target, shard, Duration::ZERO).await.unwrap_err();
+        assert_eq!(refused.kind, FailureKind::NotOurs, "{refused}");
+        assert!(
+            refused.to_string().contains(&n.fallback) && refused.message.contains("replaced under the name"),
+            "{refused}"
+        );
+    }
+    let stopped = restorer.undo_swap(&target, "").await.unwrap_err();
+    assert_eq!(stopped.kind, FailureKind::NotOurs, "{stopped}");
+    assert_eq!(write_calls(&stack), 0, "nothing written");
+    assert_eq!(content(&stack, "orders").await, left_by_the_copy_back);
+    assert_eq!(content(&stack, &n.fallback).await.len(), 1, "left as it is");
 }

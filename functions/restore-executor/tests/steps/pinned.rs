@@ -6,6 +6,8 @@
 
 use lifeboat::execution::error::PERMANENT;
 use lifeboat::execution::identity::Made;
+use lifeboat::execution::shard::{Purpose, Shard};
+use lifeboat::ports::FailureKind;
 use lifeboat::ports::restorer::Restorer;
 
 use super::*;
@@ -92,4 +94,33 @@ async fn an_undo_that_finds_production_held_by_neither_stops_naming_it() {
         last.contains("URGENT") && last.contains("neither this restore's nor the original") && last.contains(FALLBACK),
         "{last}"
     );
+}
+
+fn copy_back_event(purpose: Purpose) -> Value {
+    let shard = &Shard::all(&ResourceKey::rds("db"), purpose, 2)[0];
+    json!({"step": "copy_back", "request_id": ID, "shard": shard})
+}
+
+/// A shard whose source the restorer refuses as not the one pinned: a swap's fails the step
+/// (the failure path takes over), an undo's ends having copied nothing, so that the failure
+/// path's next step stops the undo naming it instead of the failure path itself failing.
+#[tokio::test]
+async fn a_shard_refusing_its_source_copies_nothing_and_an_undo_s_leaves_the_undo_to_stop() {
+    let w = world();
+    staged(&w).await;
+    w.restorer.set_pending_polls("swap", 3);
+    w.restorer.set_pending_polls("undo_swap", 3);
+    w.restorer.fail("run_shard", FailureKind::NotOurs);
+    assert_eq!(handle(&w, swap_event()).await.unwrap()["done"], false);
+    let refused = handle(&w, copy_back_event(Purpose::Swap)).await.unwrap_err();
+    assert_eq!(refused.name, PERMANENT, "{refused}");
+    assert!(refused.message.contains("NotOurs"), "{refused}");
+
+    let error = json!({"Error": refused.name, "Cause": refused.message});
+    let abort = json!({"step": "abort", "request_id": ID, "error": error});
+    assert_eq!(handle(&w, abort).await.unwrap()["done"], false, "the undo goes on");
+    assert_eq!(run_of(&w).await.resources[0].phase, Phase::Undoing);
+    let ended = handle(&w, copy_back_event(Purpose::Undo)).await.unwrap();
+    assert_eq!(ended["done"], true, "{ended}");
+    assert!(ended["refused"].as_str().unwrap().contains("NotOurs"), "{ended}");
 }
