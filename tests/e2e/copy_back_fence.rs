@@ -53,8 +53,12 @@ async fn a_shard_fenced_between_two_write_batches_of_one_page_writes_nothing_mor
     let stack = stack().await;
     let production = ResourceKey::dynamodb("orders");
     let n = names(REQUEST, &production);
-    resources::dynamodb_table(&stack, &production.name, &[]).await.unwrap();
-    resources::dynamodb_table(&stack, &n.staging, &staging_marks()).await.unwrap();
+    resources::dynamodb_table(&stack, &production.name, &[])
+        .await
+        .unwrap();
+    resources::dynamodb_table(&stack, &n.staging, &staging_marks())
+        .await
+        .unwrap();
     for i in 0..150 {
         put(&stack, &n.staging, &format!("new{i:03}"), "restored").await;
     }
@@ -244,12 +248,23 @@ async fn an_undo_whose_fallback_is_replaced_after_it_was_pinned_copies_nothing_f
     let target = target_of(&production, &n, &pins);
 
     let marks = [(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "fallback")];
-    stack.dynamodb().delete_table().table_name(&n.fallback).send().await.unwrap();
-    resources::dynamodb_table(&stack, &n.fallback, &marks).await.unwrap();
+    stack
+        .dynamodb()
+        .delete_table()
+        .table_name(&n.fallback)
+        .send()
+        .await
+        .unwrap();
+    resources::dynamodb_table(&stack, &n.fallback, &marks)
+        .await
+        .unwrap();
     put(&stack, &n.fallback, "o1", "someone else's").await;
     stack.edge.ledger.clear();
     for shard in &undo {
-        let refused = restorer.run_shard(&target, shard, Duration::ZERO).await.unwrap_err();
+        let refused = restorer
+            .run_shard(&target, shard, Duration::ZERO)
+            .await
+            .unwrap_err();
         assert_eq!(refused.kind, FailureKind::NotOurs, "{refused}");
         assert!(
             refused.to_string().contains(&n.fallback) && refused.message.contains("replaced under the name"),

@@ -10,8 +10,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use lifeboat::catalog::ResourceKey;
 use lifeboat::execution::identity::{Identity, Made};
 use lifeboat::execution::names::{names, RestoreNames};
-use lifeboat::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
 use lifeboat::execution::shard::{Purpose, Shard};
+use lifeboat::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
 use lifeboat::ports::restorer::{Progress, Restorer, Target, Verification};
 use lifeboat_aws::dynamodb_copy_back::{CopyBack, Tally, WriteBounds};
 use lifeboat_aws::dynamodb_restore::{CopyBackSettings, DynamoRestorer};
@@ -27,8 +27,12 @@ pub(crate) const REQUEST: &str = "rr-c0b1e5a7-0000-4000-8000-000000000001";
 /// production since, `new` only in staging, `extra` only in production; the restore's names.
 pub(crate) async fn tables(stack: &LocalStack, production: &ResourceKey) -> RestoreNames {
     let n = names(REQUEST, production);
-    resources::dynamodb_table(stack, &production.name, &[]).await.unwrap();
-    resources::dynamodb_table(stack, &n.staging, &staging_marks()).await.unwrap();
+    resources::dynamodb_table(stack, &production.name, &[])
+        .await
+        .unwrap();
+    resources::dynamodb_table(stack, &n.staging, &staging_marks())
+        .await
+        .unwrap();
     for i in 1..=10 {
         put(stack, &n.staging, &format!("o{i}"), "at the recovery point").await;
         let now = if i > 5 {
@@ -69,7 +73,11 @@ pub(crate) fn target_of<'a>(production: &'a ResourceKey, n: &'a RestoreNames, pi
 }
 
 /// Staging pinned as `check_ready` pins it.
-pub(crate) async fn staging_pinned(restorer: &DynamoRestorer, production: &ResourceKey, n: &RestoreNames) -> Pins {
+pub(crate) async fn staging_pinned(
+    restorer: &DynamoRestorer,
+    production: &ResourceKey,
+    n: &RestoreNames,
+) -> Pins {
     let unpinned = Pins::default();
     let target = target_of(production, n, &unpinned);
     Pins {

@@ -562,13 +562,21 @@ async fn a_point_in_time_restore_of_production_to_another_instant_is_not_the_res
         .restore_table_to_point_in_time()
         .source_table_name("orders")
         .target_table_name(&staging)
-        .restore_date_time(aws_sdk_dynamodb::primitives::DateTime::from_secs(elsewhen.timestamp()))
+        .restore_date_time(aws_sdk_dynamodb::primitives::DateTime::from_secs(
+            elsewhen.timestamp(),
+        ))
         .send()
         .await
         .unwrap();
     let before = snapshot(&stack, &staging).await;
     stack.edge.ledger.clear();
-    let t = target(REQUEST, &production, &staging, RestoreFrom::PointInTime(at), asked_after);
+    let t = target(
+        REQUEST,
+        &production,
+        &staging,
+        RestoreFrom::PointInTime(at),
+        asked_after,
+    );
     let refused = restorer.start_staging(&t).await.unwrap_err();
     assert_eq!(refused.kind, FailureKind::NotOurs, "{refused}");
     assert!(
@@ -602,15 +610,27 @@ async fn backups_by_the_rollbacks_names_made_before_it_asked_are_never_taken_for
             .send()
             .await
             .unwrap();
-        older.insert(name.clone(), out.backup_details().unwrap().backup_arn().to_string());
+        older.insert(
+            name.clone(),
+            out.backup_details().unwrap().backup_arn().to_string(),
+        );
     }
     // The rollback asks later than the look-alikes were made, by more than the clocks' margin.
     tokio::time::sleep(std::time::Duration::from_secs(6)).await;
     stack.edge.ledger.clear();
-    let taken = restorer.start_safety_snapshot(&production, &n.safety, REQUEST).await.unwrap();
-    assert_ne!(taken, older[&n.safety], "a backup of its own, not the older one by its name");
+    let taken = restorer
+        .start_safety_snapshot(&production, &n.safety, REQUEST)
+        .await
+        .unwrap();
+    assert_ne!(
+        taken, older[&n.safety],
+        "a backup of its own, not the older one by its name"
+    );
     assert_eq!(
-        restorer.start_safety_snapshot(&production, &n.safety, REQUEST).await.unwrap(),
+        restorer
+            .start_safety_snapshot(&production, &n.safety, REQUEST)
+            .await
+            .unwrap(),
         taken,
         "a retry finds the one it took"
     );
@@ -624,8 +644,16 @@ async fn backups_by_the_rollbacks_names_made_before_it_asked_are_never_taken_for
     // Staging as check_ready leaves it (marked, pinned): the swap's first step asks for its
     // own pre-swap backup.
     let marks = [(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "staging")];
-    resources::dynamodb_table(&stack, &n.staging, &marks).await.unwrap();
-    let t = target(REQUEST, &production, &n.staging, RestoreFrom::Snapshot(taken), Utc::now());
+    resources::dynamodb_table(&stack, &n.staging, &marks)
+        .await
+        .unwrap();
+    let t = target(
+        REQUEST,
+        &production,
+        &n.staging,
+        RestoreFrom::Snapshot(taken),
+        Utc::now(),
+    );
     let pinned = restorer.identity(&t, Made::Staging).await.unwrap();
     let t = Target {
         staging_identity: Some(&pinned),

@@ -64,7 +64,13 @@ async fn a_dynamodb_staging_replaced_while_awaiting_confirmation_is_never_copied
 
     // The replacement carries the marks of the table it replaces: only its identity differs.
     let marks = [(TAG_RESTORE_REQUEST, id.as_str()), (TAG_RESTORE_ROLE, "staging")];
-    stack.dynamodb().delete_table().table_name(&staging).send().await.unwrap();
+    stack
+        .dynamodb()
+        .delete_table()
+        .table_name(&staging)
+        .send()
+        .await
+        .unwrap();
     lifeboat_local::resources::dynamodb_table(&stack, &staging, &marks)
         .await
         .unwrap();
@@ -140,9 +146,17 @@ async fn an_rds_staging_replaced_while_awaiting_confirmation_never_becomes_produ
             .find(|d| d.db_instance_identifier() == Some(name))
             .map(|d| d.master_username().unwrap_or_default().to_string())
     };
-    assert_eq!(master("db").as_deref(), Some("lifeboat"), "production is the original");
+    assert_eq!(
+        master("db").as_deref(),
+        Some("lifeboat"),
+        "production is the original"
+    );
     assert_eq!(master(&n.staging).as_deref(), Some("intruder"), "left as it is");
-    assert_eq!(master(&n.fallback), None, "the original never left production's name");
+    assert_eq!(
+        master(&n.fallback),
+        None,
+        "the original never left production's name"
+    );
     let db = out
         .db_instances()
         .iter()

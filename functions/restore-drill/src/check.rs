@@ -116,12 +116,16 @@ impl Driller {
         checked.restore_seconds = Some((usable_at - item.started_at).num_seconds());
         let pinned = serde_json::from_value::<Identity>(restored["ready"]["identity"].clone()).ok();
         let still = match self.restorer(item.resource.kind) {
-            Ok(restorer) => (restorer.still_pinned(&target(item, pinned.as_ref()), Made::Staging).await)
+            Ok(restorer) => (restorer
+                .still_pinned(&target(item, pinned.as_ref()), Made::Staging)
+                .await)
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         if let Err(why) = still {
-            checked.error = Some(format!("the sandbox is not the one restored and proven ready: {why}"));
+            checked.error = Some(format!(
+                "the sandbox is not the one restored and proven ready: {why}"
+            ));
             return checked;
         }
         let spec = self

@@ -128,7 +128,11 @@ impl World {
         restored
     }
 
-    async fn check(&self, plan: &DrillPlan, restored: &[Value]) -> Result<Value, lifeboat::execution::error::StepError> {
+    async fn check(
+        &self,
+        plan: &DrillPlan,
+        restored: &[Value],
+    ) -> Result<Value, lifeboat::execution::error::StepError> {
         let restored: Vec<Value> = (0..plan.resources.len())
             .map(|i| restored[i.min(restored.len() - 1)].clone())
             .collect();
@@ -204,10 +208,15 @@ async fn a_sandbox_replaced_after_ready_is_not_inspected() {
 
     let kept = w.check(&plan, &restored).await.unwrap();
     assert!(w.inspector.seen.lock().unwrap().is_empty(), "nothing inspected");
-    let checks = w.ports.reports.get(&run_key(&plan.drill_id, "checks")).expect("kept");
+    let checks = w
+        .ports
+        .reports
+        .get(&run_key(&plan.drill_id, "checks"))
+        .expect("kept");
     let checks = String::from_utf8_lossy(&checks).to_string();
     assert!(
-        checks.contains("not the one restored and proven ready") && checks.contains("replaced under the name"),
+        checks.contains("not the one restored and proven ready")
+            && checks.contains("replaced under the name"),
         "{kept} {checks}"
     );
 }

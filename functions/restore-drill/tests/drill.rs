@@ -93,7 +93,9 @@ impl World {
             self.step(json!({"step": "start", "item": item})).await.unwrap();
             let ready = self.step(json!({"step": "ready", "item": item})).await.unwrap();
             assert_eq!(ready["ready"], true, "{ready}");
-            restored.push(json!({"ready": {"ready": true, "at": at.to_rfc3339(), "identity": ready["identity"]}}));
+            restored.push(
+                json!({"ready": {"ready": true, "at": at.to_rfc3339(), "identity": ready["identity"]}}),
+            );
         }
         Value::Array(restored)
     }

@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Utc};
 use lifeboat::execution::error::{StepError, VERIFY_TIMEOUT};
-use lifeboat::execution::run::{Outcome, Phase, ResourceRun, Run, Step};
 use lifeboat::execution::identity::{Identity, Made};
+use lifeboat::execution::run::{Outcome, Phase, ResourceRun, Run, Step};
 use lifeboat::ports::restorer::{Progress, Restorer, Target};
 use lifeboat::ports::{PortError, StoredRequest};
 use lifeboat::request::decision::Mode;

@@ -12,8 +12,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use lifeboat::catalog::ResourceKey;
 use lifeboat::execution::identity::Made;
 use lifeboat::execution::names::names;
-use lifeboat::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
 use lifeboat::execution::shard::Shard;
+use lifeboat::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
 use lifeboat::ports::restorer::{Progress, Restorer, Target, Verification};
 use lifeboat_aws::dynamodb_restore::{CopyBackSettings, DynamoRestorer};
 

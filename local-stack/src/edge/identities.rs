@@ -102,7 +102,9 @@ fn rds_resource_ids(body: &str) -> String {
             .min();
         let Some((start, tag)) = next else { break };
         let close = tag.replace('<', "</");
-        let Some(length) = rest[start..].find(&close) else { break };
+        let Some(length) = rest[start..].find(&close) else {
+            break;
+        };
         let end = start + length + close.len();
         out.push_str(&rest[..start]);
         out.push_str(&with_resource_id(&rest[start..end]));

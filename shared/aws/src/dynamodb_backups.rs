@@ -58,16 +58,14 @@ impl CopyBack<'_> {
             return Ok(None);
         };
         let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
-        let asked_at = text("asked_at")
-            .and_then(|t| t.parse().ok())
-            .ok_or_else(|| {
-                PortError::new(
-                    "GetItem",
-                    self.backup_record_id(name),
-                    FailureKind::Refused,
-                    "the backup's record has no asked_at",
-                )
-            })?;
+        let asked_at = text("asked_at").and_then(|t| t.parse().ok()).ok_or_else(|| {
+            PortError::new(
+                "GetItem",
+                self.backup_record_id(name),
+                FailureKind::Refused,
+                "the backup's record has no asked_at",
+            )
+        })?;
         Ok(Some(Record {
             asked_at,
             arn: text("arn"),
@@ -92,7 +90,8 @@ impl CopyBack<'_> {
                 let mut item = self.stamped(&self.backup_record_id(name));
                 item.insert("asked_at".into(), AttributeValue::S(Utc::now().to_rfc3339()));
                 match self.put_new(item).await {
-                    Ok(()) | Err(PortError {
+                    Ok(())
+                    | Err(PortError {
                         kind: FailureKind::Conflict,
                         ..
                     }) => {}
@@ -186,11 +185,9 @@ impl CopyBack<'_> {
             .map_err(|e| port_error("UpdateItem", &id, e));
         match set {
             Ok(_) => Ok(arn.to_string()),
-            Err(e) if e.kind == FailureKind::Conflict => self
-                .backup_record(name)
-                .await?
-                .and_then(|r| r.arn)
-                .ok_or(e),
+            Err(e) if e.kind == FailureKind::Conflict => {
+                self.backup_record(name).await?.and_then(|r| r.arn).ok_or(e)
+            }
             Err(e) => Err(e),
         }
     }
@@ -201,7 +198,10 @@ impl CopyBack<'_> {
 }
 
 /// The status of the backup `arn` and the table it is of, if the service still holds it.
-pub(crate) async fn described(client: &Client, arn: &str) -> Result<Option<(BackupStatus, String)>, PortError> {
+pub(crate) async fn described(
+    client: &Client,
+    arn: &str,
+) -> Result<Option<(BackupStatus, String)>, PortError> {
     match client.describe_backup().backup_arn(arn).send().await {
         Ok(out) => Ok(out.backup_description().and_then(|d| {
             let details = d.backup_details()?;

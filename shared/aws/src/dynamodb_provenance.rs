@@ -229,7 +229,9 @@ pub(crate) fn judge(table: &Described, claim: &Claim<'_>) -> Result<bool, String
     let restored_from = backup.or(from_table).unwrap_or_default();
     let same = match source {
         Source::Backup(arn) => backup == Some(arn),
-        Source::PointInTimeOf { table: production, .. } => {
+        Source::PointInTimeOf {
+            table: production, ..
+        } => {
             backup.is_none()
                 && from_table.is_some()
                 && from_table == sibling_arn(&table.arn, production).as_deref()
@@ -238,7 +240,9 @@ pub(crate) fn judge(table: &Described, claim: &Claim<'_>) -> Result<bool, String
     if !same {
         let wanted = match source {
             Source::Backup(arn) => arn.to_string(),
-            Source::PointInTimeOf { table: production, .. } => format!("a point in time of {production}"),
+            Source::PointInTimeOf {
+                table: production, ..
+            } => format!("a point in time of {production}"),
         };
         return Err(format!("it was restored from {restored_from}, not from {wanted}"));
     }
@@ -262,7 +266,9 @@ pub(crate) fn judge(table: &Described, claim: &Claim<'_>) -> Result<bool, String
 fn restored_to(reported: Option<DateTime<Utc>>, at: DateTime<Utc>) -> Result<(), String> {
     match reported {
         Some(t) if t.timestamp() == at.timestamp() => Ok(()),
-        Some(t) => Err(format!("it was restored to {t}, not to {at}, the point this restore asked for")),
+        Some(t) => Err(format!(
+            "it was restored to {t}, not to {at}, the point this restore asked for"
+        )),
         None => Err("DynamoDB reports no time it was restored to".into()),
     }
 }
@@ -422,7 +428,10 @@ mod tests {
             ..ours.clone()
         };
         let refused = judge(&elsewhen, &asked).unwrap_err();
-        assert!(refused.contains("restored to 2026-12-03 04:00:00 UTC"), "{refused}");
+        assert!(
+            refused.contains("restored to 2026-12-03 04:00:00 UTC"),
+            "{refused}"
+        );
         let untold = Described {
             restored_to: None,
             ..ours

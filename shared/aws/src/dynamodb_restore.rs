@@ -249,7 +249,10 @@ impl DynamoRestorer {
 
     /// What an undo's fallback is restored from (the pre-swap backup this restore took) and
     /// the time its fence was seen in place; `None` before both are there.
-    async fn fallback_made_by(&self, target: &Target<'_>) -> Result<Option<(String, DateTime<Utc>)>, PortError> {
+    async fn fallback_made_by(
+        &self,
+        target: &Target<'_>,
+    ) -> Result<Option<(String, DateTime<Utc>)>, PortError> {
         let copy_back = self.copy_back(target);
         let Some(fenced) = copy_back.fence_seen(target.production, Purpose::Swap).await? else {
             return Ok(None);
@@ -357,7 +360,10 @@ impl Restorer for DynamoRestorer {
     ) -> Result<String, PortError> {
         // Backup names are not unique: the one a first try made is found by its record,
         // never by its name alone.
-        let taken = self.ledger_of(request_id).take_backup(&resource.name, name).await?;
+        let taken = self
+            .ledger_of(request_id)
+            .take_backup(&resource.name, name)
+            .await?;
         Ok(taken.arn)
     }
 
@@ -439,9 +445,7 @@ impl Restorer for DynamoRestorer {
             Made::Staging => target.staging,
             Made::Fallback => target.fallback,
         };
-        let refused = |kind, why: String| {
-            PortError::new("identity", format!("dynamodb:{name}"), kind, why)
-        };
+        let refused = |kind, why: String| PortError::new("identity", format!("dynamodb:{name}"), kind, why);
         match owned {
             Some(Owned {
                 marked: true,
@@ -513,11 +517,12 @@ impl Restorer for DynamoRestorer {
         }
         // 4. The pre-swap backup this restore took, once available, restored into the
         //    fallback table.
-        let pre_swap = self.copy_back(target).backup_taken(table, &pre_swap_name(target)).await?;
+        let pre_swap = self
+            .copy_back(target)
+            .backup_taken(table, &pre_swap_name(target))
+            .await?;
         let Some(Taken {
-            arn: backup,
-            status,
-            ..
+            arn: backup, status, ..
         }) = pre_swap
         else {
             return Err(PortError::new(
@@ -633,7 +638,12 @@ impl Restorer for DynamoRestorer {
             .copy_back(target)
             .backup_taken(&target.production.name, &retired)
             .await?
-            .map(|b| format!("backup {retired} ({}: the live table as the failed copy-back left it)", b.arn)))
+            .map(|b| {
+                format!(
+                    "backup {retired} ({}: the live table as the failed copy-back left it)",
+                    b.arn
+                )
+            }))
     }
 
     async fn counted(&self, target: &Target<'_>, purpose: Purpose) -> Result<Option<WorkCount>, PortError> {
@@ -719,7 +729,8 @@ impl Restorer for DynamoRestorer {
     async fn delete_staging(&self, target: &Target<'_>) -> Result<Deletion, PortError> {
         guard(target, target.staging)?;
         let pin = (Made::Staging, target.staging_identity);
-        self.delete_owned(target.staging, &staging_claim(target), pin).await
+        self.delete_owned(target.staging, &staging_claim(target), pin)
+            .await
     }
 }
 

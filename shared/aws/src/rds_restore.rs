@@ -82,7 +82,13 @@ impl RdsRestorer {
     }
 
     async fn snapshot(&self, id: &str) -> Result<Option<aws_sdk_rds::types::DbSnapshot>, PortError> {
-        match self.client.describe_db_snapshots().db_snapshot_identifier(id).send().await {
+        match self
+            .client
+            .describe_db_snapshots()
+            .db_snapshot_identifier(id)
+            .send()
+            .await
+        {
             Ok(out) => Ok(out.db_snapshots().first().cloned()),
             Err(e) => {
                 let e = port_error("DescribeDBSnapshots", id, e);
@@ -442,11 +448,19 @@ impl Restorer for RdsRestorer {
             ));
         }
         let Some(db) = self.instance(target.staging).await? else {
-            return Err(PortError::new("identity", staging, FailureKind::NotFound, "the staging instance is gone"));
+            return Err(PortError::new(
+                "identity",
+                staging,
+                FailureKind::NotFound,
+                "the staging instance is gone",
+            ));
         };
         let refused = |why: String| PortError::new("identity", &staging, FailureKind::NotOurs, why);
         if !is_staging_of(&db, target) {
-            return Err(refused(format!("it is not marked as {}'s staging instance", target.request_id)));
+            return Err(refused(format!(
+                "it is not marked as {}'s staging instance",
+                target.request_id
+            )));
         }
         let created = db.instance_create_time().and_then(super::utc);
         if let (Some(origin), Some(created)) = (&target.origin, created) {

@@ -8,8 +8,8 @@
 
 mod begin;
 mod confirmation;
-mod pinned;
 mod events;
+mod pinned;
 mod races;
 mod rollback;
 mod selective;

@@ -7,8 +7,8 @@
 use lifeboat::execution::error::PERMANENT;
 use lifeboat::execution::identity::Made;
 use lifeboat::execution::shard::{Purpose, Shard};
-use lifeboat::ports::FailureKind;
 use lifeboat::ports::restorer::Restorer;
+use lifeboat::ports::FailureKind;
 
 use super::*;
 
@@ -38,7 +38,8 @@ async fn check_ready_pins_the_staging_it_proved_ready() {
 }
 
 #[tokio::test]
-async fn a_staging_replaced_during_the_wait_is_never_swapped_in_and_the_restore_ends_with_production_untouched() {
+async fn a_staging_replaced_during_the_wait_is_never_swapped_in_and_the_restore_ends_with_production_untouched(
+) {
     let w = world();
     staged(&w).await;
     replace_staging(&w);
@@ -49,7 +50,11 @@ async fn a_staging_replaced_during_the_wait_is_never_swapped_in_and_the_restore_
         refused.message.contains("NotOurs") && refused.message.contains(STAGING),
         "names staging and why: {refused}"
     );
-    assert_eq!(w.restorer.content("db").as_deref(), Some(AFTER), "production untouched");
+    assert_eq!(
+        w.restorer.content("db").as_deref(),
+        Some(AFTER),
+        "production untouched"
+    );
 
     let error = json!({"Error": refused.name, "Cause": refused.message});
     let abort = json!({"step": "abort", "request_id": ID, "error": error});
@@ -85,13 +90,23 @@ async fn an_undo_that_finds_production_held_by_neither_stops_naming_it() {
     let abort = json!({"step": "abort", "request_id": ID, "error": error});
     let answer = handle(&w, abort).await.unwrap();
     assert_eq!(answer["done"], true, "ends at once: {answer}");
-    assert_eq!(w.restorer.content("db").as_deref(), Some("someone else's"), "not moved");
-    assert_eq!(w.restorer.content(FALLBACK).as_deref(), Some(AFTER), "the original kept aside");
+    assert_eq!(
+        w.restorer.content("db").as_deref(),
+        Some("someone else's"),
+        "not moved"
+    );
+    assert_eq!(
+        w.restorer.content(FALLBACK).as_deref(),
+        Some(AFTER),
+        "the original kept aside"
+    );
     let run = run_of(&w).await;
     assert_eq!(run.resources[0].phase, Phase::Undoing);
     let last = &run.timeline.last().unwrap().detail;
     assert!(
-        last.contains("URGENT") && last.contains("neither this restore's nor the original") && last.contains(FALLBACK),
+        last.contains("URGENT")
+            && last.contains("neither this restore's nor the original")
+            && last.contains(FALLBACK),
         "{last}"
     );
 }
@@ -118,7 +133,11 @@ async fn a_shard_refusing_its_source_copies_nothing_and_an_undo_s_leaves_the_und
 
     let error = json!({"Error": refused.name, "Cause": refused.message});
     let abort = json!({"step": "abort", "request_id": ID, "error": error});
-    assert_eq!(handle(&w, abort).await.unwrap()["done"], false, "the undo goes on");
+    assert_eq!(
+        handle(&w, abort).await.unwrap()["done"],
+        false,
+        "the undo goes on"
+    );
     assert_eq!(run_of(&w).await.resources[0].phase, Phase::Undoing);
     let ended = handle(&w, copy_back_event(Purpose::Undo)).await.unwrap();
     assert_eq!(ended["done"], true, "{ended}");

@@ -81,10 +81,12 @@ pub(super) fn is_restored(db: &DbInstance, request_id: &str) -> bool {
 /// The instance's identity: its `DbiResourceId`, which RDS keeps through renames and never
 /// gives another instance.
 pub(super) fn identity_of(db: &DbInstance) -> Option<Identity> {
-    db.dbi_resource_id().filter(|id| !id.is_empty()).map(|id| Identity {
-        id: id.to_string(),
-        created: None,
-    })
+    db.dbi_resource_id()
+        .filter(|id| !id.is_empty())
+        .map(|id| Identity {
+            id: id.to_string(),
+            created: None,
+        })
 }
 
 /// Why `db` may not be used as the instance this request restored (staging, or production
@@ -92,7 +94,10 @@ pub(super) fn identity_of(db: &DbInstance) -> Option<Identity> {
 /// and be the instance pinned when staging was proven ready.
 pub(super) fn not_the_restored(db: &DbInstance, target: &Target<'_>) -> Option<String> {
     if !is_restored(db, target.request_id) {
-        return Some(format!("it is not marked as {}'s restored instance", target.request_id));
+        return Some(format!(
+            "it is not marked as {}'s restored instance",
+            target.request_id
+        ));
     }
     match identity_of(db) {
         None => Some("RDS reports no DbiResourceId for it".into()),
@@ -102,7 +107,12 @@ pub(super) fn not_the_restored(db: &DbInstance, target: &Target<'_>) -> Option<S
 
 /// `NotOurs` unless `db` (by the name `name`) is the instance this request restored and
 /// pinned: asked immediately before anything renames or changes it.
-pub(super) fn require_restored(operation: &'static str, db: &DbInstance, name: &str, target: &Target<'_>) -> Result<(), PortError> {
+pub(super) fn require_restored(
+    operation: &'static str,
+    db: &DbInstance,
+    name: &str,
+    target: &Target<'_>,
+) -> Result<(), PortError> {
     match not_the_restored(db, target) {
         None => Ok(()),
         Some(why) => Err(PortError::new(

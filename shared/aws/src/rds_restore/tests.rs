@@ -23,7 +23,8 @@ const INTRUDER: &str = "db-MADEBYSOMEONEELSE0000001";
 /// An instance as RDS describes it: this request's restored instance (its marks, not as the
 /// fallback) has [`RESTORED`]'s id, any other [`ORIGINAL`]'s (see [`with_id`]).
 fn db(id: &str, status: &str, tags: &[(&str, &str)]) -> DbInstance {
-    let restored = tags.contains(&(TAG_RESTORE_REQUEST, REQUEST)) && !tags.contains(&(TAG_RESTORE_ROLE, "fallback"));
+    let restored =
+        tags.contains(&(TAG_RESTORE_REQUEST, REQUEST)) && !tags.contains(&(TAG_RESTORE_ROLE, "fallback"));
     let mut b = DbInstance::builder()
         .db_instance_identifier(id)
         .db_instance_arn(format!("arn:aws:rds:us-east-1:123456789012:db:{id}"))
@@ -430,7 +431,8 @@ fn changes() -> [Rule; 4] {
     [
         modify(),
         mock!(Client::add_tags_to_resource).then_output(|| AddTagsToResourceOutput::builder().build()),
-        mock!(Client::remove_tags_from_resource).then_output(|| RemoveTagsFromResourceOutput::builder().build()),
+        mock!(Client::remove_tags_from_resource)
+            .then_output(|| RemoveTagsFromResourceOutput::builder().build()),
         mock!(Client::delete_db_instance).then_output(|| {
             aws_sdk_rds::operation::delete_db_instance::DeleteDbInstanceOutput::builder().build()
         }),
@@ -486,12 +488,18 @@ async fn neither_rename_takes_an_instance_put_under_the_staging_name_after_it_wa
         [
             &describe("db", Some(db("db", "available", &[]))),
             &describe("lbf-1b4e28ba-db", None),
-            &describe("lbs-1b4e28ba-db", Some(db("lbs-1b4e28ba-db", "available", &staging_marks()))),
+            &describe(
+                "lbs-1b4e28ba-db",
+                Some(db("lbs-1b4e28ba-db", "available", &staging_marks()))
+            ),
             &changes[0],
             &changes[1],
         ]
     );
-    let e = RdsRestorer::new(client).swap(&unpinned, "snap").await.unwrap_err();
+    let e = RdsRestorer::new(client)
+        .swap(&unpinned, "snap")
+        .await
+        .unwrap_err();
     assert_eq!(e.kind, FailureKind::NotOurs, "{e}");
     assert!(e.message.contains("no staging identity was pinned"), "{e}");
     assert_eq!(changed(&changes), 0);
@@ -512,7 +520,10 @@ async fn after_the_renames_only_the_pinned_instance_is_configured_and_verified()
         describe("lbs-1b4e28ba-db", Some(intruder)),
     ];
     let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
-    assert_eq!(RdsRestorer::new(client).swap(&t, "snap").await.unwrap(), Progress::Done);
+    assert_eq!(
+        RdsRestorer::new(client).swap(&t, "snap").await.unwrap(),
+        Progress::Done
+    );
 
     let copied = with_id(restored, INTRUDER);
     let changes = changes();
@@ -582,7 +593,10 @@ async fn the_undo_puts_the_original_back_whatever_was_put_under_the_staging_name
     let (restorer, rules) = undo(Some(stranger), Some(fallback.clone()));
     let e = restorer.undo_swap(&t, "snap").await.unwrap_err();
     assert_eq!(e.kind, FailureKind::NotOurs, "{e}");
-    assert!(e.message.contains("neither this restore's nor the original"), "{e}");
+    assert!(
+        e.message.contains("neither this restore's nor the original"),
+        "{e}"
+    );
     assert_eq!(changed(&rules[4..]), 0, "neither is moved");
     assert_eq!(restorer.holder(&t).await.unwrap(), Holder::Other);
 
@@ -602,7 +616,11 @@ async fn only_the_pinned_staging_instance_is_deleted() {
     let client = mock_client!(
         aws_sdk_rds,
         RuleMode::MatchAny,
-        [&describe("lbs-1b4e28ba-db", Some(copied)), &changes[0], &changes[3]]
+        [
+            &describe("lbs-1b4e28ba-db", Some(copied)),
+            &changes[0],
+            &changes[3]
+        ]
     );
     let e = RdsRestorer::new(client).delete_staging(&t).await.unwrap_err();
     assert_eq!(e.kind, FailureKind::NotOurs, "{e}");
@@ -614,5 +632,8 @@ async fn only_the_pinned_staging_instance_is_deleted() {
         RuleMode::MatchAny,
         [&describe("lbs-1b4e28ba-db", Some(ours)), &rules[0], &rules[3]]
     );
-    assert_eq!(RdsRestorer::new(client).delete_staging(&t).await.unwrap(), Deletion::Deleted);
+    assert_eq!(
+        RdsRestorer::new(client).delete_staging(&t).await.unwrap(),
+        Deletion::Deleted
+    );
 }

@@ -191,7 +191,10 @@ impl RestorerState {
             return Some(format!("nothing carries the name {name}"));
         };
         if !marked {
-            return Some(format!("{name} does not carry this restore's {} marks", made.as_str()));
+            return Some(format!(
+                "{name} does not carry this restore's {} marks",
+                made.as_str()
+            ));
         }
         refusal(made, pinned, &entry.identity())
     }
@@ -267,7 +270,9 @@ impl Restorer for MemoryRestorer {
         // A retry finds what the first try made; a snapshot by the name not marked as this
         // request's safety snapshot is not taken as it.
         if let Some(existing) = state.snapshots.get(name) {
-            if existing.belongs_to(request_id, Some("safety")) && existing.mark(SOURCE) == Some(resource.name.as_str()) {
+            if existing.belongs_to(request_id, Some("safety"))
+                && existing.mark(SOURCE) == Some(resource.name.as_str())
+            {
                 return Ok(name.to_string());
             }
             return Err(not_ours(
@@ -381,7 +386,12 @@ impl Restorer for MemoryRestorer {
         };
         let state = self.enter("identity", name)?;
         let Some(entry) = state.resources.get(name) else {
-            return Err(PortError::new("identity", name, FailureKind::NotFound, "nothing by the name"));
+            return Err(PortError::new(
+                "identity",
+                name,
+                FailureKind::NotFound,
+                "nothing by the name",
+            ));
         };
         if !entry.belongs_to(target.request_id, Some(made.as_str())) {
             return Err(not_ours(
@@ -529,9 +539,12 @@ impl Restorer for MemoryRestorer {
             .is_some_and(|p| p.belongs_to(target.request_id, None) && p.mark(TAG_RESTORE_ROLE).is_none())
             && state.resources.contains_key(target.fallback);
         if ok {
-            if let Some(why) =
-                state.unpinned(&target.production.name, Made::Staging, target.staging_identity, true)
-            {
+            if let Some(why) = state.unpinned(
+                &target.production.name,
+                Made::Staging,
+                target.staging_identity,
+                true,
+            ) {
                 return Err(not_ours("verify", target.production, why));
             }
         }
@@ -583,7 +596,11 @@ impl Restorer for MemoryRestorer {
             .staging_identity
             .and_then(|pin| pin.differs(&staging.identity()))
         {
-            return Err(not_ours("delete_staging", target.staging, format!("refusing to delete: {why}")));
+            return Err(not_ours(
+                "delete_staging",
+                target.staging,
+                format!("refusing to delete: {why}"),
+            ));
         }
         state.resources.remove(target.staging);
         Ok(Deletion::Deleted)
@@ -670,9 +687,17 @@ mod tests {
         ] {
             assert_eq!(refused.kind, FailureKind::NotOurs, "{refused}");
         }
-        assert_eq!(r.content("db").as_deref(), Some("after the loss"), "production untouched");
+        assert_eq!(
+            r.content("db").as_deref(),
+            Some("after the loss"),
+            "production untouched"
+        );
         assert_eq!(r.content("db-staging").as_deref(), Some("someone else's"));
-        assert_eq!(r.undo_swap(&t, "").await.unwrap(), Progress::Done, "nothing to undo");
+        assert_eq!(
+            r.undo_swap(&t, "").await.unwrap(),
+            Progress::Done,
+            "nothing to undo"
+        );
         assert_eq!(r.holder(&t).await.unwrap(), Holder::Original);
     }
 
