@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
 use lifeboat::drill::checks::{CheckResult, DrillSpec};
 use lifeboat::drill::plan::sandbox_name;

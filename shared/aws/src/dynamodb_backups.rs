@@ -289,7 +289,7 @@ mod tests {
         );
         let skewed = listed("arn:skewed", Some("2026-12-03T05:59:58Z"));
         assert_eq!(
-            made_since(&[skewed.clone()], since),
+            made_since(std::slice::from_ref(&skewed), since),
             Some(skewed),
             "within the clocks' margin"
         );

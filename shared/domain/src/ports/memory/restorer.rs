@@ -568,7 +568,7 @@ impl Restorer for MemoryRestorer {
         shard: &crate::execution::shard::Shard,
         _budget: std::time::Duration,
     ) -> Result<Progress, PortError> {
-        self.enter("run_shard", &shard.label())?;
+        let _state = self.enter("run_shard", &shard.label())?;
         Ok(Progress::Done)
     }
 
