@@ -4,6 +4,8 @@
 //! `check_ready` proved it, so after the confirmation the swap refuses the replacement before
 //! production is touched, the failure path ends the request failed in bounded time, and the
 //! replacement is left as it is (neither copied nor renamed into production, nor deleted).
+//! Likewise an RDS snapshot by a restore's safety snapshot name is its own only when it
+//! carries the marks the restore tags it with at creation.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_rds::types::Tag;
@@ -11,6 +13,9 @@ use chrono::{TimeDelta, Utc};
 use lifeboat::catalog::ResourceKey;
 use lifeboat::execution::names::names;
 use lifeboat::inventory::{TAG_INSTANCE, TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
+use lifeboat::ports::restorer::Restorer;
+use lifeboat::ports::FailureKind;
+use lifeboat_aws::rds_restore::RdsRestorer;
 use lifeboat_e2e::*;
 use lifeboat_local::LocalStack;
 use serde_json::{json, Value};
@@ -175,4 +180,39 @@ async fn an_rds_staging_replaced_while_awaiting_confirmation_never_becomes_produ
         "the failure names staging and why: {timeline}"
     );
     assert!(!timeline.contains("unexpected state"), "{timeline}");
+}
+
+/// A snapshot of production by a restore's safety snapshot name that the restore did not
+/// make (no marks: an operator's) is never taken for its safety snapshot; the one a first
+/// try made is found again by a retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rds_snapshot_by_the_safety_snapshot_s_name_without_the_request_s_marks_is_refused() {
+    let stack = stack().await;
+    lifeboat_local::resources::rds_instance(&stack, "db", &[(TAG_INSTANCE, "acme")], 3)
+        .await
+        .unwrap();
+    let production = ResourceKey::rds("db");
+    let restorer = RdsRestorer::new(stack.rds());
+    let (theirs, ours) = ("rr-0a11ce00", "rr-0b0b0b00");
+    let safety = names(theirs, &production).safety;
+    stack
+        .rds()
+        .create_db_snapshot()
+        .db_instance_identifier("db")
+        .db_snapshot_identifier(&safety)
+        .send()
+        .await
+        .unwrap();
+    let refused = restorer
+        .start_safety_snapshot(&production, &safety, theirs)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind, FailureKind::NotOurs, "{refused}");
+    assert!(refused.to_string().contains(&safety), "names it: {refused}");
+
+    let safety = names(ours, &production).safety;
+    for _ in 0..2 {
+        let taken = restorer.start_safety_snapshot(&production, &safety, ours).await;
+        assert_eq!(taken.unwrap(), safety, "made, then found by the retry");
+    }
 }
