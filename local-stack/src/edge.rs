@@ -9,12 +9,15 @@
 //!   moto, counted, and subject to injected faults.
 //! - RDS calls that move data (create, snapshot, restore, rename, delete): once moto answered
 //!   them with success, the instances' PostgreSQL databases follow (see [`databases`]).
+//! - Moto's answers report resources' identities (`DbiResourceId`, `TableId`) and point-in-time
+//!   restores' times as the services do (see [`identities`]).
 
 pub mod aws_call;
 pub mod calls;
 mod control;
 pub mod databases;
 pub mod faults;
+mod identities;
 pub mod lambda;
 pub mod rate_limit;
 mod rds_quota;
@@ -53,6 +56,8 @@ pub struct Edge {
     rds_snapshot_quota: Mutex<u64>,
     /// Continuous-backup windows set by tests (see [`windows`]).
     pub windows: windows::Windows,
+    /// The instants point-in-time restores asked for (see [`identities`]).
+    restores: identities::Restores,
     /// Manual RDS snapshots in moto: counted once, then kept up to date from the create and
     /// delete calls that pass through the edge (counting in moto costs a full listing).
     rds_manual_snapshots: Mutex<Option<u64>>,
@@ -84,6 +89,7 @@ impl Edge {
             functions: RwLock::default(),
             rds_snapshot_quota: Mutex::new(DEFAULT_RDS_MANUAL_SNAPSHOT_QUOTA),
             windows: windows::Windows::default(),
+            restores: identities::Restores::default(),
             rds_manual_snapshots: Mutex::new(None),
             databases: OnceLock::new(),
             dynamodb: Arc::default(),
@@ -231,9 +237,13 @@ impl Edge {
                 http::respond(StatusCode::BAD_REQUEST, ct, body)
             }
             other => {
-                let response = self.forward(&req).await;
+                let mut response = self.forward(&req).await;
                 if response.0.is_success() {
                     self.track_rds_snapshots(&call);
+                    if let Some(body) = identities::faithful(&self.restores, &call, &req, &response.2) {
+                        response.1.remove("x-amz-crc32");
+                        response.2 = body;
+                    }
                 }
                 // Moto made its change: the data follows even when the caller is then
                 // killed or told the resource is still creating.

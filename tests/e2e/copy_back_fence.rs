@@ -1,13 +1,15 @@
 //! The copy-back's fence holds for certain and an undo is verified: a shard fenced between
 //! two write batches of one page writes nothing more; an undo compares production with the
 //! pre-swap content and names what differs instead of saying it is back as it was; an undo
-//! never copies from a fallback table it did not make.
+//! never copies from a fallback table it did not make, nor from one put under the
+//! fallback's name after it was pinned.
 
 use std::time::Duration;
 
 use lifeboat::catalog::ResourceKey;
 use lifeboat::execution::names::names;
 use lifeboat::execution::shard::{Purpose, Side};
+use lifeboat::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
 use lifeboat::ports::restorer::{Progress, Restorer};
 use lifeboat::ports::FailureKind;
 use lifeboat_aws::dynamodb_copy_back::{CopyBack, WriteBounds};
@@ -18,7 +20,8 @@ use lifeboat_local::names::REQUESTS_TABLE;
 use lifeboat_local::{resources, LocalStack};
 
 use crate::dynamodb_copy_back::{
-    content, put, restorer, run_all, spread, tables, target_of, undo_after_the_wait, REQUEST,
+    content, fallback_pinned, put, restorer, run_all, spread, staging_marks, staging_pinned, tables,
+    target_of, undo_after_the_wait, Pins, REQUEST,
 };
 
 /// Items of `table` in segment `segment` of `segments` of a parallel scan.
@@ -50,14 +53,18 @@ async fn a_shard_fenced_between_two_write_batches_of_one_page_writes_nothing_mor
     let stack = stack().await;
     let production = ResourceKey::dynamodb("orders");
     let n = names(REQUEST, &production);
-    for table in [production.name.as_str(), n.staging.as_str()] {
-        resources::dynamodb_table(&stack, table, &[]).await.unwrap();
-    }
+    resources::dynamodb_table(&stack, &production.name, &[])
+        .await
+        .unwrap();
+    resources::dynamodb_table(&stack, &n.staging, &staging_marks())
+        .await
+        .unwrap();
     for i in 0..150 {
         put(&stack, &n.staging, &format!("new{i:03}"), "restored").await;
     }
-    let target = target_of(&production, &n);
     let restorer = DynamoRestorer::new(stack.dynamodb(), REQUESTS_TABLE, CopyBackSettings::default());
+    let pins = staging_pinned(&restorer, &production, &n).await;
+    let target = target_of(&production, &n, &pins);
     restorer.swap(&target, "").await.unwrap();
     let shards = spread(restorer.swap(&target, "").await.unwrap());
     let shard = shards
@@ -126,7 +133,8 @@ async fn a_shard_fenced_between_two_write_batches_of_one_page_writes_nothing_mor
 /// The swap's copy-back began (one page of one shard) and then failed: what an undo undoes.
 async fn copy_back_begun(restorer: &DynamoRestorer, production: &ResourceKey) {
     let n = names(REQUEST, production);
-    let target = target_of(production, &n);
+    let pins = staging_pinned(restorer, production, &n).await;
+    let target = target_of(production, &n, &pins);
     restorer.swap(&target, "").await.unwrap();
     let shards = spread(restorer.swap(&target, "").await.unwrap());
     restorer
@@ -139,7 +147,8 @@ async fn copy_back_begun(restorer: &DynamoRestorer, production: &ResourceKey) {
 async fn an_undo_that_leaves_a_difference_names_it_instead_of_back_as_it_was() {
     let (stack, production) = (stack().await, ResourceKey::dynamodb("orders"));
     let n = tables(&stack, &production).await;
-    let target = target_of(&production, &n);
+    let pins = Pins::default();
+    let target = target_of(&production, &n, &pins);
     let restorer = restorer(&stack);
     let before = content(&stack, "orders").await;
     copy_back_begun(&restorer, &production).await;
@@ -152,6 +161,8 @@ async fn an_undo_that_leaves_a_difference_names_it_instead_of_back_as_it_was() {
         }
     };
     assert!(undo.iter().all(|s| s.purpose == Purpose::Undo));
+    let pins = fallback_pinned(&restorer, &production, &n, pins).await;
+    let target = target_of(&production, &n, &pins);
     run_all(&restorer, &target, &undo).await;
     assert_eq!(content(&stack, "orders").await, before, "copied back");
     // Written after the undo copied it: the comparison finds it.
@@ -185,7 +196,8 @@ async fn an_undo_that_leaves_a_difference_names_it_instead_of_back_as_it_was() {
 async fn an_undo_refuses_a_fallback_table_it_did_not_make_and_copies_nothing_from_it() {
     let (stack, production) = (stack().await, ResourceKey::dynamodb("orders"));
     let n = tables(&stack, &production).await;
-    let target = target_of(&production, &n);
+    let pins = Pins::default();
+    let target = target_of(&production, &n, &pins);
     let restorer = restorer(&stack);
     copy_back_begun(&restorer, &production).await;
     let left_by_the_copy_back = content(&stack, "orders").await;
@@ -212,4 +224,56 @@ async fn an_undo_refuses_a_fallback_table_it_did_not_make_and_copies_nothing_fro
         left_by_the_copy_back,
         "nothing copied from it"
     );
+}
+
+/// The fallback replaced after the failure path pinned it (its marks copied): no undo shard
+/// copies from it, nothing is written, and the undo stops naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undo_whose_fallback_is_replaced_after_it_was_pinned_copies_nothing_from_it() {
+    let (stack, production) = (stack().await, ResourceKey::dynamodb("orders"));
+    let n = tables(&stack, &production).await;
+    let restorer = restorer(&stack);
+    copy_back_begun(&restorer, &production).await;
+    let left_by_the_copy_back = content(&stack, "orders").await;
+    let pins = Pins::default();
+    let target = target_of(&production, &n, &pins);
+    let undo = loop {
+        match undo_after_the_wait(&restorer, &target).await {
+            Progress::Spread(shards) => break shards,
+            Progress::Pending(_) => continue,
+            Progress::Done => panic!("undone without copying back"),
+        }
+    };
+    let pins = fallback_pinned(&restorer, &production, &n, pins).await;
+    let target = target_of(&production, &n, &pins);
+
+    let marks = [(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "fallback")];
+    stack
+        .dynamodb()
+        .delete_table()
+        .table_name(&n.fallback)
+        .send()
+        .await
+        .unwrap();
+    resources::dynamodb_table(&stack, &n.fallback, &marks)
+        .await
+        .unwrap();
+    put(&stack, &n.fallback, "o1", "someone else's").await;
+    stack.edge.ledger.clear();
+    for shard in &undo {
+        let refused = restorer
+            .run_shard(&target, shard, Duration::ZERO)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.kind, FailureKind::NotOurs, "{refused}");
+        assert!(
+            refused.to_string().contains(&n.fallback) && refused.message.contains("replaced under the name"),
+            "{refused}"
+        );
+    }
+    let stopped = restorer.undo_swap(&target, "").await.unwrap_err();
+    assert_eq!(stopped.kind, FailureKind::NotOurs, "{stopped}");
+    assert_eq!(write_calls(&stack), 0, "nothing written");
+    assert_eq!(content(&stack, "orders").await, left_by_the_copy_back);
+    assert_eq!(content(&stack, &n.fallback).await.len(), 1, "left as it is");
 }

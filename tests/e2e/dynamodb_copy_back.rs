@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use lifeboat::catalog::ResourceKey;
+use lifeboat::execution::identity::{Identity, Made};
 use lifeboat::execution::names::{names, RestoreNames};
 use lifeboat::execution::shard::{Purpose, Shard};
+use lifeboat::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
 use lifeboat::ports::restorer::{Progress, Restorer, Target, Verification};
 use lifeboat_aws::dynamodb_copy_back::{CopyBack, Tally, WriteBounds};
 use lifeboat_aws::dynamodb_restore::{CopyBackSettings, DynamoRestorer};
@@ -25,9 +27,12 @@ pub(crate) const REQUEST: &str = "rr-c0b1e5a7-0000-4000-8000-000000000001";
 /// production since, `new` only in staging, `extra` only in production; the restore's names.
 pub(crate) async fn tables(stack: &LocalStack, production: &ResourceKey) -> RestoreNames {
     let n = names(REQUEST, production);
-    for table in [production.name.as_str(), n.staging.as_str()] {
-        resources::dynamodb_table(stack, table, &[]).await.unwrap();
-    }
+    resources::dynamodb_table(stack, &production.name, &[])
+        .await
+        .unwrap();
+    resources::dynamodb_table(stack, &n.staging, &staging_marks())
+        .await
+        .unwrap();
     for i in 1..=10 {
         put(stack, &n.staging, &format!("o{i}"), "at the recovery point").await;
         let now = if i > 5 {
@@ -42,13 +47,60 @@ pub(crate) async fn tables(stack: &LocalStack, production: &ResourceKey) -> Rest
     n
 }
 
-pub(crate) fn target_of<'a>(production: &'a ResourceKey, n: &'a RestoreNames) -> Target<'a> {
+/// Staging's marks, as the restore puts them on the table it made.
+pub(crate) fn staging_marks() -> [(&'static str, &'static str); 2] {
+    [(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "staging")]
+}
+
+/// The identities the executor pins: staging's at `check_ready`, the fallback's once the
+/// undo hands out its shards.
+#[derive(Debug, Default)]
+pub(crate) struct Pins {
+    pub staging: Option<Identity>,
+    pub fallback: Option<Identity>,
+}
+
+pub(crate) fn target_of<'a>(production: &'a ResourceKey, n: &'a RestoreNames, pins: &'a Pins) -> Target<'a> {
     Target {
         request_id: REQUEST,
         production,
         staging: &n.staging,
         fallback: &n.fallback,
         origin: None,
+        staging_identity: pins.staging.as_ref(),
+        fallback_identity: pins.fallback.as_ref(),
+    }
+}
+
+/// Staging pinned as `check_ready` pins it.
+pub(crate) async fn staging_pinned(
+    restorer: &DynamoRestorer,
+    production: &ResourceKey,
+    n: &RestoreNames,
+) -> Pins {
+    let unpinned = Pins::default();
+    let target = target_of(production, n, &unpinned);
+    Pins {
+        staging: Some(restorer.identity(&target, Made::Staging).await.unwrap()),
+        fallback: None,
+    }
+}
+
+/// `pins` with the fallback pinned, as the failure path pins it when the undo hands out its
+/// shards.
+pub(crate) async fn fallback_pinned(
+    restorer: &DynamoRestorer,
+    production: &ResourceKey,
+    n: &RestoreNames,
+    pins: Pins,
+) -> Pins {
+    let fallback = restorer
+        .identity(&target_of(production, n, &pins), Made::Fallback)
+        .await
+        .unwrap();
+    Pins {
+        fallback: Some(fallback),
+        ..pins
     }
 }
 
@@ -146,8 +198,9 @@ fn tally(stack: &LocalStack, shards: &[Shard]) -> impl std::future::Future<Outpu
 async fn a_copy_back_runs_shard_by_shard_from_its_checkpoints_and_a_later_write_is_reported_not_undone() {
     let (stack, production) = (stack().await, ResourceKey::dynamodb("orders"));
     let n = tables(&stack, &production).await;
-    let target = target_of(&production, &n);
     let restorer = restorer(&stack);
+    let pins = staging_pinned(&restorer, &production, &n).await;
+    let target = target_of(&production, &n, &pins);
 
     // The pre-swap backup first; only once it is available does the copy-back start.
     let first = restorer.swap(&target, "").await.unwrap();
@@ -224,8 +277,9 @@ async fn a_copy_back_runs_shard_by_shard_from_its_checkpoints_and_a_later_write_
 async fn an_undo_does_nothing_before_the_copy_back_began_and_waits_for_the_pre_swap_backup() {
     let (stack, production) = (stack().await, ResourceKey::dynamodb("orders"));
     let n = tables(&stack, &production).await;
-    let target = target_of(&production, &n);
     let restorer = restorer(&stack);
+    let pins = staging_pinned(&restorer, &production, &n).await;
+    let target = target_of(&production, &n, &pins);
     let before = content(&stack, "orders").await;
 
     // The backup is asked for, the copy-back has not begun: nothing to undo, and production's
@@ -271,9 +325,10 @@ async fn an_undo_does_nothing_before_the_copy_back_began_and_waits_for_the_pre_s
         fenced.message.contains("stopped"),
         "a fenced shard writes nothing more: {fenced}"
     );
-    // The pre-swap backup reads as CREATING once (the kept backup's lookup comes first).
+    // The pre-swap backup reads as CREATING once (the kept backup's lookup comes first; both
+    // by the ARNs the restore recorded).
     stack.edge.faults.add(
-        FaultRule::on("dynamodb", "ListBackups")
+        FaultRule::on("dynamodb", "DescribeBackup")
             .skip(1)
             .times(1)
             .report_creating(),
@@ -291,6 +346,8 @@ async fn an_undo_does_nothing_before_the_copy_back_began_and_waits_for_the_pre_s
         }
     };
     assert!(undo.iter().all(|s| s.purpose == Purpose::Undo));
+    let pins = fallback_pinned(&restorer, &production, &n, pins).await;
+    let target = target_of(&production, &n, &pins);
     run_all(&restorer, &target, &undo).await;
     // Then compared with the pre-swap content, as a swap is verified.
     let check = spread(restorer.undo_swap(&target, "").await.unwrap());
@@ -327,8 +384,9 @@ async fn an_undo_does_nothing_before_the_copy_back_began_and_waits_for_the_pre_s
 async fn a_copy_back_whose_every_shard_is_done_counts_as_finished() {
     let (stack, production) = (stack().await, ResourceKey::dynamodb("orders"));
     let n = tables(&stack, &production).await;
-    let target = target_of(&production, &n);
     let restorer = restorer(&stack);
+    let pins = staging_pinned(&restorer, &production, &n).await;
+    let target = target_of(&production, &n, &pins);
     restorer.swap(&target, "").await.unwrap();
     let shards = spread(restorer.swap(&target, "").await.unwrap());
     run_all(&restorer, &target, &shards[..shards.len() - 1]).await;

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Tag};
 use chrono::{DateTime, TimeDelta, Utc};
 use lifeboat::catalog::ResourceKey;
 use lifeboat::drill::plan::sandbox_name;
+use lifeboat::execution::identity::Made;
 use lifeboat::execution::names::names;
 use lifeboat::inventory::{TAG_INSTANCE, TAG_POLICY, TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
 use lifeboat::ports::restorer::{Origin, Progress, RestoreFrom, Restorer, Target};
@@ -208,6 +209,8 @@ fn target<'a>(
         staging,
         fallback: "",
         origin: Some(Origin { from, asked_after }),
+        staging_identity: None,
+        fallback_identity: None,
     }
 }
 
@@ -294,12 +297,13 @@ async fn the_restores_own_table_is_taken_after_a_crash_before_its_marks_and_dele
         // What the crashed first try asked for.
         match &from {
             RestoreFrom::Snapshot(arn) => restore_from(&stack, name, arn).await,
-            RestoreFrom::PointInTime(_) => {
+            RestoreFrom::PointInTime(at) => {
                 stack
                     .dynamodb()
                     .restore_table_to_point_in_time()
                     .source_table_name("orders")
                     .target_table_name(name)
+                    .restore_date_time(aws_sdk_dynamodb::primitives::DateTime::from_secs(at.timestamp()))
                     .send()
                     .await
                     .unwrap();
@@ -541,4 +545,134 @@ async fn an_unmarked_table_proven_the_restores_is_marked_before_it_is_deleted() 
         .collect();
     assert_eq!(writes, ["TagResource", "DeleteTable"], "marked, then deleted");
     assert!(!exists(&stack, &sandbox).await);
+}
+
+/// A point-in-time restore of production by the staging name, made after the run started but
+/// to another instant than the one this restore asks for (someone else's restore), is not
+/// this restore's staging: refused, untouched (the edge reports the instant each
+/// `RestoreTableToPointInTime` asked for, as DynamoDB does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_point_in_time_restore_of_production_to_another_instant_is_not_the_restores_staging() {
+    let stack = stack().await;
+    orders_backed_up(&stack).await;
+    let production = ResourceKey::dynamodb("orders");
+    let restorer = DynamoRestorer::new(stack.dynamodb(), REQUESTS_TABLE, CopyBackSettings::default());
+    let staging = names(REQUEST, &production).staging;
+    let asked_after = Utc::now();
+    let at = Utc::now() - TimeDelta::minutes(5);
+    let elsewhen = at - TimeDelta::minutes(5);
+    stack
+        .dynamodb()
+        .restore_table_to_point_in_time()
+        .source_table_name("orders")
+        .target_table_name(&staging)
+        .restore_date_time(aws_sdk_dynamodb::primitives::DateTime::from_secs(
+            elsewhen.timestamp(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    let before = snapshot(&stack, &staging).await;
+    stack.edge.ledger.clear();
+    let t = target(
+        REQUEST,
+        &production,
+        &staging,
+        RestoreFrom::PointInTime(at),
+        asked_after,
+    );
+    let refused = restorer.start_staging(&t).await.unwrap_err();
+    assert_eq!(refused.kind, FailureKind::NotOurs, "{refused}");
+    assert!(
+        refused.to_string().contains(&staging) && refused.message.contains("restored to"),
+        "names the table and the instant: {refused}"
+    );
+    let delete = restorer.delete_staging(&t).await.unwrap_err();
+    assert_eq!(delete.kind, FailureKind::NotOurs, "{delete}");
+    assert_eq!(touching(&stack, &staging, TESTER), Vec::<String>::new());
+    assert_eq!(snapshot(&stack, &staging).await, before, "left as it was");
+}
+
+/// Backups of production by the names a rollback gives its own (safety, pre-swap, retired),
+/// made before the rollback asked for them: never taken for its own. Its safety and pre-swap
+/// backups are ones it asks for (an undo would otherwise put production back to the older
+/// state), and a look-alike retired backup is not reported as the live table kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backups_by_the_rollbacks_names_made_before_it_asked_are_never_taken_for_its_own() {
+    let stack = stack().await;
+    orders_backed_up(&stack).await;
+    let production = ResourceKey::dynamodb("orders");
+    let restorer = DynamoRestorer::new(stack.dynamodb(), REQUESTS_TABLE, CopyBackSettings::default());
+    let n = names(REQUEST, &production);
+    let mut older = BTreeMap::new();
+    for name in [&n.safety, &n.pre_swap, &n.retired] {
+        let out = stack
+            .dynamodb()
+            .create_backup()
+            .table_name("orders")
+            .backup_name(name)
+            .send()
+            .await
+            .unwrap();
+        older.insert(
+            name.clone(),
+            out.backup_details().unwrap().backup_arn().to_string(),
+        );
+    }
+    // The rollback asks later than the look-alikes were made, by more than the clocks' margin.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    stack.edge.ledger.clear();
+    let taken = restorer
+        .start_safety_snapshot(&production, &n.safety, REQUEST)
+        .await
+        .unwrap();
+    assert_ne!(
+        taken, older[&n.safety],
+        "a backup of its own, not the older one by its name"
+    );
+    assert_eq!(
+        restorer
+            .start_safety_snapshot(&production, &n.safety, REQUEST)
+            .await
+            .unwrap(),
+        taken,
+        "a retry finds the one it took"
+    );
+    let created = |stack: &LocalStack| {
+        (stack.edge.ledger.log().iter())
+            .filter(|c| c.operation == "CreateBackup")
+            .count()
+    };
+    assert_eq!(created(&stack), 1);
+
+    // Staging as check_ready leaves it (marked, pinned): the swap's first step asks for its
+    // own pre-swap backup.
+    let marks = [(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "staging")];
+    resources::dynamodb_table(&stack, &n.staging, &marks)
+        .await
+        .unwrap();
+    let t = target(
+        REQUEST,
+        &production,
+        &n.staging,
+        RestoreFrom::Snapshot(taken),
+        Utc::now(),
+    );
+    let pinned = restorer.identity(&t, Made::Staging).await.unwrap();
+    let t = Target {
+        staging_identity: Some(&pinned),
+        ..t
+    };
+    stack.edge.ledger.clear();
+    let first = restorer.swap(&t, &n.safety).await.unwrap();
+    assert!(
+        matches!(first, Progress::Pending(ref why) if why.contains(&n.pre_swap)),
+        "{first:?}"
+    );
+    assert_eq!(created(&stack), 1, "its own pre-swap backup asked for");
+    assert_eq!(
+        restorer.kept_aside(&t).await.unwrap(),
+        None,
+        "a retired backup it never took is not reported kept"
+    );
 }

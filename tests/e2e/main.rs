@@ -47,6 +47,8 @@ mod restore_execution;
 mod restore_intake;
 /// Selective restores on real PostgreSQL databases and DynamoDB.
 mod selective_restore;
+/// A rollback's staging replaced during the confirmation's wait: never taken into production.
+mod staging_pinned;
 /// Status events: the sequence a rollback and a selective restore publish, checked against
 /// their schemas; a bus that does not exist failing no step.
 mod status_events;

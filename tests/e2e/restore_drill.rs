@@ -362,6 +362,8 @@ async fn a_sandbox_is_never_publicly_accessible_and_sits_in_the_drill_s_security
             from: RestoreFrom::Snapshot("lifeboat-open-db-20261203t0000z".into()),
             asked_after: Utc::now(),
         }),
+        staging_identity: None,
+        fallback_identity: None,
     };
     restorer.start_staging(&target).await.unwrap();
     // Ready only once private (moto restores a public instance's snapshot as public).

@@ -1,13 +1,17 @@
 //! The `check` step: each sandbox that became usable is inspected against production
 //! (read only); one that did not is reported with why. The plan comes back in the task
-//! event: every item is checked to be its drill's own sandbox before anything is read.
+//! event: every item is checked to be its drill's own sandbox before anything is read, and
+//! each sandbox to still be the one `ready` proved (its identity, as `ready` answered it): a
+//! resource put under the sandbox's name since is not inspected, and the check fails naming it.
 
 use lifeboat::drill::checks::CheckResult;
 use lifeboat::drill::records::run_key;
 use lifeboat::execution::error::{StepError, INVALID_INPUT};
+use lifeboat::execution::identity::{Identity, Made};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::sandbox::target;
 use crate::{DrillPlan, Driller, PlanItem};
 
 /// Where a `check` step kept its results, and how many there were.
@@ -110,6 +114,20 @@ impl Driller {
             return checked;
         };
         checked.restore_seconds = Some((usable_at - item.started_at).num_seconds());
+        let pinned = serde_json::from_value::<Identity>(restored["ready"]["identity"].clone()).ok();
+        let still = match self.restorer(item.resource.kind) {
+            Ok(restorer) => (restorer
+                .still_pinned(&target(item, pinned.as_ref()), Made::Staging)
+                .await)
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(why) = still {
+            checked.error = Some(format!(
+                "the sandbox is not the one restored and proven ready: {why}"
+            ));
+            return checked;
+        }
         let spec = self
             .policies
             .get(&item.policy)

@@ -2,10 +2,13 @@
 //! usable (`ready`), and deleted (`clean_up`), only ever the sandbox this drill made: marked
 //! as its own, or (a DynamoDB table not yet marked) restored from the plan's backup after the
 //! plan was recorded. The restorers refuse anything else by the sandbox's name: never
-//! adopted, checked, written or deleted.
+//! adopted, checked, written or deleted. `ready` answers the sandbox's identity with its
+//! readiness: the `check` step inspects only the sandbox of that identity, so a look-alike
+//! put under the name after `ready` cannot make a drill pass.
 
 use chrono::{DateTime, Utc};
 use lifeboat::execution::error::StepError;
+use lifeboat::execution::identity::{Identity, Made};
 use lifeboat::ports::restorer::{Origin, Progress, RestoreFrom, Target};
 use lifeboat::ports::Deletion;
 use serde::Serialize;
@@ -21,6 +24,9 @@ pub struct Readiness {
     pub at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting_for: Option<String>,
+    /// The sandbox's identity once it was usable: what `check` inspects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -35,8 +41,8 @@ pub struct Cleaned {
 
 /// The sandbox as the restorers take it: restored from the plan's point, and made after the
 /// plan was recorded (`started_at`, before anything was restored), so a resource by the
-/// sandbox's name made before it is not this drill's.
-fn target(item: &PlanItem) -> Target<'_> {
+/// sandbox's name made before it is not this drill's; with its identity once `ready` pinned it.
+pub(crate) fn target<'a>(item: &'a PlanItem, pinned: Option<&'a Identity>) -> Target<'a> {
     // A drill has no fallback: nothing of production is ever moved.
     Target {
         request_id: &item.drill_id,
@@ -47,6 +53,8 @@ fn target(item: &PlanItem) -> Target<'_> {
             from: RestoreFrom::Snapshot(item.service_id.clone()),
             asked_after: item.started_at,
         }),
+        staging_identity: pinned,
+        fallback_identity: None,
     }
 }
 
@@ -55,7 +63,7 @@ impl Driller {
         item.check()?;
         (self
             .restorer(item.resource.kind)?
-            .start_staging(&target(item))
+            .start_staging(&target(item, None))
             .await)
             .map_err(|e| StepError::from_port("start", e))?;
         tracing::info!(drill = %item.drill_id, resource = %item.resource, sandbox = %item.sandbox, "drill sandbox restoring");
@@ -64,10 +72,8 @@ impl Driller {
 
     pub async fn ready(&self, item: &PlanItem, now: DateTime<Utc>) -> Result<Readiness, StepError> {
         item.check()?;
-        let progress = (self
-            .restorer(item.resource.kind)?
-            .staging_ready(&target(item))
-            .await)
+        let restorer = self.restorer(item.resource.kind)?;
+        let progress = (restorer.staging_ready(&target(item, None)).await)
             .map_err(|e| StepError::from_port("ready", e))?;
         // Restored: now readable? (An RDS sandbox gets its own credentials first.)
         let progress = match (progress, self.inspector(item.resource.kind)) {
@@ -75,22 +81,24 @@ impl Driller {
                 .map_err(|e| StepError::from_port("ready", e))?,
             (progress, _) => progress,
         };
+        let waiting = |what: String| Readiness {
+            ready: false,
+            at: None,
+            waiting_for: Some(what),
+            identity: None,
+        };
         Ok(match progress {
             Progress::Done => Readiness {
                 ready: true,
                 at: Some(now),
                 waiting_for: None,
+                identity: Some(
+                    (restorer.identity(&target(item, None), Made::Staging).await)
+                        .map_err(|e| StepError::from_port("ready", e))?,
+                ),
             },
-            Progress::Pending(what) => Readiness {
-                ready: false,
-                at: None,
-                waiting_for: Some(what),
-            },
-            Progress::Spread(_) => Readiness {
-                ready: false,
-                at: None,
-                waiting_for: Some("shards".into()),
-            },
+            Progress::Pending(what) => waiting(what),
+            Progress::Spread(_) => waiting("shards".into()),
         })
     }
 
@@ -101,7 +109,7 @@ impl Driller {
         // A conflict (still restoring) is retryable; a refusal (not this drill's) is not.
         let deletion = (self
             .restorer(item.resource.kind)?
-            .delete_staging(&target(item))
+            .delete_staging(&target(item, None))
             .await)
             .map_err(|e| StepError::from_port("clean_up", e))?;
         let found = deletion == Deletion::Deleted;

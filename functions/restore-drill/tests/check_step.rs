@@ -1,10 +1,11 @@
 //! The check step reads only its own drill's sandboxes: the plan comes back in the task
 //! event, and an item forged to name production (or another drill's sandbox) is refused
-//! before anything is inspected or kept.
+//! before anything is inspected or kept; a sandbox put under its name after `ready` proved
+//! the drill's own is not inspected.
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use lifeboat::catalog::{PointState, RecoveryPoint, ResourceKey, ResourceKind};
 use lifeboat::drill::checks::{CheckResult, DrillSpec};
 use lifeboat::drill::plan::sandbox_name;
@@ -56,6 +57,7 @@ fn now() -> DateTime<Utc> {
 
 struct World {
     ports: world::World,
+    restorer: Arc<MemoryRestorer>,
     inspector: Arc<Recording>,
     driller: Driller,
 }
@@ -68,6 +70,8 @@ fn world() -> World {
         .rds
         .add_resource("acme-db", &[(TAG_INSTANCE, "acme")], PITR_3_DAYS);
     let slot = Slot::containing(at("2026-12-03T04:00:00Z"));
+    restorer.add_production("acme-db", "live");
+    restorer.add_snapshot(&key, &key.point_name(slot), "data of the point");
     ports.catalog.insert(RecoveryPoint {
         resource: key.clone(),
         instance_id: "acme".into(),
@@ -84,7 +88,7 @@ fn world() -> World {
     let driller = Driller {
         catalog: ports.catalog.clone(),
         services: ports.services(),
-        restorers: vec![restorer],
+        restorers: vec![restorer.clone()],
         inspectors: vec![inspector.clone()],
         reports: ports.reports.clone(),
         policies: PolicyBook::default(),
@@ -95,6 +99,7 @@ fn world() -> World {
     };
     World {
         ports,
+        restorer,
         inspector,
         driller,
     }
@@ -109,9 +114,28 @@ impl World {
         serde_json::from_value(plan).unwrap()
     }
 
-    async fn check(&self, plan: &DrillPlan) -> Result<Value, lifeboat::execution::error::StepError> {
-        let ready = json!({"ready": {"ready": true, "at": (now() + TimeDelta::minutes(20)).to_rfc3339()}});
-        let restored: Vec<Value> = plan.resources.iter().map(|_| ready.clone()).collect();
+    /// Each sandbox of `plan` restored and proven ready by the real steps: their answers.
+    async fn restored(&self, plan: &DrillPlan) -> Vec<Value> {
+        let mut restored = Vec::new();
+        for item in &plan.resources {
+            let item = serde_json::to_value(item).unwrap();
+            let step = |name: &str| json!({"step": name, "item": item});
+            self.driller.handle(step("start"), now()).await.unwrap();
+            let ready = self.driller.handle(step("ready"), now()).await.unwrap();
+            assert_eq!(ready["ready"], true, "{ready}");
+            restored.push(json!({ "ready": ready }));
+        }
+        restored
+    }
+
+    async fn check(
+        &self,
+        plan: &DrillPlan,
+        restored: &[Value],
+    ) -> Result<Value, lifeboat::execution::error::StepError> {
+        let restored: Vec<Value> = (0..plan.resources.len())
+            .map(|i| restored[i.min(restored.len() - 1)].clone())
+            .collect();
         (self.driller)
             .handle(
                 json!({"step": "check", "plan": plan, "restored": restored}),
@@ -132,6 +156,7 @@ impl World {
 async fn a_forged_plan_item_is_refused_before_anything_is_inspected_or_kept() {
     let w = world();
     let plan = w.plan().await;
+    let restored = w.restored(&plan).await;
     let genuine = plan.resources[0].clone();
 
     let mut production = plan.clone();
@@ -149,7 +174,7 @@ async fn a_forged_plan_item_is_refused_before_anything_is_inspected_or_kept() {
         ("another drill's sandbox", other_drill),
         ("a forged item after a genuine one", second_forged),
     ] {
-        let e = w.check(&forged).await.unwrap_err();
+        let e = w.check(&forged, &restored).await.unwrap_err();
         assert_eq!(e.name, INVALID_INPUT, "{what}: {e}");
         assert!(e.message.contains("refused"), "{what}: {e}");
         assert!(
@@ -160,11 +185,38 @@ async fn a_forged_plan_item_is_refused_before_anything_is_inspected_or_kept() {
     }
 
     // The genuine plan is inspected: its sandbox against production.
-    let kept = w.check(&plan).await.unwrap();
+    let kept = w.check(&plan, &restored).await.unwrap();
     assert_eq!(kept["checks"], 1, "{kept}");
     assert_eq!(
         *w.inspector.seen.lock().unwrap(),
         [("acme-db".to_string(), genuine.sandbox.clone())]
     );
     assert!(w.checks_kept(&plan));
+}
+
+/// Someone replaces the sandbox after `ready` proved it the drill's (with its marks copied):
+/// the check inspects nothing of it and reports why, so a look-alike cannot make a drill pass.
+#[tokio::test]
+async fn a_sandbox_replaced_after_ready_is_not_inspected() {
+    let w = world();
+    let plan = w.plan().await;
+    let restored = w.restored(&plan).await;
+    let sandbox = plan.resources[0].sandbox.clone();
+    let marks = w.restorer.resource(&sandbox).unwrap().marks;
+    let marks: Vec<(&str, &str)> = marks.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    w.restorer.replace(&sandbox, "production's very data", &marks);
+
+    let kept = w.check(&plan, &restored).await.unwrap();
+    assert!(w.inspector.seen.lock().unwrap().is_empty(), "nothing inspected");
+    let checks = w
+        .ports
+        .reports
+        .get(&run_key(&plan.drill_id, "checks"))
+        .expect("kept");
+    let checks = String::from_utf8_lossy(&checks).to_string();
+    assert!(
+        checks.contains("not the one restored and proven ready")
+            && checks.contains("replaced under the name"),
+        "{kept} {checks}"
+    );
 }

@@ -84,6 +84,21 @@ impl World {
     async fn step(&self, task: Value) -> Result<Value, lifeboat::execution::error::StepError> {
         self.driller.handle(task, now()).await
     }
+
+    /// The `restored` answers of `plan`'s sandboxes, each restored and proven ready by the
+    /// real steps (its identity is what `check` inspects), as usable from `at`.
+    async fn restored(&self, plan: &Value, at: DateTime<Utc>) -> Value {
+        let mut restored = Vec::new();
+        for item in plan["resources"].as_array().unwrap() {
+            self.step(json!({"step": "start", "item": item})).await.unwrap();
+            let ready = self.step(json!({"step": "ready", "item": item})).await.unwrap();
+            assert_eq!(ready["ready"], true, "{ready}");
+            restored.push(
+                json!({"ready": {"ready": true, "at": at.to_rfc3339(), "identity": ready["identity"]}}),
+            );
+        }
+        Value::Array(restored)
+    }
 }
 
 #[tokio::test]
@@ -193,7 +208,7 @@ async fn a_report_is_written_and_a_drill_without_checks_or_cleanup_fails() {
         .step(json!({"step": "plan", "input": {"instance_id": "acme"}}))
         .await
         .unwrap();
-    let restored = json!([{"ready": {"ready": true, "at": (now() + TimeDelta::minutes(20)).to_rfc3339()}}]);
+    let restored = w.restored(&plan, now() + TimeDelta::minutes(20)).await;
     let checked = w
         .step(json!({"step": "check", "plan": plan, "restored": restored}))
         .await
@@ -308,7 +323,7 @@ async fn a_late_report_of_an_older_drill_does_not_replace_a_newer_success_on_rec
         .step(json!({"step": "plan", "input": {"instance_id": "acme"}}))
         .await
         .unwrap();
-    let restored = json!([{"ready": {"ready": true, "at": now().to_rfc3339()}}]);
+    let restored = w.restored(&plan, now()).await;
     // Checks passed, kept as the check step keeps them.
     let key = format!("drills/runs/{}/checks.json", plan["drill_id"].as_str().unwrap());
     let kept = json!([{"resource": "rds:acme-db", "restore_seconds": 60,
@@ -536,7 +551,7 @@ async fn the_plan_and_checks_are_kept_in_the_bucket_and_each_outcome_is_recorded
         w.ports.reports.get("drills/runs/drill-run-9/plan.json").is_some(),
         "the plan is on record before anything is restored"
     );
-    let restored = json!([{"ready": {"ready": true, "at": now().to_rfc3339()}}]);
+    let restored = w.restored(&plan, now()).await;
     let kept = w
         .step(json!({"step": "check", "plan": plan, "restored": restored}))
         .await

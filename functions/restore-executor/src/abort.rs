@@ -5,9 +5,10 @@
 
 use chrono::{DateTime, Utc};
 use lifeboat::execution::error::{StepError, VERIFY_TIMEOUT};
+use lifeboat::execution::identity::{Identity, Made};
 use lifeboat::execution::run::{Outcome, Phase, ResourceRun, Run, Step};
-use lifeboat::ports::restorer::Progress;
-use lifeboat::ports::StoredRequest;
+use lifeboat::ports::restorer::{Progress, Restorer, Target};
+use lifeboat::ports::{PortError, StoredRequest};
 use lifeboat::request::decision::Mode;
 use lifeboat::request::lifecycle::Status;
 use serde_json::{json, Value};
@@ -100,8 +101,19 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
         let safety = r.safety_snapshot.clone().unwrap_or_default();
         let restorer = executor.restorer(r.resource.kind)?;
         let fail = |e| StepError::from_port("abort (undo swap)", e);
-        let undone = match restorer.undo_swap(&target(id, run.started_at, r), &safety).await {
-            Ok(progress) => progress,
+        let undone = match undo_step(restorer, &target(id, run.started_at, r), &safety).await {
+            Ok((progress, pinned)) => {
+                if let Some(pinned) = pinned {
+                    run.record(
+                        Step::Abort,
+                        now,
+                        format!("{}: fallback {} is {pinned}", r.resource, r.fallback),
+                    );
+                    run.resources[i].fallback_identity = Some(pinned);
+                    stored = executor.save_run(&stored, run.clone(), Step::Abort).await?;
+                }
+                progress
+            }
             Err(e) => {
                 let refusal = fail(e);
                 if refusal.is_retryable() {
@@ -119,6 +131,7 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
                 continue;
             }
         };
+        let r = &run.resources[i];
         match undone {
             Progress::Done => {}
             Progress::Pending(why) => return Ok(json!({ "done": false, "waiting_for": why })),
@@ -237,6 +250,22 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
     );
     end(executor, stored, run, Status::Failed, reason.clone(), now).await?;
     Ok(failure(&reason))
+}
+
+/// The undo's next step, and the fallback's identity when its shards are about to copy from
+/// a fallback not pinned yet: proven by the undo (its marks, DynamoDB's record of the restore
+/// that made it), pinned before any shard reads it.
+async fn undo_step(
+    restorer: &dyn Restorer,
+    target: &Target<'_>,
+    safety: &str,
+) -> Result<(Progress, Option<Identity>), PortError> {
+    let progress = restorer.undo_swap(target, safety).await?;
+    let pinned = match (&progress, target.fallback_identity) {
+        (Progress::Spread(_), None) => Some(restorer.identity(target, Made::Fallback).await?),
+        _ => None,
+    };
+    Ok((progress, pinned))
 }
 
 /// The error name the execution fails with: Step Functions reserves `States.` for itself,

@@ -272,7 +272,9 @@ impl Executor {
 
 /// The names of one resource's restore, as the restorer methods take them, with what its
 /// staging is restored from and the run's start (`begin`, recorded before any restore was
-/// asked for): what proves a resource by the staging name is this restore's.
+/// asked for): what proves a resource by the staging name is this restore's; and the
+/// identities pinned once staging (and an undo's fallback) were proven, which every later use
+/// requires.
 pub fn target<'a>(request_id: &'a str, run_started: DateTime<Utc>, r: &'a ResourceRun) -> Target<'a> {
     let from = match (&r.source, &r.restore_from) {
         (Source::PointInTime { target }, _) => Some(RestoreFrom::PointInTime(*target)),
@@ -289,6 +291,8 @@ pub fn target<'a>(request_id: &'a str, run_started: DateTime<Utc>, r: &'a Resour
             from,
             asked_after: run_started,
         }),
+        staging_identity: r.staging_identity.as_ref(),
+        fallback_identity: r.fallback_identity.as_ref(),
     }
 }
 

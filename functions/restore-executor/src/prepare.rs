@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use lifeboat::catalog::PointState;
 use lifeboat::execution::error::{StepError, NOT_RESTORABLE, PERMANENT, UNSUPPORTED};
+use lifeboat::execution::identity::Made;
 use lifeboat::execution::names::names;
 use lifeboat::execution::run::{Phase, ResourceRun, Run, Step};
 use lifeboat::ports::restorer::Progress;
@@ -266,6 +267,8 @@ pub async fn check_ready(executor: &Executor, task: &Task, now: DateTime<Utc>) -
     // Only what the services wait for changed: saved and announced, nothing else.
     let mut progressed = false;
     let selective = run.mode == Mode::Selective;
+    // Each staging's pinned identity, for the timeline.
+    let mut pins = Vec::new();
     for r in run
         .resources
         .iter_mut()
@@ -294,6 +297,14 @@ pub async fn check_ready(executor: &Executor, task: &Task, now: DateTime<Utc>) -
         }
         match (safety, staging) {
             (Progress::Done, Progress::Done) => {
+                // Proven this restore's and ready: pinned, so that a resource put under the
+                // staging name later (during the confirmation's wait) is never taken for it.
+                let pinned = restorer
+                    .identity(&target(id, run.started_at, r), Made::Staging)
+                    .await
+                    .map_err(fail)?;
+                pins.push(format!("{}: staging {} is {pinned}", r.resource, r.staging));
+                r.staging_identity = Some(pinned);
                 r.phase = Phase::Ready;
                 note_waiting(r, None);
                 changed = true;
@@ -315,6 +326,9 @@ pub async fn check_ready(executor: &Executor, task: &Task, now: DateTime<Utc>) -
     }
     let ready = run.all_at_least(Phase::Ready);
     let mut request = stored.request.clone();
+    for pin in pins {
+        run.record(Step::CheckReady, now, pin);
+    }
     if changed {
         if ready {
             run.record(

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use lifeboat::execution::error::{StepError, PERMANENT, VERIFICATION_FAILED};
+use lifeboat::execution::identity::Made;
 use lifeboat::execution::run::{Phase, ResourceRun, Run, Step};
 use lifeboat::execution::selective::{
     manifest_key, BatchResult, MergedBatch, ResourceExtract, SelectiveRun, MAX_BATCHES,
@@ -20,7 +21,7 @@ use serde_json::{json, Value};
 use crate::production::start_changing_production;
 use crate::progress::note_merged;
 use crate::task::Task;
-use crate::Executor;
+use crate::{target, Executor};
 
 /// The approval's selections of one resource.
 fn selections_of(stored: &StoredRequest, r: &ResourceRun) -> Vec<Selection> {
@@ -70,6 +71,12 @@ pub async fn extract(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Re
         if r.phase != Phase::Ready {
             continue;
         }
+        // Staging is read for what is merged into production later: only the one pinned.
+        executor
+            .restorer(r.resource.kind)?
+            .still_pinned(&target(id, run.started_at, r), Made::Staging)
+            .await
+            .map_err(|e| StepError::from_port("extract", e))?;
         let selections = selections_of(&stored, r);
         let extract = executor
             .merger(r.resource.kind)?

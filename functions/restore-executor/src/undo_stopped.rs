@@ -1,8 +1,9 @@
 //! An undo that meets a refusal no retry can cure (a tag policy refusing the marks that keep
-//! what served production, the pre-swap backup gone): it stops where it stands instead of
-//! being retried without end, and the failure path ends the restore in bounded time, with
-//! what now holds production's name on record for the engineer who takes over. Nothing is
-//! deleted and nothing more is renamed.
+//! what served production, the pre-swap backup gone, a resource under one of its names that
+//! is not the one it made and pinned): it stops where it stands instead of being retried
+//! without end, and the failure path ends the restore in bounded time, with what now holds
+//! production's name on record for the engineer who takes over. Nothing is deleted and
+//! nothing more is renamed.
 
 use lifeboat::execution::error::StepError;
 use lifeboat::execution::run::{Phase, ResourceRun};
@@ -39,6 +40,13 @@ pub async fn stop(
             format!(
                 "{stopped}; URGENT: no resource holds production's name: the original is {}, rename it back to {} by hand",
                 r.fallback, resource.name
+            ),
+        ),
+        Ok(Holder::Other) => (
+            Phase::Undoing,
+            format!(
+                "{stopped}; URGENT: production's name {} is held by a resource that is neither this restore's nor the original, left as it is: the original is kept as {}",
+                resource.name, r.fallback
             ),
         ),
         Ok(Holder::Unknown) => (

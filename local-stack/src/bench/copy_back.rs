@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use lifeboat::catalog::ResourceKey;
+use lifeboat::execution::identity::Made;
 use lifeboat::execution::names::names;
 use lifeboat::execution::shard::Shard;
+use lifeboat::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
 use lifeboat::ports::restorer::{Progress, Restorer, Target, Verification};
 use lifeboat_aws::dynamodb_restore::{CopyBackSettings, DynamoRestorer};
 
@@ -30,9 +32,10 @@ pub async fn copy_back(items: usize) -> Result<String, StackError> {
     let stack = LocalStack::start(StackConfig::from_env()).await?;
     let production = ResourceKey::dynamodb("bench-orders");
     let n = names(REQUEST, &production);
-    for table in [production.name.as_str(), n.staging.as_str()] {
-        resources::dynamodb_table(&stack, table, &[]).await?;
-    }
+    resources::dynamodb_table(&stack, &production.name, &[]).await?;
+    // Staging as check_ready leaves it: marked as the restore's, its identity pinned.
+    let marks = [(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "staging")];
+    resources::dynamodb_table(&stack, &n.staging, &marks).await?;
     let item = |i: usize, v: &str| {
         HashMap::from([
             ("pk".to_string(), AttributeValue::S(format!("order#{i:07}"))),
@@ -52,6 +55,13 @@ pub async fn copy_back(items: usize) -> Result<String, StackError> {
         staging: &n.staging,
         fallback: &n.fallback,
         origin: None,
+        staging_identity: None,
+        fallback_identity: None,
+    };
+    let pinned = (restorer.identity(&target, Made::Staging).await).map_err(|e| setup("identity", e))?;
+    let target = Target {
+        staging_identity: Some(&pinned),
+        ..target
     };
     // The pre-swap backup, then the shards.
     let shards = loop {

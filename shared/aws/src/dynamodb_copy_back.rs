@@ -230,6 +230,17 @@ impl CopyBack<'_> {
             .and_then(|p| time_of(p, "fence_seen_at")))
     }
 
+    /// When the fence of the copy-back of `resource` for `purpose` was first seen in place,
+    /// if it was: read only, never fencing.
+    pub async fn fence_seen(
+        &self,
+        resource: &ResourceKey,
+        purpose: Purpose,
+    ) -> Result<Option<DateTime<Utc>>, PortError> {
+        let plan = self.get(&self.plan_id(resource, purpose)).await?;
+        Ok(plan.as_ref().and_then(|p| time_of(p, "fence_seen_at")))
+    }
+
     /// Sets `attribute` of the plan `id` to `at`, unless it is set already (a conflict).
     async fn set_once(
         &self,
@@ -520,7 +531,7 @@ impl CopyBack<'_> {
         self.get(id).await?.map(|i| decode_checkpoint(&i)).transpose()
     }
 
-    async fn get(&self, id: &str) -> Result<Option<Item>, PortError> {
+    pub(crate) async fn get(&self, id: &str) -> Result<Option<Item>, PortError> {
         let out = self
             .client
             .get_item()
@@ -578,7 +589,7 @@ impl CopyBack<'_> {
         Ok(())
     }
 
-    async fn put_new(&self, item: Item) -> Result<(), PortError> {
+    pub(crate) async fn put_new(&self, item: Item) -> Result<(), PortError> {
         let id = text(&item, "id").unwrap_or_default().to_string();
         self.client
             .put_item()
@@ -592,7 +603,7 @@ impl CopyBack<'_> {
     }
 
     /// An item with its id, the time and its expiry.
-    fn stamped(&self, id: &str) -> Item {
+    pub(crate) fn stamped(&self, id: &str) -> Item {
         let now = Utc::now();
         let expires = now.timestamp().max(0) as u64 + KEPT_FOR.as_secs();
         HashMap::from([

@@ -9,12 +9,18 @@
 //!   or
 //! - carries no restore's marks, and DynamoDB's description of it says this restore's call
 //!   made it: its `RestoreSummary` names the source restored from (the backup's ARN; for a
-//!   point-in-time restore, production's ARN and no backup) and its `CreationDateTime` is not
-//!   before a time recorded before the restore was first asked for.
+//!   point-in-time restore, production's ARN, no backup, and the time asked for as its
+//!   `RestoreDateTime`) and its `CreationDateTime` is not before a time recorded before the
+//!   restore was first asked for.
 //!
 //! Anything else by the name (a look-alike made before the restore call, a managed table,
 //! another restore's or drill's table) is refused with [`FailureKind::NotOurs`], naming the
 //! table and why. A name alone never makes a table ours.
+//!
+//! Once proven and marked, a table's identity (its `TableId` and `CreationDateTime`) is pinned
+//! by the caller ([`lifeboat::execution::identity`]); every later use goes through [`pinned`],
+//! which requires the marks and that identity: a table put under the name since (even one
+//! carrying copied marks) is another table.
 
 use aws_sdk_dynamodb::types::{RestoreSummary, TableStatus};
 use aws_sdk_dynamodb::Client;
@@ -22,6 +28,7 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 use super::{port_error, utc};
+use lifeboat::execution::identity::{refusal, Identity, Made};
 use lifeboat::inventory::{TAG_INSTANCE, TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
 use lifeboat::ports::{FailureKind, PortError};
 
@@ -30,8 +37,8 @@ use lifeboat::ports::{FailureKind, PortError};
 pub(crate) enum Source<'a> {
     /// An on-demand backup, by its ARN.
     Backup(&'a str),
-    /// A point-in-time restore of the production table of this name.
-    PointInTimeOf(&'a str),
+    /// A point-in-time restore of the production table `table` to the instant `at`.
+    PointInTimeOf { table: &'a str, at: DateTime<Utc> },
 }
 
 /// What this restore expects of its table.
@@ -52,16 +59,34 @@ pub(crate) struct Owned {
     pub arn: String,
     /// Whether it carries this restore's marks already.
     pub marked: bool,
+    /// Its identity, or why DynamoDB's description of it gives none.
+    pub identity: Result<Identity, String>,
 }
 
 /// What DynamoDB says of a table, as the judgement needs it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Described {
     pub arn: String,
+    pub table_id: Option<String>,
     pub tags: BTreeMap<String, String>,
     pub source_backup: Option<String>,
     pub source_table: Option<String>,
+    /// The instant the restore that made it restored to (`RestoreSummary.RestoreDateTime`).
+    pub restored_to: Option<DateTime<Utc>>,
     pub created: Option<DateTime<Utc>>,
+}
+
+impl Described {
+    /// Its identity: the `TableId` and the creation time DynamoDB reports for it.
+    pub(crate) fn identity(&self) -> Result<Identity, String> {
+        match (&self.table_id, self.created) {
+            (Some(id), Some(created)) if !id.is_empty() => Ok(Identity {
+                id: id.clone(),
+                created: Some(created),
+            }),
+            _ => Err("DynamoDB reports no TableId and creation time for it".into()),
+        }
+    }
 }
 
 /// The table `name` if it is this restore's, `None` if there is none; refused otherwise.
@@ -93,7 +118,9 @@ pub(crate) async fn provenance(
         source_table: summary
             .and_then(RestoreSummary::source_table_arn)
             .map(str::to_string),
+        restored_to: summary.map(RestoreSummary::restore_date_time).and_then(utc),
         created: table.creation_date_time().and_then(utc),
+        table_id: table.table_id().map(str::to_string),
         arn,
     };
     let marked = judge(&described, claim).map_err(|why| {
@@ -106,9 +133,43 @@ pub(crate) async fn provenance(
     })?;
     Ok(Some(Owned {
         status: table.table_status().cloned().unwrap_or(TableStatus::Creating),
+        identity: described.identity(),
         arn: described.arn,
         marked,
     }))
+}
+
+/// The table `name` if it is still the one pinned for the claim (`pinned`, as `made`): proven
+/// the claim's, marked as such, and of the pinned identity; `NotOurs` naming it and why
+/// otherwise, `NotFound` when there is none.
+pub(crate) async fn pinned(
+    client: &Client,
+    name: &str,
+    claim: &Claim<'_>,
+    (made, pinned): (Made, Option<&Identity>),
+) -> Result<Owned, PortError> {
+    let Some(owned) = provenance(client, name, claim).await? else {
+        return Err(PortError::new(
+            "DescribeTable",
+            format!("dynamodb:{name}"),
+            FailureKind::NotFound,
+            format!("the {} table is gone", claim.role),
+        ));
+    };
+    let why = match &owned.identity {
+        _ if !owned.marked => Some(format!("it does not carry this restore's {} marks", claim.role)),
+        Err(why) => Some(why.clone()),
+        Ok(found) => refusal(made, pinned, found),
+    };
+    match why {
+        None => Ok(owned),
+        Some(why) => Err(PortError::new(
+            "ownership check",
+            format!("dynamodb:{name}"),
+            FailureKind::NotOurs,
+            format!("not this restore's {} table, left untouched: {why}", claim.role),
+        )),
+    }
 }
 
 /// Every tag of the table `arn`, through every page.
@@ -168,7 +229,9 @@ pub(crate) fn judge(table: &Described, claim: &Claim<'_>) -> Result<bool, String
     let restored_from = backup.or(from_table).unwrap_or_default();
     let same = match source {
         Source::Backup(arn) => backup == Some(arn),
-        Source::PointInTimeOf(production) => {
+        Source::PointInTimeOf {
+            table: production, ..
+        } => {
             backup.is_none()
                 && from_table.is_some()
                 && from_table == sibling_arn(&table.arn, production).as_deref()
@@ -177,9 +240,14 @@ pub(crate) fn judge(table: &Described, claim: &Claim<'_>) -> Result<bool, String
     if !same {
         let wanted = match source {
             Source::Backup(arn) => arn.to_string(),
-            Source::PointInTimeOf(production) => format!("a point in time of {production}"),
+            Source::PointInTimeOf {
+                table: production, ..
+            } => format!("a point in time of {production}"),
         };
         return Err(format!("it was restored from {restored_from}, not from {wanted}"));
+    }
+    if let Source::PointInTimeOf { at, .. } = source {
+        restored_to(table.restored_to, at)?;
     }
     match table.created {
         Some(created) if created >= asked_after => {}
@@ -191,6 +259,18 @@ pub(crate) fn judge(table: &Described, claim: &Claim<'_>) -> Result<bool, String
         None => return Err("DynamoDB reports no creation time for it".into()),
     }
     Ok(false)
+}
+
+/// Whether a point-in-time restore reported as restoring to `reported` is the one asked for
+/// `at` (asked in whole seconds: the same second).
+fn restored_to(reported: Option<DateTime<Utc>>, at: DateTime<Utc>) -> Result<(), String> {
+    match reported {
+        Some(t) if t.timestamp() == at.timestamp() => Ok(()),
+        Some(t) => Err(format!(
+            "it was restored to {t}, not to {at}, the point this restore asked for"
+        )),
+        None => Err("DynamoDB reports no time it was restored to".into()),
+    }
 }
 
 /// The ARN of table `name` in the account and region of the table `arn`.
@@ -206,6 +286,8 @@ mod tests {
     const ARN: &str = "arn:aws:dynamodb:us-east-1:123456789012:table/lbd-1234abcd-orders";
     const BACKUP: &str = "arn:aws:dynamodb:us-east-1:123456789012:table/orders/backup/01";
     const ORDERS: &str = "arn:aws:dynamodb:us-east-1:123456789012:table/orders";
+    /// The point in time a restore asks for in these tests.
+    const POINT: &str = "2026-12-03T05:00:00Z";
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
@@ -214,9 +296,11 @@ mod tests {
     fn restored(backup: Option<&str>, created: &str) -> Described {
         Described {
             arn: ARN.into(),
+            table_id: Some("0f3c9a1e-table".into()),
             tags: BTreeMap::new(),
             source_backup: backup.map(str::to_string),
             source_table: Some(ORDERS.into()),
+            restored_to: Some(at(if backup.is_some() { created } else { POINT })),
             created: Some(at(created)),
         }
     }
@@ -246,7 +330,11 @@ mod tests {
         );
         assert_eq!(judge(&ours, &claim(Source::Backup(BACKUP))), Ok(true));
         let pitr = restored(None, "2026-12-03T06:00:01Z");
-        assert_eq!(judge(&pitr, &claim(Source::PointInTimeOf("orders"))), Ok(false));
+        let asked = Source::PointInTimeOf {
+            table: "orders",
+            at: at(POINT),
+        };
+        assert_eq!(judge(&pitr, &claim(asked)), Ok(false));
     }
 
     #[test]
@@ -325,9 +413,52 @@ mod tests {
         assert_eq!(judge(&table, &unasked), Ok(true));
     }
 
+    /// L2: a point-in-time restore of production to another instant (an earlier restore by
+    /// someone else, made after the run started) is not this restore's staging.
+    #[test]
+    fn a_point_in_time_restore_must_be_to_the_instant_asked_for() {
+        let asked = claim(Source::PointInTimeOf {
+            table: "orders",
+            at: at("2026-12-03T05:00:00.700Z"),
+        });
+        let ours = restored(None, "2026-12-03T06:00:01Z");
+        assert_eq!(judge(&ours, &asked), Ok(false), "asked in whole seconds");
+        let elsewhen = Described {
+            restored_to: Some(at("2026-12-03T04:00:00Z")),
+            ..ours.clone()
+        };
+        let refused = judge(&elsewhen, &asked).unwrap_err();
+        assert!(
+            refused.contains("restored to 2026-12-03 04:00:00 UTC"),
+            "{refused}"
+        );
+        let untold = Described {
+            restored_to: None,
+            ..ours
+        };
+        let refused = judge(&untold, &asked).unwrap_err();
+        assert!(refused.contains("no time it was restored to"), "{refused}");
+    }
+
+    #[test]
+    fn a_table_without_a_table_id_has_no_identity() {
+        let table = restored(Some(BACKUP), "2026-12-03T06:00:01Z");
+        let identity = table.identity().unwrap();
+        assert_eq!(identity.id, "0f3c9a1e-table");
+        assert_eq!(identity.created, Some(at("2026-12-03T06:00:01Z")));
+        let untold = Described {
+            table_id: None,
+            ..table
+        };
+        assert!(untold.identity().unwrap_err().contains("TableId"));
+    }
+
     #[test]
     fn a_point_in_time_restore_must_be_of_production_itself() {
-        let claim = claim(Source::PointInTimeOf("customers"));
+        let claim = claim(Source::PointInTimeOf {
+            table: "customers",
+            at: at(POINT),
+        });
         let refused = judge(&restored(None, "2026-12-03T06:00:01Z"), &claim).unwrap_err();
         assert!(refused.contains("customers"), "{refused}");
         assert_eq!(

@@ -18,21 +18,29 @@
 //!
 //! Staging, a drill's sandbox and the fallback are found by name, but adopted, marked, read,
 //! written or deleted only once [`super::dynamodb_provenance`] proves them this restore's:
-//! its marks, or DynamoDB's own record of the restore that made them.
+//! its marks, or DynamoDB's own record of the restore that made them. Once proven and ready,
+//! a table's identity is pinned by the caller (staging at `check_ready`, the fallback when
+//! the undo's shards are about to copy from it): each swap poll, each shard before it reads
+//! its source, verification and the deletions require the table by the name to be the one
+//! pinned and marked, or fail [`FailureKind::NotOurs`] with production untouched by them.
+//! The backups (safety, pre-swap, retired) are this restore's only as
+//! [`super::dynamodb_backups`] records them, never by their names.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::primitives::DateTime as SdkDateTime;
-use aws_sdk_dynamodb::types::{BackupStatus, BackupTypeFilter, TableStatus, Tag};
+use aws_sdk_dynamodb::types::{BackupStatus, TableStatus, Tag};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 
+use super::dynamodb_backups::{described, Taken};
 use super::dynamodb_copy_back::{unfinished, CopyBack, Tally, WriteBounds};
 use super::dynamodb_items::item_count;
-use super::dynamodb_provenance::{provenance, Claim, Owned, Source};
+use super::dynamodb_provenance::{pinned, provenance, Claim, Owned, Source};
 use super::port_error;
 use lifeboat::catalog::{ResourceKey, ResourceKind};
+use lifeboat::execution::identity::{Identity, Made};
 use lifeboat::execution::names::names;
 use lifeboat::execution::shard::{Purpose, Shard};
 use lifeboat::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
@@ -81,10 +89,15 @@ impl DynamoRestorer {
     }
 
     fn copy_back<'a>(&'a self, target: &Target<'a>) -> CopyBack<'a> {
+        self.ledger_of(target.request_id)
+    }
+
+    /// The copy-backs' ledger of one request: plans, checkpoints, fences and backups.
+    fn ledger_of<'a>(&'a self, request_id: &'a str) -> CopyBack<'a> {
         CopyBack {
             client: &self.client,
             ledger: &self.ledger,
-            request_id: target.request_id,
+            request_id,
             page_items: self.settings.page_items,
             bounds: self.settings.bounds,
         }
@@ -140,6 +153,7 @@ impl DynamoRestorer {
                 status: TableStatus::Active,
                 arn,
                 marked,
+                ..
             }) => {
                 if !marked {
                     self.mark(&arn, claim).await?;
@@ -169,9 +183,23 @@ impl DynamoRestorer {
         Ok(())
     }
 
-    /// Deletes the table `name` if it is provably the claim's; `AlreadyGone` if there is none.
-    async fn delete_owned(&self, name: &str, claim: &Claim<'_>) -> Result<Deletion, PortError> {
-        let Some(owned) = self.owned(name, claim).await? else {
+    /// Deletes the table `name` if it is provably the claim's (and, once `pin` holds an
+    /// identity, the very table pinned); `AlreadyGone` if there is none.
+    async fn delete_owned(
+        &self,
+        name: &str,
+        claim: &Claim<'_>,
+        pin: (Made, Option<&Identity>),
+    ) -> Result<Deletion, PortError> {
+        let owned = match pin {
+            (_, None) => self.owned(name, claim).await?,
+            (_, Some(_)) => match pinned(&self.client, name, claim, pin).await {
+                Ok(owned) => Some(owned),
+                Err(e) if e.kind == FailureKind::NotFound => None,
+                Err(e) => return Err(e),
+            },
+        };
+        let Some(owned) = owned else {
             return Ok(Deletion::AlreadyGone);
         };
         // Proven ours by DynamoDB's record alone (a crash before it was marked): marked first,
@@ -200,77 +228,62 @@ impl DynamoRestorer {
         }
     }
 
-    /// `Done` once `table` has an available backup named `name`: asks for one if there is
-    /// none (once: backup names are not unique, so it looks first), then waits.
-    async fn backed_up(&self, table: &ResourceKey, name: &str) -> Result<Progress, PortError> {
-        match self.find_backup(&table.name, name).await? {
-            None => {
-                self.client
-                    .create_backup()
-                    .table_name(&table.name)
-                    .backup_name(name)
-                    .send()
-                    .await
-                    .map_err(|e| port_error("CreateBackup", table, e))?;
-                Ok(Progress::Pending(format!("backing up {table} as {name}")))
-            }
-            Some((_, BackupStatus::Available)) => Ok(Progress::Done),
-            Some((_, status)) => Ok(Progress::Pending(format!("backup {name} is {status}"))),
+    /// `Done` once the live table has an available backup named `name` taken by this restore:
+    /// asked for once (see [`super::dynamodb_backups`]), then waited for (the call that asks
+    /// for it never goes on: the next poll reads it back).
+    async fn backed_up(&self, target: &Target<'_>, name: &str) -> Result<Progress, PortError> {
+        let table = &target.production.name;
+        match self.copy_back(target).take_backup(table, name).await? {
+            Taken { asked_now: true, .. } => Ok(Progress::Pending(format!(
+                "backing up {} as {name}",
+                target.production
+            ))),
+            Taken {
+                status: BackupStatus::Available,
+                ..
+            } => Ok(Progress::Done),
+            Taken { status, .. } => Ok(Progress::Pending(format!(
+                "backing up {} as {name}: {status}",
+                target.production
+            ))),
         }
     }
 
-    /// The backup of `table` named `name` (its ARN and status), looking through every page.
-    async fn find_backup(
+    /// Staging, if it is still the table pinned for it (a swap's and verification's source).
+    async fn staging_pinned(&self, target: &Target<'_>) -> Result<Owned, PortError> {
+        let pin = (Made::Staging, target.staging_identity);
+        pinned(&self.client, target.staging, &staging_claim(target), pin).await
+    }
+
+    /// What an undo's fallback is restored from (the pre-swap backup this restore took) and
+    /// the time its fence was seen in place; `None` before both are there.
+    async fn fallback_made_by(
         &self,
-        table: &str,
-        name: &str,
-    ) -> Result<Option<(String, BackupStatus)>, PortError> {
-        let mut start: Option<String> = None;
-        loop {
-            let out = self
-                .client
-                .list_backups()
-                .table_name(table)
-                .backup_type(BackupTypeFilter::User)
-                .set_exclusive_start_backup_arn(start.take())
-                .send()
-                .await
-                .map_err(|e| port_error("ListBackups", format!("dynamodb:{table}"), e))?;
-            if let Some(found) = out
-                .backup_summaries()
-                .iter()
-                .find(|b| b.backup_name() == Some(name))
-            {
-                return Ok(found.backup_arn().map(|arn| {
-                    (
-                        arn.to_string(),
-                        found.backup_status().cloned().unwrap_or(BackupStatus::Creating),
-                    )
-                }));
-            }
-            match out.last_evaluated_backup_arn() {
-                Some(arn) if !arn.is_empty() => start = Some(arn.to_string()),
-                _ => return Ok(None),
-            }
-        }
+        target: &Target<'_>,
+    ) -> Result<Option<(String, DateTime<Utc>)>, PortError> {
+        let copy_back = self.copy_back(target);
+        let Some(fenced) = copy_back.fence_seen(target.production, Purpose::Swap).await? else {
+            return Ok(None);
+        };
+        let backup = copy_back
+            .backup_taken(&target.production.name, &pre_swap_name(target))
+            .await?;
+        Ok(backup.map(|b| (b.arn, fenced)))
     }
 
-    async fn backup_status(&self, arn: &str) -> Result<Option<(BackupStatus, String)>, PortError> {
-        match self.client.describe_backup().backup_arn(arn).send().await {
-            Ok(out) => Ok(out.backup_description().and_then(|d| {
-                let details = d.backup_details()?;
-                let table = d.source_table_details().map(|t| t.table_name().to_string())?;
-                Some((details.backup_status().clone(), table))
-            })),
-            Err(e) => {
-                let e = port_error("DescribeBackup", arn, e);
-                if e.kind == FailureKind::NotFound {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            }
-        }
+    /// The fallback, if it is still the table pinned for it (an undo's source).
+    async fn fallback_pinned(&self, target: &Target<'_>) -> Result<Owned, PortError> {
+        let Some((backup, fenced)) = self.fallback_made_by(target).await? else {
+            return Err(PortError::new(
+                "undo swap",
+                format!("dynamodb:{}", target.fallback),
+                FailureKind::NotOurs,
+                "no fallback was restored by this undo (no fence, or no pre-swap backup): nothing by the name is its fallback",
+            ));
+        };
+        let claim = fallback_claim(target, &backup, fenced);
+        let pin = (Made::Fallback, target.fallback_identity);
+        pinned(&self.client, target.fallback, &claim, pin).await
     }
 }
 
@@ -292,7 +305,10 @@ fn staging_claim<'a>(target: &'a Target<'a>) -> Claim<'a> {
         made_by: target.origin.as_ref().map(|o| {
             let source = match &o.from {
                 RestoreFrom::Snapshot(arn) => Source::Backup(arn),
-                RestoreFrom::PointInTime(_) => Source::PointInTimeOf(&target.production.name),
+                RestoreFrom::PointInTime(at) => Source::PointInTimeOf {
+                    table: &target.production.name,
+                    at: *at,
+                },
             };
             (source, o.asked_after)
         }),
@@ -339,7 +355,7 @@ impl Restorer for DynamoRestorer {
 
     async fn snapshot_usable(&self, resource: &ResourceKey, service_id: &str) -> Result<bool, PortError> {
         Ok(matches!(
-            self.backup_status(service_id).await?,
+            described(&self.client, service_id).await?,
             Some((BackupStatus::Available, table)) if table == resource.name
         ))
     }
@@ -348,30 +364,15 @@ impl Restorer for DynamoRestorer {
         &self,
         resource: &ResourceKey,
         name: &str,
-        _request_id: &str,
+        request_id: &str,
     ) -> Result<String, PortError> {
-        // Backup names are not unique: look for the one a first try made.
-        if let Some((arn, _)) = self.find_backup(&resource.name, name).await? {
-            return Ok(arn);
-        }
-        let out = self
-            .client
-            .create_backup()
-            .table_name(&resource.name)
-            .backup_name(name)
-            .send()
-            .await
-            .map_err(|e| port_error("CreateBackup", resource, e))?;
-        out.backup_details()
-            .map(|d| d.backup_arn().to_string())
-            .ok_or_else(|| {
-                PortError::new(
-                    "CreateBackup",
-                    resource,
-                    FailureKind::Refused,
-                    "no backup in the answer",
-                )
-            })
+        // Backup names are not unique: the one a first try made is found by its record,
+        // never by its name alone.
+        let taken = self
+            .ledger_of(request_id)
+            .take_backup(&resource.name, name)
+            .await?;
+        Ok(taken.arn)
     }
 
     async fn safety_snapshot_ready(
@@ -379,7 +380,7 @@ impl Restorer for DynamoRestorer {
         _resource: &ResourceKey,
         service_id: &str,
     ) -> Result<Progress, PortError> {
-        match self.backup_status(service_id).await? {
+        match described(&self.client, service_id).await? {
             Some((BackupStatus::Available, _)) => Ok(Progress::Done),
             Some((BackupStatus::Creating, _)) => {
                 Ok(Progress::Pending(format!("backup {service_id} is CREATING")))
@@ -437,10 +438,51 @@ impl Restorer for DynamoRestorer {
         self.ready(target.staging, &staging_claim(target)).await
     }
 
+    async fn identity(&self, target: &Target<'_>, made: Made) -> Result<Identity, PortError> {
+        let owned = match made {
+            Made::Staging => self.owned(target.staging, &staging_claim(target)).await?,
+            Made::Fallback => match self.fallback_made_by(target).await? {
+                Some((backup, fenced)) => {
+                    let claim = fallback_claim(target, &backup, fenced);
+                    self.owned(target.fallback, &claim).await?
+                }
+                None => None,
+            },
+        };
+        let name = match made {
+            Made::Staging => target.staging,
+            Made::Fallback => target.fallback,
+        };
+        let refused = |kind, why: String| PortError::new("identity", format!("dynamodb:{name}"), kind, why);
+        match owned {
+            Some(Owned {
+                marked: true,
+                identity: Ok(identity),
+                ..
+            }) => Ok(identity),
+            Some(Owned {
+                marked: true,
+                identity: Err(why),
+                ..
+            }) => Err(refused(FailureKind::NotOurs, why)),
+            Some(_) => Err(refused(
+                FailureKind::NotOurs,
+                format!("it does not carry this restore's {} marks yet", made.as_str()),
+            )),
+            None => Err(refused(
+                FailureKind::NotFound,
+                format!("no {} table of this restore's", made.as_str()),
+            )),
+        }
+    }
+
     async fn swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
+        // Staging may have changed hands during the confirmation's wait: only the table
+        // pinned at check_ready is ever copied into production.
+        self.staging_pinned(target).await?;
         // The live table as it is now, after the confirmation: what an undo restores. The
         // safety backup taken before staging may be hours older.
-        if let Progress::Pending(why) = self.backed_up(target.production, &pre_swap_name(target)).await? {
+        if let Progress::Pending(why) = self.backed_up(target, &pre_swap_name(target)).await? {
             return Ok(Progress::Pending(why));
         }
         let (left, tally) = self.remaining(target, Purpose::Swap, target.staging).await?;
@@ -478,19 +520,28 @@ impl Restorer for DynamoRestorer {
         // 3. The live table as the failed copy-back left it, writes since the swap included:
         //    backed up and kept before the undo overwrites it.
         let table = &target.production.name;
-        if let Progress::Pending(why) = self.backed_up(target.production, &retired_name(target)).await? {
+        if let Progress::Pending(why) = self.backed_up(target, &retired_name(target)).await? {
             return Ok(Progress::Pending(why));
         }
-        // 4. The pre-swap backup, once available, restored into the fallback table.
-        let Some((backup, status)) = self.find_backup(table, &pre_swap_name(target)).await? else {
+        // 4. The pre-swap backup this restore took, once available, restored into the
+        //    fallback table.
+        let pre_swap = self
+            .copy_back(target)
+            .backup_taken(table, &pre_swap_name(target))
+            .await?;
+        let Some(Taken {
+            arn: backup, status, ..
+        }) = pre_swap
+        else {
             return Err(PortError::new(
                 "undo swap",
                 target.production,
                 FailureKind::NotFound,
-                "the copy-back began but the pre-swap backup is gone: the live table needs an engineer",
+                "the copy-back began but this restore's pre-swap backup is gone: the live table needs an engineer",
             ));
         };
         let claim = fallback_claim(target, &backup, fenced);
+        let pin = (Made::Fallback, target.fallback_identity);
         if self
             .tally(target, Purpose::UndoCheck)
             .await?
@@ -498,7 +549,7 @@ impl Restorer for DynamoRestorer {
         {
             // Copied back and compared already: only the fallback is left to delete.
             guard(target, target.fallback)?;
-            self.delete_owned(target.fallback, &claim).await?;
+            self.delete_owned(target.fallback, &claim, pin).await?;
             return Ok(Progress::Done);
         }
         if status != BackupStatus::Available {
@@ -507,7 +558,11 @@ impl Restorer for DynamoRestorer {
                 target.production
             )));
         }
-        if self.owned(target.fallback, &claim).await?.is_none() {
+        // Pinned: the very table the undo proved, never restored again (a fallback gone
+        // since is for an engineer, not for another restore under the name).
+        if target.fallback_identity.is_some() {
+            self.fallback_pinned(target).await?;
+        } else if self.owned(target.fallback, &claim).await?.is_none() {
             self.client
                 .restore_table_from_backup()
                 .target_table_name(target.fallback)
@@ -525,7 +580,8 @@ impl Restorer for DynamoRestorer {
         if let Progress::Pending(why) = self.ready(target.fallback, &claim).await? {
             return Ok(Progress::Pending(why));
         }
-        // 5. Copied back, then compared as a swap is verified.
+        // 5. Copied back, then compared as a swap is verified (the caller pins the fallback
+        //    before the first shard reads it).
         for purpose in [Purpose::Undo, Purpose::UndoCheck] {
             let (left, _) = self.remaining(target, purpose, target.fallback).await?;
             if !left.is_empty() {
@@ -533,7 +589,7 @@ impl Restorer for DynamoRestorer {
             }
         }
         guard(target, target.fallback)?;
-        self.delete_owned(target.fallback, &claim).await?;
+        self.delete_owned(target.fallback, &claim, pin).await?;
         Ok(Progress::Done)
     }
 
@@ -587,9 +643,15 @@ impl Restorer for DynamoRestorer {
     async fn kept_aside(&self, target: &Target<'_>) -> Result<Option<String>, PortError> {
         let retired = retired_name(target);
         Ok(self
-            .find_backup(&target.production.name, &retired)
+            .copy_back(target)
+            .backup_taken(&target.production.name, &retired)
             .await?
-            .map(|_| format!("backup {retired} (the live table as the failed copy-back left it)")))
+            .map(|b| {
+                format!(
+                    "backup {retired} ({}: the live table as the failed copy-back left it)",
+                    b.arn
+                )
+            }))
     }
 
     async fn counted(&self, target: &Target<'_>, purpose: Purpose) -> Result<Option<WorkCount>, PortError> {
@@ -614,6 +676,8 @@ impl Restorer for DynamoRestorer {
     }
 
     async fn verify(&self, target: &Target<'_>) -> Result<Verification, PortError> {
+        // Compared with the table pinned, never with whatever carries the name now.
+        self.staging_pinned(target).await?;
         let (left, tally) = self.remaining(target, Purpose::Verify, target.staging).await?;
         if !left.is_empty() {
             return Ok(Verification::Spread(left));
@@ -648,9 +712,16 @@ impl Restorer for DynamoRestorer {
                 format!("shard {} is not of this resource", shard.label()),
             ));
         }
+        // The source, before anything of it is read: the table pinned and still marked.
         let source = match shard.purpose {
-            Purpose::Swap | Purpose::Verify => target.staging,
-            Purpose::Undo | Purpose::UndoCheck => target.fallback,
+            Purpose::Swap | Purpose::Verify => {
+                self.staging_pinned(target).await?;
+                target.staging
+            }
+            Purpose::Undo | Purpose::UndoCheck => {
+                self.fallback_pinned(target).await?;
+                target.fallback
+            }
         };
         let done = self
             .copy_back(target)
@@ -665,7 +736,9 @@ impl Restorer for DynamoRestorer {
 
     async fn delete_staging(&self, target: &Target<'_>) -> Result<Deletion, PortError> {
         guard(target, target.staging)?;
-        self.delete_owned(target.staging, &staging_claim(target)).await
+        let pin = (Made::Staging, target.staging_identity);
+        self.delete_owned(target.staging, &staging_claim(target), pin)
+            .await
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod bucket_access;
 pub mod catalog_table;
 pub mod dynamodb;
+mod dynamodb_backups;
 pub mod dynamodb_copy_back;
 pub mod dynamodb_inspection;
 pub mod dynamodb_items;

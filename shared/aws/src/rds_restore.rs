@@ -5,6 +5,14 @@
 //! it accepts (subnet group, parameter group, security groups) and the swap applies the rest
 //! (backup retention, deletion protection, tags) from the instance it replaces. Production
 //! is renamed aside as the fallback and kept: deleting it is an engineer's later decision.
+//!
+//! Staging is pinned once proven ready (its `DbiResourceId`, which a rename keeps): every
+//! step of the swap requires the instance it renames (staging, then the restored instance
+//! under production's name) to be the one pinned and marked, immediately before it renames or
+//! changes anything, so an instance put under the staging name during the confirmation's wait
+//! (marked or not) never becomes production. The undo moves only what it can tell apart: the
+//! pinned instance aside, the original (marked as the fallback) back; anything else under one
+//! of its names stops it, left as it is and named.
 
 use std::collections::BTreeMap;
 
@@ -15,9 +23,11 @@ use aws_sdk_rds::Client;
 
 use super::port_error;
 use instance_state::{
-    belongs_to, has_pending_changes, is_available, is_restored, renaming, settling, status, waiting,
+    belongs_to, has_pending_changes, identity_of, is_available, is_fallback_of, is_restored, renaming,
+    require_restored, settling, status, undo_may_move, waiting,
 };
 use lifeboat::catalog::{ResourceKey, ResourceKind};
+use lifeboat::execution::identity::{Identity, Made};
 use lifeboat::execution::names::names;
 use lifeboat::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
 use lifeboat::ports::restorer::{Holder, Progress, RestoreFrom, Restorer, Target, Verification};
@@ -62,6 +72,26 @@ impl RdsRestorer {
             Ok(out) => Ok(out.db_instances().first().cloned()),
             Err(e) => {
                 let e = port_error("DescribeDBInstances", format!("rds:{id}"), e);
+                if e.kind == FailureKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    async fn snapshot(&self, id: &str) -> Result<Option<aws_sdk_rds::types::DbSnapshot>, PortError> {
+        match self
+            .client
+            .describe_db_snapshots()
+            .db_snapshot_identifier(id)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.db_snapshots().first().cloned()),
+            Err(e) => {
+                let e = port_error("DescribeDBSnapshots", id, e);
                 if e.kind == FailureKind::NotFound {
                     Ok(None)
                 } else {
@@ -220,11 +250,25 @@ impl Restorer for RdsRestorer {
             Ok(_) => Ok(name.to_string()),
             Err(e) => {
                 let e = port_error("CreateDBSnapshot", name, e);
-                // A retry finds the snapshot the first try asked for.
-                if e.kind == FailureKind::Conflict {
+                if e.kind != FailureKind::Conflict {
+                    return Err(e);
+                }
+                // A retry finds the snapshot the first try asked for, tagged as it was made:
+                // a snapshot by the name without this request's marks is someone else's.
+                let found = self.snapshot(name).await?;
+                let ours = found.as_ref().is_some_and(|s| {
+                    s.db_instance_identifier() == Some(resource.name.as_str())
+                        && lifeboat::inventory::marked_for(&tags_of(s.tag_list()), request_id, Some("safety"))
+                });
+                if ours {
                     Ok(name.to_string())
                 } else {
-                    Err(e)
+                    Err(PortError::new(
+                        "CreateDBSnapshot",
+                        name,
+                        FailureKind::NotOurs,
+                        format!("a snapshot by the safety snapshot's name exists and is not {request_id}'s safety snapshot of {resource}: left as it is"),
+                    ))
                 }
             }
         }
@@ -390,6 +434,46 @@ impl Restorer for RdsRestorer {
         }
     }
 
+    /// Staging's `DbiResourceId`: only of an instance marked as this request's staging and
+    /// created after the restore was asked for. An RDS undo restores nothing: it has no
+    /// fallback to pin (its fallback is the original, told by its marks).
+    async fn identity(&self, target: &Target<'_>, made: Made) -> Result<Identity, PortError> {
+        let staging = format!("rds:{}", target.staging);
+        if made == Made::Fallback {
+            return Err(PortError::new(
+                "identity",
+                format!("rds:{}", target.fallback),
+                FailureKind::Refused,
+                "an RDS undo restores no fallback: there is none to pin",
+            ));
+        }
+        let Some(db) = self.instance(target.staging).await? else {
+            return Err(PortError::new(
+                "identity",
+                staging,
+                FailureKind::NotFound,
+                "the staging instance is gone",
+            ));
+        };
+        let refused = |why: String| PortError::new("identity", &staging, FailureKind::NotOurs, why);
+        if !is_staging_of(&db, target) {
+            return Err(refused(format!(
+                "it is not marked as {}'s staging instance",
+                target.request_id
+            )));
+        }
+        let created = db.instance_create_time().and_then(super::utc);
+        if let (Some(origin), Some(created)) = (&target.origin, created) {
+            if created < origin.asked_after {
+                return Err(refused(format!(
+                    "it was created at {created}, before this restore was asked for (after {})",
+                    origin.asked_after
+                )));
+            }
+        }
+        identity_of(&db).ok_or_else(|| refused("RDS reports no DbiResourceId for it".into()))
+    }
+
     async fn swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
         let production = self.instance(&target.production.name).await?;
         let fallback = self.instance(target.fallback).await?;
@@ -398,6 +482,7 @@ impl Restorer for RdsRestorer {
             // 1. Production is the original: set it aside (tagged first, so it is never
             //    mistaken for a managed resource, nor anyone else's fallback).
             (Some(prod), None, Some(staging)) if !is_restored(&prod, target.request_id) => {
+                require_restored("swap (set production aside)", &staging, target.staging, target)?;
                 if !is_available(&prod) {
                     return Ok(waiting("setting production aside", &prod));
                 }
@@ -417,6 +502,7 @@ impl Restorer for RdsRestorer {
             }
             // 2. Production's name is free: give it to staging.
             (None, Some(fallback), Some(staging)) => {
+                require_restored("swap (rename staging)", &staging, target.staging, target)?;
                 if !is_available(&fallback) {
                     return Ok(waiting("renaming staging", &fallback));
                 }
@@ -429,8 +515,10 @@ impl Restorer for RdsRestorer {
                     target.staging, target.production
                 )))
             }
-            // 3. Staging is production now: give it the settings of the one it replaced.
-            (Some(prod), Some(fallback), None) if is_restored(&prod, target.request_id) => {
+            // 3. Staging is production now: give it the settings of the one it replaced. An
+            //    instance put under the staging name since is not this restore's: left alone.
+            (Some(prod), Some(fallback), _) if is_restored(&prod, target.request_id) => {
+                require_restored("swap (settings)", &prod, &target.production.name, target)?;
                 if !is_available(&prod) {
                     return Ok(waiting("carrying settings over", &prod));
                 }
@@ -474,11 +562,33 @@ impl Restorer for RdsRestorer {
                 return Ok(waiting("undoing the swap", db));
             }
         }
+        let fallback = fallback.filter(|db| is_fallback_of(db, target));
         match (production, fallback) {
+            // The original, never moved or renamed back: the marks the swap put on it before
+            // its rename are dropped.
+            (Some(prod), _) if is_fallback_of(&prod, target) => {
+                self.remove_tags(&prod, &[TAG_RESTORE_ROLE, TAG_RESTORE_REQUEST])
+                    .await?;
+                Ok(Progress::Done)
+            }
             // The restored instance holds production's name, and so every write production
             // took since the swap: it is moved aside and kept, never deleted (marked first,
-            // so nothing mistakes it for staging or for a managed resource).
-            (Some(prod), Some(_)) if is_restored(&prod, target.request_id) => {
+            // so nothing mistakes it for staging or for a managed resource). Only the very
+            // instance restored and pinned, and only with the original there to come back.
+            (Some(prod), fallback) if is_restored(&prod, target.request_id) => {
+                if !undo_may_move(&prod, target) {
+                    require_restored("undo swap", &prod, &target.production.name, target)?;
+                }
+                if fallback.is_none() {
+                    return Err(unexpected(
+                        "undo swap",
+                        target,
+                        format!(
+                            "the original, set aside as rds:{}, is gone or no longer marked as this restore's fallback: production stays the restored instance",
+                            target.fallback
+                        ),
+                    ));
+                }
                 if !is_available(&prod) {
                     return Ok(waiting("moving the restored instance aside", &prod));
                 }
@@ -491,6 +601,19 @@ impl Restorer for RdsRestorer {
                     target.production
                 )))
             }
+            // Someone else's instance holds production's name while the original is aside:
+            // neither is moved.
+            (Some(_), Some(_)) => Err(PortError::new(
+                "undo swap",
+                target.production,
+                FailureKind::NotOurs,
+                format!(
+                    "production's name is held by an instance that is neither this restore's nor the original (kept as rds:{}): left as it is",
+                    target.fallback
+                ),
+            )),
+            // The original, never set aside (the swap stopped before its first rename).
+            (Some(_), None) => Ok(Progress::Done),
             (None, Some(fallback)) => {
                 if !is_available(&fallback) {
                     return Ok(waiting("restoring the fallback", &fallback));
@@ -501,30 +624,23 @@ impl Restorer for RdsRestorer {
                     target.fallback, target.production
                 )))
             }
-            // Production is the original again: drop the fallback marks.
-            (Some(prod), None) => {
-                if belongs_to(&prod, target.request_id, Some("fallback")) {
-                    self.remove_tags(&prod, &[TAG_RESTORE_ROLE, TAG_RESTORE_REQUEST])
-                        .await?;
-                }
-                Ok(Progress::Done)
-            }
-            (prod, fallback) => Err(unexpected(
+            (None, None) => Err(unexpected(
                 "undo swap",
                 target,
                 format!(
-                    "unexpected state for undoing a swap: production {}, fallback {}",
-                    prod.is_some(),
-                    fallback.is_some()
+                    "nothing holds production's name, and nothing by rds:{} is marked as this restore's fallback",
+                    target.fallback
                 ),
             )),
         }
     }
 
     async fn holder(&self, target: &Target<'_>) -> Result<Holder, PortError> {
+        let set_aside = (self.instance(target.fallback).await?).is_some_and(|db| is_fallback_of(&db, target));
         Ok(match self.instance(&target.production.name).await? {
-            Some(db) if is_restored(&db, target.request_id) => Holder::Restored,
-            Some(_) => Holder::Original,
+            Some(db) if undo_may_move(&db, target) => Holder::Restored,
+            Some(db) if is_fallback_of(&db, target) || !set_aside => Holder::Original,
+            Some(_) => Holder::Other,
             None => Holder::Nobody,
         })
     }
@@ -553,6 +669,7 @@ impl Restorer for RdsRestorer {
                 "production is not the restored instance".into(),
             ));
         }
+        require_restored("verify", &prod, &target.production.name, target)?;
         if settling(&prod) {
             return Ok(Verification::Settling(format!(
                 "{} is {}{}",
@@ -593,13 +710,25 @@ impl Restorer for RdsRestorer {
         let Some(staging) = self.instance(target.staging).await? else {
             return Ok(Deletion::AlreadyGone);
         };
-        // Only ever an instance this request restored and marked as staging.
+        // Only ever an instance this request restored and marked as staging; once pinned,
+        // only the very instance pinned.
         if !is_staging_of(&staging, target) {
             return Err(PortError::new(
                 "DeleteDBInstance",
                 format!("rds:{}", target.staging),
                 FailureKind::NotOurs,
                 "refusing to delete: it is not marked as this request's staging instance",
+            ));
+        }
+        if let Some(why) = (target.staging_identity).and_then(|pinned| match identity_of(&staging) {
+            Some(found) => pinned.differs(&found),
+            None => Some("RDS reports no DbiResourceId for it".into()),
+        }) {
+            return Err(PortError::new(
+                "DeleteDBInstance",
+                format!("rds:{}", target.staging),
+                FailureKind::NotOurs,
+                format!("refusing to delete: {why}"),
             ));
         }
         // A restore may have copied production's deletion protection.

@@ -7,6 +7,7 @@
 
 pub mod counted;
 pub mod error;
+pub mod identity;
 pub mod input;
 pub mod names;
 pub mod packing;

@@ -2,12 +2,14 @@
 //! in-memory ports. This file holds the fixture (the shared in-memory world and the executor
 //! wired to it) and the helpers; a module per concern holds the tests: `begin` (the lock and
 //! resolution), `rollback` (the happy path, retries, verification, the abort),
-//! `confirmation`, `selective` (plan and merge), `races` (writes that lose a race) and
+//! `confirmation`, `pinned` (staging pinned once proven, a look-alike never taken), `selective`
+//! (plan and merge), `races` (writes that lose a race) and
 //! `events` (the status events each step announces).
 
 mod begin;
 mod confirmation;
 mod events;
+mod pinned;
 mod races;
 mod rollback;
 mod selective;

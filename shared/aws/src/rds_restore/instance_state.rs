@@ -1,9 +1,11 @@
 //! What an instance's description says of where it stands: settling by itself, renaming,
-//! available, or made by a given restore.
+//! available, made by a given restore, or the very instance a restore pinned.
 
 use aws_sdk_rds::types::DbInstance;
+use lifeboat::execution::identity::{refusal, Identity, Made};
 use lifeboat::inventory::marked_for;
-use lifeboat::ports::restorer::Progress;
+use lifeboat::ports::restorer::{Progress, Target};
+use lifeboat::ports::{FailureKind, PortError};
 
 use super::settings::tags_of;
 
@@ -74,6 +76,66 @@ pub(super) fn belongs_to(db: &DbInstance, request_id: &str, role: Option<&str>) 
 /// Whether `db` is what this request restored (staging, or production after the swap).
 pub(super) fn is_restored(db: &DbInstance, request_id: &str) -> bool {
     belongs_to(db, request_id, None) && !belongs_to(db, request_id, Some("fallback"))
+}
+
+/// The instance's identity: its `DbiResourceId`, which RDS keeps through renames and never
+/// gives another instance.
+pub(super) fn identity_of(db: &DbInstance) -> Option<Identity> {
+    db.dbi_resource_id()
+        .filter(|id| !id.is_empty())
+        .map(|id| Identity {
+            id: id.to_string(),
+            created: None,
+        })
+}
+
+/// Why `db` may not be used as the instance this request restored (staging, or production
+/// after the swap), if it may not: it must carry the request's marks (not as its fallback)
+/// and be the instance pinned when staging was proven ready.
+pub(super) fn not_the_restored(db: &DbInstance, target: &Target<'_>) -> Option<String> {
+    if !is_restored(db, target.request_id) {
+        return Some(format!(
+            "it is not marked as {}'s restored instance",
+            target.request_id
+        ));
+    }
+    match identity_of(db) {
+        None => Some("RDS reports no DbiResourceId for it".into()),
+        Some(found) => refusal(Made::Staging, target.staging_identity, &found),
+    }
+}
+
+/// `NotOurs` unless `db` (by the name `name`) is the instance this request restored and
+/// pinned: asked immediately before anything renames or changes it.
+pub(super) fn require_restored(
+    operation: &'static str,
+    db: &DbInstance,
+    name: &str,
+    target: &Target<'_>,
+) -> Result<(), PortError> {
+    match not_the_restored(db, target) {
+        None => Ok(()),
+        Some(why) => Err(PortError::new(
+            operation,
+            format!("rds:{name}"),
+            FailureKind::NotOurs,
+            format!("not the instance this restore restored and proved ready, left untouched: {why}"),
+        )),
+    }
+}
+
+/// Whether `db` is marked as `target`'s fallback (the original, set aside by the swap).
+pub(super) fn is_fallback_of(db: &DbInstance, target: &Target<'_>) -> bool {
+    belongs_to(db, target.request_id, Some("fallback"))
+}
+
+/// Whether `db` is the restored instance an undo may move aside: the one pinned, or, for a
+/// run recorded before staging was pinned, the one marked as this request's.
+pub(super) fn undo_may_move(db: &DbInstance, target: &Target<'_>) -> bool {
+    is_restored(db, target.request_id)
+        && target
+            .staging_identity
+            .is_none_or(|pinned| identity_of(db).as_ref() == Some(pinned))
 }
 
 pub(super) fn waiting(what: &str, db: &DbInstance) -> Progress {

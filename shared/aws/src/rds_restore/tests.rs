@@ -1,5 +1,6 @@
 //! What moto cannot show: RDS status changes that take time (pending renames, settings being
-//! applied, backups right after a swap), answered by mocked clients.
+//! applied, backups right after a swap), and instances in the states a swap or an undo passes
+//! through, answered by mocked clients.
 
 use aws_sdk_rds::operation::add_tags_to_resource::AddTagsToResourceOutput;
 use aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput;
@@ -12,18 +13,35 @@ use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use super::*;
 
 const REQUEST: &str = "rr-1b4e28ba";
+/// The `DbiResourceId` of the instance this request restored (staging, then production).
+const RESTORED: &str = "db-RESTOREDBYTHISREQUEST0001";
+/// The original production's.
+const ORIGINAL: &str = "db-ORIGINALPRODUCTION000001";
+/// Someone else's instance, made under one of the restore's names.
+const INTRUDER: &str = "db-MADEBYSOMEONEELSE0000001";
 
+/// An instance as RDS describes it: this request's restored instance (its marks, not as the
+/// fallback) has [`RESTORED`]'s id, any other [`ORIGINAL`]'s (see [`with_id`]).
 fn db(id: &str, status: &str, tags: &[(&str, &str)]) -> DbInstance {
+    let restored =
+        tags.contains(&(TAG_RESTORE_REQUEST, REQUEST)) && !tags.contains(&(TAG_RESTORE_ROLE, "fallback"));
     let mut b = DbInstance::builder()
         .db_instance_identifier(id)
         .db_instance_arn(format!("arn:aws:rds:us-east-1:123456789012:db:{id}"))
         .db_instance_status(status)
+        .dbi_resource_id(if restored { RESTORED } else { ORIGINAL })
         .backup_retention_period(3)
         .deletion_protection(true);
     for (k, v) in tags {
         b = b.tag_list(Tag::builder().key(*k).value(*v).build());
     }
     b.build()
+}
+
+/// `db` as another instance: made by someone else under the name, whatever marks it copied.
+fn with_id(mut db: DbInstance, id: &str) -> DbInstance {
+    db.dbi_resource_id = Some(id.to_string());
+    db
 }
 
 /// DescribeDBInstances of `id` answers `instance` (none: not found, as an empty list).
@@ -51,6 +69,11 @@ fn target() -> (ResourceKey, Target<'static>) {
             staging: "lbs-1b4e28ba-db",
             fallback: "lbf-1b4e28ba-db",
             origin: None,
+            staging_identity: Some(Box::leak(Box::new(Identity {
+                id: RESTORED.into(),
+                created: None,
+            }))),
+            fallback_identity: None,
         },
     )
 }
@@ -395,5 +418,222 @@ async fn an_instance_by_the_staging_name_not_marked_as_this_requests_staging_is_
     assert_eq!(
         RdsRestorer::new(client).staging_ready(&t).await.unwrap(),
         Progress::Done
+    );
+}
+
+fn fallback_marks() -> [(&'static str, &'static str); 2] {
+    [(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "fallback")]
+}
+
+/// Every call that changes an instance (renames, settings, tags, deletion), for asserting
+/// none was made.
+fn changes() -> [Rule; 4] {
+    [
+        modify(),
+        mock!(Client::add_tags_to_resource).then_output(|| AddTagsToResourceOutput::builder().build()),
+        mock!(Client::remove_tags_from_resource)
+            .then_output(|| RemoveTagsFromResourceOutput::builder().build()),
+        mock!(Client::delete_db_instance).then_output(|| {
+            aws_sdk_rds::operation::delete_db_instance::DeleteDbInstanceOutput::builder().build()
+        }),
+    ]
+}
+
+fn changed(rules: &[Rule]) -> usize {
+    rules.iter().map(Rule::num_calls).sum()
+}
+
+/// Staging replaced during the confirmation's wait (unmarked, or carrying copied marks):
+/// neither rename of the swap happens, nor does production's tagging before the first.
+#[tokio::test]
+async fn neither_rename_takes_an_instance_put_under_the_staging_name_after_it_was_pinned() {
+    let (_, t) = target();
+    let unmarked = with_id(db("lbs-1b4e28ba-db", "available", &[]), INTRUDER);
+    let copied = with_id(db("lbs-1b4e28ba-db", "available", &staging_marks()), INTRUDER);
+    for intruder in [unmarked, copied] {
+        // 1. Production is the original; 2. it is aside as the fallback.
+        for (production, fallback) in [
+            (Some(db("db", "available", &[])), None),
+            (None, Some(db("lbf-1b4e28ba-db", "available", &fallback_marks()))),
+        ] {
+            let changes = changes();
+            let client = mock_client!(
+                aws_sdk_rds,
+                RuleMode::MatchAny,
+                [
+                    &describe("db", production.clone()),
+                    &describe("lbf-1b4e28ba-db", fallback.clone()),
+                    &describe("lbs-1b4e28ba-db", Some(intruder.clone())),
+                    &changes[0],
+                    &changes[1],
+                    &changes[2],
+                    &changes[3],
+                ]
+            );
+            let e = RdsRestorer::new(client).swap(&t, "snap").await.unwrap_err();
+            assert_eq!(e.kind, FailureKind::NotOurs, "{e}");
+            assert!(e.to_string().contains("rds:lbs-1b4e28ba-db"), "names it: {e}");
+            assert_eq!(changed(&changes), 0, "nothing renamed or tagged: {e}");
+        }
+    }
+    // Unpinned (a run that never proved its staging): refused too.
+    let unpinned = Target {
+        staging_identity: None,
+        ..t
+    };
+    let changes = changes();
+    let client = mock_client!(
+        aws_sdk_rds,
+        RuleMode::MatchAny,
+        [
+            &describe("db", Some(db("db", "available", &[]))),
+            &describe("lbf-1b4e28ba-db", None),
+            &describe(
+                "lbs-1b4e28ba-db",
+                Some(db("lbs-1b4e28ba-db", "available", &staging_marks()))
+            ),
+            &changes[0],
+            &changes[1],
+        ]
+    );
+    let e = RdsRestorer::new(client)
+        .swap(&unpinned, "snap")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, FailureKind::NotOurs, "{e}");
+    assert!(e.message.contains("no staging identity was pinned"), "{e}");
+    assert_eq!(changed(&changes), 0);
+}
+
+/// After the renames, an instance put under the staging name is left alone: the swap
+/// finishes; but a restored instance under production's name that is not the one pinned is
+/// neither configured nor verified.
+#[tokio::test]
+async fn after_the_renames_only_the_pinned_instance_is_configured_and_verified() {
+    let (_, t) = target();
+    let fallback = db("lbf-1b4e28ba-db", "available", &fallback_marks());
+    let restored = db("db", "available", &[(TAG_RESTORE_REQUEST, REQUEST)]);
+    let intruder = with_id(db("lbs-1b4e28ba-db", "creating", &staging_marks()), INTRUDER);
+    let rules = [
+        describe("db", Some(restored.clone())),
+        describe("lbf-1b4e28ba-db", Some(fallback.clone())),
+        describe("lbs-1b4e28ba-db", Some(intruder)),
+    ];
+    let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+    assert_eq!(
+        RdsRestorer::new(client).swap(&t, "snap").await.unwrap(),
+        Progress::Done
+    );
+
+    let copied = with_id(restored, INTRUDER);
+    let changes = changes();
+    let client = mock_client!(
+        aws_sdk_rds,
+        RuleMode::MatchAny,
+        [
+            &describe("db", Some(copied)),
+            &describe("lbf-1b4e28ba-db", Some(fallback)),
+            &describe("lbs-1b4e28ba-db", None),
+            &changes[0],
+            &changes[1],
+            &changes[2],
+        ]
+    );
+    let restorer = RdsRestorer::new(client);
+    let e = restorer.swap(&t, "snap").await.unwrap_err();
+    assert_eq!(e.kind, FailureKind::NotOurs, "{e}");
+    let e = restorer.verify(&t).await.unwrap_err();
+    assert_eq!(e.kind, FailureKind::NotOurs, "{e}");
+    assert!(e.to_string().contains("rds:db"), "{e}");
+    assert_eq!(changed(&changes), 0);
+}
+
+/// The undo through each state a replaced staging can leave: before the first rename
+/// (production never moved: done, nothing renamed), between the renames (the original renamed
+/// back), and an instance neither this restore's nor the original under production's name
+/// (stopped, nothing moved, named as held by another).
+#[tokio::test]
+async fn the_undo_puts_the_original_back_whatever_was_put_under_the_staging_name() {
+    let (_, t) = target();
+    let intruder = with_id(db("lbs-1b4e28ba-db", "available", &staging_marks()), INTRUDER);
+    let fallback = db("lbf-1b4e28ba-db", "available", &fallback_marks());
+    let undo = |production: Option<DbInstance>, fallback: Option<DbInstance>| {
+        let changes = changes();
+        let rules = [
+            describe("db", production),
+            describe("lbf-1b4e28ba-db", fallback),
+            describe("lbs-1b4e28ba-db", Some(intruder.clone())),
+            describe("lbr-1b4e28ba-db", None),
+            changes[0].clone(),
+            changes[1].clone(),
+            changes[2].clone(),
+            changes[3].clone(),
+        ];
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rules);
+        (RdsRestorer::new(client), rules)
+    };
+
+    // Before the first rename, production untouched.
+    let (restorer, rules) = undo(Some(db("db", "available", &[])), None);
+    assert_eq!(restorer.undo_swap(&t, "snap").await.unwrap(), Progress::Done);
+    assert_eq!(changed(&rules[4..]), 0, "nothing renamed or tagged");
+    assert_eq!(restorer.holder(&t).await.unwrap(), Holder::Original);
+
+    // Between the renames: the original comes back.
+    let (restorer, rules) = undo(None, Some(fallback.clone()));
+    let progress = restorer.undo_swap(&t, "snap").await.unwrap();
+    assert!(
+        matches!(progress, Progress::Pending(ref w) if w.contains("back to rds:db")),
+        "{progress:?}"
+    );
+    assert_eq!(rules[4].num_calls(), 1, "the one rename back");
+
+    // Someone else's instance holds production's name while the original is aside.
+    let stranger = with_id(db("db", "available", &[]), INTRUDER);
+    let (restorer, rules) = undo(Some(stranger), Some(fallback.clone()));
+    let e = restorer.undo_swap(&t, "snap").await.unwrap_err();
+    assert_eq!(e.kind, FailureKind::NotOurs, "{e}");
+    assert!(
+        e.message.contains("neither this restore's nor the original"),
+        "{e}"
+    );
+    assert_eq!(changed(&rules[4..]), 0, "neither is moved");
+    assert_eq!(restorer.holder(&t).await.unwrap(), Holder::Other);
+
+    // One carrying the restore's marks, not the instance pinned: not moved either.
+    let copied = with_id(db("db", "available", &[(TAG_RESTORE_REQUEST, REQUEST)]), INTRUDER);
+    let (restorer, rules) = undo(Some(copied), Some(fallback));
+    let e = restorer.undo_swap(&t, "snap").await.unwrap_err();
+    assert_eq!(e.kind, FailureKind::NotOurs, "{e}");
+    assert_eq!(changed(&rules[4..]), 0);
+}
+
+#[tokio::test]
+async fn only_the_pinned_staging_instance_is_deleted() {
+    let (_, t) = target();
+    let copied = with_id(db("lbs-1b4e28ba-db", "available", &staging_marks()), INTRUDER);
+    let changes = changes();
+    let client = mock_client!(
+        aws_sdk_rds,
+        RuleMode::MatchAny,
+        [
+            &describe("lbs-1b4e28ba-db", Some(copied)),
+            &changes[0],
+            &changes[3]
+        ]
+    );
+    let e = RdsRestorer::new(client).delete_staging(&t).await.unwrap_err();
+    assert_eq!(e.kind, FailureKind::NotOurs, "{e}");
+    assert_eq!(changed(&changes), 0, "not deleted");
+    let ours = db("lbs-1b4e28ba-db", "available", &staging_marks());
+    let rules = super::tests::changes();
+    let client = mock_client!(
+        aws_sdk_rds,
+        RuleMode::MatchAny,
+        [&describe("lbs-1b4e28ba-db", Some(ours)), &rules[0], &rules[3]]
+    );
+    assert_eq!(
+        RdsRestorer::new(client).delete_staging(&t).await.unwrap(),
+        Deletion::Deleted
     );
 }

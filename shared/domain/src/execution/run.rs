@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::counted::Counted;
+use super::identity::Identity;
 use super::names::{names, RestoreNames};
 use super::selective::SelectiveRun;
 use crate::catalog::{ResourceKey, ResourceKind};
@@ -123,6 +124,13 @@ pub struct ResourceRun {
     /// When its swap was seen done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swapped_at: Option<DateTime<Utc>>,
+    /// Staging's identity, pinned by `check_ready` once staging was proven this restore's and
+    /// ready: every later use requires the resource by the staging name to be this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staging_identity: Option<Identity>,
+    /// An undo's fallback's identity, pinned by the failure path once the fallback was proven.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_identity: Option<Identity>,
 }
 
 impl ResourceRun {
@@ -145,6 +153,8 @@ impl ResourceRun {
             waiting_for: None,
             counted: None,
             swapped_at: None,
+            staging_identity: None,
+            fallback_identity: None,
         }
     }
 

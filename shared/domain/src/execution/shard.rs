@@ -45,6 +45,11 @@ impl Purpose {
     pub fn writes(self) -> bool {
         matches!(self, Purpose::Swap | Purpose::Undo)
     }
+
+    /// Whether shards of this purpose belong to an undo (they copy from its fallback).
+    pub fn undoes(self) -> bool {
+        matches!(self, Purpose::Undo | Purpose::UndoCheck)
+    }
 }
 
 /// Which table a shard scans.

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use super::{Deletion, FailureKind, PortError};
 use crate::catalog::{ResourceKey, ResourceKind};
+use crate::execution::identity::{refusal, Identity, Made};
 use crate::execution::shard::{Purpose, Shard};
 
 /// Whether a polled operation is done.
@@ -73,6 +74,12 @@ pub struct Target<'a> {
     /// resolved (then nothing by the staging name can be this restore's but what carries its
     /// marks).
     pub origin: Option<Origin>,
+    /// Staging's identity, pinned once staging was proven this restore's and ready: what
+    /// staging must still be at every later use (see [`crate::execution::identity`]).
+    pub staging_identity: Option<&'a Identity>,
+    /// An undo's fallback's identity, pinned once the fallback was proven (a DynamoDB undo's
+    /// restore of the pre-swap backup).
+    pub fallback_identity: Option<&'a Identity>,
 }
 
 impl Target<'_> {
@@ -98,6 +105,9 @@ pub enum Holder {
     Original,
     /// Nothing: production's name is free (between an undo's renames).
     Nobody,
+    /// A resource that is neither (made under production's name by someone else while the
+    /// original was aside): never moved by Lifeboat.
+    Other,
     /// The service cannot tell (a table whose items a copy-back changed holds some of each).
     Unknown,
 }
@@ -151,7 +161,35 @@ pub trait Restorer: Send + Sync {
     /// the staging name is not provably this restore's.
     async fn staging_ready(&self, target: &Target<'_>) -> Result<Progress, PortError>;
 
+    /// The service's identity of what `target` names as `made` (staging once ready, an
+    /// undo's fallback once restored), for the caller to pin: only a resource provably this
+    /// restore's and marked as such; `NotOurs` for anything else by the name, `NotFound` for
+    /// nothing. Every later use requires the resource by the name to have this identity.
+    async fn identity(&self, target: &Target<'_>, made: Made) -> Result<Identity, PortError>;
+
+    /// Whether what `target` names as `made` is still the resource pinned for it (proven
+    /// ours, marked, and of the pinned identity): `NotOurs` naming it and why, if not.
+    async fn still_pinned(&self, target: &Target<'_>, made: Made) -> Result<(), PortError> {
+        let found = self.identity(target, made).await?;
+        let (name, pinned) = match made {
+            Made::Staging => (target.staging, target.staging_identity),
+            Made::Fallback => (target.fallback, target.fallback_identity),
+        };
+        match refusal(made, pinned, &found) {
+            None => Ok(()),
+            Some(why) => Err(PortError::new(
+                "identity check",
+                format!("{}:{name}", self.kind().as_str()),
+                FailureKind::NotOurs,
+                format!("not this restore's {}, left untouched: {why}", made.as_str()),
+            )),
+        }
+    }
+
     /// Takes the next step of making staging's content production's; `Done` when it is.
+    /// Staging (and, once it holds production's name, the restored resource) must be the one
+    /// pinned (`target.staging_identity`) and marked, at every step: `NotOurs` otherwise,
+    /// before anything of production is changed by that step.
     async fn swap(&self, target: &Target<'_>, safety_snapshot: &str) -> Result<Progress, PortError>;
 
     /// Takes the next step of putting production back as it was before the swap. A resource
@@ -197,11 +235,14 @@ pub trait Restorer: Send + Sync {
         Ok(None)
     }
 
-    /// Checks production now is what was restored.
+    /// Checks production now is what was restored (staging, or the restored resource, the
+    /// one pinned: `NotOurs` otherwise).
     async fn verify(&self, target: &Target<'_>) -> Result<Verification, PortError>;
 
     /// Runs `shard` of this resource's restore for about `budget`, resuming where its last
-    /// run stopped; `Done` when the shard is finished.
+    /// run stopped; `Done` when the shard is finished. The table it copies or compares from
+    /// (staging for a swap or verification, the fallback for an undo) must be the one pinned
+    /// and marked before anything is read: `NotOurs` otherwise, and nothing is written.
     async fn run_shard(
         &self,
         target: &Target<'_>,
@@ -220,7 +261,8 @@ pub trait Restorer: Send + Sync {
         ))
     }
 
-    /// Deletes staging, if it is provably this request's (never production): an
-    /// `AlreadyGone` when nothing carries its name, refused when what does is not ours.
+    /// Deletes staging, if it is provably this request's (never production), and once
+    /// pinned, the very one pinned: an `AlreadyGone` when nothing carries its name, refused
+    /// when what does is not ours.
     async fn delete_staging(&self, target: &Target<'_>) -> Result<Deletion, PortError>;
 }

@@ -3,8 +3,10 @@
 //! Resources (production, staging, the fallback) and snapshots (catalogued ones and safety
 //! snapshots) are named entries holding a content value, marked the way the real services
 //! tag what a restore makes. The swap renames as RDS does: production is set aside as the
-//! fallback and staging takes its name; the undo renames them back. Polled methods can be
-//! told to answer `Pending` a number of times first, and any method to fail.
+//! fallback and staging takes its name; the undo renames them back. Each entry made is a new
+//! incarnation with an identity of its own (kept through renames), so a test can replace a
+//! resource under its name as someone else would ([`MemoryRestorer::replace`]). Polled
+//! methods can be told to answer `Pending` a number of times first, and any method to fail.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -12,6 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use crate::catalog::{ResourceKey, ResourceKind};
+use crate::execution::identity::{refusal, Identity, Made};
 use crate::execution::names::names;
 use crate::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
 use crate::ports::restorer::{Holder, Progress, RestoreFrom, Restorer, Target, Verification};
@@ -27,6 +30,8 @@ const SERVED_PRODUCTION: &str = "served-production";
 pub struct Entry {
     pub content: String,
     pub marks: BTreeMap<String, String>,
+    /// Which making of a resource by its name this is (its identity).
+    pub incarnation: u64,
 }
 
 impl Entry {
@@ -38,6 +43,13 @@ impl Entry {
     fn belongs_to(&self, request_id: &str, role: Option<&str>) -> bool {
         self.mark(TAG_RESTORE_REQUEST) == Some(request_id)
             && role.is_none_or(|r| self.mark(TAG_RESTORE_ROLE) == Some(r))
+    }
+
+    fn identity(&self) -> Identity {
+        Identity {
+            id: format!("memory-{}", self.incarnation),
+            created: None,
+        }
     }
 }
 
@@ -61,6 +73,8 @@ struct RestorerState {
     calls: BTreeMap<String, u32>,
     /// What an undo's comparison is to find different (see [`MemoryRestorer::differ_after_undo`]).
     undo_differences: Option<String>,
+    /// Incarnations made so far.
+    made: u64,
 }
 
 impl MemoryRestorer {
@@ -73,9 +87,7 @@ impl MemoryRestorer {
 
     /// A production resource holding `content`.
     pub fn add_production(&self, name: &str, content: &str) -> ResourceKey {
-        self.lock()
-            .resources
-            .insert(name.to_string(), content_only(content));
+        self.lock().make(name, content_only(content));
         ResourceKey {
             kind: self.kind,
             name: name.to_string(),
@@ -87,6 +99,17 @@ impl MemoryRestorer {
         let mut entry = content_only(content);
         entry.marks.insert(SOURCE.into(), resource.name.clone());
         self.lock().snapshots.insert(service_id.to_string(), entry);
+    }
+
+    /// Someone deletes what carries `name` and makes another resource by it, holding
+    /// `content` and carrying `marks` (copied from what it replaces, say).
+    pub fn replace(&self, name: &str, content: &str, marks: &[(&str, &str)]) {
+        let mut entry = content_only(content);
+        entry.marks = marks
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.lock().make(name, entry);
     }
 
     /// Makes `method` (`staging_ready`, `swap`, ...) answer `Pending` `polls` times for each
@@ -154,6 +177,27 @@ impl MemoryRestorer {
 }
 
 impl RestorerState {
+    /// Puts `entry` under `name` as a resource made now (a new identity).
+    fn make(&mut self, name: &str, mut entry: Entry) {
+        self.made += 1;
+        entry.incarnation = self.made;
+        self.resources.insert(name.to_string(), entry);
+    }
+
+    /// Why the resource by `name` may not be used as the pinned `made`, if it may not
+    /// (`marked`: whether it carries the marks it must).
+    fn unpinned(&self, name: &str, made: Made, pinned: Option<&Identity>, marked: bool) -> Option<String> {
+        let Some(entry) = self.resources.get(name) else {
+            return Some(format!("nothing carries the name {name}"));
+        };
+        if !marked {
+            return Some(format!(
+                "{name} does not carry this restore's {} marks",
+                made.as_str()
+            ));
+        }
+        refusal(made, pinned, &entry.identity())
+    }
     /// `Pending` until `method` has been polled for `name` as often as it was told to wait.
     fn poll(&mut self, method: &str, name: &str) -> Progress {
         let wait = self.pending_polls.get(method).copied().unwrap_or(0);
@@ -189,6 +233,7 @@ fn content_only(content: &str) -> Entry {
     Entry {
         content: content.to_string(),
         marks: BTreeMap::new(),
+        incarnation: 0,
     }
 }
 
@@ -222,8 +267,19 @@ impl Restorer for MemoryRestorer {
         request_id: &str,
     ) -> Result<String, PortError> {
         let mut state = self.enter("start_safety_snapshot", name)?;
-        if state.snapshots.contains_key(name) {
-            return Ok(name.to_string());
+        // A retry finds what the first try made; a snapshot by the name not marked as this
+        // request's safety snapshot is not taken as it.
+        if let Some(existing) = state.snapshots.get(name) {
+            if existing.belongs_to(request_id, Some("safety"))
+                && existing.mark(SOURCE) == Some(resource.name.as_str())
+            {
+                return Ok(name.to_string());
+            }
+            return Err(not_ours(
+                "start_safety_snapshot",
+                name,
+                "a snapshot by the safety snapshot's name exists and is not this request's".into(),
+            ));
         }
         let production = state.resources.get(&resource.name).ok_or_else(|| {
             PortError::new(
@@ -299,7 +355,7 @@ impl Restorer for MemoryRestorer {
             (TAG_RESTORE_REQUEST.to_string(), target.request_id.to_string()),
             (TAG_RESTORE_ROLE.to_string(), "staging".to_string()),
         ]);
-        state.resources.insert(target.staging.to_string(), staging);
+        state.make(target.staging, staging);
         Ok(())
     }
 
@@ -323,6 +379,30 @@ impl Restorer for MemoryRestorer {
         Ok(state.poll("staging_ready", target.staging))
     }
 
+    async fn identity(&self, target: &Target<'_>, made: Made) -> Result<Identity, PortError> {
+        let name = match made {
+            Made::Staging => target.staging,
+            Made::Fallback => target.fallback,
+        };
+        let state = self.enter("identity", name)?;
+        let Some(entry) = state.resources.get(name) else {
+            return Err(PortError::new(
+                "identity",
+                name,
+                FailureKind::NotFound,
+                "nothing by the name",
+            ));
+        };
+        if !entry.belongs_to(target.request_id, Some(made.as_str())) {
+            return Err(not_ours(
+                "identity",
+                name,
+                format!("it is not marked as this request's {}", made.as_str()),
+            ));
+        }
+        Ok(entry.identity())
+    }
+
     /// Renames at the first call; the pending polls stand for the renames taking time.
     async fn swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
         let mut state = self.enter("swap", &target.production.name)?;
@@ -332,6 +412,10 @@ impl Restorer for MemoryRestorer {
         let staging = state.resources.contains_key(target.staging);
         match (production.is_some(), restored, fallback, staging) {
             (true, false, false, true) => {
+                let marked = state.resources[target.staging].belongs_to(target.request_id, Some("staging"));
+                if let Some(why) = state.unpinned(target.staging, Made::Staging, target.staging_identity, marked) {
+                    return Err(not_ours("swap", target.staging, why));
+                }
                 let production = &target.production.name;
                 state.set_marks(
                     production,
@@ -344,7 +428,12 @@ impl Restorer for MemoryRestorer {
                 state.rename(target.staging, production);
                 state.set_marks(production, &[(TAG_RESTORE_REQUEST, target.request_id)]);
             }
-            (true, true, true, false) => {}
+            (true, true, true, false) => {
+                let production = &target.production.name;
+                if let Some(why) = state.unpinned(production, Made::Staging, target.staging_identity, true) {
+                    return Err(not_ours("swap", production, why));
+                }
+            }
             _ => {
                 return Err(refused(
                     "swap",
@@ -365,6 +454,9 @@ impl Restorer for MemoryRestorer {
             // The restored resource has served as production: kept aside, never deleted.
             (true, true, true) => {
                 let production = &target.production.name;
+                if let Some(why) = state.unpinned(production, Made::Staging, target.staging_identity, true) {
+                    return Err(not_ours("undo_swap", production, why));
+                }
                 let retired = names(target.request_id, target.production).retired;
                 state.set_marks(
                     production,
@@ -379,6 +471,14 @@ impl Restorer for MemoryRestorer {
             }
             // Never swapped, or already put back.
             (true, false, false) => {}
+            // The original is aside and something else holds production's name: not moved.
+            (true, false, true) => {
+                return Err(not_ours(
+                    "undo_swap",
+                    target.production,
+                    format!("production's name is held by a resource that is neither this restore's nor the original (kept as {})", target.fallback),
+                ))
+            }
             _ => {
                 return Err(refused(
                     "undo_swap",
@@ -405,10 +505,13 @@ impl Restorer for MemoryRestorer {
         let state = self.enter("holder", &target.production.name)?;
         Ok(match state.resources.get(&target.production.name) {
             Some(p)
-                if p.belongs_to(target.request_id, None) && p.mark(TAG_RESTORE_ROLE) != Some("fallback") =>
+                if p.belongs_to(target.request_id, None)
+                    && p.mark(TAG_RESTORE_ROLE) != Some("fallback")
+                    && target.staging_identity.is_none_or(|pin| *pin == p.identity()) =>
             {
                 Holder::Restored
             }
+            Some(_) if state.resources.contains_key(target.fallback) => Holder::Other,
             Some(_) => Holder::Original,
             None => Holder::Nobody,
         })
@@ -435,6 +538,16 @@ impl Restorer for MemoryRestorer {
         let ok = production
             .is_some_and(|p| p.belongs_to(target.request_id, None) && p.mark(TAG_RESTORE_ROLE).is_none())
             && state.resources.contains_key(target.fallback);
+        if ok {
+            if let Some(why) = state.unpinned(
+                &target.production.name,
+                Made::Staging,
+                target.staging_identity,
+                true,
+            ) {
+                return Err(not_ours("verify", target.production, why));
+            }
+        }
         Ok(match production {
             Some(p) if ok => Verification::Passed(format!(
                 "{} holds the restored content {:?}",
@@ -445,6 +558,18 @@ impl Restorer for MemoryRestorer {
                 target.production
             )),
         })
+    }
+
+    /// This restorer hands out no shards; a shard run anyway (a test's task) does nothing
+    /// and is done, unless told to fail.
+    async fn run_shard(
+        &self,
+        _target: &Target<'_>,
+        shard: &crate::execution::shard::Shard,
+        _budget: std::time::Duration,
+    ) -> Result<Progress, PortError> {
+        let _state = self.enter("run_shard", &shard.label())?;
+        Ok(Progress::Done)
     }
 
     async fn delete_staging(&self, target: &Target<'_>) -> Result<Deletion, PortError> {
@@ -466,6 +591,17 @@ impl Restorer for MemoryRestorer {
                 "refusing to delete: it is not marked as this request's staging".into(),
             ));
         }
+        // Once pinned, only the very resource pinned.
+        if let Some(why) = target
+            .staging_identity
+            .and_then(|pin| pin.differs(&staging.identity()))
+        {
+            return Err(not_ours(
+                "delete_staging",
+                target.staging,
+                format!("refusing to delete: {why}"),
+            ));
+        }
         state.resources.remove(target.staging);
         Ok(Deletion::Deleted)
     }
@@ -485,6 +621,8 @@ mod tests {
                 from,
                 asked_after: "2026-11-28T09:00:00Z".parse().unwrap(),
             }),
+            staging_identity: None,
+            fallback_identity: None,
         }
     }
 
@@ -495,6 +633,11 @@ mod tests {
         r.add_snapshot(&db, "snap-1", "before the loss");
         let t = target(&db, RestoreFrom::Snapshot("snap-1".into()));
         r.start_staging(&t).await.unwrap();
+        let pinned = r.identity(&t, Made::Staging).await.unwrap();
+        let t = Target {
+            staging_identity: Some(&pinned),
+            ..t
+        };
         assert_eq!(r.swap(&t, "").await.unwrap(), Progress::Done);
         assert_eq!(r.content("db").as_deref(), Some("before the loss"));
         assert_eq!(r.content("db-fallback").as_deref(), Some("after the loss"));
@@ -518,6 +661,44 @@ mod tests {
             "a retry changes nothing"
         );
         assert_eq!(r.names(), ["db", "lbr-1-db"]);
+    }
+
+    #[tokio::test]
+    async fn staging_replaced_under_its_name_is_never_swapped_in_nor_deleted() {
+        let r = MemoryRestorer::new(ResourceKind::RdsInstance);
+        let db = r.add_production("db", "after the loss");
+        r.add_snapshot(&db, "snap-1", "before the loss");
+        let t = target(&db, RestoreFrom::Snapshot("snap-1".into()));
+        r.start_staging(&t).await.unwrap();
+        let pinned = r.identity(&t, Made::Staging).await.unwrap();
+        let unpinned = t.clone();
+        let t = Target {
+            staging_identity: Some(&pinned),
+            ..t
+        };
+        let marks = r.resource("db-staging").unwrap().marks;
+        let marks: Vec<(&str, &str)> = marks.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        r.replace("db-staging", "someone else's", &marks);
+
+        for refused in [
+            r.swap(&t, "").await.unwrap_err(),
+            r.swap(&unpinned, "").await.unwrap_err(),
+            r.delete_staging(&t).await.unwrap_err(),
+        ] {
+            assert_eq!(refused.kind, FailureKind::NotOurs, "{refused}");
+        }
+        assert_eq!(
+            r.content("db").as_deref(),
+            Some("after the loss"),
+            "production untouched"
+        );
+        assert_eq!(r.content("db-staging").as_deref(), Some("someone else's"));
+        assert_eq!(
+            r.undo_swap(&t, "").await.unwrap(),
+            Progress::Done,
+            "nothing to undo"
+        );
+        assert_eq!(r.holder(&t).await.unwrap(), Holder::Original);
     }
 
     #[tokio::test]
