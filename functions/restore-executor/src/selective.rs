@@ -71,12 +71,18 @@ pub async fn extract(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Re
         if r.phase != Phase::Ready {
             continue;
         }
-        // Staging is read for what is merged into production later: only the one pinned.
-        executor
-            .restorer(r.resource.kind)?
-            .still_pinned(&target(id, run.started_at, r), Made::Staging)
-            .await
-            .map_err(|e| StepError::from_port("extract", e))?;
+        // Staging is read for what is merged into production later: only the one pinned,
+        // before the extract reads it and again after (an identity never comes back, so the
+        // pinned one both times means every read came from it); otherwise nothing of the
+        // extract is recorded.
+        let pinned = || async {
+            executor
+                .restorer(r.resource.kind)?
+                .still_pinned(&target(id, run.started_at, r), Made::Staging)
+                .await
+                .map_err(|e| StepError::from_port("extract", e))
+        };
+        pinned().await?;
         let selections = selections_of(&stored, r);
         let extract = executor
             .merger(r.resource.kind)?
@@ -90,6 +96,7 @@ pub async fn extract(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Re
             })
             .await
             .map_err(|e| StepError::from_port("extract", e))?;
+        pinned().await?;
         let batches = run.selective.iter().flat_map(|s| s.batches()).count()
             + extract.tables.iter().map(|t| t.batches.len()).sum::<usize>();
         if batches > MAX_BATCHES {

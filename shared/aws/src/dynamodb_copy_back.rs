@@ -35,6 +35,14 @@
 //!    to be applied by the service and for the clocks of two invocations to differ.
 //!
 //! A shard also reads the fence before each page, so a fenced shard stops reading too.
+//!
+//! A shard's source (staging, or an undo's fallback) is the table pinned for it, proven so by
+//! the caller before the run. Every page is proven read from it: after the page's reads and
+//! before its writes and its checkpoint, the source is described again (one `DescribeTable`
+//! a page) and must still have the pinned `TableId` and creation time. A deleted table's
+//! `TableId` never comes back, so the pinned table before and after the reads means they
+//! came from it; otherwise the shard fails [`FailureKind::NotOurs`], writing nothing of the
+//! page and never finishing.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -49,8 +57,10 @@ use super::dynamodb_items::{
     get_items, item_text, key_of, write_items, Backoff, Item, CONCURRENCY, GET_BATCH, WRITE_BATCH,
 };
 use super::dynamodb_merge::{decode_items, encode_items, key_schema, KeySchema};
-use super::port_error;
+use super::dynamodb_provenance::Described;
+use super::{port_error, utc};
 use lifeboat::catalog::ResourceKey;
+use lifeboat::execution::identity::{Identity, Made};
 use lifeboat::execution::shard::{segments_for, Purpose, Shard, Side};
 use lifeboat::ports::{FailureKind, PortError};
 
@@ -112,6 +122,15 @@ impl Default for WriteBounds {
     fn default() -> Self {
         WriteBounds::of_batch(Duration::from_secs(60))
     }
+}
+
+/// The table a shard copies from (or compares with): proven the one pinned as `made`, of
+/// `identity`, just before the shard's run.
+#[derive(Debug, Clone, Copy)]
+pub struct PinnedSource<'a> {
+    pub table: &'a str,
+    pub made: Made,
+    pub identity: &'a Identity,
 }
 
 /// The copy-backs of one request's resources, their plans and checkpoints.
@@ -306,14 +325,16 @@ impl CopyBack<'_> {
     }
 
     /// Runs `shard` between `source` and `target` until it is done or `budget` has passed;
-    /// whether it is done.
+    /// whether it is done. `NotOurs` once a page may have been read from a table other than
+    /// the source pinned, with nothing of that page written.
     pub async fn run(
         &self,
         shard: &Shard,
-        source: &str,
+        pinned: &PinnedSource<'_>,
         target: &str,
         budget: Duration,
     ) -> Result<bool, PortError> {
+        let source = pinned.table;
         let started = Instant::now();
         let id = self.checkpoint_id(shard);
         let mut checkpoint = match self.load(&id).await? {
@@ -345,6 +366,9 @@ impl CopyBack<'_> {
                 Side::Source => self.differing_items(other_table, &schema, &page).await?,
                 Side::Target => self.missing_keys(other_table, &schema, &page).await?,
             };
+            // Pinned before the page's reads (by the caller, or after the page before) and
+            // after them: read from the pinned table, or nothing of the page is kept.
+            self.still_pinned(shard, pinned).await?;
             if shard.purpose.writes() {
                 self.write(shard, target, &differing).await?;
                 checkpoint.written += differing.len() as u64;
@@ -374,6 +398,47 @@ impl CopyBack<'_> {
             if started.elapsed() >= budget {
                 return Ok(false);
             }
+        }
+    }
+
+    /// `NotOurs` unless the table by the source's name is still the one pinned (its `TableId`
+    /// and creation time): one `DescribeTable`.
+    async fn still_pinned(&self, shard: &Shard, source: &PinnedSource<'_>) -> Result<(), PortError> {
+        let table = source.table;
+        let described = self.client.describe_table().table_name(table).send().await;
+        let why = match described {
+            Ok(out) => {
+                let found = out.table().map(|t| Described {
+                    table_id: t.table_id().map(str::to_string),
+                    created: t.creation_date_time().and_then(utc),
+                    ..Described::default()
+                });
+                match found.map(|d| d.identity()) {
+                    Some(Ok(found)) => source.identity.differs(&found),
+                    Some(Err(why)) => Some(why),
+                    None => Some("DynamoDB describes no table by the name".into()),
+                }
+            }
+            Err(e) => {
+                let e = port_error("DescribeTable", format!("dynamodb:{table}"), e);
+                if e.kind != FailureKind::NotFound {
+                    return Err(e);
+                }
+                Some("it is gone".into())
+            }
+        };
+        match why {
+            None => Ok(()),
+            Some(why) => Err(PortError::new(
+                "copy-back",
+                format!("dynamodb:{table}"),
+                FailureKind::NotOurs,
+                format!(
+                    "shard {}: the page just read may not have come from the {} table pinned, so nothing of it is written: {why}",
+                    shard.label(),
+                    source.made.as_str()
+                ),
+            )),
         }
     }
 

@@ -21,7 +21,8 @@
 //! its marks, or DynamoDB's own record of the restore that made them. Once proven and ready,
 //! a table's identity is pinned by the caller (staging at `check_ready`, the fallback when
 //! the undo's shards are about to copy from it): each swap poll, each shard before it reads
-//! its source, verification and the deletions require the table by the name to be the one
+//! its source and after each page it reads, verification and the deletions require the
+//! table by the name to be the one
 //! pinned and marked, or fail [`FailureKind::NotOurs`] with production untouched by them.
 //! The backups (safety, pre-swap, retired) are this restore's only as
 //! [`super::dynamodb_backups`] records them, never by their names.
@@ -35,7 +36,7 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 
 use super::dynamodb_backups::{described, Taken};
-use super::dynamodb_copy_back::{unfinished, CopyBack, Tally, WriteBounds};
+use super::dynamodb_copy_back::{unfinished, CopyBack, PinnedSource, Tally, WriteBounds};
 use super::dynamodb_items::item_count;
 use super::dynamodb_provenance::{pinned, provenance, Claim, Owned, Source};
 use super::port_error;
@@ -712,20 +713,27 @@ impl Restorer for DynamoRestorer {
                 format!("shard {} is not of this resource", shard.label()),
             ));
         }
-        // The source, before anything of it is read: the table pinned and still marked.
-        let source = match shard.purpose {
+        // The source, before anything of it is read: the table pinned and still marked (and
+        // after each page's reads, still that table: see the copy-back).
+        let (table, made, owned) = match shard.purpose {
             Purpose::Swap | Purpose::Verify => {
-                self.staging_pinned(target).await?;
-                target.staging
+                (target.staging, Made::Staging, self.staging_pinned(target).await?)
             }
             Purpose::Undo | Purpose::UndoCheck => {
-                self.fallback_pinned(target).await?;
-                target.fallback
+                (target.fallback, Made::Fallback, self.fallback_pinned(target).await?)
             }
+        };
+        let identity = owned.identity.map_err(|why| {
+            PortError::new("run_shard", format!("dynamodb:{table}"), FailureKind::NotOurs, why)
+        })?;
+        let source = PinnedSource {
+            table,
+            made,
+            identity: &identity,
         };
         let done = self
             .copy_back(target)
-            .run(shard, source, &target.production.name, budget)
+            .run(shard, &source, &target.production.name, budget)
             .await?;
         Ok(if done {
             Progress::Done
