@@ -265,6 +265,17 @@ async fn staged(w: &World) {
 /// An approved request of `mode` from `rds:db`'s catalogued weekly snapshot, run up to the
 /// engineer's confirmation (a selective one through its extract).
 async fn staged_as(w: &World, mode: Mode) {
+    ready_as(w, mode).await;
+    if mode == Mode::Selective {
+        steps(w, &["extract"]).await;
+    }
+    let event = json!({"step": "await_confirmation", "request_id": ID, "task_token": "token-1"});
+    handle(w, event).await.unwrap();
+}
+
+/// An approved request of `mode` from `rds:db`'s catalogued weekly snapshot, run until
+/// `check_ready` pinned staging.
+async fn ready_as(w: &World, mode: Mode) {
     catalogue_weekly(w, PointState::Available);
     let snapshot = ResourceKey::rds("db").point_name(weekly_slot());
     w.restorer
@@ -273,11 +284,6 @@ async fn staged_as(w: &World, mode: Mode) {
     steps(w, &["begin", "resolve", "safety_snapshot", "restore_staging"]).await;
     let ready = handle(w, on("check_ready")).await.unwrap();
     assert_eq!(ready["ready"], true, "{ready}");
-    if mode == Mode::Selective {
-        steps(w, &["extract"]).await;
-    }
-    let event = json!({"step": "await_confirmation", "request_id": ID, "task_token": "token-1"});
-    handle(w, event).await.unwrap();
 }
 
 fn swap_event() -> Value {
@@ -317,6 +323,13 @@ async fn approve_rollback_two_hours_back(w: &World) -> DateTime<Utc> {
 /// confirmation, with a merger whose extract is contacts 1..=10 in batches of 3 and whose
 /// production already has contact 2.
 async fn selective_staged(w: &mut World) -> Arc<MemoryMerger> {
+    let merger = contacts_merger(w);
+    staged_as(w, Mode::Selective).await;
+    merger
+}
+
+/// The merger [`selective_staged`] describes, given to the executor.
+fn contacts_merger(w: &mut World) -> Arc<MemoryMerger> {
     let merger = Arc::new(MemoryMerger::new(
         ResourceKind::RdsInstance,
         vec![("public.contacts".into(), (1..=10).collect())],
@@ -324,7 +337,6 @@ async fn selective_staged(w: &mut World) -> Arc<MemoryMerger> {
         [("public.contacts".to_string(), BTreeSet::from([2]))].into(),
     ));
     w.executor.mergers = vec![merger.clone()];
-    staged_as(w, Mode::Selective).await;
     merger
 }
 

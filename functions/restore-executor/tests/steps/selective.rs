@@ -1,5 +1,6 @@
 //! Selective restores: the plan before confirmation, the merge batch by batch, failed
-//! batches retried alone, failures mid-merge and an engine that cannot connect.
+//! batches retried alone, failures mid-merge, an engine that cannot connect, and staging
+//! replaced while the extract reads it.
 
 use super::*;
 
@@ -118,4 +119,40 @@ async fn a_selective_restore_whose_engine_cannot_connect_fails_at_resolve_before
     assert_eq!(e.name, UNSUPPORTED, "{e}");
     assert!(e.message.contains("LIFEBOAT_DB_CA_BUNDLE"), "{e}");
     assert_eq!(w.restorer.calls("start_staging"), 0);
+}
+
+/// Staging deleted and made again under its name (with the marks copied) while the extract
+/// reads it: the extract proved nothing of what it read, so none of it is recorded (no plan,
+/// nothing to merge), and the step fails `NotOurs` naming staging.
+#[tokio::test]
+async fn an_extract_during_which_staging_was_replaced_records_nothing() {
+    let mut w = world();
+    let merger = contacts_merger(&mut w);
+    ready_as(&w, Mode::Selective).await;
+    let restorer = w.restorer.clone();
+    merger.during_extract(move || {
+        let marks = restorer.resource(STAGING).unwrap().marks;
+        let marks: Vec<(&str, &str)> = marks.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        restorer.replace(STAGING, "someone else's contacts", &marks);
+    });
+
+    let refused = handle(&w, on("extract")).await.unwrap_err();
+    assert_eq!(refused.name, lifeboat::execution::error::PERMANENT, "{refused}");
+    assert!(
+        refused.message.contains("NotOurs") && refused.message.contains(STAGING),
+        "names staging and why: {refused}"
+    );
+    let run = run_of(&w).await;
+    assert_eq!(run.resources[0].phase, Phase::Ready, "not extracted");
+    assert!(
+        run.selective.as_ref().is_none_or(|s| s.extracts.is_empty()),
+        "nothing of the extract recorded: {:?}",
+        run.selective
+    );
+    assert!(
+        !run.timeline.iter().any(|s| s.step == Step::Extract),
+        "no plan on record: {:?}",
+        run.timeline
+    );
+    assert_eq!(merger.merge_calls(), 0);
 }

@@ -3,7 +3,8 @@
 //! Production is a set of keys per table. The extract is given up front (tables of keys,
 //! cut into batches); merging a batch inserts the keys production lacks and records the
 //! batch in a ledger, as the real engines do, so a batch merged twice inserts nothing the
-//! second time and answers what it did the first. A batch can be told to fail once.
+//! second time and answers what it did the first. A batch can be told to fail once, and
+//! something can be made to happen while the extract reads (staging replaced, say).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -31,10 +32,22 @@ struct State {
     merge_calls: usize,
 }
 
-#[derive(Debug)]
+/// What happens while the extract reads.
+type DuringExtract = Box<dyn Fn() + Send + Sync>;
+
 pub struct MemoryMerger {
     kind: ResourceKind,
     state: Mutex<State>,
+    during_extract: Mutex<Option<DuringExtract>>,
+}
+
+impl std::fmt::Debug for MemoryMerger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryMerger")
+            .field("kind", &self.kind)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
 }
 
 impl MemoryMerger {
@@ -54,7 +67,13 @@ impl MemoryMerger {
                 production,
                 ..State::default()
             }),
+            during_extract: Mutex::new(None),
         }
+    }
+
+    /// Makes `what` happen while each extract reads, after it began and before it answers.
+    pub fn during_extract(&self, what: impl Fn() + Send + Sync + 'static) {
+        *self.during_extract.lock().expect("merger lock") = Some(Box::new(what));
     }
 
     pub fn fail_once(&self, table: &str, batch: u32) {
@@ -94,6 +113,9 @@ impl Merger for MemoryMerger {
     }
 
     async fn extract(&self, request: &ExtractRequest<'_>) -> Result<ResourceExtract, PortError> {
+        if let Some(what) = self.during_extract.lock().expect("merger lock").as_ref() {
+            what();
+        }
         let mut state = self.state.lock().expect("merger lock");
         let mut tables = Vec::new();
         for (table, keys) in state.selected.clone() {
