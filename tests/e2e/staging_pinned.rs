@@ -4,22 +4,31 @@
 //! `check_ready` proved it, so after the confirmation the swap refuses the replacement before
 //! production is touched, the failure path ends the request failed in bounded time, and the
 //! replacement is left as it is (neither copied nor renamed into production, nor deleted).
+//! Staging replaced while a copy-back shard runs is caught after the page it read from the
+//! replacement, before anything of that page is written, and the shard never finishes.
 //! Likewise an RDS snapshot by a restore's safety snapshot name is its own only when it
 //! carries the marks the restore tags it with at creation.
+
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_rds::types::Tag;
 use chrono::{TimeDelta, Utc};
 use lifeboat::catalog::ResourceKey;
 use lifeboat::execution::names::names;
+use lifeboat::execution::shard::Side;
 use lifeboat::inventory::{TAG_INSTANCE, TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
-use lifeboat::ports::restorer::Restorer;
+use lifeboat::ports::restorer::{Progress, Restorer};
 use lifeboat::ports::FailureKind;
+use lifeboat_aws::dynamodb_restore::{CopyBackSettings, DynamoRestorer};
 use lifeboat_aws::rds_restore::RdsRestorer;
 use lifeboat_e2e::*;
+use lifeboat_local::edge::faults::FaultRule;
+use lifeboat_local::names::REQUESTS_TABLE;
 use lifeboat_local::LocalStack;
 use serde_json::{json, Value};
 
+use crate::dynamodb_copy_back as copy_back;
 use crate::restore_execution::{approve, orders, production_orders};
 
 async fn put(stack: &LocalStack, table: &str, pk: &str, v: &str) {
@@ -215,4 +224,85 @@ async fn an_rds_snapshot_by_the_safety_snapshot_s_name_without_the_request_s_mar
         let taken = restorer.start_safety_snapshot(&production, &safety, ours).await;
         assert_eq!(taken.unwrap(), safety, "made, then found by the retry");
     }
+}
+
+/// The copy-back's last shard (the live table's side, deleting what staging lacks) passes its
+/// pin check, then staging is deleted and an empty table with no marks made under its name
+/// while the shard scans the live table: the keys it then reads from the replacement are
+/// caught by the check after the page, so nothing is deleted from production, the shard
+/// fails `NotOurs` naming staging, and the copy-back does not count as finished (the failure
+/// path undoes it rather than keeping it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staging_replaced_during_a_shards_run_is_never_read_as_staging() {
+    let stack = stack().await;
+    let production = ResourceKey::dynamodb("orders");
+    let n = copy_back::tables(&stack, &production).await;
+    let restorer = DynamoRestorer::new(stack.dynamodb(), REQUESTS_TABLE, CopyBackSettings::default());
+    let pins = copy_back::staging_pinned(&restorer, &production, &n).await;
+    let target = copy_back::target_of(&production, &n, &pins);
+    restorer.swap(&target, "").await.unwrap();
+    let shards = copy_back::spread(restorer.swap(&target, "").await.unwrap());
+    let shard = shards
+        .iter()
+        .find(|s| s.side == Side::Target)
+        .expect("a target-side shard")
+        .clone();
+    // Every other shard runs to its end from the real staging first: the one raced is the
+    // copy-back's last.
+    for other in shards.iter().filter(|s| **s != shard) {
+        while restorer
+            .run_shard(&target, other, Duration::from_secs(600))
+            .await
+            .unwrap()
+            != Progress::Done
+        {}
+    }
+    let before = copy_back::content(&stack, "orders").await;
+    assert!(before.len() >= 11, "the other shards copied staging in: {before:?}");
+
+    // The shard's scan of production is held three seconds: the replacement is made after
+    // the shard checked its pin (its DescribeTable of production comes after).
+    stack.edge.ledger.clear();
+    stack.edge.faults.add(
+        FaultRule::on("dynamodb", "Scan")
+            .target_equals("orders")
+            .times(1)
+            .delay(3_000),
+    );
+    let run = restorer.run_shard(&target, &shard, Duration::from_secs(600));
+    let replace = async {
+        let s = &stack;
+        eventually("the shard to pass its pin check", || async move {
+            (s.edge.ledger.log().iter())
+                .any(|c| c.operation == "DescribeTable" && c.target == "orders")
+                .then_some(())
+        })
+        .await;
+        s.dynamodb()
+            .delete_table()
+            .table_name(&n.staging)
+            .send()
+            .await
+            .unwrap();
+        lifeboat_local::resources::dynamodb_table(s, &n.staging, &[])
+            .await
+            .unwrap();
+    };
+    let (ran, ()) = tokio::join!(run, replace);
+    let refused = ran.unwrap_err();
+    assert_eq!(refused.kind, FailureKind::NotOurs, "{refused}");
+    assert!(
+        refused.to_string().contains(&n.staging) && refused.to_string().contains("replaced under the name"),
+        "names staging and why: {refused}"
+    );
+    assert_eq!(
+        copy_back::content(&stack, "orders").await,
+        before,
+        "nothing deleted from production on the replacement's say"
+    );
+    // The failure path's view: the swap refuses the replacement, and the copy-back is not
+    // finished, so it is undone rather than kept as if staging's content were in.
+    let swap = restorer.swap(&target, "").await.unwrap_err();
+    assert_eq!(swap.kind, FailureKind::NotOurs, "{swap}");
+    assert!(!restorer.swap_finished(&target).await.unwrap());
 }
