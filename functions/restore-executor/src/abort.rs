@@ -74,7 +74,8 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
             continue;
         }
         if !r.undo_needed() {
-            // A finished DynamoDB copy-back: the live table holds the confirmed rollback and
+            // A finished DynamoDB copy-back: the live table holds the confirmed rollback (a
+            // shard finishes only with every page proven read from the pinned staging) and
             // every write since; undoing it would throw those away (named in the outcome).
             continue;
         }
@@ -85,8 +86,10 @@ pub async fn abort(executor: &Executor, task: &Task, now: DateTime<Utc>) -> Resu
                 .await
                 .map_err(|e| StepError::from_port("abort (swap finished?)", e))?
         {
-            // Its work is done though the run never heard (another resource failed first):
-            // it counts as swapped, and is kept.
+            // Its work is done though the run never heard (another resource failed first,
+            // or the swap's next poll refused a staging replaced after the last shard): it
+            // counts as swapped, and is kept. Every page of it was read from the pinned
+            // staging, or its shard would have failed instead of finishing.
             run.resources[i].phase = Phase::Swapped;
             stored = executor.save_run(&stored, run.clone(), Step::Abort).await?;
             continue;
