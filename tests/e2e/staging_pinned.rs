@@ -258,7 +258,10 @@ async fn a_staging_replaced_during_a_shards_run_is_never_read_as_staging() {
         {}
     }
     let before = copy_back::content(&stack, "orders").await;
-    assert!(before.len() >= 11, "the other shards copied staging in: {before:?}");
+    assert!(
+        before.len() >= 11,
+        "the other shards copied staging in: {before:?}"
+    );
 
     // The shard's scan of production is held three seconds: the replacement is made after
     // the shard checked its pin (its DescribeTable of production comes after).

@@ -22,8 +22,8 @@
 //! a table's identity is pinned by the caller (staging at `check_ready`, the fallback when
 //! the undo's shards are about to copy from it): each swap poll, each shard before it reads
 //! its source and after each page it reads, verification and the deletions require the
-//! table by the name to be the one
-//! pinned and marked, or fail [`FailureKind::NotOurs`] with production untouched by them.
+//! table by the name to be the one pinned and marked, or fail [`FailureKind::NotOurs`] with
+//! production untouched by them.
 //! The backups (safety, pre-swap, retired) are this restore's only as
 //! [`super::dynamodb_backups`] records them, never by their names.
 
@@ -719,12 +719,19 @@ impl Restorer for DynamoRestorer {
             Purpose::Swap | Purpose::Verify => {
                 (target.staging, Made::Staging, self.staging_pinned(target).await?)
             }
-            Purpose::Undo | Purpose::UndoCheck => {
-                (target.fallback, Made::Fallback, self.fallback_pinned(target).await?)
-            }
+            Purpose::Undo | Purpose::UndoCheck => (
+                target.fallback,
+                Made::Fallback,
+                self.fallback_pinned(target).await?,
+            ),
         };
         let identity = owned.identity.map_err(|why| {
-            PortError::new("run_shard", format!("dynamodb:{table}"), FailureKind::NotOurs, why)
+            PortError::new(
+                "run_shard",
+                format!("dynamodb:{table}"),
+                FailureKind::NotOurs,
+                why,
+            )
         })?;
         let source = PinnedSource {
             table,
