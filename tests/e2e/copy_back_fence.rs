@@ -61,7 +61,13 @@ async fn a_shard_fenced_between_two_write_batches_of_one_page_writes_nothing_mor
     }
     restored_as_staging(&stack, &production, &n).await;
     // Production emptied since (made again, empty): every item is the copy-back's to write.
-    (stack.dynamodb().delete_table().table_name(&production.name).send().await).unwrap();
+    (stack
+        .dynamodb()
+        .delete_table()
+        .table_name(&production.name)
+        .send()
+        .await)
+        .unwrap();
     resources::dynamodb_table(&stack, &production.name, &[])
         .await
         .unwrap();

@@ -48,7 +48,10 @@ async fn the_pin_is_never_taken_from_a_marked_table_no_restore_made() {
     };
     let e = restorer.identity(&target, Made::Staging).await.unwrap_err();
     assert_eq!(e.kind, FailureKind::NotOurs, "{e}");
-    assert!(e.to_string().contains(&format!("dynamodb:{}", n.staging)), "names it: {e}");
+    assert!(
+        e.to_string().contains(&format!("dynamodb:{}", n.staging)),
+        "names it: {e}"
+    );
     assert!(
         e.message.contains("DynamoDB records no restore that made it"),
         "says why: {e}"
@@ -99,7 +102,11 @@ async fn an_rds_undo_never_renames_a_look_alike_fallback_into_production() {
     };
     // As check_ready pins them: staging, and production's original.
     let staging = restorer.identity(&target, Made::Staging).await.unwrap();
-    let original = restorer.original(&target).await.unwrap().expect("RDS pins the original");
+    let original = restorer
+        .original(&target)
+        .await
+        .unwrap()
+        .expect("RDS pins the original");
     target.staging_identity = Some(&staging);
     target.fallback_identity = Some(&original);
     // The swap's first step: production marked as the fallback and renamed aside.
@@ -138,15 +145,27 @@ async fn an_rds_undo_never_renames_a_look_alike_fallback_into_production() {
 
     let swap = restorer.swap(&target, "").await.unwrap_err();
     assert_eq!(swap.kind, FailureKind::NotOurs, "{swap}");
-    assert!(swap.to_string().contains(&format!("rds:{}", n.fallback)), "{swap}");
+    assert!(
+        swap.to_string().contains(&format!("rds:{}", n.fallback)),
+        "{swap}"
+    );
     let undo = restorer.undo_swap(&target, "").await.unwrap_err();
     assert_eq!(undo.kind, FailureKind::NotOurs, "{undo}");
-    assert!(undo.to_string().contains(&format!("rds:{}", n.fallback)), "names it: {undo}");
-    assert!(undo.message.contains("not production's original"), "says why: {undo}");
+    assert!(
+        undo.to_string().contains(&format!("rds:{}", n.fallback)),
+        "names it: {undo}"
+    );
+    assert!(
+        undo.message.contains("not production's original"),
+        "says why: {undo}"
+    );
     assert_eq!(restorer.holder(&target).await.unwrap(), Holder::Nobody);
     // Nothing renamed: the names hold what they held.
     assert_eq!(master_of(&stack, "db").await, None);
     assert_eq!(master_of(&stack, &n.fallback).await.as_deref(), Some("intruder"));
     assert!(master_of(&stack, "original-moved").await.is_some());
-    assert!(master_of(&stack, &n.staging).await.is_some(), "staging not renamed in");
+    assert!(
+        master_of(&stack, &n.staging).await.is_some(),
+        "staging not renamed in"
+    );
 }

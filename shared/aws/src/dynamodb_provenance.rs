@@ -512,7 +512,10 @@ mod tests {
         ];
         for (table, why) in copied {
             let refused = owned(table).to_pin("staging").unwrap_err();
-            assert!(refused.contains("does not show this restore's call made it"), "{refused}");
+            assert!(
+                refused.contains("does not show this restore's call made it"),
+                "{refused}"
+            );
             assert!(refused.contains(why), "{why}: {refused}");
         }
         let unasked = Claim {

@@ -26,8 +26,7 @@ use aws_sdk_rds::Client;
 use super::port_error;
 use instance_state::{
     belongs_to, has_pending_changes, identity_of, is_available, is_fallback_of, is_restored,
-    not_the_original, renaming, require_original, require_restored, settling, status, undo_may_move,
-    waiting,
+    not_the_original, renaming, require_original, require_restored, settling, status, undo_may_move, waiting,
 };
 use lifeboat::catalog::{ResourceKey, ResourceKind};
 use lifeboat::execution::identity::{Identity, Made};
@@ -495,7 +494,12 @@ impl Restorer for RdsRestorer {
                 "no instance holds production's name: there is no original to pin before the swap",
             ));
         };
-        (identity_of(&db).map(Some)).ok_or_else(|| missing(FailureKind::NotOurs, "RDS reports no DbiResourceId for production"))
+        (identity_of(&db).map(Some)).ok_or_else(|| {
+            missing(
+                FailureKind::NotOurs,
+                "RDS reports no DbiResourceId for production",
+            )
+        })
     }
 
     async fn swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {

@@ -160,10 +160,7 @@ pub(super) fn require_original(
     set_aside: bool,
 ) -> Result<(), PortError> {
     let why = if set_aside && !is_fallback_of(db, target) {
-        Some(format!(
-            "it is not marked as {}'s fallback",
-            target.request_id
-        ))
+        Some(format!("it is not marked as {}'s fallback", target.request_id))
     } else {
         not_the_original(db, target)
     };

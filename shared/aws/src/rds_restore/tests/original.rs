@@ -61,8 +61,15 @@ async fn no_swap_step_takes_a_look_alike_under_the_fallbacks_name_for_the_origin
         assert_eq!(changed(&changes), 0, "nothing renamed, configured or tagged: {e}");
     }
     // With the original aside, both steps go on.
-    let (restorer, changes) = answering(None, Some(db(FALLBACK, "available", &fallback_marks())), staging());
-    assert!(matches!(restorer.swap(&t, "snap").await.unwrap(), Progress::Pending(_)));
+    let (restorer, changes) = answering(
+        None,
+        Some(db(FALLBACK, "available", &fallback_marks())),
+        staging(),
+    );
+    assert!(matches!(
+        restorer.swap(&t, "snap").await.unwrap(),
+        Progress::Pending(_)
+    ));
     assert_eq!(changes[0].num_calls(), 1, "staging renamed in");
 }
 
@@ -85,11 +92,18 @@ async fn the_swap_sets_aside_only_the_production_pinned_before_it() {
     let (restorer, changes) = answering(Some(db("db", "available", &[])), None, staging());
     let e = restorer.swap(&unpinned, "snap").await.unwrap_err();
     assert_eq!(e.kind, FailureKind::NotOurs, "{e}");
-    assert!(e.message.contains("no identity of production's original was pinned"), "{e}");
+    assert!(
+        e.message
+            .contains("no identity of production's original was pinned"),
+        "{e}"
+    );
     assert_eq!(changed(&changes), 0);
     // The pinned original is set aside.
     let (restorer, changes) = answering(Some(db("db", "available", &[])), None, staging());
-    assert!(matches!(restorer.swap(&t, "snap").await.unwrap(), Progress::Pending(_)));
+    assert!(matches!(
+        restorer.swap(&t, "snap").await.unwrap(),
+        Progress::Pending(_)
+    ));
     assert_eq!(changes[0].num_calls(), 1, "renamed aside");
 }
 
@@ -129,7 +143,10 @@ async fn the_undo_renames_only_the_pinned_original_back_and_says_what_holds_whic
     assert_eq!(changed(&changes), 0);
     // The pinned original comes back.
     let (restorer, changes) = answering(None, Some(original), None);
-    assert!(matches!(restorer.undo_swap(&t, "snap").await.unwrap(), Progress::Pending(_)));
+    assert!(matches!(
+        restorer.undo_swap(&t, "snap").await.unwrap(),
+        Progress::Pending(_)
+    ));
     assert_eq!(changes[0].num_calls(), 1, "the one rename back");
 }
 
