@@ -20,7 +20,7 @@ use lifeboat_local::names::REQUESTS_TABLE;
 use lifeboat_local::{resources, LocalStack};
 
 use crate::dynamodb_copy_back::{
-    content, fallback_pinned, put, restorer, run_all, spread, staging_marks, staging_pinned, tables,
+    content, fallback_pinned, put, restored_as_staging, restorer, run_all, spread, staging_pinned, tables,
     target_of, undo_after_the_wait, Pins, REQUEST,
 };
 
@@ -56,12 +56,21 @@ async fn a_shard_fenced_between_two_write_batches_of_one_page_writes_nothing_mor
     resources::dynamodb_table(&stack, &production.name, &[])
         .await
         .unwrap();
-    resources::dynamodb_table(&stack, &n.staging, &staging_marks())
+    for i in 0..150 {
+        put(&stack, &production.name, &format!("new{i:03}"), "restored").await;
+    }
+    restored_as_staging(&stack, &production, &n).await;
+    // Production emptied since (made again, empty): every item is the copy-back's to write.
+    (stack
+        .dynamodb()
+        .delete_table()
+        .table_name(&production.name)
+        .send()
+        .await)
+        .unwrap();
+    resources::dynamodb_table(&stack, &production.name, &[])
         .await
         .unwrap();
-    for i in 0..150 {
-        put(&stack, &n.staging, &format!("new{i:03}"), "restored").await;
-    }
     let restorer = DynamoRestorer::new(stack.dynamodb(), REQUESTS_TABLE, CopyBackSettings::default());
     let pins = staging_pinned(&restorer, &production, &n).await;
     let target = target_of(&production, &n, &pins);

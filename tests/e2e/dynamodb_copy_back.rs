@@ -12,7 +12,7 @@ use lifeboat::execution::identity::{Identity, Made};
 use lifeboat::execution::names::{names, RestoreNames};
 use lifeboat::execution::shard::{Purpose, Shard};
 use lifeboat::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
-use lifeboat::ports::restorer::{Progress, Restorer, Target, Verification};
+use lifeboat::ports::restorer::{Origin, Progress, RestoreFrom, Restorer, Target, Verification};
 use lifeboat_aws::dynamodb_copy_back::{CopyBack, Tally, WriteBounds};
 use lifeboat_aws::dynamodb_restore::{CopyBackSettings, DynamoRestorer};
 use lifeboat_e2e::stack;
@@ -21,30 +21,71 @@ use lifeboat_local::names::REQUESTS_TABLE;
 use lifeboat_local::resources;
 use lifeboat_local::LocalStack;
 
+use crate::dynamodb_ownership::tag;
+
 pub(crate) const REQUEST: &str = "rr-c0b1e5a7-0000-4000-8000-000000000001";
+
+/// The instant staging is restored to: a point in time of production.
+const RECOVERY_POINT: &str = "2026-12-01T00:00:00Z";
+
+/// What staging is restored from, as the run records it (asked for after the recovery point).
+pub(crate) fn origin() -> Origin {
+    let at = RECOVERY_POINT.parse().unwrap();
+    Origin {
+        from: RestoreFrom::PointInTime(at),
+        asked_after: at,
+    }
+}
 
 /// Production `orders` and its staging copy: `o1`..`o10` in both, `o6`..`o10` changed in
 /// production since, `new` only in staging, `extra` only in production; the restore's names.
+/// Staging is restored from production (to [`RECOVERY_POINT`]) and marked, as a restore makes
+/// it: only then can it be pinned.
 pub(crate) async fn tables(stack: &LocalStack, production: &ResourceKey) -> RestoreNames {
     let n = names(REQUEST, production);
     resources::dynamodb_table(stack, &production.name, &[])
         .await
         .unwrap();
-    resources::dynamodb_table(stack, &n.staging, &staging_marks())
+    for i in 1..=10 {
+        put(stack, &production.name, &format!("o{i}"), "at the recovery point").await;
+    }
+    put(stack, &production.name, "new", "at the recovery point").await;
+    restored_as_staging(stack, production, &n).await;
+    for i in 6..=10 {
+        put(stack, &production.name, &format!("o{i}"), "changed since").await;
+    }
+    stack
+        .dynamodb()
+        .delete_item()
+        .table_name(&production.name)
+        .key("pk", AttributeValue::S("new".into()))
+        .send()
         .await
         .unwrap();
-    for i in 1..=10 {
-        put(stack, &n.staging, &format!("o{i}"), "at the recovery point").await;
-        let now = if i > 5 {
-            "changed since"
-        } else {
-            "at the recovery point"
-        };
-        put(stack, &production.name, &format!("o{i}"), now).await;
-    }
-    put(stack, &n.staging, "new", "at the recovery point").await;
     put(stack, &production.name, "extra", "written since").await;
     n
+}
+
+/// Staging restored from production as it is now (to [`RECOVERY_POINT`], as [`origin`] says)
+/// and marked, as a restore makes it.
+pub(crate) async fn restored_as_staging(stack: &LocalStack, production: &ResourceKey, n: &RestoreNames) {
+    let Origin {
+        from: RestoreFrom::PointInTime(at),
+        ..
+    } = origin()
+    else {
+        unreachable!("a point in time")
+    };
+    stack
+        .dynamodb()
+        .restore_table_to_point_in_time()
+        .source_table_name(&production.name)
+        .target_table_name(&n.staging)
+        .restore_date_time(aws_sdk_dynamodb::primitives::DateTime::from_secs(at.timestamp()))
+        .send()
+        .await
+        .unwrap();
+    tag(stack, &n.staging, &staging_marks()).await;
 }
 
 /// Staging's marks, as the restore puts them on the table it made.
@@ -66,7 +107,7 @@ pub(crate) fn target_of<'a>(production: &'a ResourceKey, n: &'a RestoreNames, pi
         production,
         staging: &n.staging,
         fallback: &n.fallback,
-        origin: None,
+        origin: Some(origin()),
         staging_identity: pins.staging.as_ref(),
         fallback_identity: pins.fallback.as_ref(),
     }

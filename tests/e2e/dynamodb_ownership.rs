@@ -78,7 +78,7 @@ async fn put(stack: &LocalStack, table: &str, pk: &str, v: &str) {
         .unwrap();
 }
 
-async fn tag(stack: &LocalStack, table: &str, tags: &[(&str, &str)]) {
+pub(crate) async fn tag(stack: &LocalStack, table: &str, tags: &[(&str, &str)]) {
     let arn = stack
         .dynamodb()
         .describe_table()
@@ -645,18 +645,18 @@ async fn backups_by_the_rollbacks_names_made_before_it_asked_are_never_taken_for
     };
     assert_eq!(created(&stack), 1);
 
-    // Staging as check_ready leaves it (marked, pinned): the swap's first step asks for its
-    // own pre-swap backup.
+    // Staging as check_ready leaves it (restored from the safety backup, marked, pinned): the
+    // swap's first step asks for its own pre-swap backup.
+    let asked_after = Utc::now();
+    restore_from(&stack, &n.staging, &taken).await;
     let marks = [(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "staging")];
-    resources::dynamodb_table(&stack, &n.staging, &marks)
-        .await
-        .unwrap();
+    tag(&stack, &n.staging, &marks).await;
     let t = target(
         REQUEST,
         &production,
         &n.staging,
         RestoreFrom::Snapshot(taken),
-        Utc::now(),
+        asked_after,
     );
     let pinned = restorer.identity(&t, Made::Staging).await.unwrap();
     let t = Target {

@@ -27,6 +27,9 @@ mod late_points;
 mod local_stack_settings;
 /// schemathesis against the API's OpenAPI document.
 mod openapi_conformance;
+/// Pins taken only from what is proven this restore's: DynamoDB's record of the restore
+/// with the marks, and an RDS original pinned before the swap.
+mod pins_proven;
 /// The policy over 400 fast-forwarded days, and full mode against fast-forward.
 mod policy_over_time;
 /// The local stack's RDS data plane.

@@ -303,8 +303,18 @@ pub async fn check_ready(executor: &Executor, task: &Task, now: DateTime<Utc>) -
                     .identity(&target(id, run.started_at, r), Made::Staging)
                     .await
                     .map_err(fail)?;
+                // Production itself, where the undo puts the very original back: pinned before
+                // the swap moves it, so only it is ever renamed back into production's name.
+                let original = restorer
+                    .original(&target(id, run.started_at, r))
+                    .await
+                    .map_err(fail)?;
                 pins.push(format!("{}: staging {} is {pinned}", r.resource, r.staging));
                 r.staging_identity = Some(pinned);
+                if let Some(original) = original {
+                    pins.push(format!("{}: production's original is {original}", r.resource));
+                    r.fallback_identity = Some(original);
+                }
                 r.phase = Phase::Ready;
                 note_waiting(r, None);
                 changed = true;

@@ -21,12 +21,20 @@ pub async fn stop(
     let holder = restorer.holder(target).await;
     let resource = &r.resource;
     let stopped = format!("{resource}: the undo could not go on ({refusal}); nothing was deleted");
+    // Where the swap set the original aside, and which it is where it was pinned: the name
+    // may hold a look-alike since (the refusal says so).
+    let original = match &r.fallback_identity {
+        Some(pinned) => format!(
+            "the original was set aside as {} (it is {})",
+            r.fallback, pinned.id
+        ),
+        None => format!("the original was set aside as {}", r.fallback),
+    };
     match holder {
         Ok(Holder::Restored) => (
             Phase::Swapped,
             format!(
-                "{stopped}; production stays the restored instance, which serves with the recovery point's data and every write since the swap; the original is kept as {}",
-                r.fallback
+                "{stopped}; production stays the restored instance, which serves with the recovery point's data and every write since the swap; {original}"
             ),
         ),
         Ok(Holder::Original) => (
@@ -38,15 +46,15 @@ pub async fn stop(
         Ok(Holder::Nobody) => (
             Phase::Undoing,
             format!(
-                "{stopped}; URGENT: no resource holds production's name: the original is {}, rename it back to {} by hand",
-                r.fallback, resource.name
+                "{stopped}; URGENT: no resource holds production's name: {original}, rename it back to {} by hand",
+                resource.name
             ),
         ),
         Ok(Holder::Other) => (
             Phase::Undoing,
             format!(
-                "{stopped}; URGENT: production's name {} is held by a resource that is neither this restore's nor the original, left as it is: the original is kept as {}",
-                resource.name, r.fallback
+                "{stopped}; URGENT: production's name {} is held by a resource that is neither this restore's nor the original, left as it is: {original}",
+                resource.name
             ),
         ),
         Ok(Holder::Unknown) => (

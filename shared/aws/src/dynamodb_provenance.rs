@@ -17,10 +17,13 @@
 //! another restore's or drill's table) is refused with [`FailureKind::NotOurs`], naming the
 //! table and why. A name alone never makes a table ours.
 //!
-//! Once proven and marked, a table's identity (its `TableId` and `CreationDateTime`) is pinned
-//! by the caller ([`lifeboat::execution::identity`]); every later use goes through [`pinned`],
-//! which requires the marks and that identity: a table put under the name since (even one
-//! carrying copied marks) is another table.
+//! A table's identity (its `TableId` and `CreationDateTime`) is pinned by the caller
+//! ([`lifeboat::execution::identity`]) only when it carries this restore's marks AND
+//! DynamoDB's description says this restore's call made it (the second rule above, whatever
+//! the marks): marks can be copied onto any table, the service's record of a restore cannot
+//! ([`Owned::to_pin`]). Every later use goes through [`pinned`], which requires the marks and
+//! that identity: a table put under the name since (even one carrying copied marks) is
+//! another table.
 
 use aws_sdk_dynamodb::types::{RestoreSummary, TableStatus};
 use aws_sdk_dynamodb::Client;
@@ -61,6 +64,37 @@ pub(crate) struct Owned {
     pub marked: bool,
     /// Its identity, or why DynamoDB's description of it gives none.
     pub identity: Result<Identity, String>,
+    /// Whether DynamoDB's record says the claim's restore call made it, or why not.
+    pub made_by_claim: Result<(), String>,
+}
+
+impl Owned {
+    /// The table proven the claim's (`described`, in `status`); why not otherwise.
+    fn of(described: Described, status: TableStatus, claim: &Claim<'_>) -> Result<Owned, String> {
+        let marked = judge(&described, claim)?;
+        Ok(Owned {
+            status,
+            identity: described.identity(),
+            made_by_claim: made_by(&described, claim),
+            arn: described.arn,
+            marked,
+        })
+    }
+
+    /// Its identity, to pin as the claim's `role` table: only once it is marked as such AND
+    /// DynamoDB's record says the claim's restore call made it (a table anyone made can carry
+    /// copied marks); why not otherwise.
+    pub(crate) fn to_pin(&self, role: &str) -> Result<Identity, String> {
+        if !self.marked {
+            return Err(format!("it does not carry this restore's {role} marks yet"));
+        }
+        if let Err(why) = &self.made_by_claim {
+            return Err(format!(
+                "it carries this restore's {role} marks, but DynamoDB's record does not show this restore's call made it: {why}"
+            ));
+        }
+        self.identity.clone()
+    }
 }
 
 /// What DynamoDB says of a table, as the judgement needs it.
@@ -123,7 +157,8 @@ pub(crate) async fn provenance(
         table_id: table.table_id().map(str::to_string),
         arn,
     };
-    let marked = judge(&described, claim).map_err(|why| {
+    let status = table.table_status().cloned().unwrap_or(TableStatus::Creating);
+    let owned = Owned::of(described, status, claim).map_err(|why| {
         PortError::new(
             "ownership check",
             format!("dynamodb:{name}"),
@@ -131,12 +166,7 @@ pub(crate) async fn provenance(
             format!("not this restore's {} table, left untouched: {why}", claim.role),
         )
     })?;
-    Ok(Some(Owned {
-        status: table.table_status().cloned().unwrap_or(TableStatus::Creating),
-        identity: described.identity(),
-        arn: described.arn,
-        marked,
-    }))
+    Ok(Some(owned))
 }
 
 /// The table `name` if it is still the one pinned for the claim (`pinned`, as `made`): proven
@@ -219,8 +249,19 @@ pub(crate) fn judge(table: &Described, claim: &Claim<'_>) -> Result<bool, String
         (None, Some(role)) => return Err(format!("it carries {TAG_RESTORE_ROLE}={role} with no request")),
         (None, None) => {}
     }
-    let Some((source, asked_after)) = claim.made_by else {
+    if claim.made_by.is_none() {
         return Err("it carries none of this restore's marks, and no restore was asked for yet".into());
+    }
+    made_by(table, claim)?;
+    Ok(false)
+}
+
+/// Whether DynamoDB's description of `table` says the claim's restore call made it: restored
+/// from the source asked for (for a point in time, to the instant asked for), and created
+/// after the restore was first asked for; why not otherwise. The marks play no part.
+fn made_by(table: &Described, claim: &Claim<'_>) -> Result<(), String> {
+    let Some((source, asked_after)) = claim.made_by else {
+        return Err("no restore was asked for on record, so none can be shown to have made it".into());
     };
     let (backup, from_table) = (table.source_backup.as_deref(), table.source_table.as_deref());
     if backup.is_none() && from_table.is_none() {
@@ -258,7 +299,7 @@ pub(crate) fn judge(table: &Described, claim: &Claim<'_>) -> Result<bool, String
         }
         None => return Err("DynamoDB reports no creation time for it".into()),
     }
-    Ok(false)
+    Ok(())
 }
 
 /// Whether a point-in-time restore reported as restoring to `reported` is the one asked for
@@ -438,6 +479,54 @@ mod tests {
         };
         let refused = judge(&untold, &asked).unwrap_err();
         assert!(refused.contains("no time it was restored to"), "{refused}");
+    }
+
+    /// F2: marks can be copied onto any table; only DynamoDB's record of this restore's call
+    /// (with the marks) lets a table be pinned.
+    #[test]
+    fn only_a_marked_table_this_restores_call_made_is_pinned() {
+        let marks = [(TAG_RESTORE_REQUEST, "drill-acme"), (TAG_RESTORE_ROLE, "staging")];
+        let asked = claim(Source::Backup(BACKUP));
+        let owned = |t: Described| Owned::of(t, TableStatus::Active, &asked).unwrap();
+        let ours = marked(restored(Some(BACKUP), "2026-12-03T06:00:01Z"), &marks);
+        assert_eq!(owned(ours).to_pin("staging").unwrap().id, "0f3c9a1e-table");
+        let unmarked = owned(restored(Some(BACKUP), "2026-12-03T06:00:01Z"));
+        let why = unmarked.to_pin("staging").unwrap_err();
+        assert!(why.contains("marks yet"), "{why}");
+        let plain = Described {
+            arn: ARN.into(),
+            table_id: Some("7d21-plain".into()),
+            created: Some(at("2026-12-03T06:00:01Z")),
+            ..Described::default()
+        };
+        let copied = [
+            (marked(plain, &marks), "records no restore"),
+            (
+                marked(restored(Some("arn:other"), "2026-12-03T06:00:01Z"), &marks),
+                "not from",
+            ),
+            (
+                marked(restored(Some(BACKUP), "2026-12-03T05:59:59Z"), &marks),
+                "before this restore",
+            ),
+        ];
+        for (table, why) in copied {
+            let refused = owned(table).to_pin("staging").unwrap_err();
+            assert!(
+                refused.contains("does not show this restore's call made it"),
+                "{refused}"
+            );
+            assert!(refused.contains(why), "{why}: {refused}");
+        }
+        let unasked = Claim {
+            made_by: None,
+            ..asked
+        };
+        let ours = marked(restored(Some(BACKUP), "2026-12-03T06:00:01Z"), &marks);
+        let refused = (Owned::of(ours, TableStatus::Active, &unasked).unwrap())
+            .to_pin("staging")
+            .unwrap_err();
+        assert!(refused.contains("no restore was asked for"), "{refused}");
     }
 
     #[test]

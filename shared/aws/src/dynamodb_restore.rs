@@ -455,21 +455,11 @@ impl Restorer for DynamoRestorer {
             Made::Fallback => target.fallback,
         };
         let refused = |kind, why: String| PortError::new("identity", format!("dynamodb:{name}"), kind, why);
+        // Marks and DynamoDB's record of the restore, both: marks alone can be copied.
         match owned {
-            Some(Owned {
-                marked: true,
-                identity: Ok(identity),
-                ..
-            }) => Ok(identity),
-            Some(Owned {
-                marked: true,
-                identity: Err(why),
-                ..
-            }) => Err(refused(FailureKind::NotOurs, why)),
-            Some(_) => Err(refused(
-                FailureKind::NotOurs,
-                format!("it does not carry this restore's {} marks yet", made.as_str()),
-            )),
+            Some(owned) => owned
+                .to_pin(made.as_str())
+                .map_err(|why| refused(FailureKind::NotOurs, why)),
             None => Err(refused(
                 FailureKind::NotFound,
                 format!("no {} table of this restore's", made.as_str()),

@@ -10,9 +10,11 @@
 //! step of the swap requires the instance it renames (staging, then the restored instance
 //! under production's name) to be the one pinned and marked, immediately before it renames or
 //! changes anything, so an instance put under the staging name during the confirmation's wait
-//! (marked or not) never becomes production. The undo moves only what it can tell apart: the
-//! pinned instance aside, the original (marked as the fallback) back; anything else under one
-//! of its names stops it, left as it is and named.
+//! (marked or not) never becomes production. Production's original is pinned with staging
+//! (its `DbiResourceId`, before the swap sets it aside): the swap sets aside only that
+//! instance and takes settings only from it, and the undo moves only what it can tell apart:
+//! the pinned restored instance aside, the pinned original (marked as the fallback) back;
+//! anything else under one of its names (marked or not) stops it, left as it is and named.
 
 use std::collections::BTreeMap;
 
@@ -23,8 +25,8 @@ use aws_sdk_rds::Client;
 
 use super::port_error;
 use instance_state::{
-    belongs_to, has_pending_changes, identity_of, is_available, is_fallback_of, is_restored, renaming,
-    require_restored, settling, status, undo_may_move, waiting,
+    belongs_to, has_pending_changes, identity_of, is_available, is_fallback_of, is_restored,
+    not_the_original, renaming, require_original, require_restored, settling, status, undo_may_move, waiting,
 };
 use lifeboat::catalog::{ResourceKey, ResourceKind};
 use lifeboat::execution::identity::{Identity, Made};
@@ -435,8 +437,9 @@ impl Restorer for RdsRestorer {
     }
 
     /// Staging's `DbiResourceId`: only of an instance marked as this request's staging and
-    /// created after the restore was asked for. An RDS undo restores nothing: it has no
-    /// fallback to pin (its fallback is the original, told by its marks).
+    /// created, as RDS reports it, after the restore was asked for (RDS keeps no record of
+    /// where an instance came from; a creation time it does not report proves nothing). An RDS
+    /// undo restores nothing: its fallback is the original, pinned by [`Restorer::original`].
     async fn identity(&self, target: &Target<'_>, made: Made) -> Result<Identity, PortError> {
         let staging = format!("rds:{}", target.staging);
         if made == Made::Fallback {
@@ -462,16 +465,41 @@ impl Restorer for RdsRestorer {
                 target.request_id
             )));
         }
-        let created = db.instance_create_time().and_then(super::utc);
-        if let (Some(origin), Some(created)) = (&target.origin, created) {
-            if created < origin.asked_after {
-                return Err(refused(format!(
-                    "it was created at {created}, before this restore was asked for (after {})",
-                    origin.asked_after
-                )));
-            }
+        let Some(origin) = &target.origin else {
+            return Err(refused(
+                "no restore was asked for on record, so it cannot be told it was made by one".into(),
+            ));
+        };
+        let Some(created) = db.instance_create_time().and_then(super::utc) else {
+            return Err(refused(format!(
+                "RDS reports no InstanceCreateTime for it, so it cannot be told it was made after this restore was asked for (after {})",
+                origin.asked_after
+            )));
+        };
+        if created < origin.asked_after {
+            return Err(refused(format!(
+                "it was created at {created}, before this restore was asked for (after {})",
+                origin.asked_after
+            )));
         }
         identity_of(&db).ok_or_else(|| refused("RDS reports no DbiResourceId for it".into()))
+    }
+
+    /// The instance holding production's name before the swap: the original the undo puts back.
+    async fn original(&self, target: &Target<'_>) -> Result<Option<Identity>, PortError> {
+        let missing = |kind, why: &str| PortError::new("identity", target.production, kind, why);
+        let Some(db) = self.instance(&target.production.name).await? else {
+            return Err(missing(
+                FailureKind::NotFound,
+                "no instance holds production's name: there is no original to pin before the swap",
+            ));
+        };
+        (identity_of(&db).map(Some)).ok_or_else(|| {
+            missing(
+                FailureKind::NotOurs,
+                "RDS reports no DbiResourceId for production",
+            )
+        })
     }
 
     async fn swap(&self, target: &Target<'_>, _safety_snapshot: &str) -> Result<Progress, PortError> {
@@ -489,6 +517,8 @@ impl Restorer for RdsRestorer {
                 if !is_available(&staging) {
                     return Ok(waiting("setting production aside", &staging));
                 }
+                let name = &target.production.name;
+                require_original("swap (set production aside)", &prod, name, target, false)?;
                 let marks = BTreeMap::from([
                     (TAG_RESTORE_REQUEST.to_string(), target.request_id.to_string()),
                     (TAG_RESTORE_ROLE.to_string(), "fallback".to_string()),
@@ -503,6 +533,7 @@ impl Restorer for RdsRestorer {
             // 2. Production's name is free: give it to staging.
             (None, Some(fallback), Some(staging)) => {
                 require_restored("swap (rename staging)", &staging, target.staging, target)?;
+                require_original("swap (rename staging)", &fallback, target.fallback, target, true)?;
                 if !is_available(&fallback) {
                     return Ok(waiting("renaming staging", &fallback));
                 }
@@ -522,6 +553,7 @@ impl Restorer for RdsRestorer {
                 if !is_available(&prod) {
                     return Ok(waiting("carrying settings over", &prod));
                 }
+                require_original("swap (settings)", &fallback, target.fallback, target, true)?;
                 if self.carry_settings_over(&prod, &fallback).await? {
                     return Ok(Progress::Pending(format!(
                         "applying production's settings to {}",
@@ -567,6 +599,7 @@ impl Restorer for RdsRestorer {
             // The original, never moved or renamed back: the marks the swap put on it before
             // its rename are dropped.
             (Some(prod), _) if is_fallback_of(&prod, target) => {
+                require_original("undo swap", &prod, &target.production.name, target, true)?;
                 self.remove_tags(&prod, &[TAG_RESTORE_ROLE, TAG_RESTORE_REQUEST])
                     .await?;
                 Ok(Progress::Done)
@@ -579,7 +612,7 @@ impl Restorer for RdsRestorer {
                 if !undo_may_move(&prod, target) {
                     require_restored("undo swap", &prod, &target.production.name, target)?;
                 }
-                if fallback.is_none() {
+                let Some(fallback) = fallback else {
                     return Err(unexpected(
                         "undo swap",
                         target,
@@ -588,7 +621,9 @@ impl Restorer for RdsRestorer {
                             target.fallback
                         ),
                     ));
-                }
+                };
+                // Production's name is freed only for the very original to come back.
+                require_original("undo swap", &fallback, target.fallback, target, true)?;
                 if !is_available(&prod) {
                     return Ok(waiting("moving the restored instance aside", &prod));
                 }
@@ -615,6 +650,7 @@ impl Restorer for RdsRestorer {
             // The original, never set aside (the swap stopped before its first rename).
             (Some(_), None) => Ok(Progress::Done),
             (None, Some(fallback)) => {
+                require_original("undo swap", &fallback, target.fallback, target, true)?;
                 if !is_available(&fallback) {
                     return Ok(waiting("restoring the fallback", &fallback));
                 }
@@ -637,9 +673,14 @@ impl Restorer for RdsRestorer {
 
     async fn holder(&self, target: &Target<'_>) -> Result<Holder, PortError> {
         let set_aside = (self.instance(target.fallback).await?).is_some_and(|db| is_fallback_of(&db, target));
+        // The original by its pin; a run readied without one can only go by the marks.
+        let original = |db: &DbInstance| match target.fallback_identity {
+            Some(_) => not_the_original(db, target).is_none(),
+            None => is_fallback_of(db, target) || !set_aside,
+        };
         Ok(match self.instance(&target.production.name).await? {
             Some(db) if undo_may_move(&db, target) => Holder::Restored,
-            Some(db) if is_fallback_of(&db, target) || !set_aside => Holder::Original,
+            Some(db) if original(&db) => Holder::Original,
             Some(_) => Holder::Other,
             None => Holder::Nobody,
         })

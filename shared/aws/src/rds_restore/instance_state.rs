@@ -1,5 +1,6 @@
 //! What an instance's description says of where it stands: settling by itself, renaming,
-//! available, made by a given restore, or the very instance a restore pinned.
+//! available, made by a given restore, or the very instance a restore pinned (the one it
+//! restored, or production's original).
 
 use aws_sdk_rds::types::DbInstance;
 use lifeboat::execution::identity::{refusal, Identity, Made};
@@ -127,6 +128,51 @@ pub(super) fn require_restored(
 /// Whether `db` is marked as `target`'s fallback (the original, set aside by the swap).
 pub(super) fn is_fallback_of(db: &DbInstance, target: &Target<'_>) -> bool {
     belongs_to(db, target.request_id, Some("fallback"))
+}
+
+/// Why `db` may not be taken for production's original, if it may not: it must be the
+/// instance pinned as production's own before the swap (`target.fallback_identity`, its
+/// `DbiResourceId`, which renames keep). Marks can be copied onto any instance, so a run
+/// readied without that pin cannot tell the original from a look-alike at all.
+pub(super) fn not_the_original(db: &DbInstance, target: &Target<'_>) -> Option<String> {
+    let Some(pinned) = target.fallback_identity else {
+        return Some(
+            "no identity of production's original was pinned before the swap, so the original cannot be told from a look-alike".into(),
+        );
+    };
+    match identity_of(db) {
+        None => Some("RDS reports no DbiResourceId for it".into()),
+        Some(found) if found == *pinned => None,
+        Some(found) => Some(format!(
+            "it is {found}, not {pinned}, production's original pinned before the swap"
+        )),
+    }
+}
+
+/// `NotOurs` unless `db` (by the name `name`) is production's original: the instance pinned
+/// before the swap, and, once the swap set it aside (`set_aside`), marked as the fallback.
+/// Asked immediately before it is renamed, or its settings are copied.
+pub(super) fn require_original(
+    operation: &'static str,
+    db: &DbInstance,
+    name: &str,
+    target: &Target<'_>,
+    set_aside: bool,
+) -> Result<(), PortError> {
+    let why = if set_aside && !is_fallback_of(db, target) {
+        Some(format!("it is not marked as {}'s fallback", target.request_id))
+    } else {
+        not_the_original(db, target)
+    };
+    match why {
+        None => Ok(()),
+        Some(why) => Err(PortError::new(
+            operation,
+            format!("rds:{name}"),
+            FailureKind::NotOurs,
+            format!("not production's original, left untouched: {why}"),
+        )),
+    }
 }
 
 /// Whether `db` is the restored instance an undo may move aside: the one pinned, or, for a

@@ -73,7 +73,10 @@ fn target() -> (ResourceKey, Target<'static>) {
                 id: RESTORED.into(),
                 created: None,
             }))),
-            fallback_identity: None,
+            fallback_identity: Some(Box::leak(Box::new(Identity {
+                id: ORIGINAL.into(),
+                created: None,
+            }))),
         },
     )
 }
@@ -637,3 +640,7 @@ async fn only_the_pinned_staging_instance_is_deleted() {
         Deletion::Deleted
     );
 }
+
+/// Production's original, pinned before the swap: the only instance set aside, configured
+/// from, and renamed back.
+mod original;

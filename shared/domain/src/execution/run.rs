@@ -128,7 +128,9 @@ pub struct ResourceRun {
     /// ready: every later use requires the resource by the staging name to be this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub staging_identity: Option<Identity>,
-    /// An undo's fallback's identity, pinned by the failure path once the fallback was proven.
+    /// An undo's fallback's identity: pinned by the failure path once a fallback the undo
+    /// restored was proven, or, for a resource whose undo puts the original back (RDS),
+    /// production's own, pinned by `check_ready` with staging, before the swap moves it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_identity: Option<Identity>,
 }

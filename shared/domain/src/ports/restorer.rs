@@ -77,8 +77,9 @@ pub struct Target<'a> {
     /// Staging's identity, pinned once staging was proven this restore's and ready: what
     /// staging must still be at every later use (see [`crate::execution::identity`]).
     pub staging_identity: Option<&'a Identity>,
-    /// An undo's fallback's identity, pinned once the fallback was proven (a DynamoDB undo's
-    /// restore of the pre-swap backup).
+    /// An undo's fallback's identity: a DynamoDB undo's restore of the pre-swap backup, pinned
+    /// once proven; an RDS instance's original (production before the swap sets it aside),
+    /// pinned with staging (see [`Restorer::original`]).
     pub fallback_identity: Option<&'a Identity>,
 }
 
@@ -166,6 +167,15 @@ pub trait Restorer: Send + Sync {
     /// restore's and marked as such; `NotOurs` for anything else by the name, `NotFound` for
     /// nothing. Every later use requires the resource by the name to have this identity.
     async fn identity(&self, target: &Target<'_>, made: Made) -> Result<Identity, PortError>;
+
+    /// Production's own identity, for a restorer whose undo puts the very original back (an
+    /// RDS instance the swap renames aside as the fallback): the caller pins it as
+    /// `fallback_identity` before the swap's first change, and the swap and the undo take as
+    /// the original only the resource of that identity. `None` where the undo makes a fallback
+    /// of its own instead (DynamoDB's, pinned once restored).
+    async fn original(&self, _target: &Target<'_>) -> Result<Option<Identity>, PortError> {
+        Ok(None)
+    }
 
     /// Whether what `target` names as `made` is still the resource pinned for it (proven
     /// ours, marked, and of the pinned identity): `NotOurs` naming it and why, if not.
