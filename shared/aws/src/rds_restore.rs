@@ -711,6 +711,14 @@ impl Restorer for RdsRestorer {
             ));
         }
         require_restored("verify", &prod, &target.production.name, target)?;
+        // Settings are compared with the original's only: a look-alike under the fallback's
+        // name proves nothing about production.
+        if let Some(why) = not_the_original(&fallback, target) {
+            return Ok(Verification::Failed(format!(
+                "the fallback {} is not production's original: {why}",
+                target.fallback
+            )));
+        }
         if settling(&prod) {
             return Ok(Verification::Settling(format!(
                 "{} is {}{}",

@@ -197,3 +197,15 @@ async fn staging_is_pinned_only_when_rds_reports_it_made_after_the_ask() {
     assert!(e.message.contains("no InstanceCreateTime"), "{e}");
     assert!(e.to_string().contains("rds:lbs-1b4e28ba-db"), "{e}");
 }
+
+#[tokio::test]
+async fn verification_never_takes_a_look_alike_under_the_fallbacks_name_for_the_original() {
+    let (_, t) = target();
+    let (restorer, _) = answering(Some(restored_production()), Some(look_alike()), None);
+    match restorer.verify(&t).await.unwrap() {
+        Verification::Failed(why) => {
+            assert!(why.contains(FALLBACK) && why.contains(INTRUDER), "{why}")
+        }
+        other => panic!("a look-alike's settings verify nothing: {other:?}"),
+    }
+}
