@@ -8,13 +8,14 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Tag};
+use chrono::{DateTime, Utc};
 use lifeboat::catalog::ResourceKey;
 use lifeboat::execution::identity::Made;
 use lifeboat::execution::names::names;
 use lifeboat::execution::shard::Shard;
 use lifeboat::inventory::{TAG_RESTORE_REQUEST, TAG_RESTORE_ROLE};
-use lifeboat::ports::restorer::{Progress, Restorer, Target, Verification};
+use lifeboat::ports::restorer::{Origin, Progress, RestoreFrom, Restorer, Target, Verification};
 use lifeboat_aws::dynamodb_restore::{CopyBackSettings, DynamoRestorer};
 
 use crate::names::REQUESTS_TABLE;
@@ -22,6 +23,8 @@ use crate::stack::{LocalStack, StackConfig};
 use crate::{resources, StackError};
 
 const REQUEST: &str = "rr-bench000-0000-4000-8000-000000000000";
+/// The instant staging is restored to, before the run (the local clock is later).
+const RECOVERY_POINT: &str = "2026-12-01T00:00:00Z";
 
 fn setup(what: &str, e: impl std::fmt::Display) -> StackError {
     StackError::Setup(format!("copy-back bench: {what}: {e}"))
@@ -33,9 +36,6 @@ pub async fn copy_back(items: usize) -> Result<String, StackError> {
     let production = ResourceKey::dynamodb("bench-orders");
     let n = names(REQUEST, &production);
     resources::dynamodb_table(&stack, &production.name, &[]).await?;
-    // Staging as check_ready leaves it: marked as the restore's, its identity pinned.
-    let marks = [(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "staging")];
-    resources::dynamodb_table(&stack, &n.staging, &marks).await?;
     let item = |i: usize, v: &str| {
         HashMap::from([
             ("pk".to_string(), AttributeValue::S(format!("order#{i:07}"))),
@@ -43,7 +43,45 @@ pub async fn copy_back(items: usize) -> Result<String, StackError> {
             ("note".to_string(), AttributeValue::S("x".repeat(200))),
         ])
     };
-    super::fill_table(&stack, &n.staging, (0..items).map(|i| item(i, "as restored"))).await?;
+    super::fill_table(
+        &stack,
+        &production.name,
+        (0..items).map(|i| item(i, "as restored")),
+    )
+    .await?;
+    // Staging as a restore makes it and check_ready leaves it: restored from production (to
+    // `at`, as the origin says), marked as the restore's, its identity pinned.
+    let at: DateTime<Utc> = RECOVERY_POINT.parse().expect("a time");
+    (stack.dynamodb().restore_table_to_point_in_time())
+        .source_table_name(&production.name)
+        .target_table_name(&n.staging)
+        .restore_date_time(aws_sdk_dynamodb::primitives::DateTime::from_secs(at.timestamp()))
+        .send()
+        .await
+        .map_err(|e| setup("RestoreTableToPointInTime", e))?;
+    let marks = [(TAG_RESTORE_REQUEST, REQUEST), (TAG_RESTORE_ROLE, "staging")];
+    let arn = (stack
+        .dynamodb()
+        .describe_table()
+        .table_name(&n.staging)
+        .send()
+        .await)
+        .map_err(|e| setup("DescribeTable", e))?
+        .table()
+        .and_then(|t| t.table_arn().map(str::to_string))
+        .ok_or_else(|| setup("DescribeTable", "no ARN"))?;
+    let tags = marks
+        .iter()
+        .map(|(k, v)| Tag::builder().key(*k).value(*v).build());
+    let tags = tags.collect::<Result<Vec<_>, _>>().map_err(|e| setup("Tag", e))?;
+    (stack
+        .dynamodb()
+        .tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(tags))
+        .send()
+        .await)
+        .map_err(|e| setup("TagResource", e))?;
     let live = (0..items + items / 10).map(|i| item(i, if i % 10 == 0 { "changed" } else { "as restored" }));
     super::fill_table(&stack, &production.name, live).await?;
 
@@ -54,7 +92,10 @@ pub async fn copy_back(items: usize) -> Result<String, StackError> {
         production: &production,
         staging: &n.staging,
         fallback: &n.fallback,
-        origin: None,
+        origin: Some(Origin {
+            from: RestoreFrom::PointInTime(at),
+            asked_after: at,
+        }),
         staging_identity: None,
         fallback_identity: None,
     };

@@ -413,7 +413,12 @@ impl CopyBack<'_> {
                     created: t.creation_date_time().and_then(utc),
                     ..Described::default()
                 });
+                // A table being deleted keeps its id and may still answer reads, but not
+                // all of them: what it returned is no proof of staging's content.
+                let deleting = (out.table().and_then(|t| t.table_status()))
+                    .is_some_and(|s| *s == aws_sdk_dynamodb::types::TableStatus::Deleting);
                 match found.map(|d| d.identity()) {
+                    _ if deleting => Some("it is being deleted".into()),
                     Some(Ok(found)) => source.identity.differs(&found),
                     Some(Err(why)) => Some(why),
                     None => Some("DynamoDB describes no table by the name".into()),
@@ -823,5 +828,54 @@ mod tests {
         assert_eq!((tally.missing_or_different, tally.extra), (1, 2));
         assert_eq!(tally.samples, [r#"{"pk":"a"}"#, r#"{"pk":"x"}"#]);
         assert_eq!(unfinished(shards.clone(), &checkpoints), vec![shards[3].clone()]);
+    }
+
+    /// `still_pinned` against one `DescribeTable` answer of `status`, for the pinned table.
+    async fn pinned_check(status: aws_sdk_dynamodb::types::TableStatus) -> Result<(), PortError> {
+        use aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput;
+        use aws_sdk_dynamodb::types::TableDescription;
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+        let created = chrono::DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z").unwrap();
+        let pinned = Identity {
+            id: "t-1".into(),
+            created: Some(created.with_timezone(&chrono::Utc)),
+        };
+        let rule = mock!(Client::describe_table).then_output(move || {
+            let table = TableDescription::builder()
+                .table_name("lbs-x-orders")
+                .table_id("t-1")
+                .creation_date_time(aws_sdk_dynamodb::primitives::DateTime::from_secs(
+                    created.timestamp(),
+                ))
+                .table_status(status.clone())
+                .build();
+            DescribeTableOutput::builder().table(table).build()
+        });
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule]);
+        let copy_back = CopyBack {
+            client: &client,
+            ledger: "requests",
+            request_id: "r",
+            page_items: None,
+            bounds: WriteBounds::default(),
+        };
+        let shard = &Shard::all(&ResourceKey::dynamodb("orders"), Purpose::Swap, 1)[0];
+        let source = PinnedSource {
+            table: "lbs-x-orders",
+            made: Made::Staging,
+            identity: &pinned,
+        };
+        copy_back.still_pinned(shard, &source).await
+    }
+
+    #[tokio::test]
+    async fn a_page_read_from_the_pinned_table_while_it_is_being_deleted_proves_nothing() {
+        use aws_sdk_dynamodb::types::TableStatus;
+        pinned_check(TableStatus::Active)
+            .await
+            .expect("the pinned table, active");
+        let e = pinned_check(TableStatus::Deleting).await.unwrap_err();
+        assert_eq!(e.kind, FailureKind::NotOurs, "{e}");
+        assert!(e.message.contains("being deleted"), "{e}");
     }
 }
