@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use lifeboat::execution::error::{StepError, CONFIRMATION_REFUSED, PERMANENT};
+use lifeboat::execution::identity::Made;
 use lifeboat::execution::run::{Phase, Run, Step};
 use lifeboat::ports::StoredRequest;
 use lifeboat::request::decision::Mode;
@@ -13,7 +14,7 @@ use lifeboat::request::principal::{is_person, same_person};
 use lifeboat::request::roles::Roles;
 
 use crate::task::Task;
-use crate::Executor;
+use crate::{target, Executor};
 
 /// Records who confirmed, from the task's confirmation (the intake's, or a console
 /// `SendTaskSuccess`), the first time a step after the wait runs. A task event without one
@@ -160,6 +161,56 @@ pub async fn start_changing_production(
             ),
         ));
     }
+    pin_unpinned(executor, id, &mut run, from, (step, now)).await?;
     let stored = mark_production_touched(executor, stored, &mut run, (from, to), step).await?;
     Ok((stored, run))
+}
+
+/// Pins what a run readied before `check_ready` pinned anything left unpinned (a run stored
+/// by an older Lifeboat, waiting for its confirmation across an upgrade): staging, and an RDS
+/// production's original, proven now as `check_ready` proves them, before anything moves.
+/// Without it such a run would be refused at the swap. What cannot be proven fails the step
+/// with production untouched.
+async fn pin_unpinned(
+    executor: &Executor,
+    id: &str,
+    run: &mut Run,
+    from: Phase,
+    (step, now): (Step, DateTime<Utc>),
+) -> Result<(), StepError> {
+    let started_at = run.started_at;
+    let mut pins = Vec::new();
+    for r in run.resources.iter_mut().filter(|r| r.phase == from) {
+        let restorer = executor.restorer(r.resource.kind)?;
+        let fail = |e| StepError::from_port(step.as_str(), e);
+        if r.staging_identity.is_none() {
+            let pinned =
+                (restorer.identity(&target(id, started_at, r), Made::Staging).await).map_err(fail)?;
+            pins.push(format!(
+                "{}: staging {} is {pinned} (pinned at {})",
+                r.resource,
+                r.staging,
+                step.as_str()
+            ));
+            r.staging_identity = Some(pinned);
+        }
+        if r.fallback_identity.is_none() {
+            if let Some(original) = restorer
+                .original(&target(id, started_at, r))
+                .await
+                .map_err(fail)?
+            {
+                pins.push(format!(
+                    "{}: production's original is {original} (pinned at {})",
+                    r.resource,
+                    step.as_str()
+                ));
+                r.fallback_identity = Some(original);
+            }
+        }
+    }
+    for pin in pins {
+        run.record(step, now, pin);
+    }
+    Ok(())
 }

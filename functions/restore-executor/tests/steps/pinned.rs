@@ -143,3 +143,63 @@ async fn a_shard_refusing_its_source_copies_nothing_and_an_undo_s_leaves_the_und
     assert_eq!(ended["done"], true, "{ended}");
     assert!(ended["refused"].as_str().unwrap().contains("NotOurs"), "{ended}");
 }
+
+/// A run readied by an older Lifeboat, before `check_ready` pinned anything: its pins are
+/// cleared as it would have been stored.
+async fn readied_before_pins(w: &World) {
+    let mut stored = stored(w).await;
+    let version = stored.version;
+    let run = stored.request.run.as_mut().expect("a run");
+    for r in &mut run.resources {
+        (r.staging_identity, r.fallback_identity) = (None, None);
+    }
+    w.requests.replace(&stored, version).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_run_readied_before_pins_existed_is_pinned_at_the_swap_and_swapped() {
+    let w = world();
+    staged(&w).await;
+    readied_before_pins(&w).await;
+    let run = run_of(&w).await;
+    let target = restore_executor::target(ID, run.started_at, &run.resources[0]);
+    let staging = w.restorer.identity(&target, Made::Staging).await.unwrap();
+
+    handle(&w, swap_event()).await.expect("the swap");
+    assert_eq!(w.restorer.content("db").as_deref(), Some(BEFORE), "swapped in");
+    let run = run_of(&w).await;
+    let pinned = run.resources[0]
+        .staging_identity
+        .clone()
+        .expect("pinned at the swap");
+    assert_eq!(pinned, staging);
+    assert!(
+        run.timeline.iter().any(|s| s.step == Step::Swap
+            && s.detail.contains(&pinned.id)
+            && s.detail.contains("pinned at swap")),
+        "on record: {:?}",
+        run.timeline
+    );
+}
+
+#[tokio::test]
+async fn a_run_readied_before_pins_existed_whose_staging_was_replaced_is_refused_with_production_untouched() {
+    let w = world();
+    staged(&w).await;
+    readied_before_pins(&w).await;
+    w.restorer.replace(STAGING, "someone else's contacts", &[]);
+
+    let refused = handle(&w, swap_event()).await.unwrap_err();
+    assert_eq!(refused.name, PERMANENT, "{refused}");
+    assert!(refused.message.contains(STAGING), "names staging: {refused}");
+    assert_eq!(
+        w.restorer.content("db").as_deref(),
+        Some(AFTER),
+        "production untouched"
+    );
+    assert_eq!(
+        run_of(&w).await.resources[0].phase,
+        Phase::Ready,
+        "nothing marked as moving"
+    );
+}
