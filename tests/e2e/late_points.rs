@@ -112,22 +112,7 @@ async fn a_saturday_snapshot_refused_once_is_taken_late_and_the_audit_shows_it_l
     );
 
     // The audit the morning after: the Saturday's weekly point is covered, late.
-    let audit_at = at("2026-11-29T03:10:00Z");
-    set_window(
-        &stack,
-        "rds:db",
-        audit_at - TimeDelta::days(3),
-        audit_at - TimeDelta::minutes(5),
-    )
-    .await;
-    let mut audit_event = event(PRUNER, &audit_at.to_rfc3339());
-    audit_event["detail"] = json!({});
-    match stack.invoke(AUDIT, &audit_event).await.unwrap() {
-        Invocation::Succeeded(_) => {}
-        failed => panic!("the audit failed: {failed:?}"),
-    }
-    let day: Value =
-        serde_json::from_slice(&reports_object(&stack, "audits/2026-11-29/report.json").await).unwrap();
+    let day = sunday_morning_audit(&stack).await;
     let acme = &day["instances"][0];
     let tiers = acme["resources"][0]["tiers"].as_array().unwrap();
     let weekly = tiers.iter().find(|t| t["tier"] == "weekly").unwrap();
@@ -483,9 +468,22 @@ async fn a_saturday_whose_own_tick_and_the_next_fail_in_discovery_is_taken_late_
         "one weekly point for the Saturday, at 01:00"
     );
 
+    let day = sunday_morning_audit(&stack).await;
+    let tiers = day["instances"][0]["resources"][0]["tiers"].as_array().unwrap();
+    let weekly = tiers.iter().find(|t| t["tier"] == "weekly").unwrap();
+    assert_eq!(weekly["missing"], json!([]), "{weekly}");
+    assert_eq!(
+        weekly["late"],
+        json!([{"slot": SATURDAY, "taken": "2026-11-29T01:00:00Z"}]),
+        "{weekly}"
+    );
+}
+
+/// The audit of Sunday 03:10, the morning after the Saturday, and its day's report.
+async fn sunday_morning_audit(stack: &LocalStack) -> Value {
     let audit_at = at("2026-11-29T03:10:00Z");
     set_window(
-        &stack,
+        stack,
         "rds:db",
         audit_at - TimeDelta::days(3),
         audit_at - TimeDelta::minutes(5),
@@ -497,14 +495,5 @@ async fn a_saturday_whose_own_tick_and_the_next_fail_in_discovery_is_taken_late_
         Invocation::Succeeded(_) => {}
         failed => panic!("the audit failed: {failed:?}"),
     }
-    let day: Value =
-        serde_json::from_slice(&reports_object(&stack, "audits/2026-11-29/report.json").await).unwrap();
-    let tiers = day["instances"][0]["resources"][0]["tiers"].as_array().unwrap();
-    let weekly = tiers.iter().find(|t| t["tier"] == "weekly").unwrap();
-    assert_eq!(weekly["missing"], json!([]), "{weekly}");
-    assert_eq!(
-        weekly["late"],
-        json!([{"slot": SATURDAY, "taken": "2026-11-29T01:00:00Z"}]),
-        "{weekly}"
-    );
+    serde_json::from_slice(&reports_object(stack, "audits/2026-11-29/report.json").await).unwrap()
 }

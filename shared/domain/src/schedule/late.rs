@@ -191,15 +191,7 @@ pub fn handed_on(policy: &Policy, tz: Zone, point: &RecoveryPoint, why: &str) ->
         point.slot,
         tiers.names().join(" and ")
     );
-    Some(RecoveryPoint {
-        slot: next,
-        tiers,
-        service_id: None,
-        state: PointState::Due,
-        holds: Default::default(),
-        note: Some(note),
-        ..point.clone()
-    })
+    Some(due(point, next, tiers, note))
 }
 
 /// The reservation of the slot after `point`'s (the point of a tick that reached the
@@ -219,7 +211,12 @@ pub fn reserved(policy: &Policy, tz: Zone, point: &RecoveryPoint) -> Option<Reco
         point.slot,
         tiers.names().join(" and ")
     );
-    Some(RecoveryPoint {
+    Some(due(point, next, tiers, note))
+}
+
+/// A `due` record of `point`'s resource at `next`, owing `tiers`, saying why in `note`.
+fn due(point: &RecoveryPoint, next: Slot, tiers: TierSet, note: String) -> RecoveryPoint {
+    RecoveryPoint {
         slot: next,
         tiers,
         service_id: None,
@@ -227,7 +224,7 @@ pub fn reserved(policy: &Policy, tz: Zone, point: &RecoveryPoint) -> Option<Reco
         holds: Default::default(),
         note: Some(note),
         ..point.clone()
-    })
+    }
 }
 
 #[cfg(test)]
