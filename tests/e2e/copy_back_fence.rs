@@ -214,13 +214,14 @@ async fn an_undo_refuses_a_fallback_table_it_did_not_make_and_copies_nothing_fro
     resources::dynamodb_table(&stack, &n.fallback, &[]).await.unwrap();
     put(&stack, &n.fallback, "o1", "not the pre-swap content").await;
 
-    let refused = loop {
+    let refused = lifeboat_e2e::eventually("the undo to meet the fallback", || async {
         match restorer.undo_swap(&target, "").await {
-            Ok(Progress::Pending(_)) => tokio::time::sleep(Duration::from_millis(200)).await,
+            Ok(Progress::Pending(_)) => None,
             Ok(other) => panic!("the undo went on with a table it did not make: {other:?}"),
-            Err(e) => break e,
+            Err(e) => Some(e),
         }
-    };
+    })
+    .await;
     assert_eq!(refused.kind, FailureKind::NotOurs, "{refused}");
     assert!(refused.to_string().contains(&n.fallback), "{refused}");
     assert_eq!(

@@ -185,10 +185,7 @@ pub(crate) fn restorer(stack: &LocalStack) -> DynamoRestorer {
 pub(crate) async fn undo_after_the_wait(restorer: &DynamoRestorer, target: &Target<'_>) -> Progress {
     lifeboat_e2e::eventually("the undo's wait for the fenced shards", || async {
         match restorer.undo_swap(target, "").await.unwrap() {
-            Progress::Pending(why) if why.contains("waiting until") => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                None
-            }
+            Progress::Pending(why) if why.contains("waiting until") => None,
             other => Some(other),
         }
     })

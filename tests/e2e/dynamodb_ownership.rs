@@ -605,6 +605,7 @@ async fn backups_by_the_rollbacks_names_made_before_it_asked_are_never_taken_for
     let restorer = DynamoRestorer::new(stack.dynamodb(), REQUESTS_TABLE, CopyBackSettings::default());
     let n = names(REQUEST, &production);
     let mut older = BTreeMap::new();
+    let mut newest = aws_sdk_dynamodb::primitives::DateTime::from_secs(0);
     for name in [&n.safety, &n.pre_swap, &n.retired] {
         let out = stack
             .dynamodb()
@@ -614,13 +615,17 @@ async fn backups_by_the_rollbacks_names_made_before_it_asked_are_never_taken_for
             .send()
             .await
             .unwrap();
-        older.insert(
-            name.clone(),
-            out.backup_details().unwrap().backup_arn().to_string(),
-        );
+        let details = out.backup_details().unwrap();
+        newest = newest.max(*details.backup_creation_date_time());
+        older.insert(name.clone(), details.backup_arn().to_string());
     }
     // The rollback asks later than the look-alikes were made, by more than the clocks' margin.
-    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let made = chrono::DateTime::from_timestamp(newest.secs(), newest.subsec_nanos()).unwrap();
+    let margin = chrono::TimeDelta::seconds(5); // the restorer's CLOCK_MARGIN
+    lifeboat_e2e::eventually("the look-alikes to be older than the clocks' margin", || async {
+        (chrono::Utc::now() > made + margin).then_some(())
+    })
+    .await;
     stack.edge.ledger.clear();
     let taken = restorer
         .start_safety_snapshot(&production, &n.safety, REQUEST)

@@ -120,3 +120,28 @@ impl SnapshotSharing for RdsSharing {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_rds::operation::modify_db_snapshot_attribute::ModifyDbSnapshotAttributeOutput;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    /// IAM cannot tell removing a share from adding one: the request itself only removes.
+    #[tokio::test]
+    async fn a_revocation_only_removes_values_and_never_adds_any() {
+        let rule = mock!(Client::modify_db_snapshot_attribute)
+            .match_requests(|r| {
+                r.attribute_name() == Some(RESTORE)
+                    && r.values_to_add().is_empty()
+                    && r.values_to_remove() == ["all".to_string()]
+            })
+            .then_output(|| ModifyDbSnapshotAttributeOutput::builder().build());
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, [&rule]);
+        RdsSharing::new(client)
+            .revoke("lbsafety-x", &["all".to_string()])
+            .await
+            .expect("the request removes what it names, and only that");
+        assert_eq!(rule.num_calls(), 1);
+    }
+}
