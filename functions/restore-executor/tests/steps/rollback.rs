@@ -519,3 +519,60 @@ async fn a_failure_after_verification_keeps_the_verified_restore() {
         .detail
         .contains("completed and verified; then Lifeboat.Permanent")));
 }
+
+/// A rollback swapped, then `by_hand` done to its names, then an undo refused for good: the
+/// restore ends at once, and its last entry and the resource's phase say what holds
+/// production's name.
+async fn undo_stopped_after(w: &World, by_hand: impl FnOnce(&World)) -> (Phase, String) {
+    staged(w).await;
+    assert_eq!(handle(w, swap_event()).await.unwrap()["done"], true);
+    by_hand(w);
+    w.restorer
+        .fail("undo_swap", lifeboat::ports::FailureKind::Refused);
+    let error = json!({"Error": "Lifeboat.Permanent", "Cause": "step swap: AddTagsToResource refused"});
+    let abort = json!({"step": "abort", "request_id": ID, "error": error});
+    let answer = handle(w, abort).await.unwrap();
+    assert_eq!(answer["done"], true, "ends at once: {answer}");
+    let run = run_of(w).await;
+    let last = run.timeline.last().unwrap().detail.clone();
+    assert!(last.contains("undo stopped"), "{last}");
+    (run.resources[0].phase, last)
+}
+
+#[tokio::test]
+async fn an_undo_stopped_with_production_s_name_held_by_nothing_is_urgent_naming_the_original() {
+    let w = world();
+    let (phase, last) = undo_stopped_after(&w, |w| w.restorer.rename_by_hand("db", "db-moved")).await;
+    assert_eq!(phase, Phase::Undoing);
+    assert!(
+        last.contains("URGENT: no resource holds production's name")
+            && last.contains(FALLBACK)
+            && last.contains("rename it back to db"),
+        "{last}"
+    );
+    assert_eq!(
+        w.restorer.names(),
+        ["db-moved", FALLBACK],
+        "nothing deleted or moved by the undo"
+    );
+}
+
+#[tokio::test]
+async fn an_undo_stopped_with_the_original_back_in_production_s_name_is_recorded_as_undone() {
+    let w = world();
+    let (phase, last) = undo_stopped_after(&w, |w| {
+        w.restorer.rename_by_hand("db", "db-restored");
+        w.restorer.rename_by_hand(FALLBACK, "db");
+    })
+    .await;
+    assert_eq!(phase, Phase::Undone);
+    assert!(
+        last.contains("the original is production again") && last.contains("left for an engineer to check"),
+        "{last}"
+    );
+    assert_eq!(
+        w.restorer.content("db").as_deref(),
+        Some(AFTER),
+        "the original serves"
+    );
+}

@@ -112,6 +112,11 @@ impl MemoryRestorer {
         self.lock().make(name, entry);
     }
 
+    /// Someone renames what carries `from` to `to`, by hand.
+    pub fn rename_by_hand(&self, from: &str, to: &str) {
+        self.lock().rename(from, to);
+    }
+
     /// Makes `method` (`staging_ready`, `swap`, ...) answer `Pending` `polls` times for each
     /// entry before it answers `Done`.
     pub fn set_pending_polls(&self, method: &str, polls: u32) {
